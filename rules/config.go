@@ -1,0 +1,167 @@
+package rules
+
+import (
+	"time"
+)
+
+// Config is a loaded, validated config.yaml. Build it with Load or Parse;
+// a Config is immutable once returned and safe for concurrent readers.
+type Config struct {
+	// File is the path the config was read from (for messages).
+	File string
+
+	Store StoreConfig
+	SMTP  SMTPConfig
+	HTTP  HTTPConfig
+	// Templates is a directory of template overrides; empty means the
+	// embedded defaults only. Relative paths are resolved against the
+	// config file's directory.
+	Templates string
+	Limits    Limits
+
+	Departments []*Department
+}
+
+// StoreConfig selects the database.
+type StoreConfig struct {
+	Driver string // "sqlite" (default) or "postgres"
+	// DSN is the SQLite file path (relative to the config file's directory)
+	// or a PostgreSQL connection string without a password.
+	DSN          string
+	PasswordEnv  string
+	PasswordFile string
+}
+
+// TLS modes for IMAP and SMTP connections.
+const (
+	TLSImplicit = "implicit"
+	TLSStartTLS = "starttls"
+	TLSNone     = "none" // loopback hosts only
+)
+
+// Secret names where a password comes from; never the password itself.
+type Secret struct {
+	Env  string // environment variable name
+	File string // path to a file holding the password
+}
+
+// IsSet says whether any source is configured.
+func (s Secret) IsSet() bool { return s.Env != "" || s.File != "" }
+
+// SMTPConfig is the submission server ackd sends through.
+type SMTPConfig struct {
+	Host string
+	Port int    // default 587
+	TLS  string // implicit, starttls (default), none
+	// Username empty means no AUTH (a local relay).
+	Username           string
+	Password           Secret
+	CAFile             string
+	InsecureSkipVerify bool          // loopback hosts only
+	Timeout            time.Duration // per connection attempt, default 30s
+}
+
+// HTTPConfig is the listener for /metrics, /healthz and the status page.
+type HTTPConfig struct {
+	Listen string // empty disables it; default 127.0.0.1:8025
+}
+
+// Limits guard against ackd becoming a spam cannon.
+type Limits struct {
+	// PerSenderPerHour caps receipts to one requester address per hour.
+	PerSenderPerHour int // default 10
+	// GlobalPerMinute caps receipts across all departments per minute.
+	GlobalPerMinute int // default 60
+	// MaxMessageBytes is the largest message ackd parses; larger ones are
+	// recorded as skipped. Default 25 MiB.
+	MaxMessageBytes int64
+	// MaxTextBytes caps the plain-text body kept for matching. Default 64 KiB.
+	MaxTextBytes int
+}
+
+// IMAPConfig is one department's mailbox.
+type IMAPConfig struct {
+	Host               string
+	Port               int    // default 993 (implicit), 143 otherwise
+	TLS                string // implicit (default), starttls, none
+	Username           string
+	Password           Secret
+	CAFile             string
+	InsecureSkipVerify bool
+	Mailbox            string        // default INBOX
+	SentMailbox        string        // optional; staff replies sent from the shared account
+	IDLE               bool          // default true
+	PollInterval       time.Duration // default 60s
+	// AppendSent stores a copy of every receipt in SentMailbox so staff see
+	// what ackd sent.
+	AppendSent bool
+}
+
+// Department is one shared address that ackd answers for.
+type Department struct {
+	Name    string
+	Address string
+	// Aliases are other addresses that deliver into the same mailbox.
+	Aliases []string
+
+	IMAP           IMAPConfig
+	Staff          []string
+	Leads          []string
+	AllowedSenders []string // glob patterns; "*" for anyone
+
+	Calendar *Calendar
+	Digest   DigestConfig
+
+	// Categories by name; always holds "default".
+	Categories map[string]*Category
+	// Rules in config order; the first match wins.
+	Rules []*Rule
+
+	// others holds every other department's address and aliases, for loop
+	// protection (ackd never answers another department).
+	others []string
+}
+
+// DigestConfig says who gets the staff digest and when.
+type DigestConfig struct {
+	To        []string
+	At        string // "08:30" in the department's time zone; empty disables it
+	SkipEmpty bool
+}
+
+// Category is a kind of request with a service commitment.
+type Category struct {
+	Name       string
+	Commitment Commitment
+	// Followup is the commitment after a requester replies to an answered
+	// request; defaults to Commitment.
+	Followup Commitment
+	// Grace is the new commitment announced in a late notice; defaults to
+	// half of Commitment.
+	Grace    Commitment
+	Escalate []EscalationStep
+	// Closing sends the requester a closing note when the request is resolved.
+	Closing bool
+}
+
+// EscalationStep is one rung of a category's escalation ladder.
+type EscalationStep struct {
+	// Exactly one of At (share of the commitment, 0 < At ≤ 1) and
+	// BeforeDue (business time before the due time) is set.
+	At        float64
+	BeforeDue time.Duration
+	// To is the target as written: "staff", "leads" or an address.
+	To string
+}
+
+// Rule classifies a message into a category.
+type Rule struct {
+	Name     string
+	Category string
+	Match    Matcher
+}
+
+// Matcher is a compiled match expression; see matcher.go.
+type Matcher interface {
+	Match(m *Message) bool
+}

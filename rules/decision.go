@@ -1,0 +1,25 @@
+package rules
+
+import "time"
+
+// Decision is the outcome of Decide for one message: whether ackd sends a
+// receipt, why, and what it commits to.
+type Decision struct {
+	// Reply is true when a receipt should be sent.
+	Reply bool
+	// Reason says in words a person understands why ackd replies or not:
+	// `matched rule "password-reset"`, "Auto-Submitted: auto-replied",
+	// "List-Id present", "sender outside allowed_senders".
+	Reason string
+	// Refusal is a short stable code for the refusal ("auto-submitted",
+	// "list", "bounce", "system-sender", …), empty when Reply is true. It is
+	// what metrics and `ackd status` group by.
+	Refusal string
+
+	Department string // department name
+	Rule       string // name of the matching rule, "" when the default category caught it
+	Category   string
+	Commitment Commitment
+	ReceivedAt time.Time // arrival time (IMAP INTERNALDATE), as given to Decide
+	DueAt      time.Time // ReceivedAt plus Commitment in business time; zero when Reply is false
+}
