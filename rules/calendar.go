@@ -15,7 +15,9 @@ type Commitment struct {
 }
 
 // ParseCommitment reads "4h", "90m", "1h30m" or "3d".
-func ParseCommitment(s string) (Commitment, error) { return Commitment{}, errors.New("not implemented") }
+func ParseCommitment(s string) (Commitment, error) {
+	return Commitment{}, errors.New("not implemented")
+}
 
 // String renders the commitment the way it is written in config ("4h", "3d").
 func (c Commitment) String() string { return "" }
