@@ -142,9 +142,12 @@ func templateError(file string, err error) *Error {
 				}
 			}
 			msg = strings.TrimSpace(strings.TrimPrefix(rest, ":"))
+		} else {
+			msg = strings.TrimSpace(rest)
 		}
 	}
-	e.Msg = msg
+	// Exec errors repeat the template name; the file is already in front.
+	e.Msg = strings.Replace(msg, "executing "+strconv.Quote(file)+" ", "", 1)
 	return e
 }
 
@@ -193,28 +196,33 @@ func Load(overrideDir string) (*Set, error) {
 	}
 
 	s := &Set{byName: make(map[string]set), overrides: overrides}
+	broken := make(map[string]bool)
 	for _, n := range Names() {
 		var ts set
 		var err error
 		src := sources[n+partSubject]
 		if ts.subject, err = texttemplate.New(src.shown).Funcs(funcs()).Option("missingkey=error").Parse(src.body); err != nil {
 			errs = append(errs, templateError(src.shown, err))
+			broken[n] = true
 		}
 		src = sources[n+partText]
 		if ts.text, err = texttemplate.New(src.shown).Funcs(funcs()).Option("missingkey=error").Parse(src.body); err != nil {
 			errs = append(errs, templateError(src.shown, err))
+			broken[n] = true
 		}
 		src = sources[n+partHTML]
 		if ts.html, err = htmltemplate.New(src.shown).Funcs(funcs()).Option("missingkey=error").Parse(src.body); err != nil {
 			errs = append(errs, templateError(src.shown, err))
+			broken[n] = true
 		}
 		s.byName[n] = ts
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 
+	// Render what parsed, so that one run reports every problem.
 	for _, n := range Names() {
+		if broken[n] {
+			continue
+		}
 		for _, d := range samples(n) {
 			if _, err := s.Render(n, d); err != nil {
 				errs = append(errs, err)
