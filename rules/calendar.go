@@ -14,7 +14,10 @@ import (
 // Upper bounds of ParseCommitment. They keep a typo such as "3000d" from
 // producing a due date years away, and bound the work Due does.
 const (
-	MaxCommitmentDays     = 365
+	// MaxCommitmentDays is the most working days a commitment may promise.
+	MaxCommitmentDays = 365
+	// MaxCommitmentBusiness is the most business time a commitment may
+	// promise: a year of round-the-clock service.
 	MaxCommitmentBusiness = 8760 * time.Hour
 )
 

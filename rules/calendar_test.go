@@ -613,3 +613,24 @@ func TestNewCalendarCopies(t *testing.T) {
 		t.Error("calendar changed with the spec it was built from")
 	}
 }
+
+func TestCommitmentStringOddValues(t *testing.T) {
+	tests := []struct {
+		cm   rules.Commitment
+		want string
+		zero bool
+	}{
+		{rules.Commitment{}, "0h", true},
+		{rules.Commitment{Business: 1500 * time.Millisecond}, "1.5s", false},
+		{rules.Commitment{Business: -time.Hour}, "-1h0m0s", false},
+		{rules.Commitment{Days: 1, Business: 2 * time.Hour}, "1d2h", false},
+	}
+	for _, tt := range tests {
+		if got := tt.cm.String(); got != tt.want {
+			t.Errorf("%#v.String() = %q, want %q", tt.cm, got, tt.want)
+		}
+		if got := tt.cm.IsZero(); got != tt.zero {
+			t.Errorf("%#v.IsZero() = %v, want %v", tt.cm, got, tt.zero)
+		}
+	}
+}
