@@ -380,9 +380,10 @@ type interval struct{ start, end time.Time }
 // the gap keeps wall keeping order, which Due's monotonicity relies on.
 func (c *Calendar) wall(d Date, off time.Duration) time.Time {
 	loc := c.Location()
-	h, rest := int(off/time.Hour), off%time.Hour
-	t := time.Date(d.Year, d.Month, d.Day, h, 0, 0, int(rest), loc)
-	want := time.Date(d.Year, d.Month, d.Day, h, 0, 0, int(rest), time.UTC)
+	h, m := int(off/time.Hour), int(off%time.Hour/time.Minute)
+	sec, ns := int(off%time.Minute/time.Second), int(off%time.Second)
+	t := time.Date(d.Year, d.Month, d.Day, h, m, sec, ns, loc)
+	want := time.Date(d.Year, d.Month, d.Day, h, m, sec, ns, time.UTC)
 	y, mo, dd := t.Date()
 	hh, mm, ss := t.Clock()
 	got := time.Date(y, mo, dd, hh, mm, ss, t.Nanosecond(), time.UTC)
