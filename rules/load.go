@@ -377,7 +377,11 @@ func (l *loader) duration(n *yaml.Node, key string) (time.Duration, bool) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		l.at(n, "%s: %q is not a duration like 30s, 5m or 1h30m", key, s)
+		if _, numErr := strconv.ParseFloat(s, 64); numErr == nil {
+			l.at(n, "%s: %q needs a unit, like %ss", key, s, s)
+		} else {
+			l.at(n, "%s: %q is not a duration like 30s, 5m or 1h30m", key, s)
+		}
 		return 0, false
 	}
 	if d <= 0 {

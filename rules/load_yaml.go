@@ -97,8 +97,18 @@ func kindName(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		if n.ShortTag() == "!!null" {
+		// Values are not quoted here: a misplaced one might be a secret.
+		switch n.ShortTag() {
+		case "!!null":
 			return "nothing"
+		case "!!str":
+			return "a string"
+		case "!!int", "!!float":
+			return "a number"
+		case "!!bool":
+			return "true or false"
+		case "!!timestamp":
+			return "a date"
 		}
 		return "a " + strings.TrimPrefix(n.ShortTag(), "!!") + " value"
 	case yaml.DocumentNode:
@@ -117,6 +127,9 @@ type field struct {
 type mapping struct {
 	node   *yaml.Node
 	fields map[string]field
+	// hinted holds keys offered as "did you mean"; a missing required key
+	// already hinted at is not reported a second time.
+	hinted map[string]bool
 }
 
 // get returns the value of key, or nil when it is absent.
@@ -158,7 +171,7 @@ func (l *loader) mapping(n *yaml.Node, what string, keys ...string) *mapping {
 		l.at(n, "%s: expected a mapping, got %s", what, kindName(n))
 		return nil
 	}
-	m := &mapping{node: n, fields: map[string]field{}}
+	m := &mapping{node: n, fields: map[string]field{}, hinted: map[string]bool{}}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := deref(n.Content[i]), n.Content[i+1]
@@ -174,11 +187,16 @@ func (l *loader) mapping(n *yaml.Node, what string, keys ...string) *mapping {
 		case name == "password":
 			l.at(k, inlinePassword)
 			continue
+		case what == "config" && strings.HasPrefix(name, "x-"):
+			// Extension keys hold anchors shared by several sections,
+			// as in Compose files; the loader ignores them.
+			continue
 		case !contains(keys, name):
 			if hint := nearest(name, keys); hint != "" {
-				l.at(k, "unknown key %q in %s (did you mean %q?)", name, what, hint)
+				m.hinted[hint] = true
+				l.at(k, "%s: unknown key %q (did you mean %q?)", what, name, hint)
 			} else {
-				l.at(k, "unknown key %q in %s (valid keys: %s)", name, what, strings.Join(keys, ", "))
+				l.at(k, "%s: unknown key %q (valid keys: %s)", what, name, strings.Join(keys, ", "))
 			}
 			continue
 		}
@@ -217,7 +235,7 @@ func (l *loader) require(m *mapping, what string, keys ...string) {
 		return
 	}
 	for _, k := range keys {
-		if !m.has(k) {
+		if !m.has(k) && !m.hinted[k] {
 			l.at(m.node, "%s: missing required key %q", what, k)
 		}
 	}
@@ -330,7 +348,7 @@ func nearest(s string, keys []string) string {
 			best, bestD = k, d
 		}
 	}
-	if bestD < 0 || bestD > max(2, len(best)/3) || bestD >= len(s) {
+	if bestD < 0 || bestD > max(2, (len(best)+2)/3) || bestD >= len(s) {
 		return ""
 	}
 	return best
