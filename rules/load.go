@@ -49,7 +49,7 @@ func Load(path string) (*Config, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	cfg, probs := parse(path, dir, data)
+	cfg, probs := parseConfig(path, dir, data)
 	if len(probs) > 0 {
 		return nil, probs
 	}
@@ -59,16 +59,16 @@ func Load(path string) (*Config, error) {
 // Parse validates config bytes; file names the source in problems, and its
 // directory is the base for relative paths.
 func Parse(file string, data []byte) (*Config, error) {
-	cfg, probs := parse(file, filepath.Dir(file), data)
+	cfg, probs := parseConfig(file, filepath.Dir(file), data)
 	if len(probs) > 0 {
 		return nil, probs
 	}
 	return cfg, nil
 }
 
-// parse does the work of Parse and also returns the config built so far when
+// parseConfig does the work of Parse and also returns the config built so far when
 // there are problems, so tests can check defaults one field at a time.
-func parse(file, dir string, data []byte) (cfg *Config, probs Problems) {
+func parseConfig(file, dir string, data []byte) (cfg *Config, probs Problems) {
 	l := &loader{file: file, dir: dir}
 	cfg = &Config{File: file}
 	root := l.document(data)
@@ -78,7 +78,7 @@ func parse(file, dir string, data []byte) (cfg *Config, probs Problems) {
 		l.config(root, cfg)
 	}
 	probs = l.sorted()
-	redact(probs, secrets)
+	redactSecrets(probs, secrets)
 	return cfg, probs
 }
 
@@ -114,7 +114,7 @@ func (l *loader) document(data []byte) (root *yaml.Node) {
 		l.at(&doc, "config is empty")
 		return nil
 	}
-	root = deref(doc.Content[0])
+	root = followAlias(doc.Content[0])
 	if root == nil || (root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null") {
 		l.at(&doc, "config is empty")
 		return nil
@@ -134,7 +134,7 @@ func (l *loader) scanPasswords(n *yaml.Node, seen map[*yaml.Node]bool) []string 
 	var vals []string
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], deref(n.Content[i+1])
+			k, v := n.Content[i], followAlias(n.Content[i+1])
 			if k.Kind == yaml.ScalarNode && k.Value == "password" {
 				l.at(k, inlinePassword)
 				if v != nil && v.Kind == yaml.ScalarNode && v.Value != "" {
@@ -152,11 +152,11 @@ func (l *loader) scanPasswords(n *yaml.Node, seen map[*yaml.Node]bool) []string 
 	return vals
 }
 
-// redact replaces inline password values in problem messages. The loader
+// redactSecrets replaces inline password values in problem messages. The loader
 // never formats those values itself; this guards against a library message
 // (the matcher's, yaml's) quoting a line that holds one. Very short values
 // are left alone: they would shred every message and protect nothing.
-func redact(probs Problems, secrets []string) {
+func redactSecrets(probs Problems, secrets []string) {
 	for _, s := range secrets {
 		if len(s) < 4 {
 			continue
@@ -220,7 +220,7 @@ func (l *loader) listenAddr(n *yaml.Node, s string) {
 	}
 }
 
-// dsnPassword spots a password inside a PostgreSQL DSN, in URL form
+// dsnKeywordPassword spots a password inside a PostgreSQL DSN, in URL form
 // (postgres://user:secret@host/db) or keyword form (password=secret).
 var dsnKeywordPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
 
@@ -282,7 +282,7 @@ func (l *loader) store(n *yaml.Node, st *StoreConfig) {
 }
 
 // secret reads password_env / password_file from m; at most one may be set.
-func (l *loader) secret(m *mapping, what string) Secret {
+func (l *loader) secret(m *cfgMapping, what string) Secret {
 	var s Secret
 	if v := m.get("password_env"); v != nil {
 		if e, ok := l.str(v, "password_env"); ok {
@@ -307,7 +307,7 @@ func (l *loader) secret(m *mapping, what string) Secret {
 }
 
 // tlsMode reads a tls: key.
-func (l *loader) tlsMode(m *mapping) (string, bool) {
+func (l *loader) tlsMode(m *cfgMapping) (string, bool) {
 	v := m.get("tls")
 	if v == nil {
 		return "", false
@@ -324,9 +324,9 @@ func (l *loader) tlsMode(m *mapping) (string, bool) {
 	return "", false
 }
 
-// isLoopback says whether host names this machine: localhost, 127.0.0.0/8
+// isLoopbackHost says whether host names this machine: localhost, 127.0.0.0/8
 // or ::1. Only there may TLS be off or unverified.
-func isLoopback(host string) bool {
+func isLoopbackHost(host string) bool {
 	h := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ".")
 	if strings.EqualFold(h, "localhost") {
 		return true
@@ -336,7 +336,7 @@ func isLoopback(host string) bool {
 }
 
 // host reads a host name or IP address without a port.
-func (l *loader) host(m *mapping, what string) string {
+func (l *loader) host(m *cfgMapping, what string) string {
 	v := m.get("host")
 	if v == nil {
 		return ""
@@ -357,8 +357,8 @@ func (l *loader) host(m *mapping, what string) string {
 }
 
 // transport checks what TLS settings may be used against host.
-func (l *loader) transport(m *mapping, what, host, tls string, insecure bool) {
-	if host == "" || isLoopback(host) {
+func (l *loader) transport(m *cfgMapping, what, host, tls string, insecure bool) {
+	if host == "" || isLoopbackHost(host) {
 		return
 	}
 	if tls == TLSNone {
@@ -572,22 +572,22 @@ func (l *loader) departments(n *yaml.Node) []*Department {
 // listNoReport returns a sequence's items without reporting a wrong kind
 // (which the first read of the node already did).
 func (l *loader) listNoReport(n *yaml.Node) ([]*yaml.Node, bool) {
-	n = deref(n)
+	n = followAlias(n)
 	if n == nil || n.Kind != yaml.SequenceNode {
 		return nil, false
 	}
 	return n.Content, true
 }
 
-// department is a Department being built, with the nodes needed for checks
+// deptBuild is a Department being built, with the nodes needed for checks
 // across departments.
-type department struct {
+type deptBuild struct {
 	*Department
 	aliasNodes []*yaml.Node
 }
 
-func (l *loader) department(m *mapping) department {
-	d := department{Department: &Department{}}
+func (l *loader) department(m *cfgMapping) deptBuild {
+	d := deptBuild{Department: &Department{}}
 	l.require(m, "department", "name", "address", "imap", "allowed_senders", "calendar", "categories", "rules")
 	if v := m.get("name"); v != nil {
 		if s, ok := l.str(v, "name"); ok {
@@ -825,8 +825,8 @@ func (l *loader) calendar(n *yaml.Node) (*Calendar, []Span) {
 	return cal, spec.Hours
 }
 
-// digestAt is HH:MM on a 24-hour clock.
-var digestAt = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+// hhmm is HH:MM on a 24-hour clock.
+var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
 func (l *loader) digest(n *yaml.Node, dc *DigestConfig) {
 	m := l.mapping(n, "digest", "to", "at", "skip_empty")
@@ -838,7 +838,7 @@ func (l *loader) digest(n *yaml.Node, dc *DigestConfig) {
 	}
 	if v := m.get("at"); v != nil {
 		if s, ok := l.str(v, "at"); ok {
-			if !digestAt.MatchString(s) {
+			if !hhmm.MatchString(s) {
 				l.at(v, "at: %q is not a time of day as HH:MM, such as \"08:30\"", s)
 			} else {
 				dc.At = s
@@ -870,9 +870,9 @@ func (l *loader) commitment(n *yaml.Node, key string) (Commitment, bool) {
 	return c, true
 }
 
-// half is the default grace: half of c, in whole days when that is exact,
+// halfCommitment is the default grace: half of c, in whole days when that is exact,
 // else in business time (a working day being the sum of the hours spans).
-func half(c Commitment, spans []Span) Commitment {
+func halfCommitment(c Commitment, spans []Span) Commitment {
 	if c.Days == 0 {
 		return Commitment{Business: c.Business / 2}
 	}
@@ -892,18 +892,18 @@ func half(c Commitment, spans []Span) Commitment {
 var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing"}
 
 func (l *loader) categories(n *yaml.Node, d *Department, spans []Span) map[string]*Category {
-	n = deref(n)
+	n = followAlias(n)
 	cats := map[string]*Category{}
 	if n == nil {
 		return cats
 	}
 	if n.Kind != yaml.MappingNode {
-		l.at(n, "categories: expected a mapping of category names, got %s", kindName(n))
+		l.at(n, "categories: expected a mapping of category names, got %s", yamlKind(n))
 		return cats
 	}
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), n.Content[i+1]
+		k, v := followAlias(n.Content[i]), n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
 			l.at(k, "categories: keys must be category names")
 			continue
@@ -940,7 +940,7 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []Span) map[strin
 			}
 		}
 		if cmOK {
-			c.Grace = half(c.Commitment, spans)
+			c.Grace = halfCommitment(c.Commitment, spans)
 		}
 		if v := m.get("grace"); v != nil {
 			if g, ok := l.commitment(v, "grace"); ok {
@@ -1011,12 +1011,12 @@ func (l *loader) escalate(n *yaml.Node, d *Department) []EscalationStep {
 
 // share reads at: as a percentage ("50%") or a fraction (0.5), 0 < x ≤ 1.
 func (l *loader) share(n *yaml.Node) float64 {
-	n = deref(n)
+	n = followAlias(n)
 	if n == nil {
 		return 0
 	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
-		l.at(n, "at: expected a percentage like 50%%, got %s", kindName(n))
+		l.at(n, "at: expected a percentage like 50%%, got %s", yamlKind(n))
 		return 0
 	}
 	s := strings.TrimSpace(n.Value)
@@ -1071,7 +1071,7 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 		if v := m.get("category"); v != nil {
 			if s, ok := l.str(v, "category"); ok {
 				if _, exists := d.Categories[s]; !exists && d.Categories != nil {
-					if hint := nearest(s, categoryNames(d)); hint != "" {
+					if hint := nearestKey(s, categoryNamesOf(d)); hint != "" {
 						l.at(v, "category %q does not exist (did you mean %q?)", s, hint)
 					} else {
 						l.at(v, "category %q does not exist", s)
@@ -1081,7 +1081,7 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 			}
 		}
 		if v := m.get("match"); v != nil {
-			v = deref(v)
+			v = followAlias(v)
 			matcher, probs := CompileMatcher(v, l.file)
 			for _, p := range probs {
 				if p.File == "" {
@@ -1101,7 +1101,7 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 	return rules
 }
 
-func categoryNames(d *Department) []string {
+func categoryNamesOf(d *Department) []string {
 	names := make([]string, 0, len(d.Categories))
 	for n := range d.Categories {
 		names = append(names, n)

@@ -12,9 +12,9 @@ import (
 
 // updateGolden says whether -update was given. The flag may already be
 // defined by another test file of this package; then that one is read.
-var updateGolden = boolFlag("update", "rewrite golden files under testdata")
+var updateGolden = lookupBoolFlag("update", "rewrite golden files under testdata")
 
-func boolFlag(name, usage string) func() bool {
+func lookupBoolFlag(name, usage string) func() bool {
 	if f := flag.Lookup(name); f != nil {
 		return func() bool { return f.Value.String() == "true" }
 	}
@@ -45,10 +45,10 @@ func withoutStubProblems(ps Problems) Problems {
 	return out
 }
 
-// problemsOf parses data and returns its problems, stub noise removed.
-func problemsOf(t *testing.T, file string, data []byte) (*Config, Problems) {
+// configProblems parses data and returns its problems, stub noise removed.
+func configProblems(t *testing.T, file string, data []byte) (*Config, Problems) {
 	t.Helper()
-	cfg, ps := parse(file, filepath.Dir(file), data)
+	cfg, ps := parseConfig(file, filepath.Dir(file), data)
 	return cfg, withoutStubProblems(ps)
 }
 
@@ -67,7 +67,7 @@ func TestParseGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, ps := problemsOf(t, file, data)
+			_, ps := configProblems(t, file, data)
 			var b strings.Builder
 			for _, p := range ps {
 				b.WriteString(p.Error())
@@ -140,7 +140,7 @@ departments:
 		{16, `category "acces" does not exist (did you mean "access"?)`},
 		{17, `duplicate rule name "r1" (first at line 16)`},
 	}
-	_, ps := problemsOf(t, "many.yaml", data)
+	_, ps := configProblems(t, "many.yaml", data)
 	if len(ps) != len(want) {
 		t.Errorf("got %d problems, want %d:\n%v", len(ps), len(want), ps)
 	}
@@ -196,7 +196,7 @@ departments:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, ps := parse("config.yaml", ".", []byte(tt.config))
+			_, ps := parseConfig("config.yaml", ".", []byte(tt.config))
 			if len(ps) == 0 {
 				t.Fatal("no problems reported")
 			}
@@ -216,7 +216,7 @@ departments:
 	}
 }
 
-const minimalConfig = `smtp: {host: 127.0.0.1}
+const minimalConfigYAML = `smtp: {host: 127.0.0.1}
 departments:
   - name: IT Help Desk
     address: IT-Help@Example.test
@@ -240,7 +240,7 @@ departments:
 `
 
 func TestParseDefaults(t *testing.T) {
-	cfg, ps := problemsOf(t, "/etc/ackd/config.yaml", []byte(minimalConfig))
+	cfg, ps := configProblems(t, "/etc/ackd/config.yaml", []byte(minimalConfigYAML))
 	if len(ps) > 0 {
 		t.Fatalf("unexpected problems:\n%v", ps)
 	}
@@ -276,6 +276,22 @@ func TestParseDefaults(t *testing.T) {
 		{"others of payroll", strings.Join(cfg.Departments[1].others, ","), "it-help@example.test,helpdesk@example.test"},
 		{"default category", cfg.Departments[0].Categories["default"].Name, "default"},
 	}
+	if !calendarStubbed() {
+		def := cfg.Departments[0].Categories["default"]
+		checks = append(checks,
+			struct {
+				name      string
+				got, want any
+			}{"followup defaults to commitment", def.Followup, Commitment{Days: 3}},
+			struct {
+				name      string
+				got, want any
+			}{"grace defaults to half", def.Grace, Commitment{Business: 12 * time.Hour}},
+		)
+		if cfg.Departments[0].Calendar == nil {
+			t.Error("calendar not built")
+		}
+	}
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s = %#v, want %#v", c.name, c.got, c.want)
@@ -300,8 +316,8 @@ func TestParseSMTPPortAndTLS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.smtp, func(t *testing.T) {
-			data := strings.Replace(minimalConfig, "smtp: {host: 127.0.0.1}", "smtp: "+tt.smtp, 1)
-			cfg, ps := problemsOf(t, "config.yaml", []byte(data))
+			data := strings.Replace(minimalConfigYAML, "smtp: {host: 127.0.0.1}", "smtp: "+tt.smtp, 1)
+			cfg, ps := configProblems(t, "config.yaml", []byte(data))
 			if len(ps) > 0 {
 				t.Fatalf("unexpected problems:\n%v", ps)
 			}
@@ -314,11 +330,11 @@ func TestParseSMTPPortAndTLS(t *testing.T) {
 }
 
 func TestParseEscalationSteps(t *testing.T) {
-	data := strings.Replace(minimalConfig, "default: {commitment: 3d}",
+	data := strings.Replace(minimalConfigYAML, "default: {commitment: 3d}",
 		"default: {commitment: 3d, escalate: [{at: 50%, to: staff}, {at: 0.9, to: \"Boss <boss@example.test>\"}, {before_due: 2h, to: leads}]}", 1)
 	data = strings.Replace(data, `allowed_senders: ["*@example.test"]`,
 		`allowed_senders: ["*@example.test"]`+"\n    staff: [a@example.test]\n    leads: [l@example.test]", 1)
-	cfg, ps := problemsOf(t, "config.yaml", []byte(data))
+	cfg, ps := configProblems(t, "config.yaml", []byte(data))
 	if len(ps) > 0 {
 		t.Fatalf("unexpected problems:\n%v", ps)
 	}
@@ -349,22 +365,22 @@ func TestHalfCommitment(t *testing.T) {
 		{Commitment{Days: 1}, Commitment{Business: 7 * time.Hour / 2}},
 	}
 	for _, tt := range tests {
-		if got := half(tt.in, day); got != tt.want {
-			t.Errorf("half(%+v) = %+v, want %+v", tt.in, got, tt.want)
+		if got := halfCommitment(tt.in, day); got != tt.want {
+			t.Errorf("halfCommitment(%+v) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
-	if got := half(Commitment{Days: 1}, nil); got != (Commitment{Days: 1}) {
-		t.Errorf("half(1d) without hours = %+v, want 1d", got)
+	if got := halfCommitment(Commitment{Days: 1}, nil); got != (Commitment{Days: 1}) {
+		t.Errorf("halfCommitment(1d) without hours = %+v, want 1d", got)
 	}
 }
 
 // TestCalendarParserErrorsPointAtValue works with the stub parsers and the
 // real ones alike: both refuse these values.
 func TestCalendarParserErrorsPointAtValue(t *testing.T) {
-	data := strings.Replace(minimalConfig, "default: {commitment: 3d}", "default: {commitment: soon}", 1)
+	data := strings.Replace(minimalConfigYAML, "default: {commitment: 3d}", "default: {commitment: soon}", 1)
 	data = strings.Replace(data, "calendar: {timezone: Europe/Berlin}",
 		"calendar: {timezone: Europe/Berlin, workdays: [funday], hours: \"nine to five\", holidays: [\"christmas\"]}", 1)
-	_, ps := parse("config.yaml", ".", []byte(data))
+	_, ps := parseConfig("config.yaml", ".", []byte(data))
 	want := []string{
 		`config.yaml:8:52: workdays: "funday": `,
 		`config.yaml:8:68: hours: "nine to five": `,
@@ -386,17 +402,17 @@ func TestUnknownPublicHolidays(t *testing.T) {
 	if ValidPublicHolidays("XX-NOWHERE") {
 		t.Skip("calendar's ValidPublicHolidays is still the stub")
 	}
-	data := strings.Replace(minimalConfig, "calendar: {timezone: UTC}", "calendar: {timezone: UTC, public_holidays: XX-NOWHERE}", 1)
-	_, ps := parse("config.yaml", ".", []byte(data))
-	if !strings.Contains(ps.Error(), `config.yaml:16:`) || !strings.Contains(ps.Error(), `unknown holiday set "XX-NOWHERE"`) {
-		t.Errorf("want an unknown holiday set problem on line 16, got:\n%v", ps)
+	data := strings.Replace(minimalConfigYAML, "calendar: {timezone: UTC}", "calendar: {timezone: UTC, public_holidays: XX-NOWHERE}", 1)
+	_, ps := parseConfig("config.yaml", ".", []byte(data))
+	if !strings.Contains(ps.Error(), `config.yaml:17:48:`) || !strings.Contains(ps.Error(), `unknown holiday set "XX-NOWHERE"`) {
+		t.Errorf("want an unknown holiday set problem at 17:48, got:\n%v", ps)
 	}
 }
 
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(file, []byte(minimalConfig), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(minimalConfigYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Load(file)
@@ -418,14 +434,14 @@ func TestLoad(t *testing.T) {
 func TestLoadResolvesRelativeToConfigDir(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "config.yaml")
-	data := "templates: tmpl\n" + strings.Replace(minimalConfig, "smtp: {host: 127.0.0.1}",
+	data := "templates: tmpl\n" + strings.Replace(minimalConfigYAML, "smtp: {host: 127.0.0.1}",
 		"smtp: {host: 127.0.0.1, ca_file: ca.pem}", 1)
 	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// Load only returns a config without problems; use the same path
 	// through parse with the directory Load would use.
-	cfg, ps := problemsOf(t, file, []byte(data))
+	cfg, ps := configProblems(t, file, []byte(data))
 	if len(ps) > 0 {
 		t.Fatalf("unexpected problems:\n%v", ps)
 	}
@@ -462,7 +478,7 @@ func TestExampleConfigStructure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, ps := problemsOf(t, "../config.yaml", data)
+	cfg, ps := configProblems(t, "../config.yaml", data)
 	if len(ps) > 0 {
 		t.Fatalf("the example config.yaml has problems:\n%v", ps)
 	}
@@ -483,8 +499,8 @@ func TestNearest(t *testing.T) {
 		"description": "",
 	}
 	for in, want := range tests {
-		if got := nearest(in, keys); got != want {
-			t.Errorf("nearest(%q) = %q, want %q", in, got, want)
+		if got := nearestKey(in, keys); got != want {
+			t.Errorf("nearestKey(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -497,7 +513,7 @@ func FuzzParse(f *testing.F) {
 			f.Add(data)
 		}
 	}
-	f.Add([]byte(minimalConfig))
+	f.Add([]byte(minimalConfigYAML))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse("fuzz.yaml", data)
 		if err == nil {

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,15 +35,15 @@ func (l *loader) at(n *yaml.Node, format string, args ...any) {
 	l.probs = append(l.probs, Problem{File: l.file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
 }
 
-// syntaxLine pulls the line number out of a yaml.v3 error such as
+// yamlErrLine pulls the line number out of a yaml.v3 error such as
 // "yaml: line 3: mapping values are not allowed in this context".
-var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // syntax turns a yaml.v3 parse error into a problem with a line.
 func (l *loader) syntax(err error) {
 	msg := err.Error()
 	line := 1
-	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
 		if n, convErr := strconv.Atoi(m[1]); convErr == nil && n > 0 {
 			line = n
 		}
@@ -64,30 +65,39 @@ func (l *loader) sorted() Problems {
 		}
 		return a.Col < b.Col
 	})
+	// An inline password is the whole story at its key; another message
+	// there (the matcher's "unknown key") would only repeat it.
+	refused := map[[2]int]bool{}
+	for _, p := range l.probs {
+		if p.Msg == inlinePassword {
+			refused[[2]int{p.Line, p.Col}] = true
+		}
+	}
 	out := l.probs[:0]
 	seen := map[Problem]bool{}
 	for _, p := range l.probs {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
+		if seen[p] || (p.Msg != inlinePassword && refused[[2]int{p.Line, p.Col}]) {
+			continue
 		}
+		seen[p] = true
+		out = append(out, p)
 	}
 	l.probs = out
 	return out
 }
 
-// deref follows YAML aliases (*name) to the anchored node. yaml.v3 rejects
+// followAlias follows YAML aliases (*name) to the anchored node. yaml.v3 rejects
 // an anchor that contains itself, so this always ends; the bound is only a
 // guard against a malformed tree.
-func deref(n *yaml.Node) *yaml.Node {
+func followAlias(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
 		n = n.Alias
 	}
 	return n
 }
 
-// kindName names a node's kind for "expected X, got Y" messages.
-func kindName(n *yaml.Node) string {
+// yamlKind names a node's kind for "expected X, got Y" messages.
+func yamlKind(n *yaml.Node) string {
 	if n == nil {
 		return "nothing"
 	}
@@ -117,23 +127,23 @@ func kindName(n *yaml.Node) string {
 	return "an unknown node"
 }
 
-// field is one key of a mapping with its value.
-type field struct {
+// cfgField is one key of a mapping with its value.
+type cfgField struct {
 	key, val *yaml.Node
 }
 
-// mapping is a checked YAML mapping: known keys only, no duplicates, merge
+// cfgMapping is a checked YAML mapping: known keys only, no duplicates, merge
 // keys (<<) expanded.
-type mapping struct {
+type cfgMapping struct {
 	node   *yaml.Node
-	fields map[string]field
+	fields map[string]cfgField
 	// hinted holds keys offered as "did you mean"; a missing required key
 	// already hinted at is not reported a second time.
 	hinted map[string]bool
 }
 
 // get returns the value of key, or nil when it is absent.
-func (m *mapping) get(key string) *yaml.Node {
+func (m *cfgMapping) get(key string) *yaml.Node {
 	if m == nil {
 		return nil
 	}
@@ -145,7 +155,7 @@ func (m *mapping) get(key string) *yaml.Node {
 }
 
 // keyNode returns the key node of key, or nil when it is absent.
-func (m *mapping) keyNode(key string) *yaml.Node {
+func (m *cfgMapping) keyNode(key string) *yaml.Node {
 	if m == nil {
 		return nil
 	}
@@ -153,7 +163,7 @@ func (m *mapping) keyNode(key string) *yaml.Node {
 }
 
 // has says whether key was written.
-func (m *mapping) has(key string) bool { return m.get(key) != nil }
+func (m *cfgMapping) has(key string) bool { return m.get(key) != nil }
 
 // inlinePassword is the one message for a password written into the file.
 // It never includes the value.
@@ -162,21 +172,21 @@ const inlinePassword = "inline password refused: use password_env or password_fi
 // mapping checks that n is a mapping whose keys are all in keys. what names
 // the section for messages ("smtp", "imap", "rule"). It returns nil when n is
 // not a mapping at all.
-func (l *loader) mapping(n *yaml.Node, what string, keys ...string) *mapping {
-	n = deref(n)
+func (l *loader) mapping(n *yaml.Node, what string, keys ...string) *cfgMapping {
+	n = followAlias(n)
 	if n == nil {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		l.at(n, "%s: expected a mapping, got %s", what, kindName(n))
+		l.at(n, "%s: expected a mapping, got %s", what, yamlKind(n))
 		return nil
 	}
-	m := &mapping{node: n, fields: map[string]field{}, hinted: map[string]bool{}}
+	m := &cfgMapping{node: n, fields: map[string]cfgField{}, hinted: map[string]bool{}}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), n.Content[i+1]
+		k, v := followAlias(n.Content[i]), n.Content[i+1]
 		if k == nil || k.Kind != yaml.ScalarNode {
-			l.at(n.Content[i], "%s: keys must be plain words, got %s", what, kindName(k))
+			l.at(n.Content[i], "%s: keys must be plain words, got %s", what, yamlKind(k))
 			continue
 		}
 		name := k.Value
@@ -191,8 +201,8 @@ func (l *loader) mapping(n *yaml.Node, what string, keys ...string) *mapping {
 			// Extension keys hold anchors shared by several sections,
 			// as in Compose files; the loader ignores them.
 			continue
-		case !contains(keys, name):
-			if hint := nearest(name, keys); hint != "" {
+		case !slices.Contains(keys, name):
+			if hint := nearestKey(name, keys); hint != "" {
 				m.hinted[hint] = true
 				l.at(k, "%s: unknown key %q (did you mean %q?)", what, name, hint)
 			} else {
@@ -204,14 +214,14 @@ func (l *loader) mapping(n *yaml.Node, what string, keys ...string) *mapping {
 			l.at(k, "duplicate key %q in %s (first set at line %d)", name, what, prev.key.Line)
 			continue
 		}
-		m.fields[name] = field{key: k, val: v}
+		m.fields[name] = cfgField{key: k, val: v}
 	}
 	// Merged keys fill in only what the mapping does not set itself, as
 	// YAML's merge key specifies; their own problems are reported at the
 	// anchored mapping's lines.
 	for _, v := range merges {
-		srcs := []*yaml.Node{deref(v)}
-		if s := deref(v); s != nil && s.Kind == yaml.SequenceNode {
+		srcs := []*yaml.Node{followAlias(v)}
+		if s := followAlias(v); s != nil && s.Kind == yaml.SequenceNode {
 			srcs = s.Content
 		}
 		for _, src := range srcs {
@@ -230,7 +240,7 @@ func (l *loader) mapping(n *yaml.Node, what string, keys ...string) *mapping {
 }
 
 // require reports every key of keys missing from m.
-func (l *loader) require(m *mapping, what string, keys ...string) {
+func (l *loader) require(m *cfgMapping, what string, keys ...string) {
 	if m == nil {
 		return
 	}
@@ -244,12 +254,12 @@ func (l *loader) require(m *mapping, what string, keys ...string) {
 // str reads a string scalar. Numbers are accepted as their text (a username
 // may well be digits); null and collections are not.
 func (l *loader) str(n *yaml.Node, key string) (string, bool) {
-	n = deref(n)
+	n = followAlias(n)
 	if n == nil {
 		return "", false
 	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
-		l.at(n, "%s: expected a string, got %s", key, kindName(n))
+		l.at(n, "%s: expected a string, got %s", key, yamlKind(n))
 		return "", false
 	}
 	return n.Value, true
@@ -257,12 +267,12 @@ func (l *loader) str(n *yaml.Node, key string) (string, bool) {
 
 // boolean reads true or false.
 func (l *loader) boolean(n *yaml.Node, key string) (bool, bool) {
-	n = deref(n)
+	n = followAlias(n)
 	if n == nil {
 		return false, false
 	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		l.at(n, "%s: expected true or false, got %s", key, kindName(n))
+		l.at(n, "%s: expected true or false, got %s", key, yamlKind(n))
 		return false, false
 	}
 	var b bool
@@ -275,12 +285,12 @@ func (l *loader) boolean(n *yaml.Node, key string) (bool, bool) {
 
 // integer reads an integer in [lo, hi].
 func (l *loader) integer(n *yaml.Node, key string, lo, hi int64) (int64, bool) {
-	n = deref(n)
+	n = followAlias(n)
 	if n == nil {
 		return 0, false
 	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
-		l.at(n, "%s: expected an integer, got %s", key, kindName(n))
+		l.at(n, "%s: expected an integer, got %s", key, yamlKind(n))
 		return 0, false
 	}
 	var v int64
@@ -297,17 +307,17 @@ func (l *loader) integer(n *yaml.Node, key string, lo, hi int64) (int64, bool) {
 
 // list reads a sequence and returns its items (aliases followed).
 func (l *loader) list(n *yaml.Node, key string) ([]*yaml.Node, bool) {
-	n = deref(n)
+	n = followAlias(n)
 	if n == nil {
 		return nil, false
 	}
 	if n.Kind != yaml.SequenceNode {
-		l.at(n, "%s: expected a list, got %s", key, kindName(n))
+		l.at(n, "%s: expected a list, got %s", key, yamlKind(n))
 		return nil, false
 	}
 	items := make([]*yaml.Node, len(n.Content))
 	for i, c := range n.Content {
-		items[i] = deref(c)
+		items[i] = followAlias(c)
 	}
 	return items, true
 }
@@ -329,21 +339,12 @@ func (l *loader) strs(n *yaml.Node, key string) ([]string, []*yaml.Node) {
 	return out, nodes
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// nearest returns the key in keys closest to s by edit distance, or "" when
+// nearestKey returns the key in keys closest to s by edit distance, or "" when
 // none is close enough to be a plausible typo.
-func nearest(s string, keys []string) string {
+func nearestKey(s string, keys []string) string {
 	best, bestD := "", -1
 	for _, k := range keys {
-		d := editDistance(strings.ToLower(s), k)
+		d := keyDistance(strings.ToLower(s), k)
 		if bestD < 0 || d < bestD {
 			best, bestD = k, d
 		}
@@ -354,9 +355,9 @@ func nearest(s string, keys []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b in bytes; keys
+// keyDistance is the Levenshtein distance between a and b in bytes; keys
 // are ASCII so bytes are characters.
-func editDistance(a, b string) int {
+func keyDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
