@@ -22,34 +22,11 @@ func lookupBoolFlag(name, usage string) func() bool {
 	return func() bool { return *b }
 }
 
-// calendarStubbed says whether the calendar parsers are still the
-// not-implemented stubs of a parallel branch. Only then are their
-// "not implemented" problems dropped from what the tests compare; once the
-// real parsers land the filter removes nothing, and the test data only
-// holds values the real parsers accept.
-func calendarStubbed() bool {
-	_, err := ParseCommitment("4h")
-	return err != nil && strings.Contains(err.Error(), "not implemented")
-}
-
-func withoutStubProblems(ps Problems) Problems {
-	if !calendarStubbed() {
-		return ps
-	}
-	var out Problems
-	for _, p := range ps {
-		if !strings.HasSuffix(p.Msg, ": not implemented") {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// configProblems parses data and returns its problems, stub noise removed.
+// configProblems parses data and returns its problems.
 func configProblems(t *testing.T, file string, data []byte) (*Config, Problems) {
 	t.Helper()
 	cfg, ps := parseConfig(file, filepath.Dir(file), data)
-	return cfg, withoutStubProblems(ps)
+	return cfg, ps
 }
 
 func TestParseGolden(t *testing.T) {
@@ -276,7 +253,7 @@ func TestParseDefaults(t *testing.T) {
 		{"others of payroll", strings.Join(cfg.Departments[1].others, ","), "it-help@example.test,helpdesk@example.test"},
 		{"default category", cfg.Departments[0].Categories["default"].Name, "default"},
 	}
-	if !calendarStubbed() {
+	{
 		def := cfg.Departments[0].Categories["default"]
 		checks = append(checks,
 			struct {
@@ -399,9 +376,6 @@ func TestCalendarParserErrorsPointAtValue(t *testing.T) {
 }
 
 func TestUnknownPublicHolidays(t *testing.T) {
-	if ValidPublicHolidays("XX-NOWHERE") {
-		t.Skip("calendar's ValidPublicHolidays is still the stub")
-	}
 	data := strings.Replace(minimalConfigYAML, "calendar: {timezone: UTC}", "calendar: {timezone: UTC, public_holidays: XX-NOWHERE}", 1)
 	_, ps := parseConfig("config.yaml", ".", []byte(data))
 	if !strings.Contains(ps.Error(), `config.yaml:17:48:`) || !strings.Contains(ps.Error(), `unknown holiday set "XX-NOWHERE"`) {
@@ -416,12 +390,7 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Load(file)
-	var ps Problems
-	switch {
-	case err == nil:
-	case errors.As(err, &ps) && len(withoutStubProblems(ps)) == 0:
-		// only the calendar stubs complained
-	default:
+	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 
@@ -458,9 +427,6 @@ func TestLoadResolvesRelativeToConfigDir(t *testing.T) {
 }
 
 func TestExampleConfigLoads(t *testing.T) {
-	if _, err := ParseCommitment("4h"); err != nil {
-		t.Skip("calendar parsers not merged yet")
-	}
 	cfg, err := Load("../config.yaml")
 	if err != nil {
 		t.Fatalf("the example config.yaml has problems:\n%v", err)
