@@ -64,9 +64,10 @@ func needsLineFix(b []byte) bool {
 
 // splitHeader reads the header block of a normalised message field by field.
 // Unlike textproto.ReadHeader it does not give up at the first malformed
-// line: a stray continuation before any field and mbox ">From " lines are
-// skipped, and a line that is not a field ends the header even without the
-// blank separator line (the body then starts there). 8-bit field bytes are
+// line: a stray continuation before any field, mbox ">From " lines and a
+// junk line followed by a field are skipped, and any other line that is not
+// a field ends the header even without the blank separator line (the body
+// then starts there). 8-bit field bytes are
 // kept as UTF-8 when valid, else read as Latin-1 (Windows-1252, its usual
 // superset in practice). ok is false when not a single field was found.
 func splitHeader(b []byte) (h textproto.Header, body []byte, ok bool) {
@@ -103,6 +104,12 @@ func splitHeader(b []byte) (h textproto.Header, body []byte, ok bool) {
 		case bytes.HasPrefix(line, []byte("From ")) || bytes.HasPrefix(line, []byte(">From ")):
 			// mbox separator residue inside the header: not a field, not the body.
 		default:
+			// A junk line between fields ("quite Delivered-To: …" in the
+			// corpus) is skipped when a field follows it; otherwise the
+			// body starts here, without the blank separator line.
+			if next, _ := cutLine(rest); isFieldLine(next) {
+				break
+			}
 			return done(b)
 		}
 		b = rest
