@@ -28,10 +28,11 @@ func normalise(raw []byte) []byte {
 	}
 	b = bytes.TrimLeft(b, "\r\n")
 
-	if !needsLineFix(b) {
+	lone := loneLineEnds(b)
+	if lone == 0 {
 		return b
 	}
-	out := make([]byte, 0, len(b)+len(b)/8+16)
+	out := make([]byte, 0, len(b)+lone)
 	for len(b) > 0 {
 		i := bytes.IndexAny(b, "\r\n")
 		if i < 0 {
@@ -48,17 +49,20 @@ func normalise(raw []byte) []byte {
 	return out
 }
 
-// needsLineFix reports whether b holds a CR or LF that is not part of CRLF.
-func needsLineFix(b []byte) bool {
+// loneLineEnds counts the CRs and LFs of b that are not part of a CRLF.
+func loneLineEnds(b []byte) int {
+	n := 0
 	for {
 		i := bytes.IndexAny(b, "\r\n")
 		if i < 0 {
-			return false
+			return n
 		}
-		if b[i] == '\n' || i+1 >= len(b) || b[i+1] != '\n' {
-			return true
+		if b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n' {
+			b = b[i+2:]
+			continue
 		}
-		b = b[i+2:]
+		n++
+		b = b[i+1:]
 	}
 }
 
