@@ -245,11 +245,17 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	if err != nil {
 		return Request{}, fmt.Errorf("insert request: %w", err)
 	}
-	keys := append([]string{r.MessageID}, r.ThreadKeys...)
-	for _, m := range mails {
-		keys = append(keys, m.MessageID)
+	// The request's own keys may already belong to another thread (two
+	// requests quoting one announcement); that owner keeps them. The mail ackd
+	// writes gets fresh Message-IDs, so a clash there is a bug and fails.
+	if err := insertThreadKeys(ctx, tx, r.Dept, req.ID, append([]string{r.MessageID}, r.ThreadKeys...), false); err != nil {
+		return Request{}, err
 	}
-	if err := insertThreadKeys(ctx, tx, r.Dept, req.ID, keys); err != nil {
+	var ids []string
+	for _, m := range mails {
+		ids = append(ids, m.MessageID)
+	}
+	if err := insertThreadKeys(ctx, tx, r.Dept, req.ID, ids, true); err != nil {
 		return Request{}, err
 	}
 	for _, m := range mails {
@@ -268,10 +274,16 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	return req, nil
 }
 
-func insertThreadKeys(ctx context.Context, tx *sql.Tx, dept string, requestID int64, keys []string) error {
-	for _, k := range normKeys(keys) {
-		_, err := tx.ExecContext(ctx, `INSERT INTO thread_keys (dept, thread_key, request_id) VALUES ($1, $2, $3)
-			ON CONFLICT (dept, thread_key) DO NOTHING`, dept, k, requestID)
+// insertThreadKeys attaches keys to a request. Unless strict, a key that
+// already has an owner keeps it; strict fails on it, and on a key given twice.
+func insertThreadKeys(ctx context.Context, tx *sql.Tx, dept string, requestID int64, keys []string, strict bool) error {
+	q := `INSERT INTO thread_keys (dept, thread_key, request_id) VALUES ($1, $2, $3)`
+	if !strict {
+		q += ` ON CONFLICT (dept, thread_key) DO NOTHING`
+		keys = normKeys(keys)
+	}
+	for _, k := range keys {
+		_, err := tx.ExecContext(ctx, q, dept, normKey(k), requestID)
 		if err != nil {
 			return fmt.Errorf("insert thread key %s: %w", k, err)
 		}
@@ -567,7 +579,7 @@ func (s *sqlStore) AddThreadKeys(ctx context.Context, requestID int64, keys []st
 	if err != nil {
 		return fmt.Errorf("add thread keys to request %d: %w", requestID, err)
 	}
-	if err := insertThreadKeys(ctx, tx, dept, requestID, keys); err != nil {
+	if err := insertThreadKeys(ctx, tx, dept, requestID, keys, false); err != nil {
 		return fmt.Errorf("add thread keys to request %d: %w", requestID, err)
 	}
 	if err := tx.Commit(); err != nil {
