@@ -199,3 +199,35 @@ func BenchmarkRecordRequest(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+func TestSQLiteInjectedClock(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
+	s, err := store.OpenOptions(t.Context(), "sqlite", ":memory:", store.Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	build := func(ref string) ([]store.NewMail, error) {
+		return []store.NewMail{{Kind: "receipt", MessageID: "<r@ackd>", Recipients: []string{"x@example.test"}, Raw: []byte("x")}}, nil
+	}
+	r, err := s.RecordRequest(t.Context(), store.NewRequest{Dept: "it", MessageKey: "k", ReceivedAt: at.Add(-time.Hour)}, build)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.CreatedAt.Equal(at) {
+		t.Errorf("CreatedAt = %v, want the injected %v", r.CreatedAt, at)
+	}
+	if early, err := s.DueMail(t.Context(), at.Add(-time.Millisecond), 10); err != nil || len(early) != 0 {
+		t.Errorf("due before the injected now: %+v, %v", early, err)
+	}
+	due, err := s.DueMail(t.Context(), at, 10)
+	if err != nil || len(due) != 1 || !due[0].CreatedAt.Equal(at) || !due[0].NextAttempt.Equal(at) {
+		t.Errorf("due at the injected now = %+v, %v", due, err)
+	}
+	if err := s.RecordSkipped(t.Context(), store.Skipped{Dept: "it", MessageKey: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	if sk, err := s.RecentSkipped(t.Context(), 1); err != nil || len(sk) != 1 || !sk[0].At.Equal(at) {
+		t.Errorf("skip without At = %+v, %v; want At %v", sk, err, at)
+	}
+}
