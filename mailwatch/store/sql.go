@@ -1,0 +1,620 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// sqlStore implements Store over database/sql in SQL that SQLite and
+// PostgreSQL both run. Writes go through w, reads through r; for SQLite w
+// has a single connection (see openSQLite), for PostgreSQL both may be the
+// same pool.
+type sqlStore struct {
+	w, r *sql.DB
+	opts Options
+}
+
+var _ Store = (*sqlStore)(nil)
+
+// maxKeysPerQuery keeps IN lists well below every backend's parameter limit.
+const maxKeysPerQuery = 500
+
+func (s *sqlStore) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opts.QueryTimeout)
+}
+
+func (s *sqlStore) Close() error {
+	var err error
+	if s.r != s.w {
+		err = s.r.Close()
+	}
+	return errors.Join(err, s.w.Close())
+}
+
+// millis converts t for an INTEGER column; the zero time is NULL.
+func millis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(n.Int64).UTC()
+}
+
+// roundTrip is t as it reads back from the database.
+func roundTrip(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+// normKey makes "<id@host>" and "id@host" the same thread key: headers and
+// callers disagree on the brackets, and a missed match would acknowledge a
+// reply as a new request.
+func normKey(k string) string {
+	k = strings.TrimSpace(k)
+	k = strings.TrimPrefix(k, "<")
+	k = strings.TrimSuffix(k, ">")
+	return strings.TrimSpace(k)
+}
+
+func normKeys(keys []string) []string {
+	seen := make(map[string]bool, len(keys))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		k = normKey(k)
+		if k == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, k)
+	}
+	return out
+}
+
+func validState(st string) bool {
+	switch st {
+	case StateNew, StateAcknowledged, StateAnswered, StateWaiting, StateOverdue, StateResolved:
+		return true
+	}
+	return false
+}
+
+func (s *sqlStore) SyncState(ctx context.Context, dept, mailbox string) (SyncState, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var v, u int64
+	err := s.r.QueryRowContext(ctx, `SELECT uid_validity, last_uid FROM sync_state WHERE dept = $1 AND mailbox = $2`, dept, mailbox).Scan(&v, &u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SyncState{}, nil
+	}
+	if err != nil {
+		return SyncState{}, fmt.Errorf("read sync state of %s/%s: %w", dept, mailbox, err)
+	}
+	return SyncState{UIDValidity: uint32(v), LastUID: uint32(u)}, nil
+}
+
+func (s *sqlStore) SaveSyncState(ctx context.Context, dept, mailbox string, st SyncState) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sync_state (dept, mailbox, uid_validity, last_uid, updated_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (dept, mailbox) DO UPDATE SET
+			uid_validity = excluded.uid_validity, last_uid = excluded.last_uid, updated_at = excluded.updated_at`,
+		dept, mailbox, int64(st.UIDValidity), int64(st.LastUID), s.opts.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("save sync state of %s/%s: %w", dept, mailbox, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Seen(ctx context.Context, dept, key string) (bool, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM processed WHERE dept = $1 AND message_key = $2`, dept, key).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check processed %s/%s: %w", dept, key, err)
+	}
+	return true, nil
+}
+
+func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(ref string) ([]NewMail, error)) (Request, error) {
+	if r.State == "" {
+		r.State = StateAcknowledged
+	}
+	switch {
+	case r.Dept == "" || r.MessageKey == "":
+		return Request{}, fmt.Errorf("record request: department and message key are required")
+	case r.ReceivedAt.IsZero():
+		return Request{}, fmt.Errorf("record request %s: received time is required", r.MessageKey)
+	case !validState(r.State):
+		return Request{}, fmt.Errorf("record request %s: unknown state %q", r.MessageKey, r.State)
+	case build == nil:
+		return Request{}, fmt.Errorf("record request %s: no build function", r.MessageKey)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return Request{}, fmt.Errorf("record request %s: begin: %w", r.MessageKey, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tx.Rollback()
+		}
+	}()
+
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM processed WHERE dept = $1 AND message_key = $2`, r.Dept, r.MessageKey).Scan(&one)
+	switch {
+	case err == nil:
+		return Request{}, fmt.Errorf("record request %s: %w", r.MessageKey, ErrDuplicate)
+	case !errors.Is(err, sql.ErrNoRows):
+		return Request{}, fmt.Errorf("record request %s: check processed: %w", r.MessageKey, err)
+	}
+	var seq int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO ref_counters (dept, last_seq) VALUES ($1, 1)
+		ON CONFLICT (dept) DO UPDATE SET last_seq = ref_counters.last_seq + 1
+		RETURNING last_seq`, r.Dept).Scan(&seq)
+	if err != nil {
+		return Request{}, fmt.Errorf("record request %s: allocate reference: %w", r.MessageKey, err)
+	}
+	ref := fmt.Sprintf("REQ-%d", seq)
+	// Everything after the savepoint can be undone while the counter's
+	// advance is still committed: build has seen ref, so it is spent.
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT record_request`); err != nil {
+		return Request{}, fmt.Errorf("record request %s: savepoint: %w", r.MessageKey, err)
+	}
+	req, err := s.recordInTx(ctx, tx, r, seq, ref, build)
+	if errors.Is(err, ErrDuplicate) {
+		return Request{}, fmt.Errorf("record request %s: %w", r.MessageKey, err)
+	}
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT record_request`); rerr == nil {
+			done = tx.Commit() == nil
+		}
+		return Request{}, fmt.Errorf("record request %s as %s: %w", r.MessageKey, ref, err)
+	}
+	done = true
+	if err := tx.Commit(); err != nil {
+		return Request{}, fmt.Errorf("record request %s: commit: %w", r.MessageKey, err)
+	}
+	return req, nil
+}
+
+func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq int64, ref string, build func(string) ([]NewMail, error)) (Request, error) {
+	mails, err := build(ref)
+	if err != nil {
+		return Request{}, fmt.Errorf("build mail: %w", err)
+	}
+	for i, m := range mails {
+		switch {
+		case normKey(m.MessageID) == "":
+			return Request{}, fmt.Errorf("build mail: mail %d (%s) has no Message-ID", i, m.Kind)
+		case len(m.Recipients) == 0:
+			return Request{}, fmt.Errorf("build mail: mail %d (%s) has no recipients", i, m.Kind)
+		case len(m.Raw) == 0:
+			return Request{}, fmt.Errorf("build mail: mail %d (%s) is empty", i, m.Kind)
+		}
+	}
+	now := roundTrip(s.opts.Now())
+	res, err := tx.ExecContext(ctx, `INSERT INTO processed (dept, message_key, outcome, processed_at)
+		VALUES ($1, $2, 'request', $3) ON CONFLICT (dept, message_key) DO NOTHING`,
+		r.Dept, r.MessageKey, now.UnixMilli())
+	if err != nil {
+		return Request{}, fmt.Errorf("mark processed: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return Request{}, fmt.Errorf("mark processed: %w", err)
+	} else if n == 0 {
+		// Only reachable on a backend whose writers run concurrently.
+		return Request{}, ErrDuplicate
+	}
+	req := Request{
+		Dept: r.Dept, Ref: ref, MessageKey: r.MessageKey, MessageID: r.MessageID,
+		Mailbox: r.Mailbox, UID: r.UID,
+		Requester: r.Requester, RequesterName: r.RequesterName, Subject: r.Subject,
+		Category: r.Category, Rule: r.Rule, State: r.State,
+		ReceivedAt: roundTrip(r.ReceivedAt), DueAt: roundTrip(r.DueAt), CreatedAt: now,
+		Text: r.Text,
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO requests (dept, seq, ref, message_key, message_id, mailbox, uid,
+			requester, requester_name, subject, category, rule, state,
+			received_at, due_at, created_at, updated_at, text)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)
+		RETURNING id`,
+		r.Dept, seq, ref, r.MessageKey, r.MessageID, r.Mailbox, int64(r.UID),
+		r.Requester, r.RequesterName, r.Subject, r.Category, r.Rule, r.State,
+		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), r.Text).Scan(&req.ID)
+	if err != nil {
+		return Request{}, fmt.Errorf("insert request: %w", err)
+	}
+	// The request's own keys may already belong to another thread (two
+	// requests quoting one announcement); that owner keeps them. The mail ackd
+	// writes gets fresh Message-IDs, so a clash there is a bug and fails.
+	if err := insertThreadKeys(ctx, tx, r.Dept, req.ID, append([]string{r.MessageID}, r.ThreadKeys...), false); err != nil {
+		return Request{}, err
+	}
+	var ids []string
+	for _, m := range mails {
+		ids = append(ids, m.MessageID)
+	}
+	if err := insertThreadKeys(ctx, tx, r.Dept, req.ID, ids, true); err != nil {
+		return Request{}, err
+	}
+	for _, m := range mails {
+		rcpt, err := json.Marshal(m.Recipients)
+		if err != nil {
+			return Request{}, fmt.Errorf("encode recipients: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO outbox (request_id, dept, kind, message_id, envelope_from, recipients, raw,
+				state, attempts, next_attempt, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)`,
+			req.ID, r.Dept, m.Kind, m.MessageID, m.EnvelopeFrom, string(rcpt), m.Raw, now.UnixMilli())
+		if err != nil {
+			return Request{}, fmt.Errorf("queue %s mail %s: %w", m.Kind, m.MessageID, err)
+		}
+	}
+	return req, nil
+}
+
+// insertThreadKeys attaches keys to a request. Unless strict, a key that
+// already has an owner keeps it; strict fails on it, and on a key given twice.
+func insertThreadKeys(ctx context.Context, tx *sql.Tx, dept string, requestID int64, keys []string, strict bool) error {
+	q := `INSERT INTO thread_keys (dept, thread_key, request_id) VALUES ($1, $2, $3)`
+	if !strict {
+		q += ` ON CONFLICT (dept, thread_key) DO NOTHING`
+		keys = normKeys(keys)
+	}
+	for _, k := range keys {
+		_, err := tx.ExecContext(ctx, q, dept, normKey(k), requestID)
+		if err != nil {
+			return fmt.Errorf("insert thread key %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) RecordSkipped(ctx context.Context, sk Skipped) error {
+	if sk.Dept == "" || sk.MessageKey == "" {
+		return fmt.Errorf("record skipped: department and message key are required")
+	}
+	at := sk.At
+	if at.IsZero() {
+		at = s.opts.Now()
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record skipped %s: begin: %w", sk.MessageKey, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx, `INSERT INTO processed (dept, message_key, outcome, processed_at)
+		VALUES ($1, $2, 'skipped', $3) ON CONFLICT (dept, message_key) DO NOTHING`,
+		sk.Dept, sk.MessageKey, s.opts.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("record skipped %s: mark processed: %w", sk.MessageKey, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("record skipped %s: mark processed: %w", sk.MessageKey, err)
+	} else if n == 0 {
+		return fmt.Errorf("record skipped %s: %w", sk.MessageKey, ErrDuplicate)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO skipped (dept, mailbox, uid, message_key, message_id, from_addr, subject,
+			reason, refusal, skipped_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		sk.Dept, sk.Mailbox, int64(sk.UID), sk.MessageKey, sk.MessageID, sk.From, sk.Subject,
+		sk.Reason, sk.Refusal, at.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("record skipped %s: %w", sk.MessageKey, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record skipped %s: commit: %w", sk.MessageKey, err)
+	}
+	return nil
+}
+
+const mailCols = `id, request_id, dept, kind, message_id, envelope_from, recipients, raw, state, attempts,
+	next_attempt, created_at, sent_at, failed_at, last_error`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMail(sc scanner) (Mail, error) {
+	var (
+		m                          Mail
+		reqID                      sql.NullInt64
+		rcpt                       string
+		next, created, sent, faild sql.NullInt64
+	)
+	err := sc.Scan(&m.ID, &reqID, &m.Dept, &m.Kind, &m.MessageID, &m.EnvelopeFrom, &rcpt, &m.Raw, &m.State,
+		&m.Attempts, &next, &created, &sent, &faild, &m.LastError)
+	if err != nil {
+		return Mail{}, err
+	}
+	if err := json.Unmarshal([]byte(rcpt), &m.Recipients); err != nil {
+		return Mail{}, fmt.Errorf("decode recipients of mail %d: %w", m.ID, err)
+	}
+	m.RequestID = reqID.Int64
+	m.NextAttempt, m.CreatedAt = fromMillis(next), fromMillis(created)
+	m.SentAt, m.FailedAt = fromMillis(sent), fromMillis(faild)
+	return m, nil
+}
+
+func (s *sqlStore) DueMail(ctx context.Context, now time.Time, limit int) ([]Mail, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list due mail: limit %d, want > 0", limit)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT `+mailCols+` FROM outbox
+		WHERE state = 'pending' AND next_attempt <= $1 ORDER BY next_attempt, id LIMIT $2`, now.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list due mail: %w", err)
+	}
+	defer rows.Close()
+	var out []Mail
+	for rows.Next() {
+		m, err := scanMail(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list due mail: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list due mail: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) NextMailAttempt(ctx context.Context) (time.Time, bool, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var next sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM outbox WHERE state = 'pending'`).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("find next mail attempt: %w", err)
+	}
+	return fromMillis(next), next.Valid, nil
+}
+
+func (s *sqlStore) MailByID(ctx context.Context, id int64) (Mail, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	m, err := scanMail(s.r.QueryRowContext(ctx, `SELECT `+mailCols+` FROM outbox WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Mail{}, fmt.Errorf("read mail %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Mail{}, fmt.Errorf("read mail %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// markMail runs a pending → state transition and tells a missing mail from
+// one that already left the pending state.
+func (s *sqlStore) markMail(ctx context.Context, op string, id int64, query string, args ...any) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	res, err := s.w.ExecContext(ctx, query, append([]any{id}, args...)...)
+	if err != nil {
+		return fmt.Errorf("%s %d: %w", op, id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s %d: %w", op, id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var state string
+	err = s.w.QueryRowContext(ctx, `SELECT state FROM outbox WHERE id = $1`, id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %d: %w", op, id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %d: %w", op, id, err)
+	}
+	return fmt.Errorf("%s %d: %w (it is %s)", op, id, ErrNotPending, state)
+}
+
+func (s *sqlStore) MarkSent(ctx context.Context, id int64, at time.Time) error {
+	return s.markMail(ctx, "mark mail sent", id, `UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = $2
+		WHERE id = $1 AND state = 'pending'`, at.UnixMilli())
+}
+
+func (s *sqlStore) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
+	return s.markMail(ctx, "schedule mail retry", id, `UPDATE outbox SET attempts = attempts + 1, next_attempt = $2, last_error = $3
+		WHERE id = $1 AND state = 'pending'`, next.UnixMilli(), lastErr)
+}
+
+func (s *sqlStore) MarkFailed(ctx context.Context, id int64, at time.Time, lastErr string) error {
+	return s.markMail(ctx, "mark mail failed", id, `UPDATE outbox SET state = 'failed', attempts = attempts + 1, failed_at = $2, last_error = $3
+		WHERE id = $1 AND state = 'pending'`, at.UnixMilli(), lastErr)
+}
+
+func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE state = 'pending'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count pending mail: %w", err)
+	}
+	return n, nil
+}
+
+const requestCols = `id, dept, ref, message_key, message_id, mailbox, uid, requester, requester_name, subject,
+	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text`
+
+func scanRequest(sc scanner) (Request, error) {
+	var (
+		r                              Request
+		uid                            int64
+		received, due, created, answer sql.NullInt64
+	)
+	err := sc.Scan(&r.ID, &r.Dept, &r.Ref, &r.MessageKey, &r.MessageID, &r.Mailbox, &uid, &r.Requester,
+		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &answer,
+		&r.EscalationLevel, &r.Reminders, &r.Text)
+	if err != nil {
+		return Request{}, err
+	}
+	r.UID = uint32(uid)
+	r.ReceivedAt, r.DueAt = fromMillis(received), fromMillis(due)
+	r.CreatedAt, r.FirstResponseAt = fromMillis(created), fromMillis(answer)
+	return r, nil
+}
+
+func (s *sqlStore) OpenRequests(ctx context.Context, dept string) ([]Request, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	q := `SELECT ` + requestCols + ` FROM requests WHERE state <> 'resolved' AND ($1 = '' OR dept = $1)
+		ORDER BY received_at, id`
+	rows, err := s.r.QueryContext(ctx, q, dept)
+	if err != nil {
+		return nil, fmt.Errorf("list open requests: %w", err)
+	}
+	defer rows.Close()
+	var out []Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list open requests: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list open requests: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) RequestByRef(ctx context.Context, dept, ref string) (Request, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	r, err := scanRequest(s.r.QueryRowContext(ctx, `SELECT `+requestCols+` FROM requests WHERE dept = $1 AND ref = $2`, dept, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Request{}, fmt.Errorf("find request %s/%s: %w", dept, ref, ErrNotFound)
+	}
+	if err != nil {
+		return Request{}, fmt.Errorf("find request %s/%s: %w", dept, ref, err)
+	}
+	return r, nil
+}
+
+func (s *sqlStore) FindThread(ctx context.Context, dept string, keys []string) (Request, error) {
+	keys = normKeys(keys)
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	owner := make(map[string]int64)
+	for start := 0; start < len(keys); start += maxKeysPerQuery {
+		chunk := keys[start:min(start+maxKeysPerQuery, len(keys))]
+		args := []any{dept}
+		marks := make([]string, len(chunk))
+		for i, k := range chunk {
+			args = append(args, k)
+			marks[i] = fmt.Sprintf("$%d", i+2)
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT thread_key, request_id FROM thread_keys
+			WHERE dept = $1 AND thread_key IN (`+strings.Join(marks, ", ")+`)`, args...)
+		if err != nil {
+			return Request{}, fmt.Errorf("find thread: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			var id int64
+			if err := rows.Scan(&k, &id); err != nil {
+				rows.Close()
+				return Request{}, fmt.Errorf("find thread: %w", err)
+			}
+			owner[k] = id
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return Request{}, fmt.Errorf("find thread: %w", err)
+		}
+	}
+	for _, k := range keys {
+		id, ok := owner[k]
+		if !ok {
+			continue
+		}
+		r, err := scanRequest(s.r.QueryRowContext(ctx, `SELECT `+requestCols+` FROM requests WHERE id = $1`, id))
+		if err != nil {
+			return Request{}, fmt.Errorf("find thread: read request %d: %w", id, err)
+		}
+		return r, nil
+	}
+	return Request{}, fmt.Errorf("find thread in %s: %w", dept, ErrNotFound)
+}
+
+func (s *sqlStore) AddThreadKeys(ctx context.Context, requestID int64, keys []string) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add thread keys to request %d: begin: %w", requestID, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var dept string
+	err = tx.QueryRowContext(ctx, `SELECT dept FROM requests WHERE id = $1`, requestID).Scan(&dept)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("add thread keys to request %d: %w", requestID, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("add thread keys to request %d: %w", requestID, err)
+	}
+	if err := insertThreadKeys(ctx, tx, dept, requestID, keys, false); err != nil {
+		return fmt.Errorf("add thread keys to request %d: %w", requestID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add thread keys to request %d: commit: %w", requestID, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) RecentSkipped(ctx context.Context, limit int) ([]Skipped, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list skipped: limit %d, want > 0", limit)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT dept, mailbox, uid, message_key, message_id, from_addr, subject,
+			reason, refusal, skipped_at
+		FROM skipped ORDER BY skipped_at DESC, id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list skipped: %w", err)
+	}
+	defer rows.Close()
+	var out []Skipped
+	for rows.Next() {
+		var sk Skipped
+		var uid int64
+		var at sql.NullInt64
+		if err := rows.Scan(&sk.Dept, &sk.Mailbox, &uid, &sk.MessageKey, &sk.MessageID, &sk.From, &sk.Subject,
+			&sk.Reason, &sk.Refusal, &at); err != nil {
+			return nil, fmt.Errorf("list skipped: %w", err)
+		}
+		sk.UID, sk.At = uint32(uid), fromMillis(at)
+		out = append(out, sk)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list skipped: %w", err)
+	}
+	return out, nil
+}

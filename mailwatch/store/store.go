@@ -1,0 +1,250 @@
+// Package store keeps everything ackd must not forget: mailbox sync state,
+// processed messages, requests with their references and thread keys, and
+// the outbox of mail to send. The request, its receipt and the mark that its
+// message was processed are written in one transaction, so a crash at any
+// point neither loses a request nor acknowledges it twice.
+//
+// SQLite (pure Go, modernc.org/sqlite) is the default backend. Queries are
+// written in SQL that PostgreSQL also runs ($n placeholders, ON CONFLICT,
+// RETURNING, SAVEPOINT; times as INTEGER unix milliseconds), so a PostgreSQL
+// backend needs only its own migrations and Open branch.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Store is the persistent state of ackd. Every method takes a context; each
+// call is also bounded by the store's query timeout. Implementations are
+// safe for concurrent use.
+type Store interface {
+	// Close releases the database. Calls after Close fail.
+	Close() error
+
+	// SyncState returns the sync state of a department's mailbox, the zero
+	// value when none was saved.
+	SyncState(ctx context.Context, dept, mailbox string) (SyncState, error)
+	// SaveSyncState replaces the sync state of a department's mailbox.
+	SaveSyncState(ctx context.Context, dept, mailbox string, st SyncState) error
+	// Seen reports whether a message key (Message-ID or synthetic) was
+	// already processed for dept, as a request or as a skip.
+	Seen(ctx context.Context, dept, key string) (bool, error)
+
+	// RecordRequest, in one transaction, allocates the department's next
+	// reference ("REQ-<n>", n from a per-department counter starting at 1),
+	// inserts the request, marks r.MessageKey processed, stores the thread
+	// keys (r.MessageID, r.ThreadKeys and every outbox mail's MessageID) and
+	// inserts the outbox rows that build(ref) returns.
+	//
+	// If r.MessageKey was already processed for the department it returns
+	// ErrDuplicate, does not call build and writes nothing. If build fails,
+	// or its mail cannot be stored (a Message-ID already in the outbox, say),
+	// nothing is written except that the reference counter keeps its advance:
+	// a reference once handed to build is never handed out again, at the
+	// price of a gap in the sequence. The error is returned wrapped.
+	//
+	// build runs while the write transaction is open: it must be quick and
+	// must not call the store.
+	RecordRequest(ctx context.Context, r NewRequest, build func(ref string) ([]NewMail, error)) (Request, error)
+	// RecordSkipped marks s.MessageKey processed and keeps the skip with its
+	// reason; ErrDuplicate if the key was already processed. A zero s.At
+	// means now.
+	RecordSkipped(ctx context.Context, s Skipped) error
+
+	// DueMail returns up to limit (> 0) pending mails whose NextAttempt is
+	// not after now, ordered by NextAttempt then ID (oldest first).
+	DueMail(ctx context.Context, now time.Time, limit int) ([]Mail, error)
+	// NextMailAttempt returns the earliest NextAttempt of any pending mail;
+	// false when nothing is pending.
+	NextMailAttempt(ctx context.Context) (time.Time, bool, error)
+	// MailByID returns one outbox mail in any state; ErrNotFound.
+	MailByID(ctx context.Context, id int64) (Mail, error)
+	// MarkSent records a successful delivery attempt. The mail must be
+	// pending: ErrNotFound for an unknown id, ErrNotPending otherwise.
+	MarkSent(ctx context.Context, id int64, at time.Time) error
+	// MarkRetry records a failed attempt (Attempts++) and schedules the
+	// next one; the mail stays pending.
+	MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
+	// MarkFailed records a final failed attempt (Attempts++); the mail is
+	// never tried again.
+	MarkFailed(ctx context.Context, id int64, at time.Time, lastErr string) error
+	// PendingMail counts the mails still to send.
+	PendingMail(ctx context.Context) (int, error)
+
+	// OpenRequests returns the requests whose state is not resolved, for
+	// dept or, with dept "", for all departments; oldest (ReceivedAt) first.
+	OpenRequests(ctx context.Context, dept string) ([]Request, error)
+	// RequestByRef returns the department's request with reference ref
+	// ("REQ-12"); ErrNotFound.
+	RequestByRef(ctx context.Context, dept, ref string) (Request, error)
+	// FindThread returns the department's request owning any of keys
+	// (Message-IDs, with or without angle brackets). When several requests
+	// match, the one owning the earliest key in keys wins, so callers pass
+	// In-Reply-To first, then References newest first. ErrNotFound.
+	FindThread(ctx context.Context, dept string, keys []string) (Request, error)
+	// AddThreadKeys attaches more Message-IDs to a request. A key that
+	// already belongs to a request of the department stays with it.
+	// ErrNotFound for an unknown request.
+	AddThreadKeys(ctx context.Context, requestID int64, keys []string) error
+	// RecentSkipped returns up to limit (> 0) skipped messages, newest first.
+	RecentSkipped(ctx context.Context, limit int) ([]Skipped, error)
+}
+
+// SyncState is what a mailbox watcher must remember between sessions.
+type SyncState struct {
+	UIDValidity uint32
+	LastUID     uint32 // highest UID processed under UIDValidity
+}
+
+// Request states. A request is open until it is resolved.
+const (
+	StateNew          = "new"
+	StateAcknowledged = "acknowledged"
+	StateAnswered     = "answered"
+	StateWaiting      = "waiting"
+	StateOverdue      = "overdue"
+	StateResolved     = "resolved"
+)
+
+// Outbox mail states.
+const (
+	MailPending = "pending"
+	MailSent    = "sent"
+	MailFailed  = "failed"
+)
+
+// NewRequest is a request about to be recorded.
+type NewRequest struct {
+	Dept       string // department name; required
+	MessageKey string // Message-ID or a synthetic key; required, unique per department
+	MessageID  string // the request's Message-ID, also stored as a thread key
+	Mailbox    string
+	UID        uint32
+
+	Requester     string // address
+	RequesterName string
+	Subject       string
+	Category      string
+	Rule          string
+
+	ReceivedAt time.Time // IMAP INTERNALDATE
+	DueAt      time.Time // zero when there is no commitment
+	Text       string    // capped excerpt, quoted in escalations
+	ThreadKeys []string  // more Message-IDs that identify the thread
+	State      string    // one of the State constants; "" means StateAcknowledged
+}
+
+// Request is a recorded request.
+type Request struct {
+	ID              int64
+	Dept            string
+	Ref             string // "REQ-<n>", unique per department
+	MessageKey      string
+	MessageID       string
+	Mailbox         string
+	UID             uint32
+	Requester       string
+	RequesterName   string
+	Subject         string
+	Category        string
+	Rule            string
+	State           string
+	ReceivedAt      time.Time
+	DueAt           time.Time // zero = no commitment
+	CreatedAt       time.Time
+	FirstResponseAt time.Time // zero = none yet
+	EscalationLevel int
+	Reminders       int
+	Text            string
+}
+
+// Skipped is a processed message that got no receipt, and why.
+type Skipped struct {
+	Dept       string
+	Mailbox    string
+	UID        uint32
+	MessageKey string
+	MessageID  string
+	From       string
+	Subject    string
+	Reason     string // in words (rules.Decision.Reason, or a parse error)
+	Refusal    string // short stable code (rules.Decision.Refusal)
+	At         time.Time
+}
+
+// NewMail is a mail to queue in the outbox.
+type NewMail struct {
+	Kind         string // receipt, escalation, late, …
+	MessageID    string // required, unique across the outbox; fixed now so a resend is recognisable
+	EnvelopeFrom string // "" = null reverse-path (MAIL FROM:<>)
+	Recipients   []string
+	Raw          []byte // the complete message
+}
+
+// Mail is a mail in the outbox.
+type Mail struct {
+	ID           int64
+	RequestID    int64 // 0 when the mail belongs to no request
+	Dept         string
+	Kind         string
+	MessageID    string
+	EnvelopeFrom string
+	Recipients   []string
+	Raw          []byte
+	State        string // MailPending, MailSent or MailFailed
+	Attempts     int
+	NextAttempt  time.Time
+	CreatedAt    time.Time
+	SentAt       time.Time // zero unless sent
+	FailedAt     time.Time // zero unless failed
+	LastError    string
+}
+
+// Sentinel errors; test with errors.Is.
+var (
+	// ErrDuplicate: the message key was already processed for the department.
+	ErrDuplicate = errors.New("message already processed")
+	// ErrNotFound: no such request or mail.
+	ErrNotFound = errors.New("not found")
+	// ErrNotPending: the outbox mail was already sent or failed.
+	ErrNotPending = errors.New("mail is not pending")
+	// ErrSchemaTooNew: the database was migrated by a newer ackd.
+	ErrSchemaTooNew = errors.New("database schema is newer than this ackd")
+)
+
+// DefaultQueryTimeout bounds each store call when Options.QueryTimeout is 0.
+const DefaultQueryTimeout = 15 * time.Second
+
+// Options tune a store. The zero value is ready to use.
+type Options struct {
+	// QueryTimeout bounds each call; DefaultQueryTimeout when 0.
+	QueryTimeout time.Duration
+	// Now is the clock for CreatedAt and similar stamps; time.Now when nil.
+	Now func() time.Time
+}
+
+// Open opens a store: driver "sqlite" with a file path as DSN (":memory:"
+// for a private in-memory database). Pending migrations are applied; a
+// database migrated by a newer ackd is refused with ErrSchemaTooNew.
+func Open(ctx context.Context, driver, dsn string) (Store, error) {
+	return OpenOptions(ctx, driver, dsn, Options{})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, driver, dsn string, opts Options) (Store, error) {
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = DefaultQueryTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	switch driver {
+	case "sqlite", "sqlite3":
+		return openSQLite(ctx, dsn, opts)
+	default:
+		return nil, fmt.Errorf("open store: unsupported driver %q (want sqlite)", driver)
+	}
+}

@@ -1,0 +1,147 @@
+package templates
+
+import "time"
+
+// Person is a mail participant: the display name as it came in the header
+// (possibly empty, "Doe, Jane" or garbage) and the addr-spec.
+type Person struct {
+	Name    string
+	Address string
+}
+
+// Receipt is the data of the acknowledgement a requester gets at once.
+type Receipt struct {
+	Department        string // "IT Help Desk"
+	DepartmentAddress string // it-help@example.test
+	Requester         Person
+	Subject           string // the original subject, as decoded
+	Ref               string // "REQ-12"
+	Category          string
+	Commitment        string // "4h", "3d": business time, as written in the config
+	Received          time.Time
+	Due               time.Time // zero when no date can be promised
+	Location          *time.Location
+	Excerpt           string // first lines of the request, may be empty
+}
+
+// Escalation is the data of the notice staff or leads get when a request
+// needs attention before (or after) its due date.
+type Escalation struct {
+	Department string
+	Ref        string
+	Subject    string
+	Requester  Person
+	Category   string
+	Level      int // 1 for the first escalation step
+	Received   time.Time
+	Due        time.Time
+	Now        time.Time
+	Location   *time.Location
+	Age        string // business time since receipt, preformatted: "3h 20m"
+	TimeLeft   string // business time until due, preformatted; empty when overdue
+	Reason     string // "50% of the 4h commitment elapsed", "requester sent a reminder", "overdue"
+	Reminders  int
+	Quote      string // the request text
+}
+
+// LateNotice is the data of the honest "we will not make it" mail to the
+// requester.
+type LateNotice struct {
+	Department        string
+	DepartmentAddress string
+	Requester         Person
+	Ref               string
+	Subject           string
+	Due               time.Time // the date promised so far
+	NewDue            time.Time // zero when no new date can be given yet
+	Location          *time.Location
+}
+
+// DueUpdate is the data of the mail that tells the requester about a new
+// expected date set by staff with "#eta".
+type DueUpdate struct {
+	Department        string
+	DepartmentAddress string
+	Requester         Person
+	Ref               string
+	Subject           string
+	OldDue            time.Time // zero when none was promised
+	NewDue            time.Time
+	Location          *time.Location
+	Note              string // optional words from staff, shown as written
+}
+
+// Closing is the data of the mail that closes the loop with the requester.
+type Closing struct {
+	Department        string
+	DepartmentAddress string
+	Requester         Person
+	Ref               string
+	Subject           string
+	Resolved          time.Time
+	Location          *time.Location
+}
+
+// CommandHelp is the data of the reply to a staff member whose mail held
+// commands ackd did not understand.
+type CommandHelp struct {
+	Department string
+	Staff      Person
+	Ref        string   // empty when the mail matched no request
+	Unknown    []string // the commands as written ("#etaa 3d")
+	Valid      []string // one line per valid command with its usage
+}
+
+// samples returns data for a template name that Load renders every template
+// with: one value with every field set and one with every optional field
+// empty, so an override that breaks on either is refused at load.
+func samples(name string) []any {
+	loc := time.FixedZone("CET", 3600)
+	at := func(day, hour, minute int) time.Time {
+		return time.Date(2026, time.December, day, hour, minute, 0, 0, loc)
+	}
+	jane := Person{Name: "Doe, Jane", Address: "jane.doe@example.test"}
+	switch name {
+	case NameReceipt:
+		return []any{
+			Receipt{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+				Subject: "Printer on floor 3 jams", Ref: "REQ-12", Category: "hardware", Commitment: "4h",
+				Received: at(1, 9, 12), Due: at(1, 13, 12), Location: loc, Excerpt: "Hello,\nthe printer jams again."},
+			Receipt{Ref: "REQ-1"},
+		}
+	case NameEscalation:
+		return []any{
+			Escalation{Department: "IT Help Desk", Ref: "REQ-12", Subject: "Printer on floor 3 jams", Requester: jane,
+				Category: "hardware", Level: 1, Received: at(1, 9, 12), Due: at(1, 13, 12), Now: at(1, 11, 12),
+				Location: loc, Age: "2h", TimeLeft: "2h", Reason: "50% of the 4h commitment elapsed", Reminders: 1,
+				Quote: "Hello,\nthe printer jams again."},
+			Escalation{Ref: "REQ-1"},
+		}
+	case NameLateNotice:
+		return []any{
+			LateNotice{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+				Ref: "REQ-12", Subject: "Printer on floor 3 jams", Due: at(1, 13, 12), NewDue: at(2, 12, 0), Location: loc},
+			LateNotice{Ref: "REQ-1"},
+		}
+	case NameDueUpdate:
+		return []any{
+			DueUpdate{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+				Ref: "REQ-12", Subject: "Printer on floor 3 jams", OldDue: at(1, 13, 12), NewDue: at(3, 17, 0),
+				Location: loc, Note: "The spare part arrives on Thursday."},
+			DueUpdate{Ref: "REQ-1"},
+		}
+	case NameClosing:
+		return []any{
+			Closing{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+				Ref: "REQ-12", Subject: "Printer on floor 3 jams", Resolved: at(1, 15, 40), Location: loc},
+			Closing{Ref: "REQ-1"},
+		}
+	case NameCommandHelp:
+		return []any{
+			CommandHelp{Department: "IT Help Desk", Staff: Person{Name: "Alice Smith", Address: "alice@example.test"},
+				Ref: "REQ-12", Unknown: []string{"#etaa 3d"}, Valid: []string{"#eta DATE - set a new expected date"}},
+			CommandHelp{},
+		}
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+package templates
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxSubjectRunes caps Rendered.Subject; RFC 5322 allows longer folded
+// lines, but nobody reads past this and some gateways truncate anyway.
+const maxSubjectRunes = 250
+
+// maxTopicRunes caps the original subject inside our subjects so the tag
+// and our own words still fit under maxSubjectRunes.
+const maxTopicRunes = 160
+
+// funcs are the template functions shared by text and HTML templates.
+func funcs() map[string]any {
+	return map[string]any{
+		"greeting":     greeting,
+		"displayname":  DisplayName,
+		"longdate":     longDate,
+		"topic":        topic,
+		"replysubject": ReplySubject,
+		"oneline":      OneLine,
+		"quote":        quote,
+		"clip":         clip,
+		"commitment":   commitment,
+	}
+}
+
+// OneLine makes s safe for a header: every control character (C0, DEL, C1
+// including U+0085) and the Unicode line and paragraph separators become
+// spaces, runs of white space collapse to one space, and the ends are
+// trimmed. Invalid UTF-8 becomes U+FFFD.
+func OneLine(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// clip shortens s to at most n runes, marking the cut with an ellipsis.
+func clip(n int, s string) string {
+	if n <= 0 || utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRightFunc(string(r[:n-1]), unicode.IsSpace) + "…"
+}
+
+// tagAtEnd finds a trailing reference tag such as " [REQ-12]".
+var tagAtEnd = regexp.MustCompile(`\s*\[[A-Za-z]+-[0-9]+\]$`)
+
+// capSubject applies maxSubjectRunes, keeping a trailing reference tag:
+// the tag is what threads a reply back to its request.
+func capSubject(s string) string {
+	if utf8.RuneCountInString(s) <= maxSubjectRunes {
+		return s
+	}
+	tag := tagAtEnd.FindString(s)
+	if utf8.RuneCountInString(tag) >= maxSubjectRunes/2 {
+		tag = ""
+	}
+	head := strings.TrimSuffix(s, tag)
+	return clip(maxSubjectRunes-utf8.RuneCountInString(tag), head) + tag
+}
+
+// replyPrefix matches one reply or forward marker as mail clients in
+// various languages write them: "Re:", "RE[2]:", "AW:", "Sv:", "Fwd:",
+// "WG:", "Antw:", "VS:", "Odp:", "RES:", "TR:", also with a full-width
+// colon. Only markers followed by a colon count, so a subject like
+// "Reset my password" is left alone.
+var replyPrefix = regexp.MustCompile(`(?i)^\s*(?:re|aw|sv|vs|antw|antwort|odp|res|fwd?|wg|tr|rv|enc)\s*(?:\[[0-9]+\]|\([0-9]+\))?\s*[:：]`)
+
+// stripReplyPrefixes removes every leading reply/forward marker.
+func stripReplyPrefixes(s string) string {
+	for {
+		loc := replyPrefix.FindStringIndex(s)
+		if loc == nil {
+			return strings.TrimSpace(s)
+		}
+		s = s[loc[1]:]
+	}
+}
+
+// tagRE returns a case-insensitive matcher for "[ref]".
+func tagRE(ref string) *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\[\s*` + regexp.QuoteMeta(ref) + `\s*\]`)
+}
+
+// topic is the original subject as our subjects quote it: one line, no
+// reply markers, without the request's own tag (our subjects put it in
+// front), clipped, and "(no subject)" when nothing is left.
+func topic(subject, ref string) string {
+	s := stripReplyPrefixes(OneLine(subject))
+	if ref = OneLine(ref); ref != "" {
+		s = OneLine(tagRE(ref).ReplaceAllString(s, " "))
+	}
+	if s == "" {
+		return "(no subject)"
+	}
+	return clip(maxTopicRunes, s)
+}
+
+// ReplySubject is the subject of a mail to the requester about request
+// ref: "Re: <original> [REQ-n]" with a single "Re: " however many reply
+// markers the original stacked, "(no subject)" for an empty one, and the
+// tag only once: an original that already holds it keeps it in place.
+func ReplySubject(subject, ref string) string {
+	s := stripReplyPrefixes(OneLine(subject))
+	ref = OneLine(ref)
+	if s == "" {
+		s = "(no subject)"
+	}
+	s = clip(maxTopicRunes, s)
+	if ref != "" && !tagRE(ref).MatchString(s) {
+		s += " [" + ref + "]"
+	}
+	return "Re: " + s
+}
+
+// DisplayName turns a From display name into the name a greeting uses: one
+// line, without quotes or a trailing "(comment)", "Doe, Jane" turned into
+// "Jane Doe". It returns "" when there is no usable name: empty, only an
+// address, an undecoded encoded-word, no letters at all, implausibly long,
+// or just the local part of address.
+func DisplayName(p Person) string {
+	n := OneLine(p.Name)
+	n = strings.Trim(n, `"'“”‘’ `)
+	// A trailing comment such as "(IT)" or "[Finance]" is not part of the name.
+	for _, pair := range [][2]string{{"(", ")"}, {"[", "]"}} {
+		if strings.HasSuffix(n, pair[1]) {
+			if i := strings.LastIndex(n, pair[0]); i > 0 {
+				n = strings.TrimSpace(n[:i])
+			}
+		}
+	}
+	n = strings.Trim(n, `"'“”‘’ `)
+	if n == "" || utf8.RuneCountInString(n) > 64 ||
+		strings.ContainsAny(n, "@<>\\\ufffd") || strings.Contains(n, "=?") {
+		return ""
+	}
+	letters := 0
+	for _, r := range n {
+		if unicode.IsLetter(r) {
+			letters++
+		}
+	}
+	if letters == 0 {
+		return ""
+	}
+	if parts := strings.Split(n, ","); len(parts) > 1 {
+		if len(parts) != 2 {
+			return ""
+		}
+		last, first := strings.TrimSpace(parts[0]), strings.TrimSpace(parts[1])
+		switch {
+		case last == "" && first == "":
+			return ""
+		case last == "":
+			n = first
+		case first == "":
+			n = last
+		default:
+			n = first + " " + last
+		}
+	}
+	if local, _, ok := strings.Cut(p.Address, "@"); ok && !strings.Contains(n, " ") && strings.EqualFold(n, local) {
+		return ""
+	}
+	return n
+}
+
+// greeting is the salutation line: "Dear Jane Doe," or "Hello,".
+func greeting(p Person) string {
+	if n := DisplayName(p); n != "" {
+		return "Dear " + n + ","
+	}
+	return "Hello,"
+}
+
+// longDate writes t in words in loc, in a form that reads the same in any
+// language: "Tuesday 1 December 2026, 17:00 CET". Zones without an
+// abbreviation print as Go gives them ("+03"). A nil loc keeps t's own
+// zone; the zero time gives "".
+func longDate(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	if loc != nil {
+		t = t.In(loc)
+	}
+	return t.Format("Monday 2 January 2006, 15:04 MST")
+}
+
+// quote prefixes every line of s with "> " as mail clients quote, after
+// trimming blank lines at both ends.
+func quote(s string) string {
+	s = strings.Trim(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n"), "\n")
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		l = strings.TrimRightFunc(l, unicode.IsSpace)
+		if l == "" {
+			lines[i] = ">"
+		} else {
+			lines[i] = "> " + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// commitmentPart is one number-and-unit piece of a commitment like "1d4h".
+var commitmentPart = regexp.MustCompile(`([0-9]+)\s*([a-z]+)`)
+
+// commitment writes a commitment from the config in words: "4h" is
+// "4 working hours", "1d" "1 working day". Anything it does not recognise
+// is returned as written.
+func commitment(s string) string {
+	s = strings.ToLower(OneLine(s))
+	if s == "" {
+		return ""
+	}
+	units := map[string][2]string{
+		"d": {"working day", "working days"}, "h": {"working hour", "working hours"},
+		"m": {"minute", "minutes"}, "w": {"working week", "working weeks"},
+	}
+	var out []string
+	rest := s
+	for rest != "" {
+		m := commitmentPart.FindStringSubmatchIndex(rest)
+		if m == nil || strings.TrimSpace(rest[:m[0]]) != "" {
+			return s
+		}
+		num, unit := rest[m[2]:m[3]], rest[m[4]:m[5]]
+		u, ok := units[unit]
+		if !ok {
+			return s
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			return s
+		}
+		word := u[1]
+		if n == 1 {
+			word = u[0]
+		}
+		out = append(out, num+" "+word)
+		rest = strings.TrimSpace(rest[m[1]:])
+	}
+	return strings.Join(out, " ")
+}

@@ -1,0 +1,138 @@
+package templates
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+	_ "time/tzdata" // the golden files must not depend on the host's zoneinfo
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatalf("load zone %s: %v", name, err)
+	}
+	return loc
+}
+
+// goldenCases returns realistic data for every template in two zones; the
+// New York cases straddle the 2026 DST change (8 March) and the Berlin
+// ones the end of summer time (25 October).
+func goldenCases(t *testing.T) []struct {
+	file, name string
+	data       any
+} {
+	ber := mustZone(t, "Europe/Berlin")
+	nyc := mustZone(t, "America/New_York")
+	jane := Person{Name: `"Doe, Jane"`, Address: "jane.doe@example.test"}
+	omar := Person{Name: "Omar Haddad (Finance)", Address: "o.haddad@example.test"}
+	anon := Person{Address: "kl4x@example.test"}
+	longExcerpt := "Hallo zusammen,\n\nder Drucker im 3. OG (Raum 3.14, HP LaserJet) zieht seit heute Morgen kein Papier mehr ein und zeigt \"Papierstau in Fach 2\" an, obwohl kein Papier drinsteckt.\n\nDanke & Grüße\nJane"
+	return []struct {
+		file, name string
+		data       any
+	}{
+		{"receipt-berlin", NameReceipt, Receipt{
+			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+			Subject: "AW: RE: Drucker im 3. OG druckt nicht", Ref: "REQ-12", Category: "hardware", Commitment: "1d",
+			Received: time.Date(2026, 11, 30, 15, 20, 0, 0, ber), Due: time.Date(2026, 12, 1, 15, 20, 0, 0, ber),
+			Location: ber, Excerpt: longExcerpt}},
+		{"receipt-newyork", NameReceipt, Receipt{
+			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: omar,
+			Subject: "Overtime for <February> & March missing", Ref: "REQ-204", Category: "pay", Commitment: "2d",
+			Received: time.Date(2026, 3, 6, 16, 5, 0, 0, nyc), Due: time.Date(2026, 3, 10, 16, 5, 0, 0, nyc),
+			Location: nyc, Excerpt: "Hi,\nmy <b>overtime</b> for February is not on the March payslip. Could you check?\n\nThanks, Omar"}},
+		{"receipt-anonymous", NameReceipt, Receipt{
+			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: anon,
+			Subject: "", Ref: "REQ-13", Category: "default", Commitment: "3d",
+			Received: time.Date(2026, 7, 3, 18, 30, 0, 0, ber), Location: ber}},
+		{"escalation-berlin", NameEscalation, Escalation{
+			Department: "IT Help Desk", Ref: "REQ-31", Subject: "Re: VPN disconnects every 10 minutes [REQ-31]",
+			Requester: jane, Category: "network", Level: 1,
+			Received: time.Date(2026, 10, 23, 14, 0, 0, 0, ber), Due: time.Date(2026, 10, 26, 14, 0, 0, 0, ber),
+			Now: time.Date(2026, 10, 26, 9, 0, 0, 0, ber), Location: ber, Age: "4h", TimeLeft: "4h",
+			Reason: "50% of the 1d commitment elapsed", Quote: longExcerpt}},
+		{"escalation-newyork", NameEscalation, Escalation{
+			Department: "Payroll", Ref: "REQ-204", Subject: "Overtime for February & March missing",
+			Requester: omar, Category: "pay", Level: 2,
+			Received: time.Date(2026, 3, 6, 16, 5, 0, 0, nyc), Due: time.Date(2026, 3, 10, 16, 5, 0, 0, nyc),
+			Now: time.Date(2026, 3, 10, 16, 30, 0, 0, nyc), Location: nyc, Age: "2d 25m",
+			Reason: "overdue", Reminders: 2, Quote: "Hi,\nmy overtime for February is not on the March payslip."}},
+		{"late-notice-berlin", NameLateNotice, LateNotice{
+			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+			Ref: "REQ-12", Subject: "Drucker im 3. OG druckt nicht",
+			Due: time.Date(2026, 12, 1, 15, 20, 0, 0, ber), NewDue: time.Date(2026, 12, 3, 12, 0, 0, 0, ber), Location: ber}},
+		{"late-notice-newyork", NameLateNotice, LateNotice{
+			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: omar,
+			Ref: "REQ-204", Subject: "Overtime for February & March missing",
+			Due: time.Date(2026, 3, 10, 16, 5, 0, 0, nyc), Location: nyc}},
+		{"due-update-berlin", NameDueUpdate, DueUpdate{
+			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+			Ref: "REQ-12", Subject: "Drucker im 3. OG druckt nicht",
+			OldDue: time.Date(2026, 12, 1, 15, 20, 0, 0, ber), NewDue: time.Date(2026, 12, 4, 17, 0, 0, 0, ber),
+			Location: ber, Note: "The replacement pickup roller has been ordered and should arrive on Thursday; we will fit it the same day."}},
+		{"due-update-newyork", NameDueUpdate, DueUpdate{
+			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: omar,
+			Ref: "REQ-204", Subject: "Overtime for February & March missing",
+			NewDue: time.Date(2026, 3, 9, 10, 0, 0, 0, nyc), Location: nyc}},
+		{"closing-berlin", NameClosing, Closing{
+			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+			Ref: "REQ-12", Subject: "Drucker im 3. OG druckt nicht",
+			Resolved: time.Date(2026, 12, 3, 11, 47, 0, 0, ber), Location: ber}},
+		{"closing-newyork", NameClosing, Closing{
+			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: anon,
+			Ref: "REQ-204", Subject: "Overtime for February & March missing",
+			Resolved: time.Date(2026, 7, 1, 9, 15, 0, 0, nyc), Location: nyc}},
+		{"command-help-berlin", NameCommandHelp, CommandHelp{
+			Department: "IT Help Desk", Staff: Person{Name: "Smith, Alice", Address: "alice@example.test"}, Ref: "REQ-12",
+			Unknown: []string{"#etaa 2026-12-04"},
+			Valid:   []string{"#eta 2026-12-04 17:00 - give the requester a new expected date", "#close - mark the request as resolved"}}},
+		{"command-help-newyork", NameCommandHelp, CommandHelp{
+			Department: "Payroll", Staff: Person{Address: "bob@example.test"},
+			Unknown: []string{"#done", "#prio high <urgent>"},
+			Valid:   []string{"#eta DATE - give the requester a new expected date", "#close - mark the request as resolved"}}},
+	}
+}
+
+func TestGolden(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[string]bool)
+	for _, c := range goldenCases(t) {
+		seen[c.name] = true
+		t.Run(c.file, func(t *testing.T) {
+			r, err := s.Render(c.name, c.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for ext, got := range map[string]string{"subject": r.Subject + "\n", "txt": r.Text, "html": r.HTML} {
+				path := filepath.Join("testdata", c.file+"."+ext+".golden")
+				if *update {
+					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test -update to create it)", err)
+				}
+				if got != string(want) {
+					t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+				}
+			}
+		})
+	}
+	for _, n := range Names() {
+		if !seen[n] {
+			t.Errorf("template %s has no golden case", n)
+		}
+	}
+}
