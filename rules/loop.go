@@ -153,6 +153,10 @@ func reportRefusal(m *Message) (refusal, bool) {
 // Sender and the Return-Path.
 func systemSender(m *Message) (refusal, bool) {
 	cands := []struct{ field, addr string }{{"From", m.From.Address}}
+	if !strings.Contains(m.From.Address, "@") && m.From.Name != "" {
+		// "From: MAILER-DAEMON <>": the robot signs with its name only.
+		cands = append(cands, struct{ field, addr string }{"From name", m.From.Name})
+	}
 	if m.Sender != nil {
 		cands = append(cands, struct{ field, addr string }{"Sender", m.Sender.Address})
 	}
