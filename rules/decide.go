@@ -19,12 +19,12 @@ func (d *Department) Decide(m *Message, at time.Time) Decision {
 		dec.Refusal, dec.Reason = r.code, r.reason
 		return dec
 	}
-	if r, ok := heuristic(m); ok {
+	v := newView(m)
+	if r, ok := heuristicView(v); ok {
 		dec.Refusal, dec.Reason = r.code, r.reason
 		return dec
 	}
 
-	v := newView(m)
 	catName := DefaultCategory
 	dec.Reason = "no rule matched: default category"
 	for _, r := range d.Rules {

@@ -14,7 +14,7 @@ import (
 
 // autoSubject matches auto-reply and bounce subjects at the start, after
 // any "[tag]" a ticket system or list put in front.
-var autoSubject = regexp.MustCompile(`(?i)^\s*(?:\[[^\]]{0,80}\]\s*)*(` +
+var autoSubject = mustRx(`(?i)^\s*(?:\[[^\]]{0,80}\]\s*)*(` +
 	// auto-replies: Outlook, Exchange, RT, Apple, localized Outlook
 	`auto(?:matic|matische)?[ -]?(?:reply|response|antwort)\s*:|auto\s*:|` +
 	`out of (?:the )?office(?: auto[ -]?reply| reply)?\s*:|abwesenheitsnotiz\s*:|` +
@@ -30,7 +30,7 @@ var autoSubject = regexp.MustCompile(`(?i)^\s*(?:\[[^\]]{0,80}\]\s*)*(` +
 
 // ackSubject matches another help desk's receipt: "[REQ-12] received",
 // "Ticket #4711 received", "Your request #12 has been received".
-var ackSubject = regexp.MustCompile(`(?i)` +
+var ackSubject = mustRx(`(?i)` +
 	`^\s*\[[^\]]*(?:#\s*|[a-z]+-)\d+\]\s*` +
 	`(?:your\s+|ihre\s+|votre\s+)?(?:request|ticket|message|case|e-?mail|anfrage|nachricht|demande)?\s*` +
 	`(?:has been|was|is|wurde|ist|a été)?\s*(?:received|acknowledged|eingegangen|erhalten|re[çc]ue?)\b|` +
@@ -42,11 +42,11 @@ var forwardPrefix = regexp.MustCompile(`(?i)^\s*(?:re|aw|sv|antw|fwd?|wg|tr|rv|e
 
 // snsNotification matches Amazon SES/SNS JSON notifications, raw or
 // escaped inside an SNS envelope's "Message" string.
-var snsNotification = regexp.MustCompile(`\\?"notificationType\\?"\s*:\s*\\?"(Bounce|Complaint|Delivery)\\?"`)
+var snsNotification = mustRx(`\\?"notificationType\\?"\s*:\s*\\?"(Bounce|Complaint|Delivery)\\?"`)
 
 // bounceBody matches the first lines of MTA bounce texts sent without a
 // delivery-status part. Only consulted when the subject is not a forward.
-var bounceBody = regexp.MustCompile(`(?i)` +
+var bounceBody = mustRx(`(?i)` +
 	`this is the mail system at host|` +
 	`this message was created automatically by mail delivery software|` +
 	`i'm sorry to have to inform you that your message could not|` +
@@ -56,14 +56,30 @@ var bounceBody = regexp.MustCompile(`(?i)` +
 	`this is the qmail-send program at`)
 
 // heuristic returns the first content signal of a robot, if any.
-func heuristic(m *Message) (refusal, bool) {
+func heuristic(m *Message) (refusal, bool) { return heuristicView(newView(m)) }
+
+// heuristicText is the part of the body heuristics look at: robots say
+// what they are at the top.
+func heuristicText(m *Message) string {
+	t := m.Text
+	if len(t) > 4<<10 {
+		t = t[:4<<10]
+	}
+	return t
+}
+
+func heuristicView(v *view) (refusal, bool) {
+	m := v.m
 	subj := strings.TrimSpace(m.Subject)
 	forwarded := forwardPrefix.MatchString(subj)
 	if !forwarded {
-		if s := autoSubject.FindStringSubmatch(subj); s != nil {
-			return refusal{RefuseHeuristic, "subject starts like a machine reply: " + quoteSignal(s[1])}, true
+		var low lazyLower
+		if autoSubject.maybe(subj, &low) {
+			if s := autoSubject.re.FindStringSubmatch(subj); s != nil {
+				return refusal{RefuseHeuristic, "subject starts like a machine reply: " + quoteSignal(s[1])}, true
+			}
 		}
-		if s := ackSubject.FindString(subj); s != "" {
+		if s := ackSubject.re.FindString(subj); s != "" {
 			return refusal{RefuseHeuristic, "subject is another help desk's receipt: " + quoteSignal(s)}, true
 		}
 	}
@@ -75,15 +91,14 @@ func heuristic(m *Message) (refusal, bool) {
 			return refusal{RefuseHeuristic, h + " present"}, true
 		}
 	}
-	text := m.Text
-	if len(text) > 16<<10 {
-		text = text[:16<<10]
+	text := heuristicText(m)
+	if snsNotification.maybe(text, &v.textLow) {
+		if s := snsNotification.re.FindStringSubmatch(text); s != nil {
+			return refusal{RefuseHeuristic, "body is an Amazon SES " + s[1] + " notification"}, true
+		}
 	}
-	if s := snsNotification.FindStringSubmatch(text); s != nil {
-		return refusal{RefuseHeuristic, "body is an Amazon SES " + s[1] + " notification"}, true
-	}
-	if !forwarded {
-		if s := bounceBody.FindString(text); s != "" {
+	if !forwarded && bounceBody.maybe(text, &v.textLow) {
+		if s := bounceBody.re.FindString(text); s != "" {
 			return refusal{RefuseHeuristic, "body reads like a bounce: " + quoteSignal(s)}, true
 		}
 	}

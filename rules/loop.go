@@ -186,7 +186,12 @@ func systemLocalPart(addr string) string {
 	}
 	local = strings.Trim(local, `"`)
 	base, detail, _ := strings.Cut(local, "+")
-	squashed := strings.NewReplacer("-", "", "_", "", ".", "").Replace(base)
+	squashed := strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' {
+			return -1
+		}
+		return r
+	}, base)
 	switch {
 	case squashed == "mailerdaemon":
 		return "MAILER-DAEMON"

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/textproto"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -93,15 +92,7 @@ func (n notOf) eval(v *view) bool { return !n.c.eval(v) }
 // textPattern is a plain word/phrase or a regular expression.
 type textPattern struct {
 	w  word
-	re *regexp.Regexp
-}
-
-// match tests raw text with the regexp, or its folded form with the word.
-func (p textPattern) match(raw, folded string) bool {
-	if p.re != nil {
-		return p.re.MatchString(raw)
-	}
-	return p.w.in(folded)
+	re *rx
 }
 
 type subjectCond []textPattern
@@ -109,7 +100,7 @@ type subjectCond []textPattern
 func (c subjectCond) eval(v *view) bool {
 	for _, p := range c {
 		if p.re != nil {
-			if p.re.MatchString(v.m.Subject) {
+			if p.re.match(v.m.Subject, &v.subjLow) {
 				return true
 			}
 		} else if p.w.in(v.subject()) {
@@ -124,10 +115,10 @@ type bodyCond []textPattern
 func (c bodyCond) eval(v *view) bool {
 	for _, p := range c {
 		if p.re != nil {
-			if p.re.MatchString(v.bodyRaw()) {
+			if p.re.match(v.bodyRaw(), &v.bodyLow) {
 				return true
 			}
-		} else if p.w.in(v.body()) {
+		} else if p.w.inGrams(v.body(), v.bodyGrams()) {
 			return true
 		}
 	}
@@ -145,9 +136,14 @@ func (c headerCond) eval(v *view) bool {
 		return false
 	}
 	folded := v.header(c.name)
-	for _, p := range c.pats {
-		for i, r := range raw {
-			if p.match(r, folded[i]) {
+	for i, r := range raw {
+		var low lazyLower
+		for _, p := range c.pats {
+			if p.re != nil {
+				if p.re.match(r, &low) {
+					return true
+				}
+			} else if p.w.in(folded[i]) {
 				return true
 			}
 		}
@@ -167,9 +163,56 @@ const (
 
 type addrPattern struct {
 	kind addrKind
-	s    string // lower-cased for exact, domain and glob
-	re   *regexp.Regexp
+	s    string // lower-cased for exact and domain
+	g    glob
+	re   *rx
 	w    word
+}
+
+// glob is a lower-cased path.Match pattern. Patterns whose only
+// metacharacter is "*" (nearly all: "*@hr.example.test") are split into
+// literal parts once, because path.Match retries every position of a
+// leading "*" and dominated the cost of a decision.
+type glob struct {
+	pattern string
+	parts   []string // nil when the pattern needs path.Match
+	hasAt   bool     // an address pattern; never tried on display names
+}
+
+func newGlob(pattern string) glob {
+	g := glob{pattern: pattern, hasAt: strings.Contains(pattern, "@")}
+	if !strings.ContainsAny(pattern, "?[\\") {
+		g.parts = strings.Split(pattern, "*")
+	}
+	return g
+}
+
+func (g glob) match(s string) bool {
+	if g.parts == nil {
+		ok, _ := path.Match(g.pattern, s)
+		return ok
+	}
+	// path.Match's "*" does not cross "/"; keep that so both paths agree.
+	if strings.Contains(s, "/") {
+		ok, _ := path.Match(g.pattern, s)
+		return ok
+	}
+	first, last := g.parts[0], g.parts[len(g.parts)-1]
+	if len(g.parts) == 1 {
+		return s == first
+	}
+	if len(s) < len(first)+len(last) || !strings.HasPrefix(s, first) || !strings.HasSuffix(s, last) {
+		return false
+	}
+	s = s[len(first) : len(s)-len(last)]
+	for _, mid := range g.parts[1 : len(g.parts)-1] {
+		i := strings.Index(s, mid)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(mid):]
+	}
+	return true
 }
 
 func (p addrPattern) match(a foldedAddr) bool {
@@ -179,13 +222,13 @@ func (p addrPattern) match(a foldedAddr) bool {
 	case addrDomain:
 		return strings.HasSuffix(a.addr, p.s)
 	case addrGlob:
-		if ok, _ := path.Match(p.s, a.addr); ok {
+		if p.g.match(a.addr) {
 			return true
 		}
-		ok, _ := path.Match(p.s, a.name)
-		return ok && a.name != ""
+		return !p.g.hasAt && a.name != "" && p.g.match(a.name)
 	case addrRegexp:
-		return p.re.MatchString(a.raw.Address) || a.raw.Name != "" && p.re.MatchString(a.raw.Name)
+		var la, ln lazyLower
+		return p.re.match(a.raw.Address, &la) || a.raw.Name != "" && p.re.match(a.raw.Name, &ln)
 	default:
 		return p.w.in(a.name) || p.w.in(a.addr)
 	}
@@ -455,12 +498,12 @@ func splitRegexp(s string) (expr, flags string, ok bool) {
 	return s[1:end], flags, true
 }
 
-func (c *compiler) regexp(key string, n *yaml.Node, expr, flags string) *regexp.Regexp {
+func (c *compiler) regexp(key string, n *yaml.Node, expr, flags string) *rx {
 	src := expr
 	if flags != "" {
 		src = "(?" + flags + ")" + expr
 	}
-	re, err := regexp.Compile(src)
+	re, err := compileRx(src)
 	if err != nil {
 		c.add(n, "%s: bad regular expression %s: %v", key, n.Value, err)
 		return nil
@@ -517,7 +560,7 @@ func (c *compiler) addrPatterns(key string, val *yaml.Node) []addrPattern {
 				c.add(n, "%s: bad glob %q: %v", key, s, err)
 				continue
 			}
-			out = append(out, addrPattern{kind: addrGlob, s: g})
+			out = append(out, addrPattern{kind: addrGlob, g: newGlob(g)})
 		case strings.HasPrefix(s, "@"):
 			out = append(out, addrPattern{kind: addrDomain, s: strings.ToLower(s)})
 		case strings.Contains(s, "@"):
@@ -589,6 +632,10 @@ type view struct {
 	subj, bodyF, bodyR string
 	haveSubj, haveBody bool
 	haveBodyR          bool
+	subjLow, bodyLow   lazyLower
+	textLow            lazyLower // of heuristicText, for heuristics
+	grams              *grams    // of the folded body, when it is long
+	haveGrams          bool
 
 	hdr map[string][]string
 
@@ -623,6 +670,16 @@ func (v *view) body() string {
 		v.bodyF, v.haveBody = fold(v.bodyRaw()), true
 	}
 	return v.bodyF
+}
+
+func (v *view) bodyGrams() *grams {
+	if !v.haveGrams {
+		if b := v.body(); len(b) >= minGramText {
+			v.grams = newGrams(b)
+		}
+		v.haveGrams = true
+	}
+	return v.grams
 }
 
 func (v *view) header(name string) []string {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -52,6 +53,19 @@ func fold(s string) string {
 	}
 	var prev rune
 	for _, r := range s {
+		if r < utf8.RuneSelf && r != ' ' && (r < '\t' || r > '\r') {
+			// Most of a German or French text is ASCII: skip the tables.
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			b.WriteByte(byte(r))
+			prev = r
+			continue
+		}
 		if unicode.IsSpace(r) {
 			space = true
 			continue
@@ -104,13 +118,50 @@ func isWordRune(r rune) bool {
 type word struct {
 	text        string
 	left, right bool
+	grams       []uint16 // distinct byte pairs of text, for grams.has
 }
 
 func newWord(pattern string) word {
 	f := fold(pattern)
 	first, _ := utf8.DecodeRuneInString(f)
 	last, _ := utf8.DecodeLastRuneInString(f)
-	return word{text: f, left: isWordRune(first), right: isWordRune(last)}
+	w := word{text: f, left: isWordRune(first), right: isWordRune(last)}
+	for i := 0; i+1 < len(f) && len(w.grams) < 8; i++ {
+		g := uint16(f[i])<<8 | uint16(f[i+1])
+		if !slices.Contains(w.grams, g) {
+			w.grams = append(w.grams, g)
+		}
+	}
+	return w
+}
+
+// grams records which byte pairs occur in a long text. A word with a pair
+// the text lacks cannot occur in it; checking a few bits rules out most
+// body patterns without scanning the body once per pattern.
+type grams [1 << 16 / 64]uint64
+
+// minGramText is the text length from which building grams pays off.
+const minGramText = 64
+
+func newGrams(t string) *grams {
+	g := new(grams)
+	for i := 0; i+1 < len(t); i++ {
+		k := uint16(t[i])<<8 | uint16(t[i+1])
+		g[k>>6] |= 1 << (k & 63)
+	}
+	return g
+}
+
+// inGrams is w.in(t) where g is nil or newGrams(t).
+func (w word) inGrams(t string, g *grams) bool {
+	if g != nil {
+		for _, k := range w.grams {
+			if g[k>>6]&(1<<(k&63)) == 0 {
+				return false
+			}
+		}
+	}
+	return w.in(t)
 }
 
 // in reports whether w occurs in the folded text t on word boundaries.
