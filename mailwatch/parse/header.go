@@ -110,12 +110,24 @@ func addressList(values []string) []rules.Address {
 		}
 		if list, err := gomail.ParseAddressList(v); err == nil {
 			for _, a := range list {
-				out = append(out, rules.Address{Name: cleanText(a.Name), Address: cleanText(a.Address)})
+				// net/mail leaves encoded words inside quotes alone, as
+				// RFC 2047 says, but many mailers quote them anyway.
+				out = append(out, rules.Address{Name: decodeText(a.Name), Address: cleanText(a.Address)})
 			}
 			continue
 		}
+		var got []rules.Address
+		withAt := false
 		for _, piece := range splitList(v) {
 			if a, ok := lenientAddress(piece); ok {
+				got = append(got, a)
+				withAt = withAt || strings.Contains(a.Address, "@")
+			}
+		}
+		for _, a := range got {
+			// Beside real addresses, a piece without "@" is a fragment of
+			// an unquoted name ("Lee, Ann <ann@…>"), not a mailbox.
+			if !withAt || strings.Contains(a.Address, "@") {
 				out = append(out, a)
 			}
 		}
@@ -160,7 +172,7 @@ func splitList(v string) []string {
 func lenientAddress(piece string) (rules.Address, bool) {
 	piece = strings.TrimSpace(piece)
 	if a, err := gomail.ParseAddress(piece); err == nil {
-		return rules.Address{Name: cleanText(a.Name), Address: cleanText(a.Address)}, true
+		return rules.Address{Name: decodeText(a.Name), Address: cleanText(a.Address)}, true
 	}
 	// A group name ("undisclosed-recipients:") carries no mailbox.
 	if i := strings.IndexByte(piece, ':'); i >= 0 && !strings.ContainsAny(piece[:i], "<\"@") {
@@ -174,6 +186,8 @@ func lenientAddress(piece string) (rules.Address, bool) {
 		inner := piece[lt+1:]
 		if gt := strings.IndexByte(inner, '>'); gt >= 0 {
 			inner = inner[:gt]
+		} else if end := strings.IndexAny(strings.TrimSpace(inner), " \t,;"); end >= 0 {
+			inner = strings.TrimSpace(inner)[:end] // unclosed: up to the next separator
 		}
 		addr = inner
 		name = piece[:lt]
@@ -344,7 +358,11 @@ func dateLayouts() []string {
 		"2006-01-02 15:04:05 -0700",
 		"2006-01-02T15:04:05Z07:00",
 		"2006-01-02 15:04:05",
-		"2 Jan 2006",
+		"2 Jan 2006 03:04:05 PM -0700",
+		"2 Jan 2006 03:04:05 PM MST",
+		"January 2 2006 3:04 PM",
+		"January 2 2006 3:04:05 PM",
+		"January 2 2006 15:04:05 -0700",
 	}
 }
 
@@ -367,6 +385,13 @@ func parseDate(v string) time.Time {
 	}
 	for _, layout := range dateLayouts() {
 		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	// A junk zone ("H0500"): the local time is still closer than nothing,
+	// read as UTC.
+	if i := strings.LastIndexByte(s, ' '); i > 0 {
+		if t, err := time.Parse("2 Jan 2006 15:04:05", s[:i]); err == nil {
 			return t
 		}
 	}

@@ -28,10 +28,11 @@ func normalise(raw []byte) []byte {
 	}
 	b = bytes.TrimLeft(b, "\r\n")
 
-	if !needsLineFix(b) {
+	lone := loneLineEnds(b)
+	if lone == 0 {
 		return b
 	}
-	out := make([]byte, 0, len(b)+len(b)/8+16)
+	out := make([]byte, 0, len(b)+lone)
 	for len(b) > 0 {
 		i := bytes.IndexAny(b, "\r\n")
 		if i < 0 {
@@ -48,25 +49,29 @@ func normalise(raw []byte) []byte {
 	return out
 }
 
-// needsLineFix reports whether b holds a CR or LF that is not part of CRLF.
-func needsLineFix(b []byte) bool {
+// loneLineEnds counts the CRs and LFs of b that are not part of a CRLF.
+func loneLineEnds(b []byte) int {
+	n := 0
 	for {
 		i := bytes.IndexAny(b, "\r\n")
 		if i < 0 {
-			return false
+			return n
 		}
-		if b[i] == '\n' || i+1 >= len(b) || b[i+1] != '\n' {
-			return true
+		if b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n' {
+			b = b[i+2:]
+			continue
 		}
-		b = b[i+2:]
+		n++
+		b = b[i+1:]
 	}
 }
 
 // splitHeader reads the header block of a normalised message field by field.
 // Unlike textproto.ReadHeader it does not give up at the first malformed
-// line: a stray continuation before any field and mbox ">From " lines are
-// skipped, and a line that is not a field ends the header even without the
-// blank separator line (the body then starts there). 8-bit field bytes are
+// line: a stray continuation before any field, mbox ">From " lines and a
+// junk line followed by a field are skipped, and any other line that is not
+// a field ends the header even without the blank separator line (the body
+// then starts there). 8-bit field bytes are
 // kept as UTF-8 when valid, else read as Latin-1 (Windows-1252, its usual
 // superset in practice). ok is false when not a single field was found.
 func splitHeader(b []byte) (h textproto.Header, body []byte, ok bool) {
@@ -103,6 +108,12 @@ func splitHeader(b []byte) (h textproto.Header, body []byte, ok bool) {
 		case bytes.HasPrefix(line, []byte("From ")) || bytes.HasPrefix(line, []byte(">From ")):
 			// mbox separator residue inside the header: not a field, not the body.
 		default:
+			// A junk line between fields ("quite Delivered-To: …" in the
+			// corpus) is skipped when a field follows it; otherwise the
+			// body starts here, without the blank separator line.
+			if next, _ := cutLine(rest); isFieldLine(next) {
+				break
+			}
 			return done(b)
 		}
 		b = rest
