@@ -164,11 +164,10 @@ func TestCorpusNoReply(t *testing.T) {
 // requestExceptions are requests that cannot get a receipt even from a
 // department that takes anyone's mail, each with the reason.
 var requestExceptions = map[string]struct{ refusal, why string }{
-	"mail__error_emails_bad_encoded_subject.eml":        {rules.RefuseNoFrom, "no From header at all"},
-	"mail__plain_emails_raw_email_incorrect_header.eml": {rules.RefuseNoFrom, "no blank line after the header, so no From is found"},
-	"mail__error_emails_empty_group_lists.eml":          {rules.RefuseNotAddressed, "To is an empty group; no header names any recipient"},
-	"mail__error_emails_encoding_madness.eml":           {rules.RefuseSystemSender, "From no-reply@crm…: a CRM notification, not a person"},
-	"mail__plain_emails_raw_email_trailing_dot.eml":     {rules.RefuseSystemSender, "From noreply@rubyforge.org: a forum relay nobody can answer"},
+	"mail__error_emails_bad_encoded_subject.eml":    {rules.RefuseNoFrom, "no From header at all"},
+	"mail__error_emails_empty_group_lists.eml":      {rules.RefuseNotAddressed, "To is an empty group; no header names any recipient"},
+	"mail__error_emails_encoding_madness.eml":       {rules.RefuseSystemSender, "From no-reply@crm…: a CRM notification, not a person"},
+	"mail__plain_emails_raw_email_trailing_dot.eml": {rules.RefuseSystemSender, "From noreply@rubyforge.org: a forum relay nobody can answer"},
 }
 
 func TestCorpusRequests(t *testing.T) {
