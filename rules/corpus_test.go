@@ -208,11 +208,19 @@ func TestCorpusRequests(t *testing.T) {
 // lower it only with a reason, raise it when a heuristic improves.
 const minHardCaught = 8
 
+// minHardByContent counts those the content heuristics catch on their own,
+// a second line behind the system-sender check.
+const minHardByContent = 8
+
 func TestCorpusNoReplyHard(t *testing.T) {
-	caught := 0
+	caught, byContent := 0, 0
 	files := corpus.Files(t, "noreply-hard")
 	for _, path := range files {
 		m := parseFile(t, path)
+		if _, reason, refused := rules.Heuristic(m); refused {
+			byContent++
+			t.Logf("CONTENT %s: %s", filepath.Base(path), reason)
+		}
 		d, _ := decideCorpus(m)
 		if d.Reply {
 			t.Logf("MISSED  %s: %s", filepath.Base(path), d.Reason)
@@ -221,9 +229,12 @@ func TestCorpusNoReplyHard(t *testing.T) {
 		caught++
 		t.Logf("CAUGHT  %s: %s (%s)", filepath.Base(path), d.Refusal, d.Reason)
 	}
-	t.Logf("noreply-hard: %d of %d caught", caught, len(files))
+	t.Logf("noreply-hard: %d of %d caught, %d of them by content heuristics alone", caught, len(files), byContent)
 	if caught < minHardCaught {
 		t.Errorf("caught %d of %d noreply-hard messages, want at least %d", caught, len(files), minHardCaught)
+	}
+	if byContent < minHardByContent {
+		t.Errorf("content heuristics alone caught %d, want at least %d", byContent, minHardByContent)
 	}
 }
 

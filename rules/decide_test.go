@@ -223,6 +223,8 @@ func TestHeuristics(t *testing.T) {
 		{"Undeliverable", "Undeliverable: Passwort", "", nil, true, "Undeliverable:"},
 		{"Delivery Status Notification", "Delivery Status Notification (Failure)", "", nil, true, "Delivery Status Notification"},
 		{"Postfix bounce subject", "Undelivered Mail Returned to Sender", "", nil, true, "Undelivered Mail"},
+		{"mlmmj refusal", "Post to staff@lists.example.test denied: Re: VPN", "", nil, true, "Post to staff@lists.example.test denied"},
+		{"Mailman hold", "Your message to Staff awaits moderator approval", "", nil, true, "awaits moderator approval"},
 		{"Hotmail complaint", "complaint about message from 192.0.2.222", "", nil, true, "complaint about message"},
 		{"another help desk's receipt", "[REQ-4711] Your request has been received", "", nil, true, "another help desk"},
 		{"ticket received", "Ticket #123 received: printer", "", nil, true, "another help desk"},
@@ -245,6 +247,7 @@ func TestHeuristics(t *testing.T) {
 		{"Chinese request", "打印机无法连接，请帮忙", "", nil, false, ""},
 		{"talks about notifications", "SES notificationType question", `what does "notificationType" mean?`, nil, false, ""},
 		{"delivery question", "Delivery of my new laptop", "", nil, false, ""},
+		{"asking why a post was denied", "Why was my post to staff@lists.example.test denied?", "", nil, false, ""},
 	}
 	d := testDept(t)
 	for _, tc := range tests {

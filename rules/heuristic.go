@@ -25,6 +25,8 @@ var autoSubject = mustRx(`(?i)^\s*(?:\[[^\]]{0,80}\]\s*)*(` +
 	`undeliverable\s*:|undelivered mail returned to sender|delivery status notification|` +
 	`mail delivery (?:failed|failure)|returned mail\s*:|failure notice\s*$|` +
 	`delivery (?:has )?failed|message not delivered|nicht zustellbar\s*:|unzustellbar\s*:|non remis\s*:|` +
+	// list managers refusing or holding a post (mlmmj, Mailman)
+	`post to \S+@\S+ denied|your message to \S+ awaits moderator approval|` +
 	// Hotmail/Outlook.com JMRP complaints
 	`complaint about message from \d{1,3}(?:\.\d{1,3}){3})`)
 

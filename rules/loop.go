@@ -7,23 +7,23 @@ import (
 
 // Refusal codes in Decision.Refusal: stable, short, for metrics and status.
 const (
-	RefuseLoop            = "loop"             // ackd's own X-Ackd-Loop header
-	RefuseOwnAddress      = "own-address"      // from the department itself
-	RefuseOtherDepartment = "other-department" // from another department ackd answers for
-	RefuseBounce          = "bounce"           // DSN: multipart/report delivery-status
-	RefuseReport          = "report"           // other reports: ARF feedback, MDN read receipts
-	RefuseAutoSubmitted   = "auto-submitted"   // Auto-Submitted other than "no"
-	RefuseAutoReply       = "auto-reply"       // vendor auto-reply markers
-	RefuseSuppress        = "suppress"         // X-Auto-Response-Suppress asks for silence
-	RefuseList            = "list"             // List-* headers
-	RefusePrecedence      = "precedence"       // Precedence bulk/list/junk/auto_reply
-	RefuseNullReturnPath  = "null-return-path" // Return-Path <>
-	RefuseSystemSender    = "system-sender"    // MAILER-DAEMON, noreply, *-request …
-	RefuseNoFrom          = "no-from"          // no usable From address
-	RefuseNotAddressed    = "not-addressed"    // department not named in any recipient header
-	RefuseNotAllowed      = "sender-not-allowed"
-	RefuseHeuristic       = "heuristic" // content looks machine-made; see heuristic.go
-	RefuseNoMessage       = "no-message"
+	RefuseLoop            = "loop"               // ackd's own X-Ackd-Loop header
+	RefuseOwnAddress      = "own-address"        // from the department itself
+	RefuseOtherDepartment = "other-department"   // from another department ackd answers for
+	RefuseBounce          = "bounce"             // DSN: multipart/report delivery-status
+	RefuseReport          = "report"             // other reports: ARF feedback, MDN read receipts
+	RefuseAutoSubmitted   = "auto-submitted"     // Auto-Submitted other than "no"
+	RefuseAutoReply       = "auto-reply"         // vendor auto-reply markers
+	RefuseSuppress        = "suppress"           // X-Auto-Response-Suppress asks for silence
+	RefuseList            = "list"               // List-* headers
+	RefusePrecedence      = "precedence"         // Precedence bulk/list/junk/auto_reply
+	RefuseNullReturnPath  = "null-return-path"   // Return-Path <>
+	RefuseSystemSender    = "system-sender"      // MAILER-DAEMON, noreply, *-request …
+	RefuseNoFrom          = "no-from"            // no usable From address
+	RefuseNotAddressed    = "not-addressed"      // department not named in any recipient header
+	RefuseNotAllowed      = "sender-not-allowed" // From outside allowed_senders
+	RefuseHeuristic       = "heuristic"          // content looks machine-made; see heuristic.go
+	RefuseNoMessage       = "no-message"         // Decide was given nil
 )
 
 // LoopHeader is the header ackd puts on all mail it sends; seeing it on
