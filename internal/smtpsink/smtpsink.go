@@ -291,6 +291,9 @@ func (s *Server) Close() {
 		s.mu.Unlock()
 		close(s.done)
 		_ = s.srv.Close()
+		// Serve may not have registered the listener yet when Close races
+		// with Start; closing it here ends Serve either way.
+		_ = s.ln.Close()
 		<-s.served
 	})
 	s.sessions.Wait()
@@ -402,14 +405,14 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 type session struct {
-	s         *Server
-	conn      int
-	helo      string
-	tls       bool
-	user      string
-	from      string
-	to        []string
-	logout    sync.Once
+	s      *Server
+	conn   int
+	helo   string
+	tls    bool
+	user   string
+	from   string
+	to     []string
+	logout sync.Once
 }
 
 var _ smtp.AuthSession = (*session)(nil)
