@@ -1,10 +1,63 @@
 package rules
 
-// STUB: owned by the matcher helper; the signature is the contract.
-
 import "time"
 
+// DefaultCategory catches every message no rule matched.
+const DefaultCategory = "default"
+
 // Decide judges one message that arrived in the department's mailbox at
-// `at` (IMAP INTERNALDATE): loop protection first, then the rules. It is
-// pure: no I/O, no clock, no state.
-func (d *Department) Decide(m *Message, at time.Time) Decision { return Decision{} }
+// `at` (IMAP INTERNALDATE): loop protection first, then content
+// heuristics, then the rules in order (the first match wins), else the
+// default category. It is pure: no I/O, no clock, no state.
+func (d *Department) Decide(m *Message, at time.Time) Decision {
+	dec := Decision{Department: d.Name, ReceivedAt: at}
+	if m == nil {
+		dec.Refusal, dec.Reason = RefuseNoMessage, "no message"
+		return dec
+	}
+	if r, ok := d.refuse(m); ok {
+		dec.Refusal, dec.Reason = r.code, r.reason
+		return dec
+	}
+	v := newView(m)
+	if r, ok := heuristicView(v); ok {
+		dec.Refusal, dec.Reason = r.code, r.reason
+		return dec
+	}
+
+	catName := DefaultCategory
+	dec.Reason = "no rule matched: default category"
+	for _, r := range d.Rules {
+		if r == nil || r.Match == nil {
+			continue
+		}
+		var hit bool
+		if c, ok := r.Match.(*compiled); ok {
+			hit = c.root.eval(v)
+		} else {
+			hit = r.Match.Match(m)
+		}
+		if hit {
+			dec.Rule, catName = r.Name, r.Category
+			dec.Reason = `matched rule "` + r.Name + `"`
+			break
+		}
+	}
+	cat := d.Categories[catName]
+	if cat == nil && catName != DefaultCategory {
+		// Load rejects rules naming unknown categories; a hand-built
+		// Department may not, and a request must still get its receipt.
+		dec.Reason += ` (category "` + catName + `" unknown, default used)`
+		catName = DefaultCategory
+		cat = d.Categories[catName]
+	}
+	dec.Reply = true
+	dec.Category = catName
+	if cat != nil {
+		dec.Commitment = cat.Commitment
+	}
+	if d.Calendar != nil {
+		dec.DueAt = d.Calendar.Due(at, dec.Commitment)
+	}
+	return dec
+}

@@ -1,0 +1,583 @@
+package outbox
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/mail"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail/smtp"
+)
+
+// TLS modes for SMTPConfig.TLS.
+const (
+	TLSImplicit = "implicit" // TLS from the first byte (port 465)
+	TLSStartTLS = "starttls" // plain connect, then STARTTLS, required (port 587)
+	TLSNone     = "none"     // no TLS; loopback hosts only
+)
+
+// SMTPConfig says how to reach the submission server.
+type SMTPConfig struct {
+	Host string
+	Port int    // 0: 465 for implicit TLS, 587 otherwise
+	TLS  string // TLSImplicit, TLSStartTLS (the default when empty) or TLSNone
+	// Username enables AUTH (PLAIN, else LOGIN); empty sends without AUTH.
+	Username, Password string
+	// RootCAs verifies the server certificate; nil uses the system pool.
+	RootCAs            *x509.CertPool
+	InsecureSkipVerify bool
+	// Timeout bounds the connect and each SMTP command; 0 means 30s.
+	Timeout time.Duration
+	// HeloName is the EHLO name; empty means "localhost".
+	HeloName string
+}
+
+// Validate reports a configuration the Sender will refuse to use.
+func (c SMTPConfig) Validate() error {
+	if strings.TrimSpace(c.Host) == "" {
+		return errors.New("smtp: host is empty")
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("smtp: port %d out of range", c.Port)
+	}
+	switch c.TLS {
+	case "", TLSImplicit, TLSStartTLS:
+	case TLSNone:
+		if !isLoopback(c.Host) {
+			return fmt.Errorf("smtp: tls none is allowed only for loopback hosts, not %q", c.Host)
+		}
+	default:
+		return fmt.Errorf("smtp: tls %q is not implicit, starttls or none", c.TLS)
+	}
+	if strings.ContainsAny(c.HeloName, "\r\n \t") {
+		return fmt.Errorf("smtp: invalid helo name %q", c.HeloName)
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("smtp: negative timeout %s", c.Timeout)
+	}
+	return nil
+}
+
+// LogValue keeps the password out of logs.
+func (c SMTPConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("host", c.Host), slog.Int("port", c.Port), slog.String("tls", c.TLS),
+		slog.String("username", c.Username), slog.Bool("password_set", c.Password != ""),
+	)
+}
+
+func (c SMTPConfig) withDefaults() SMTPConfig {
+	if c.TLS == "" {
+		c.TLS = TLSStartTLS
+	}
+	if c.Port == 0 {
+		c.Port = 587
+		if c.TLS == TLSImplicit {
+			c.Port = 465
+		}
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.HeloName == "" {
+		c.HeloName = "localhost"
+	}
+	return c
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// Backoff returns how long to wait after a temporary failure, given how
+// many attempts had already failed before this one (0 for the first).
+type Backoff func(attempts int) time.Duration
+
+// ExponentialBackoff doubles from base up to max and takes up to a fifth
+// off at random, so that mail deferred together does not retry in lockstep.
+func ExponentialBackoff(base, max time.Duration) Backoff {
+	return func(attempts int) time.Duration {
+		d := base
+		for i := 0; i < attempts && d < max; i++ {
+			d *= 2
+		}
+		d = min(d, max)
+		if j := int64(d / 5); j > 0 {
+			d -= time.Duration(rand.Int64N(j + 1))
+		}
+		return d
+	}
+}
+
+// Option configures a Sender.
+type Option func(*Sender)
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return func(s *Sender) { s.now = now } }
+
+// WithBackoff replaces the default ExponentialBackoff(30s, 30m).
+func WithBackoff(b Backoff) Option { return func(s *Sender) { s.backoff = b } }
+
+// WithMaxAge sets how long after CreatedAt temporary failures are retried
+// before the mail is marked failed (default 48h).
+func WithMaxAge(d time.Duration) Option { return func(s *Sender) { s.maxAge = d } }
+
+// WithBatchSize sets how many due mails one connection carries (default 50).
+func WithBatchSize(n int) Option { return func(s *Sender) { s.batch = max(n, 1) } }
+
+// WithPollInterval sets how often Run looks for due mail when nothing is
+// scheduled and nobody kicks it (default 1m), a safety net for mail queued
+// by another process.
+func WithPollInterval(d time.Duration) Option { return func(s *Sender) { s.poll = d } }
+
+// Sender drains the outbox queue over SMTP.
+type Sender struct {
+	q       Queue
+	cfg     SMTPConfig
+	cfgErr  error
+	log     *slog.Logger
+	now     func() time.Time
+	backoff Backoff
+	maxAge  time.Duration
+	batch   int
+	poll    time.Duration
+	kick    chan struct{}
+	// timer is time.NewTimer's channel and stop, replaceable by tests so
+	// Run's waits need no real sleeping.
+	timer func(time.Duration) (<-chan time.Time, func() bool)
+}
+
+// NewSender returns a Sender for q. An invalid cfg is not an error here:
+// each delivery attempt then fails temporarily with the reason (and is
+// logged), so queued mail survives until the configuration is fixed;
+// callers should check cfg.Validate first.
+func NewSender(q Queue, cfg SMTPConfig, log *slog.Logger, opts ...Option) *Sender {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Sender{
+		q:       q,
+		cfg:     cfg.withDefaults(),
+		cfgErr:  cfg.Validate(),
+		log:     log,
+		now:     time.Now,
+		backoff: ExponentialBackoff(30*time.Second, 30*time.Minute),
+		maxAge:  48 * time.Hour,
+		batch:   50,
+		poll:    time.Minute,
+		kick:    make(chan struct{}, 1),
+		timer: func(d time.Duration) (<-chan time.Time, func() bool) {
+			t := time.NewTimer(d)
+			return t.C, t.Stop
+		},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Kick wakes Run to look for due mail now. It never blocks.
+func (s *Sender) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains due mail, then sleeps until the next scheduled attempt, a
+// Kick, or the poll interval, and repeats. When ctx is done it finishes the
+// message in flight (bounded by the SMTP timeout), records its outcome and
+// returns nil. Store errors are logged and retried, never returned.
+func (s *Sender) Run(ctx context.Context) error {
+	storeErrs := 0
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		sent, failed, retried, err := s.DrainOnce(ctx)
+		done := sent + failed + retried
+		wait := s.poll
+		if err == nil && done == s.batch {
+			storeErrs = 0
+			continue // a full batch: more may be due right now
+		}
+		if err == nil {
+			var next time.Time
+			var ok bool
+			next, ok, err = s.q.NextMailAttempt(ctx)
+			if err == nil && ok {
+				wait = min(wait, next.Sub(s.now()))
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			storeErrs++
+			wait = min(s.poll, time.Second<<min(storeErrs, 6))
+			s.log.Error("outbox store error", "error", err, "retry_in", wait)
+		} else {
+			storeErrs = 0
+		}
+		if wait <= 0 {
+			if done > 0 {
+				continue
+			}
+			// Due mail that this pass did not touch: do not spin on it.
+			wait = time.Second
+		}
+		c, stop := s.timer(wait)
+		select {
+		case <-ctx.Done():
+			stop()
+			return nil
+		case <-s.kick:
+			stop()
+		case <-c:
+		}
+	}
+}
+
+// DrainOnce delivers up to one batch of due mail over one connection and
+// records each outcome. It stops before the next message when ctx is done;
+// untouched mail stays pending. err is a store error; SMTP failures are
+// outcomes (retried or failed), not errors.
+func (s *Sender) DrainOnce(ctx context.Context) (sent, failed, retried int, err error) {
+	if ctx.Err() != nil {
+		return 0, 0, 0, nil
+	}
+	mails, err := s.q.DueMail(ctx, s.now(), s.batch)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("load due mail: %w", err)
+	}
+	if len(mails) == 0 {
+		return 0, 0, 0, nil
+	}
+	var (
+		c       *smtp.Client
+		used    bool
+		connErr error // once connecting failed, the rest of the batch shares the error
+	)
+	defer func() {
+		if c != nil {
+			_ = c.UpdateDeadline(s.cfg.Timeout)
+			_ = c.Quit()
+			_ = c.Close()
+		}
+	}()
+	for _, m := range mails {
+		if ctx.Err() != nil {
+			break
+		}
+		var res result
+		if err := checkEnvelope(m); err != nil {
+			res = result{state: stateFailed, err: err.Error()}
+		} else {
+			if c != nil && used {
+				// A fresh transaction whatever the last one left behind.
+				if err := s.command(c, c.Reset); err != nil {
+					_ = c.Close()
+					c = nil
+				}
+			}
+			if c == nil && connErr == nil {
+				c, connErr = s.connect(ctx)
+				used = false
+				if connErr != nil {
+					if ctx.Err() != nil {
+						break // nothing was sent; the mail stays pending
+					}
+					s.log.Error("smtp connect failed", "server", s.cfg, "error", connErr)
+				}
+			}
+			if connErr != nil {
+				res = result{state: stateRetry, err: "connect: " + connErr.Error()}
+			} else {
+				var broken bool
+				res, broken = s.deliver(c, m)
+				used = true
+				if broken {
+					_ = c.Close()
+					c = nil
+				}
+			}
+		}
+		st, markErr := s.record(ctx, m, res)
+		switch st {
+		case stateSent:
+			sent++
+		case stateFailed:
+			failed++
+		case stateRetry:
+			retried++
+		}
+		if markErr != nil {
+			return sent, failed, retried, markErr
+		}
+	}
+	return sent, failed, retried, nil
+}
+
+type state int
+
+const (
+	stateSent state = iota + 1
+	stateRetry
+	stateFailed
+)
+
+type result struct {
+	state    state
+	err      string
+	rejected []string // recipients refused permanently on a mail that went to others
+}
+
+// connect dials, greets, secures and authenticates. ctx aborts it (nothing
+// has been sent yet, so aborting is safe).
+func (s *Sender) connect(ctx context.Context) (*smtp.Client, error) {
+	if s.cfgErr != nil {
+		return nil, s.cfgErr
+	}
+	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port))
+	tlsCfg := &tls.Config{
+		ServerName:         s.cfg.Host,
+		RootCAs:            s.cfg.RootCAs,
+		InsecureSkipVerify: s.cfg.InsecureSkipVerify, //nolint:gosec // the admin's explicit choice
+		MinVersion:         tls.VersionTLS12,
+	}
+	dialer := &net.Dialer{Timeout: s.cfg.Timeout}
+	var conn net.Conn
+	var err error
+	if s.cfg.TLS == TLSImplicit {
+		conn, err = (&tls.Dialer{NetDialer: dialer, Config: tlsCfg}).DialContext(ctx, "tcp", addr)
+	} else {
+		conn, err = dialer.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	if err := conn.SetDeadline(time.Now().Add(s.cfg.Timeout)); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("set deadline: %w", err)
+	}
+	// go-mail's client takes no context: cut the handshake short by
+	// expiring the deadline when ctx ends.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	c, err := smtp.NewClient(conn, s.cfg.Host)
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("read greeting from %s: %w", addr, err)
+	}
+	fail := func(op string, err error) (*smtp.Client, error) {
+		_ = c.Close()
+		return nil, fmt.Errorf("%s at %s: %w", op, addr, err)
+	}
+	if err := c.Hello(s.cfg.HeloName); err != nil {
+		return fail("ehlo", err)
+	}
+	if s.cfg.TLS == TLSStartTLS {
+		// Required, not opportunistic: a server that stops offering it is
+		// either misconfigured or being tampered with.
+		if ok, _ := c.Extension("STARTTLS"); !ok {
+			return fail("starttls", errors.New("server does not offer STARTTLS"))
+		}
+		if err := c.StartTLS(tlsCfg); err != nil {
+			return fail("starttls", err)
+		}
+	}
+	if s.cfg.Username != "" {
+		ok, mechs := c.Extension("AUTH")
+		if !ok {
+			return fail("auth", errors.New("server offers no AUTH"))
+		}
+		var a smtp.Auth
+		switch fields := strings.Fields(strings.ToUpper(mechs)); {
+		case contains(fields, "PLAIN"):
+			a = smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, s.cfg.Host, false)
+		case contains(fields, "LOGIN"):
+			a = smtp.LoginAuth(s.cfg.Username, s.cfg.Password, s.cfg.Host, false)
+		default:
+			return fail("auth", fmt.Errorf("no supported mechanism in %q", mechs))
+		}
+		if err := c.Auth(a); err != nil {
+			return fail("auth", err)
+		}
+	}
+	return c, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// command runs one SMTP command under the per-command timeout.
+func (s *Sender) command(c *smtp.Client, f func() error) error {
+	if err := c.UpdateDeadline(s.cfg.Timeout); err != nil {
+		return err
+	}
+	return f()
+}
+
+// deliver runs one mail transaction. broken says the connection is no
+// longer usable.
+//
+// Several recipients with some refused: a temporary refusal of any
+// recipient aborts the transaction and retries the whole mail later (nobody
+// got it yet, so nobody gets it twice); permanent refusals alone do not stop
+// delivery to the accepted recipients, the mail is marked sent and the
+// refused addresses are logged, because retrying would resend to the ones
+// who already have it and the refusals will not change.
+func (s *Sender) deliver(c *smtp.Client, m QueuedMail) (res result, broken bool) {
+	from := "<>"
+	if m.EnvelopeFrom != "" {
+		from = "<" + m.EnvelopeFrom + ">"
+	}
+	if err := s.command(c, func() error { return c.Mail(from) }); err != nil {
+		return smtpResult("MAIL FROM", err)
+	}
+	var rejected, rejectedText []string
+	accepted := 0
+	for _, rcpt := range m.Recipients {
+		err := s.command(c, func() error { return c.Rcpt("<" + rcpt + ">") })
+		if err == nil {
+			accepted++
+			continue
+		}
+		r, broken := smtpResult("RCPT TO:<"+rcpt+">", err)
+		if r.state == stateRetry {
+			return r, broken
+		}
+		rejected = append(rejected, rcpt)
+		rejectedText = append(rejectedText, r.err)
+	}
+	if accepted == 0 {
+		return result{state: stateFailed, err: strings.Join(rejectedText, "; ")}, false
+	}
+	var w io.WriteCloser
+	if err := s.command(c, func() (err error) { w, err = c.Data(); return err }); err != nil {
+		return smtpResult("DATA", err)
+	}
+	if _, err := w.Write(m.Raw); err != nil {
+		return result{state: stateRetry, err: "write message: " + err.Error()}, true
+	}
+	// The final reply can take long (content filters): give it a fresh timeout.
+	if err := s.command(c, w.Close); err != nil {
+		return smtpResult("end of DATA", err)
+	}
+	res = result{state: stateSent}
+	if len(rejected) > 0 {
+		res.rejected = rejected
+		res.err = strings.Join(rejectedText, "; ")
+	}
+	return res, false
+}
+
+// smtpResult classifies a failed command: 5xx permanent, 4xx temporary,
+// anything else (network, timeout, protocol) temporary with a broken
+// connection, as is 421, the server's way of closing.
+func smtpResult(op string, err error) (result, bool) {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		text := fmt.Sprintf("%s: %d %s", op, te.Code, te.Msg)
+		switch {
+		case te.Code >= 500:
+			return result{state: stateFailed, err: text}, false
+		case te.Code == 421:
+			return result{state: stateRetry, err: text}, true
+		case te.Code >= 400:
+			return result{state: stateRetry, err: text}, false
+		}
+		return result{state: stateRetry, err: text}, true
+	}
+	return result{state: stateRetry, err: op + ": " + err.Error()}, true
+}
+
+// checkEnvelope refuses what cannot be a valid SMTP path, before anything
+// is sent: such a row would fail the same way forever.
+func checkEnvelope(m QueuedMail) error {
+	if m.EnvelopeFrom != "" && !validPath(m.EnvelopeFrom) {
+		return fmt.Errorf("invalid envelope sender %q", m.EnvelopeFrom)
+	}
+	if len(m.Recipients) == 0 {
+		return errors.New("no recipients")
+	}
+	for _, r := range m.Recipients {
+		if !validPath(r) {
+			return fmt.Errorf("invalid recipient %q", r)
+		}
+	}
+	if len(m.Raw) == 0 {
+		return errors.New("empty message")
+	}
+	return nil
+}
+
+func validPath(addr string) bool {
+	if addr == "" || strings.ContainsAny(addr, "\r\n\x00<> \t") {
+		return false
+	}
+	_, err := mail.ParseAddress("<" + addr + ">")
+	return err == nil
+}
+
+// record stores the outcome and logs it. Marks use a context that outlives
+// ctx: a message the server accepted must be recorded as sent even while
+// shutting down, or it would go out twice.
+func (s *Sender) record(ctx context.Context, m QueuedMail, res result) (state, error) {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	now := s.now()
+	log := s.log.With("id", m.ID, "kind", m.Kind, "dept", m.Dept, "message_id", m.MessageID,
+		"recipients", len(m.Recipients), "attempts", m.Attempts+1)
+
+	if res.state == stateRetry && s.maxAge > 0 && !m.CreatedAt.IsZero() && now.Sub(m.CreatedAt) >= s.maxAge {
+		res = result{state: stateFailed, err: fmt.Sprintf("gave up after %s: %s", s.maxAge, res.err)}
+	}
+	switch res.state {
+	case stateSent:
+		if err := s.q.MarkSent(mctx, m.ID, now); err != nil {
+			// The server has it; if this row stays pending it will be sent again.
+			log.Error("mail sent but not marked sent; it may be sent twice", "error", err)
+			return stateSent, fmt.Errorf("mark mail %d sent: %w", m.ID, err)
+		}
+		if len(res.rejected) > 0 {
+			log.Warn("mail sent, some recipients refused", "refused", res.rejected, "error", res.err)
+		} else {
+			log.Info("mail sent")
+		}
+	case stateRetry:
+		next := now.Add(s.backoff(m.Attempts))
+		log.Warn("mail deferred", "error", res.err, "next_attempt", next)
+		if err := s.q.MarkRetry(mctx, m.ID, next, res.err); err != nil {
+			return stateRetry, fmt.Errorf("mark mail %d for retry: %w", m.ID, err)
+		}
+	case stateFailed:
+		log.Error("mail failed", "error", res.err)
+		if err := s.q.MarkFailed(mctx, m.ID, now, res.err); err != nil {
+			return stateFailed, fmt.Errorf("mark mail %d failed: %w", m.ID, err)
+		}
+	}
+	return res.state, nil
+}
