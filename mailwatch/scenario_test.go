@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,7 +147,7 @@ func (b *stackBackend) addresses(t *testing.T) (string, []string) {
 func (b *stackBackend) imapSMTP(t *testing.T, dept string) (string, string) {
 	ih, ip, _ := net.SplitHostPort(b.s.IMAPAddr)
 	sh, sp, _ := net.SplitHostPort(b.s.SMTPAddr)
-	imap := fmt.Sprintf("{host: %s, port: %s, tls: starttls, ca_file: %s, username: %q, password_file: %s, idle: true, poll_interval: 30s}", ih, ip, b.s.CAFile, dept, secretFile(t))
+	imap := fmt.Sprintf("{host: %s, port: %s, tls: starttls, ca_file: %s, username: %q, password_file: %s, idle: true, poll_interval: 5m}", ih, ip, b.s.CAFile, dept, secretFile(t))
 	smtp := fmt.Sprintf("{host: %s, port: %s, tls: starttls, ca_file: %s}", sh, sp, b.s.CAFile)
 	return imap, smtp
 }
@@ -405,4 +404,3 @@ func TestScenarioReceipts(t *testing.T) {
 
 func domainOf(addr string) string { return addr[strings.IndexByte(addr, '@')+1:] }
 
-var _ = strconv.Itoa

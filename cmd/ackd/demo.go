@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"os"
 	"os/signal"
@@ -36,8 +37,8 @@ func demoMessages(dept string) []demoMail {
 			"Hello,\n\nsince I changed my password this morning I cannot log in to my laptop any more.\nCould you please help?\n\nThanks,\nJane"},
 		{"Max Mustermann <max.mustermann@example.test>", "VPN-Verbindung bricht ständig ab", "",
 			"Hallo,\n\nseit gestern bricht die VPN-Verbindung alle paar Minuten ab.\n\nGruß\nMax"},
-		{"Sophie Martin <sophie.martin@example.test>", "New hire starting Monday: laptop and accounts", "",
-			"Hi team,\n\nour new designer, Ana, starts on Monday. She needs a laptop, an email account and access to the design drive.\n\nBest,\nSophie"},
+		{"Sophie Martin <sophie.martin@example.test>", "New hire starting Monday: accounts and equipment", "",
+			"Hi team,\n\nour new designer, Ana, starts on Monday. She needs an email account, access to the design drive and a workstation.\n\nBest,\nSophie"},
 		{"Li Wei <li.wei@example.test>", "Licence for Adobe Acrobat Pro", "",
 			"Hello,\n\nI need to edit PDFs for the tender documents. Could I get an Acrobat Pro licence?\n\nThank you,\nLi"},
 		{"tom.baker@example.test", "Projector in meeting room 3", "",
@@ -61,26 +62,7 @@ func (m demoMail) raw(dept string, n int, now time.Time) []byte {
 }
 
 // mimeWord encodes a non-ASCII subject as RFC 2047 requires.
-func mimeWord(s string) string {
-	for _, r := range s {
-		if r > 127 {
-			return "=?utf-8?q?" + strings.NewReplacer(" ", "_", "?", "=3F", "=", "=3D", "_", "=5F").Replace(qEncode(s)) + "?="
-		}
-	}
-	return s
-}
-
-func qEncode(s string) string {
-	var b strings.Builder
-	for _, c := range []byte(s) {
-		if c > 127 {
-			fmt.Fprintf(&b, "=%02X", c)
-		} else {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
+func mimeWord(s string) string { return mime.QEncoding.Encode("utf-8", s) }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("demo", stderr)
