@@ -403,4 +403,3 @@ func TestScenarioReceipts(t *testing.T) {
 }
 
 func domainOf(addr string) string { return addr[strings.IndexByte(addr, '@')+1:] }
-

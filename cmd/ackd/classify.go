@@ -15,20 +15,20 @@ import (
 
 // classification is one line of `ackd classify --json`.
 type classification struct {
-	File       string        `json:"file"`
-	Department string        `json:"department,omitempty"`
-	Reply      bool          `json:"reply"`
-	Reason     string        `json:"reason,omitempty"`
-	Refusal    string        `json:"refusal,omitempty"`
-	Rule       string        `json:"rule,omitempty"`
-	Category   string        `json:"category,omitempty"`
-	Commitment string        `json:"commitment,omitempty"`
-	Received   string        `json:"received,omitempty"`
-	Due        string        `json:"due,omitempty"`
-	From       string        `json:"from,omitempty"`
-	Subject    string        `json:"subject,omitempty"`
-	Receipt    *receiptJSON  `json:"receipt,omitempty"`
-	Error      string        `json:"error,omitempty"`
+	File       string         `json:"file"`
+	Department string         `json:"department,omitempty"`
+	Reply      bool           `json:"reply"`
+	Reason     string         `json:"reason,omitempty"`
+	Refusal    string         `json:"refusal,omitempty"`
+	Rule       string         `json:"rule,omitempty"`
+	Category   string         `json:"category,omitempty"`
+	Commitment string         `json:"commitment,omitempty"`
+	Received   string         `json:"received,omitempty"`
+	Due        string         `json:"due,omitempty"`
+	From       string         `json:"from,omitempty"`
+	Subject    string         `json:"subject,omitempty"`
+	Receipt    *receiptJSON   `json:"receipt,omitempty"`
+	Error      string         `json:"error,omitempty"`
 	decision   rules.Decision `json:"-"`
 }
 
@@ -193,4 +193,3 @@ func printClassification(w io.Writer, c classification) {
 	}
 	fmt.Fprintln(w)
 }
-
