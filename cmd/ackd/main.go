@@ -1,0 +1,259 @@
+// Command ackd acknowledges requests sent to a department's shared mailbox,
+// tells requesters when to expect an answer, and follows up so nobody has
+// to chase. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+	_ "time/tzdata" // departments name IANA zones; do not depend on the host having them
+
+	"github.com/ackd/ackd/mailwatch"
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/templates"
+)
+
+const usage = `usage: ackd COMMAND [flags]
+
+commands:
+  run      -c config.yaml [--log-format text|json]   watch the mailboxes and send receipts
+  check    -c config.yaml                            validate config, rules and templates
+  classify -c config.yaml [--at TIME] [--json] [--department NAME] FILE.eml…
+                                                     dry run: how would ackd answer these messages
+  status   -c config.yaml                            open requests and recently skipped mail
+  demo     [--once]                                  a self-contained demo: in-process IMAP and SMTP
+  version                                            print the version
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(ctx, args, stderr)
+	case "check":
+		return cmdCheck(args, stdout, stderr)
+	case "classify":
+		return cmdClassify(args, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, args, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, args, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "ackd: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+func versionString() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "ackd (unknown version)"
+	}
+	v := info.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	rev, dirty := "", ""
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		return fmt.Sprintf("ackd %s (%s%s, %s)", v, rev, dirty, info.GoVersion)
+	}
+	return fmt.Sprintf("ackd %s (%s)", v, info.GoVersion)
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("ackd "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// loadAll loads the config and its templates, printing every problem.
+func loadAll(path string, stderr io.Writer) (*rules.Config, *templates.Set, bool) {
+	cfg, err := rules.Load(path)
+	if err != nil {
+		printProblems(stderr, err)
+		return nil, nil, false
+	}
+	tpl, err := templates.Load(cfg.Templates)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: templates: %v\n", path, err)
+		return nil, nil, false
+	}
+	return cfg, tpl, true
+}
+
+func printProblems(w io.Writer, err error) {
+	var ps rules.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			fmt.Fprintln(w, p.Error())
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check", stderr)
+	path := fs.String("c", "config.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, _, ok := loadAll(*path, stderr)
+	if !ok {
+		return 1
+	}
+	nrules := 0
+	for _, d := range cfg.Departments {
+		nrules += len(d.Rules)
+	}
+	fmt.Fprintf(stdout, "%s: OK (%d department(s), %d rule(s))\n", *path, len(cfg.Departments), nrules)
+	return 0
+}
+
+func newLogger(format string, w io.Writer, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := newFlags("run", stderr)
+	path := fs.String("c", "config.yaml", "config file")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	debugLog := fs.Bool("debug", false, "log at debug level")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	level := slog.LevelInfo
+	if *debugLog {
+		level = slog.LevelDebug
+	}
+	log, err := newLogger(*logFormat, stderr, level)
+	if err != nil {
+		fmt.Fprintln(stderr, "ackd:", err)
+		return 2
+	}
+	cfg, tpl, ok := loadAll(*path, stderr)
+	if !ok {
+		return 1
+	}
+	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
+	if err != nil {
+		log.Error("open store", "err", err)
+		return 1
+	}
+	defer st.Close()
+	d, err := mailwatch.NewDaemon(cfg, tpl, st, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(d, *path, log)
+			}
+		}
+	}()
+
+	log.Info("ackd started", "version", versionString(), "departments", len(cfg.Departments), "store", cfg.Store.Driver)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	var runErr error
+	select {
+	case runErr = <-done:
+	case <-ctx.Done():
+		log.Info("shutting down: finishing the message in hand and the delivery in flight")
+		select {
+		case runErr = <-done:
+		case <-time.After(10 * time.Second):
+			log.Error("shutdown took longer than 10s; exiting anyway (unsent mail stays queued)")
+			return 1
+		}
+	}
+	if runErr != nil {
+		log.Error("ackd stopped", "err", runErr)
+		return 1
+	}
+	log.Info("ackd stopped")
+	return 0
+}
+
+// reload validates the config on disk and swaps it in; a broken config is
+// refused with every problem logged, and the old one keeps running.
+func reload(d *mailwatch.Daemon, path string, log *slog.Logger) {
+	cfg, err := rules.Load(path)
+	if err != nil {
+		var ps rules.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				log.Error("reload refused: config problem", "problem", p.Error())
+			}
+		} else {
+			log.Error("reload refused", "err", err)
+		}
+		return
+	}
+	tpl, err := templates.Load(cfg.Templates)
+	if err != nil {
+		log.Error("reload refused: templates", "err", err)
+		return
+	}
+	if err := d.Reload(cfg, tpl); err != nil {
+		log.Error("reload refused", "err", err)
+		return
+	}
+	log.Info("reloaded rules and templates", "config", path)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
+)
+
+func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("status", stderr)
+	path := fs.String("c", "config.yaml", "config file")
+	skipped := fs.Int("skipped", 10, "how many recently skipped messages to show")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := rules.Load(*path)
+	if err != nil {
+		printProblems(stderr, err)
+		return 1
+	}
+	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
+	if err != nil {
+		fmt.Fprintln(stderr, "ackd status: open store:", err)
+		return 1
+	}
+	defer st.Close()
+	if err := printStatus(ctx, stdout, cfg, st, time.Now(), *skipped); err != nil {
+		fmt.Fprintln(stderr, "ackd status:", err)
+		return 1
+	}
+	return 0
+}
+
+// printStatus writes the open requests and recently skipped mail.
+func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.Store, now time.Time, nskipped int) error {
+	open, err := st.OpenRequests(ctx, "")
+	if err != nil {
+		return fmt.Errorf("list open requests: %w", err)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tSTATE\tLEVEL\tSUBJECT\n")
+	for _, r := range open {
+		loc := time.UTC
+		if d := findDept(cfg, r.Dept); d != nil {
+			loc = d.Calendar.Location()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Ref, r.Dept, r.Requester, r.Category,
+			age(now.Sub(r.ReceivedAt)), r.DueAt.In(loc).Format("Mon 2 Jan 15:04 MST"), r.State, r.EscalationLevel, clip(r.Subject, 50))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(open) == 0 {
+		fmt.Fprintln(w, "(no open requests)")
+	}
+	if nskipped <= 0 {
+		return nil
+	}
+	skipped, err := st.RecentSkipped(ctx, nskipped)
+	if err != nil {
+		return fmt.Errorf("list skipped mail: %w", err)
+	}
+	fmt.Fprintf(w, "\nRecently skipped (%d):\n", len(skipped))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "WHEN\tDEPARTMENT\tFROM\tSUBJECT\tREASON\n")
+	for _, s := range skipped {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.At.Local().Format("2006-01-02 15:04"), s.Dept, clip(s.From, 40), clip(s.Subject, 40), s.Reason)
+	}
+	return tw.Flush()
+}
+
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,160 @@
+// Package imapmem runs go-imap's in-memory IMAP server on loopback, for
+// fast tests and for `ackd demo`.
+package imapmem
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+)
+
+// Server is a running in-memory IMAP server. Connections are plain text
+// (tls: none), which ackd allows for loopback only.
+type Server struct {
+	mem    *imapmemserver.Server
+	srv    *imapserver.Server
+	ln     net.Listener
+	mu     sync.Mutex
+	users  map[string]*imapmemserver.User
+	pass   map[string]string
+	closed chan struct{}
+}
+
+// Options tune the server.
+type Options struct {
+	// NoIdle advertises IMAP4rev1 only, without IDLE, to test polling.
+	NoIdle bool
+	// Debug receives the raw protocol.
+	Debug io.Writer
+}
+
+// Start listens on 127.0.0.1 on a free port.
+func Start(opts Options) (*Server, error) {
+	s := &Server{
+		mem:    imapmemserver.New(),
+		users:  map[string]*imapmemserver.User{},
+		pass:   map[string]string{},
+		closed: make(chan struct{}),
+	}
+	caps := imap.CapSet{imap.CapIMAP4rev1: {}}
+	if !opts.NoIdle {
+		caps[imap.CapIMAP4rev2] = struct{}{}
+		caps[imap.CapIdle] = struct{}{}
+	}
+	s.srv = imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return s.mem.NewSession(), nil, nil
+		},
+		InsecureAuth: true,
+		Caps:         caps,
+		Logger:       log.New(io.Discard, "", 0),
+		DebugWriter:  opts.Debug,
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for imap: %w", err)
+	}
+	s.ln = ln
+	go func() {
+		defer close(s.closed)
+		_ = s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+// Addr is host:port.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the server and drops every connection.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	<-s.closed
+	return err
+}
+
+// AddUser creates a user with the given mailboxes (INBOX is always made).
+func (s *Server) AddUser(username, password string, mailboxes ...string) error {
+	u := imapmemserver.NewUser(username, password)
+	for _, mb := range append([]string{"INBOX"}, mailboxes...) {
+		if err := u.Create(mb, nil); err != nil {
+			return fmt.Errorf("create mailbox %s for %s: %w", mb, username, err)
+		}
+	}
+	s.mem.AddUser(u)
+	s.mu.Lock()
+	s.users[username], s.pass[username] = u, password
+	s.mu.Unlock()
+	return nil
+}
+
+// Append delivers raw into a user's mailbox, as an MTA would, with the
+// given INTERNALDATE (zero: now). It goes through a real IMAP session so
+// watchers see it exactly as they would see new mail.
+func (s *Server) Append(username, mailbox string, raw []byte, date time.Time) (uint32, error) {
+	c, err := s.Login(username)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	var opts *imap.AppendOptions
+	if !date.IsZero() {
+		opts = &imap.AppendOptions{Time: date}
+	}
+	cmd := c.Append(mailbox, int64(len(raw)), opts)
+	if _, err := io.Copy(cmd, bytes.NewReader(raw)); err != nil {
+		return 0, fmt.Errorf("append to %s: %w", mailbox, err)
+	}
+	if err := cmd.Close(); err != nil {
+		return 0, fmt.Errorf("append to %s: %w", mailbox, err)
+	}
+	data, err := cmd.Wait()
+	if err != nil {
+		return 0, fmt.Errorf("append to %s: %w", mailbox, err)
+	}
+	return uint32(data.UID), nil
+}
+
+// RecreateMailbox deletes and creates a mailbox, which gives it a new
+// UIDVALIDITY and renumbers its messages from 1 — what a server restore does.
+func (s *Server) RecreateMailbox(username, mailbox string) error {
+	c, err := s.Login(username)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Delete(mailbox).Wait(); err != nil {
+		return fmt.Errorf("delete %s: %w", mailbox, err)
+	}
+	if err := c.Create(mailbox, nil).Wait(); err != nil {
+		return fmt.Errorf("create %s: %w", mailbox, err)
+	}
+	return nil
+}
+
+// Login opens a client session as username; the caller closes it.
+func (s *Server) Login(username string) (*imapclient.Client, error) {
+	s.mu.Lock()
+	pw, ok := s.pass[username]
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("imapmem: no user %q", username)
+	}
+	c, err := imapclient.DialInsecure(s.Addr(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("dial imapmem: %w", err)
+	}
+	if err := c.Login(username, pw).Wait(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("login %s: %w", username, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,216 @@
+package mailwatch
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ackd/ackd/mailwatch/outbox"
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/templates"
+)
+
+// ReadSecret returns the password a Secret points at: the environment
+// variable, or the file's content without its trailing newline. Errors name
+// the variable or file, never the value.
+func ReadSecret(s rules.Secret) (string, error) {
+	switch {
+	case s.Env != "":
+		v, ok := os.LookupEnv(s.Env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("password environment variable %s is not set", s.Env)
+		}
+		return v, nil
+	case s.File != "":
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			return "", fmt.Errorf("read password file: %w", err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("password file %s is empty", s.File)
+		}
+		return v, nil
+	default:
+		return "", nil
+	}
+}
+
+// TLSConfig builds the client TLS settings: verification on, the optional
+// CA file added to the pool.
+func TLSConfig(host, caFile string, insecureSkipVerify bool) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecureSkipVerify}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// Daemon runs every department's watcher and the outbox sender.
+type Daemon struct {
+	store   store.Store
+	rt      atomic.Pointer[Runtime]
+	proc    *Processor
+	sender  *outbox.Sender
+	log     *slog.Logger
+	mu      sync.Mutex
+	watched map[string]*Watcher
+}
+
+// NewDaemon wires a daemon for cfg. It reads the secrets now, so a missing
+// password is reported at start, not on the first message.
+func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.Logger) (*Daemon, error) {
+	d := &Daemon{store: st, log: log, watched: map[string]*Watcher{}}
+	d.rt.Store(&Runtime{Config: cfg, Templates: tpl})
+
+	smtpPass, err := ReadSecret(cfg.SMTP.Password)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	smtpCfg := outbox.SMTPConfig{
+		Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, TLS: cfg.SMTP.TLS,
+		Username: cfg.SMTP.Username, Password: smtpPass,
+		InsecureSkipVerify: cfg.SMTP.InsecureSkipVerify, Timeout: cfg.SMTP.Timeout,
+	}
+	if cfg.SMTP.CAFile != "" {
+		tc, err := TLSConfig(cfg.SMTP.Host, cfg.SMTP.CAFile, false)
+		if err != nil {
+			return nil, fmt.Errorf("smtp: %w", err)
+		}
+		smtpCfg.RootCAs = tc.RootCAs
+	}
+	d.sender = outbox.NewSender(queue{st}, smtpCfg, log.With("component", "outbox"))
+	d.proc = NewProcessor(st, d.Runtime, NewLimiter(cfg.Limits.PerSenderPerHour, cfg.Limits.GlobalPerMinute), d.sender.Kick, log.With("component", "processor"))
+
+	for _, dept := range cfg.Departments {
+		pass, err := ReadSecret(dept.IMAP.Password)
+		if err != nil {
+			return nil, fmt.Errorf("department %q imap: %w", dept.Name, err)
+		}
+		tc, err := TLSConfig(dept.IMAP.Host, dept.IMAP.CAFile, dept.IMAP.InsecureSkipVerify)
+		if err != nil {
+			return nil, fmt.Errorf("department %q imap: %w", dept.Name, err)
+		}
+		mb := MailboxConfig{
+			Addr: net.JoinHostPort(dept.IMAP.Host, strconv.Itoa(dept.IMAP.Port)), TLS: dept.IMAP.TLS,
+			Username: dept.IMAP.Username, Password: pass, TLSConfig: tc,
+			Mailbox: dept.IMAP.Mailbox, IDLE: dept.IMAP.IDLE, PollInterval: dept.IMAP.PollInterval,
+			MaxMessageBytes: cfg.Limits.MaxMessageBytes,
+		}
+		wlog := log.With("dept", dept.Name)
+		d.watched[dept.Name] = NewWatcher(mb, checkpoints{st: st, dept: dept.Name}, d.proc.Handler(dept.Name), wlog)
+	}
+	return d, nil
+}
+
+// Runtime is the configuration in force.
+func (d *Daemon) Runtime() *Runtime { return d.rt.Load() }
+
+// Processor exposes the message pipeline (the demo listens to outcomes).
+func (d *Daemon) Processor() *Processor { return d.proc }
+
+// Sender exposes the outbox sender.
+func (d *Daemon) Sender() *outbox.Sender { return d.sender }
+
+// Reload swaps in new rules and templates for the next message. Mailbox
+// connection settings are read at start; a change to them is logged as
+// needing a restart rather than half-applied.
+func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
+	old := d.rt.Load()
+	for _, dept := range old.Config.Departments {
+		found := false
+		for _, nd := range cfg.Departments {
+			if nd.Name == dept.Name {
+				found = true
+				if nd.IMAP != dept.IMAP {
+					d.log.Warn("IMAP settings changed; they take effect after a restart", "dept", dept.Name)
+				}
+			}
+		}
+		if !found {
+			return fmt.Errorf("reload: department %q removed; restart ackd to stop watching it", dept.Name)
+		}
+	}
+	for _, nd := range cfg.Departments {
+		if _, ok := d.watched[nd.Name]; !ok {
+			return fmt.Errorf("reload: department %q added; restart ackd to start watching it", nd.Name)
+		}
+	}
+	d.rt.Store(&Runtime{Config: cfg, Templates: tpl})
+	return nil
+}
+
+// Ready reports whether every mailbox session is up.
+func (d *Daemon) Ready() error {
+	var errs []error
+	for name, w := range d.watched {
+		if ok, err := w.Connected(); !ok {
+			errs = append(errs, fmt.Errorf("department %q: imap not connected: %v", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run watches every mailbox and drains the outbox until ctx is done. On
+// cancellation each watcher finishes the message in hand and the sender the
+// delivery in flight; then Run returns nil.
+func (d *Daemon) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(d.watched)+1)
+	for name, w := range d.watched {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(ctx); err != nil {
+				errs <- fmt.Errorf("department %q: %w", name, err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := d.sender.Run(ctx); err != nil {
+			errs <- fmt.Errorf("outbox: %w", err)
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// checkpoints stores a department's mailbox sync state.
+type checkpoints struct {
+	st   store.Store
+	dept string
+}
+
+func (c checkpoints) Load(ctx context.Context, mailbox string) (uint32, uint32, error) {
+	s, err := c.st.SyncState(ctx, c.dept, mailbox)
+	return s.UIDValidity, s.LastUID, err
+}
+
+func (c checkpoints) Save(ctx context.Context, mailbox string, validity, last uint32) error {
+	return c.st.SaveSyncState(ctx, c.dept, mailbox, store.SyncState{UIDValidity: validity, LastUID: last})
+}

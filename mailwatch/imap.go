@@ -1,0 +1,440 @@
+package mailwatch
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// MailboxConfig says how to reach one IMAP mailbox.
+type MailboxConfig struct {
+	Addr     string // host:port
+	TLS      string // implicit, starttls, none
+	Username string
+	Password string
+	// TLSConfig carries the CA pool and verification settings; ServerName is
+	// filled from Addr when empty.
+	TLSConfig *tls.Config
+	Mailbox   string
+	// IDLE uses the IDLE extension when the server offers it; otherwise the
+	// mailbox is polled every PollInterval.
+	IDLE         bool
+	PollInterval time.Duration
+	// BatchSize is how many messages one FETCH asks for (default 50).
+	BatchSize int
+	// MaxMessageBytes: larger messages are handed over without their body
+	// (Fetched.TooLarge) so they are recorded as skipped, never loaded.
+	MaxMessageBytes int64
+	// DialTimeout bounds connecting and the TLS handshake (default 30s).
+	DialTimeout time.Duration
+}
+
+// Fetched is one new message of a watched mailbox.
+type Fetched struct {
+	Mailbox      string
+	UIDValidity  uint32
+	UID          uint32
+	InternalDate time.Time // the server's receipt time, which due dates count from
+	Size         int64
+	Raw          []byte // nil when TooLarge
+	TooLarge     bool
+}
+
+// Handler processes one fetched message durably. Only when it returns nil
+// does the watcher move its checkpoint past the UID; an error ends the
+// session and the message is fetched again after reconnecting, so the
+// handler must be idempotent (it is: messages are keyed by Message-ID).
+type Handler func(ctx context.Context, msg Fetched) error
+
+// Checkpoints persist how far a mailbox has been read.
+type Checkpoints interface {
+	Load(ctx context.Context, mailbox string) (uidValidity, lastUID uint32, err error)
+	Save(ctx context.Context, mailbox string, uidValidity, lastUID uint32) error
+}
+
+// Backoff is a capped exponential backoff with full jitter.
+type Backoff struct {
+	Min, Max time.Duration
+	n        int
+}
+
+// Next returns the wait before the next attempt and advances the backoff.
+func (b *Backoff) Next() time.Duration {
+	lo, hi := b.Min, b.Max
+	if lo <= 0 {
+		lo = time.Second
+	}
+	if hi < lo {
+		hi = lo
+	}
+	d := lo << min(b.n, 30)
+	if d > hi || d <= 0 {
+		d = hi
+	} else {
+		b.n++
+	}
+	// Jitter between d/2 and d, so many departments that lost the same
+	// server do not reconnect in lockstep.
+	return d/2 + rand.N(d/2+1)
+}
+
+// Reset starts over after a healthy session.
+func (b *Backoff) Reset() { b.n = 0 }
+
+// Watcher keeps one IMAP session to one mailbox and hands every new
+// message to its Handler, in UID order, exactly as far as the checkpoint says.
+type Watcher struct {
+	cfg    MailboxConfig
+	cp     Checkpoints
+	handle Handler
+	log    *slog.Logger
+
+	// backoff after connection errors; authBackoff after refused logins,
+	// which a retry a second later will not fix.
+	backoff, authBackoff Backoff
+
+	mu        sync.Mutex
+	connected bool
+	lastErr   error
+}
+
+// NewWatcher builds a watcher; Run starts it.
+func NewWatcher(cfg MailboxConfig, cp Checkpoints, handle Handler, log *slog.Logger) *Watcher {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 50
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Minute
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 30 * time.Second
+	}
+	if cfg.Mailbox == "" {
+		cfg.Mailbox = "INBOX"
+	}
+	return &Watcher{
+		cfg:         cfg,
+		cp:          cp,
+		handle:      handle,
+		log:         log.With("mailbox", cfg.Mailbox, "imap", cfg.Addr),
+		backoff:     Backoff{Min: time.Second, Max: 5 * time.Minute},
+		authBackoff: Backoff{Min: time.Minute, Max: 15 * time.Minute},
+	}
+}
+
+// SetBackoff replaces the reconnect delays (tests use short ones).
+func (w *Watcher) SetBackoff(conn, auth Backoff) {
+	w.backoff, w.authBackoff = conn, auth
+}
+
+// Connected reports whether the session is up, for /readyz and status.
+func (w *Watcher) Connected() (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.connected, w.lastErr
+}
+
+func (w *Watcher) setConnected(ok bool, err error) {
+	w.mu.Lock()
+	w.connected, w.lastErr = ok, err
+	w.mu.Unlock()
+}
+
+// ErrAuth marks a login the server refused.
+var ErrAuth = errors.New("imap login refused")
+
+// Run watches until ctx is done, reconnecting with backoff. It returns nil
+// on cancellation.
+func (w *Watcher) Run(ctx context.Context) error {
+	for {
+		start := time.Now()
+		err := w.session(ctx)
+		w.setConnected(false, err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(start) > 2*time.Minute {
+			w.backoff.Reset()
+		}
+		var wait time.Duration
+		if errors.Is(err, ErrAuth) {
+			wait = w.authBackoff.Next()
+			w.log.Error("IMAP login refused; check the username and password", "err", err, "retry_in", wait.Round(time.Second))
+		} else {
+			wait = w.backoff.Next()
+			w.log.Warn("IMAP session ended; reconnecting", "err", err, "retry_in", wait.Round(time.Millisecond))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// session runs one connection from dial to error.
+func (w *Watcher) session(ctx context.Context) error {
+	newMail := make(chan struct{}, 1)
+	opts := &imapclient.Options{
+		TLSConfig: w.tlsConfig(),
+		Dialer:    &net.Dialer{Timeout: w.cfg.DialTimeout},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(data *imapclient.UnilateralDataMailbox) {
+				if data.NumMessages != nil {
+					select {
+					case newMail <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	c, err := w.dial(opts)
+	if err != nil {
+		return err
+	}
+	// go-imap's client takes no context: closing the connection is how a
+	// blocked command is cancelled.
+	sessionDone := make(chan struct{})
+	defer close(sessionDone)
+	go func() {
+		select {
+		case <-ctx.Done():
+			c.Close()
+		case <-sessionDone:
+			c.Close()
+		}
+	}()
+
+	if err := c.Login(w.cfg.Username, w.cfg.Password).Wait(); err != nil {
+		var imapErr *imap.Error
+		if errors.As(err, &imapErr) && imapErr.Type == imap.StatusResponseTypeNo {
+			return fmt.Errorf("%w as %q: %v", ErrAuth, w.cfg.Username, imapErr.Text)
+		}
+		return fmt.Errorf("imap login: %w", err)
+	}
+	sel, err := c.Select(w.cfg.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return fmt.Errorf("select %s: %w", w.cfg.Mailbox, err)
+	}
+	validity, last, err := w.cp.Load(ctx, w.cfg.Mailbox)
+	if err != nil {
+		return fmt.Errorf("load checkpoint: %w", err)
+	}
+	if validity != sel.UIDValidity {
+		if validity != 0 {
+			// The server renumbered the mailbox: read it all again. The
+			// handler recognises what it has already seen by Message-ID.
+			w.log.Warn("UIDVALIDITY changed; re-reading the mailbox", "old", validity, "new", sel.UIDValidity)
+		}
+		validity, last = sel.UIDValidity, 0
+		if err := w.cp.Save(ctx, w.cfg.Mailbox, validity, last); err != nil {
+			return fmt.Errorf("save checkpoint: %w", err)
+		}
+	}
+	w.setConnected(true, nil)
+	w.log.Info("watching mailbox", "uidvalidity", validity, "last_uid", last, "messages", sel.NumMessages)
+	useIdle := w.cfg.IDLE && (c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2))
+
+	for {
+		last, err = w.catchUp(ctx, c, validity, last)
+		if err != nil {
+			return err
+		}
+		w.backoff.Reset()
+		if err := w.wait(ctx, c, useIdle, newMail); err != nil {
+			return err
+		}
+	}
+}
+
+func (w *Watcher) dial(opts *imapclient.Options) (*imapclient.Client, error) {
+	var (
+		c   *imapclient.Client
+		err error
+	)
+	switch w.cfg.TLS {
+	case "implicit", "":
+		c, err = imapclient.DialTLS(w.cfg.Addr, opts)
+	case "starttls":
+		c, err = imapclient.DialStartTLS(w.cfg.Addr, opts)
+	case "none":
+		c, err = imapclient.DialInsecure(w.cfg.Addr, opts)
+	default:
+		return nil, fmt.Errorf("imap tls mode %q unknown", w.cfg.TLS)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", w.cfg.Addr, err)
+	}
+	return c, nil
+}
+
+func (w *Watcher) tlsConfig() *tls.Config {
+	var cfg *tls.Config
+	if w.cfg.TLSConfig != nil {
+		cfg = w.cfg.TLSConfig.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		if host, _, err := net.SplitHostPort(w.cfg.Addr); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	if cfg.MinVersion == 0 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	return cfg
+}
+
+// catchUp hands every message above last to the handler, batch by batch,
+// saving the checkpoint after each message it handled.
+func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, last uint32) (uint32, error) {
+	for {
+		var set imap.UIDSet
+		set.AddRange(imap.UID(last+1), 0) // last+1:*
+		found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		if err != nil {
+			return last, fmt.Errorf("search new messages: %w", err)
+		}
+		var uids []uint32
+		for _, u := range found.AllUIDs() {
+			// "n:*" always matches the highest UID, even below n.
+			if uint32(u) > last {
+				uids = append(uids, uint32(u))
+			}
+		}
+		if len(uids) == 0 {
+			return last, nil
+		}
+		sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+		if len(uids) > w.cfg.BatchSize {
+			uids = uids[:w.cfg.BatchSize]
+		}
+		msgs, err := w.fetch(c, uids)
+		if err != nil {
+			return last, err
+		}
+		for _, m := range msgs {
+			m.Mailbox, m.UIDValidity = w.cfg.Mailbox, validity
+			// The message in hand is finished even during shutdown, so its
+			// receipt is recorded before the process exits.
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			err := w.handle(hctx, m)
+			cancel()
+			if err != nil {
+				return last, fmt.Errorf("handle uid %d: %w", m.UID, err)
+			}
+			last = m.UID
+			if err := w.cp.Save(ctx, w.cfg.Mailbox, validity, last); err != nil {
+				return last, fmt.Errorf("save checkpoint: %w", err)
+			}
+			if ctx.Err() != nil {
+				return last, ctx.Err()
+			}
+		}
+	}
+}
+
+// fetch reads the given UIDs: sizes first, so a giant message is never
+// loaded, then the full bodies with BODY.PEEK (the \Seen flag staff rely on
+// stays untouched).
+func (w *Watcher) fetch(c *imapclient.Client, uids []uint32) ([]Fetched, error) {
+	var all imap.UIDSet
+	for _, u := range uids {
+		all.AddNum(imap.UID(u))
+	}
+	meta, err := c.Fetch(all, &imap.FetchOptions{UID: true, InternalDate: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("fetch sizes: %w", err)
+	}
+	byUID := make(map[uint32]*Fetched, len(meta))
+	var want imap.UIDSet
+	for _, m := range meta {
+		f := &Fetched{UID: uint32(m.UID), InternalDate: m.InternalDate, Size: m.RFC822Size}
+		if w.cfg.MaxMessageBytes > 0 && f.Size > w.cfg.MaxMessageBytes {
+			f.TooLarge = true
+		} else {
+			want.AddNum(m.UID)
+		}
+		byUID[f.UID] = f
+	}
+	if len(want) > 0 {
+		section := &imap.FetchItemBodySection{Peek: true}
+		bodies, err := c.Fetch(want, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+		if err != nil {
+			return nil, fmt.Errorf("fetch bodies: %w", err)
+		}
+		for _, b := range bodies {
+			if f, ok := byUID[uint32(b.UID)]; ok {
+				f.Raw = b.FindBodySection(section)
+				if f.Raw == nil {
+					f.Raw = []byte{}
+				}
+			}
+		}
+	}
+	out := make([]Fetched, 0, len(uids))
+	for _, u := range uids {
+		f, ok := byUID[u]
+		if !ok {
+			// Expunged between SEARCH and FETCH: nothing to hand over.
+			continue
+		}
+		if !f.TooLarge && f.Raw == nil {
+			return nil, fmt.Errorf("fetch uid %d: server returned no body", u)
+		}
+		out = append(out, *f)
+	}
+	return out, nil
+}
+
+// wait blocks until the mailbox may have new mail: an IDLE notification,
+// or the poll interval (which also bounds IDLE, so a lost notification
+// costs at most one interval).
+func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, newMail <-chan struct{}) error {
+	timer := time.NewTimer(w.cfg.PollInterval)
+	defer timer.Stop()
+	if !useIdle {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		case <-newMail:
+		}
+		// NOOP lets servers that queue updates report new messages.
+		if err := c.Noop().Wait(); err != nil {
+			return fmt.Errorf("noop: %w", err)
+		}
+		return nil
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		return fmt.Errorf("start idle: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	case <-newMail:
+	case <-c.Closed():
+	}
+	if err := idle.Close(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("stop idle: %w", err)
+	}
+	if err := idle.Wait(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	return ctx.Err()
+}

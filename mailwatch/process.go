@@ -1,0 +1,288 @@
+package mailwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ackd/ackd/mailwatch/outbox"
+	"github.com/ackd/ackd/mailwatch/parse"
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/templates"
+)
+
+// Runtime is the configuration in force: rules and templates that were
+// validated together. A reload swaps the whole value.
+type Runtime struct {
+	Config    *rules.Config
+	Templates *templates.Set
+}
+
+// Department returns the named department, or nil.
+func (rt *Runtime) Department(name string) *rules.Department {
+	for _, d := range rt.Config.Departments {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// Outcome says what the processor did with one message.
+type Outcome struct {
+	Key      string
+	Decision rules.Decision
+	// Action: "receipt", "skipped", "follow-up", "duplicate".
+	Action  string
+	Ref     string // the request's reference, for receipts and follow-ups
+	Request store.Request
+}
+
+// Processor turns fetched mail into recorded requests and queued receipts.
+// It is safe for concurrent use by every department's watcher.
+type Processor struct {
+	store   store.Store
+	runtime func() *Runtime
+	limiter *Limiter
+	kick    func()
+	log     *slog.Logger
+	// OnOutcome, when set, is told of every message handled (the demo and
+	// metrics use it).
+	OnOutcome func(dept string, o Outcome)
+}
+
+// NewProcessor builds a processor. runtime returns the configuration in
+// force at the moment a message is handled; kick wakes the outbox sender.
+func NewProcessor(st store.Store, runtime func() *Runtime, limiter *Limiter, kick func(), log *slog.Logger) *Processor {
+	if kick == nil {
+		kick = func() {}
+	}
+	return &Processor{store: st, runtime: runtime, limiter: limiter, kick: kick, log: log}
+}
+
+// Handler returns the watcher Handler for one department's mailbox.
+func (p *Processor) Handler(dept string) Handler {
+	return func(ctx context.Context, f Fetched) error {
+		o, err := p.Process(ctx, dept, f)
+		if err != nil {
+			return err
+		}
+		if p.OnOutcome != nil {
+			p.OnOutcome(dept, o)
+		}
+		return nil
+	}
+}
+
+// refTag finds "[REQ-12]" in a subject.
+var refTag = regexp.MustCompile(`\[(REQ-[0-9]+)\]`)
+
+// Process handles one message durably: it is recorded as a new request with
+// its receipt in the outbox, as a follow-up on a known thread, or as
+// skipped with the reason. A message already processed is a no-op.
+func (p *Processor) Process(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
+	rt := p.runtime()
+	dept := rt.Department(deptName)
+	if dept == nil {
+		return Outcome{}, fmt.Errorf("department %q is not configured", deptName)
+	}
+	log := p.log.With("dept", deptName, "mailbox", f.Mailbox, "uid", f.UID)
+	limits := rt.Config.Limits
+
+	skip := func(key string, m *rules.Message, refusal, reason string) (Outcome, error) {
+		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: refusal, At: f.InternalDate}
+		if m != nil {
+			s.MessageID, s.From, s.Subject = m.MessageID, m.From.Address, m.Subject
+		}
+		err := p.store.RecordSkipped(ctx, s)
+		if errors.Is(err, store.ErrDuplicate) {
+			return Outcome{Key: key, Action: "duplicate"}, nil
+		}
+		if err != nil {
+			return Outcome{}, fmt.Errorf("record skipped message: %w", err)
+		}
+		log.Info("skipped message", "key", key, "refusal", refusal, "reason", reason)
+		return Outcome{Key: key, Action: "skipped", Decision: rules.Decision{Refusal: refusal, Reason: reason}}, nil
+	}
+
+	if f.TooLarge {
+		// No body was fetched; the UID within its UIDVALIDITY is the only
+		// stable name it has.
+		key := fmt.Sprintf("too-large-%d-%d@ackd.invalid", f.UIDValidity, f.UID)
+		return skip(key, nil, "too-large", fmt.Sprintf("message of %d bytes exceeds max_message_bytes (%d)", f.Size, limits.MaxMessageBytes))
+	}
+	m, err := parse.Parse(f.Raw, parse.Options{MaxBytes: limits.MaxMessageBytes, MaxTextBytes: limits.MaxTextBytes})
+	if err != nil {
+		return skip(parse.SyntheticID(f.Raw), nil, "malformed", "malformed message: "+err.Error())
+	}
+	key := parse.Key(m, f.Raw)
+	seen, err := p.store.Seen(ctx, deptName, key)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("check whether %s was seen: %w", key, err)
+	}
+	if seen {
+		return Outcome{Key: key, Action: "duplicate"}, nil
+	}
+
+	at := f.InternalDate
+	if at.IsZero() {
+		at = time.Now()
+	}
+	d := dept.Decide(m, at)
+	if !d.Reply {
+		o, err := skip(key, m, d.Refusal, d.Reason)
+		o.Decision = d
+		return o, err
+	}
+
+	// A reply on a known thread never gets a second receipt.
+	if req, ok, err := p.findThread(ctx, deptName, m); err != nil {
+		return Outcome{}, err
+	} else if ok {
+		if m.MessageID != "" {
+			if err := p.store.AddThreadKeys(ctx, req.ID, []string{m.MessageID}); err != nil {
+				return Outcome{}, fmt.Errorf("add thread key to %s: %w", req.Ref, err)
+			}
+		}
+		o, err := skip(key, m, "follow-up", "follow-up on "+req.Ref)
+		o.Action, o.Ref, o.Request, o.Decision = "follow-up", req.Ref, req, d
+		return o, err
+	}
+
+	if p.limiter != nil {
+		if ok, why := p.limiter.Allow(m.From.Address, at); !ok {
+			log.Warn("receipt rate limit bit", "from", m.From.Address, "why", why)
+			o, err := skip(key, m, "rate-limit", why)
+			o.Decision = d
+			return o, err
+		}
+	}
+
+	req, err := p.store.RecordRequest(ctx, store.NewRequest{
+		Dept: deptName, MessageKey: key, MessageID: m.MessageID, Mailbox: f.Mailbox, UID: f.UID,
+		Requester: m.From.Address, RequesterName: m.From.Name, Subject: m.Subject,
+		Category: d.Category, Rule: d.Rule, ReceivedAt: at, DueAt: d.DueAt,
+		Text: excerpt(m.Text, 4000), ThreadKeys: threadKeys(m), State: "acknowledged",
+	}, func(ref string) ([]store.NewMail, error) {
+		return p.receipt(rt, dept, m, d, ref)
+	})
+	if errors.Is(err, store.ErrDuplicate) {
+		return Outcome{Key: key, Action: "duplicate"}, nil
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("record request: %w", err)
+	}
+	log.Info("request acknowledged", "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt)
+	p.kick()
+	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
+}
+
+func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Message) (store.Request, bool, error) {
+	var keys []string
+	keys = append(keys, m.InReplyTo...)
+	keys = append(keys, m.References...)
+	if len(keys) > 0 {
+		req, err := p.store.FindThread(ctx, dept, keys)
+		if err == nil {
+			return req, true, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.Request{}, false, fmt.Errorf("find thread: %w", err)
+		}
+	}
+	// Clients that drop References still keep the subject tag.
+	if tag := refTag.FindStringSubmatch(m.Subject); tag != nil {
+		req, err := p.store.RequestByRef(ctx, dept, tag[1])
+		if err == nil {
+			return req, true, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.Request{}, false, fmt.Errorf("find %s: %w", tag[1], err)
+		}
+	}
+	return store.Request{}, false, nil
+}
+
+// receipt renders and composes the receipt for a new request. It runs
+// inside the store's transaction, so the Message-ID it fixes is the one
+// that will be sent, however often the sender retries.
+func (p *Processor) receipt(rt *Runtime, dept *rules.Department, m *rules.Message, d rules.Decision, ref string) ([]store.NewMail, error) {
+	loc := dept.Calendar.Location()
+	r, err := rt.Templates.Receipt(templates.Receipt{
+		Department:        dept.Name,
+		DepartmentAddress: dept.Address,
+		Requester:         templates.Person{Name: m.From.Name, Address: m.From.Address},
+		Subject:           m.Subject,
+		Ref:               ref,
+		Category:          d.Category,
+		Commitment:        d.Commitment.String(),
+		Received:          d.ReceivedAt,
+		Due:               d.DueAt,
+		Location:          loc,
+		Excerpt:           excerpt(m.Text, 600),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("render receipt: %w", err)
+	}
+	id := outbox.NewMessageID(domainOf(dept.Address))
+	var refs []string
+	refs = append(refs, m.References...)
+	if m.MessageID != "" {
+		refs = append(refs, m.MessageID)
+	}
+	raw, err := outbox.Compose(outbox.Mail{
+		From:          mail.Address{Name: dept.Name, Address: dept.Address},
+		To:            []mail.Address{{Name: m.From.Name, Address: m.From.Address}},
+		Subject:       r.Subject,
+		Text:          r.Text,
+		HTML:          r.HTML,
+		MessageID:     id,
+		InReplyTo:     m.MessageID,
+		References:    refs,
+		AutoSubmitted: "auto-replied",
+		Date:          d.ReceivedAt,
+		Extra:         map[string]string{"X-Ackd-Ref": ref, "X-Ackd-Loop": dept.Address},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("compose receipt: %w", err)
+	}
+	return []store.NewMail{{Kind: "receipt", MessageID: id, EnvelopeFrom: "", Recipients: []string{m.From.Address}, Raw: raw}}, nil
+}
+
+func threadKeys(m *rules.Message) []string {
+	if m.MessageID == "" {
+		return nil
+	}
+	return []string{m.MessageID}
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return "ackd.invalid"
+}
+
+// excerpt cuts text to about n bytes on a line or rune boundary.
+func excerpt(text string, n int) string {
+	text = strings.TrimSpace(text)
+	if len(text) <= n {
+		return text
+	}
+	cut := strings.LastIndexByte(text[:n], '\n')
+	if cut < n/2 {
+		cut = n
+		for cut > 0 && !utf8RuneStart(text[cut]) {
+			cut--
+		}
+	}
+	return strings.TrimSpace(text[:cut]) + "\n…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
