@@ -17,6 +17,9 @@ import (
 type sqlStore struct {
 	w, r *sql.DB
 	opts Options
+	// textBytes: requests.text is a byte column (PostgreSQL's BYTEA, since
+	// its TEXT refuses NUL), so the excerpt is written as []byte.
+	textBytes bool
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -160,6 +163,18 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 		}
 	}()
 
+	// The counter row stays locked until the transaction ends, so the
+	// department's RecordRequests take turns from here on even where writers
+	// run concurrently (PostgreSQL, READ COMMITTED): the check below then
+	// sees every request committed before, and a duplicate never reaches
+	// build. Its rollback returns the number.
+	var seq int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO ref_counters (dept, last_seq) VALUES ($1, 1)
+		ON CONFLICT (dept) DO UPDATE SET last_seq = ref_counters.last_seq + 1
+		RETURNING last_seq`, r.Dept).Scan(&seq)
+	if err != nil {
+		return Request{}, fmt.Errorf("record request %s: allocate reference: %w", r.MessageKey, err)
+	}
 	var one int
 	err = tx.QueryRowContext(ctx, `SELECT 1 FROM processed WHERE dept = $1 AND message_key = $2`, r.Dept, r.MessageKey).Scan(&one)
 	switch {
@@ -168,13 +183,6 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 	case !errors.Is(err, sql.ErrNoRows):
 		return Request{}, fmt.Errorf("record request %s: check processed: %w", r.MessageKey, err)
 	}
-	var seq int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO ref_counters (dept, last_seq) VALUES ($1, 1)
-		ON CONFLICT (dept) DO UPDATE SET last_seq = ref_counters.last_seq + 1
-		RETURNING last_seq`, r.Dept).Scan(&seq)
-	if err != nil {
-		return Request{}, fmt.Errorf("record request %s: allocate reference: %w", r.MessageKey, err)
-	}
 	ref := fmt.Sprintf("REQ-%d", seq)
 	// Everything after the savepoint can be undone while the counter's
 	// advance is still committed: build has seen ref, so it is spent.
@@ -182,10 +190,8 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 		return Request{}, fmt.Errorf("record request %s: savepoint: %w", r.MessageKey, err)
 	}
 	req, err := s.recordInTx(ctx, tx, r, seq, ref, build)
-	if errors.Is(err, ErrDuplicate) {
-		return Request{}, fmt.Errorf("record request %s: %w", r.MessageKey, err)
-	}
 	if err != nil {
+		// ErrDuplicate too: build has seen ref, so it stays spent.
 		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT record_request`); rerr == nil {
 			done = tx.Commit() == nil
 		}
@@ -223,7 +229,8 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	if n, err := res.RowsAffected(); err != nil {
 		return Request{}, fmt.Errorf("mark processed: %w", err)
 	} else if n == 0 {
-		// Only reachable on a backend whose writers run concurrently.
+		// Only reachable when RecordSkipped of the same key committed in
+		// the meantime, on a backend whose writers run concurrently.
 		return Request{}, ErrDuplicate
 	}
 	req := Request{
@@ -234,6 +241,10 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 		ReceivedAt: roundTrip(r.ReceivedAt), DueAt: roundTrip(r.DueAt), CreatedAt: now,
 		Text: r.Text,
 	}
+	var text any = r.Text
+	if s.textBytes {
+		text = []byte(r.Text)
+	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO requests (dept, seq, ref, message_key, message_id, mailbox, uid,
 			requester, requester_name, subject, category, rule, state,
 			received_at, due_at, created_at, updated_at, text)
@@ -241,7 +252,7 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 		RETURNING id`,
 		r.Dept, seq, ref, r.MessageKey, r.MessageID, r.Mailbox, int64(r.UID),
 		r.Requester, r.RequesterName, r.Subject, r.Category, r.Rule, r.State,
-		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), r.Text).Scan(&req.ID)
+		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text).Scan(&req.ID)
 	if err != nil {
 		return Request{}, fmt.Errorf("insert request: %w", err)
 	}

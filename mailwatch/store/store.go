@@ -4,10 +4,11 @@
 // message was processed are written in one transaction, so a crash at any
 // point neither loses a request nor acknowledges it twice.
 //
-// SQLite (pure Go, modernc.org/sqlite) is the default backend. Queries are
-// written in SQL that PostgreSQL also runs ($n placeholders, ON CONFLICT,
-// RETURNING, SAVEPOINT; times as INTEGER unix milliseconds), so a PostgreSQL
-// backend needs only its own migrations and Open branch.
+// SQLite (pure Go, modernc.org/sqlite) is the default backend; PostgreSQL
+// (pgx through database/sql) lets several replicas share one database. The
+// queries are written once in SQL that both run ($n placeholders, ON
+// CONFLICT, RETURNING, SAVEPOINT; times as integer unix milliseconds); each
+// backend has its own migrations.
 package store
 
 import (
@@ -224,11 +225,18 @@ type Options struct {
 	QueryTimeout time.Duration
 	// Now is the clock for CreatedAt and similar stamps; time.Now when nil.
 	Now func() time.Time
+	// Password authenticates to PostgreSQL; the caller reads it from
+	// password_env or password_file, since a DSN with a password is refused.
+	// Empty leaves PostgreSQL's own defaults (PGPASSWORD, ~/.pgpass). It is
+	// never part of an error. SQLite ignores it.
+	Password string
 }
 
 // Open opens a store: driver "sqlite" with a file path as DSN (":memory:"
-// for a private in-memory database). Pending migrations are applied; a
-// database migrated by a newer ackd is refused with ErrSchemaTooNew.
+// for a private in-memory database), or driver "postgres" with a libpq
+// connection string or URL without a password (see Options.Password).
+// Pending migrations are applied; a database migrated by a newer ackd is
+// refused with ErrSchemaTooNew.
 func Open(ctx context.Context, driver, dsn string) (Store, error) {
 	return OpenOptions(ctx, driver, dsn, Options{})
 }
@@ -244,7 +252,9 @@ func OpenOptions(ctx context.Context, driver, dsn string, opts Options) (Store, 
 	switch driver {
 	case "sqlite", "sqlite3":
 		return openSQLite(ctx, dsn, opts)
+	case "postgres", "postgresql", "pgx":
+		return openPostgres(ctx, dsn, opts)
 	default:
-		return nil, fmt.Errorf("open store: unsupported driver %q (want sqlite)", driver)
+		return nil, fmt.Errorf("open store: unsupported driver %q (want sqlite or postgres)", driver)
 	}
 }
