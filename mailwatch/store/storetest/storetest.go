@@ -320,6 +320,7 @@ func testRequestFields(t *testing.T, s store.Store) {
 		Requester: in.Requester, RequesterName: in.RequesterName, Subject: in.Subject,
 		Category: "access", Rule: "password-reset", State: store.StateNew,
 		ReceivedAt: base, DueAt: base.Add(4 * time.Hour), CreatedAt: got.CreatedAt, Text: in.Text,
+		CycleStart: base, LastActivityAt: base,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("RecordRequest returned\n %+v\nwant\n %+v", got, want)
