@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OpenRequests", testOpenRequests},
 		{"Skipped", testSkipped},
 	}
+	tests = append(tests, lifecycleTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
