@@ -180,7 +180,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
-	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		log.Error("open store", "err", err)
 		return 1
@@ -256,4 +256,14 @@ func reload(d *mailwatch.Daemon, path string, log *slog.Logger) {
 		return
 	}
 	log.Info("reloaded rules and templates", "config", path)
+}
+
+// openStore opens the configured store, with its password read from
+// password_env or password_file (never from the DSN).
+func openStore(ctx context.Context, cfg *rules.Config) (store.Store, error) {
+	pw, err := mailwatch.ReadSecret(rules.Secret{Env: cfg.Store.PasswordEnv, File: cfg.Store.PasswordFile})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return store.OpenOptions(ctx, cfg.Store.Driver, cfg.Store.DSN, store.Options{Password: pw})
 }

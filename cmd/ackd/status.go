@@ -23,7 +23,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		printProblems(stderr, err)
 		return 1
 	}
-	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "ackd status: open store:", err)
 		return 1

@@ -62,14 +62,14 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 // migrate brings db up to the last of ms, one transaction per step, and
 // refuses a database newer than ms. The version is re-read inside each
 // transaction, so two processes opening the same new database at once apply
-// each step once.
-func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_version: %w", err)
-	}
+// each step once. lock, unless empty, is the first statement of every
+// migration transaction: a backend whose transactions do not exclude each
+// other (PostgreSQL) takes a lock there that makes concurrent migrations
+// take turns; SQLite's write transactions already do.
+func migrate(ctx context.Context, db *sql.DB, ms []migration, lock string) error {
 	latest := ms[len(ms)-1].version
 	for _, m := range ms {
-		if err := migrateStep(ctx, db, m, latest); err != nil {
+		if err := migrateStep(ctx, db, m, latest, lock); err != nil {
 			return err
 		}
 	}
@@ -84,7 +84,7 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
 	return nil
 }
 
-func migrateStep(ctx context.Context, db *sql.DB, m migration, latest int) (err error) {
+func migrateStep(ctx context.Context, db *sql.DB, m migration, latest int, lock string) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin migration %s: %w", m.name, err)
@@ -94,6 +94,16 @@ func migrateStep(ctx context.Context, db *sql.DB, m migration, latest int) (err 
 			_ = tx.Rollback()
 		}
 	}()
+	if lock != "" {
+		if _, err = tx.ExecContext(ctx, lock); err != nil {
+			return fmt.Errorf("lock for migration %s: %w", m.name, err)
+		}
+	}
+	// Created under the lock: PostgreSQL's CREATE TABLE IF NOT EXISTS is not
+	// safe against a concurrent one.
+	if _, err = tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
 	var v int
 	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
 	switch {

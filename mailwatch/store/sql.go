@@ -17,6 +17,9 @@ import (
 type sqlStore struct {
 	w, r *sql.DB
 	opts Options
+	// textBytes: requests.text is a byte column (PostgreSQL's BYTEA, since
+	// its TEXT refuses NUL), so the excerpt is written as []byte.
+	textBytes bool
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -160,6 +163,18 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 		}
 	}()
 
+	// The counter row stays locked until the transaction ends, so the
+	// department's RecordRequests take turns from here on even where writers
+	// run concurrently (PostgreSQL, READ COMMITTED): the check below then
+	// sees every request committed before, and a duplicate never reaches
+	// build. Its rollback returns the number.
+	var seq int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO ref_counters (dept, last_seq) VALUES ($1, 1)
+		ON CONFLICT (dept) DO UPDATE SET last_seq = ref_counters.last_seq + 1
+		RETURNING last_seq`, r.Dept).Scan(&seq)
+	if err != nil {
+		return Request{}, fmt.Errorf("record request %s: allocate reference: %w", r.MessageKey, err)
+	}
 	var one int
 	err = tx.QueryRowContext(ctx, `SELECT 1 FROM processed WHERE dept = $1 AND message_key = $2`, r.Dept, r.MessageKey).Scan(&one)
 	switch {
@@ -168,13 +183,6 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 	case !errors.Is(err, sql.ErrNoRows):
 		return Request{}, fmt.Errorf("record request %s: check processed: %w", r.MessageKey, err)
 	}
-	var seq int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO ref_counters (dept, last_seq) VALUES ($1, 1)
-		ON CONFLICT (dept) DO UPDATE SET last_seq = ref_counters.last_seq + 1
-		RETURNING last_seq`, r.Dept).Scan(&seq)
-	if err != nil {
-		return Request{}, fmt.Errorf("record request %s: allocate reference: %w", r.MessageKey, err)
-	}
 	ref := fmt.Sprintf("REQ-%d", seq)
 	// Everything after the savepoint can be undone while the counter's
 	// advance is still committed: build has seen ref, so it is spent.
@@ -182,10 +190,8 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 		return Request{}, fmt.Errorf("record request %s: savepoint: %w", r.MessageKey, err)
 	}
 	req, err := s.recordInTx(ctx, tx, r, seq, ref, build)
-	if errors.Is(err, ErrDuplicate) {
-		return Request{}, fmt.Errorf("record request %s: %w", r.MessageKey, err)
-	}
 	if err != nil {
+		// ErrDuplicate too: build has seen ref, so it stays spent.
 		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT record_request`); rerr == nil {
 			done = tx.Commit() == nil
 		}
@@ -203,15 +209,8 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	if err != nil {
 		return Request{}, fmt.Errorf("build mail: %w", err)
 	}
-	for i, m := range mails {
-		switch {
-		case normKey(m.MessageID) == "":
-			return Request{}, fmt.Errorf("build mail: mail %d (%s) has no Message-ID", i, m.Kind)
-		case len(m.Recipients) == 0:
-			return Request{}, fmt.Errorf("build mail: mail %d (%s) has no recipients", i, m.Kind)
-		case len(m.Raw) == 0:
-			return Request{}, fmt.Errorf("build mail: mail %d (%s) is empty", i, m.Kind)
-		}
+	if err := checkMails(mails); err != nil {
+		return Request{}, fmt.Errorf("build mail: %w", err)
 	}
 	now := roundTrip(s.opts.Now())
 	res, err := tx.ExecContext(ctx, `INSERT INTO processed (dept, message_key, outcome, processed_at)
@@ -223,7 +222,8 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	if n, err := res.RowsAffected(); err != nil {
 		return Request{}, fmt.Errorf("mark processed: %w", err)
 	} else if n == 0 {
-		// Only reachable on a backend whose writers run concurrently.
+		// Only reachable when RecordSkipped of the same key committed in
+		// the meantime, on a backend whose writers run concurrently.
 		return Request{}, ErrDuplicate
 	}
 	req := Request{
@@ -232,16 +232,20 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 		Requester: r.Requester, RequesterName: r.RequesterName, Subject: r.Subject,
 		Category: r.Category, Rule: r.Rule, State: r.State,
 		ReceivedAt: roundTrip(r.ReceivedAt), DueAt: roundTrip(r.DueAt), CreatedAt: now,
-		Text: r.Text,
+		Text: r.Text, CycleStart: roundTrip(r.ReceivedAt), LastActivityAt: roundTrip(r.ReceivedAt),
+	}
+	var text any = r.Text
+	if s.textBytes {
+		text = []byte(r.Text)
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO requests (dept, seq, ref, message_key, message_id, mailbox, uid,
 			requester, requester_name, subject, category, rule, state,
-			received_at, due_at, created_at, updated_at, text)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)
+			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14)
 		RETURNING id`,
 		r.Dept, seq, ref, r.MessageKey, r.MessageID, r.Mailbox, int64(r.UID),
 		r.Requester, r.RequesterName, r.Subject, r.Category, r.Rule, r.State,
-		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), r.Text).Scan(&req.ID)
+		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text).Scan(&req.ID)
 	if err != nil {
 		return Request{}, fmt.Errorf("insert request: %w", err)
 	}
@@ -258,20 +262,57 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	if err := insertThreadKeys(ctx, tx, r.Dept, req.ID, ids, true); err != nil {
 		return Request{}, err
 	}
+	if err := queueMails(ctx, tx, r.Dept, req.ID, mails, now); err != nil {
+		return Request{}, err
+	}
+	// Every history starts with the arrival.
+	detail := "category " + r.Category
+	if r.Rule != "" {
+		detail += ", rule " + r.Rule
+	}
+	ev := Event{Kind: EventReceived, At: req.ReceivedAt, Actor: r.Requester, Detail: detail}
+	if err := insertEvents(ctx, tx, req, []Event{ev}, now); err != nil {
+		return Request{}, err
+	}
+	return req, nil
+}
+
+// checkMails refuses mail the sender could not send.
+func checkMails(mails []NewMail) error {
+	for i, m := range mails {
+		switch {
+		case normKey(m.MessageID) == "":
+			return fmt.Errorf("mail %d (%s) has no Message-ID", i, m.Kind)
+		case len(m.Recipients) == 0:
+			return fmt.Errorf("mail %d (%s) has no recipients", i, m.Kind)
+		case len(m.Raw) == 0:
+			return fmt.Errorf("mail %d (%s) is empty", i, m.Kind)
+		}
+	}
+	return nil
+}
+
+// queueMails inserts outbox rows, due now; requestID 0 stores NULL (mail of
+// no request).
+func queueMails(ctx context.Context, tx *sql.Tx, dept string, requestID int64, mails []NewMail, now time.Time) error {
+	var reqID any
+	if requestID != 0 {
+		reqID = requestID
+	}
 	for _, m := range mails {
 		rcpt, err := json.Marshal(m.Recipients)
 		if err != nil {
-			return Request{}, fmt.Errorf("encode recipients: %w", err)
+			return fmt.Errorf("encode recipients: %w", err)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO outbox (request_id, dept, kind, message_id, envelope_from, recipients, raw,
 				state, attempts, next_attempt, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)`,
-			req.ID, r.Dept, m.Kind, m.MessageID, m.EnvelopeFrom, string(rcpt), m.Raw, now.UnixMilli())
+			reqID, dept, m.Kind, m.MessageID, m.EnvelopeFrom, string(rcpt), m.Raw, now.UnixMilli())
 		if err != nil {
-			return Request{}, fmt.Errorf("queue %s mail %s: %w", m.Kind, m.MessageID, err)
+			return fmt.Errorf("queue %s mail %s: %w", m.Kind, m.MessageID, err)
 		}
 	}
-	return req, nil
+	return nil
 }
 
 // insertThreadKeys attaches keys to a request. Unless strict, a key that
@@ -459,23 +500,30 @@ func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
 }
 
 const requestCols = `id, dept, ref, message_key, message_id, mailbox, uid, requester, requester_name, subject,
-	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text`
+	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text,
+	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at`
 
 func scanRequest(sc scanner) (Request, error) {
 	var (
 		r                              Request
 		uid                            int64
-		received, due, created, answer sql.NullInt64
+		received, due, created, first  sql.NullInt64
+		cycle, answered, late, waiting sql.NullInt64
+		resolved, activity             sql.NullInt64
 	)
 	err := sc.Scan(&r.ID, &r.Dept, &r.Ref, &r.MessageKey, &r.MessageID, &r.Mailbox, &uid, &r.Requester,
-		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &answer,
-		&r.EscalationLevel, &r.Reminders, &r.Text)
+		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &first,
+		&r.EscalationLevel, &r.Reminders, &r.Text,
+		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity)
 	if err != nil {
 		return Request{}, err
 	}
 	r.UID = uint32(uid)
 	r.ReceivedAt, r.DueAt = fromMillis(received), fromMillis(due)
-	r.CreatedAt, r.FirstResponseAt = fromMillis(created), fromMillis(answer)
+	r.CreatedAt, r.FirstResponseAt = fromMillis(created), fromMillis(first)
+	r.CycleStart, r.AnsweredAt = fromMillis(cycle), fromMillis(answered)
+	r.LateNoticeFor, r.WaitingSince = fromMillis(late), fromMillis(waiting)
+	r.ResolvedAt, r.LastActivityAt = fromMillis(resolved), fromMillis(activity)
 	return r, nil
 }
 

@@ -89,7 +89,7 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (Store, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := migrate(ctx, w, ms); err != nil {
+	if err := migrate(ctx, w, ms, ""); err != nil {
 		return fail(err)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +230,129 @@ func TestSQLiteInjectedClock(t *testing.T) {
 	}
 	if sk, err := s.RecentSkipped(t.Context(), 1); err != nil || len(sk) != 1 || !sk[0].At.Equal(at) {
 		t.Errorf("skip without At = %+v, %v; want At %v", sk, err, at)
+	}
+}
+
+// A database written by the first schema keeps its requests, marks, keys
+// and mail through migration 0002, with the new lifecycle fields filled in
+// from what it knew, and its foreign keys still enforced after processed
+// was rebuilt.
+func TestSQLiteMigrateFromVersion1(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ackd.db")
+	v1, err := os.ReadFile(filepath.Join("migrations", "sqlite", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := time.Date(2026, 11, 24, 9, 30, 0, 123_000_000, time.UTC)
+	answered := received.Add(2 * time.Hour)
+	db := rawDB(t, path+"?_pragma=foreign_keys(1)")
+	ms := func(t time.Time) int64 { return t.UnixMilli() }
+	for _, q := range []string{
+		`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version (version) VALUES (1)`,
+		string(v1),
+		fmt.Sprintf(`INSERT INTO processed VALUES ('it', 'k1', 'request', %[1]d), ('it', 'k2', 'request', %[1]d), ('it', 's1', 'skipped', %[1]d)`, ms(received)),
+		fmt.Sprintf(`INSERT INTO requests (id, dept, seq, ref, message_key, message_id, mailbox, uid, requester, requester_name,
+				subject, category, rule, state, received_at, due_at, created_at, updated_at, first_response_at, text)
+			VALUES (1, 'it', 1, 'REQ-1', 'k1', '<k1@x>', 'INBOX', 7, 'carol@example.test', 'Carol', 'Printer', 'default', '',
+				'acknowledged', %[1]d, %[2]d, %[1]d, %[1]d, NULL, 'It jams.'),
+			(2, 'it', 2, 'REQ-2', 'k2', '<k2@x>', 'INBOX', 8, 'dan@example.test', 'Dan', 'VPN', 'access', 'vpn',
+				'answered', %[1]d, %[2]d, %[1]d, %[1]d, %[3]d, 'Down.')`, ms(received), ms(received.Add(72*time.Hour)), ms(answered)),
+		`INSERT INTO ref_counters VALUES ('it', 2)`,
+		`INSERT INTO thread_keys VALUES ('it', 'k1@x', 1), ('it', 'receipt-1@ackd', 1), ('it', 'k2@x', 2)`,
+		fmt.Sprintf(`INSERT INTO skipped (dept, mailbox, uid, message_key, message_id, from_addr, subject, reason, refusal, skipped_at)
+			VALUES ('it', 'INBOX', 9, 's1', '<s1@x>', 'list@example.test', 'News', 'List-Id present', 'list', %d)`, ms(received)),
+		fmt.Sprintf(`INSERT INTO outbox (request_id, dept, kind, message_id, envelope_from, recipients, raw, state, next_attempt, created_at)
+			VALUES (1, 'it', 'receipt', '<receipt-1@ackd>', '', '["carol@example.test"]', X'41', 'pending', %[1]d, %[1]d)`, ms(received)),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("build version 1 database: %v\n%s", err, q)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openFile(t, path)
+	r1, err := s.RequestByRef(ctx, "it", "REQ-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want1 := store.Request{ID: 1, Dept: "it", Ref: "REQ-1", MessageKey: "k1", MessageID: "<k1@x>", Mailbox: "INBOX", UID: 7,
+		Requester: "carol@example.test", RequesterName: "Carol", Subject: "Printer", Category: "default",
+		State: store.StateAcknowledged, ReceivedAt: received, DueAt: received.Add(72 * time.Hour), CreatedAt: received,
+		Text: "It jams.", CycleStart: received, LastActivityAt: received}
+	if !reflect.DeepEqual(r1, want1) {
+		t.Errorf("REQ-1 after migration\n %+v\nwant\n %+v", r1, want1)
+	}
+	r2, err := s.RequestByRef(ctx, "it", "REQ-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r2.CycleStart.Equal(received) || !r2.AnsweredAt.Equal(answered) || !r2.FirstResponseAt.Equal(answered) ||
+		!r2.LastActivityAt.Equal(answered) {
+		t.Errorf("REQ-2 after migration: %+v; want CycleStart %v, answered and last activity %v", r2, received, answered)
+	}
+	evs, err := s.Events(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEv := []store.Event{{ID: evs[0].ID, RequestID: 2, Dept: "it", Kind: store.EventReceived, At: received,
+		Actor: "dan@example.test", Detail: "category access, rule vpn"}}
+	if !reflect.DeepEqual(evs, wantEv) {
+		t.Errorf("back-filled history of REQ-2 = %+v, want %+v", evs, wantEv)
+	}
+	for _, key := range []string{"k1", "k2", "s1"} {
+		if seen, err := s.Seen(ctx, "it", key); err != nil || !seen {
+			t.Errorf("Seen(%s) after migration = %v, %v", key, seen, err)
+		}
+	}
+	if _, err := s.RecordRequest(ctx, store.NewRequest{Dept: "it", MessageKey: "k1", ReceivedAt: received},
+		func(string) ([]store.NewMail, error) { return nil, nil }); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("re-recording k1 after migration: err = %v, want ErrDuplicate", err)
+	}
+	if f, err := s.FindThread(ctx, "it", []string{"<receipt-1@ackd>"}); err != nil || f.ID != 1 {
+		t.Errorf("FindThread by the old receipt = %d, %v", f.ID, err)
+	}
+	if n, err := s.PendingMail(ctx); err != nil || n != 1 {
+		t.Errorf("pending after migration = %d, %v; want 1", n, err)
+	}
+	// The rebuilt processed table takes follow-ups.
+	if _, err := s.Apply(ctx, store.Change{RequestID: 1, MessageKey: "reply-1", Mailbox: "INBOX", UID: 10,
+		Update: func(r *store.Request) ([]store.NewMail, error) { r.Reminders++; return nil, nil }}); err != nil {
+		t.Fatalf("Apply after migration: %v", err)
+	}
+	r, err := s.RecordRequest(ctx, store.NewRequest{Dept: "it", MessageKey: "k3", ReceivedAt: received},
+		func(string) ([]store.NewMail, error) { return nil, nil })
+	if err != nil || r.Ref != "REQ-3" {
+		t.Errorf("next request after migration = %s, %v; want REQ-3", r.Ref, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db = rawDB(t, path+"?_pragma=foreign_keys(1)")
+	var version int
+	if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&version); err != nil || version != 2 {
+		t.Errorf("schema version = %d, %v; want 2", version, err)
+	}
+	rows, err := db.Query(`PRAGMA foreign_key_check`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		t.Error("foreign_key_check reports a dangling reference after migration")
+	}
+	rows.Close()
+	// requests and skipped still reference processed: their marks cannot go.
+	for _, key := range []string{"k1", "s1"} {
+		if _, err := db.Exec(`DELETE FROM processed WHERE dept = 'it' AND message_key = $1`, key); err == nil {
+			t.Errorf("deleting the processed mark of %s: no foreign key error", key)
+		}
+	}
+	var mailbox string
+	var uid int64
+	if err := db.QueryRow(`SELECT mailbox, uid FROM processed WHERE message_key = 'reply-1' AND outcome = 'followup'`).Scan(&mailbox, &uid); err != nil || mailbox != "INBOX" || uid != 10 {
+		t.Errorf("follow-up mark = %q %d, %v; want INBOX 10", mailbox, uid, err)
 	}
 }

@@ -4,10 +4,11 @@
 // message was processed are written in one transaction, so a crash at any
 // point neither loses a request nor acknowledges it twice.
 //
-// SQLite (pure Go, modernc.org/sqlite) is the default backend. Queries are
-// written in SQL that PostgreSQL also runs ($n placeholders, ON CONFLICT,
-// RETURNING, SAVEPOINT; times as INTEGER unix milliseconds), so a PostgreSQL
-// backend needs only its own migrations and Open branch.
+// SQLite (pure Go, modernc.org/sqlite) is the default backend; PostgreSQL
+// (pgx through database/sql) lets several replicas share one database. The
+// queries are written once in SQL that both run ($n placeholders, ON
+// CONFLICT, RETURNING, SAVEPOINT; times as integer unix milliseconds); each
+// backend has its own migrations.
 package store
 
 import (
@@ -91,6 +92,46 @@ type Store interface {
 	AddThreadKeys(ctx context.Context, requestID int64, keys []string) error
 	// RecentSkipped returns up to limit (> 0) skipped messages, newest first.
 	RecentSkipped(ctx context.Context, limit int) ([]Skipped, error)
+
+	// Apply changes one request in one transaction. It locks and reads the
+	// request's row (ErrNotFound), marks c.MessageKey processed for the
+	// request's department if set (outcome "followup"), calls c.Update
+	// with a copy of the request and then writes the row, adds c.ThreadKeys
+	// and the Message-ID of every mail Update returns as thread keys,
+	// appends c.Events to the request's history and queues the mails with
+	// the request's ID.
+	//
+	// If c.MessageKey was already processed it returns ErrDuplicate, does
+	// not call Update and writes nothing. If Update returns an error, or what
+	// it returns cannot be stored (an invalid state, a zero CycleStart, a
+	// changed field that is not one of the mutable ones listed on Change, a
+	// mail Message-ID already in the outbox), nothing is written and the
+	// error is returned wrapped. If Update returns ErrNoChange, the row is
+	// left alone and the mails are discarded, but the processed mark,
+	// thread keys and events are written and Apply returns the request as
+	// it is, with a nil error. A nil Update is the same as one returning
+	// ErrNoChange.
+	//
+	// Update runs while the write transaction is open: it must be quick and
+	// must not call the store. Calls on the same request take turns, so an
+	// Update always sees the result of the previous one.
+	Apply(ctx context.Context, c Change) (Request, error)
+	// RequestByID returns a request in any state; ErrNotFound.
+	RequestByID(ctx context.Context, id int64) (Request, error)
+	// Events returns a request's history, oldest (At, then insertion)
+	// first; ErrNotFound for an unknown request.
+	Events(ctx context.Context, requestID int64) ([]Event, error)
+	// EventsSince returns the events of dept, or of all departments with
+	// dept "", whose At is at or after since; oldest first.
+	EventsSince(ctx context.Context, dept string, since time.Time) ([]Event, error)
+	// RequestsSince returns the requests in any state of dept, or of all
+	// departments with dept "", received at or after since; oldest
+	// (ReceivedAt) first.
+	RequestsSince(ctx context.Context, dept string, since time.Time) ([]Request, error)
+	// QueueMail queues mails that belong to no request (digests, reports)
+	// in one transaction: all or none. Their Message-IDs are not thread
+	// keys, since no request owns them.
+	QueueMail(ctx context.Context, dept string, mails []NewMail) error
 }
 
 // SyncState is what a mailbox watcher must remember between sessions.
@@ -155,10 +196,85 @@ type Request struct {
 	ReceivedAt      time.Time
 	DueAt           time.Time // zero = no commitment
 	CreatedAt       time.Time
-	FirstResponseAt time.Time // zero = none yet
-	EscalationLevel int
+	FirstResponseAt time.Time // first staff answer; zero = none yet
+	EscalationLevel int       // escalation steps fired in the current cycle
 	Reminders       int
 	Text            string
+
+	// CycleStart is the start of the current commitment cycle: ReceivedAt
+	// at first, reset on reopen or #eta. Escalation shares count from it.
+	CycleStart time.Time
+	// AnsweredAt is the last staff answer; zero = none yet.
+	AnsweredAt time.Time
+	// AssignedTo is the address escalations go to first ("#assign"); "" = none.
+	AssignedTo string
+	// LateNoticeFor is the DueAt for which a late notice was sent, so there
+	// is one notice per due time; zero = none.
+	LateNoticeFor time.Time
+	// WaitingSince is when the clock was paused ("#waiting"); zero = not waiting.
+	WaitingSince time.Time
+	// ResolvedAt is when the request was resolved; zero = not resolved.
+	ResolvedAt time.Time
+	// LastActivityAt is the last message on the thread from anyone;
+	// ReceivedAt at first.
+	LastActivityAt time.Time
+}
+
+// Change is one change to a request, applied by Store.Apply.
+type Change struct {
+	RequestID int64
+	// MessageKey, if set, is the message that caused the change (a reply,
+	// a staff command): it is marked processed, so the change is applied
+	// once however often the message is read.
+	MessageKey string
+	// Mailbox and UID are where that message was, kept with the mark.
+	Mailbox string
+	UID     uint32
+	// ThreadKeys are Message-IDs to attach to the request (the message's
+	// own); a key that already belongs to a request of the department stays
+	// with it.
+	ThreadKeys []string
+	// Events are appended to the request's history; the store fills in
+	// their ID, RequestID and Dept.
+	Events []Event
+	// Update, if not nil, changes the request and returns mail to queue
+	// about it. It may change only the mutable fields: State, DueAt,
+	// CycleStart, FirstResponseAt, AnsweredAt, EscalationLevel, Reminders,
+	// AssignedTo, LateNoticeFor, WaitingSince, ResolvedAt, LastActivityAt.
+	// It may return ErrNoChange (see Store.Apply).
+	Update func(r *Request) ([]NewMail, error)
+}
+
+// Event kinds ackd writes. Kind is free text to the store; these are the
+// names the daemon and its reports agree on.
+const (
+	EventReceived       = "received"
+	EventAnswered       = "answered"
+	EventReminder       = "reminder"
+	EventReopened       = "reopened"
+	EventEscalated      = "escalated"
+	EventLateNotice     = "late-notice"
+	EventETA            = "eta"
+	EventWaiting        = "waiting"
+	EventAssigned       = "assigned"
+	EventResolved       = "resolved"
+	EventCommandRefused = "command-refused"
+)
+
+// Event is one entry in a request's history.
+//
+// Kind, Actor and Detail are stored as valid UTF-8 without NUL (invalid
+// bytes and NULs become U+FFFD), since PostgreSQL's TEXT refuses both and
+// the history must be the same on every backend.
+type Event struct {
+	ID        int64
+	RequestID int64
+	Dept      string    // the request's department, filled in by the store
+	Kind      string    // one of the Event constants, or another word; required
+	At        time.Time // zero means now (the store's clock)
+	Actor     string    // address of who caused it; "" for ackd itself
+	Detail    string    // human text: "level 2 to leads", "#eta 2026-12-01"
+	Level     int       // escalation level for "escalated" events, else 0
 }
 
 // Skipped is a processed message that got no receipt, and why.
@@ -211,6 +327,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrNotPending: the outbox mail was already sent or failed.
 	ErrNotPending = errors.New("mail is not pending")
+	// ErrNoChange: returned by a Change's Update to leave the request as it
+	// is while still recording the message, its thread keys and events.
+	ErrNoChange = errors.New("no change to the request")
 	// ErrSchemaTooNew: the database was migrated by a newer ackd.
 	ErrSchemaTooNew = errors.New("database schema is newer than this ackd")
 )
@@ -224,11 +343,18 @@ type Options struct {
 	QueryTimeout time.Duration
 	// Now is the clock for CreatedAt and similar stamps; time.Now when nil.
 	Now func() time.Time
+	// Password authenticates to PostgreSQL; the caller reads it from
+	// password_env or password_file, since a DSN with a password is refused.
+	// Empty leaves PostgreSQL's own defaults (PGPASSWORD, ~/.pgpass). It is
+	// never part of an error. SQLite ignores it.
+	Password string
 }
 
 // Open opens a store: driver "sqlite" with a file path as DSN (":memory:"
-// for a private in-memory database). Pending migrations are applied; a
-// database migrated by a newer ackd is refused with ErrSchemaTooNew.
+// for a private in-memory database), or driver "postgres" with a libpq
+// connection string or URL without a password (see Options.Password).
+// Pending migrations are applied; a database migrated by a newer ackd is
+// refused with ErrSchemaTooNew.
 func Open(ctx context.Context, driver, dsn string) (Store, error) {
 	return OpenOptions(ctx, driver, dsn, Options{})
 }
@@ -244,7 +370,9 @@ func OpenOptions(ctx context.Context, driver, dsn string, opts Options) (Store, 
 	switch driver {
 	case "sqlite", "sqlite3":
 		return openSQLite(ctx, dsn, opts)
+	case "postgres", "postgresql", "pgx":
+		return openPostgres(ctx, dsn, opts)
 	default:
-		return nil, fmt.Errorf("open store: unsupported driver %q (want sqlite)", driver)
+		return nil, fmt.Errorf("open store: unsupported driver %q (want sqlite or postgres)", driver)
 	}
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OpenRequests", testOpenRequests},
 		{"Skipped", testSkipped},
 	}
+	tests = append(tests, lifecycleTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -57,6 +58,19 @@ func Durability(t *testing.T, s store.Store, reopen func(t *testing.T) store.Sto
 		t.Fatal(err)
 	}
 	r1 := record(t, s, newRequest("it", "k1"), receipts("<r1@ackd>"))
+	r1, err := s.Apply(ctx, store.Change{RequestID: r1.ID, MessageKey: "reply-1", ThreadKeys: []string{"<reply-1@x>"},
+		Events: []store.Event{{Kind: store.EventAnswered, At: base.Add(time.Hour), Actor: "bob@example.test"}},
+		Update: func(r *store.Request) ([]store.NewMail, error) {
+			r.State, r.FirstResponseAt, r.AnsweredAt, r.LastActivityAt = store.StateAnswered, base.Add(time.Hour), base.Add(time.Hour), base.Add(time.Hour)
+			return nil, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	history, err := s.Events(ctx, r1.ID)
+	if err != nil || len(history) != 2 {
+		t.Fatalf("history before reopen = %+v, %v; want 2 events", history, err)
+	}
 	if _, err := s.RecordRequest(ctx, newRequest("it", "k-fail"), failBuild); err == nil {
 		t.Fatal("failing build: no error")
 	}
@@ -86,7 +100,13 @@ func Durability(t *testing.T, s store.Store, reopen func(t *testing.T) store.Sto
 			t.Errorf("request after reopen:\n got %+v\nwant %+v", got, want)
 		}
 	}
-	for _, key := range []string{"k1", "k2", "k-skip"} {
+	if got, err := s.Events(ctx, r1.ID); err != nil || !reflect.DeepEqual(got, history) {
+		t.Errorf("history after reopen = %+v, %v; want %+v", got, err, history)
+	}
+	if got, err := s.FindThread(ctx, "it", []string{"<reply-1@x>"}); err != nil || got.ID != r1.ID {
+		t.Errorf("thread key added by Apply after reopen: request %d, %v; want %d", got.ID, err, r1.ID)
+	}
+	for _, key := range []string{"k1", "k2", "k-skip", "reply-1"} {
 		if seen, err := s.Seen(ctx, "it", key); err != nil || !seen {
 			t.Errorf("Seen(%s) after reopen = %v, %v", key, seen, err)
 		}
@@ -320,6 +340,7 @@ func testRequestFields(t *testing.T, s store.Store) {
 		Requester: in.Requester, RequesterName: in.RequesterName, Subject: in.Subject,
 		Category: "access", Rule: "password-reset", State: store.StateNew,
 		ReceivedAt: base, DueAt: base.Add(4 * time.Hour), CreatedAt: got.CreatedAt, Text: in.Text,
+		CycleStart: base, LastActivityAt: base,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("RecordRequest returned\n %+v\nwant\n %+v", got, want)

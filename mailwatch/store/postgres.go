@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+//go:embed migrations/postgres/*.sql
+var postgresMigrations embed.FS
+
+// postgresMigrationLock makes replicas that start together migrate one after
+// the other. Advisory locks are per database; the key is "ackd" in ASCII.
+const postgresMigrationLock = `SELECT pg_advisory_xact_lock(1633905508)`
+
+// Pool bounds: a daemon's store traffic is a trickle, but RecordRequest
+// holds a connection while build runs and the status page reads beside it.
+const (
+	postgresMaxConns     = 8
+	postgresIdleConns    = 2
+	postgresConnIdleTime = 5 * time.Minute
+)
+
+// openPostgres opens a PostgreSQL store through pgx's database/sql driver,
+// so the queries of sqlStore serve both backends unchanged. pgxpool would
+// need a second implementation of every method for no gain at ackd's load.
+//
+// The DSN must not carry a password (it ends up in config files and logs);
+// opts.Password is put into the parsed config instead. No error names the
+// DSN as given or the password.
+func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) {
+	if strings.TrimSpace(dsn) == "" {
+		return nil, errors.New("open postgres: empty dsn, want a connection URL or key=value string")
+	}
+	if dsnHasPassword(dsn) {
+		return nil, errors.New("open postgres: the dsn carries a password; remove it and set password_env or password_file instead")
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx redacts passwords it recognises, but not inside every
+		// malformed URL it quotes; scrub once more.
+		return nil, fmt.Errorf("open postgres: %w", scrubbed(err, opts.Password))
+	}
+	if opts.Password != "" {
+		cfg.Password = opts.Password
+	}
+	if cfg.ConnectTimeout <= 0 || cfg.ConnectTimeout > opts.QueryTimeout {
+		cfg.ConnectTimeout = opts.QueryTimeout
+	}
+	// The server ends a statement that outlives the call's deadline even
+	// if the client never gets to cancel it (a hung connection).
+	if _, ok := cfg.RuntimeParams["statement_timeout"]; !ok {
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.QueryTimeout.Milliseconds(), 10)
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "ackd"
+	}
+	where := fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(postgresMaxConns)
+	db.SetMaxIdleConns(postgresIdleConns)
+	db.SetConnMaxIdleTime(postgresConnIdleTime)
+
+	ctx, cancel := context.WithTimeout(ctx, opts.QueryTimeout)
+	defer cancel()
+	fail := func(err error) (Store, error) {
+		_ = db.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", where, scrubbed(err, opts.Password))
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return fail(err)
+	}
+	ms, err := loadMigrations(postgresMigrations, "migrations/postgres")
+	if err != nil {
+		return fail(err)
+	}
+	if err := migrate(ctx, db, ms, postgresMigrationLock); err != nil {
+		return fail(err)
+	}
+	return &sqlStore{w: db, r: db, opts: opts, textBytes: true}, nil
+}
+
+var kvPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
+
+// dsnHasPassword reports whether dsn (a postgres:// URL or key=value
+// string) names a password, even when it is malformed.
+func dsnHasPassword(dsn string) bool {
+	lower := strings.ToLower(strings.TrimSpace(dsn))
+	if !strings.HasPrefix(lower, "postgres://") && !strings.HasPrefix(lower, "postgresql://") {
+		return kvPassword.MatchString(dsn)
+	}
+	if u, err := url.Parse(strings.TrimSpace(dsn)); err == nil {
+		if _, ok := u.User.Password(); ok {
+			return true
+		}
+		return u.Query().Has("password")
+	}
+	// Unparsable: look for user:password@ before the path, and for a
+	// password parameter anywhere.
+	rest := dsn[strings.Index(dsn, "://")+3:]
+	authority, _, _ := strings.Cut(rest, "/")
+	if userinfo, _, ok := strings.Cut(authority, "@"); ok && strings.Contains(userinfo, ":") {
+		return true
+	}
+	return strings.Contains(strings.ToLower(rest), "password=")
+}
+
+// secretFreeError carries an error whose text had secrets removed; Unwrap
+// keeps errors.Is working (ErrSchemaTooNew, context errors).
+type secretFreeError struct {
+	msg string
+	err error
+}
+
+func (e *secretFreeError) Error() string { return e.msg }
+func (e *secretFreeError) Unwrap() error { return e.err }
+
+var (
+	urlUserinfo = regexp.MustCompile(`(?i)(postgres(?:ql)?://)[^@/\s"'` + "`" + `]*@`)
+	kvSecret    = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|[^\s&"'` + "`" + `]*)`)
+)
+
+// scrubbed returns err with its text cleared of password and of anything
+// that looks like a password in a connection string.
+func scrubbed(err error, password string) error {
+	msg := err.Error()
+	clean := urlUserinfo.ReplaceAllString(msg, "${1}xxxxx@")
+	clean = kvSecret.ReplaceAllString(clean, "${1}xxxxx")
+	if password != "" {
+		clean = strings.ReplaceAll(clean, password, "xxxxx")
+	}
+	if clean == msg {
+		return err
+	}
+	return &secretFreeError{msg: clean, err: err}
+}
