@@ -433,7 +433,7 @@ func (p *Processor) relay(d *rules.Department, r store.Request, m *rules.Message
 	text := said + "\n\n-- \n" + name + ", " + d.Name + "\n"
 	html := "<div style=\"white-space: pre-wrap; font-family: sans-serif\">" + htmlEscape(said) + "</div>\n<p style=\"color:#555\">-- <br>" + htmlEscape(name) + ", " + htmlEscape(d.Name) + "</p>\n"
 	rendered := templates.Rendered{Subject: templates.OneLine(subject), Text: text, HTML: html}
-	return requesterMail(d, r, "relay", rendered, "")
+	return requesterMail(d, r, "relay", rendered, outbox.NotAutomatic)
 }
 
 func (p *Processor) commandHelp(rt *Runtime, d *rules.Department, r store.Request, m *rules.Message, unknown []string) (store.NewMail, error) {

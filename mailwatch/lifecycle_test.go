@@ -422,7 +422,7 @@ func TestStaffCommands(t *testing.T) {
 	if strings.Contains(got[0].text, "#done") || !strings.Contains(got[0].text, "Your account is unlocked.") {
 		t.Errorf("relay text:\n%s", got[0].text)
 	}
-	if got[0].autoSub != "" {
+	if got[0].autoSub != "no" {
 		t.Errorf("a relayed answer is a person's words, not Auto-Submitted (%q)", got[0].autoSub)
 	}
 	if r := w.request("REQ-1"); r.State != store.StateResolved || r.FirstResponseAt.IsZero() {
