@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/store"
@@ -70,6 +71,7 @@ type Daemon struct {
 	rt      atomic.Pointer[Runtime]
 	proc    *Processor
 	sender  *outbox.Sender
+	sched   *Scheduler
 	log     *slog.Logger
 	mu      sync.Mutex
 	watched map[string]*Watcher
@@ -99,6 +101,8 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 	}
 	d.sender = outbox.NewSender(queue{st}, smtpCfg, log.With("component", "outbox"))
 	d.proc = NewProcessor(st, d.Runtime, NewLimiter(cfg.Limits.PerSenderPerHour, cfg.Limits.GlobalPerMinute), d.sender.Kick, log.With("component", "processor"))
+	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"))
+	d.proc.SetScheduler(d.sched)
 
 	for _, dept := range cfg.Departments {
 		pass, err := ReadSecret(dept.IMAP.Password)
@@ -117,6 +121,13 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 		}
 		wlog := log.With("dept", dept.Name)
 		d.watched[dept.Name] = NewWatcher(mb, checkpoints{st: st, dept: dept.Name}, d.proc.Handler(dept.Name), wlog)
+		if dept.IMAP.SentMailbox != "" {
+			// Staff who answer from the shared account leave their reply
+			// here, not in the INBOX.
+			sent := mb
+			sent.Mailbox = dept.IMAP.SentMailbox
+			d.watched[dept.Name+"/sent"] = NewWatcher(sent, checkpoints{st: st, dept: dept.Name}, d.proc.SentHandler(dept.Name), wlog)
+		}
 	}
 	return d, nil
 }
@@ -149,6 +160,7 @@ func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
 			return fmt.Errorf("reload: department %q removed; restart ackd to stop watching it", dept.Name)
 		}
 	}
+	d.sched.Kick()
 	for _, nd := range cfg.Departments {
 		if _, ok := d.watched[nd.Name]; !ok {
 			return fmt.Errorf("reload: department %q added; restart ackd to start watching it", nd.Name)
@@ -174,7 +186,7 @@ func (d *Daemon) Ready() error {
 // delivery in flight; then Run returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(d.watched)+1)
+	errs := make(chan error, len(d.watched)+2)
 	for name, w := range d.watched {
 		wg.Add(1)
 		go func() {
@@ -184,11 +196,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		if err := d.sender.Run(ctx); err != nil {
 			errs <- fmt.Errorf("outbox: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := d.sched.Run(ctx); err != nil {
+			errs <- fmt.Errorf("scheduler: %w", err)
 		}
 	}()
 	wg.Wait()

@@ -51,6 +51,7 @@ type Processor struct {
 	runtime func() *Runtime
 	limiter *Limiter
 	kick    func()
+	wake    func() // the scheduler, when a request's clock changed
 	log     *slog.Logger
 	// OnOutcome, when set, is told of every message handled (the demo and
 	// metrics use it).
@@ -63,7 +64,24 @@ func NewProcessor(st store.Store, runtime func() *Runtime, limiter *Limiter, kic
 	if kick == nil {
 		kick = func() {}
 	}
-	return &Processor{store: st, runtime: runtime, limiter: limiter, kick: kick, log: log}
+	return &Processor{store: st, runtime: runtime, limiter: limiter, kick: kick, wake: func() {}, log: log}
+}
+
+// SetScheduler makes the processor wake the scheduler when a request's
+// clock changes.
+func (p *Processor) SetScheduler(s *Scheduler) { p.wake = s.Kick }
+
+// machineRefusal says whether a refusal means the message came from a
+// robot. Only those are dropped before threading: mail from outside
+// allowed_senders, mail that does not name the department, and mail from
+// the department's own address (a person answering from the shared
+// account) still count on a known thread.
+func machineRefusal(code string) bool {
+	switch code {
+	case rules.RefuseNotAllowed, rules.RefuseNotAddressed, rules.RefuseOwnAddress:
+		return false
+	}
+	return true
 }
 
 // Handler returns the watcher Handler for one department's mailbox.
@@ -135,23 +153,23 @@ func (p *Processor) Process(ctx context.Context, deptName string, f Fetched) (Ou
 		at = time.Now()
 	}
 	d := dept.Decide(m, at)
-	if !d.Reply {
+	if !d.Reply && machineRefusal(d.Refusal) {
 		o, err := skip(key, m, d.Refusal, d.Reason)
 		o.Decision = d
 		return o, err
 	}
-
-	// A reply on a known thread never gets a second receipt.
+	// A message on a known thread is an answer, a reminder or a reopening,
+	// never a new request: at most one receipt per thread.
 	if req, ok, err := p.findThread(ctx, deptName, m); err != nil {
 		return Outcome{}, err
 	} else if ok {
-		if m.MessageID != "" {
-			if err := p.store.AddThreadKeys(ctx, req.ID, []string{m.MessageID}); err != nil {
-				return Outcome{}, fmt.Errorf("add thread key to %s: %w", req.Ref, err)
-			}
-		}
-		o, err := skip(key, m, "follow-up", "follow-up on "+req.Ref)
-		o.Action, o.Ref, o.Request, o.Decision = "follow-up", req.Ref, req, d
+		o, err := p.followUp(ctx, rt, dept, req, m, f, key, at, false)
+		o.Decision = d
+		return o, err
+	}
+	if !d.Reply {
+		o, err := skip(key, m, d.Refusal, d.Reason)
+		o.Decision = d
 		return o, err
 	}
 
@@ -180,13 +198,18 @@ func (p *Processor) Process(ctx context.Context, deptName string, f Fetched) (Ou
 	}
 	log.Info("request acknowledged", "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt)
 	p.kick()
+	p.wake()
 	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
 }
 
 func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Message) (store.Request, bool, error) {
+	// In-Reply-To first, then References newest first: the store gives the
+	// earliest key that matches precedence.
 	var keys []string
 	keys = append(keys, m.InReplyTo...)
-	keys = append(keys, m.References...)
+	for i := len(m.References) - 1; i >= 0; i-- {
+		keys = append(keys, m.References[i])
+	}
 	if len(keys) > 0 {
 		req, err := p.store.FindThread(ctx, dept, keys)
 		if err == nil {
@@ -286,3 +309,96 @@ func excerpt(text string, n int) string {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// followUp applies a message on a known thread, planning again if the
+// request changed meanwhile (the scheduler may have fired a step).
+func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *rules.Department, req store.Request, m *rules.Message, f Fetched, key string, at time.Time, fromSent bool) (Outcome, error) {
+	for attempt := 0; ; attempt++ {
+		pl, err := p.planFollowUp(rt, dept, req, m, at, fromSent)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("plan follow-up on %s: %w", req.Ref, err)
+		}
+		got, err := applyPlan(ctx, p.store, req, pl, key, &f, threadKeys(m))
+		switch {
+		case errors.Is(err, errStale) && attempt < 5:
+			if req, err = p.store.RequestByID(ctx, req.ID); err != nil {
+				return Outcome{}, fmt.Errorf("reload %s: %w", req.Ref, err)
+			}
+			continue
+		case errors.Is(err, store.ErrDuplicate):
+			return Outcome{Key: key, Action: "duplicate"}, nil
+		case err != nil:
+			return Outcome{}, fmt.Errorf("record follow-up on %s: %w", req.Ref, err)
+		}
+		p.log.Info("follow-up", "dept", dept.Name, "ref", got.Ref, "what", pl.what, "from", m.From.Address, "state", got.State)
+		if len(pl.mails) > 0 {
+			p.kick()
+		}
+		p.wake()
+		return Outcome{Key: key, Action: pl.what, Ref: got.Ref, Request: got}, nil
+	}
+}
+
+// SentHandler returns the Handler for a department's Sent mailbox, where
+// mail staff send from the shared account lands: on a known thread it is
+// an answer. ackd's own copies there are recognised by their loop header.
+func (p *Processor) SentHandler(dept string) Handler {
+	return func(ctx context.Context, f Fetched) error {
+		o, err := p.ProcessSent(ctx, dept, f)
+		if err != nil {
+			return err
+		}
+		if p.OnOutcome != nil {
+			p.OnOutcome(dept, o)
+		}
+		return nil
+	}
+}
+
+// ProcessSent handles one message of the Sent mailbox.
+func (p *Processor) ProcessSent(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
+	rt := p.runtime()
+	dept := rt.Department(deptName)
+	if dept == nil {
+		return Outcome{}, fmt.Errorf("department %q is not configured", deptName)
+	}
+	record := func(key string, m *rules.Message, refusal, reason string) (Outcome, error) {
+		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: refusal, At: f.InternalDate}
+		if m != nil {
+			s.MessageID, s.From, s.Subject = m.MessageID, m.From.Address, m.Subject
+		}
+		if err := p.store.RecordSkipped(ctx, s); err != nil && !errors.Is(err, store.ErrDuplicate) {
+			return Outcome{}, fmt.Errorf("record sent message: %w", err)
+		}
+		return Outcome{Key: key, Action: "skipped", Decision: rules.Decision{Refusal: refusal, Reason: reason}}, nil
+	}
+	if f.TooLarge {
+		return record(fmt.Sprintf("too-large-sent-%d-%d@ackd.invalid", f.UIDValidity, f.UID), nil, "too-large", "message too large")
+	}
+	limits := rt.Config.Limits
+	m, err := parse.Parse(f.Raw, parse.Options{MaxBytes: limits.MaxMessageBytes, MaxTextBytes: limits.MaxTextBytes})
+	if err != nil {
+		return record(parse.SyntheticID(f.Raw), nil, "malformed", "malformed message: "+err.Error())
+	}
+	key := parse.Key(m, f.Raw)
+	if seen, err := p.store.Seen(ctx, deptName, key); err != nil {
+		return Outcome{}, fmt.Errorf("check whether %s was seen: %w", key, err)
+	} else if seen {
+		return Outcome{Key: key, Action: "duplicate"}, nil
+	}
+	if m.Has(rules.LoopHeader) {
+		return record(key, m, "own-copy", "ackd's own copy in the Sent folder")
+	}
+	req, ok, err := p.findThread(ctx, deptName, m)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if !ok {
+		return record(key, m, "not-a-thread", "sent from the shared account on no known request")
+	}
+	at := f.InternalDate
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return p.followUp(ctx, rt, dept, req, m, f, key, at, true)
+}

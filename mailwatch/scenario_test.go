@@ -95,7 +95,7 @@ func (b *memBackend) addresses(t *testing.T) (string, []string) {
 	if err := b.imap.AddUser(dept, "secret", "Sent"); err != nil {
 		t.Fatal(err)
 	}
-	return dept, []string{"jane.doe@example.test", "max.mustermann@example.test", "li.wei@example.test"}
+	return dept, []string{"jane.doe@example.test", "max.mustermann@example.test", "li.wei@example.test", "alice.staff@example.test"}
 }
 
 func (b *memBackend) imapSMTP(t *testing.T, dept string) (string, string) {
@@ -141,7 +141,7 @@ func (b *memBackend) count(t *testing.T, requester string) int {
 type stackBackend struct{ s *mailstack.Stack }
 
 func (b *stackBackend) addresses(t *testing.T) (string, []string) {
-	return b.s.NewAddress(t, "dept"), []string{b.s.NewAddress(t, "jane"), b.s.NewAddress(t, "max"), b.s.NewAddress(t, "li")}
+	return b.s.NewAddress(t, "dept"), []string{b.s.NewAddress(t, "jane"), b.s.NewAddress(t, "max"), b.s.NewAddress(t, "li"), b.s.NewAddress(t, "staff")}
 }
 
 func (b *stackBackend) imapSMTP(t *testing.T, dept string) (string, string) {
@@ -224,18 +224,18 @@ departments:
   - name: IT Help Desk
     address: %s
     imap: %s
-    staff: [staff@%s]
+    staff: [%s]
     leads: [lead@%s]
     allowed_senders: ["*@%s"]
     calendar: {timezone: Europe/Berlin, hours: "00:00-24:00", workdays: [mon, tue, wed, thu, fri, sat, sun]}
     categories:
-      access: {commitment: 4h}
+      access: {commitment: 4h, escalate: [{at: 50%%, to: staff}]}
       default: {commitment: 3d}
     rules:
       - name: password
         match: {subject: [password, locked out]}
         category: access
-`, filepath.Join(dir, "ackd.db"), smtp, dept, imap, domain, domain, domain)
+`, filepath.Join(dir, "ackd.db"), smtp, dept, imap, reqs[3], domain, domain)
 	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatalf("test config: %v", err)
@@ -386,7 +386,7 @@ func TestScenarioReceipts(t *testing.T) {
 			for _, s := range skipped {
 				reasons[s.Refusal] = true
 			}
-			for _, want := range []string{"auto-submitted", "list", "follow-up"} {
+			for _, want := range []string{"auto-submitted", "list"} {
 				if !reasons[want] {
 					t.Errorf("no skipped message with refusal %q; got %v", want, reasons)
 				}
@@ -397,6 +397,16 @@ func TestScenarioReceipts(t *testing.T) {
 			}
 			if len(open) != 3 {
 				t.Errorf("%d open requests, want 3 (jane, max, max's VPN)", len(open))
+			}
+			// Jane's "Any news?" before any answer is a reminder: counted,
+			// and the staff were told at once.
+			for _, r := range open {
+				if rules.EqualAddress(r.Requester, jane) && (r.Reminders != 1 || r.EscalationLevel != 1) {
+					t.Errorf("jane's request: %d reminders, escalation level %d; want 1 and 1", r.Reminders, r.EscalationLevel)
+				}
+			}
+			if n := d.b.count(t, d.requesters[3]); n != 1 {
+				t.Errorf("staff got %d escalations after jane's reminder, want 1", n)
 			}
 		})
 	}

@@ -43,14 +43,25 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 		return fmt.Errorf("list open requests: %w", err)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tSTATE\tLEVEL\tSUBJECT\n")
+	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tSTATE\tLEVEL\tREMINDERS\tFIRST RESPONSE\tSUBJECT\n")
 	for _, r := range open {
 		loc := time.UTC
 		if d := findDept(cfg, r.Dept); d != nil {
 			loc = d.Calendar.Location()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Ref, r.Dept, r.Requester, r.Category,
-			age(now.Sub(r.ReceivedAt)), r.DueAt.In(loc).Format("Mon 2 Jan 15:04 MST"), r.State, r.EscalationLevel, clip(r.Subject, 50))
+		first := "-"
+		if !r.FirstResponseAt.IsZero() {
+			first = "<1m"
+			if d := r.FirstResponseAt.Sub(r.ReceivedAt); d >= time.Minute {
+				first = age(d)
+			}
+		}
+		due := "-"
+		if !r.DueAt.IsZero() {
+			due = r.DueAt.In(loc).Format("Mon 2 Jan 15:04 MST")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Ref, r.Dept, r.Requester, r.Category,
+			age(now.Sub(r.ReceivedAt)), due, r.State, r.EscalationLevel, r.Reminders, first, clip(r.Subject, 50))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -1,0 +1,462 @@
+package mailwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/ackd/ackd/mailwatch/outbox"
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/templates"
+)
+
+// Event kinds kept in a request's history.
+const (
+	EventAnswered       = "answered"
+	EventReminder       = "reminder"
+	EventReopened       = "reopened"
+	EventResumed        = "resumed"
+	EventEscalated      = "escalated"
+	EventLateNotice     = "late-notice"
+	EventETA            = "eta"
+	EventWaiting        = "waiting"
+	EventAssigned       = "assigned"
+	EventResolved       = "resolved"
+	EventCommandRefused = "command-refused"
+	EventNote           = "note"
+	EventActivity       = "activity"
+)
+
+// plan is what one message or one clock tick does to a request: the row
+// after the change, the mail to queue and the history to append. Plans are
+// computed outside the store's transaction from a snapshot; apply refuses a
+// plan whose snapshot went stale and the caller plans again.
+type plan struct {
+	next   store.Request
+	mails  []store.NewMail
+	events []store.Event
+	// what for logs and Outcome.Action
+	what string
+}
+
+func (pl *plan) event(kind string, at time.Time, actor, detail string, level int) {
+	pl.events = append(pl.events, store.Event{Kind: kind, At: at, Actor: actor, Detail: detail, Level: level})
+}
+
+var errStale = errors.New("request changed while planning")
+
+// stamp is the part of a request a plan depends on.
+func stamp(r store.Request) string {
+	return fmt.Sprint(r.State, r.DueAt.UnixMilli(), r.CycleStart.UnixMilli(), r.EscalationLevel, r.Reminders,
+		r.LateNoticeFor.UnixMilli(), r.WaitingSince.UnixMilli(), r.AssignedTo, r.AnsweredAt.UnixMilli())
+}
+
+// applyPlan writes a plan if the request is still as planned from.
+func applyPlan(ctx context.Context, st store.Store, snapshot store.Request, pl plan, key string, f *Fetched, keys []string) (store.Request, error) {
+	want := stamp(snapshot)
+	c := store.Change{RequestID: snapshot.ID, MessageKey: key, ThreadKeys: keys, Events: pl.events}
+	if f != nil {
+		c.Mailbox, c.UID = f.Mailbox, f.UID
+	}
+	c.Update = func(r *store.Request) ([]store.NewMail, error) {
+		if stamp(*r) != want {
+			return nil, errStale
+		}
+		n := pl.next
+		r.State, r.DueAt, r.CycleStart = n.State, n.DueAt, n.CycleStart
+		r.FirstResponseAt, r.AnsweredAt = n.FirstResponseAt, n.AnsweredAt
+		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
+		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt
+		return pl.mails, nil
+	}
+	return st.Apply(ctx, c)
+}
+
+// role is who wrote a message on a request's thread.
+type role int
+
+const (
+	roleOther role = iota
+	roleRequester
+	roleStaff
+)
+
+func inList(list []string, addr string) bool {
+	for _, a := range list {
+		if rules.EqualAddress(a, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func isDeptAddress(d *rules.Department, addr string) bool {
+	return rules.EqualAddress(d.Address, addr) || inList(d.Aliases, addr)
+}
+
+// roleOf: staff, leads and the department's own address (mail written by a
+// person from the shared account; ackd's own mail never gets this far) are
+// staff; the requester is the requester; anyone else on the thread is other.
+func roleOf(d *rules.Department, req store.Request, from string) role {
+	switch {
+	case inList(d.Staff, from) || inList(d.Leads, from) || isDeptAddress(d, from):
+		return roleStaff
+	case rules.EqualAddress(req.Requester, from):
+		return roleRequester
+	default:
+		return roleOther
+	}
+}
+
+func addressed(m *rules.Message, addr string) bool {
+	for _, list := range [][]rules.Address{m.To, m.Cc} {
+		for _, a := range list {
+			if rules.EqualAddress(a.Address, addr) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func category(d *rules.Department, name string) *rules.Category {
+	if c, ok := d.Categories[name]; ok {
+		return c
+	}
+	return d.Categories[rules.DefaultCategory]
+}
+
+// newCycle restarts the commitment clock at `at` with commitment cm.
+func newCycle(d *rules.Department, r *store.Request, at time.Time, cm rules.Commitment) {
+	r.CycleStart = at
+	r.DueAt = d.Calendar.Due(at, cm)
+	r.EscalationLevel = 0
+	r.LateNoticeFor = time.Time{}
+	r.WaitingSince = time.Time{}
+}
+
+// planFollowUp decides what a message on a known thread means.
+func (p *Processor) planFollowUp(rt *Runtime, d *rules.Department, req store.Request, m *rules.Message, at time.Time, fromSent bool) (plan, error) {
+	pl := plan{next: req, what: "follow-up"}
+	pl.next.LastActivityAt = at
+	from := m.From.Address
+	cat := category(d, req.Category)
+	switch roleOf(d, req, from) {
+	case roleStaff:
+		return p.planStaff(rt, d, req, m, at, fromSent, pl)
+	case roleRequester, roleOther:
+		switch req.State {
+		case store.StateNew, store.StateAcknowledged, store.StateOverdue:
+			// Chasing an unanswered request: the figure the department
+			// wants at zero. Escalate now rather than at the next step.
+			pl.next.Reminders++
+			pl.event(EventReminder, at, from, "", 0)
+			if err := escalate(rt, d, &pl, at, "the requester sent a reminder", cat); err != nil {
+				return pl, err
+			}
+			pl.what = "reminder"
+		case store.StateWaiting:
+			if roleOf(d, req, from) != roleRequester {
+				pl.event(EventActivity, at, from, "", 0)
+				break
+			}
+			// The requester answered what staff waited for: the clock
+			// runs again with the time that was left.
+			left := d.Calendar.BusinessBetween(req.WaitingSince, req.DueAt)
+			total := d.Calendar.BusinessBetween(req.CycleStart, req.DueAt)
+			if left <= 0 {
+				newCycle(d, &pl.next, at, cat.Followup)
+			} else {
+				pl.next.DueAt = d.Calendar.AddBusiness(at, left)
+				pl.next.CycleStart = d.Calendar.SubBusiness(pl.next.DueAt, total)
+				pl.next.WaitingSince = time.Time{}
+			}
+			pl.next.State = store.StateAcknowledged
+			pl.event(EventResumed, at, from, "", 0)
+			pl.what = "resumed"
+		case store.StateAnswered, store.StateResolved:
+			if roleOf(d, req, from) != roleRequester {
+				pl.event(EventActivity, at, from, "", 0)
+				break
+			}
+			// A reply after an answer needs staff again, under the
+			// category's follow-up commitment.
+			newCycle(d, &pl.next, at, cat.Followup)
+			pl.next.State = store.StateAcknowledged
+			pl.next.ResolvedAt = time.Time{}
+			pl.event(EventReopened, at, from, "requester replied", 0)
+			pl.what = "reopened"
+		}
+	}
+	return pl, nil
+}
+
+func (p *Processor) planStaff(rt *Runtime, d *rules.Department, req store.Request, m *rules.Message, at time.Time, fromSent bool, pl plan) (plan, error) {
+	from := m.From.Address
+	cat := category(d, req.Category)
+	cmds, unknown, stripped := rules.ParseCommands(m.Text, d.Calendar, at)
+	toRequester := addressed(m, req.Requester) || fromSent
+	said := strings.TrimSpace(rules.StripQuoted(stripped))
+
+	if len(unknown) > 0 {
+		pl.event(EventCommandRefused, at, from, strings.Join(unknown, "; "), 0)
+		ml, err := p.commandHelp(rt, d, req, m, unknown)
+		if err != nil {
+			return pl, err
+		}
+		pl.mails = append(pl.mails, ml)
+	}
+	// Words written to ackd alone are passed on to the requester without
+	// the command lines; a reply that already went to the requester is
+	// not repeated.
+	answered := toRequester
+	if !toRequester && said != "" && !isDeptAddress(d, from) {
+		ml, err := p.relay(d, req, m, said)
+		if err != nil {
+			return pl, err
+		}
+		pl.mails = append(pl.mails, ml)
+		answered = true
+	}
+	if answered {
+		if pl.next.FirstResponseAt.IsZero() {
+			pl.next.FirstResponseAt = at
+		}
+		pl.next.AnsweredAt = at
+		switch pl.next.State {
+		case store.StateNew, store.StateAcknowledged, store.StateOverdue:
+			pl.next.State = store.StateAnswered
+		}
+		pl.event(EventAnswered, at, from, "", 0)
+		pl.what = "answered"
+	}
+	loc := d.Calendar.Location()
+	for _, c := range cmds {
+		switch c.Kind {
+		case rules.CommandDone:
+			pl.next.State, pl.next.ResolvedAt = store.StateResolved, at
+			pl.event(EventResolved, at, from, c.Raw, 0)
+			pl.what = "resolved"
+			if cat.Closing {
+				ml, err := p.requesterMail(d, req, "closing", func() (templates.Rendered, error) {
+					return rt.Templates.Closing(templates.Closing{
+						Department: d.Name, DepartmentAddress: d.Address, Requester: requester(req),
+						Ref: req.Ref, Subject: req.Subject, Resolved: at, Location: loc,
+					})
+				})
+				if err != nil {
+					return pl, err
+				}
+				pl.mails = append(pl.mails, ml)
+			}
+		case rules.CommandETA:
+			old := pl.next.DueAt
+			pl.next.DueAt, pl.next.CycleStart = c.Due, at
+			pl.next.EscalationLevel, pl.next.LateNoticeFor = 0, time.Time{}
+			if pl.next.State == store.StateOverdue || pl.next.State == store.StateWaiting || pl.next.State == store.StateResolved {
+				pl.next.State = store.StateAcknowledged
+			}
+			pl.event(EventETA, at, from, c.Raw, 0)
+			pl.what = "eta"
+			ml, err := p.requesterMail(d, req, "due-update", func() (templates.Rendered, error) {
+				return rt.Templates.DueUpdate(templates.DueUpdate{
+					Department: d.Name, DepartmentAddress: d.Address, Requester: requester(req),
+					Ref: req.Ref, Subject: req.Subject, OldDue: old, NewDue: c.Due, Location: loc,
+				})
+			})
+			if err != nil {
+				return pl, err
+			}
+			pl.mails = append(pl.mails, ml)
+		case rules.CommandWaiting:
+			pl.next.State, pl.next.WaitingSince = store.StateWaiting, at
+			pl.event(EventWaiting, at, from, c.Raw, 0)
+			pl.what = "waiting"
+		case rules.CommandAssign:
+			pl.next.AssignedTo = c.Address
+			pl.event(EventAssigned, at, from, c.Address, 0)
+		case rules.CommandReopen:
+			newCycle(d, &pl.next, at, cat.Followup)
+			pl.next.State, pl.next.ResolvedAt = store.StateAcknowledged, time.Time{}
+			pl.event(EventReopened, at, from, c.Raw, 0)
+			pl.what = "reopened"
+		}
+	}
+	if len(pl.events) == 0 {
+		pl.event(EventNote, at, from, "staff wrote to the department only", 0)
+		pl.what = "staff-note"
+	}
+	return pl, nil
+}
+
+func requester(r store.Request) templates.Person {
+	return templates.Person{Name: r.RequesterName, Address: r.Requester}
+}
+
+// targets resolves an escalation target to addresses: "staff" (the
+// assignee first, when there is one), "leads", or an address.
+func targets(d *rules.Department, r store.Request, to string) []string {
+	switch to {
+	case "staff":
+		if r.AssignedTo != "" {
+			return []string{r.AssignedTo}
+		}
+		return d.Staff
+	case "leads":
+		if len(d.Leads) == 0 {
+			return d.Staff
+		}
+		return d.Leads
+	default:
+		return []string{to}
+	}
+}
+
+// escalate queues the next rung of the ladder (or the leads when the
+// ladder is used up) and moves the request's level up.
+func escalate(rt *Runtime, d *rules.Department, pl *plan, now time.Time, reason string, cat *rules.Category) error {
+	r := pl.next
+	to := "leads"
+	if r.EscalationLevel < len(cat.Escalate) {
+		to = cat.Escalate[r.EscalationLevel].To
+	}
+	level := r.EscalationLevel + 1
+	ml, err := escalationMail(rt, d, r, level, targets(d, r, to), reason, now)
+	if err != nil {
+		return err
+	}
+	pl.mails = append(pl.mails, ml)
+	pl.next.EscalationLevel = level
+	pl.event(EventEscalated, now, "", fmt.Sprintf("level %d to %s: %s", level, to, reason), level)
+	return nil
+}
+
+// businessSpan formats business time as "3h 20m".
+func businessSpan(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	d = d.Round(time.Minute)
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	default:
+		return fmt.Sprintf("%dh %dm", h, m)
+	}
+}
+
+func escalationMail(rt *Runtime, d *rules.Department, r store.Request, level int, to []string, reason string, now time.Time) (store.NewMail, error) {
+	cal := d.Calendar
+	left := ""
+	if now.Before(r.DueAt) {
+		left = businessSpan(cal.BusinessBetween(now, r.DueAt))
+	}
+	rendered, err := rt.Templates.Escalation(templates.Escalation{
+		Department: d.Name, Ref: r.Ref, Subject: r.Subject, Requester: requester(r), Category: r.Category,
+		Level: level, Received: r.ReceivedAt, Due: r.DueAt, Now: now, Location: cal.Location(),
+		Age: businessSpan(cal.BusinessBetween(r.ReceivedAt, now)), TimeLeft: left, Reason: reason,
+		Reminders: r.Reminders, Quote: r.Text,
+	})
+	if err != nil {
+		return store.NewMail{}, fmt.Errorf("render escalation: %w", err)
+	}
+	return staffMail(d, r, "escalation", to, rendered)
+}
+
+// staffMail composes an internal notice. It is not a reply
+// (Auto-Submitted: auto-generated) but threads under the request so staff
+// can answer from it; replies come back to the department address.
+func staffMail(d *rules.Department, r store.Request, kind string, to []string, rendered templates.Rendered) (store.NewMail, error) {
+	if len(to) == 0 {
+		return store.NewMail{}, fmt.Errorf("%s for %s: nobody to send it to (no staff or leads configured)", kind, r.Ref)
+	}
+	id := outbox.NewMessageID(domainOf(d.Address))
+	var rcpt []mail.Address
+	for _, a := range to {
+		rcpt = append(rcpt, mail.Address{Address: a})
+	}
+	raw, err := outbox.Compose(outbox.Mail{
+		From: mail.Address{Name: d.Name, Address: d.Address}, To: rcpt,
+		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
+		MessageID: id, InReplyTo: r.MessageID, References: nonEmpty(r.MessageID),
+		AutoSubmitted: outbox.AutoGenerated, Date: time.Now(),
+		Extra: map[string]string{"X-Ackd-Ref": r.Ref, "X-Ackd-Loop": d.Address},
+	})
+	if err != nil {
+		return store.NewMail{}, fmt.Errorf("compose %s: %w", kind, err)
+	}
+	return store.NewMail{Kind: kind, MessageID: id, EnvelopeFrom: d.Address, Recipients: to, Raw: raw}, nil
+}
+
+// requesterMail composes a notice to the requester about their request.
+// Like the receipt it is an automatic reply on their thread.
+func (p *Processor) requesterMail(d *rules.Department, r store.Request, kind string, render func() (templates.Rendered, error)) (store.NewMail, error) {
+	rendered, err := render()
+	if err != nil {
+		return store.NewMail{}, fmt.Errorf("render %s: %w", kind, err)
+	}
+	return requesterMail(d, r, kind, rendered, outbox.AutoReplied)
+}
+
+func requesterMail(d *rules.Department, r store.Request, kind string, rendered templates.Rendered, autoSubmitted string) (store.NewMail, error) {
+	id := outbox.NewMessageID(domainOf(d.Address))
+	raw, err := outbox.Compose(outbox.Mail{
+		From: mail.Address{Name: d.Name, Address: d.Address},
+		To:   []mail.Address{{Name: r.RequesterName, Address: r.Requester}},
+		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
+		MessageID: id, InReplyTo: r.MessageID, References: nonEmpty(r.MessageID),
+		AutoSubmitted: autoSubmitted, Date: time.Now(),
+		Extra: map[string]string{"X-Ackd-Ref": r.Ref, "X-Ackd-Loop": d.Address},
+	})
+	if err != nil {
+		return store.NewMail{}, fmt.Errorf("compose %s: %w", kind, err)
+	}
+	return store.NewMail{Kind: kind, MessageID: id, EnvelopeFrom: "", Recipients: []string{r.Requester}, Raw: raw}, nil
+}
+
+// relay passes on to the requester what a staff member wrote to ackd
+// alone, without their command lines. It is a person's answer, so it is
+// not marked Auto-Submitted.
+func (p *Processor) relay(d *rules.Department, r store.Request, m *rules.Message, said string) (store.NewMail, error) {
+	subject := templates.ReplySubject(r.Subject, r.Ref)
+	name := m.From.Name
+	if name == "" {
+		name = m.From.Address
+	}
+	text := said + "\n\n-- \n" + name + ", " + d.Name + "\n"
+	html := "<div style=\"white-space: pre-wrap; font-family: sans-serif\">" + htmlEscape(said) + "</div>\n<p style=\"color:#555\">-- <br>" + htmlEscape(name) + ", " + htmlEscape(d.Name) + "</p>\n"
+	rendered := templates.Rendered{Subject: templates.OneLine(subject), Text: text, HTML: html}
+	return requesterMail(d, r, "relay", rendered, outbox.NotAutomatic)
+}
+
+func (p *Processor) commandHelp(rt *Runtime, d *rules.Department, r store.Request, m *rules.Message, unknown []string) (store.NewMail, error) {
+	rendered, err := rt.Templates.CommandHelp(templates.CommandHelp{
+		Department: d.Name, Staff: templates.Person{Name: m.From.Name, Address: m.From.Address},
+		Ref: r.Ref, Unknown: unknown, Valid: rules.ValidCommands(),
+	})
+	if err != nil {
+		return store.NewMail{}, fmt.Errorf("render command help: %w", err)
+	}
+	return staffMail(d, r, "command-help", []string{m.From.Address}, rendered)
+}
+
+func nonEmpty(ids ...string) []string {
+	var out []string
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
+}
