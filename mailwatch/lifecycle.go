@@ -408,8 +408,8 @@ func (p *Processor) requesterMail(d *rules.Department, r store.Request, kind str
 func requesterMail(d *rules.Department, r store.Request, kind string, rendered templates.Rendered, autoSubmitted string) (store.NewMail, error) {
 	id := outbox.NewMessageID(domainOf(d.Address))
 	raw, err := outbox.Compose(outbox.Mail{
-		From: mail.Address{Name: d.Name, Address: d.Address},
-		To:   []mail.Address{{Name: r.RequesterName, Address: r.Requester}},
+		From:    mail.Address{Name: d.Name, Address: d.Address},
+		To:      []mail.Address{{Name: r.RequesterName, Address: r.Requester}},
 		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
 		MessageID: id, InReplyTo: r.MessageID, References: nonEmpty(r.MessageID),
 		AutoSubmitted: autoSubmitted, Date: time.Now(),
