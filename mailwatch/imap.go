@@ -420,6 +420,17 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 		}
 		return nil
 	}
+	// Some servers (go-imap's own among them) report mail that arrived
+	// since the last command only at the next command, not when IDLE
+	// starts; a NOOP first flushes those updates into newMail.
+	if err := c.Noop().Wait(); err != nil {
+		return fmt.Errorf("noop: %w", err)
+	}
+	select {
+	case <-newMail:
+		return nil
+	default:
+	}
 	idle, err := c.Idle()
 	if err != nil {
 		return fmt.Errorf("start idle: %w", err)

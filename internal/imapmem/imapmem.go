@@ -52,7 +52,13 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return s.mem.NewSession(), nil, nil
+			// go-imap's memory session implements IMAP4rev2; the server
+			// refuses a session that does not when it advertises it.
+			sess, ok := s.mem.NewSession().(imapserver.SessionIMAP4rev2)
+			if !ok {
+				return nil, nil, fmt.Errorf("imapmem: memory session lacks IMAP4rev2")
+			}
+			return idleFlush{sess}, nil, nil
 		},
 		InsecureAuth: true,
 		Caps:         caps,
@@ -157,4 +163,17 @@ func (s *Server) Login(username string) (*imapclient.Client, error) {
 		return nil, fmt.Errorf("login %s: %w", username, err)
 	}
 	return c, nil
+}
+
+// idleFlush makes IDLE report what changed since the last command, as
+// Dovecot does: go-imap's server only reports changes signalled after IDLE
+// began, so mail appended between a client's last command and its IDLE
+// would wait for the next command.
+type idleFlush struct{ imapserver.SessionIMAP4rev2 }
+
+func (s idleFlush) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if err := s.SessionIMAP4rev2.Poll(w, true); err != nil {
+		return err
+	}
+	return s.SessionIMAP4rev2.Idle(w, stop)
 }
