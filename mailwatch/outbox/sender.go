@@ -299,7 +299,7 @@ func (s *Sender) DrainOnce(ctx context.Context) (sent, failed, retried int, err 
 				}
 			}
 			if c == nil && connErr == nil {
-				c, connErr = s.connect(ctx)
+				c, connErr = s.connectAuth(ctx)
 				used = false
 				if connErr != nil {
 					if ctx.Err() != nil {

@@ -20,9 +20,24 @@ type SASLAuth interface {
 	Mechanism() string
 }
 
-// authSASL authenticates with cfg.Auth. A refused token that came from the
-// cache is replaced and tried once more; the connection stays usable
-// after a 535, so no reconnect is needed.
+// errTokenRefused marks a refused token that came from the cache: a new
+// connection with a new token may succeed.
+var errTokenRefused = errors.New("server refused the cached OAuth2 token")
+
+// connectAuth is connect, tried once more at once when the server refused
+// a cached token (revoked, or expired early by the server's clock): go-mail
+// quits the session after a failed AUTH, so the retry needs a new
+// connection, and waiting out the delivery backoff would help nobody.
+func (s *Sender) connectAuth(ctx context.Context) (*smtp.Client, error) {
+	c, err := s.connect(ctx)
+	if errors.Is(err, errTokenRefused) {
+		s.log.Warn("SMTP server refused the cached OAuth2 token; reconnecting with a new one", "err", err)
+		c, err = s.connect(ctx)
+	}
+	return c, err
+}
+
+// authSASL authenticates with cfg.Auth.
 func (s *Sender) authSASL(ctx context.Context, c *smtp.Client) error {
 	ok, mechs := c.Extension("AUTH")
 	if !ok {
@@ -31,22 +46,17 @@ func (s *Sender) authSASL(ctx context.Context, c *smtp.Client) error {
 	if want := s.cfg.Auth.Mechanism(); !contains(strings.Fields(strings.ToUpper(mechs)), want) {
 		return fmt.Errorf("server does not offer %s (it offers %q)", want, mechs)
 	}
-	for attempt := 0; ; attempt++ {
-		a, rejected, err := s.cfg.Auth.SMTPAuth(ctx)
-		if err != nil {
-			return err
-		}
-		err = c.Auth(a)
-		if err == nil {
-			return nil
-		}
-		// Only a refusal (5xx) says the token was bad; anything else is
-		// the connection's problem.
-		if !isRefusal(err) || !rejected() || attempt > 0 {
-			return err
-		}
-		s.log.Warn("SMTP server refused the cached OAuth2 token; getting a new one", "err", err)
+	a, rejected, err := s.cfg.Auth.SMTPAuth(ctx)
+	if err != nil {
+		return err
 	}
+	err = c.Auth(a)
+	// Only a refusal (5xx) says the token was bad; anything else is the
+	// connection's problem.
+	if isRefusal(err) && rejected() {
+		return fmt.Errorf("%w: %w", errTokenRefused, err)
+	}
+	return err
 }
 
 func isRefusal(err error) bool {
