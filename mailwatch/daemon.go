@@ -99,6 +99,11 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 		}
 		smtpCfg.RootCAs = tc.RootCAs
 	}
+	if a, err := oauthAuth(cfg.SMTP.OAuth2, cfg.SMTP.Username, cfg.SMTP.Host, cfg.SMTP.Port, log); err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	} else if a != nil {
+		smtpCfg.Auth = a
+	}
 	d.sender = outbox.NewSender(queue{st}, smtpCfg, log.With("component", "outbox"))
 	d.proc = NewProcessor(st, d.Runtime, NewLimiter(cfg.Limits.PerSenderPerHour, cfg.Limits.GlobalPerMinute), d.sender.Kick, log.With("component", "processor"))
 	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"))
@@ -120,6 +125,11 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 			MaxMessageBytes: cfg.Limits.MaxMessageBytes,
 		}
 		wlog := log.With("dept", dept.Name)
+		if a, err := oauthAuth(dept.IMAP.OAuth2, dept.IMAP.Username, dept.IMAP.Host, dept.IMAP.Port, wlog); err != nil {
+			return nil, fmt.Errorf("department %q imap: %w", dept.Name, err)
+		} else if a != nil {
+			mb.Auth = a
+		}
 		d.watched[dept.Name] = NewWatcher(mb, checkpoints{st: st, dept: dept.Name}, d.proc.Handler(dept.Name), wlog)
 		if dept.IMAP.SentMailbox != "" {
 			// Staff who answer from the shared account leave their reply
@@ -151,7 +161,7 @@ func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
 		for _, nd := range cfg.Departments {
 			if nd.Name == dept.Name {
 				found = true
-				if nd.IMAP != dept.IMAP {
+				if !sameIMAP(nd.IMAP, dept.IMAP) {
 					d.log.Warn("IMAP settings changed; they take effect after a restart", "dept", dept.Name)
 				}
 			}

@@ -37,6 +37,8 @@ type MailboxConfig struct {
 	MaxMessageBytes int64
 	// DialTimeout bounds connecting and the TLS handshake (default 30s).
 	DialTimeout time.Duration
+	// Auth, when set, logs in with SASL (OAuth2) instead of Password.
+	Auth SASLAuth
 }
 
 // Fetched is one new message of a watched mailbox.
@@ -218,12 +220,8 @@ func (w *Watcher) session(ctx context.Context) error {
 		}
 	}()
 
-	if err := c.Login(w.cfg.Username, w.cfg.Password).Wait(); err != nil {
-		var imapErr *imap.Error
-		if errors.As(err, &imapErr) && imapErr.Type == imap.StatusResponseTypeNo {
-			return fmt.Errorf("%w as %q: %v", ErrAuth, w.cfg.Username, imapErr.Text)
-		}
-		return fmt.Errorf("imap login: %w", err)
+	if err := w.login(ctx, c); err != nil {
+		return err
 	}
 	sel, err := c.Select(w.cfg.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {

@@ -59,6 +59,10 @@ type SMTPConfig struct {
 	CAFile             string
 	InsecureSkipVerify bool          // loopback hosts only
 	Timeout            time.Duration // per connection attempt, default 30s
+	// Provider names a preset (ProviderMicrosoft365, …) that filled Host.
+	Provider string
+	// OAuth2, when set, replaces the password: AUTH with a bearer token.
+	OAuth2 *OAuth2Config
 }
 
 // HTTPConfig is the listener for /metrics, /healthz and the status page.
@@ -95,6 +99,10 @@ type IMAPConfig struct {
 	// AppendSent stores a copy of every receipt in SentMailbox so staff see
 	// what ackd sent.
 	AppendSent bool
+	// Provider names a preset (ProviderMicrosoft365, …) that filled Host.
+	Provider string
+	// OAuth2, when set, replaces the password: AUTHENTICATE with a bearer token.
+	OAuth2 *OAuth2Config
 }
 
 // Department is one shared address that ackd answers for.

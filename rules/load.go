@@ -394,12 +394,18 @@ func (l *loader) duration(n *yaml.Node, key string) (time.Duration, bool) {
 func (l *loader) smtp(n *yaml.Node, sc *SMTPConfig) {
 	sc.Port, sc.TLS, sc.Timeout = DefaultSMTPPort, TLSStartTLS, DefaultSMTPTimeout
 	m := l.mapping(n, "smtp", "host", "port", "tls", "username", "password_env", "password_file",
-		"ca_file", "insecure_skip_verify", "timeout")
+		"ca_file", "insecure_skip_verify", "timeout", "provider", "oauth2")
 	if m == nil {
 		return
 	}
-	l.require(m, "smtp", "host")
-	sc.Host = l.host(m, "smtp")
+	provider, pre := l.provider(m, "smtp")
+	sc.Provider = provider
+	if pre.smtpHost == "" {
+		l.require(m, "smtp", "host")
+	}
+	if sc.Host = l.host(m, "smtp"); sc.Host == "" && !m.has("host") {
+		sc.Host = pre.smtpHost
+	}
 	tls, tlsSet := l.tlsMode(m)
 	if v := m.get("port"); v != nil {
 		if p, ok := l.integer(v, "port", 1, 65535); ok {
@@ -423,7 +429,11 @@ func (l *loader) smtp(n *yaml.Node, sc *SMTPConfig) {
 		}
 	}
 	sc.Password = l.secret(m, "smtp")
-	if sc.Username != "" && !sc.Password.IsSet() {
+	if v := m.get("oauth2"); v != nil {
+		sc.OAuth2 = l.oauth2(v, "smtp", provider, pre)
+		l.oauthLogin(m, "smtp", sc.Username, sc.Password, sc.OAuth2)
+	}
+	if sc.Username != "" && !sc.Password.IsSet() && !m.has("oauth2") {
 		l.at(m.keyNode("username"), "smtp: username without password_env or password_file")
 	}
 	if sc.Username == "" && sc.Password.IsSet() {
@@ -646,12 +656,20 @@ func (l *loader) department(m *cfgMapping) deptBuild {
 func (l *loader) imap(n *yaml.Node, ic *IMAPConfig) {
 	ic.TLS, ic.Mailbox, ic.IDLE, ic.PollInterval = TLSImplicit, DefaultMailbox, true, DefaultPollInterval
 	m := l.mapping(n, "imap", "host", "port", "tls", "username", "password_env", "password_file",
-		"ca_file", "insecure_skip_verify", "mailbox", "sent_mailbox", "idle", "poll_interval", "append_sent")
+		"ca_file", "insecure_skip_verify", "mailbox", "sent_mailbox", "idle", "poll_interval", "append_sent",
+		"provider", "oauth2")
 	if m == nil {
 		return
 	}
-	l.require(m, "imap", "host", "username")
-	ic.Host = l.host(m, "imap")
+	provider, pre := l.provider(m, "imap")
+	ic.Provider = provider
+	if pre.imapHost == "" {
+		l.require(m, "imap", "host")
+	}
+	l.require(m, "imap", "username")
+	if ic.Host = l.host(m, "imap"); ic.Host == "" && !m.has("host") {
+		ic.Host = pre.imapHost
+	}
 	if tls, ok := l.tlsMode(m); ok {
 		ic.TLS = tls
 	}
@@ -673,7 +691,11 @@ func (l *loader) imap(n *yaml.Node, ic *IMAPConfig) {
 		}
 	}
 	ic.Password = l.secret(m, "imap")
-	if !ic.Password.IsSet() && !m.has("password_env") && !m.has("password_file") {
+	if v := m.get("oauth2"); v != nil {
+		ic.OAuth2 = l.oauth2(v, "imap", provider, pre)
+		l.oauthLogin(m, "imap", ic.Username, ic.Password, ic.OAuth2)
+	}
+	if !ic.Password.IsSet() && !m.has("password_env") && !m.has("password_file") && !m.has("oauth2") {
 		l.at(m.node, "imap: missing password_env or password_file")
 	}
 	if v := m.get("ca_file"); v != nil {

@@ -31,6 +31,8 @@ commands:
   classify -c config.yaml [--at TIME] [--json] [--department NAME] FILE.eml…
                                                      dry run: how would ackd answer these messages
   status   -c config.yaml                            open requests and recently skipped mail
+  oauth login -c config.yaml (--department NAME | --smtp)
+                                                     device-code login; stores the refresh token
   demo     [--once]                                  a self-contained demo: in-process IMAP and SMTP
   version                                            print the version
 `
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(ctx, args, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args, stdout, stderr)
+	case "oauth":
+		return cmdOAuth(ctx, args, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

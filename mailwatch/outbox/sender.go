@@ -40,6 +40,9 @@ type SMTPConfig struct {
 	Timeout time.Duration
 	// HeloName is the EHLO name; empty means "localhost".
 	HeloName string
+	// Auth, when set, authenticates with SASL (OAuth2) instead of
+	// Username/Password.
+	Auth SASLAuth
 }
 
 // Validate reports a configuration the Sender will refuse to use.
@@ -296,7 +299,7 @@ func (s *Sender) DrainOnce(ctx context.Context) (sent, failed, retried int, err 
 				}
 			}
 			if c == nil && connErr == nil {
-				c, connErr = s.connect(ctx)
+				c, connErr = s.connectAuth(ctx)
 				used = false
 				if connErr != nil {
 					if ctx.Err() != nil {
@@ -402,7 +405,11 @@ func (s *Sender) connect(ctx context.Context) (*smtp.Client, error) {
 			return fail("starttls", err)
 		}
 	}
-	if s.cfg.Username != "" {
+	if s.cfg.Auth != nil {
+		if err := s.authSASL(ctx, c); err != nil {
+			return fail("auth", err)
+		}
+	} else if s.cfg.Username != "" {
 		ok, mechs := c.Extension("AUTH")
 		if !ok {
 			return fail("auth", errors.New("server offers no AUTH"))

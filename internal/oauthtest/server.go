@@ -1,0 +1,295 @@
+// Package oauthtest is a small OAuth2 authorization server for tests: it
+// issues access tokens for the client-credentials, refresh-token and
+// device-code grants, answers RFC 7662 introspection (what Dovecot's oauth2
+// passdb asks), and lets a test revoke tokens, expire them, skew its clock
+// or go down.
+package oauthtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Client is an OAuth2 client the server knows.
+type Client struct {
+	Secret string // empty: a public client (device flow)
+	// Mailbox is the user an app-only (client-credentials) token may log in as.
+	Mailbox string
+}
+
+// Server is a running token server.
+type Server struct {
+	// URL is the base, like http://127.0.0.1:10180; endpoints are
+	// /token, /device and /introspect.
+	URL string
+
+	srv *http.Server
+	ln  net.Listener
+
+	mu       sync.Mutex
+	clients  map[string]Client
+	access   map[string]grant
+	refresh  map[string]string // refresh token → user
+	devices  map[string]string // device code → user, once approved ("" pending)
+	life     time.Duration
+	skew     time.Duration
+	down     bool
+	rotate   bool
+	requests map[string]int // by grant type
+	intro    int
+}
+
+type grant struct {
+	user    string
+	expires time.Time // on the server's (possibly skewed) clock
+	revoked bool
+}
+
+// Start listens on addr ("127.0.0.1:0" for any port) until the test ends.
+func Start(t testing.TB, addr string) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("oauthtest: listen on %s: %v", addr, err)
+	}
+	s := &Server{
+		URL: "http://" + ln.Addr().String(), ln: ln,
+		clients: map[string]Client{}, access: map[string]grant{}, refresh: map[string]string{},
+		devices: map[string]string{}, requests: map[string]int{}, life: time.Hour,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /token", s.token)
+	mux.HandleFunc("POST /device", s.device)
+	mux.HandleFunc("POST /introspect", s.introspect)
+	s.srv = &http.Server{Handler: s.gate(mux), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = s.srv.Close() })
+	return s
+}
+
+// AddClient registers a client.
+func (s *Server) AddClient(id string, c Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[id] = c
+}
+
+// IssueRefreshToken returns a new refresh token for user, as a finished
+// `ackd oauth login` would have stored.
+func (s *Server) IssueRefreshToken(user string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rt := newToken("rt")
+	s.refresh[rt] = user
+	return rt
+}
+
+// SetLifetime sets the lifetime of tokens issued from now on.
+func (s *Server) SetLifetime(d time.Duration) { s.mu.Lock(); s.life = d; s.mu.Unlock() }
+
+// SetSkew moves the server's clock by d relative to the real one.
+func (s *Server) SetSkew(d time.Duration) { s.mu.Lock(); s.skew = d; s.mu.Unlock() }
+
+// SetDown makes every endpoint answer 503 while down is true.
+func (s *Server) SetDown(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
+
+// SetRotate makes every refresh grant return a new refresh token and
+// revoke the old one, as Microsoft's endpoint may.
+func (s *Server) SetRotate(r bool) { s.mu.Lock(); s.rotate = r; s.mu.Unlock() }
+
+// RevokeAll revokes every access token issued so far.
+func (s *Server) RevokeAll() { s.edit(func(g *grant) { g.revoked = true }) }
+
+// ExpireAll makes every access token issued so far expired on the server's
+// clock, whatever expires_in promised the client.
+func (s *Server) ExpireAll() {
+	s.edit(func(g *grant) { g.expires = time.Time{} })
+}
+
+// RevokeRefreshTokens revokes every refresh token.
+func (s *Server) RevokeRefreshTokens() { s.mu.Lock(); clear(s.refresh); s.mu.Unlock() }
+
+// ApproveDevice approves every pending device code for user.
+func (s *Server) ApproveDevice(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for code, u := range s.devices {
+		if u == "" {
+			s.devices[code] = user
+		}
+	}
+}
+
+// Requests reports how many token requests of a grant type succeeded.
+func (s *Server) Requests(grantType string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[grantType]
+}
+
+// Introspections reports how many introspection requests were answered.
+func (s *Server) Introspections() int { s.mu.Lock(); defer s.mu.Unlock(); return s.intro }
+
+func (s *Server) edit(f func(*grant)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, g := range s.access {
+		f(&g)
+		s.access[k] = g
+	}
+}
+
+func (s *Server) gate(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		down := s.down
+		s.mu.Unlock()
+		if down {
+			http.Error(w, "token server down for the test", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func newToken(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func oauthError(w http.ResponseWriter, code int, e string) {
+	writeJSON(w, code, map[string]string{"error": e})
+}
+
+// authClient checks the client's credentials (basic auth or form).
+func (s *Server) authClient(r *http.Request) (string, Client, bool) {
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+	}
+	c, ok := s.clients[id]
+	if !ok || c.Secret != secret {
+		return id, c, false
+	}
+	return id, c, true
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, client, ok := s.authClient(r)
+	if !ok {
+		oauthError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	gt := r.PostFormValue("grant_type")
+	resp := map[string]any{"token_type": "Bearer"}
+	var user string
+	switch gt {
+	case "client_credentials":
+		if client.Mailbox == "" {
+			oauthError(w, http.StatusBadRequest, "unauthorized_client")
+			return
+		}
+		user = client.Mailbox
+	case "refresh_token":
+		rt := r.PostFormValue("refresh_token")
+		u, ok := s.refresh[rt]
+		if !ok {
+			oauthError(w, http.StatusBadRequest, "invalid_grant")
+			return
+		}
+		user = u
+		if s.rotate {
+			delete(s.refresh, rt)
+			rt = newToken("rt")
+			s.refresh[rt] = u
+			resp["refresh_token"] = rt
+		}
+	case "urn:ietf:params:oauth:grant-type:device_code":
+		u, ok := s.devices[r.PostFormValue("device_code")]
+		switch {
+		case !ok:
+			oauthError(w, http.StatusBadRequest, "expired_token")
+			return
+		case u == "":
+			oauthError(w, http.StatusBadRequest, "authorization_pending")
+			return
+		}
+		delete(s.devices, r.PostFormValue("device_code"))
+		user = u
+		rt := newToken("rt")
+		s.refresh[rt] = u
+		resp["refresh_token"] = rt
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type")
+		return
+	}
+	at := newToken("at")
+	s.access[at] = grant{user: user, expires: time.Now().Add(s.skew + s.life)}
+	s.requests[gt]++
+	resp["access_token"] = at
+	resp["expires_in"] = int(s.life / time.Second)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) device(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[r.PostFormValue("client_id")]; !ok {
+		if _, _, ok := s.authClient(r); !ok {
+			oauthError(w, http.StatusUnauthorized, "invalid_client")
+			return
+		}
+	}
+	code := newToken("dc")
+	s.devices[code] = ""
+	writeJSON(w, http.StatusOK, map[string]any{
+		"device_code": code, "user_code": "ACKD-TEST", "verification_uri": s.URL + "/verify",
+		"expires_in": 600, "interval": 1,
+	})
+}
+
+// introspect answers RFC 7662 for Dovecot: active, and the user in both
+// "email" and "username".
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request")
+		return
+	}
+	tok := r.PostFormValue("token")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.intro++
+	g, ok := s.access[tok]
+	now := time.Now().Add(s.skew)
+	if !ok || g.revoked || !now.Before(g.expires) {
+		writeJSON(w, http.StatusOK, map[string]any{"active": false})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"active": true, "email": g.user, "username": g.user, "exp": g.expires.Unix(), "token_type": "Bearer",
+	})
+}

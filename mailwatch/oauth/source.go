@@ -1,0 +1,294 @@
+// Package oauth logs ackd in to IMAP and SMTP with OAuth2 bearer tokens:
+// token sources for the client-credentials and refresh-token grants
+// (golang.org/x/oauth2), cached until shortly before they expire, and the
+// SASL mechanisms XOAUTH2 and OAUTHBEARER (RFC 7628) that carry them.
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/ackd/ackd/rules"
+)
+
+// Defaults for a Source.
+const (
+	// DefaultEarly is how long before its expiry a cached token is replaced,
+	// so a token never expires between fetching it and the server checking
+	// it, and a server clock somewhat ahead of ours does not matter.
+	DefaultEarly = 2 * time.Minute
+	// DefaultMinRetry and DefaultMaxRetry bound the wait after a failed
+	// token request before the token endpoint is asked again.
+	DefaultMinRetry = time.Second
+	DefaultMaxRetry = 5 * time.Minute
+)
+
+// ErrBackoff wraps the last token error while the Source waits before asking
+// the token endpoint again.
+var ErrBackoff = errors.New("oauth2 token endpoint failed recently; waiting before the next try")
+
+// Source hands out access tokens for one oauth2: block. It is safe for
+// concurrent use. x/oauth2's ReuseTokenSource is not used for the cache: it
+// cannot forget a token the mail server refused (revoked, or expired early
+// by a skewed clock), and it binds one context at creation rather than
+// honouring each caller's.
+type Source struct {
+	cfg    *rules.OAuth2Config
+	fetch  func(ctx context.Context) (*oauth2.Token, error)
+	client *http.Client
+	now    func() time.Time
+	log    *slog.Logger
+
+	early, minRetry, maxRetry time.Duration
+
+	mu       sync.Mutex
+	tok      *oauth2.Token
+	fresh    time.Time // tok is handed out without asking again until then
+	served   int       // how often tok was handed out
+	failures int
+	retryAt  time.Time
+	lastErr  error
+}
+
+// Option changes a Source.
+type Option func(*Source)
+
+// WithClock replaces time.Now (tests).
+func WithClock(now func() time.Time) Option { return func(s *Source) { s.now = now } }
+
+// WithHTTPClient sets the client for the token endpoint (default: 30s timeout).
+func WithHTTPClient(c *http.Client) Option { return func(s *Source) { s.client = c } }
+
+// WithEarly sets how long before expiry a token is replaced.
+func WithEarly(d time.Duration) Option { return func(s *Source) { s.early = d } }
+
+// WithRetry sets the backoff after a failed token request.
+func WithRetry(minWait, maxWait time.Duration) Option {
+	return func(s *Source) { s.minRetry, s.maxRetry = minWait, maxWait }
+}
+
+// NewSource builds a token source. It reads the client secret now, so a
+// missing secret is reported at start; the refresh token file is read on
+// every refresh, so `ackd oauth login` can replace it while ackd runs.
+func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Source, error) {
+	if cfg == nil {
+		return nil, errors.New("oauth2: no configuration")
+	}
+	s := &Source{
+		cfg: cfg, now: time.Now, log: log.With("token_url", cfg.TokenURL),
+		client: &http.Client{Timeout: 30 * time.Second},
+		early:  DefaultEarly, minRetry: DefaultMinRetry, maxRetry: DefaultMaxRetry,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	secret, err := ReadSecret(cfg.ClientSecret)
+	if err != nil {
+		return nil, fmt.Errorf("oauth2 client secret: %w", err)
+	}
+	switch cfg.Flow {
+	case rules.FlowClientCredentials:
+		cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: secret, TokenURL: cfg.TokenURL, Scopes: cfg.Scopes}
+		s.fetch = cc.Token
+	case rules.FlowRefreshToken:
+		if cfg.RefreshTokenFile == "" {
+			return nil, errors.New("oauth2: refresh_token flow without refresh_token_file")
+		}
+		oc := Config(cfg, secret)
+		s.fetch = func(ctx context.Context) (*oauth2.Token, error) { return s.refresh(ctx, oc) }
+	default:
+		return nil, fmt.Errorf("oauth2: unknown flow %q", cfg.Flow)
+	}
+	return s, nil
+}
+
+// Config is the x/oauth2 configuration for cfg, with the client secret
+// already read.
+func Config(cfg *rules.OAuth2Config, secret string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID: cfg.ClientID, ClientSecret: secret, Scopes: cfg.Scopes,
+		Endpoint: oauth2.Endpoint{TokenURL: cfg.TokenURL, DeviceAuthURL: cfg.DeviceAuthURL},
+	}
+}
+
+// refresh trades the stored refresh token for an access token, and stores
+// the new refresh token when the provider rotated it.
+func (s *Source) refresh(ctx context.Context, oc *oauth2.Config) (*oauth2.Token, error) {
+	b, err := os.ReadFile(s.cfg.RefreshTokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("read refresh token (run `ackd oauth login` first): %w", err)
+	}
+	rt := strings.TrimSpace(string(b))
+	if rt == "" {
+		return nil, fmt.Errorf("refresh token file %s is empty (run `ackd oauth login`)", s.cfg.RefreshTokenFile)
+	}
+	tok, err := oc.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok.RefreshToken != "" && tok.RefreshToken != rt {
+		if err := WriteRefreshToken(s.cfg.RefreshTokenFile, tok.RefreshToken); err != nil {
+			// The new token works now; the old one may stop working, so say so loudly.
+			s.log.Error("OAuth2 provider rotated the refresh token but saving it failed; the next restart may need `ackd oauth login`", "err", err)
+		}
+	}
+	return tok, nil
+}
+
+// Token returns a valid access token, from the cache while it has more
+// than the early margin left.
+func (s *Source) Token(ctx context.Context) (string, error) {
+	tok, _, err := s.token(ctx)
+	return tok, err
+}
+
+// token also reports whether the token had been handed out before (came
+// from the cache), which is what makes a refusal worth an immediate retry.
+func (s *Source) token(ctx context.Context) (string, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if s.tok != nil && now.Before(s.fresh) {
+		s.served++
+		return s.tok.AccessToken, s.served > 1, nil
+	}
+	if s.failures > 0 && now.Before(s.retryAt) {
+		return "", false, fmt.Errorf("%w (next try in %s): %w", ErrBackoff, s.retryAt.Sub(now).Round(time.Millisecond), s.lastErr)
+	}
+	tok, err := s.fetch(context.WithValue(ctx, oauth2.HTTPClient, s.client))
+	now = s.now()
+	if err == nil && tok.AccessToken == "" {
+		err = errors.New("token endpoint returned no access_token")
+	}
+	if err != nil {
+		err = fmt.Errorf("get oauth2 token from %s: %w", s.cfg.TokenURL, describe(err))
+		s.lastErr = err
+		wait := s.minRetry << min(s.failures, 20)
+		if wait > s.maxRetry || wait <= 0 {
+			wait = s.maxRetry
+		}
+		s.failures++
+		s.retryAt = now.Add(wait)
+		s.log.Error("OAuth2 token request failed", "err", err, "failures", s.failures, "retry_in", wait)
+		return "", false, err
+	}
+	if s.failures > 0 {
+		s.log.Info("OAuth2 token request works again", "after_failures", s.failures)
+	}
+	s.failures, s.lastErr = 0, nil
+	s.tok, s.served = tok, 1
+	s.fresh = now.Add(365 * 24 * time.Hour) // no expiry given: keep until refused
+	if !tok.Expiry.IsZero() {
+		// x/oauth2 computed Expiry from expires_in on our clock, so the
+		// server's clock does not enter here. A short-lived token is
+		// replaced halfway through its life rather than never.
+		life := tok.Expiry.Sub(now)
+		s.fresh = tok.Expiry.Add(-min(s.early, life/2))
+	}
+	s.log.Debug("got OAuth2 token", "expires", tok.Expiry)
+	return tok.AccessToken, false, nil
+}
+
+// Invalidate forgets token if it is still the cached one: the mail server
+// refused it (revoked, or expired by the server's clock). It reports
+// whether asking for a new token at once may help, which is true when the
+// refused token came from the cache; a token fresh from the endpoint that
+// is refused means the credentials or the server are wrong.
+func (s *Source) Invalidate(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok == nil || s.tok.AccessToken != token {
+		return true // already replaced by another caller
+	}
+	cached := s.served > 1
+	s.tok = nil
+	return cached
+}
+
+// describe turns the token endpoint's OAuth2 error into a sentence an
+// admin can act on.
+func describe(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return err
+	}
+	hint := ""
+	switch re.ErrorCode {
+	case "invalid_grant":
+		hint = "; the refresh token was revoked or expired: run `ackd oauth login` again"
+	case "invalid_client", "unauthorized_client":
+		hint = "; check client_id and the client secret"
+	case "invalid_scope":
+		hint = "; check scopes"
+	}
+	code := re.ErrorCode
+	if code == "" && re.Response != nil {
+		code = re.Response.Status
+	}
+	return fmt.Errorf("%s%s: %w", code, hint, err)
+}
+
+// ReadSecret returns the value a Secret points at, or "" when none is set.
+// Errors name the variable or file, never the value.
+func ReadSecret(sec rules.Secret) (string, error) {
+	switch {
+	case sec.Env != "":
+		v := os.Getenv(sec.Env)
+		if v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", sec.Env)
+		}
+		return v, nil
+	case sec.File != "":
+		b, err := os.ReadFile(sec.File)
+		if err != nil {
+			return "", fmt.Errorf("read secret file: %w", err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("secret file %s is empty", sec.File)
+		}
+		return v, nil
+	}
+	return "", nil
+}
+
+// WriteRefreshToken stores a refresh token in path with mode 0600,
+// atomically, so a crash never leaves half a token.
+func WriteRefreshToken(path, token string) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".refresh-token-*")
+	if err != nil {
+		return fmt.Errorf("write refresh token: %w", err)
+	}
+	defer os.Remove(f.Name()) // after a successful rename this fails harmlessly
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("write refresh token: %w", err)
+	}
+	if _, err := f.WriteString(token + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("write refresh token: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write refresh token: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write refresh token: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write refresh token: %w", err)
+	}
+	return nil
+}
