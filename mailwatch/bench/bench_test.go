@@ -81,7 +81,7 @@ func TestHarnessSmoke(t *testing.T) {
 	})
 	t.Run("backlog", func(t *testing.T) {
 		r := runBacklog(t, s, bin, 12, 3)
-		if r.ackdDelivered <= 0 || r.plainDelivered <= 0 || r.peakRSS <= 0 {
+		if r.ackdDelivered <= 0 || r.plainDelivered <= 0 || r.senderDelivered <= 0 || r.peakRSS <= 0 {
 			t.Errorf("backlog figures missing: %+v", r)
 		}
 	})
@@ -227,7 +227,9 @@ type backlogResult struct {
 	ackdReady, ackdRecorded, ackdAccepted, ackdDelivered time.Duration
 	// From dialling Postfix with the plain client.
 	plainAccepted, plainDelivered time.Duration
-	peakRSS                       int64
+	// From the first connection of outbox.Sender with an in-memory queue.
+	senderAccepted, senderDelivered time.Duration
+	peakRSS                         int64
 }
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
@@ -244,6 +246,8 @@ func (r backlogResult) print(w *os.File) {
 	fmt.Fprintf(w, "  ackd  receipts/s  end to end (delivered into the mailboxes) %7.1f   accepted by Postfix %7.1f\n", r.ackdRate(), rate(r.n, r.ackdAccepted))
 	fmt.Fprintf(w, "  plain messages/s  end to end (delivered into the mailboxes) %7.1f   accepted by Postfix %7.1f  (one SMTP connection, STARTTLS, same messages)\n",
 		r.plainRate(), rate(r.n, r.plainAccepted))
+	fmt.Fprintf(w, "  ackd's outbox.Sender without the store (in-memory queue) msgs/s  end to end %7.1f   accepted by Postfix %7.1f  (same messages)\n",
+		rate(r.n, r.senderDelivered), rate(r.n, r.senderAccepted))
 	ratio := r.ackdRate() / r.plainRate()
 	fmt.Fprintf(w, "  ratio ackd/plain  end to end %.2f (target >= 0.9 %s)   accepted %.2f\n", ratio, met(ratio >= 0.9),
 		rate(r.n, r.ackdAccepted)/rate(r.n, r.plainAccepted))
@@ -323,6 +327,18 @@ func runBacklog(tb testing.TB, s *mailstack.Stack, bin string, n, nreq int) back
 		tb.Fatal(err)
 	}
 	r.plainDelivered = delivered.Sub(start)
+
+	pl = followPostfixLog(tb, s, match)
+	start = time.Now()
+	if err := sendWithSender(ctx, s, mails); err != nil {
+		tb.Fatal(err)
+	}
+	r.senderAccepted = time.Since(start)
+	delivered, err = pl.waitSent(wait(ctx, 5*time.Minute), n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.senderDelivered = delivered.Sub(start)
 	r.load[1] = loadavg()
 	return r
 }
