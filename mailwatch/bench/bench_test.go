@@ -1,0 +1,473 @@
+package bench_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-smtp"
+
+	"github.com/ackd/ackd/internal/mailstack"
+	"github.com/ackd/ackd/mailwatch/store"
+)
+
+var (
+	latencyN      = flag.Int("bench.latency", 200, "requests sent one at a time for the latency figures")
+	pollN         = flag.Int("bench.latency-poll", 100, "requests for the latency figures with ackd polling instead of IDLE")
+	baselineEvery = flag.Int("bench.baseline-every", 4, "measure the stack's one-hop delivery after every N-th latency request")
+	backlogN      = flag.Int("bench.backlog", 5000, "requests waiting in the INBOX when ackd starts")
+	requestersN   = flag.Int("bench.requesters", 300, "distinct requesters of the backlog")
+)
+
+// BenchmarkE2E measures ackd as a separate process against the real
+// Dovecot + Postfix stack. Run it with scripts/bench; the figures are
+// printed as plain lines and reported as metrics.
+func BenchmarkE2E(b *testing.B) {
+	s := requireStack(b)
+	bin := buildAckd(b)
+	b.Run("latency", func(b *testing.B) {
+		r := runLatency(b, s, bin, idleMode, *latencyN, *baselineEvery)
+		r.print(os.Stdout)
+		b.ReportMetric(ms(r.ackd.p50), "p50-ms")
+		b.ReportMetric(ms(r.ackd.p90), "p90-ms")
+		b.ReportMetric(ms(r.ackd.p99), "p99-ms")
+		b.ReportMetric(ms(r.ackd.max), "max-ms")
+		b.ReportMetric(ms(r.hop.p50), "hop-p50-ms")
+		b.ReportMetric(ms(r.hop.p99), "hop-p99-ms")
+	})
+	b.Run("latency-poll", func(b *testing.B) {
+		r := runLatency(b, s, bin, fastPoll, *pollN, *baselineEvery)
+		r.print(os.Stdout)
+		b.ReportMetric(ms(r.ackd.p50), "p50-ms")
+		b.ReportMetric(ms(r.ackd.p99), "p99-ms")
+	})
+	b.Run("backlog", func(b *testing.B) {
+		r := runBacklog(b, s, bin, *backlogN, *requestersN)
+		r.print(os.Stdout)
+		b.ReportMetric(r.ackdRate(), "ackd-receipts/s")
+		b.ReportMetric(r.plainRate(), "plain-msgs/s")
+		b.ReportMetric(r.ackdRate()/r.plainRate(), "ratio")
+		b.ReportMetric(float64(r.peakRSS)/(1<<20), "peak-RSS-MiB")
+	})
+}
+
+// TestHarnessSmoke runs both phases at a tiny size, so a broken harness is
+// found by scripts/test rather than at the next benchmark run. It asserts
+// that everything was measured, never how fast.
+func TestHarnessSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the mail stack and a build of ackd")
+	}
+	s := mailstack.Require(t)
+	bin := buildAckd(t)
+	t.Run("latency", func(t *testing.T) {
+		r := runLatency(t, s, bin, idleMode, 3, 1)
+		if len(r.samples) != 3 || len(r.hops) != 3 {
+			t.Fatalf("%d latency samples and %d hop samples, want 3 and 3", len(r.samples), len(r.hops))
+		}
+		for i, d := range append(r.samples, r.hops...) {
+			if d <= 0 {
+				t.Errorf("sample %d is %v, want > 0", i, d)
+			}
+		}
+	})
+	t.Run("backlog", func(t *testing.T) {
+		r := runBacklog(t, s, bin, 12, 3)
+		if r.ackdDelivered <= 0 || r.plainDelivered <= 0 || r.senderDelivered <= 0 || r.peakRSS <= 0 {
+			t.Errorf("backlog figures missing: %+v", r)
+		}
+	})
+}
+
+// ---- latency
+
+type latencyResult struct {
+	mode          watchMode
+	load          [2]string // load average before and after
+	samples, hops []time.Duration
+	ackd, hop     summary
+	// Where the time of one request goes, from ackd's own log: SMTP
+	// acceptance of the request to the request recorded (delivery to the
+	// department's INBOX, the IDLE notification, fetch, parse, decide and
+	// the store's transaction), to the receipt accepted by Postfix (the
+	// sender's wake-up, connect, STARTTLS, transaction, marking it sent),
+	// to the receipt seen by the requester's client (the second hop).
+	toRecorded, toSent, toSeen summary
+}
+
+func (r latencyResult) print(w *os.File) {
+	fmt.Fprintf(w, "latency, ackd watching with %v: %d requests one at a time, SMTP acceptance of the request -> receipt in the requester's INBOX (client polls NOOP every %v; load average %s -> %s)\n",
+		r.mode, len(r.samples), pollEvery, r.load[0], r.load[1])
+	fmt.Fprintf(w, "  ackd receipt     %s\n", r.ackd)
+	fmt.Fprintf(w, "  stack one hop    %s  (%d plain messages to fresh mailboxes, same run)\n", r.hop, len(r.hops))
+	fmt.Fprintf(w, "  breakdown: accepted -> recorded  %s\n", r.toRecorded)
+	fmt.Fprintf(w, "             recorded -> sent      %s\n", r.toSent)
+	fmt.Fprintf(w, "             sent -> in INBOX      %s\n", r.toSeen)
+	fmt.Fprintf(w, "  targets: p50 <= 150 ms %s, p99 <= 500 ms %s\n", met(r.ackd.p50 <= 150*time.Millisecond), met(r.ackd.p99 <= 500*time.Millisecond))
+}
+
+func met(ok bool) string {
+	if ok {
+		return "MET"
+	}
+	return "NOT MET"
+}
+
+// runLatency sends n requests from one requester, each after the previous
+// receipt arrived, and after every every-th one a plain message to a fresh
+// mailbox, so the stack's own delivery time is measured under the same
+// conditions. One request before the measured ones warms ackd up.
+func runLatency(tb testing.TB, s *mailstack.Stack, bin string, mode watchMode, n, every int) latencyResult {
+	tb.Helper()
+	r := latencyResult{mode: mode, load: [2]string{loadavg()}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dept := s.NewAddress(tb, "bench-dept")
+	requester := s.NewAddress(tb, "bench-req")
+	dep := writeConfig(tb, s, dept, mode)
+	d := startAckd(tb, bin, dep.config)
+	if _, err := d.waitEvents(wait(ctx, 30*time.Second), "watching mailbox", 1); err != nil {
+		tb.Fatal(err)
+	}
+	in, err := watchInbox(ctx, s, requester)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer in.close()
+
+	var recorded, sent, seen []time.Duration
+	for i := 0; i <= n; i++ {
+		accepted, err := s.SendAccepted(ctx, requester, dept, request(requester, dept, i))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		arrived, err := in.waitFor(wait(ctx, 30*time.Second), i+1)
+		if err != nil {
+			tb.Fatalf("receipt %d: %v", i+1, err)
+		}
+		ack, err := d.waitEvents(wait(ctx, 5*time.Second), "request acknowledged", i+1)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out, err := d.waitEvents(wait(ctx, 5*time.Second), "mail sent", i+1)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if i == 0 {
+			continue // warm-up
+		}
+		r.samples = append(r.samples, arrived.Sub(accepted))
+		recorded = append(recorded, ack.Logged.Sub(accepted))
+		sent = append(sent, out.Logged.Sub(ack.Logged))
+		seen = append(seen, arrived.Sub(out.Logged))
+		if i%every == 0 {
+			hop, err := oneHop(ctx, s, requester, i)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			r.hops = append(r.hops, hop)
+		}
+	}
+	if got := d.count("request acknowledged"); got != n+1 {
+		tb.Errorf("ackd acknowledged %d requests, want %d", got, n+1)
+	}
+	if w := d.warnings(); len(w) > 0 {
+		tb.Errorf("ackd logged %d warnings or errors, first: %s", len(w), w[0])
+	}
+	r.load[1] = loadavg()
+	r.ackd, r.hop = summarize(r.samples), summarize(r.hops)
+	r.toRecorded, r.toSent, r.toSeen = summarize(recorded), summarize(sent), summarize(seen)
+	return r
+}
+
+// oneHop sends a plain message to a fresh mailbox and returns the time
+// from Postfix's acceptance until the client sees it.
+func oneHop(ctx context.Context, s *mailstack.Stack, from string, i int) (time.Duration, error) {
+	to := strings.Replace(from, "bench-req", fmt.Sprintf("bench-hop%d", i), 1)
+	in, err := watchInbox(ctx, s, to)
+	if err != nil {
+		return 0, err
+	}
+	defer in.close()
+	accepted, err := s.SendAccepted(ctx, from, to, request(from, to, i))
+	if err != nil {
+		return 0, err
+	}
+	arrived, err := in.waitFor(wait(ctx, 30*time.Second), 1)
+	if err != nil {
+		return 0, fmt.Errorf("one-hop message to %s: %w", to, err)
+	}
+	return arrived.Sub(accepted), nil
+}
+
+// wait bounds one step of a phase; the phase's own deadline still applies.
+func wait(ctx context.Context, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	// The step ends long before the phase; the timer is released when
+	// the phase's context ends.
+	context.AfterFunc(ctx, cancel)
+	return ctx
+}
+
+// ---- backlog
+
+type backlogResult struct {
+	n, requesters int
+	load          [2]string // load average before and after
+	appendTime    time.Duration
+	// From starting the ackd process.
+	ackdReady, ackdRecorded, ackdAccepted, ackdDelivered time.Duration
+	// From dialling Postfix with the plain client.
+	plainAccepted, plainDelivered time.Duration
+	// From the first connection of outbox.Sender with an in-memory queue.
+	senderAccepted, senderDelivered time.Duration
+	peakRSS                         int64
+}
+
+func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+
+func (r backlogResult) ackdRate() float64  { return rate(r.n, r.ackdDelivered) }
+func (r backlogResult) plainRate() float64 { return rate(r.n, r.plainDelivered) }
+
+func (r backlogResult) print(w *os.File) {
+	sec := func(d time.Duration) float64 { return d.Seconds() }
+	fmt.Fprintf(w, "backlog: %d requests from %d requesters APPENDed to the department's INBOX over one IMAP session in %.1f s (%.0f/s); load average %s -> %s\n",
+		r.n, r.requesters, sec(r.appendTime), rate(r.n, r.appendTime), r.load[0], r.load[1])
+	fmt.Fprintf(w, "  ackd (from process start): ready %.2f s, all recorded %.2f s, all accepted by Postfix %.2f s, all delivered %.2f s\n",
+		sec(r.ackdReady), sec(r.ackdRecorded), sec(r.ackdAccepted), sec(r.ackdDelivered))
+	fmt.Fprintf(w, "  ackd  receipts/s  end to end (delivered into the mailboxes) %7.1f   accepted by Postfix %7.1f\n", r.ackdRate(), rate(r.n, r.ackdAccepted))
+	fmt.Fprintf(w, "  plain messages/s  end to end (delivered into the mailboxes) %7.1f   accepted by Postfix %7.1f  (one SMTP connection, STARTTLS, same messages)\n",
+		r.plainRate(), rate(r.n, r.plainAccepted))
+	fmt.Fprintf(w, "  ackd's outbox.Sender without the store (in-memory queue) msgs/s  end to end %7.1f   accepted by Postfix %7.1f  (same messages)\n",
+		rate(r.n, r.senderDelivered), rate(r.n, r.senderAccepted))
+	ratio := r.ackdRate() / r.plainRate()
+	fmt.Fprintf(w, "  ratio ackd/plain  end to end %.2f (target >= 0.9 %s)   accepted %.2f\n", ratio, met(ratio >= 0.9),
+		rate(r.n, r.ackdAccepted)/rate(r.n, r.plainAccepted))
+	fmt.Fprintf(w, "  peak RSS of ackd (VmHWM) %.1f MiB\n", float64(r.peakRSS)/(1<<20))
+}
+
+// runBacklog stores n requests in a fresh department's INBOX, starts ackd
+// and times the receipts; then sends the very same receipts (read back
+// from ackd's outbox) through the same Postfix with a plain client.
+func runBacklog(tb testing.TB, s *mailstack.Stack, bin string, n, nreq int) backlogResult {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	r := backlogResult{n: n, requesters: nreq, load: [2]string{loadavg()}}
+	run := token(tb, 8)
+	dept := s.NewAddress(tb, "bench-bl-dept")
+	requesters := make([]string, nreq)
+	for k := range requesters {
+		requesters[k] = fmt.Sprintf("bl%s-%03d@%s", run, k, mailstack.Domain)
+	}
+	// Appending is the fastest way to fill a mailbox, and skips Postfix,
+	// whose log would otherwise mix the requests with the receipts.
+	start := time.Now()
+	if err := appendAll(ctx, s, dept, requesters, n); err != nil {
+		tb.Fatal(err)
+	}
+	r.appendTime = time.Since(start)
+
+	match := "to=<bl" + run + "-"
+	pl := followPostfixLog(tb, s, match)
+	dep := writeConfig(tb, s, dept, idleMode)
+	d := startAckd(tb, bin, dep.config)
+	ready, err := d.waitEvents(wait(ctx, 30*time.Second), "watching mailbox", 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.ackdReady = ready.Seen.Sub(d.started)
+	rec, err := d.waitEvents(wait(ctx, 8*time.Minute), "request acknowledged", n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.ackdRecorded = rec.Seen.Sub(d.started)
+	acc, err := d.waitEvents(wait(ctx, 8*time.Minute), "mail sent", n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.ackdAccepted = acc.Seen.Sub(d.started)
+	delivered, err := pl.waitSent(wait(ctx, 5*time.Minute), n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.ackdDelivered = delivered.Sub(d.started)
+	if r.peakRSS, err = d.peakRSS(); err != nil {
+		tb.Fatal(err)
+	}
+	d.stop(tb)
+	pl.close()
+	if w := d.warnings(); len(w) > 0 {
+		tb.Errorf("ackd logged %d warnings or errors, first: %s", len(w), w[0])
+	}
+	if err := checkCounts(ctx, s, requesters, n); err != nil {
+		tb.Fatal(err)
+	}
+
+	mails, err := outboxMail(ctx, filepath.Join(dep.dir, "ackd.db"), n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pl = followPostfixLog(tb, s, match)
+	start = time.Now()
+	if err := sendPlain(ctx, s, mails); err != nil {
+		tb.Fatal(err)
+	}
+	r.plainAccepted = time.Since(start)
+	delivered, err = pl.waitSent(wait(ctx, 5*time.Minute), n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.plainDelivered = delivered.Sub(start)
+
+	pl = followPostfixLog(tb, s, match)
+	start = time.Now()
+	if err := sendWithSender(ctx, s, mails); err != nil {
+		tb.Fatal(err)
+	}
+	r.senderAccepted = time.Since(start)
+	delivered, err = pl.waitSent(wait(ctx, 5*time.Minute), n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.senderDelivered = delivered.Sub(start)
+	r.load[1] = loadavg()
+	return r
+}
+
+// appendAll stores n requests, round robin over requesters, in dept's
+// INBOX over one IMAP session.
+func appendAll(ctx context.Context, s *mailstack.Stack, dept string, requesters []string, n int) error {
+	sess, err := s.Login(ctx, dept, mailstack.Plain, nil)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	for i := range n {
+		raw := request(requesters[i%len(requesters)], dept, i)
+		cmd := sess.Append("INBOX", int64(len(raw)), nil)
+		_, werr := cmd.Write(raw)
+		cerr := cmd.Close()
+		if _, err := cmd.Wait(); err != nil || werr != nil || cerr != nil {
+			return fmt.Errorf("append request %d to %s: %w", i, dept, errors.Join(err, werr, cerr, ctx.Err()))
+		}
+	}
+	return nil
+}
+
+// checkCounts confirms end to end that every requester got exactly one
+// receipt per request: nothing lost, nothing twice.
+func checkCounts(ctx context.Context, s *mailstack.Stack, requesters []string, n int) error {
+	want := make(map[string]int, len(requesters))
+	for i := range n {
+		want[requesters[i%len(requesters)]]++
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	work := make(chan string)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for user := range work {
+				got, err := inboxCount(ctx, s, user)
+				if err == nil && got != want[user] {
+					err = fmt.Errorf("%s has %d receipts, want %d", user, got, want[user])
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, u := range requesters {
+		work <- u
+	}
+	close(work)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func inboxCount(ctx context.Context, s *mailstack.Stack, user string) (int, error) {
+	sess, err := s.Login(ctx, user, mailstack.Plain, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer sess.Close()
+	st, err := sess.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil {
+		return 0, fmt.Errorf("status INBOX of %s: %w", user, err)
+	}
+	if st.NumMessages == nil {
+		return 0, fmt.Errorf("status INBOX of %s: no MESSAGES", user)
+	}
+	return int(*st.NumMessages), nil
+}
+
+// outboxMail reads back the n receipts ackd sent, envelope and bytes.
+func outboxMail(ctx context.Context, dbPath string, n int) ([]store.Mail, error) {
+	st, err := store.Open(ctx, "sqlite", dbPath)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var out []store.Mail
+	for id := int64(1); len(out) < n; id++ {
+		m, err := st.MailByID(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("read outbox mail %d of %d: %w", id, n, err)
+		}
+		if m.Kind == "receipt" {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// sendPlain sends mails over one SMTP connection with STARTTLS, as ackd
+// does, but without a store, a queue or RSET between messages: the most a
+// client can get out of this Postfix.
+func sendPlain(ctx context.Context, s *mailstack.Stack, mails []store.Mail) error {
+	c, err := smtp.DialStartTLS(s.SMTPAddr, s.TLSConfig())
+	if err != nil {
+		return fmt.Errorf("plain client: dial %s: %w", s.SMTPAddr, err)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	defer c.Close()
+	for i, m := range mails {
+		if err := c.Mail(m.EnvelopeFrom, nil); err != nil {
+			return fmt.Errorf("plain client: mail %d: MAIL: %w", i, err)
+		}
+		for _, rcpt := range m.Recipients {
+			if err := c.Rcpt(rcpt, nil); err != nil {
+				return fmt.Errorf("plain client: mail %d: RCPT: %w", i, err)
+			}
+		}
+		w, err := c.Data()
+		if err != nil {
+			return fmt.Errorf("plain client: mail %d: DATA: %w", i, err)
+		}
+		if _, err := w.Write(m.Raw); err != nil {
+			w.Close()
+			return fmt.Errorf("plain client: mail %d: write: %w", i, err)
+		}
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("plain client: mail %d: end of DATA: %w", i, err)
+		}
+	}
+	return c.Quit()
+}
