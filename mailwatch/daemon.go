@@ -72,6 +72,7 @@ type Daemon struct {
 	proc    *Processor
 	sender  *outbox.Sender
 	sched   *Scheduler
+	digest  *Digester
 	log     *slog.Logger
 	mu      sync.Mutex
 	watched map[string]*Watcher
@@ -108,6 +109,7 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 	d.proc = NewProcessor(st, d.Runtime, NewLimiter(cfg.Limits.PerSenderPerHour, cfg.Limits.GlobalPerMinute), d.sender.Kick, log.With("component", "processor"))
 	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"))
 	d.proc.SetScheduler(d.sched)
+	d.digest = NewDigester(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "digest"))
 
 	for _, dept := range cfg.Departments {
 		pass, err := ReadSecret(dept.IMAP.Password)
@@ -196,7 +198,7 @@ func (d *Daemon) Ready() error {
 // delivery in flight; then Run returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(d.watched)+2)
+	errs := make(chan error, len(d.watched)+3)
 	for name, w := range d.watched {
 		wg.Add(1)
 		go func() {
@@ -206,7 +208,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := d.digest.Run(ctx); err != nil {
+			errs <- fmt.Errorf("digest: %w", err)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := d.sender.Run(ctx); err != nil {

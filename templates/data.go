@@ -142,6 +142,8 @@ func samples(name string) []any {
 				Ref: "REQ-12", Unknown: []string{"#etaa 3d"}, Valid: []string{"#eta DATE - set a new expected date"}},
 			CommandHelp{},
 		}
+	case NameDigest:
+		return digestSamples(at, loc)
 	}
 	return nil
 }

@@ -96,7 +96,41 @@ func goldenCases(t *testing.T) []struct {
 			Department: "Payroll", Staff: Person{Address: "bob@example.test"},
 			Unknown: []string{"#done", "#prio high <urgent>"},
 			Valid:   []string{"#eta DATE - give the requester a new expected date", "#close - mark the request as resolved"}}},
+		{"digest-berlin", NameDigest, goldenDigest(ber)},
+		{"digest-allclear", NameDigest, Digest{Department: "Payroll", DepartmentAddress: "payroll@example.test",
+			Now: time.Date(2026, 3, 9, 8, 30, 0, 0, nyc), Since: time.Date(2026, 3, 6, 8, 30, 0, 0, nyc), Location: nyc,
+			WindowDays: 30, AllClear: true, Overall: DigestRecord{KeptPercent: -1}, Reminders: 0}},
 	}
+}
+
+// goldenDigest is a busy Monday morning digest the day after the end of
+// summer time.
+func goldenDigest(ber *time.Location) Digest {
+	at := func(day, hour, minute int) time.Time { return time.Date(2026, 10, day, hour, minute, 0, 0, ber) }
+	return Digest{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Now: at(26, 8, 30),
+		Since: at(23, 8, 30), Location: ber, WindowDays: 30,
+		Sections: []DigestSection{
+			{Title: "New since Friday 23 October, 08:30", Short: "new", Items: []DigestItem{
+				{Ref: "REQ-41", Subject: "Drucker im 3. OG druckt nicht", Requester: "jane.doe@example.test", Category: "hardware", Due: at(27, 10, 0), Age: "1d 1h"},
+				{Ref: "REQ-42", Subject: "Passwort <abgelaufen> & gesperrt [REQ-42]", Requester: "o.haddad@example.test", Category: "access", Due: at(26, 13, 0), Age: "30m"}}},
+			{Title: "Due today", Short: "due today", Items: []DigestItem{
+				{Ref: "REQ-42", Subject: "Passwort <abgelaufen> & gesperrt [REQ-42]", Requester: "o.haddad@example.test", Category: "access", Due: at(26, 13, 0), Age: "30m"}}},
+			{Title: "Overdue", Short: "overdue", Items: []DigestItem{
+				{Ref: "REQ-31", Subject: "VPN disconnects every 10 minutes", Requester: "kl4x@example.test", Category: "network", Due: at(23, 17, 0), Age: "2d 3h", Overdue: true}}},
+			{Title: "Other unanswered, oldest first", Short: "unanswered"},
+			{Title: "Waiting on the requester", Short: "waiting", Items: []DigestItem{
+				{Ref: "REQ-12", Subject: "Laptop für neue Kollegin", Requester: "jane.doe@example.test", Category: "default", Due: at(30, 17, 0), Age: "5d"}}},
+		},
+		Overall: DigestRecord{Kept: 14, Judged: 18, Pending: 2, KeptPercent: 78, Median: "3h", P80: "6h"},
+		Categories: []DigestRecord{
+			{Category: "access", Commitment: "4h", Kept: 5, Judged: 8, Pending: 1, KeptPercent: 63, Median: "3h", P80: "5h",
+				Suggest: "5h", Advice: "p80 first response 5h is above the 4h commitment; a realistic commitment is 5h"},
+			{Category: "default", Commitment: "3d", Kept: 5, Judged: 5, Pending: 1, KeptPercent: 100, Median: "30m", P80: "2h",
+				Suggest: "1d", Advice: "p80 first response 2h is below half the 3d commitment; a realistic commitment is 1d"},
+			{Category: "hardware", Commitment: "1d", Kept: 4, Judged: 5, KeptPercent: 80, Median: "7h 30m", P80: "16h"},
+			{Category: "network", Commitment: "1d", Pending: 1, KeptPercent: -1},
+		},
+		Reminders: 2, LateNotices: 2}
 }
 
 func TestGolden(t *testing.T) {

@@ -57,6 +57,7 @@ var dataTypes = map[string]reflect.Type{
 	NameDueUpdate:   reflect.TypeFor[DueUpdate](),
 	NameClosing:     reflect.TypeFor[Closing](),
 	NameCommandHelp: reflect.TypeFor[CommandHelp](),
+	NameDigest:      reflect.TypeFor[Digest](),
 }
 
 // Names lists the template names, sorted.

@@ -31,6 +31,8 @@ commands:
   classify -c config.yaml [--at TIME] [--json] [--department NAME] FILE.eml…
                                                      dry run: how would ackd answer these messages
   status   -c config.yaml                            open requests and recently skipped mail
+  digest   -c config.yaml --print|--send [--department NAME]   render or queue the staff digest now
+  report   -c config.yaml [--since 30d] [--json]     commitments kept, response times, per category
   oauth login -c config.yaml (--department NAME | --smtp)
                                                      device-code login; stores the refresh token
   demo     [--once]                                  a self-contained demo: in-process IMAP and SMTP
@@ -56,6 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdClassify(args, stdout, stderr)
 	case "status":
 		return cmdStatus(ctx, args, stdout, stderr)
+	case "digest":
+		return cmdDigest(ctx, args, stdout, stderr)
+	case "report":
+		return cmdReport(ctx, args, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args, stdout, stderr)
 	case "oauth":

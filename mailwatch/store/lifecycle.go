@@ -287,3 +287,37 @@ func (s *sqlStore) QueueMail(ctx context.Context, dept string, mails []NewMail) 
 	}
 	return nil
 }
+
+func (s *sqlStore) QueueDigest(ctx context.Context, dept, day string, mails []NewMail) (bool, error) {
+	if dept == "" || day == "" {
+		return false, errors.New("queue digest: department and day are required")
+	}
+	if err := checkMails(mails); err != nil {
+		return false, fmt.Errorf("queue digest of %s: %w", dept, err)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("queue digest of %s: begin: %w", dept, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	now := roundTrip(s.opts.Now())
+	res, err := tx.ExecContext(ctx, `INSERT INTO digest_sent (dept, day, queued_at) VALUES ($1, $2, $3)
+		ON CONFLICT (dept, day) DO NOTHING`, dept, day, now.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("queue digest of %s for %s: %w", dept, day, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, fmt.Errorf("queue digest of %s for %s: %w", dept, day, err)
+	} else if n == 0 {
+		return false, nil
+	}
+	if err := queueMails(ctx, tx, dept, 0, mails, now); err != nil {
+		return false, fmt.Errorf("queue digest of %s: %w", dept, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("queue digest of %s: commit: %w", dept, err)
+	}
+	return true, nil
+}

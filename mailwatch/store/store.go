@@ -132,6 +132,11 @@ type Store interface {
 	// in one transaction: all or none. Their Message-IDs are not thread
 	// keys, since no request owns them.
 	QueueMail(ctx context.Context, dept string, mails []NewMail) error
+	// QueueDigest queues a department's digest for day (a key such as
+	// "2026-03-16") and records that it was queued, in one transaction.
+	// When a digest was already queued for dept and day it writes nothing
+	// and returns false, so a digest goes out once a day across restarts.
+	QueueDigest(ctx context.Context, dept, day string, mails []NewMail) (bool, error)
 }
 
 // SyncState is what a mailbox watcher must remember between sessions.

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ackd/ackd/mailwatch/report"
+	"github.com/ackd/ackd/rules"
+)
+
+// reportRecord is a Record as `ackd report --json` prints it.
+type reportRecord struct {
+	Category    string   `json:"category,omitempty"`
+	Commitment  string   `json:"commitment,omitempty"`
+	Kept        int      `json:"kept"`
+	Missed      int      `json:"missed"`
+	Pending     int      `json:"pending"`
+	KeptPercent *float64 `json:"kept_percent"` // null when nothing was judged
+	Answered    int      `json:"answered"`
+	MedianHours float64  `json:"median_business_hours"`
+	P80Hours    float64  `json:"p80_business_hours"`
+	Suggest     string   `json:"suggest,omitempty"`
+	Advice      string   `json:"advice,omitempty"`
+}
+
+type reportJSON struct {
+	Department  string         `json:"department"`
+	Since       time.Time      `json:"since"`
+	Now         time.Time      `json:"now"`
+	Open        int            `json:"open"`
+	Overdue     int            `json:"overdue"`
+	DueToday    int            `json:"due_today"`
+	Waiting     int            `json:"waiting"`
+	Reminders   int            `json:"reminders"`
+	LateNotices int            `json:"late_notices"`
+	Overall     reportRecord   `json:"overall"`
+	Categories  []reportRecord `json:"categories"`
+}
+
+func toRecord(r report.Record) reportRecord {
+	out := reportRecord{Category: r.Category, Kept: r.Kept, Missed: r.Missed, Pending: r.Pending, Answered: r.Answered,
+		MedianHours: r.Median.Hours(), P80Hours: r.P80.Hours(), Advice: r.Advice}
+	if !r.Commitment.IsZero() {
+		out.Commitment = r.Commitment.String()
+	}
+	if p := r.KeptPercent(); p >= 0 {
+		out.KeptPercent = &p
+	}
+	if !r.Suggest.IsZero() {
+		out.Suggest = r.Suggest.String()
+	}
+	return out
+}
+
+// parseSince reads "30d", "12h", "90m".
+func parseSince(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n > 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("--since %q: want a positive span like 30d or 12h", s)
+}
+
+// cmdReport prints each department's commitment record.
+func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("report", stderr)
+	path := fs.String("c", "config.yaml", "config file")
+	sinceFlag := fs.String("since", "30d", "how far back to look")
+	asJSON := fs.Bool("json", false, "print one JSON object per department")
+	at := fs.String("at", "", "the time to assume (RFC 3339), default now")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	window, err := parseSince(*sinceFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "ackd report:", err)
+		return 2
+	}
+	now, err := parseAt(*at)
+	if err != nil {
+		fmt.Fprintln(stderr, "ackd report:", err)
+		return 2
+	}
+	cfg, err := rules.Load(*path)
+	if err != nil {
+		printProblems(stderr, err)
+		return 1
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "ackd report: open store:", err)
+		return 1
+	}
+	defer st.Close()
+	enc := json.NewEncoder(stdout)
+	for _, d := range cfg.Departments {
+		reqs, evs, err := report.Gather(ctx, st, d.Name, now, window)
+		if err != nil {
+			fmt.Fprintln(stderr, "ackd report:", err)
+			return 1
+		}
+		rep := report.Compute(reqs, evs, d, now, window)
+		if *asJSON {
+			out := reportJSON{Department: d.Name, Since: rep.Since, Now: rep.Now, Open: rep.Open,
+				Overdue: len(rep.Overdue), DueToday: len(rep.DueToday), Waiting: len(rep.Waiting),
+				Reminders: rep.Reminders, LateNotices: rep.LateNotices, Overall: toRecord(rep.Overall),
+				Categories: []reportRecord{}}
+			for _, c := range rep.Categories {
+				out.Categories = append(out.Categories, toRecord(c))
+			}
+			if err := enc.Encode(out); err != nil {
+				fmt.Fprintln(stderr, "ackd report:", err)
+				return 1
+			}
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: %d open, %d overdue, %d reminders, %d late notices since %s\n", d.Name, rep.Open,
+			len(rep.Overdue), rep.Reminders, rep.LateNotices, rep.Since.In(rep.Location).Format("2006-01-02 15:04"))
+		for _, r := range append([]report.Record{rep.Overall}, rep.Categories...) {
+			name := r.Category
+			if name == "" {
+				name = "overall"
+			} else if !r.Commitment.IsZero() {
+				name += " (" + r.Commitment.String() + ")"
+			}
+			kept := "none judged"
+			if p := r.KeptPercent(); p >= 0 {
+				kept = fmt.Sprintf("%.0f%% kept (%d of %d)", p, r.Kept, r.Judged())
+			}
+			fmt.Fprintf(stdout, "  %-20s %s, %d pending; median %s, p80 %s\n", name, kept, r.Pending,
+				report.Span(r.Median), report.Span(r.P80))
+			if r.Advice != "" {
+				fmt.Fprintf(stdout, "  %-20s suggestion: %s\n", "", r.Advice)
+			}
+		}
+	}
+	return 0
+}

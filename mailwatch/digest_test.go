@@ -1,0 +1,113 @@
+package mailwatch
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/templates"
+)
+
+// digestDept: UTC, Monday to Friday 09:00–17:00, Monday 16 March 2026 a
+// holiday, digest at 08:30.
+func digestDept(t *testing.T, name string, skipEmpty bool) *rules.Department {
+	t.Helper()
+	cal, err := rules.NewCalendar(rules.CalendarSpec{
+		Location: time.UTC,
+		Workdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
+		Hours:    []rules.Span{{Start: 9 * time.Hour, End: 17 * time.Hour}},
+		Holidays: []rules.Date{{Year: 2026, Month: time.March, Day: 16}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rules.Department{Name: name, Address: strings.ToLower(name) + "@example.test", Calendar: cal,
+		Digest:     rules.DigestConfig{To: []string{"alice@example.test", "bob@example.test"}, At: "08:30", SkipEmpty: skipEmpty},
+		Categories: map[string]*rules.Category{"default": {Name: "default", Commitment: rules.Commitment{Business: 4 * time.Hour}}}}
+}
+
+func TestDigesterOncePerWorkingDay(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ackd.db")
+	st, err := store.Open(ctx, "sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	it := digestDept(t, "IT", false)
+	quiet := digestDept(t, "Quiet", true) // nothing ever arrives: skip_empty sends nothing
+	rt := &Runtime{Config: &rules.Config{Departments: []*rules.Department{it, quiet}}, Templates: templates.Default()}
+	if _, err := st.RecordRequest(ctx, store.NewRequest{Dept: "IT", MessageKey: "<a@x>", MessageID: "<a@x>",
+		Requester: "jane@example.test", Subject: "Printer jams", Category: "default",
+		ReceivedAt: time.Date(2026, 3, 12, 10, 0, 0, 0, time.UTC), DueAt: time.Date(2026, 3, 12, 14, 0, 0, 0, time.UTC)},
+		func(string) ([]store.NewMail, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+
+	var now time.Time
+	clock := func() time.Time { return now }
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	woken := 0
+	g := NewDigester(st, func() *Runtime { return rt }, clock, func() { woken++ }, log)
+	mar := func(day, h, m int) time.Time { return time.Date(2026, 3, day, h, m, 0, 0, time.UTC) }
+	steps := []struct {
+		name    string
+		at      time.Time
+		restart bool
+		queued  int
+		next    time.Time
+	}{
+		{"friday before at", mar(13, 8, 0), false, 0, mar(13, 8, 30)},
+		{"friday at", mar(13, 8, 30), false, 1, mar(17, 8, 30)},
+		{"friday noon", mar(13, 12, 0), false, 0, mar(17, 8, 30)},
+		{"friday after a restart", mar(13, 15, 0), true, 0, mar(17, 8, 30)},
+		{"saturday", mar(14, 8, 30), false, 0, mar(17, 8, 30)},
+		{"sunday after a restart", mar(15, 9, 0), true, 0, mar(17, 8, 30)},
+		{"monday holiday", mar(16, 8, 30), false, 0, mar(17, 8, 30)},
+		{"tuesday, started late", mar(17, 10, 0), true, 1, mar(18, 8, 30)},
+		{"tuesday again", mar(17, 10, 1), false, 0, mar(18, 8, 30)},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			now = s.at
+			if s.restart {
+				g = NewDigester(st, func() *Runtime { return rt }, clock, func() { woken++ }, log)
+			}
+			next, queued, err := g.RunOnce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if queued != s.queued || !next.Equal(s.next) {
+				t.Errorf("queued %d, next %v; want %d, %v", queued, next, s.queued, s.next)
+			}
+		})
+	}
+	if woken != 2 {
+		t.Errorf("sender woken %d times, want 2", woken)
+	}
+	due, err := st.DueMail(ctx, time.Now().Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 2 {
+		t.Fatalf("outbox holds %d mails, want the two IT digests", len(due))
+	}
+	for _, m := range due {
+		raw := string(m.Raw)
+		for _, want := range []string{"Auto-Submitted: auto-generated", "alice@example.test", "bob@example.test",
+			"From: \"IT\" <it@example.test>", "1 overdue", "[REQ-1]"} {
+			if !strings.Contains(raw, want) {
+				t.Errorf("digest lacks %q:\n%s", want, raw)
+			}
+		}
+		if m.Dept != "IT" || m.Kind != "digest" || m.EnvelopeFrom != "it@example.test" {
+			t.Errorf("digest row = %s/%s/%s", m.Dept, m.Kind, m.EnvelopeFrom)
+		}
+	}
+}
