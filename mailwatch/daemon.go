@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,6 +192,25 @@ func (d *Daemon) Ready() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// MailboxStatus is one watched mailbox's IMAP session, for /readyz and
+// the connected gauge.
+type MailboxStatus struct {
+	Name      string // the department, or "<department>/sent"
+	Connected bool
+	Err       error // the last session error while not connected
+}
+
+// Mailboxes reports every watched mailbox's session, sorted by name.
+func (d *Daemon) Mailboxes() []MailboxStatus {
+	out := make([]MailboxStatus, 0, len(d.watched))
+	for name, w := range d.watched {
+		ok, err := w.Connected()
+		out = append(out, MailboxStatus{Name: name, Connected: ok, Err: err})
+	}
+	slices.SortFunc(out, func(a, b MailboxStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Run watches every mailbox and drains the outbox until ctx is done. On

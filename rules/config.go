@@ -68,6 +68,12 @@ type SMTPConfig struct {
 // HTTPConfig is the listener for /metrics, /healthz and the status page.
 type HTTPConfig struct {
 	Listen string // empty disables it; default 127.0.0.1:8025
+	// BasicAuthUser, when set, makes the status page and /metrics ask for
+	// HTTP basic auth (/healthz and /readyz stay open for probes).
+	BasicAuthUser string
+	// BasicAuthPasswordFile holds the password; required with
+	// BasicAuthUser. Never inline in the YAML.
+	BasicAuthPasswordFile string
 }
 
 // Limits guard against ackd becoming a spam cannon.

@@ -184,14 +184,7 @@ func (l *loader) config(root *yaml.Node, cfg *Config) {
 	l.store(m.get("store"), &cfg.Store)
 	l.smtp(m.get("smtp"), &cfg.SMTP)
 	cfg.HTTP.Listen = DefaultHTTPListen
-	if hm := l.mapping(m.get("http"), "http", "listen"); hm != nil {
-		if n := hm.get("listen"); n != nil {
-			if s, ok := l.str(n, "listen"); ok {
-				cfg.HTTP.Listen = s
-				l.listenAddr(n, s)
-			}
-		}
-	}
+	l.http(m.get("http"), &cfg.HTTP)
 	if n := m.get("templates"); n != nil {
 		if s, ok := l.str(n, "templates"); ok {
 			if s == "" {
@@ -203,6 +196,45 @@ func (l *loader) config(root *yaml.Node, cfg *Config) {
 	l.limits(m.get("limits"), &cfg.Limits)
 	if n := m.get("departments"); n != nil {
 		cfg.Departments = l.departments(n)
+	}
+}
+
+func (l *loader) http(n *yaml.Node, hc *HTTPConfig) {
+	hm := l.mapping(n, "http", "listen", "basic_auth_user", "basic_auth_password_file")
+	if hm == nil {
+		return
+	}
+	if n := hm.get("listen"); n != nil {
+		if s, ok := l.str(n, "listen"); ok {
+			hc.Listen = s
+			l.listenAddr(n, s)
+		}
+	}
+	if v := hm.get("basic_auth_user"); v != nil {
+		if s, ok := l.str(v, "basic_auth_user"); ok {
+			switch {
+			case s == "":
+				l.at(v, "basic_auth_user: empty; leave the key out to serve without a password")
+			case strings.ContainsAny(s, ":\r\n"):
+				// RFC 7617: the user-id cannot hold a colon.
+				l.at(v, "basic_auth_user: %q must not contain a colon or a line break", s)
+			}
+			hc.BasicAuthUser = s
+		}
+	}
+	if v := hm.get("basic_auth_password_file"); v != nil {
+		if s, ok := l.str(v, "basic_auth_password_file"); ok {
+			if s == "" {
+				l.at(v, "basic_auth_password_file: empty path")
+			}
+			hc.BasicAuthPasswordFile = l.resolve(s)
+		}
+	}
+	switch {
+	case hm.has("basic_auth_user") && !hm.has("basic_auth_password_file") && !hm.hinted["basic_auth_password_file"]:
+		l.at(hm.keyNode("basic_auth_user"), "http: basic_auth_user needs basic_auth_password_file (the password is read from a file, never written here)")
+	case hm.has("basic_auth_password_file") && !hm.has("basic_auth_user"):
+		l.at(hm.keyNode("basic_auth_password_file"), "http: basic_auth_password_file needs basic_auth_user")
 	}
 }
 

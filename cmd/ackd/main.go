@@ -19,6 +19,7 @@ import (
 
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/mailwatch/web"
 	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
@@ -196,7 +197,10 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
-	d, err := mailwatch.NewDaemon(cfg, tpl, st, log)
+	// The daemon writes through the metrics' observer, which counts what it does.
+	var d *mailwatch.Daemon
+	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config }, Mailboxes: func() []mailwatch.MailboxStatus { return d.Mailboxes() }})
+	d, err = mailwatch.NewDaemon(cfg, tpl, metrics.Observe(st), log)
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
@@ -204,6 +208,12 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if cfg.HTTP.Listen != "" {
+		if err := startHTTP(ctx, cfg, st, d, metrics, log); err != nil {
+			log.Error("start", "err", err)
+			return 1
+		}
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

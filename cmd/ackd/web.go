@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/ackd/ackd/mailwatch"
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/mailwatch/web"
+	"github.com/ackd/ackd/rules"
+)
+
+// startHTTP listens on http.listen and serves the metrics, probes and
+// status page until ctx is done. Listening happens now, so a port in use
+// stops ackd at start rather than leaving it running unobserved.
+func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwatch.Daemon, metrics *web.Metrics, log *slog.Logger) error {
+	var auth web.BasicAuth
+	if cfg.HTTP.BasicAuthUser != "" {
+		pw, err := mailwatch.ReadSecret(rules.Secret{File: cfg.HTTP.BasicAuthPasswordFile})
+		if err != nil {
+			return fmt.Errorf("http basic auth: %w", err)
+		}
+		auth = web.BasicAuth{User: cfg.HTTP.BasicAuthUser, Password: pw}
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	if host, _, _ := net.SplitHostPort(cfg.HTTP.Listen); auth.User == "" && !isLoopbackHost(host) {
+		log.Warn("the status page is reachable beyond this host without a password; set http.basic_auth_user", "listen", cfg.HTTP.Listen)
+	}
+	srv := web.New(web.Sources{
+		Store:     st,
+		Config:    func() *rules.Config { return d.Runtime().Config },
+		Mailboxes: d.Mailboxes,
+	}, metrics, auth, log.With("component", "http"))
+	log.Info("http listening", "addr", ln.Addr().String())
+	go func() {
+		if err := srv.Serve(ctx, ln); err != nil {
+			log.Error("http stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,266 @@
+// Package web serves ackd's HTTP endpoints: Prometheus metrics, liveness
+// and readiness probes, and a read-only status page of the open requests
+// and how often each category's commitment was kept.
+package web
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ackd/ackd/mailwatch"
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
+)
+
+// Sources are what the endpoints read: the store, the configuration in
+// force and the state of the mailbox sessions. Config and Mailboxes are
+// called at each request, so a reload shows at once.
+type Sources struct {
+	Store     store.Store
+	Config    func() *rules.Config
+	Mailboxes func() []mailwatch.MailboxStatus
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (s Sources) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s Sources) mailboxes() []mailwatch.MailboxStatus {
+	if s.Mailboxes == nil {
+		return nil
+	}
+	return s.Mailboxes()
+}
+
+func (s Sources) calendar(dept string) *rules.Calendar {
+	if s.Config == nil {
+		return nil
+	}
+	cfg := s.Config()
+	if cfg == nil {
+		return nil
+	}
+	for _, d := range cfg.Departments {
+		if d.Name == dept {
+			return d.Calendar
+		}
+	}
+	return nil
+}
+
+// scrapeTimeout bounds the store queries one scrape or probe makes.
+const scrapeTimeout = 5 * time.Second
+
+// maxLevelLabel caps the escalation level label: a request that stays
+// overdue climbs one level per missed due time, and a label per level
+// would grow without bound.
+const maxLevelLabel = 5
+
+// Metrics are ackd's Prometheus metrics, in a registry of their own.
+// Counters count what this process did since it started (they restart at
+// zero, as Prometheus expects); gauges are computed from the store at
+// each scrape. Feed the counters by wrapping the daemon's store with
+// Observe.
+type Metrics struct {
+	src Sources
+	reg *prometheus.Registry
+
+	received      *prometheus.CounterVec
+	receiptsSent  *prometheus.CounterVec
+	mailSent      *prometheus.CounterVec
+	skipped       *prometheus.CounterVec
+	reminders     *prometheus.CounterVec
+	escalations   *prometheus.CounterVec
+	lateNotices   *prometheus.CounterVec
+	sendRetries   *prometheus.CounterVec
+	sendFailed    *prometheus.CounterVec
+	firstResponse *prometheus.HistogramVec
+}
+
+// NewMetrics builds the registry: ackd's metrics, the scrape-time gauges
+// read from src, and the Go runtime and process collectors.
+func NewMetrics(src Sources) *Metrics {
+	m := &Metrics{src: src, reg: prometheus.NewRegistry()}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ackd", Name: name, Help: help}, labels)
+		m.reg.MustRegister(c)
+		return c
+	}
+	m.received = counter("requests_received_total", "New requests recorded (each got a receipt queued).", "dept", "category")
+	m.receiptsSent = counter("receipts_sent_total", "Receipts the SMTP server accepted.", "dept")
+	m.mailSent = counter("mail_sent_total", "Outbox mail the SMTP server accepted, by kind.", "dept", "kind")
+	m.skipped = counter("messages_skipped_total", "Messages that got no receipt, by refusal reason.", "dept", "reason")
+	m.reminders = counter("reminders_total", "Requester follow-ups on unanswered requests.", "dept")
+	m.escalations = counter("escalations_total", "Escalations queued, by level (levels above 5 count as \"5+\").", "dept", "level")
+	m.lateNotices = counter("late_notices_total", "Late notices queued to requesters.", "dept")
+	m.sendRetries = counter("outbox_retries_total", "Delivery attempts that failed temporarily and will be retried.", "dept", "kind")
+	m.sendFailed = counter("outbox_failed_total", "Outbox mail given up on (permanent failure or too old).", "dept", "kind")
+	m.firstResponse = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "ackd", Name: "first_response_business_hours",
+		Help:    "Business hours from a request's arrival to the first staff answer, in the department's calendar.",
+		Buckets: []float64{0.25, 0.5, 1, 2, 4, 8, 16, 24, 40, 80},
+	}, []string{"dept", "category"})
+	m.reg.MustRegister(m.firstResponse)
+	m.reg.MustRegister(&scrapeCollector{src: src})
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry returns the registry the metrics are in (to gather them, or to
+// add more).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+func levelLabel(level int) string {
+	if level >= maxLevelLabel {
+		return strconv.Itoa(maxLevelLabel) + "+"
+	}
+	return strconv.Itoa(level)
+}
+
+func (m *Metrics) requestRecorded(r store.Request) {
+	m.received.WithLabelValues(r.Dept, r.Category).Inc()
+}
+
+func (m *Metrics) skip(s store.Skipped) {
+	reason := s.Refusal
+	if reason == "" {
+		reason = "unknown"
+	}
+	m.skipped.WithLabelValues(s.Dept, reason).Inc()
+}
+
+// applied counts the events of a change and, when it carried the first
+// staff answer, the first-response time.
+func (m *Metrics) applied(before, after store.Request, events []store.Event) {
+	for _, e := range events {
+		switch e.Kind {
+		case store.EventReminder:
+			m.reminders.WithLabelValues(after.Dept).Inc()
+		case store.EventEscalated:
+			m.escalations.WithLabelValues(after.Dept, levelLabel(e.Level)).Inc()
+		case store.EventLateNotice:
+			m.lateNotices.WithLabelValues(after.Dept).Inc()
+		}
+	}
+	if before.FirstResponseAt.IsZero() && !after.FirstResponseAt.IsZero() {
+		span := after.FirstResponseAt.Sub(after.ReceivedAt)
+		if cal := m.src.calendar(after.Dept); cal != nil {
+			span = cal.BusinessBetween(after.ReceivedAt, after.FirstResponseAt)
+		}
+		m.firstResponse.WithLabelValues(after.Dept, after.Category).Observe(max(span, 0).Hours())
+	}
+}
+
+func (m *Metrics) sent(dept, kind string) {
+	m.mailSent.WithLabelValues(dept, kind).Inc()
+	if kind == "receipt" {
+		m.receiptsSent.WithLabelValues(dept).Inc()
+	}
+}
+
+// scrapeCollector reads the gauges from the store and the sessions at
+// each scrape, so they are right however many processes share the store.
+type scrapeCollector struct {
+	src Sources
+}
+
+var (
+	descOpen = prometheus.NewDesc("ackd_open_requests", "Requests not resolved, by state.",
+		[]string{"dept", "state"}, nil)
+	descOverdue = prometheus.NewDesc("ackd_overdue_open_requests",
+		"Open requests past their due time and not answered (acknowledged, new or overdue).", []string{"dept"}, nil)
+	descQueue = prometheus.NewDesc("ackd_outbox_queue_depth", "Outbox mail still to send.", nil, nil)
+	descIMAP  = prometheus.NewDesc("ackd_imap_connected", "1 when the mailbox's IMAP session is up.",
+		[]string{"mailbox"}, nil)
+	descStore = prometheus.NewDesc("ackd_store_up", "1 when the store answered this scrape's queries.", nil, nil)
+)
+
+func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descOpen, descOverdue, descQueue, descIMAP, descStore} {
+		ch <- d
+	}
+}
+
+func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, mb := range c.src.mailboxes() {
+		ch <- prometheus.MustNewConstMetric(descIMAP, prometheus.GaugeValue, boolValue(mb.Connected), mb.Name)
+	}
+	if c.src.Store == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	up := 1.0
+	if n, err := c.src.Store.PendingMail(ctx); err != nil {
+		up = 0
+	} else {
+		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n))
+	}
+	if open, err := c.src.Store.OpenRequests(ctx, ""); err != nil {
+		up = 0
+	} else {
+		now := c.src.now()
+		type key struct{ dept, state string }
+		states := map[key]int{}
+		overdue := map[string]int{}
+		for _, d := range c.depts() {
+			overdue[d] = 0
+		}
+		for _, r := range open {
+			states[key{r.Dept, r.State}]++
+			if isOverdue(r, now) {
+				overdue[r.Dept]++
+			}
+		}
+		for k, n := range states {
+			ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(n), k.dept, k.state)
+		}
+		for d, n := range overdue {
+			ch <- prometheus.MustNewConstMetric(descOverdue, prometheus.GaugeValue, float64(n), d)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descStore, prometheus.GaugeValue, up)
+}
+
+// depts are the configured departments, so a department with nothing
+// overdue reports 0 rather than nothing.
+func (c *scrapeCollector) depts() []string {
+	if c.src.Config == nil {
+		return nil
+	}
+	cfg := c.src.Config()
+	if cfg == nil {
+		return nil
+	}
+	var out []string
+	for _, d := range cfg.Departments {
+		out = append(out, d.Name)
+	}
+	return out
+}
+
+// isOverdue: still waiting for staff, and the due time has passed. An
+// answered or waiting request has its clock stopped.
+func isOverdue(r store.Request, now time.Time) bool {
+	switch r.State {
+	case store.StateNew, store.StateAcknowledged, store.StateOverdue:
+		return r.State == store.StateOverdue || (!r.DueAt.IsZero() && now.After(r.DueAt))
+	}
+	return false
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
