@@ -73,6 +73,7 @@ type Daemon struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	watched map[string]*Watcher
+	copies  *sentCopies // imap.append_sent, see sentcopy.go
 }
 
 // NewDaemon wires a daemon for cfg. It reads the secrets now, so a missing
@@ -97,7 +98,8 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 		}
 		smtpCfg.RootCAs = tc.RootCAs
 	}
-	d.sender = outbox.NewSender(queue{st}, smtpCfg, log.With("component", "outbox"))
+	d.copies = newSentCopies(log.With("component", "sentcopy"))
+	d.sender = outbox.NewSender(d.copies.wrap(queue{st}), smtpCfg, log.With("component", "outbox"))
 	d.proc = NewProcessor(st, d.Runtime, NewLimiter(cfg.Limits.PerSenderPerHour, cfg.Limits.GlobalPerMinute), d.sender.Kick, log.With("component", "processor"))
 
 	for _, dept := range cfg.Departments {
@@ -114,6 +116,9 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 			Username: dept.IMAP.Username, Password: pass, TLSConfig: tc,
 			Mailbox: dept.IMAP.Mailbox, IDLE: dept.IMAP.IDLE, PollInterval: dept.IMAP.PollInterval,
 			MaxMessageBytes: cfg.Limits.MaxMessageBytes,
+		}
+		if dept.IMAP.AppendSent {
+			d.copies.add(dept.Name, mb, dept.IMAP.SentMailbox)
 		}
 		wlog := log.With("dept", dept.Name)
 		d.watched[dept.Name] = NewWatcher(mb, checkpoints{st: st, dept: dept.Name}, d.proc.Handler(dept.Name), wlog)
@@ -173,6 +178,7 @@ func (d *Daemon) Ready() error {
 // cancellation each watcher finishes the message in hand and the sender the
 // delivery in flight; then Run returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
+	stopCopies := d.copies.start(ctx)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(d.watched)+1)
 	for name, w := range d.watched {
@@ -192,6 +198,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	wg.Wait()
+	stopCopies() // after the sender: its last delivery may still copy
 	close(errs)
 	var all []error
 	for err := range errs {
