@@ -52,7 +52,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return s.mem.NewSession(), nil, nil
+			return &session{srv: s}, nil, nil
 		},
 		InsecureAuth: true,
 		Caps:         caps,
@@ -157,4 +157,71 @@ func (s *Server) Login(username string) (*imapclient.Client, error) {
 		return nil, fmt.Errorf("login %s: %w", username, err)
 	}
 	return c, nil
+}
+
+// idleRecheck bounds how long an update can wait during IDLE; see session.Idle.
+const idleRecheck = 100 * time.Millisecond
+
+// session is imapmemserver's session with a fixed IDLE. It logs in
+// against the users AddUser made, as imapmemserver's own session does.
+type session struct {
+	*imapmemserver.UserSession // nil until Login
+	srv                        *Server
+}
+
+func (s *session) Login(username, password string) error {
+	s.srv.mu.Lock()
+	u := s.srv.users[username]
+	s.srv.mu.Unlock()
+	if u == nil {
+		return imapserver.ErrAuthFailed
+	}
+	if err := u.Login(username, password); err != nil {
+		return err
+	}
+	s.UserSession = imapmemserver.NewUserSession(u)
+	return nil
+}
+
+func (s *session) Close() error {
+	if s.UserSession == nil {
+		return nil
+	}
+	return s.UserSession.Close()
+}
+
+// Idle works around imapmemserver's IDLE, which reports only updates
+// queued after IDLE began: mail appended between a client's last command
+// and its IDLE stayed unannounced until the next update, where Dovecot
+// announces it at once. Each round first flushes what is queued, then idles
+// for at most idleRecheck, so nothing waits longer than that.
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	for {
+		if err := s.Poll(w, true); err != nil {
+			return err
+		}
+		roundStop := make(chan struct{})
+		var once sync.Once
+		end := func() { once.Do(func() { close(roundStop) }) }
+		t := time.AfterFunc(idleRecheck, end)
+		unwatch := make(chan struct{})
+		go func() {
+			select {
+			case <-stop:
+				end()
+			case <-unwatch:
+			}
+		}()
+		err := s.UserSession.Idle(w, roundStop)
+		t.Stop()
+		close(unwatch)
+		if err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+	}
 }
