@@ -77,6 +77,7 @@ type Daemon struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	watched map[string]*Watcher
+	copies  *sentCopies // imap.append_sent, see sentcopy.go
 }
 
 // NewDaemon wires a daemon for cfg. It reads the secrets now, so a missing
@@ -106,7 +107,8 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 	} else if a != nil {
 		smtpCfg.Auth = a
 	}
-	d.sender = outbox.NewSender(queue{st}, smtpCfg, log.With("component", "outbox"))
+	d.copies = newSentCopies(log.With("component", "sentcopy"))
+	d.sender = outbox.NewSender(d.copies.wrap(queue{st}), smtpCfg, log.With("component", "outbox"))
 	d.proc = NewProcessor(st, d.Runtime, NewLimiter(cfg.Limits.PerSenderPerHour, cfg.Limits.GlobalPerMinute), d.sender.Kick, log.With("component", "processor"))
 	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"))
 	d.proc.SetScheduler(d.sched)
@@ -132,6 +134,9 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 			return nil, fmt.Errorf("department %q imap: %w", dept.Name, err)
 		} else if a != nil {
 			mb.Auth = a
+		}
+		if dept.IMAP.AppendSent {
+			d.copies.add(dept.Name, mb, dept.IMAP.SentMailbox)
 		}
 		d.watched[dept.Name] = NewWatcher(mb, checkpoints{st: st, dept: dept.Name}, d.proc.Handler(dept.Name), wlog)
 		if dept.IMAP.SentMailbox != "" {
@@ -217,6 +222,7 @@ func (d *Daemon) Mailboxes() []MailboxStatus {
 // cancellation each watcher finishes the message in hand and the sender the
 // delivery in flight; then Run returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
+	stopCopies := d.copies.start(ctx)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(d.watched)+3)
 	for name, w := range d.watched {
@@ -248,6 +254,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	wg.Wait()
+	stopCopies() // after the sender: its last delivery may still copy
 	close(errs)
 	var all []error
 	for err := range errs {

@@ -13,18 +13,20 @@ import (
 	"github.com/ackd/ackd/templates"
 )
 
-// classification is one line of `ackd classify --json`.
+// classification is one line of `ackd classify --json`. The keys the
+// contract names (file, reply, reason, rule, category, due) are always
+// present, empty when they do not apply, so scripts need not guess.
 type classification struct {
 	File       string         `json:"file"`
 	Department string         `json:"department,omitempty"`
 	Reply      bool           `json:"reply"`
-	Reason     string         `json:"reason,omitempty"`
+	Reason     string         `json:"reason"`
 	Refusal    string         `json:"refusal,omitempty"`
-	Rule       string         `json:"rule,omitempty"`
-	Category   string         `json:"category,omitempty"`
+	Rule       string         `json:"rule"`
+	Category   string         `json:"category"`
 	Commitment string         `json:"commitment,omitempty"`
 	Received   string         `json:"received,omitempty"`
-	Due        string         `json:"due,omitempty"`
+	Due        string         `json:"due"`
 	From       string         `json:"from,omitempty"`
 	Subject    string         `json:"subject,omitempty"`
 	Receipt    *receiptJSON   `json:"receipt,omitempty"`
