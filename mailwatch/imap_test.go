@@ -146,6 +146,9 @@ func TestWatcherReadsBacklogThenNewMail(t *testing.T) {
 			appendN(t, srv, 6, 6)
 			h.expect(t, "request 6")
 			h.expectNothing(t, 200*time.Millisecond)
+			h.cancel()
+			<-h.done
+			h.done <- nil
 			if _, last, _ := cp.Load(context.Background(), "INBOX"); last != 6 {
 				t.Errorf("checkpoint last UID = %d, want 6", last)
 			}
@@ -188,6 +191,11 @@ func TestWatcherRereadsAfterUIDValidityChange(t *testing.T) {
 	// Everything is handed over again; recognising request 1 and 2 by
 	// Message-ID is the handler's job.
 	h2.expect(t, "request 1", "request 2", "request 3")
+	// The checkpoint moves after the handler returns: stop the watcher
+	// before reading it.
+	h2.cancel()
+	<-h2.done
+	h2.done <- nil
 	newValidity, last, _ := cp.Load(context.Background(), "INBOX")
 	if newValidity == oldValidity || last != 3 {
 		t.Errorf("checkpoint = (%d, %d), want a new UIDVALIDITY (old %d) and last 3", newValidity, last, oldValidity)
