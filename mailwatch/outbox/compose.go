@@ -196,12 +196,20 @@ func cleanAddress(a mail.Address) (*mail.Address, error) {
 }
 
 // cleanText folds every run of CR, LF, NUL (and other C0 controls but tab)
-// into one space, so no value can end a header line early.
+// into one space, so no value can end a header line early. Unicode line
+// breaks (NEL, U+2028, U+2029) count as line breaks too: a client that
+// honours them would show a forged second line. Bidi embeddings,
+// overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the BOM are
+// dropped: in a requester's name they turn "moc.evil@bob" into something
+// that reads like another address.
 func cleanText(s string) string {
 	var b strings.Builder
 	space := false
 	for _, r := range s {
-		if r < 0x20 && r != '\t' || r == 0x7f {
+		if r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0xfeff {
+			continue
+		}
+		if r < 0x20 && r != '\t' || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
 			if !space {
 				b.WriteByte(' ')
 				space = true
