@@ -219,7 +219,11 @@ func cleanText(s string) string {
 		space = false
 		b.WriteRune(r)
 	}
-	return strings.TrimSpace(b.String())
+	// A requester's subject may hold a literal encoded-word (double
+	// encoded, or in a charset we could not decode). Passed on as ASCII,
+	// the recipient's client would decode it, to CR LF or anything else.
+	// A zero-width space after "=" keeps it text.
+	return strings.ReplaceAll(strings.TrimSpace(b.String()), "=?", "=\u200b?")
 }
 
 func bare(id string) string {
