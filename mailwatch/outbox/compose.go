@@ -192,7 +192,24 @@ func cleanAddress(a mail.Address) (*mail.Address, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid address %q: %w", a.Address, err)
 	}
-	return &mail.Address{Name: cleanText(a.Name), Address: parsed.Address}, nil
+	name := cleanText(a.Name)
+	if strings.Contains(name, "\\") && !isASCII(name) {
+		// net/mail Q-encodes a non-ASCII name but leaves "\\" bare in the
+		// encoded-word, which no parser accepts: the To header then names
+		// nobody (found by FuzzCompose). A fullwidth reverse solidus reads
+		// the same and is encoded.
+		name = strings.ReplaceAll(name, "\\", "\uff3c")
+	}
+	return &mail.Address{Name: name, Address: parsed.Address}, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // cleanText folds every run of CR, LF, NUL (and other C0 controls but tab)
