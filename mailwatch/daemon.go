@@ -48,6 +48,39 @@ func ReadSecret(s rules.Secret) (string, error) {
 	}
 }
 
+// SecretWarning returns a warning when a password file can be read by every
+// user on the machine, "" otherwise (and for env secrets, or a file that
+// cannot be stat'ed: ReadSecret reports that). It is a warning, not an
+// error: a container's secret mount may be 0444 by design, and refusing to
+// start would page someone at night over a mode bit.
+func SecretWarning(s rules.Secret) string {
+	if s.File == "" {
+		return ""
+	}
+	fi, err := os.Stat(s.File)
+	if err != nil || fi.Mode().Perm()&0o004 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("password file %s is readable by every user (mode %04o); chmod 600 it", s.File, fi.Mode().Perm())
+}
+
+// SecretWarnings checks every password file cfg names (SMTP, store and
+// each department's IMAP) with SecretWarning.
+func SecretWarnings(cfg *rules.Config) []string {
+	var out []string
+	add := func(what string, s rules.Secret) {
+		if w := SecretWarning(s); w != "" {
+			out = append(out, what+": "+w)
+		}
+	}
+	add("smtp", cfg.SMTP.Password)
+	add("store", rules.Secret{Env: cfg.Store.PasswordEnv, File: cfg.Store.PasswordFile})
+	for _, d := range cfg.Departments {
+		add(fmt.Sprintf("department %q imap", d.Name), d.IMAP.Password)
+	}
+	return out
+}
+
 // TLSConfig builds the client TLS settings: verification on, the optional
 // CA file added to the pool.
 func TLSConfig(host, caFile string, insecureSkipVerify bool) (*tls.Config, error) {
@@ -85,6 +118,9 @@ type Daemon struct {
 func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.Logger) (*Daemon, error) {
 	d := &Daemon{store: st, log: log, watched: map[string]*Watcher{}}
 	d.rt.Store(&Runtime{Config: cfg, Templates: tpl})
+	for _, w := range SecretWarnings(cfg) {
+		log.Warn(w)
+	}
 
 	smtpPass, err := ReadSecret(cfg.SMTP.Password)
 	if err != nil {

@@ -145,7 +145,13 @@ func (p *Processor) planFollowUp(rt *Runtime, d *rules.Department, req store.Req
 	pl.next.LastActivityAt = at
 	from := m.From.Address
 	cat := category(d, req.Category)
-	switch roleOf(d, req, from) {
+	who := roleOf(d, req, from)
+	if why, forged := d.AuthFailure(m); forged && who == roleStaff {
+		// A forged staff From must not close, assign or answer anything.
+		p.log.Warn("staff mail failed authentication; treated as from a bystander", "dept", d.Name, "ref", req.Ref, "from", from, "why", why)
+		who = roleOther
+	}
+	switch who {
 	case roleStaff:
 		return p.planStaff(rt, d, req, m, at, fromSent, pl)
 	case roleRequester, roleOther:

@@ -137,7 +137,7 @@ func (p *Processor) Process(ctx context.Context, deptName string, f Fetched) (Ou
 	}
 	m, err := parse.Parse(f.Raw, parse.Options{MaxBytes: limits.MaxMessageBytes, MaxTextBytes: limits.MaxTextBytes})
 	if err != nil {
-		return skip(parse.SyntheticID(f.Raw), nil, "malformed", "malformed message: "+err.Error())
+		return skip(parse.SyntheticID(f.Raw), nil, parseRefusal(err), "malformed message: "+err.Error())
 	}
 	key := parse.Key(m, f.Raw)
 	seen, err := p.store.Seen(ctx, deptName, key)
@@ -177,7 +177,10 @@ func (p *Processor) Process(ctx context.Context, deptName string, f Fetched) (Ou
 		if ok, why := p.limiter.Allow(m.From.Address, at); !ok {
 			log.Warn("receipt rate limit bit", "from", m.From.Address, "why", why)
 			o, err := skip(key, m, "rate-limit", why)
+			// The rules said reply; the limiter said no. Report the
+			// latter, or metrics would count a receipt that never left.
 			o.Decision = d
+			o.Decision.Reply, o.Decision.Refusal, o.Decision.Reason, o.Decision.DueAt = false, "rate-limit", why, time.Time{}
 			return o, err
 		}
 	}
@@ -200,6 +203,17 @@ func (p *Processor) Process(ctx context.Context, deptName string, f Fetched) (Ou
 	p.kick()
 	p.wake()
 	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
+}
+
+// parseRefusal is the refusal code for a message Parse gave up on: one
+// that arrived whole but over max_message_bytes (a server that does not
+// report RFC822.SIZE, or a size that grew) is "too-large" like one the
+// watcher never fetched.
+func parseRefusal(err error) string {
+	if errors.Is(err, parse.ErrTooLarge) {
+		return "too-large"
+	}
+	return "malformed"
 }
 
 func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Message) (store.Request, bool, error) {
@@ -378,7 +392,7 @@ func (p *Processor) ProcessSent(ctx context.Context, deptName string, f Fetched)
 	limits := rt.Config.Limits
 	m, err := parse.Parse(f.Raw, parse.Options{MaxBytes: limits.MaxMessageBytes, MaxTextBytes: limits.MaxTextBytes})
 	if err != nil {
-		return record(parse.SyntheticID(f.Raw), nil, "malformed", "malformed message: "+err.Error())
+		return record(parse.SyntheticID(f.Raw), nil, parseRefusal(err), "malformed message: "+err.Error())
 	}
 	key := parse.Key(m, f.Raw)
 	if seen, err := p.store.Seen(ctx, deptName, key); err != nil {

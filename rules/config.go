@@ -18,6 +18,10 @@ type Config struct {
 	// config file's directory.
 	Templates string
 	Limits    Limits
+	// TrustAuthenticationResults and AuthservID are the top-level defaults
+	// of the department keys of the same name.
+	TrustAuthenticationResults bool
+	AuthservID                 string
 
 	Departments []*Department
 }
@@ -125,6 +129,15 @@ type Department struct {
 
 	Calendar *Calendar
 	Digest   DigestConfig
+
+	// TrustAuthenticationResults says the receiving server writes a
+	// trustworthy Authentication-Results header (RFC 8601): a forged
+	// internal From then gets no receipt and forged staff mail carries no
+	// commands. Off by default: where the server does not strip such
+	// headers from incoming mail, a sender could write their own.
+	TrustAuthenticationResults bool
+	// AuthservID, when set, is the only authserv-id whose results count.
+	AuthservID string
 
 	// Categories by name; always holds "default".
 	Categories map[string]*Category

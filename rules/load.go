@@ -176,7 +176,8 @@ func (l *loader) resolve(p string) string {
 }
 
 func (l *loader) config(root *yaml.Node, cfg *Config) {
-	m := l.mapping(root, "config", "store", "smtp", "http", "templates", "limits", "departments")
+	m := l.mapping(root, "config", "store", "smtp", "http", "templates", "limits", "departments",
+		"trust_authentication_results", "authserv_id")
 	if m == nil {
 		return
 	}
@@ -194,8 +195,9 @@ func (l *loader) config(root *yaml.Node, cfg *Config) {
 		}
 	}
 	l.limits(m.get("limits"), &cfg.Limits)
+	l.authResults(m, &cfg.TrustAuthenticationResults, &cfg.AuthservID)
 	if n := m.get("departments"); n != nil {
-		cfg.Departments = l.departments(n)
+		cfg.Departments = l.departments(n, cfg)
 	}
 }
 
@@ -551,9 +553,32 @@ func (l *loader) addressNodes(n *yaml.Node, key string) ([]string, []*yaml.Node)
 }
 
 var departmentKeys = []string{"name", "address", "aliases", "imap", "staff", "leads",
-	"allowed_senders", "calendar", "digest", "categories", "rules"}
+	"allowed_senders", "calendar", "digest", "categories", "rules",
+	"trust_authentication_results", "authserv_id"}
 
-func (l *loader) departments(n *yaml.Node) []*Department {
+// authResults reads trust_authentication_results and authserv_id into the
+// values given, which hold the inherited defaults.
+func (l *loader) authResults(m *cfgMapping, trust *bool, id *string) {
+	if v := m.get("trust_authentication_results"); v != nil {
+		if b, ok := l.boolean(v, "trust_authentication_results"); ok {
+			*trust = b
+		}
+	}
+	if v := m.get("authserv_id"); v != nil {
+		if s, ok := l.str(v, "authserv_id"); ok {
+			switch {
+			case strings.TrimSpace(s) == "":
+				l.at(v, "authserv_id: empty; leave the key out to trust the topmost Authentication-Results")
+			case strings.ContainsAny(s, " \t;()\"="):
+				l.at(v, "authserv_id: %q is not a server name such as mx.example.test", s)
+			default:
+				*id = s
+			}
+		}
+	}
+}
+
+func (l *loader) departments(n *yaml.Node, cfg *Config) []*Department {
 	items, ok := l.list(n, "departments")
 	if !ok {
 		return nil
@@ -570,7 +595,7 @@ func (l *loader) departments(n *yaml.Node) []*Department {
 		if m == nil {
 			continue
 		}
-		d := l.department(m)
+		d := l.department(m, cfg)
 		if v := m.get("name"); v != nil && d.Name != "" {
 			key := strings.ToLower(d.Name)
 			if first, dup := names[key]; dup {
@@ -628,8 +653,12 @@ type deptBuild struct {
 	aliasNodes []*yaml.Node
 }
 
-func (l *loader) department(m *cfgMapping) deptBuild {
-	d := deptBuild{Department: &Department{}}
+func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
+	d := deptBuild{Department: &Department{
+		TrustAuthenticationResults: cfg.TrustAuthenticationResults,
+		AuthservID:                 cfg.AuthservID,
+	}}
+	l.authResults(m, &d.TrustAuthenticationResults, &d.AuthservID)
 	l.require(m, "department", "name", "address", "imap", "allowed_senders", "calendar", "categories", "rules")
 	if v := m.get("name"); v != nil {
 		if s, ok := l.str(v, "name"); ok {

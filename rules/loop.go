@@ -93,6 +93,9 @@ func (d *Department) refuse(m *Message) (refusal, bool) {
 	if !d.allowed(from) {
 		return refusal{RefuseNotAllowed, "sender outside allowed_senders"}, true
 	}
+	if r, ok := d.authRefusal(m, from); ok {
+		return r, true
+	}
 	return refusal{}, false
 }
 

@@ -150,6 +150,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	for _, w := range mailwatch.SecretWarnings(cfg) {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
 	nrules := 0
 	for _, d := range cfg.Departments {
 		nrules += len(d.Rules)

@@ -192,16 +192,41 @@ func cleanAddress(a mail.Address) (*mail.Address, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid address %q: %w", a.Address, err)
 	}
-	return &mail.Address{Name: cleanText(a.Name), Address: parsed.Address}, nil
+	name := cleanText(a.Name)
+	if strings.Contains(name, "\\") && !isASCII(name) {
+		// net/mail Q-encodes a non-ASCII name but leaves "\\" bare in the
+		// encoded-word, which no parser accepts: the To header then names
+		// nobody (found by FuzzCompose). A fullwidth reverse solidus reads
+		// the same and is encoded.
+		name = strings.ReplaceAll(name, "\\", "\uff3c")
+	}
+	return &mail.Address{Name: name, Address: parsed.Address}, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // cleanText folds every run of CR, LF, NUL (and other C0 controls but tab)
-// into one space, so no value can end a header line early.
+// into one space, so no value can end a header line early. Unicode line
+// breaks (NEL, U+2028, U+2029) count as line breaks too: a client that
+// honours them would show a forged second line. Bidi embeddings,
+// overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the BOM are
+// dropped: in a requester's name they turn "moc.evil@bob" into something
+// that reads like another address.
 func cleanText(s string) string {
 	var b strings.Builder
 	space := false
 	for _, r := range s {
-		if r < 0x20 && r != '\t' || r == 0x7f {
+		if r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0xfeff {
+			continue
+		}
+		if r < 0x20 && r != '\t' || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
 			if !space {
 				b.WriteByte(' ')
 				space = true
@@ -211,7 +236,11 @@ func cleanText(s string) string {
 		space = false
 		b.WriteRune(r)
 	}
-	return strings.TrimSpace(b.String())
+	// A requester's subject may hold a literal encoded-word (double
+	// encoded, or in a charset we could not decode). Passed on as ASCII,
+	// the recipient's client would decode it, to CR LF or anything else.
+	// A zero-width space after "=" keeps it text.
+	return strings.ReplaceAll(strings.TrimSpace(b.String()), "=?", "=\u200b?")
 }
 
 func bare(id string) string {

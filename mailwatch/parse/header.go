@@ -282,7 +282,7 @@ func messageID(v string) string {
 	}
 	for _, f := range strings.Fields(stripComments(v)) {
 		if f = strings.Trim(f, `<>"',;`); f != "" {
-			return cleanText(f)
+			return cleanID(f)
 		}
 	}
 	return ""
@@ -311,7 +311,7 @@ func idList(values []string) []string {
 			return unicode.IsSpace(r) || r == ','
 		}) {
 			if strings.Contains(f, "@") {
-				add(cleanText(strings.Trim(f, `"';`)))
+				add(cleanID(strings.Trim(f, `"';`)))
 			}
 		}
 	}
@@ -332,12 +332,19 @@ func bracketed(v string) []string {
 		if gt < 0 {
 			return out
 		}
-		id := cleanText(strings.Join(strings.Fields(v[:gt]), ""))
+		id := cleanID(v[:gt])
 		if id != "" {
 			out = append(out, id)
 		}
 		v = v[gt+1:]
 	}
+}
+
+// cleanID is cleanText for a msg-id: the spaces cleanText leaves where
+// control characters were are removed too, so an ID stored as a thread key
+// is one token and threads the same way every time it is seen.
+func cleanID(s string) string {
+	return strings.Join(strings.Fields(cleanText(s)), "")
 }
 
 // dateLayouts are the shapes broken Date headers take in the corpus and in

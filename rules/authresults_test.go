@@ -1,0 +1,232 @@
+package rules
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Header values as real servers write them (folding removed as the parser
+// would): Gmail, Exchange Online, Dovecot/Postfix with OpenDKIM, OpenDMARC
+// and policyd-spf, and Fastmail's arc-aware variant.
+const (
+	arGmailPass = `mx.google.com;
+       dkim=pass header.i=@example.test header.s=20230601 header.b=AbCdEf12;
+       spf=pass (google.com: domain of jane@example.test designates 192.0.2.10 as permitted sender) smtp.mailfrom=jane@example.test;
+       dmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=example.test`
+	arGmailDMARCFail = `mx.google.com;
+       spf=fail (google.com: domain of ceo@example.test does not designate 203.0.113.5 as permitted sender) smtp.mailfrom=ceo@example.test;
+       dmarc=fail (p=NONE sp=NONE dis=NONE) header.from=example.test`
+	arMicrosoftFail = `spf=fail (sender IP is 203.0.113.5) smtp.mailfrom=example.test; dkim=none (message not signed) header.d=none;dmarc=fail action=none header.from=example.test;compauth=fail reason=000`
+	arMicrosoftPass = `spf=pass (sender IP is 192.0.2.10) smtp.mailfrom=example.test; dkim=pass (signature was verified) header.d=example.test;dmarc=pass action=none header.from=example.test;compauth=pass reason=100`
+	arOpenDMARCFail = `mail.example.test; dmarc=fail (p=reject dis=none) header.from=example.test`
+	arOpenDKIMFail  = `mail.example.test; dkim=fail reason="signature verification failed" (1024-bit key; unprotected) header.d=example.test header.i=@example.test header.b="kL0; x"`
+	arSPFOnlyFail   = `mail.example.test; spf=fail smtp.mailfrom=ceo@example.test`
+	arSPFFailDKIMOK = `mail.example.test 1; spf=fail smtp.mailfrom=list.example.org; dkim=pass header.d=example.test`
+	arSPFSoftfail   = `mail.example.test; spf=softfail smtp.mailfrom=example.test`
+	arNone          = `mail.example.test; none`
+	arDKIMTemp      = `mail.example.test; spf=fail smtp.mailfrom=x@example.test; dkim=temperror (DNS timeout) header.d=example.test`
+	arDMARCPassSPF  = `mx.example.test; spf=fail smtp.mailfrom=bounce.example.org; dkim/1=pass header.d=example.test; dmarc=pass header.from=example.test`
+)
+
+func TestParseAuthResults(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want AuthResults
+		ok   bool
+	}{
+		{"gmail", arGmailPass, AuthResults{AuthservID: "mx.google.com", Results: []AuthResult{{"dkim", "pass"}, {"spf", "pass"}, {"dmarc", "pass"}}}, true},
+		{"microsoft without authserv-id", arMicrosoftFail, AuthResults{Results: []AuthResult{{"spf", "fail"}, {"dkim", "none"}, {"dmarc", "fail"}, {"compauth", "fail"}}}, true},
+		{"quoted semicolon and comment", arOpenDKIMFail, AuthResults{AuthservID: "mail.example.test", Results: []AuthResult{{"dkim", "fail"}}}, true},
+		{"version and method version", arDMARCPassSPF, AuthResults{AuthservID: "mx.example.test", Results: []AuthResult{{"spf", "fail"}, {"dkim", "pass"}, {"dmarc", "pass"}}}, true},
+		{"no result", arNone, AuthResults{AuthservID: "mail.example.test"}, true},
+		{"comment inside method", `mx.example.test; dmarc=(weird)fail header.from=x`, AuthResults{AuthservID: "mx.example.test", Results: []AuthResult{{"dmarc", ""}}}, true},
+		{"upper case", `MX.Example.Test; DMARC=FAIL`, AuthResults{AuthservID: "mx.example.test", Results: []AuthResult{{"dmarc", "fail"}}}, true},
+		{"empty", "", AuthResults{}, false},
+		{"only comment", "(nothing here)", AuthResults{}, false},
+		{"unbalanced", `mx; dkim=pass (unclosed; dmarc=fail`, AuthResults{AuthservID: "mx", Results: []AuthResult{{"dkim", "pass"}}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := ParseAuthResults(tt.in)
+			// A method whose result is only a comment is dropped.
+			want := tt.want
+			var keep []AuthResult
+			for _, r := range want.Results {
+				if r.Result != "" {
+					keep = append(keep, r)
+				}
+			}
+			want.Results = keep
+			if ok != tt.ok || !reflect.DeepEqual(got, want) {
+				t.Errorf("ParseAuthResults(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, want, tt.ok)
+			}
+		})
+	}
+}
+
+func authDept(trust bool, authserv string) *Department {
+	return &Department{
+		Name: "IT", Address: "it-help@example.test",
+		Staff:                      []string{"alice@example.test"},
+		AllowedSenders:             []string{"*@example.test", "*@partner.example.org"},
+		Categories:                 map[string]*Category{DefaultCategory: {Name: DefaultCategory}},
+		TrustAuthenticationResults: trust, AuthservID: authserv,
+	}
+}
+
+func authMsg(from string, ar ...string) *Message {
+	h := map[string][]string{}
+	if len(ar) > 0 {
+		h["Authentication-Results"] = ar
+	}
+	return &Message{
+		MessageID: "x@example.test", From: Address{Name: "Boss", Address: from},
+		To: []Address{{Address: "it-help@example.test"}}, Subject: "urgent wire transfer", Header: h,
+	}
+}
+
+func TestDecideAuthenticationResults(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		trust    bool
+		authserv string
+		from     string
+		ar       []string
+		refused  bool
+		reason   string // substring of the refusal reason
+	}{
+		{"gmail pass", true, "", "ceo@example.test", []string{arGmailPass}, false, ""},
+		{"gmail dmarc fail", true, "", "ceo@example.test", []string{arGmailDMARCFail}, true, "(mx.google.com): dmarc=fail"},
+		{"microsoft dmarc fail", true, "", "ceo@example.test", []string{arMicrosoftFail}, true, "(no authserv-id): dmarc=fail"},
+		{"microsoft pass", true, "", "ceo@example.test", []string{arMicrosoftPass}, false, ""},
+		{"opendmarc fail", true, "", "ceo@example.test", []string{arOpenDMARCFail}, true, "dmarc=fail"},
+		{"spf fail without dkim", true, "", "ceo@example.test", []string{arSPFOnlyFail}, true, "spf=fail, no dkim result"},
+		{"spf fail with dkim fail", true, "", "ceo@example.test", []string{arOpenDKIMFail + "; spf=fail smtp.mailfrom=x"}, true, "spf=fail, dkim=fail"},
+		{"spf fail rescued by dkim pass", true, "", "ceo@example.test", []string{arSPFFailDKIMOK}, false, ""},
+		{"dmarc pass beats spf fail", true, "", "ceo@example.test", []string{arDMARCPassSPF}, false, ""},
+		{"softfail is not fail", true, "", "ceo@example.test", []string{arSPFSoftfail}, false, ""},
+		{"dkim temperror is not proof", true, "", "ceo@example.test", []string{arDKIMTemp}, false, ""},
+		{"no checks", true, "", "ceo@example.test", []string{arNone}, false, ""},
+		{"no header", true, "", "ceo@example.test", nil, false, ""},
+		{"trust off", false, "", "ceo@example.test", []string{arGmailDMARCFail}, false, ""},
+		{"external-looking From is not judged", true, "", "someone@elsewhere.example", []string{arGmailDMARCFail}, false, ""},
+		{"allowed partner domain counts as internal", true, "", "bob@partner.example.org", []string{arOpenDMARCFail}, true, "dmarc=fail"},
+		// Only the topmost field counts: a forger can write a "pass" below.
+		{"topmost only", true, "", "ceo@example.test", []string{arOpenDMARCFail, arGmailPass}, true, "dmarc=fail"},
+		{"forged pass below a real fail", true, "", "ceo@example.test", []string{arGmailPass, arOpenDMARCFail}, false, ""},
+		// With authserv_id, fields from other servers are ignored.
+		{"authserv match", true, "mail.example.test", "ceo@example.test", []string{arGmailPass, arOpenDMARCFail}, true, "(mail.example.test): dmarc=fail"},
+		{"authserv no match", true, "mail.example.test", "ceo@example.test", []string{arGmailDMARCFail}, false, ""},
+		{"authserv case-insensitive", true, "MAIL.example.test", "ceo@example.test", []string{arOpenDMARCFail}, true, "dmarc=fail"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := authDept(tt.trust, tt.authserv)
+			if tt.from == "bob@partner.example.org" {
+				d.AllowedSenders = append(d.AllowedSenders, "bob@partner.example.org")
+			}
+			dec := d.Decide(authMsg(tt.from, tt.ar...), at)
+			if tt.from == "someone@elsewhere.example" {
+				// Outside allowed_senders anyway; the auth check must not
+				// be what refused it.
+				if dec.Refusal == RefuseAuthFailed {
+					t.Fatalf("external sender refused as %s: %s", dec.Refusal, dec.Reason)
+				}
+				return
+			}
+			if got := dec.Refusal == RefuseAuthFailed; got != tt.refused {
+				t.Fatalf("refused=%v (%s: %s), want %v", got, dec.Refusal, dec.Reason, tt.refused)
+			}
+			if tt.refused {
+				if dec.Reply {
+					t.Errorf("Reply is true on a refusal")
+				}
+				if !strings.Contains(dec.Reason, tt.reason) || !strings.Contains(dec.Reason, "ceo@example.test") && !strings.Contains(dec.Reason, tt.from) {
+					t.Errorf("reason %q does not name %q and the sender", dec.Reason, tt.reason)
+				}
+			} else if !dec.Reply {
+				t.Errorf("no receipt: %s: %s", dec.Refusal, dec.Reason)
+			}
+		})
+	}
+}
+
+func TestAuthFailureForStaff(t *testing.T) {
+	d := authDept(true, "")
+	if _, bad := d.AuthFailure(authMsg("alice@example.test", arGmailPass)); bad {
+		t.Errorf("passing staff mail reported as failed")
+	}
+	why, bad := d.AuthFailure(authMsg("alice@example.test", arMicrosoftFail))
+	if !bad || !strings.Contains(why, "dmarc=fail") {
+		t.Errorf("AuthFailure = %q, %v; want a dmarc=fail failure", why, bad)
+	}
+	d.TrustAuthenticationResults = false
+	if _, bad := d.AuthFailure(authMsg("alice@example.test", arMicrosoftFail)); bad {
+		t.Errorf("AuthFailure reports failure with trust off")
+	}
+	var nilDept *Department
+	if _, bad := nilDept.AuthFailure(authMsg("alice@example.test", arMicrosoftFail)); bad {
+		t.Errorf("nil department reports failure")
+	}
+}
+
+func TestParseTrustAuthenticationResults(t *testing.T) {
+	base := func(top, dept string) string {
+		return `smtp: {host: 127.0.0.1, port: 2525, tls: none}
+` + top + `departments:
+  - name: IT
+    address: it@example.test
+    imap: {host: 127.0.0.1, port: 1143, tls: none, username: it, password_env: X}
+    allowed_senders: ["*@example.test"]
+    calendar: {timezone: UTC}
+    categories: {default: {commitment: 1d}}
+    rules: [{name: r, category: default, match: {subject: x}}]
+` + dept + `  - name: HR
+    address: hr@example.test
+    imap: {host: 127.0.0.1, port: 1143, tls: none, username: hr, password_env: X}
+    allowed_senders: ["*@example.test"]
+    calendar: {timezone: UTC}
+    categories: {default: {commitment: 1d}}
+    rules: [{name: r, category: default, match: {subject: x}}]
+`
+	}
+	tests := []struct {
+		name         string
+		top, dept    string
+		trust        [2]bool
+		authserv     [2]string
+		problem      string
+		problemCount int
+	}{
+		{"default off", "", "", [2]bool{false, false}, [2]string{"", ""}, "", 0},
+		{"top level on", "trust_authentication_results: true\nauthserv_id: mx.example.test\n", "", [2]bool{true, true}, [2]string{"mx.example.test", "mx.example.test"}, "", 0},
+		{"department overrides", "trust_authentication_results: true\n", "    trust_authentication_results: false\n", [2]bool{false, true}, [2]string{"", ""}, "", 0},
+		{"department only", "", "    trust_authentication_results: true\n    authserv_id: mail.example.test\n", [2]bool{true, false}, [2]string{"mail.example.test", ""}, "", 0},
+		{"not a bool", "trust_authentication_results: sometimes\n", "", [2]bool{}, [2]string{}, "trust_authentication_results", 1},
+		{"bad authserv_id", "", "    authserv_id: \"mx; dmarc=pass\"\n", [2]bool{}, [2]string{}, "authserv_id", 1},
+		{"empty authserv_id", "authserv_id: \"\"\n", "", [2]bool{}, [2]string{}, "authserv_id: empty", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, probs := configProblems(t, "/etc/ackd/config.yaml", []byte(base(tt.top, tt.dept)))
+			if tt.problem != "" {
+				if len(probs) != tt.problemCount || !strings.Contains(probs.Error(), tt.problem) {
+					t.Fatalf("problems %v, want %d naming %q", probs, tt.problemCount, tt.problem)
+				}
+				return
+			}
+			if len(probs) > 0 {
+				t.Fatalf("unexpected problems: %v", probs)
+			}
+			for i, d := range cfg.Departments {
+				if d.TrustAuthenticationResults != tt.trust[i] || d.AuthservID != tt.authserv[i] {
+					t.Errorf("department %s: trust=%v authserv=%q, want %v %q", d.Name, d.TrustAuthenticationResults, d.AuthservID, tt.trust[i], tt.authserv[i])
+				}
+			}
+		})
+	}
+}
