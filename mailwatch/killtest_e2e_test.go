@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,12 +32,14 @@ func buildAckd(t *testing.T, dir string) string {
 
 // TestThreadKill9 sends 30 requests from several requesters while ackd
 // is killed with SIGKILL at random moments and restarted at once. Every
-// request must get exactly one receipt and exactly one 50% escalation:
-// nothing lost, nothing sent twice.
+// request must get a receipt and a 50% escalation, none planned twice.
 //
-// A duplicate is possible in principle: a kill after Postfix accepted a
-// mail and before the store marked it sent makes the next start send it
-// again. The test reports it rather than hiding it.
+// One duplicate per kill is possible: a kill after Postfix accepted a mail
+// and before the store marked it sent makes the next start deliver that
+// outbox row again, with the same Message-ID (delivery is at least once;
+// at most once would lose mail). The test logs every such redelivery as
+// DUPLICATE DELIVERY with the count, and fails on a second Message-ID for
+// one purpose, on more redeliveries than kills, and on any loss.
 func TestThreadKill9(t *testing.T) {
 	t.Parallel()
 	s := mailstack.Require(t)
@@ -63,7 +66,7 @@ func TestThreadKill9(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("ackd log:\n%s", tail(string(b), 60))
+				t.Logf("ackd log:\n%s", tail(string(b), 400))
 			}
 		}
 	})
@@ -139,24 +142,24 @@ func TestThreadKill9(t *testing.T) {
 	t.Logf("%d requests sent, ackd killed with SIGKILL %d times", requests, kills)
 
 	// Let the last start run until every receipt and every first
-	// escalation is in.
+	// escalation is in. Each mail is filed under what it is about, with
+	// its Message-ID: the same ID twice is one outbox row delivered twice,
+	// two IDs are two rows, a mail planned twice.
 	type tally struct {
-		receipts   map[string]int // by In-Reply-To: the request's Message-ID
-		late       map[string]int // late notices, by In-Reply-To
-		escalation map[string]int // by "ref level" (staff and leads)
-		refs       map[string]bool
-		stray      []string
+		mail  map[string][]string // "receipt <request id>", "late <request id>", "<ref> L<level>" → Message-IDs
+		refs  map[string]bool     // refs named by receipts
+		stray []string
 	}
 	count := func() tally {
-		tl := tally{receipts: map[string]int{}, late: map[string]int{}, escalation: map[string]int{}, refs: map[string]bool{}}
+		tl := tally{mail: map[string][]string{}, refs: map[string]bool{}}
 		for _, who := range requesters {
 			for _, g := range inboxOf(t, s, dept, who) {
 				switch g.kind {
 				case kindReceipt:
-					tl.receipts[g.inReplyTo]++
+					tl.mail["receipt "+g.inReplyTo] = append(tl.mail["receipt "+g.inReplyTo], g.messageID)
 					tl.refs[g.ref] = true
 				case kindLate:
-					tl.late[g.inReplyTo]++
+					tl.mail["late "+g.inReplyTo] = append(tl.mail["late "+g.inReplyTo], g.messageID)
 				default:
 					tl.stray = append(tl.stray, who+": "+g.String())
 				}
@@ -168,19 +171,20 @@ func TestThreadKill9(t *testing.T) {
 					tl.stray = append(tl.stray, who+": "+g.String())
 					continue
 				}
-				tl.escalation[g.ref+" L"+strconv.Itoa(g.level)]++
+				key := g.ref + " L" + strconv.Itoa(g.level)
+				tl.mail[key] = append(tl.mail[key], g.messageID)
 			}
 		}
 		return tl
 	}
 	complete := func(tl tally) bool {
 		for _, id := range requestIDs {
-			if tl.receipts[id] == 0 {
+			if len(tl.mail["receipt "+id]) == 0 {
 				return false
 			}
 		}
 		for ref := range tl.refs {
-			if tl.escalation[ref+" L1"] == 0 {
+			if len(tl.mail[ref+" L1"]) == 0 {
 				return false
 			}
 		}
@@ -196,35 +200,17 @@ func TestThreadKill9(t *testing.T) {
 	time.Sleep(time.Second) // whatever Postfix still had in hand
 	tl = count()
 
-	lost, dup, lateDup, escDup := 0, 0, 0, 0
+	lostReceipts, lostEscalations := 0, 0
 	for i, id := range requestIDs {
-		switch n := tl.receipts[id]; {
-		case n == 0:
-			lost++
+		if len(tl.mail["receipt "+id]) == 0 {
+			lostReceipts++
 			t.Errorf("request %d from %s (%s): no receipt", i+1, from[i], id)
-		case n > 1:
-			dup += n - 1
-			t.Errorf("request %d from %s (%s): %d receipts", i+1, from[i], id, n)
-		}
-		if n := tl.late[id]; n > 1 {
-			lateDup += n - 1
-			t.Errorf("request %d: %d late notices", i+1, n)
 		}
 	}
-	escLost := 0
 	for ref := range tl.refs {
-		if tl.escalation[ref+" L1"] == 0 {
-			escLost++
+		if len(tl.mail[ref+" L1"]) == 0 {
+			lostEscalations++
 			t.Errorf("%s: no 50%% escalation to staff", ref)
-		}
-	}
-	for key, n := range tl.escalation {
-		if n > 1 {
-			escDup += n - 1
-			t.Errorf("escalation %s arrived %d times", key, n)
-		}
-		if ref, _, _ := strings.Cut(key, " "); !tl.refs[ref] {
-			t.Errorf("escalation %s for a request nobody got a receipt for", key)
 		}
 	}
 	if len(tl.refs) != requests {
@@ -233,8 +219,39 @@ func TestThreadKill9(t *testing.T) {
 	if len(tl.stray) > 0 {
 		t.Errorf("unexpected mail: %v", tl.stray)
 	}
-	t.Logf("receipts: %d requests, lost %d, duplicated %d; 50%% escalations: %d, lost %d, duplicated (any level) %d; late notices %d, duplicated %d",
-		requests, lost, dup, countLevel(tl.escalation, "L1"), escLost, escDup, len(tl.late), lateDup)
+	redelivered, receipts, escalations, late := 0, 0, 0, 0
+	for key, ids := range tl.mail {
+		switch {
+		case strings.HasPrefix(key, "receipt "):
+			receipts++
+		case strings.HasPrefix(key, "late "):
+			late++
+		case strings.HasSuffix(key, " L1"):
+			escalations++
+		}
+		if ref, _, _ := strings.Cut(key, " "); strings.HasPrefix(ref, "REQ-") && !tl.refs[ref] {
+			t.Errorf("escalation %s for a request nobody got a receipt for", key)
+		}
+		distinct := len(slices.Compact(slices.Sorted(slices.Values(ids))))
+		if distinct > 1 {
+			t.Errorf("%s: %d different mails (%v): planned more than once", key, distinct, ids)
+		}
+		if len(ids) > distinct {
+			redelivered += len(ids) - distinct
+			t.Logf("DUPLICATE DELIVERY: %s arrived %d times with the same Message-ID %s (killed after the SMTP server took it, before the store marked it sent)", key, len(ids), ids[0])
+		}
+	}
+	t.Logf("%d requests, %d kills: receipts %d (lost %d), 50%% escalations %d (lost %d), late notices %d; redelivered after a kill: %d",
+		requests, kills, receipts, lostReceipts, escalations, lostEscalations, late, redelivered)
+	// The sender has one mail in flight at a time, so a kill can deliver
+	// at most one mail twice. More would mean the outbox resends mail it
+	// had marked sent.
+	if redelivered > kills {
+		t.Errorf("%d mails delivered twice after %d kills: more than the one in flight per kill", redelivered, kills)
+	}
+	if redelivered > 0 {
+		t.Logf("NOTE: %d of %d kills caught a delivery between the SMTP server's acceptance and the store's record of it: delivery is at least once (same Message-ID), by design", redelivered, kills)
+	}
 
 	// The store agrees: one request per message, however often it died.
 	st, err := store.Open(context.Background(), "sqlite", filepath.Join(dir, "ackd.db"))
@@ -249,16 +266,6 @@ func TestThreadKill9(t *testing.T) {
 	if len(open) != requests {
 		t.Errorf("store holds %d open requests, want %d", len(open), requests)
 	}
-}
-
-func countLevel(esc map[string]int, level string) int {
-	n := 0
-	for key, c := range esc {
-		if strings.HasSuffix(key, " "+level) {
-			n += c
-		}
-	}
-	return n
 }
 
 func tail(s string, lines int) string {

@@ -548,10 +548,16 @@ func testThreadUnanswered(t *testing.T, s *mailstack.Stack) {
 // member's mailbox to the department alone.
 func testThreadCommands(t *testing.T, s *mailstack.Stack) {
 	e := newThreadEnv(t, s, `{commitment: 16s, escalate: [{at: 50%, to: staff}], grace: 4s, closing: true}`)
-	toDept := func(o opened, from, body string) { sendAs(t, s, o.reply(mailOut{from: from, to: []string{e.dept}, body: body})) }
-	refs := map[string]*string{} // the refs staff must (not) hear about
+	toDept := func(t *testing.T, o opened, from, body string) {
+		sendAs(t, s, o.reply(mailOut{from: from, to: []string{e.dept}, body: body}))
+	}
+	refs := map[string]string{} // each flow's ref, to count what staff heard of it
 	var mu sync.Mutex
-	note := func(name, ref string) { mu.Lock(); refs[name] = &ref; mu.Unlock() }
+	note := func(name, ref string) {
+		mu.Lock()
+		defer mu.Unlock()
+		refs[name] = ref
+	}
 
 	var wg sync.WaitGroup
 	flow := func(name string, f func(t *testing.T)) { wg.Go(func() { t.Run(name, f) }) }
@@ -560,7 +566,7 @@ func testThreadCommands(t *testing.T, s *mailstack.Stack) {
 		req := s.NewAddress(t, "eta")
 		o := e.openRequest(t, req, "Server room key", "I need a key for the server room.")
 		eta := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
-		toDept(o, e.staff, "#eta "+eta.Format(time.RFC3339))
+		toDept(t, o, e.staff, "#eta "+eta.Format(time.RFC3339))
 		got := waitInbox(t, s, e.dept, req, 20*time.Second, "due update", atLeast(2))
 		expectBox(t, "requester", got, kindReceipt+" "+o.receipt.ref, kindDueUpdate+" "+o.receipt.ref)
 		if up := having(got, kindDueUpdate, ""); len(up) == 1 && !strings.Contains(up[0].text, longDate(eta)) {
@@ -578,7 +584,7 @@ func testThreadCommands(t *testing.T, s *mailstack.Stack) {
 		ref := o.receipt.ref
 		oldDue := e.request(t, ref).DueAt
 		// Words for the requester and a command, to ackd alone.
-		toDept(o, e.staff, "Could you send a screenshot of the error?\n#waiting\n")
+		toDept(t, o, e.staff, "Could you send a screenshot of the error?\n#waiting\n")
 		e.waitRequest(t, ref, 10*time.Second, "#waiting", inState(store.StateWaiting))
 		got := waitInbox(t, s, e.dept, req, 10*time.Second, "relayed question", atLeast(2))
 		expectBox(t, "requester", got, kindReceipt+" "+ref, kindRelay+" "+ref)
@@ -602,7 +608,7 @@ func testThreadCommands(t *testing.T, s *mailstack.Stack) {
 		sendAs(t, s, o.reply(mailOut{from: req, to: []string{e.dept}, inReplyTo: relay[0].messageID, references: []string{relay[0].messageID}, body: "Here it is."}))
 		e.waitRequest(t, ref, 10*time.Second, "requester's reply resumes", inState(store.StateAcknowledged))
 		waitInbox(t, s, e.dept, e.staff, 20*time.Second, "50% escalation after resuming", func(g []gotMail) bool { return len(having(g, kindEscalation, ref)) > 0 })
-		toDept(o, e.staff, "#done")
+		toDept(t, o, e.staff, "#done")
 		e.waitRequest(t, ref, 10*time.Second, "#done", inState(store.StateResolved))
 		got = waitInbox(t, s, e.dept, req, 10*time.Second, "closing note", atLeast(3))
 		time.Sleep(time.Second)
@@ -615,7 +621,7 @@ func testThreadCommands(t *testing.T, s *mailstack.Stack) {
 		req := s.NewAddress(t, "assign")
 		other := s.NewAddress(t, "other")
 		o := e.openRequest(t, req, "Access to the finance share", "For the audit.")
-		toDept(o, e.staff, "#assign "+other)
+		toDept(t, o, e.staff, "#assign "+other)
 		e.waitRequest(t, o.receipt.ref, 10*time.Second, "#assign", func(r store.Request) bool { return rules.EqualAddress(r.AssignedTo, other) })
 		got := waitInbox(t, s, e.dept, other, 20*time.Second, "escalation to the assignee", atLeast(1))
 		expectBox(t, "assignee", got, kindEscalation+" "+o.receipt.ref+" L1")
@@ -625,7 +631,7 @@ func testThreadCommands(t *testing.T, s *mailstack.Stack) {
 	flow("done-not-staff", func(t *testing.T) {
 		req := s.NewAddress(t, "notstaff")
 		o := e.openRequest(t, req, "Monitor flickers", "The left one.")
-		toDept(o, req, "#done")
+		toDept(t, o, req, "#done")
 		r := e.waitRequest(t, o.receipt.ref, 10*time.Second, "non-staff #done", func(r store.Request) bool { return r.Reminders > 0 })
 		if r.State == store.StateResolved || r.Reminders != 1 || r.EscalationLevel != 1 {
 			t.Errorf("after the requester's #done %s is %s with %d reminders, level %d; want unresolved, 1, 1", r.Ref, r.State, r.Reminders, r.EscalationLevel)
@@ -643,9 +649,9 @@ func testThreadCommands(t *testing.T, s *mailstack.Stack) {
 		var want []string
 		switch name {
 		case "waiting", "done-not-staff":
-			want = []string{kindEscalation + " " + *ref + " L1"}
+			want = []string{kindEscalation + " " + ref + " L1"}
 		}
-		expectBox(t, "staff about "+name, forRef(staff, *ref), want...)
+		expectBox(t, "staff about "+name, forRef(staff, ref), want...)
 	}
 	if n := len(having(staff, kindEscalation, "")); n != len(staff) {
 		t.Errorf("staff got mail other than escalations: %v", staff)
