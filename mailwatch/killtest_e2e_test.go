@@ -89,8 +89,9 @@ func TestThreadKill9(t *testing.T) {
 	}
 	start()
 	t.Cleanup(func() {
-		if proc.ProcessState == nil {
-			stop(syscall.SIGKILL)
+		if proc.Process != nil && proc.ProcessState == nil {
+			proc.Process.Kill()
+			proc.Wait()
 		}
 	})
 
