@@ -9,26 +9,17 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/mailwatch/outbox"
+	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
-// Event kinds kept in a request's history.
+// Event kinds the store does not name; the rest are store.Event*.
 const (
-	EventAnswered       = "answered"
-	EventReminder       = "reminder"
-	EventReopened       = "reopened"
-	EventResumed        = "resumed"
-	EventEscalated      = "escalated"
-	EventLateNotice     = "late-notice"
-	EventETA            = "eta"
-	EventWaiting        = "waiting"
-	EventAssigned       = "assigned"
-	EventResolved       = "resolved"
-	EventCommandRefused = "command-refused"
-	EventNote           = "note"
-	EventActivity       = "activity"
+	EventResumed  = "resumed"
+	EventNote     = "note"
+	EventActivity = "activity"
 )
 
 // plan is what one message or one clock tick does to a request: the row
@@ -160,7 +151,7 @@ func (p *Processor) planFollowUp(rt *Runtime, d *rules.Department, req store.Req
 			// Chasing an unanswered request: the figure the department
 			// wants at zero. Escalate now rather than at the next step.
 			pl.next.Reminders++
-			pl.event(EventReminder, at, from, "", 0)
+			pl.event(store.EventReminder, at, from, "", 0)
 			if err := escalate(rt, d, &pl, at, "the requester sent a reminder", cat); err != nil {
 				return pl, err
 			}
@@ -194,7 +185,7 @@ func (p *Processor) planFollowUp(rt *Runtime, d *rules.Department, req store.Req
 			newCycle(d, &pl.next, at, cat.Followup)
 			pl.next.State = store.StateAcknowledged
 			pl.next.ResolvedAt = time.Time{}
-			pl.event(EventReopened, at, from, "requester replied", 0)
+			pl.event(store.EventReopened, at, from, "requester replied", 0)
 			pl.what = "reopened"
 		}
 	}
@@ -209,7 +200,7 @@ func (p *Processor) planStaff(rt *Runtime, d *rules.Department, req store.Reques
 	said := strings.TrimSpace(rules.StripQuoted(stripped))
 
 	if len(unknown) > 0 {
-		pl.event(EventCommandRefused, at, from, strings.Join(unknown, "; "), 0)
+		pl.event(store.EventCommandRefused, at, from, strings.Join(unknown, "; "), 0)
 		ml, err := p.commandHelp(rt, d, req, m, unknown)
 		if err != nil {
 			return pl, err
@@ -237,7 +228,7 @@ func (p *Processor) planStaff(rt *Runtime, d *rules.Department, req store.Reques
 		case store.StateNew, store.StateAcknowledged, store.StateOverdue:
 			pl.next.State = store.StateAnswered
 		}
-		pl.event(EventAnswered, at, from, "", 0)
+		pl.event(store.EventAnswered, at, from, "", 0)
 		pl.what = "answered"
 	}
 	loc := d.Calendar.Location()
@@ -245,7 +236,7 @@ func (p *Processor) planStaff(rt *Runtime, d *rules.Department, req store.Reques
 		switch c.Kind {
 		case rules.CommandDone:
 			pl.next.State, pl.next.ResolvedAt = store.StateResolved, at
-			pl.event(EventResolved, at, from, c.Raw, 0)
+			pl.event(store.EventResolved, at, from, c.Raw, 0)
 			pl.what = "resolved"
 			if cat.Closing {
 				ml, err := p.requesterMail(d, req, "closing", func() (templates.Rendered, error) {
@@ -266,7 +257,7 @@ func (p *Processor) planStaff(rt *Runtime, d *rules.Department, req store.Reques
 			if pl.next.State == store.StateOverdue || pl.next.State == store.StateWaiting || pl.next.State == store.StateResolved {
 				pl.next.State = store.StateAcknowledged
 			}
-			pl.event(EventETA, at, from, c.Raw, 0)
+			pl.event(store.EventETA, at, from, c.Raw, 0)
 			pl.what = "eta"
 			ml, err := p.requesterMail(d, req, "due-update", func() (templates.Rendered, error) {
 				return rt.Templates.DueUpdate(templates.DueUpdate{
@@ -280,15 +271,15 @@ func (p *Processor) planStaff(rt *Runtime, d *rules.Department, req store.Reques
 			pl.mails = append(pl.mails, ml)
 		case rules.CommandWaiting:
 			pl.next.State, pl.next.WaitingSince = store.StateWaiting, at
-			pl.event(EventWaiting, at, from, c.Raw, 0)
+			pl.event(store.EventWaiting, at, from, c.Raw, 0)
 			pl.what = "waiting"
 		case rules.CommandAssign:
 			pl.next.AssignedTo = c.Address
-			pl.event(EventAssigned, at, from, c.Address, 0)
+			pl.event(store.EventAssigned, at, from, c.Address, 0)
 		case rules.CommandReopen:
 			newCycle(d, &pl.next, at, cat.Followup)
 			pl.next.State, pl.next.ResolvedAt = store.StateAcknowledged, time.Time{}
-			pl.event(EventReopened, at, from, c.Raw, 0)
+			pl.event(store.EventReopened, at, from, c.Raw, 0)
 			pl.what = "reopened"
 		}
 	}
@@ -337,37 +328,20 @@ func escalate(rt *Runtime, d *rules.Department, pl *plan, now time.Time, reason 
 	}
 	pl.mails = append(pl.mails, ml)
 	pl.next.EscalationLevel = level
-	pl.event(EventEscalated, now, "", fmt.Sprintf("level %d to %s: %s", level, to, reason), level)
+	pl.event(store.EventEscalated, now, "", fmt.Sprintf("level %d to %s: %s", level, to, reason), level)
 	return nil
-}
-
-// businessSpan formats business time as "3h 20m".
-func businessSpan(d time.Duration) string {
-	if d < 0 {
-		d = -d
-	}
-	d = d.Round(time.Minute)
-	h, m := int(d.Hours()), int(d.Minutes())%60
-	switch {
-	case h == 0:
-		return fmt.Sprintf("%dm", m)
-	case m == 0:
-		return fmt.Sprintf("%dh", h)
-	default:
-		return fmt.Sprintf("%dh %dm", h, m)
-	}
 }
 
 func escalationMail(rt *Runtime, d *rules.Department, r store.Request, level int, to []string, reason string, now time.Time) (store.NewMail, error) {
 	cal := d.Calendar
 	left := ""
 	if now.Before(r.DueAt) {
-		left = businessSpan(cal.BusinessBetween(now, r.DueAt))
+		left = report.Span(cal.BusinessBetween(now, r.DueAt))
 	}
 	rendered, err := rt.Templates.Escalation(templates.Escalation{
 		Department: d.Name, Ref: r.Ref, Subject: r.Subject, Requester: requester(r), Category: r.Category,
 		Level: level, Received: r.ReceivedAt, Due: r.DueAt, Now: now, Location: cal.Location(),
-		Age: businessSpan(cal.BusinessBetween(r.ReceivedAt, now)), TimeLeft: left, Reason: reason,
+		Age: report.Span(cal.BusinessBetween(r.ReceivedAt, now)), TimeLeft: left, Reason: reason,
 		Reminders: r.Reminders, Quote: r.Text,
 	})
 	if err != nil {

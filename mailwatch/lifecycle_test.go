@@ -257,7 +257,7 @@ func TestLadderLateNoticeAndRestart(t *testing.T) {
 		}
 	}
 	w.expectMails("after everything")
-	wantEvents := []string{"received", EventEscalated, EventEscalated, EventLateNotice, EventEscalated, EventEscalated}
+	wantEvents := []string{"received", store.EventEscalated, store.EventEscalated, store.EventLateNotice, store.EventEscalated, store.EventEscalated}
 	if got := w.events("REQ-1"); !slices.Equal(got, wantEvents) {
 		t.Errorf("history %v, want %v", got, wantEvents)
 	}

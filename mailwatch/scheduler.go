@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
@@ -161,7 +162,7 @@ func (s *Scheduler) plan(rt *Runtime, d *rules.Department, r store.Request, now 
 			}
 			reason := fmt.Sprintf("%.0f%% of the %s commitment elapsed", step.At*100, cat.Commitment)
 			if step.BeforeDue > 0 {
-				reason = fmt.Sprintf("%s of business time left before the due time", businessSpan(step.BeforeDue))
+				reason = fmt.Sprintf("%s of business time left before the due time", report.Span(step.BeforeDue))
 			}
 			pl.what = "escalation"
 			err := escalate(rt, d, &pl, now, reason, cat)
@@ -205,13 +206,13 @@ func (s *Scheduler) planLate(rt *Runtime, d *rules.Department, r store.Request, 
 			return err
 		}
 		pl.mails = append(pl.mails, ml)
-		pl.event(EventLateNotice, now, "", "new expected time "+newDue.In(cal.Location()).Format(time.RFC3339), 0)
+		pl.event(store.EventLateNotice, now, "", "new expected time "+newDue.In(cal.Location()).Format(time.RFC3339), 0)
 		esc, err := escalationMail(rt, d, r, r.EscalationLevel+1, targets(d, r, "leads"), "overdue: the due time passed without an answer", now)
 		if err != nil {
 			return err
 		}
 		pl.mails = append(pl.mails, esc)
-		pl.event(EventEscalated, now, "", fmt.Sprintf("level %d to leads: overdue", r.EscalationLevel+1), r.EscalationLevel+1)
+		pl.event(store.EventEscalated, now, "", fmt.Sprintf("level %d to leads: overdue", r.EscalationLevel+1), r.EscalationLevel+1)
 		pl.next.State = store.StateOverdue
 		pl.next.LateNoticeFor = r.DueAt
 		pl.next.DueAt = newDue
@@ -223,7 +224,7 @@ func (s *Scheduler) planLate(rt *Runtime, d *rules.Department, r store.Request, 
 		return err
 	}
 	pl.mails = append(pl.mails, esc)
-	pl.event(EventEscalated, now, "", fmt.Sprintf("level %d to leads: still overdue", r.EscalationLevel+1), r.EscalationLevel+1)
+	pl.event(store.EventEscalated, now, "", fmt.Sprintf("level %d to leads: still overdue", r.EscalationLevel+1), r.EscalationLevel+1)
 	pl.next.EscalationLevel = r.EscalationLevel + 1
 	pl.next.LateNoticeFor = r.DueAt
 	return nil

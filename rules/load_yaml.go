@@ -344,7 +344,7 @@ func (l *loader) strs(n *yaml.Node, key string) ([]string, []*yaml.Node) {
 func nearestKey(s string, keys []string) string {
 	best, bestD := "", -1
 	for _, k := range keys {
-		d := keyDistance(strings.ToLower(s), k)
+		d := levenshtein(strings.ToLower(s), k)
 		if bestD < 0 || d < bestD {
 			best, bestD = k, d
 		}
@@ -353,26 +353,4 @@ func nearestKey(s string, keys []string) string {
 		return ""
 	}
 	return best
-}
-
-// keyDistance is the Levenshtein distance between a and b in bytes; keys
-// are ASCII so bytes are characters.
-func keyDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

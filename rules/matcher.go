@@ -603,6 +603,8 @@ func suggest(s string, candidates []string) string {
 	return ""
 }
 
+// levenshtein is the edit distance in runes, for did-you-mean hints on
+// config keys and matcher keys alike.
 func levenshtein(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	prev := make([]int, len(rb)+1)
