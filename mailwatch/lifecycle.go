@@ -239,12 +239,7 @@ func (p *Processor) planStaff(rt *Runtime, d *rules.Department, req store.Reques
 			pl.event(store.EventResolved, at, from, c.Raw, 0)
 			pl.what = "resolved"
 			if cat.Closing {
-				ml, err := p.requesterMail(d, req, "closing", func() (templates.Rendered, error) {
-					return rt.Templates.Closing(templates.Closing{
-						Department: d.Name, DepartmentAddress: d.Address, Requester: requester(req),
-						Ref: req.Ref, Subject: req.Subject, Resolved: at, Location: loc,
-					})
-				})
+				ml, err := closingMail(rt, d, req, at)
 				if err != nil {
 					return pl, err
 				}
@@ -439,4 +434,16 @@ func nonEmpty(ids ...string) []string {
 
 func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
+}
+
+// closingMail tells the requester their request is resolved.
+func closingMail(rt *Runtime, d *rules.Department, r store.Request, at time.Time) (store.NewMail, error) {
+	rendered, err := rt.Templates.Closing(templates.Closing{
+		Department: d.Name, DepartmentAddress: d.Address, Requester: requester(r),
+		Ref: r.Ref, Subject: r.Subject, Resolved: at, Location: d.Calendar.Location(),
+	})
+	if err != nil {
+		return store.NewMail{}, fmt.Errorf("render closing: %w", err)
+	}
+	return requesterMail(d, r, "closing", rendered, outbox.AutoReplied)
 }

@@ -32,7 +32,7 @@ departments:
     calendar: {timezone: Europe/Berlin, hours: "09:00-17:00", holidays: ["2026-12-08"]}
     categories:
       access: {commitment: 4h, closing: true, escalate: [{at: 50%, to: staff}, {at: 90%, to: leads}]}
-      network: {commitment: 4h, followup: 2h, escalate: [{before_due: 1h, to: staff}]}
+      network: {commitment: 4h, followup: 2h, auto_resolve: 2d, escalate: [{before_due: 1h, to: staff}]}
       default: {commitment: 3d}
     rules:
       - name: password
@@ -443,5 +443,41 @@ func TestSentFolderAnswers(t *testing.T) {
 	a := w.deliverTo("Sent", at("2026-12-01 10:20"), "IT Help Desk <"+dept+">", "jane@example.test", "", "Re: Password [REQ-1]", o.Request.MessageID, "", "We are on it.")
 	if a.Action != "answered" || w.request("REQ-1").State != store.StateAnswered {
 		t.Fatalf("shared-account answer: %+v state %s", a, w.request("REQ-1").State)
+	}
+}
+
+func TestAutoResolveAfterSilence(t *testing.T) {
+	w := newWorld(t)
+	// network resolves itself 2 working days after an answer nobody
+	// replied to. Answered Tue 1 Dec 11:00 → Thu 3 Dec 11:00.
+	o := w.deliver(at("2026-12-01 10:00"), jane, dept, "", "VPN drops", "", "x")
+	w.mails()
+	w.deliver(at("2026-12-01 11:00"), "alice@example.test", "jane@example.test", dept, "Re: VPN drops", o.Request.MessageID, "Reinstall the client, please.")
+	if fired, next := w.tick(at("2026-12-03 10:59")); fired != 0 || !next.Equal(at("2026-12-03 11:00")) {
+		t.Fatalf("before: fired %d next %s; want the auto-resolve at Thu 11:00", fired, next.In(berlin))
+	}
+	if fired, _ := w.tick(at("2026-12-03 11:00")); fired != 1 {
+		t.Fatalf("auto-resolve did not fire")
+	}
+	if r := w.request("REQ-1"); r.State != store.StateResolved {
+		t.Fatalf("state %s, want resolved", r.State)
+	}
+	w.expectMails("auto-resolve without closing note") // network sends no closing note
+
+	// A reply from Jane before the time is up keeps it open: it reopens.
+	o2 := w.deliver(at("2026-12-07 10:00"), jane, dept, "", "VPN again", "", "x")
+	w.mails()
+	w.deliver(at("2026-12-07 10:30"), "alice@example.test", "jane@example.test", dept, "Re: VPN again", o2.Request.MessageID, "Try now.")
+	w.deliver(at("2026-12-07 12:00"), jane, dept, "", "Re: VPN again [REQ-2]", "", "Still broken.")
+	if r := w.request("REQ-2"); r.State != store.StateAcknowledged {
+		t.Fatalf("after the requester's reply: state %s, want acknowledged", r.State)
+	}
+	// Answered requests of categories without auto_resolve stay answered.
+	o3 := w.deliver(at("2026-12-07 10:00"), jane, dept, "", "Password", "", "x")
+	w.mails()
+	w.deliver(at("2026-12-07 10:30"), "alice@example.test", "jane@example.test", dept, "Re: Password", o3.Request.MessageID, "Done.")
+	w.tick(at("2027-01-29 12:00"))
+	if r := w.request("REQ-3"); r.State != store.StateAnswered {
+		t.Fatalf("access request: state %s, want still answered", r.State)
 	}
 }

@@ -144,8 +144,11 @@ func stepTime(cal *rules.Calendar, r store.Request, step rules.EscalationStep) t
 // due at now, and what firing it does.
 func (s *Scheduler) plan(rt *Runtime, d *rules.Department, r store.Request, now time.Time) (plan, time.Time, bool, error) {
 	pl := plan{next: r}
+	if r.State == store.StateAnswered {
+		return s.planAutoResolve(rt, d, r, now, pl)
+	}
 	if r.State != store.StateAcknowledged && r.State != store.StateOverdue && r.State != store.StateNew {
-		return pl, time.Time{}, false, nil // answered, waiting: the clock is stopped
+		return pl, time.Time{}, false, nil // waiting: the clock is paused
 	}
 	if r.DueAt.IsZero() {
 		return pl, time.Time{}, false, nil
@@ -228,4 +231,33 @@ func (s *Scheduler) planLate(rt *Runtime, d *rules.Department, r store.Request, 
 	pl.next.EscalationLevel = r.EscalationLevel + 1
 	pl.next.LateNoticeFor = r.DueAt
 	return nil
+}
+
+// planAutoResolve closes the loop on an answered request whose requester
+// stayed silent for the category's auto_resolve time, with the closing
+// note when the category sends one.
+func (s *Scheduler) planAutoResolve(rt *Runtime, d *rules.Department, r store.Request, now time.Time, pl plan) (plan, time.Time, bool, error) {
+	cat := category(d, r.Category)
+	if cat.AutoResolve.IsZero() || r.AnsweredAt.IsZero() {
+		return pl, time.Time{}, false, nil
+	}
+	since := r.AnsweredAt
+	if r.LastActivityAt.After(since) {
+		since = r.LastActivityAt
+	}
+	at := d.Calendar.Due(since, cat.AutoResolve)
+	if now.Before(at) {
+		return pl, at, false, nil
+	}
+	pl.what = "auto-resolve"
+	pl.next.State, pl.next.ResolvedAt = store.StateResolved, now
+	pl.event(store.EventResolved, now, "", "resolved automatically: no reply "+cat.AutoResolve.String()+" after the answer", 0)
+	if cat.Closing {
+		ml, err := closingMail(rt, d, r, now)
+		if err != nil {
+			return pl, at, true, err
+		}
+		pl.mails = append(pl.mails, ml)
+	}
+	return pl, at, true, nil
 }

@@ -169,6 +169,9 @@ type Category struct {
 	Escalate []EscalationStep
 	// Closing sends the requester a closing note when the request is resolved.
 	Closing bool
+	// AutoResolve resolves an answered request when the requester has not
+	// replied for this long (business time or working days); zero never.
+	AutoResolve Commitment
 }
 
 // EscalationStep is one rung of a category's escalation ladder.

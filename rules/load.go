@@ -972,7 +972,7 @@ func halfCommitment(c Commitment, spans []Span) Commitment {
 	return Commitment{Business: time.Duration(c.Days) * day / 2}
 }
 
-var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing"}
+var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing", "auto_resolve"}
 
 func (l *loader) categories(n *yaml.Node, d *Department, spans []Span) map[string]*Category {
 	n = followAlias(n)
@@ -1032,6 +1032,9 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []Span) map[strin
 		}
 		if v := m.get("closing"); v != nil {
 			c.Closing, _ = l.boolean(v, "closing")
+		}
+		if v := m.get("auto_resolve"); v != nil {
+			c.AutoResolve, _ = l.commitment(v, "auto_resolve")
 		}
 		if v := m.get("escalate"); v != nil {
 			c.Escalate = l.escalate(v, d)
