@@ -325,6 +325,12 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 		if err != nil {
 			return last, err
 		}
+		// The checkpoint is saved once per batch, not per message: a crash
+		// re-reads at most one batch, whose messages the handler already
+		// recorded and recognises by their key, and each request costs one
+		// durable write less.
+		handled := last
+		var herr error
 		for _, m := range msgs {
 			m.Mailbox, m.UIDValidity = w.cfg.Mailbox, validity
 			// The message in hand is finished even during shutdown, so its
@@ -333,15 +339,25 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 			err := w.handle(hctx, m)
 			cancel()
 			if err != nil {
-				return last, fmt.Errorf("handle uid %d: %w", m.UID, err)
+				herr = fmt.Errorf("handle uid %d: %w", m.UID, err)
+				break
 			}
-			last = m.UID
-			if err := w.cp.Save(ctx, w.cfg.Mailbox, validity, last); err != nil {
+			handled = m.UID
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if handled != last {
+			if err := w.cp.Save(context.WithoutCancel(ctx), w.cfg.Mailbox, validity, handled); err != nil {
 				return last, fmt.Errorf("save checkpoint: %w", err)
 			}
-			if ctx.Err() != nil {
-				return last, ctx.Err()
-			}
+			last = handled
+		}
+		if herr != nil {
+			return last, herr
+		}
+		if ctx.Err() != nil {
+			return last, ctx.Err()
 		}
 	}
 }
