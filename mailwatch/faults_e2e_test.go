@@ -61,6 +61,8 @@ type faultRig struct {
 	// onOutcome, when set, is installed as the processor's OnOutcome
 	// before the daemon runs.
 	onOutcome func(dept string, o Outcome)
+	// backoff, when set, replaces the watchers' reconnect delays.
+	backoff *Backoff
 }
 
 func faultConfig(t *testing.T, imapYAML, smtpYAML, dept, staff string) (*rules.Config, string) {
@@ -129,6 +131,11 @@ func (r *faultRig) start() {
 	}
 	r.d = d
 	d.Processor().OnOutcome = r.onOutcome
+	if r.backoff != nil {
+		for _, w := range d.watched {
+			w.SetBackoff(*r.backoff, *r.backoff)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)
 	go func() { r.done <- d.Run(ctx) }()
@@ -247,6 +254,7 @@ func TestFaultDovecotRestartWhileIdle(t *testing.T) {
 	ctx := faultCtx(t)
 	dept, jane := s.NewAddress(t, "dept"), s.NewAddress(t, "jane")
 	r := stackRig(t, s, dept)
+	r.backoff = &Backoff{Min: 5 * time.Second, Max: 5 * time.Second}
 	r.start()
 	id1, raw := faultRequest(jane, dept, "First, before the outage")
 	if err := s.Send(ctx, jane, dept, raw); err != nil {
@@ -254,17 +262,24 @@ func TestFaultDovecotRestartWhileIdle(t *testing.T) {
 	}
 	waitReceipts(t, s, 30*time.Second, 1, jane)
 
-	// ackd is idling now. Dovecot goes away and a request arrives meanwhile
-	// (Postfix queues it until Dovecot is back).
+	// ackd is idling now. Dovecot drops the session and goes away; a
+	// request arrives meanwhile (Postfix queues it until Dovecot is back).
+	// The session is kicked first because stopping this stack's Dovecot
+	// leaves open sessions running (see kick); the reconnect delay is long
+	// enough that ackd's next attempt finds Dovecot stopped.
 	t.Cleanup(func() { _ = s.StartDovecot(context.Background()) })
+	kick(t, s, dept)
+	eventually(t, 5*time.Second, "Daemon.Ready reports the lost IMAP session", func() bool { return r.d.Ready() != nil })
 	if err := s.StopDovecot(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "Daemon.Ready reports the lost IMAP session", func() bool { return r.d.Ready() != nil })
 	id2, raw := faultRequest(jane, dept, "Second, during the outage")
 	if err := s.Send(ctx, jane, dept, raw); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, 20*time.Second, "a reconnect refused while Dovecot is down", func() bool {
+		return strings.Contains(r.log.String(), "connection refused")
+	})
 	if err := s.StartDovecot(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -320,6 +335,7 @@ func TestFaultDovecotRestartDuringBacklogFetch(t *testing.T) {
 		t.Fatal("ackd never handled 10 messages of the backlog")
 	}
 	t.Cleanup(func() { _ = s.StartDovecot(context.Background()) })
+	kick(t, s, dept)
 	err := s.StopDovecot(ctx)
 	close(release)
 	if err != nil {
@@ -338,7 +354,26 @@ func TestFaultDovecotRestartDuringBacklogFetch(t *testing.T) {
 	waitReceipts(t, s, 60*time.Second, n, requesters...)
 	r.stop()
 	exactlyOnce(t, receiptsByRequest(t, s, requesters...), ids)
+	if !strings.Contains(r.log.String(), "IMAP session ended; reconnecting") {
+		t.Errorf("the session never broke: the test did not exercise a reconnect")
+	}
 	t.Logf("dovecot stopped after message 10 of %d (checkpoint at UID %d), restarted: %d receipts, each once", n, st.LastUID, n)
+}
+
+// kick ends every IMAP session of user with doveadm kick. StopDovecot
+// stops the master and its listeners, but the imap-login and imap
+// processes of sessions already open survive it on this stack (seen with
+// ss: the connection stays ESTABLISHED), so a stop alone would not break
+// ackd's session. Kicking just before the stop does what a real restart
+// with shutdown_clients does.
+func kick(t *testing.T, s *mailstack.Stack, user string) {
+	t.Helper()
+	ctl := os.Getenv(mailstack.EnvCtl)
+	cmd := exec.Command(ctl, "doveadm", "kick", user)
+	cmd.Env = append(os.Environ(), "ACKD_MAILSTACK_DIR="+s.Dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("doveadm kick %s: %v: %s", user, err, out)
+	}
 }
 
 func TestFaultPostfixDown(t *testing.T) {
