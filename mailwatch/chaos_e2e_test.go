@@ -13,11 +13,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/mailstack"
+	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch/store"
 )
 
@@ -69,15 +72,42 @@ func chaosSeed(t *testing.T) uint64 {
 	return uint64(time.Now().UnixNano())
 }
 
-// buildAckd compiles ./cmd/ackd once for the test.
+// ackdBuild is the ackd binary the tests of this package share: built
+// once, removed by TestMain.
+var ackdBuild struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if ackdBuild.dir != "" {
+		os.RemoveAll(ackdBuild.dir)
+	}
+	os.Exit(code)
+}
+
+// buildAckd compiles ./cmd/ackd once for the whole test binary.
 func buildAckd(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ackd")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/ackd/ackd/cmd/ackd")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/ackd: %v\n%s", err, out)
+	ackdBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "ackd-bin-")
+		if err != nil {
+			ackdBuild.err = err
+			return
+		}
+		ackdBuild.dir, ackdBuild.bin = dir, filepath.Join(dir, "ackd")
+		cmd := exec.Command("go", "build", "-o", ackdBuild.bin, "github.com/ackd/ackd/cmd/ackd")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			ackdBuild.err = fmt.Errorf("go build ./cmd/ackd: %v\n%s", err, out)
+		}
+	})
+	if ackdBuild.err != nil {
+		t.Fatal(ackdBuild.err)
 	}
-	return bin
+	return ackdBuild.bin
 }
 
 // ackdConfig writes a config for one department on the real stack and
@@ -444,4 +474,215 @@ func headerOf(t *testing.T, raw []byte) mail.Header {
 		t.Fatalf("parse message: %v", err)
 	}
 	return m.Header
+}
+
+// memConfig writes a config for the in-process IMAP server and SMTP sink.
+func memConfig(t *testing.T, dir string, imapAddr string, sink *smtpsink.Server, extraRule string) (cfgPath, dbPath string) {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(imapAddr)
+	dbPath = filepath.Join(dir, "ackd.db")
+	pw := filepath.Join(dir, "imap-password")
+	if err := os.WriteFile(pw, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath = filepath.Join(dir, "config.yaml")
+	writeMemConfig(t, cfgPath, fmt.Sprintf(`store: {driver: sqlite, dsn: %s}
+smtp: {host: %s, port: %d, tls: none, timeout: 20s}
+http: {listen: ""}
+departments:
+  - name: IT Help Desk
+    address: it-help@example.test
+    imap: {host: %s, port: %s, tls: none, username: it-help@example.test, password_file: %s, idle: true, poll_interval: 1s}
+    staff: [alice@example.test]
+    leads: [lead@example.test]
+    allowed_senders: ["*@example.test"]
+    calendar: {timezone: Europe/Berlin, hours: "00:00-24:00", workdays: [mon, tue, wed, thu, fri, sat, sun]}
+    categories:
+      default: {commitment: 3d}
+    rules:
+      - name: password
+        match: {subject: [password]}
+        category: default
+%s`, dbPath, sink.Host(), sink.Port(), host, port, pw, extraRule))
+	return cfgPath, dbPath
+}
+
+func writeMemConfig(t *testing.T, path, yaml string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logWatch waits for a line in the log file of an ackd process.
+func logWatch(t *testing.T, path string, limit time.Duration, what string, cond func(log string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		b := mustRead(t, path)
+		if cond(string(b)) {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s; log:\n%s", limit, what, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestReloadBrokenConfigKeepsTheOldOne(t *testing.T) {
+	bin := buildAckd(t)
+	srv, err := imapmem.Start(imapmem.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.AddUser("it-help@example.test", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	sink, err := smtpsink.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	dir := t.TempDir()
+	cfgPath, _ := memConfig(t, dir, srv.Addr(), sink, "")
+	good := mustRead(t, cfgPath)
+	logFile, err := os.Create(filepath.Join(dir, "ackd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	p := startAckd(t, bin, cfgPath, logFile)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	deliver := func(n int) {
+		_, raw := chaosRequest("jane@example.test", "it-help@example.test", n, "reload")
+		if _, err := srv.Append("it-help@example.test", "INBOX", raw, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver(1)
+	if _, err := sink.WaitFor(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Two problems at once: an unknown key and an invalid commitment.
+	broken := strings.Replace(string(good), "default: {commitment: 3d}", "default: {commitment: soon}\n    colour: blue", 1)
+	writeMemConfig(t, cfgPath, broken)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	log := logWatch(t, logFile.Name(), 10*time.Second, "two refused-reload problems logged", func(l string) bool {
+		return strings.Count(l, "reload refused") >= 2
+	})
+	for _, want := range []string{"commitment", "colour"} {
+		found := false
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, "reload refused") && strings.Contains(line, want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no refused-reload line names %q:\n%s", want, log)
+		}
+	}
+	// The old configuration keeps running: the next request is answered.
+	deliver(2)
+	if _, err := sink.WaitFor(ctx, 2); err != nil {
+		t.Fatalf("no receipt after the refused reload: %v", err)
+	}
+	if code, took := p.signal(syscall.SIGTERM, 10*time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM (%s), want 0", code, took)
+	}
+}
+
+func TestSIGTERMDuringSend(t *testing.T) {
+	bin := buildAckd(t)
+	srv, err := imapmem.Start(imapmem.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.AddUser("it-help@example.test", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	// The server takes 3 s to answer the end of DATA: SIGTERM lands while
+	// the receipt is in flight.
+	const delay = 3 * time.Second
+	inData := &signalOn{needle: "DATA\r\n", hit: make(chan struct{})}
+	sink, err := smtpsink.Start(context.Background(), smtpsink.WithTranscript(inData),
+		smtpsink.WithFault(smtpsink.Fault{Stage: smtpsink.StageData, Delay: delay, Times: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	dir := t.TempDir()
+	cfgPath, dbPath := memConfig(t, dir, srv.Addr(), sink, "")
+	logFile, err := os.Create(filepath.Join(dir, "ackd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	p := startAckd(t, bin, cfgPath, logFile)
+	_, raw := chaosRequest("jane@example.test", "it-help@example.test", 1, "term")
+	if _, err := srv.Append("it-help@example.test", "INBOX", raw, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	logWatch(t, logFile.Name(), 15*time.Second, "the receipt recorded", func(l string) bool { return strings.Contains(l, "request acknowledged") })
+	select {
+	case <-inData.hit:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the sender never reached DATA")
+	}
+	code, took := p.signal(syscall.SIGTERM, 10*time.Second)
+	if code != 0 {
+		t.Errorf("exit code %d after SIGTERM during a send (%s), want 0", code, took)
+	}
+	if took > 10*time.Second {
+		t.Errorf("shutdown took %s, want < 10s", took)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m, err := st.MailByID(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := len(sink.Messages())
+	// Either the delivery finished and was recorded, or it is still
+	// pending and nobody has it: never sent-but-pending, never lost.
+	switch {
+	case m.State == store.MailSent && got == 1:
+		t.Logf("SIGTERM during DATA: the send finished and was recorded in %s", took.Round(time.Millisecond))
+	case m.State == store.MailPending && got == 0:
+		t.Logf("SIGTERM during DATA: the send was abandoned and stays pending (%s)", took.Round(time.Millisecond))
+	default:
+		t.Errorf("after SIGTERM the row is %s and the server has %d messages: inconsistent", m.State, got)
+	}
+}
+
+// signalOn closes hit the first time needle is written to it.
+type signalOn struct {
+	mu     sync.Mutex
+	seen   strings.Builder
+	needle string
+	hit    chan struct{}
+	done   bool
+}
+
+func (s *signalOn) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.done {
+		s.seen.Write(p)
+		if strings.Contains(s.seen.String(), s.needle) {
+			s.done = true
+			close(s.hit)
+		}
+	}
+	return len(p), nil
 }
