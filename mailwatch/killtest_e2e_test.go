@@ -18,18 +18,6 @@ import (
 	"github.com/ackd/ackd/mailwatch/store"
 )
 
-// buildAckd builds the ackd binary into dir, so the test kills the real
-// process, not a goroutine.
-func buildAckd(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "ackd")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/ackd/ackd/cmd/ackd")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/ackd: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestThreadKill9 sends 30 requests from several requesters while ackd
 // is killed with SIGKILL at random moments and restarted at once. Every
 // request must get a receipt and a 50% escalation, none planned twice.
@@ -44,7 +32,7 @@ func TestThreadKill9(t *testing.T) {
 	t.Parallel()
 	s := mailstack.Require(t)
 	dir := t.TempDir()
-	bin := buildAckd(t, dir)
+	bin := buildAckd(t) // shared with the chaos tests, built once
 
 	const requests, nRequesters, minKills = 30, 5, 5
 	dept, staff, lead := s.NewAddress(t, "dept"), s.NewAddress(t, "staff"), s.NewAddress(t, "lead")
