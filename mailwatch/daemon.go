@@ -224,9 +224,27 @@ func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
 	return nil
 }
 
-// Ready reports whether every mailbox session is up.
+// OutboxFault reports mail held because the SMTP server cannot be
+// reached; nil when the outbox is empty or the last attempt got through.
+func (d *Daemon) OutboxFault() error {
+	err := d.sender.Fault()
+	if err == nil {
+		return nil
+	}
+	n, perr := d.store.PendingMail(context.Background())
+	if perr != nil || n == 0 {
+		return nil
+	}
+	return fmt.Errorf("outbox: %d mail(s) held, the SMTP server is unreachable: %w", n, err)
+}
+
+// Ready reports whether every mailbox session is up and the outbox can
+// reach its SMTP server while mail waits.
 func (d *Daemon) Ready() error {
 	var errs []error
+	if err := d.OutboxFault(); err != nil {
+		errs = append(errs, err)
+	}
 	for name, w := range d.watched {
 		if ok, err := w.Connected(); !ok {
 			errs = append(errs, fmt.Errorf("department %q: imap not connected: %v", name, err))

@@ -35,6 +35,7 @@ func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwa
 		Store:     st,
 		Config:    func() *rules.Config { return d.Runtime().Config },
 		Mailboxes: d.Mailboxes,
+		Outbox:    d.OutboxFault,
 	}, metrics, auth, log.With("component", "http"))
 	log.Info("http listening", "addr", ln.Addr().String())
 	go func() {

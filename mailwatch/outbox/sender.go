@@ -14,6 +14,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wneessen/go-mail/smtp"
@@ -162,6 +163,25 @@ type Sender struct {
 	// timer is time.NewTimer's channel and stop, replaceable by tests so
 	// Run's waits need no real sleeping.
 	timer func(time.Duration) (<-chan time.Time, func() bool)
+
+	// health: the last connection failure, cleared by the next delivery
+	// that reaches the server; /readyz reports it while mail waits.
+	mu        sync.Mutex
+	connFault error
+}
+
+// Fault returns the error of the last attempt to reach the SMTP server if
+// no attempt has succeeded since, else nil.
+func (s *Sender) Fault() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connFault
+}
+
+func (s *Sender) setFault(err error) {
+	s.mu.Lock()
+	s.connFault = err
+	s.mu.Unlock()
 }
 
 // NewSender returns a Sender for q. An invalid cfg is not an error here:
@@ -306,6 +326,9 @@ func (s *Sender) DrainOnce(ctx context.Context) (sent, failed, retried int, err 
 						break // nothing was sent; the mail stays pending
 					}
 					s.log.Error("smtp connect failed", "server", s.cfg, "error", connErr)
+					s.setFault(connErr)
+				} else {
+					s.setFault(nil)
 				}
 			}
 			if connErr != nil {

@@ -362,9 +362,17 @@ func TestSenderServerDown(t *testing.T) {
 	f.q.rows[old].CreatedAt = t0.Add(-49 * time.Hour)
 	f.q.mu.Unlock()
 
-	_, failed, retried := drain(t, f.sender(cfg))
+	s := f.sender(cfg)
+	if s.Fault() != nil {
+		t.Fatalf("fault before any attempt: %v", s.Fault())
+	}
+	_, failed, retried := drain(t, s)
 	if retried != 1 || failed != 1 {
 		t.Fatalf("failed, retried = %d, %d", failed, retried)
+	}
+	// /readyz reads this while mail is held.
+	if s.Fault() == nil {
+		t.Errorf("no fault reported after the server could not be reached")
 	}
 	if r := f.q.get(young); r.State != "pending" || !strings.Contains(r.LastError, "connect") || !r.NextAttempt.Equal(t0.Add(30*time.Second)) {
 		t.Errorf("young mail: %+v", r)

@@ -23,6 +23,9 @@ type Sources struct {
 	Store     store.Store
 	Config    func() *rules.Config
 	Mailboxes func() []mailwatch.MailboxStatus
+	// Outbox reports why queued mail cannot leave (the SMTP server is
+	// unreachable), nil when it can; nil func when unknown.
+	Outbox func() error
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }

@@ -105,6 +105,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if s.src.Outbox != nil {
+		if err := s.src.Outbox(); err != nil {
+			problems = append(problems, "outbox: mail held, the SMTP server is unreachable")
+			s.log.Debug("readyz: outbox held", "err", err)
+		}
+	}
 	if s.src.Store == nil {
 		problems = append(problems, "store: not configured")
 	} else {

@@ -202,6 +202,39 @@ func TestProbes(t *testing.T) {
 	}
 }
 
+func TestReadyzReportsHeldOutbox(t *testing.T) {
+	st, _ := seed(t)
+	cfg := fixtureConfigParsed(t)
+	up := []mailwatch.MailboxStatus{{Name: "IT Help Desk", Connected: true}}
+	for _, tc := range []struct {
+		name  string
+		fault error
+		code  int
+	}{
+		{"outbox flowing", nil, 200},
+		{"smtp unreachable with mail waiting", errors.New("dial tcp 10.9.9.9:587: connection refused"), 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := web.Sources{
+				Store:     st,
+				Config:    func() *rules.Config { return cfg },
+				Mailboxes: func() []mailwatch.MailboxStatus { return up },
+				Outbox:    func() error { return tc.fault },
+				Now:       func() time.Time { return now },
+			}
+			srv := httptest.NewServer(web.New(src, web.NewMetrics(src), web.BasicAuth{}, nil).Handler())
+			defer srv.Close()
+			code, _, body := get(t, srv.URL+"/readyz", nil)
+			if code != tc.code {
+				t.Fatalf("/readyz = %d, want %d:\n%s", code, tc.code, body)
+			}
+			if tc.fault != nil && (!strings.Contains(body, "outbox: mail held") || strings.Contains(body, "10.9.9.9")) {
+				t.Errorf("body should name the held outbox but not the server:\n%s", body)
+			}
+		})
+	}
+}
+
 func TestStatusPage(t *testing.T) {
 	st, refs := seed(t)
 	srv := newServer(t, st, nil, web.BasicAuth{})
