@@ -49,7 +49,7 @@ type OAuth2Config struct {
 	ClientCertificateFile string
 	ClientKeyFile         string
 	Scopes                []string
-	Tenant       string // microsoft365 only: the directory (tenant) id or domain
+	Tenant                string // microsoft365 only: the directory (tenant) id or domain
 	// RefreshTokenFile holds the refresh token (mode 0600); ackd rewrites it
 	// when the provider rotates the token.
 	RefreshTokenFile string
