@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ackd/ackd/mailwatch/oauth"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -65,7 +66,8 @@ func SecretWarning(s rules.Secret) string {
 }
 
 // SecretWarnings checks every password file cfg names (SMTP, store and
-// each department's IMAP) with SecretWarning.
+// each department's IMAP, OAuth2 client secrets) with SecretWarning, and
+// OAuth2 client key files with oauth.KeyFileWarning.
 func SecretWarnings(cfg *rules.Config) []string {
 	var out []string
 	add := func(what string, s rules.Secret) {
@@ -73,10 +75,21 @@ func SecretWarnings(cfg *rules.Config) []string {
 			out = append(out, what+": "+w)
 		}
 	}
+	addOAuth := func(what string, o *rules.OAuth2Config) {
+		if o == nil {
+			return
+		}
+		add(what+" oauth2", o.ClientSecret)
+		if w := oauth.KeyFileWarning(o.ClientKeyFile); w != "" {
+			out = append(out, what+" oauth2: "+w)
+		}
+	}
 	add("smtp", cfg.SMTP.Password)
+	addOAuth("smtp", cfg.SMTP.OAuth2)
 	add("store", rules.Secret{Env: cfg.Store.PasswordEnv, File: cfg.Store.PasswordFile})
 	for _, d := range cfg.Departments {
 		add(fmt.Sprintf("department %q imap", d.Name), d.IMAP.Password)
+		addOAuth(fmt.Sprintf("department %q imap", d.Name), d.IMAP.OAuth2)
 	}
 	return out
 }

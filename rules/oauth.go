@@ -17,7 +17,8 @@ const (
 // OAuth2 grant types ackd can hold a token with.
 const (
 	// FlowClientCredentials is app-only access (Microsoft 365 with an
-	// Exchange service principal): client id and secret, no user.
+	// Exchange service principal): client id and a secret or a
+	// certificate, no user.
 	FlowClientCredentials = "client_credentials"
 	// FlowRefreshToken keeps a refresh token that `ackd oauth login` got
 	// once by the device-code flow (Google Workspace, delegated Microsoft 365).
@@ -42,8 +43,13 @@ type OAuth2Config struct {
 	// ClientSecret is required for client_credentials; public clients
 	// holding a refresh token may have none.
 	ClientSecret Secret
-	Scopes       []string
-	Tenant       string // microsoft365 only: the directory (tenant) id or domain
+	// ClientCertificateFile and ClientKeyFile (PEM) replace the client
+	// secret for client_credentials: ackd signs a JWT client assertion
+	// (RFC 7523, Microsoft's "certificate credentials") with the key.
+	ClientCertificateFile string
+	ClientKeyFile         string
+	Scopes                []string
+	Tenant                string // microsoft365 only: the directory (tenant) id or domain
 	// RefreshTokenFile holds the refresh token (mode 0600); ackd rewrites it
 	// when the provider rotates the token.
 	RefreshTokenFile string
@@ -103,7 +109,7 @@ func (l *loader) provider(m *cfgMapping, what string) (string, providerPreset) {
 }
 
 var oauth2Keys = []string{"flow", "token_url", "device_auth_url", "client_id", "client_secret_env",
-	"client_secret_file", "scopes", "tenant", "refresh_token_file", "mechanism"}
+	"client_secret_file", "client_certificate_file", "client_key_file", "scopes", "tenant", "refresh_token_file", "mechanism"}
 
 // oauth2 reads an oauth2: block; what is "imap" or "smtp".
 func (l *loader) oauth2(n *yaml.Node, what, provider string, pre providerPreset) *OAuth2Config {
@@ -182,8 +188,9 @@ func (l *loader) oauth2(n *yaml.Node, what, provider string, pre providerPreset)
 		l.at(m.keyNode("client_secret_file"), "%s: set only one of client_secret_env and client_secret_file", what)
 	}
 	oc.ClientSecret = sec
-	if oc.Flow == FlowClientCredentials && !sec.IsSet() {
-		l.at(m.node, "%s: client_credentials needs client_secret_env or client_secret_file", what)
+	l.oauth2Certificate(m, what, oc)
+	if oc.Flow == FlowClientCredentials && !sec.IsSet() && oc.ClientCertificateFile == "" && oc.ClientKeyFile == "" {
+		l.at(m.node, "%s: client_credentials needs client_secret_env, client_secret_file, or client_certificate_file with client_key_file", what)
 	}
 	if s, v := text("refresh_token_file"); v != nil {
 		oc.RefreshTokenFile = l.resolve(s)
@@ -217,6 +224,43 @@ func (l *loader) oauth2(n *yaml.Node, what, provider string, pre providerPreset)
 		oc.Mechanism = MechOAuthBearer
 	}
 	return oc
+}
+
+// oauth2Certificate reads client_certificate_file and client_key_file.
+// Whether the files exist and match is checked when the token source is
+// built: the config may be validated on another machine.
+func (l *loader) oauth2Certificate(m *cfgMapping, what string, oc *OAuth2Config) {
+	for key, dst := range map[string]*string{"client_certificate_file": &oc.ClientCertificateFile, "client_key_file": &oc.ClientKeyFile} {
+		if v := m.get(key); v != nil {
+			if s, ok := l.str(v, key); ok {
+				if strings.TrimSpace(s) == "" {
+					l.at(v, "%s: %s is empty", what, key)
+				} else {
+					*dst = l.resolve(s)
+				}
+			}
+		}
+	}
+	hasCert, hasKey := m.has("client_certificate_file"), m.has("client_key_file")
+	switch {
+	case hasCert && !hasKey:
+		l.at(m.keyNode("client_certificate_file"), "%s: client_certificate_file needs client_key_file (the certificate's private key, PEM)", what)
+	case hasKey && !hasCert:
+		l.at(m.keyNode("client_key_file"), "%s: client_key_file needs client_certificate_file (the certificate uploaded to the app registration, PEM)", what)
+	}
+	if !hasCert && !hasKey {
+		return
+	}
+	first := m.keyNode("client_certificate_file")
+	if !hasCert {
+		first = m.keyNode("client_key_file")
+	}
+	if m.has("client_secret_env") || m.has("client_secret_file") {
+		l.at(first, "%s: set either a client secret or a client certificate, not both", what)
+	}
+	if oc.Flow == FlowRefreshToken {
+		l.at(first, "%s: client certificates are for flow: client_credentials", what)
+	}
 }
 
 // withoutKeys returns a copy of mapping n without the given keys, so that

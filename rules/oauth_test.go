@@ -86,6 +86,17 @@ func TestOAuth2ConfigValid(t *testing.T) {
 			},
 		},
 		{
+			name: "microsoft365 app-only with a certificate",
+			smtp: `host: 127.0.0.1`,
+			imap: `provider: microsoft365, username: it@contoso.test, oauth2: {flow: client_credentials, tenant: contoso.onmicrosoft.com, client_id: abc, client_certificate_file: ackd.crt, client_key_file: /etc/ackd/ackd.key}`,
+			check: func(t *testing.T, cfg *Config) {
+				o := cfg.Departments[0].IMAP.OAuth2
+				if o.ClientCertificateFile != "/cfgdir/ackd.crt" || o.ClientKeyFile != "/etc/ackd/ackd.key" || o.ClientSecret.IsSet() {
+					t.Errorf("certificate %q key %q secret %+v", o.ClientCertificateFile, o.ClientKeyFile, o.ClientSecret)
+				}
+			},
+		},
+		{
 			name: "password login with a provider preset still works",
 			smtp: `provider: google, username: it@example.test, password_env: APP_PASSWORD`,
 			imap: `host: 127.0.0.1, username: it, password_env: P`,
@@ -120,7 +131,13 @@ func TestOAuth2ConfigProblems(t *testing.T) {
 		{"unknown provider", okSMTP, `provider: yahoo, username: it, password_env: P`, 5, `yahoo`, `provider "yahoo" is not microsoft365, google or generic`},
 		{"host still required for generic", okSMTP, `provider: generic, username: it, password_env: P`, 5, `{provider`, `imap: missing required key "host"`},
 		{"bad flow", okSMTP, `host: h.test, username: it, oauth2: {flow: implicit, client_id: a, token_url: "https://t.test/token"}`, 5, `implicit`, `flow "implicit" is not client_credentials or refresh_token`},
-		{"client credentials without secret", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, token_url: "https://t.test/token"}`, 5, `{flow`, `client_credentials needs client_secret_env or client_secret_file`},
+		{"client credentials without secret", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, token_url: "https://t.test/token"}`, 5, `{flow`, `client_credentials needs client_secret_env, client_secret_file, or client_certificate_file with client_key_file`},
+		{"certificate and secret", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, client_secret_env: S, client_certificate_file: c.pem, client_key_file: k.pem, token_url: "https://t.test/token"}`, 5, `client_certificate_file:`, `set either a client secret or a client certificate, not both`},
+		{"key and secret file", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, client_secret_file: s, client_key_file: k.pem, token_url: "https://t.test/token"}`, 5, `client_key_file:`, `set either a client secret or a client certificate, not both`},
+		{"certificate without key", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, client_certificate_file: c.pem, token_url: "https://t.test/token"}`, 5, `client_certificate_file:`, `client_certificate_file needs client_key_file`},
+		{"key without certificate", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, client_key_file: k.pem, token_url: "https://t.test/token"}`, 5, `client_key_file:`, `client_key_file needs client_certificate_file`},
+		{"empty key file name", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, client_certificate_file: c.pem, client_key_file: "", token_url: "https://t.test/token"}`, 5, `""`, `client_key_file is empty`},
+		{"certificate with refresh flow", okSMTP, `host: h.test, username: it, oauth2: {flow: refresh_token, refresh_token_file: f, client_id: a, client_certificate_file: c.pem, client_key_file: k.pem, token_url: "https://t.test/token"}`, 5, `client_certificate_file:`, `client certificates are for flow: client_credentials`},
 		{"refresh without file", okSMTP, `host: h.test, username: it, oauth2: {flow: refresh_token, client_id: a, token_url: "https://t.test/token"}`, 5, `{flow`, `refresh_token needs refresh_token_file`},
 		{"inline secret", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, client_secret: hunter22, token_url: "https://t.test/token"}`, 5, `client_secret:`, `inline client secret refused`},
 		{"inline refresh token", okSMTP, `host: h.test, username: it, oauth2: {flow: refresh_token, refresh_token: abc, refresh_token_file: f, client_id: a, token_url: "https://t.test/token"}`, 5, `refresh_token:`, `inline refresh_token refused`},

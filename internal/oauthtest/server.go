@@ -7,10 +7,13 @@ package oauthtest
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +24,10 @@ type Client struct {
 	Secret string // empty: a public client (device flow)
 	// Mailbox is the user an app-only (client-credentials) token may log in as.
 	Mailbox string
+	// Certificate, when set, lets the client authenticate with a JWT client
+	// assertion signed by the certificate's key (RFC 7523) instead of
+	// Secret, as with Microsoft's "certificate credentials".
+	Certificate *x509.Certificate
 }
 
 // Server is a running token server.
@@ -43,6 +50,8 @@ type Server struct {
 	rotate   bool
 	requests map[string]int // by grant type
 	intro    int
+	jtis     map[string]bool // client assertion ids seen, refused when replayed
+	refusals []string        // why client authentication failed, oldest first
 }
 
 type grant struct {
@@ -61,7 +70,7 @@ func Start(t testing.TB, addr string) *Server {
 	s := &Server{
 		URL: "http://" + ln.Addr().String(), ln: ln,
 		clients: map[string]Client{}, access: map[string]grant{}, refresh: map[string]string{},
-		devices: map[string]string{}, requests: map[string]int{}, life: time.Hour,
+		devices: map[string]string{}, requests: map[string]int{}, life: time.Hour, jtis: map[string]bool{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", s.token)
@@ -175,14 +184,33 @@ func oauthError(w http.ResponseWriter, code int, e string) {
 	writeJSON(w, code, map[string]string{"error": e})
 }
 
-// authClient checks the client's credentials (basic auth or form).
+// Refusals reports why client authentication failed, oldest first, like
+// "client assertion: audience ...": the reasons a real provider puts in
+// error_description.
+func (s *Server) Refusals() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.refusals)
+}
+
+// authClient checks the client's credentials (basic auth, form, or a
+// client assertion).
 func (s *Server) authClient(r *http.Request) (string, Client, bool) {
+	if r.PostFormValue("client_assertion_type") != "" || r.PostFormValue("client_assertion") != "" {
+		id, c, err := s.checkAssertion(r)
+		if err != nil {
+			s.refusals = append(s.refusals, "client assertion: "+err.Error())
+			return id, c, false
+		}
+		return id, c, true
+	}
 	id, secret, basic := r.BasicAuth()
 	if !basic {
 		id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
 	}
 	c, ok := s.clients[id]
-	if !ok || c.Secret != secret {
+	if !ok || c.Secret != secret || (c.Secret == "" && c.Certificate != nil) {
+		s.refusals = append(s.refusals, fmt.Sprintf("client %q: wrong or missing secret", id))
 		return id, c, false
 	}
 	return id, c, true
@@ -197,7 +225,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	_, client, ok := s.authClient(r)
 	if !ok {
-		oauthError(w, http.StatusUnauthorized, "invalid_client")
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": s.refusals[len(s.refusals)-1]})
 		return
 	}
 	gt := r.PostFormValue("grant_type")

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,6 +100,18 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 	}
 	switch cfg.Flow {
 	case rules.FlowClientCredentials:
+		if cfg.ClientCertificateFile != "" || cfg.ClientKeyFile != "" {
+			cert, err := LoadClientCert(cfg.ClientCertificateFile, cfg.ClientKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("oauth2 client certificate: %w", err)
+			}
+			if now := s.now(); now.After(cert.NotAfter()) {
+				s.log.Warn("OAuth2 client certificate has expired; the token endpoint will refuse it",
+					"certificate", cfg.ClientCertificateFile, "not_after", cert.NotAfter())
+			}
+			s.fetch = func(ctx context.Context) (*oauth2.Token, error) { return s.assert(ctx, cert) }
+			break
+		}
 		cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: secret, TokenURL: cfg.TokenURL, Scopes: cfg.Scopes}
 		s.fetch = cc.Token
 	case rules.FlowRefreshToken:
@@ -120,6 +133,23 @@ func Config(cfg *rules.OAuth2Config, secret string) *oauth2.Config {
 		ClientID: cfg.ClientID, ClientSecret: secret, Scopes: cfg.Scopes,
 		Endpoint: oauth2.Endpoint{TokenURL: cfg.TokenURL, DeviceAuthURL: cfg.DeviceAuthURL},
 	}
+}
+
+// assert asks for an app-only token with a client assertion instead of a
+// secret. The assertion is signed anew for every request: it lives ten
+// minutes and providers may refuse a jti they have seen.
+func (s *Source) assert(ctx context.Context, cert *ClientCert) (*oauth2.Token, error) {
+	a, err := cert.Assertion(s.cfg.ClientID, s.cfg.TokenURL, s.now())
+	if err != nil {
+		return nil, err
+	}
+	cc := &clientcredentials.Config{
+		ClientID: s.cfg.ClientID, TokenURL: s.cfg.TokenURL, Scopes: s.cfg.Scopes,
+		// InParams: with no secret, basic auth would send an empty password.
+		AuthStyle:      oauth2.AuthStyleInParams,
+		EndpointParams: url.Values{"client_assertion_type": {ClientAssertionType}, "client_assertion": {a}},
+	}
+	return cc.Token(ctx)
 }
 
 // refresh trades the stored refresh token for an access token, and stores
@@ -228,7 +258,7 @@ func describe(err error) error {
 	case "invalid_grant":
 		hint = "; the refresh token was revoked or expired: run `ackd oauth login` again"
 	case "invalid_client", "unauthorized_client":
-		hint = "; check client_id and the client secret"
+		hint = "; check client_id and the client secret or certificate"
 	case "invalid_scope":
 		hint = "; check scopes"
 	}
