@@ -20,7 +20,8 @@ import (
 
 // TestThreadKill9 sends 30 requests from several requesters while ackd
 // is killed with SIGKILL at random moments and restarted at once. Every
-// request must get a receipt and a 50% escalation, none planned twice.
+// request must get a receipt, a 50% escalation and, since nobody answers,
+// one late notice; none planned twice.
 //
 // One duplicate per kill is possible: a kill after Postfix accepted a mail
 // and before the store marked it sent makes the next start deliver that
@@ -168,7 +169,7 @@ func TestThreadKill9(t *testing.T) {
 	}
 	complete := func(tl tally) bool {
 		for _, id := range requestIDs {
-			if len(tl.mail["receipt "+id]) == 0 {
+			if len(tl.mail["receipt "+id]) == 0 || len(tl.mail["late "+id]) == 0 {
 				return false
 			}
 		}
@@ -189,11 +190,17 @@ func TestThreadKill9(t *testing.T) {
 	time.Sleep(time.Second) // whatever Postfix still had in hand
 	tl = count()
 
-	lostReceipts, lostEscalations := 0, 0
+	lostReceipts, lostEscalations, lostLate := 0, 0, 0
 	for i, id := range requestIDs {
 		if len(tl.mail["receipt "+id]) == 0 {
 			lostReceipts++
 			t.Errorf("request %d from %s (%s): no receipt", i+1, from[i], id)
+		}
+		// Nobody answers, so each request's due time passes under the
+		// kills too: one honest late notice each, never two.
+		if len(tl.mail["late "+id]) == 0 {
+			lostLate++
+			t.Errorf("request %d from %s (%s): no late notice", i+1, from[i], id)
 		}
 	}
 	for ref := range tl.refs {
@@ -230,8 +237,8 @@ func TestThreadKill9(t *testing.T) {
 			t.Logf("DUPLICATE DELIVERY: %s arrived %d times with the same Message-ID %s (killed after the SMTP server took it, before the store marked it sent)", key, len(ids), ids[0])
 		}
 	}
-	t.Logf("%d requests, %d kills: receipts %d (lost %d), 50%% escalations %d (lost %d), late notices %d; redelivered after a kill: %d",
-		requests, kills, receipts, lostReceipts, escalations, lostEscalations, late, redelivered)
+	t.Logf("%d requests, %d kills: receipts %d (lost %d), 50%% escalations %d (lost %d), late notices %d (lost %d); redelivered after a kill: %d",
+		requests, kills, receipts, lostReceipts, escalations, lostEscalations, late, lostLate, redelivered)
 	// The sender has one mail in flight at a time, so a kill can deliver
 	// at most one mail twice. More would mean the outbox resends mail it
 	// had marked sent.
