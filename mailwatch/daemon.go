@@ -194,6 +194,10 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 			sent := mb
 			sent.Mailbox = dept.IMAP.SentMailbox
 			d.watched[dept.Name+"/sent"] = NewWatcher(sent, checkpoints{st: st, dept: dept.Name}, d.proc.SentHandler(dept.Name), wlog)
+		} else if dept.IMAP.DiscoverSent {
+			sent := mb
+			sent.Mailbox, sent.DiscoverSent = "", true
+			d.watched[dept.Name+"/sent"] = NewWatcher(sent, checkpoints{st: st, dept: dept.Name}, d.proc.SentHandler(dept.Name), wlog)
 		}
 	}
 	return d, nil
@@ -260,6 +264,10 @@ func (d *Daemon) Ready() error {
 	}
 	for name, w := range d.watched {
 		if ok, err := w.Connected(); !ok {
+			if errors.Is(err, ErrNoSentMailbox) {
+				// Nothing to watch is not an outage; the watcher said so once.
+				continue
+			}
 			errs = append(errs, fmt.Errorf("department %q: imap not connected: %v", name, err))
 		}
 	}
@@ -274,11 +282,16 @@ type MailboxStatus struct {
 	Err       error // the last session error while not connected
 }
 
-// Mailboxes reports every watched mailbox's session, sorted by name.
+// Mailboxes reports every watched mailbox's session, sorted by name. A
+// discovered Sent mailbox the server does not have is left out: there is
+// no session to be up, and /readyz must not wait for one.
 func (d *Daemon) Mailboxes() []MailboxStatus {
 	out := make([]MailboxStatus, 0, len(d.watched))
 	for name, w := range d.watched {
 		ok, err := w.Connected()
+		if !ok && errors.Is(err, ErrNoSentMailbox) {
+			continue
+		}
 		out = append(out, MailboxStatus{Name: name, Connected: ok, Err: err})
 	}
 	slices.SortFunc(out, func(a, b MailboxStatus) int { return strings.Compare(a.Name, b.Name) })

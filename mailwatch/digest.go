@@ -40,6 +40,17 @@ func DigestSlot(d *rules.Department, t time.Time) (slot time.Time, ok bool) {
 	return slot, true
 }
 
+// DigestDay is the key under which the store marks d's digest for the day
+// of t sent (QueueDigest): the date on d's calendar. `ackd digest --send`
+// uses it too, so a manual digest counts as that day's.
+func DigestDay(d *rules.Department, t time.Time) string {
+	loc := time.UTC
+	if d.Calendar != nil {
+		loc = d.Calendar.Location()
+	}
+	return t.In(loc).Format("2006-01-02")
+}
+
 // digestDays bounds the search for the next or previous working day (a
 // calendar closed for longer has no digest to plan).
 const digestDays = 400
@@ -201,7 +212,7 @@ func (g *Digester) RunOnce(ctx context.Context) (time.Time, int, error) {
 		slot, ok := DigestSlot(d, now)
 		day := ""
 		if ok {
-			day = slot.Format("2006-01-02")
+			day = DigestDay(d, slot)
 		}
 		if ok && !now.Before(slot) && g.done[d.Name] != day {
 			ml, _, rep, err := DigestMail(ctx, g.st, rt.Templates, d, now)

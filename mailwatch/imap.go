@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -26,6 +27,11 @@ type MailboxConfig struct {
 	// filled from Addr when empty.
 	TLSConfig *tls.Config
 	Mailbox   string
+	// DiscoverSent, when Mailbox is empty, watches the mailbox the server
+	// marks \Sent (RFC 6154 SPECIAL-USE, e.g. Gmail's "[Gmail]/Sent Mail"),
+	// looked up by LIST at the start of every session. A server that marks
+	// none leaves the watcher idle (ErrNoSentMailbox) until ctx ends.
+	DiscoverSent bool
 	// IDLE uses the IDLE extension when the server offers it; otherwise the
 	// mailbox is polled every PollInterval.
 	IDLE         bool
@@ -100,6 +106,9 @@ type Watcher struct {
 	cp     Checkpoints
 	handle Handler
 	log    *slog.Logger
+	// mailbox is the name in use this session: cfg.Mailbox, or the one
+	// DiscoverSent found. Only the Run goroutine touches it.
+	mailbox string
 
 	// backoff after connection errors; authBackoff after refused logins,
 	// which a retry a second later will not fix.
@@ -121,14 +130,19 @@ func NewWatcher(cfg MailboxConfig, cp Checkpoints, handle Handler, log *slog.Log
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 30 * time.Second
 	}
-	if cfg.Mailbox == "" {
+	if cfg.Mailbox == "" && !cfg.DiscoverSent {
 		cfg.Mailbox = "INBOX"
+	}
+	name := cfg.Mailbox
+	if name == "" {
+		name = `(\Sent)`
 	}
 	return &Watcher{
 		cfg:         cfg,
 		cp:          cp,
 		handle:      handle,
-		log:         log.With("mailbox", cfg.Mailbox, "imap", cfg.Addr),
+		mailbox:     cfg.Mailbox,
+		log:         log.With("mailbox", name, "imap", cfg.Addr),
 		backoff:     Backoff{Min: time.Second, Max: 5 * time.Minute},
 		authBackoff: Backoff{Min: time.Minute, Max: 15 * time.Minute},
 	}
@@ -154,6 +168,10 @@ func (w *Watcher) setConnected(ok bool, err error) {
 
 // ErrAuth marks a login the server refused.
 var ErrAuth = errors.New("imap login refused")
+
+// ErrNoSentMailbox is the state of a DiscoverSent watcher whose server
+// marks no mailbox \Sent: nothing to watch, and nothing a reconnect fixes.
+var ErrNoSentMailbox = errors.New("no mailbox with the \\Sent special-use attribute")
 
 // Run watches until ctx is done, reconnecting with backoff. It returns nil
 // on cancellation.
@@ -223,11 +241,24 @@ func (w *Watcher) session(ctx context.Context) error {
 	if err := w.login(ctx, c); err != nil {
 		return err
 	}
-	sel, err := c.Select(w.cfg.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
-		return fmt.Errorf("select %s: %w", w.cfg.Mailbox, err)
+	if w.cfg.Mailbox == "" && w.cfg.DiscoverSent {
+		name, err := findSent(c)
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			return w.idleWithoutMailbox(ctx, c)
+		}
+		if name != w.mailbox {
+			w.log.Info("found the Sent mailbox by SPECIAL-USE", "sent_mailbox", name)
+		}
+		w.mailbox = name
 	}
-	validity, last, err := w.cp.Load(ctx, w.cfg.Mailbox)
+	sel, err := c.Select(w.mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return fmt.Errorf("select %s: %w", w.mailbox, err)
+	}
+	validity, last, err := w.cp.Load(ctx, w.mailbox)
 	if err != nil {
 		return fmt.Errorf("load checkpoint: %w", err)
 	}
@@ -238,7 +269,7 @@ func (w *Watcher) session(ctx context.Context) error {
 			w.log.Warn("UIDVALIDITY changed; re-reading the mailbox", "old", validity, "new", sel.UIDValidity)
 		}
 		validity, last = sel.UIDValidity, 0
-		if err := w.cp.Save(ctx, w.cfg.Mailbox, validity, last); err != nil {
+		if err := w.cp.Save(ctx, w.mailbox, validity, last); err != nil {
 			return fmt.Errorf("save checkpoint: %w", err)
 		}
 	}
@@ -256,6 +287,41 @@ func (w *Watcher) session(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// findSent returns the first mailbox the server marks \Sent, or "" when
+// none is. Servers with LIST-EXTENDED (or IMAP4rev2) are asked for the
+// attributes with RETURN (SPECIAL-USE); others, Gmail among them, may
+// still send them on a plain LIST, so that is tried too.
+func findSent(c *imapclient.Client) (string, error) {
+	caps := c.Caps()
+	var opts *imap.ListOptions
+	if caps.Has(imap.CapListExtended) || caps.Has(imap.CapIMAP4rev2) {
+		opts = &imap.ListOptions{ReturnSpecialUse: true}
+	}
+	boxes, err := c.List("", "*", opts).Collect()
+	if err != nil {
+		return "", fmt.Errorf("list mailboxes for \\Sent: %w", err)
+	}
+	for _, b := range boxes {
+		if slices.Contains(b.Attrs, imap.MailboxAttrSent) && !slices.Contains(b.Attrs, imap.MailboxAttrNoSelect) {
+			return b.Mailbox, nil
+		}
+	}
+	return "", nil
+}
+
+// idleWithoutMailbox is a DiscoverSent session that found no \Sent
+// mailbox: it says so once, lets the connection go and waits for ctx, so
+// the watcher neither spins nor holds a connection it does not use.
+func (w *Watcher) idleWithoutMailbox(ctx context.Context, c *imapclient.Client) error {
+	special := c.Caps().Has(imap.CapSpecialUse)
+	_ = c.Logout().Wait()
+	w.setConnected(false, ErrNoSentMailbox)
+	w.log.Warn("no mailbox is marked \\Sent; staff replies in Sent are not followed; set imap.sent_mailbox to name it",
+		"server_special_use", special)
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 func (w *Watcher) dial(opts *imapclient.Options) (*imapclient.Client, error) {
@@ -332,7 +398,7 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 		handled := last
 		var herr error
 		for _, m := range msgs {
-			m.Mailbox, m.UIDValidity = w.cfg.Mailbox, validity
+			m.Mailbox, m.UIDValidity = w.mailbox, validity
 			// The message in hand is finished even during shutdown, so its
 			// receipt is recorded before the process exits.
 			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -348,7 +414,7 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 			}
 		}
 		if handled != last {
-			if err := w.cp.Save(context.WithoutCancel(ctx), w.cfg.Mailbox, validity, handled); err != nil {
+			if err := w.cp.Save(context.WithoutCancel(ctx), w.mailbox, validity, handled); err != nil {
 				return last, fmt.Errorf("save checkpoint: %w", err)
 			}
 			last = handled

@@ -109,6 +109,10 @@ type IMAPConfig struct {
 	// AppendSent stores a copy of every receipt in SentMailbox so staff see
 	// what ackd sent.
 	AppendSent bool
+	// DiscoverSent watches the mailbox the server marks \Sent (RFC 6154)
+	// when SentMailbox is empty. The loader sets it unless the file says
+	// discover_sent: false; a Config built in code opts in explicitly.
+	DiscoverSent bool
 	// Provider names a preset (ProviderMicrosoft365, …) that filled Host.
 	Provider string
 	// OAuth2, when set, replaces the password: AUTHENTICATE with a bearer token.

@@ -718,7 +718,7 @@ func (l *loader) imap(n *yaml.Node, ic *IMAPConfig) {
 	ic.TLS, ic.Mailbox, ic.IDLE, ic.PollInterval = TLSImplicit, DefaultMailbox, true, DefaultPollInterval
 	m := l.mapping(n, "imap", "host", "port", "tls", "username", "password_env", "password_file",
 		"ca_file", "insecure_skip_verify", "mailbox", "sent_mailbox", "idle", "poll_interval", "append_sent",
-		"provider", "oauth2")
+		"provider", "oauth2", "discover_sent")
 	if m == nil {
 		return
 	}
@@ -782,6 +782,17 @@ func (l *loader) imap(n *yaml.Node, ic *IMAPConfig) {
 			if s == ic.Mailbox {
 				l.at(v, "sent_mailbox: must differ from mailbox %q", ic.Mailbox)
 			}
+		}
+	}
+	// Without sent_mailbox, the Sent folder is found by its \Sent
+	// attribute, so staff replies are followed with no setting at all.
+	ic.DiscoverSent = ic.SentMailbox == ""
+	if v := m.get("discover_sent"); v != nil {
+		if b, ok := l.boolean(v, "discover_sent"); ok {
+			if b && ic.SentMailbox != "" {
+				l.at(v, "discover_sent: sent_mailbox already names the Sent mailbox; drop one of them")
+			}
+			ic.DiscoverSent = b && ic.SentMailbox == ""
 		}
 	}
 	if v := m.get("idle"); v != nil {

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/templates"
 )
 
 const testConfig = `store: {driver: sqlite, dsn: ackd.db}
@@ -95,4 +100,104 @@ func TestReportJSON(t *testing.T) {
 		got.Overall.KeptPercent == nil || *got.Overall.KeptPercent != 50 || got.Overall.MedianHours != 1 {
 		t.Errorf("report = %s", out.String())
 	}
+}
+
+// pending counts the mails in the outbox of the store next to cfg.
+func pending(t *testing.T, cfg string) int {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite", filepath.Join(filepath.Dir(cfg), "ackd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	n, err := st.PendingMail(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// scheduledDigest runs the daemon's digest scheduler once at now and
+// returns how many digests it queued.
+func scheduledDigest(t *testing.T, cfgPath string, now time.Time) int {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := rules.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := templates.Load(cfg.Templates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, "sqlite", filepath.Join(filepath.Dir(cfgPath), "ackd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rt := &mailwatch.Runtime{Config: cfg, Templates: tpl}
+	g := mailwatch.NewDigester(st, func() *mailwatch.Runtime { return rt }, func() time.Time { return now }, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, n, err := g.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestDigestSendMarksTheDay(t *testing.T) {
+	digest := func(t *testing.T, cfg string, args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		args = append([]string{"digest", "-c", cfg}, args...)
+		if code := run(context.Background(), args, &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+		}
+		return out.String()
+	}
+	// Wednesday 11 March; digest.at is 08:30 UTC.
+	early := "2026-03-11T07:00:00Z"
+	slot := time.Date(2026, 3, 11, 8, 30, 0, 0, time.UTC)
+
+	t.Run("manual first: the scheduled digest does not follow", func(t *testing.T) {
+		cfg := seeded(t)
+		if out := digest(t, cfg, "--send", "--at", early); !strings.Contains(out, "digest for 2026-03-11 queued for 1 recipients") {
+			t.Errorf("--send said %q", out)
+		}
+		if n := scheduledDigest(t, cfg, slot); n != 0 {
+			t.Errorf("scheduler queued %d digests after a manual one the same day", n)
+		}
+		if n := pending(t, cfg); n != 1 {
+			t.Errorf("outbox holds %d mails, want the 1 manual digest", n)
+		}
+		// The next working day is a new day.
+		if n := scheduledDigest(t, cfg, slot.Add(24*time.Hour)); n != 1 {
+			t.Errorf("scheduler queued %d digests the next day, want 1", n)
+		}
+	})
+	t.Run("already sent: --send refuses, --force sends", func(t *testing.T) {
+		cfg := seeded(t)
+		if n := scheduledDigest(t, cfg, slot); n != 1 {
+			t.Fatalf("scheduler queued %d digests, want 1", n)
+		}
+		out := digest(t, cfg, "--send", "--at", "2026-03-11T10:00:00Z")
+		if !strings.Contains(out, "already sent") {
+			t.Errorf("--send said %q, want that the digest was already sent", out)
+		}
+		if n := pending(t, cfg); n != 1 {
+			t.Errorf("outbox holds %d mails after a refused --send, want 1", n)
+		}
+		out = digest(t, cfg, "--send", "--force", "--at", "2026-03-11T10:00:00Z")
+		if !strings.Contains(out, "queued for 1 recipients") {
+			t.Errorf("--send --force said %q", out)
+		}
+		if n := pending(t, cfg); n != 2 {
+			t.Errorf("outbox holds %d mails after --force, want 2", n)
+		}
+	})
+	t.Run("--force needs --send", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{"digest", "-c", seeded(t), "--print", "--force"}, &out, &errb); code != 2 {
+			t.Errorf("exit %d, want 2 (usage): %s", code, errb.String())
+		}
+	})
 }

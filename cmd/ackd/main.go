@@ -32,7 +32,7 @@ commands:
   classify -c config.yaml [--at TIME] [--json] [--department NAME] FILE.eml…
                                                      dry run: how would ackd answer these messages
   status   -c config.yaml                            open requests and recently skipped mail
-  digest   -c config.yaml --print|--send [--department NAME]   render or queue the staff digest now
+  digest   -c config.yaml --print|--send [--force] [--department NAME]   render or queue today's staff digest
   report   -c config.yaml [--since 30d] [--json]     commitments kept, response times, per category
   oauth login -c config.yaml (--department NAME | --smtp)
                                                      device-code login; stores the refresh token

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,13 +21,15 @@ import (
 // Server is a running in-memory IMAP server. Connections are plain text
 // (tls: none), which ackd allows for loopback only.
 type Server struct {
-	mem    *imapmemserver.Server
-	srv    *imapserver.Server
-	ln     net.Listener
-	mu     sync.Mutex
-	users  map[string]*imapmemserver.User
-	pass   map[string]string
-	closed chan struct{}
+	mem     *imapmemserver.Server
+	srv     *imapserver.Server
+	ln      net.Listener
+	mu      sync.Mutex
+	users   map[string]*imapmemserver.User
+	pass    map[string]string
+	boxes   map[string][]string // mailboxes AddUser made, for special-use LIST
+	special map[string][]imap.MailboxAttr
+	closed  chan struct{}
 }
 
 // Options tune the server.
@@ -35,20 +38,29 @@ type Options struct {
 	NoIdle bool
 	// Debug receives the raw protocol.
 	Debug io.Writer
+	// SpecialUse marks mailboxes, by name, with RFC 6154 attributes (\Sent…)
+	// on every LIST, and makes the server advertise SPECIAL-USE: go-imap's
+	// memory server keeps no special-use of its own.
+	SpecialUse map[string][]imap.MailboxAttr
 }
 
 // Start listens on 127.0.0.1 on a free port.
 func Start(opts Options) (*Server, error) {
 	s := &Server{
-		mem:    imapmemserver.New(),
-		users:  map[string]*imapmemserver.User{},
-		pass:   map[string]string{},
-		closed: make(chan struct{}),
+		mem:     imapmemserver.New(),
+		users:   map[string]*imapmemserver.User{},
+		pass:    map[string]string{},
+		boxes:   map[string][]string{},
+		special: opts.SpecialUse,
+		closed:  make(chan struct{}),
 	}
 	caps := imap.CapSet{imap.CapIMAP4rev1: {}}
 	if !opts.NoIdle {
 		caps[imap.CapIMAP4rev2] = struct{}{}
 		caps[imap.CapIdle] = struct{}{}
+	}
+	if len(opts.SpecialUse) > 0 {
+		caps[imap.CapSpecialUse] = struct{}{}
 	}
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
@@ -57,6 +69,9 @@ func Start(opts Options) (*Server, error) {
 			sess, ok := s.mem.NewSession().(imapserver.SessionIMAP4rev2)
 			if !ok {
 				return nil, nil, fmt.Errorf("imapmem: memory session lacks IMAP4rev2")
+			}
+			if len(s.special) > 0 {
+				return &specialUse{idleFlush: idleFlush{sess}, srv: s}, nil, nil
 			}
 			return idleFlush{sess}, nil, nil
 		},
@@ -98,6 +113,7 @@ func (s *Server) AddUser(username, password string, mailboxes ...string) error {
 	s.mem.AddUser(u)
 	s.mu.Lock()
 	s.users[username], s.pass[username] = u, password
+	s.boxes[username] = append([]string{"INBOX"}, mailboxes...)
 	s.mu.Unlock()
 	return nil
 }
@@ -176,4 +192,42 @@ func (s idleFlush) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error 
 		return err
 	}
 	return s.SessionIMAP4rev2.Idle(w, stop)
+}
+
+// specialUse answers LIST itself, for the mailboxes AddUser made, adding
+// Options.SpecialUse attributes as a server with SPECIAL-USE would.
+type specialUse struct {
+	idleFlush
+	srv  *Server
+	user string
+}
+
+func (s *specialUse) Login(username, password string) error {
+	if err := s.idleFlush.Login(username, password); err != nil {
+		return err
+	}
+	s.user = username
+	return nil
+}
+
+func (s *specialUse) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+	if len(patterns) == 0 {
+		return s.idleFlush.List(w, ref, patterns, options)
+	}
+	s.srv.mu.Lock()
+	names := append([]string(nil), s.srv.boxes[s.user]...)
+	s.srv.mu.Unlock()
+	for _, name := range names {
+		if !slices.ContainsFunc(patterns, func(p string) bool { return imapserver.MatchList(name, '/', ref, p) }) {
+			continue
+		}
+		attrs := s.srv.special[name]
+		if options != nil && options.SelectSpecialUse && len(attrs) == 0 {
+			continue
+		}
+		if err := w.WriteList(&imap.ListData{Mailbox: name, Delim: '/', Attrs: attrs}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -6,17 +6,18 @@ import (
 	_ "embed"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
-	"sort"
 	"time"
 
+	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 )
 
-// OnTimeWindow is how far back the status page's on-time chart looks, the
-// same 30 days as the staff digest's record.
-const OnTimeWindow = 30 * 24 * time.Hour
+// OnTimeWindow is how far back the status page's on-time chart looks: the
+// staff digest's record window, so both show the same figures.
+const OnTimeWindow = report.DefaultWindow
 
 //go:embed status.html
 var statusHTML string
@@ -44,10 +45,11 @@ type openView struct {
 	Overdue                                            bool
 }
 
-// CategoryShare is how often one category's commitment was kept: the
-// first staff answer (or the resolution, when there was none) came at or
-// before the due time. Requests not yet answered and not yet due count
-// neither way.
+// CategoryShare is one bar of the on-time chart: a category's record (or
+// the department's, as "all") from report.Compute, which the staff digest
+// mails too. Kept and Missed follow the report's definitions (see its
+// package doc): a request counts once its first answer came or its due
+// time in force passed.
 type CategoryShare struct {
 	Category     string
 	Kept, Missed int
@@ -56,56 +58,26 @@ type CategoryShare struct {
 // Decided is Kept + Missed.
 func (c CategoryShare) Decided() int { return c.Kept + c.Missed }
 
-// Percent is the share kept, rounded down, 0 when nothing was decided.
+// Percent is the share kept, rounded to the nearest whole number as the
+// digest rounds it; 0 when nothing was decided.
 func (c CategoryShare) Percent() int {
 	if c.Decided() == 0 {
 		return 0
 	}
-	return c.Kept * 100 / c.Decided()
+	return int(math.Round(report.Record{Kept: c.Kept, Missed: c.Missed}.KeptPercent()))
 }
 
-// OnTime computes the per-category on-time share of reqs at now, sorted by
-// category, and the total over all of them. Requests without a commitment
-// are left out.
-func OnTime(reqs []store.Request, now time.Time) ([]CategoryShare, CategoryShare) {
-	by := map[string]*CategoryShare{}
-	total := CategoryShare{Category: "all"}
-	for _, r := range reqs {
-		if r.DueAt.IsZero() {
+// Shares turns a report's record into the chart: one bar per category
+// with anything kept or missed, by category name, and the overall bar.
+func Shares(rep report.Report) ([]CategoryShare, CategoryShare) {
+	out := make([]CategoryShare, 0, len(rep.Categories))
+	for _, r := range rep.Categories {
+		if r.Judged() == 0 {
 			continue
 		}
-		first := r.FirstResponseAt
-		if first.IsZero() {
-			first = r.ResolvedAt
-		}
-		var kept bool
-		switch {
-		case !first.IsZero():
-			kept = !first.After(r.DueAt)
-		case now.After(r.DueAt):
-			kept = false
-		default:
-			continue // still in time
-		}
-		c := by[r.Category]
-		if c == nil {
-			c = &CategoryShare{Category: r.Category}
-			by[r.Category] = c
-		}
-		if kept {
-			c.Kept++
-			total.Kept++
-		} else {
-			c.Missed++
-			total.Missed++
-		}
+		out = append(out, CategoryShare{Category: r.Category, Kept: r.Kept, Missed: r.Missed})
 	}
-	out := make([]CategoryShare, 0, len(by))
-	for _, c := range by {
-		out = append(out, *c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Category < out[j].Category })
-	return out, total
+	return out, CategoryShare{Category: "all", Kept: rep.Overall.Kept, Missed: rep.Overall.Missed}
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -148,12 +120,12 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 		if err != nil {
 			return page, fmt.Errorf("list open requests of %s: %w", d.Name, err)
 		}
-		recent, err := s.src.Store.RequestsSince(ctx, d.Name, now.Add(-OnTimeWindow))
+		reqs, evs, err := report.Gather(ctx, s.src.Store, d.Name, now, OnTimeWindow)
 		if err != nil {
-			return page, fmt.Errorf("list recent requests of %s: %w", d.Name, err)
+			return page, fmt.Errorf("status page: %w", err)
 		}
 		dv := deptView{Name: d.Name}
-		dv.OnTime, dv.Total = OnTime(recent, now)
+		dv.OnTime, dv.Total = Shares(report.Compute(reqs, evs, d, now, OnTimeWindow))
 		for _, r := range open {
 			dv.Open = append(dv.Open, openRow(d, r, now))
 		}

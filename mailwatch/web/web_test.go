@@ -3,7 +3,9 @@ package web_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/mailwatch"
+	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
 	"github.com/ackd/ackd/rules"
@@ -329,31 +332,58 @@ func TestBasicAuth(t *testing.T) {
 	}
 }
 
-func TestOnTime(t *testing.T) {
+// TestShares checks the chart against report.Compute's definitions (see
+// the report package doc), the ones the staff digest uses.
+func TestShares(t *testing.T) {
+	dept := fixtureConfigParsed(t).Departments[0] // IT: access 4h, default 3d
 	due := now
+	received := now.Add(-10 * time.Hour)
+	req := func(id int64, cat string, f func(*store.Request)) store.Request {
+		r := store.Request{ID: id, Dept: dept.Name, Category: cat, State: store.StateAcknowledged, ReceivedAt: received, DueAt: due}
+		if f != nil {
+			f(&r)
+		}
+		return r
+	}
+	answered := func(at time.Time) func(*store.Request) {
+		return func(r *store.Request) { r.FirstResponseAt, r.State = at, store.StateAnswered }
+	}
 	tests := []struct {
-		name string
-		reqs []store.Request
-		want []web.CategoryShare
+		name   string
+		reqs   []store.Request
+		events []store.Event
+		want   []web.CategoryShare
 	}{
-		{"nothing", nil, []web.CategoryShare{}},
-		{"answered at the due time is kept", []store.Request{{Category: "a", DueAt: due, FirstResponseAt: due}}, []web.CategoryShare{{Category: "a", Kept: 1}}},
-		{"answered a minute late", []store.Request{{Category: "a", DueAt: due, FirstResponseAt: due.Add(time.Minute)}}, []web.CategoryShare{{Category: "a", Missed: 1}}},
-		{"resolved without an answer counts its resolution", []store.Request{{Category: "a", DueAt: due, ResolvedAt: due.Add(-time.Hour)}}, []web.CategoryShare{{Category: "a", Kept: 1}}},
-		{"unanswered and past due", []store.Request{{Category: "a", DueAt: due.Add(-time.Second)}}, []web.CategoryShare{{Category: "a", Missed: 1}}},
-		{"unanswered, not yet due", []store.Request{{Category: "a", DueAt: due.Add(time.Second)}}, []web.CategoryShare{}},
-		{"no commitment", []store.Request{{Category: "a", FirstResponseAt: due}}, []web.CategoryShare{}},
+		{"nothing", nil, nil, []web.CategoryShare{}},
+		{"answered at the due time is kept", []store.Request{req(1, "access", answered(due))}, nil,
+			[]web.CategoryShare{{Category: "access", Kept: 1}}},
+		{"answered a minute late", []store.Request{req(1, "access", answered(due.Add(time.Minute)))}, nil,
+			[]web.CategoryShare{{Category: "access", Missed: 1}}},
+		{"resolved without an answer counts its resolution", []store.Request{req(1, "access", func(r *store.Request) {
+			r.State, r.ResolvedAt = store.StateResolved, due.Add(-time.Hour)
+		})}, nil, []web.CategoryShare{{Category: "access", Kept: 1}}},
+		{"unanswered and past due", []store.Request{req(1, "access", func(r *store.Request) { r.DueAt = due.Add(-time.Second) })}, nil,
+			[]web.CategoryShare{{Category: "access", Missed: 1}}},
+		{"unanswered, not yet due, is left out", []store.Request{req(1, "access", func(r *store.Request) { r.DueAt = due.Add(time.Second) })}, nil,
+			[]web.CategoryShare{}},
+		{"a late notice before the answer is missed", []store.Request{req(1, "access", answered(due.Add(-time.Hour)))},
+			[]store.Event{{RequestID: 1, Dept: dept.Name, Kind: store.EventLateNotice, At: due.Add(-2 * time.Hour)}},
+			[]web.CategoryShare{{Category: "access", Missed: 1}}},
+		{"received before the window is left out", []store.Request{req(1, "access", func(r *store.Request) {
+			r.ReceivedAt = now.Add(-web.OnTimeWindow - time.Hour)
+			r.FirstResponseAt, r.State = due, store.StateAnswered
+		})}, nil, []web.CategoryShare{}},
 		{"sorted by category", []store.Request{
-			{Category: "b", DueAt: due, FirstResponseAt: due},
-			{Category: "a", DueAt: due, FirstResponseAt: due.Add(time.Hour)},
-			{Category: "b", DueAt: due.Add(-time.Hour)},
-		}, []web.CategoryShare{{Category: "a", Missed: 1}, {Category: "b", Kept: 1, Missed: 1}}},
+			req(1, "default", answered(due)),
+			req(2, "access", answered(due.Add(time.Hour))),
+			req(3, "default", func(r *store.Request) { r.DueAt = due.Add(-time.Hour) }),
+		}, nil, []web.CategoryShare{{Category: "access", Missed: 1}, {Category: "default", Kept: 1, Missed: 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, total := web.OnTime(tt.reqs, now)
+			got, total := web.Shares(report.Compute(tt.reqs, tt.events, dept, now, web.OnTimeWindow))
 			if len(got) != len(tt.want) {
-				t.Fatalf("OnTime = %+v, want %+v", got, tt.want)
+				t.Fatalf("Shares = %+v, want %+v", got, tt.want)
 			}
 			kept, missed := 0, 0
 			for i := range got {
@@ -367,10 +397,44 @@ func TestOnTime(t *testing.T) {
 			}
 		})
 	}
-	if p := (web.CategoryShare{Kept: 2, Missed: 1}).Percent(); p != 66 {
-		t.Errorf("Percent of 2/3 = %d, want 66 (rounded down)", p)
+	// Rounded as the digest rounds, so page and mail print the same number.
+	for _, tc := range []struct {
+		share web.CategoryShare
+		want  int
+	}{{web.CategoryShare{Kept: 2, Missed: 1}, 67}, {web.CategoryShare{Kept: 1, Missed: 2}, 33}, {web.CategoryShare{}, 0}} {
+		if p := tc.share.Percent(); p != tc.want {
+			t.Errorf("Percent of %d/%d = %d, want %d", tc.share.Kept, tc.share.Decided(), p, tc.want)
+		}
 	}
-	if p := (web.CategoryShare{}).Percent(); p != 0 {
-		t.Errorf("Percent of nothing = %d, want 0", p)
+}
+
+// TestStatusChartMatchesDigest reads the seeded store the way the digest
+// does and checks the page prints the very same records.
+func TestStatusChartMatchesDigest(t *testing.T) {
+	st, _ := seed(t)
+	srv := newServer(t, st, nil, web.BasicAuth{})
+	_, _, body := get(t, srv.URL+"/", nil)
+	for _, d := range fixtureConfigParsed(t).Departments {
+		reqs, evs, err := report.Gather(context.Background(), st, d.Name, now, report.DefaultWindow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := report.Compute(reqs, evs, d, now, report.DefaultWindow)
+		if rep.Overall.Judged() == 0 {
+			t.Fatalf("%s: fixture judges nothing; the comparison would be empty", d.Name)
+		}
+		for _, r := range append(rep.Categories, rep.Overall) {
+			if r.Judged() == 0 {
+				continue
+			}
+			figure := fmt.Sprintf("%.0f%%", math.Round(r.KeptPercent()))
+			if r.Category == "" {
+				figure = "<strong>" + figure + "</strong>"
+			}
+			want := fmt.Sprintf("%s (%d/%d)", figure, r.Kept, r.Judged())
+			if !strings.Contains(body, want) {
+				t.Errorf("%s %q: page lacks the digest's %q", d.Name, r.Category, want)
+			}
+		}
 	}
 }
