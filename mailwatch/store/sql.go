@@ -20,6 +20,9 @@ type sqlStore struct {
 	// textBytes: requests.text is a byte column (PostgreSQL's BYTEA, since
 	// its TEXT refuses NUL), so the excerpt is written as []byte.
 	textBytes bool
+	// postgres: the backend is PostgreSQL (row locks, sequences, SKIP
+	// LOCKED); false for SQLite.
+	postgres bool
 }
 
 var _ Store = (*sqlStore)(nil)
