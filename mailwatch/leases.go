@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,4 +106,45 @@ func superviseLeases(ctx context.Context, l store.Leaser, ha HA, work []leaseWor
 		case <-tick.C:
 		}
 	}
+}
+
+// EnableHA makes d one replica of several sharing l (the unwrapped store d
+// writes to): watchers run under department leases and the sender claims
+// mail before sending it. Call it before Run. The scheduler and digester
+// are not yet under a lease (see docs/replicas.md).
+func (d *Daemon) EnableHA(ha HA, l store.Leaser) {
+	if ha.LeaseTTL <= 0 {
+		ha.LeaseTTL = defaultLeaseTTL
+	}
+	d.ha, d.leaser = ha, l
+	d.claims.claim = func(ctx context.Context, now time.Time, limit int) ([]store.Mail, error) {
+		// A claim outlives any one SMTP attempt by far, so the mail cannot
+		// be claimed by another replica while this one still sends it.
+		return l.ClaimMail(ctx, ha.ReplicaID, now, limit, claimTTL)
+	}
+}
+
+// claimTTL is how long a claimed mail is reserved for its replica.
+const claimTTL = 5 * time.Minute
+
+// leaseWork groups the watchers by department ("it" and "it/sent").
+func (d *Daemon) leaseWork() []leaseWork {
+	by := map[string]*leaseWork{}
+	for name, w := range d.watched {
+		dept := name
+		if i := strings.LastIndex(name, "/sent"); i > 0 && i == len(name)-len("/sent") {
+			dept = name[:i]
+		}
+		lw := by[dept]
+		if lw == nil {
+			lw = &leaseWork{dept: dept}
+			by[dept] = lw
+		}
+		lw.runs = append(lw.runs, w.Run)
+	}
+	out := make([]leaseWork, 0, len(by))
+	for _, lw := range by {
+		out = append(out, *lw)
+	}
+	return out
 }
