@@ -124,6 +124,9 @@ type Daemon struct {
 	mu      sync.Mutex
 	watched map[string]*Watcher
 	copies  *sentCopies // imap.append_sent, see sentcopy.go
+	ha      HA          // set by EnableHA; zero = single replica
+	leaser  store.Leaser
+	claims  *claimQueue // the sender's queue under HA
 }
 
 // NewDaemon wires a daemon for cfg. It reads the secrets now, so a missing
@@ -157,7 +160,8 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 		smtpCfg.Auth = a
 	}
 	d.copies = newSentCopies(log.With("component", "sentcopy"))
-	d.sender = outbox.NewSender(d.copies.wrap(queue{st}), smtpCfg, log.With("component", "outbox"))
+	d.claims = &claimQueue{queue: queue{st}}
+	d.sender = outbox.NewSender(d.copies.wrap(d.claims), smtpCfg, log.With("component", "outbox"))
 	d.proc = NewProcessor(st, d.Runtime, NewLimiter(cfg.Limits.PerSenderPerHour, cfg.Limits.GlobalPerMinute), d.sender.Kick, log.With("component", "processor"))
 	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"))
 	d.proc.SetScheduler(d.sched)
@@ -305,14 +309,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 	stopCopies := d.copies.start(ctx)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(d.watched)+3)
-	for name, w := range d.watched {
+	if d.ha.ReplicaID != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := w.Run(ctx); err != nil {
-				errs <- fmt.Errorf("department %q: %w", name, err)
-			}
+			superviseLeases(ctx, d.leaser, d.ha, d.leaseWork(), time.Now, d.log.With("component", "leases"))
 		}()
+	} else {
+		for name, w := range d.watched {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := w.Run(ctx); err != nil {
+					errs <- fmt.Errorf("department %q: %w", name, err)
+				}
+			}()
+		}
 	}
 	wg.Add(3)
 	go func() {

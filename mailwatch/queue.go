@@ -17,15 +17,7 @@ func (q queue) DueMail(ctx context.Context, now time.Time, limit int) ([]outbox.
 	if err != nil {
 		return nil, err
 	}
-	out := make([]outbox.QueuedMail, len(rows))
-	for i, r := range rows {
-		out[i] = outbox.QueuedMail{
-			ID: r.ID, RequestID: r.RequestID, Dept: r.Dept, Kind: r.Kind, MessageID: r.MessageID,
-			EnvelopeFrom: r.EnvelopeFrom, Recipients: r.Recipients, Raw: r.Raw, State: r.State,
-			Attempts: r.Attempts, NextAttempt: r.NextAttempt, CreatedAt: r.CreatedAt, SentAt: r.SentAt, LastError: r.LastError,
-		}
-	}
-	return out, nil
+	return toQueued(rows), nil
 }
 
 func (q queue) NextMailAttempt(ctx context.Context) (time.Time, bool, error) {
@@ -42,4 +34,34 @@ func (q queue) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr 
 
 func (q queue) MarkFailed(ctx context.Context, id int64, at time.Time, lastErr string) error {
 	return q.st.MarkFailed(ctx, id, at, lastErr)
+}
+
+// claimQueue is the sender's queue: DueMail claims the mail first when
+// claim is set (replicas), so two replicas never send the same mail.
+type claimQueue struct {
+	queue
+	claim func(ctx context.Context, now time.Time, limit int) ([]store.Mail, error)
+}
+
+func (q *claimQueue) DueMail(ctx context.Context, now time.Time, limit int) ([]outbox.QueuedMail, error) {
+	if q.claim == nil {
+		return q.queue.DueMail(ctx, now, limit)
+	}
+	rows, err := q.claim(ctx, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	return toQueued(rows), nil
+}
+
+func toQueued(rows []store.Mail) []outbox.QueuedMail {
+	out := make([]outbox.QueuedMail, len(rows))
+	for i, r := range rows {
+		out[i] = outbox.QueuedMail{
+			ID: r.ID, RequestID: r.RequestID, Dept: r.Dept, Kind: r.Kind, MessageID: r.MessageID,
+			EnvelopeFrom: r.EnvelopeFrom, Recipients: r.Recipients, Raw: r.Raw, State: r.State,
+			Attempts: r.Attempts, NextAttempt: r.NextAttempt, CreatedAt: r.CreatedAt, SentAt: r.SentAt, LastError: r.LastError,
+		}
+	}
+	return out
 }

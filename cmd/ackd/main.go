@@ -36,6 +36,8 @@ commands:
   report   -c config.yaml [--since 30d] [--json]     commitments kept, response times, per category
   oauth login -c config.yaml (--department NAME | --smtp)
                                                      device-code login; stores the refresh token
+  migrate  --from sqlite:PATH --to postgres:DSN [--to-password-env NAME | --to-password-file PATH]
+                                                     copy every request and the outbox into an empty store
   demo     [--once]                                  a self-contained demo: in-process IMAP and SMTP
   version                                            print the version
 `
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdDigest(ctx, args, stdout, stderr)
 	case "report":
 		return cmdReport(ctx, args, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, args, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args, stdout, stderr)
 	case "oauth":

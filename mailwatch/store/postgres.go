@@ -87,7 +87,7 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	if err := migrate(ctx, db, ms, postgresMigrationLock); err != nil {
 		return fail(err)
 	}
-	return &sqlStore{w: db, r: db, opts: opts, textBytes: true}, nil
+	return &sqlStore{w: db, r: db, opts: opts, textBytes: true, postgres: true}, nil
 }
 
 var kvPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)

@@ -20,6 +20,9 @@ type sqlStore struct {
 	// textBytes: requests.text is a byte column (PostgreSQL's BYTEA, since
 	// its TEXT refuses NUL), so the excerpt is written as []byte.
 	textBytes bool
+	// postgres: the backend is PostgreSQL (row locks, sequences, SKIP
+	// LOCKED); false for SQLite.
+	postgres bool
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -480,7 +483,8 @@ func (s *sqlStore) MarkSent(ctx context.Context, id int64, at time.Time) error {
 }
 
 func (s *sqlStore) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
-	return s.markMail(ctx, "schedule mail retry", id, `UPDATE outbox SET attempts = attempts + 1, next_attempt = $2, last_error = $3
+	return s.markMail(ctx, "schedule mail retry", id, `UPDATE outbox SET attempts = attempts + 1, next_attempt = $2, last_error = $3,
+			claimed_by = '', claimed_until = 0
 		WHERE id = $1 AND state = 'pending'`, next.UnixMilli(), lastErr)
 }
 

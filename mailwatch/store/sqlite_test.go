@@ -333,8 +333,8 @@ func TestSQLiteMigrateFromVersion1(t *testing.T) {
 
 	db = rawDB(t, path+"?_pragma=foreign_keys(1)")
 	var version int
-	if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&version); err != nil || version != 3 {
-		t.Errorf("schema version = %d, %v; want 3", version, err)
+	if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&version); err != nil || version != 4 {
+		t.Errorf("schema version = %d, %v; want 4", version, err)
 	}
 	rows, err := db.Query(`PRAGMA foreign_key_check`)
 	if err != nil {
