@@ -166,6 +166,15 @@ func (w *Watcher) setConnected(ok bool, err error) {
 	w.mu.Unlock()
 }
 
+// handleError is a message the handler could not record.
+type handleError struct {
+	uid uint32
+	err error
+}
+
+func (e handleError) Error() string { return fmt.Sprintf("handle uid %d: %v", e.uid, e.err) }
+func (e handleError) Unwrap() error { return e.err }
+
 // ErrAuth marks a login the server refused.
 var ErrAuth = errors.New("imap login refused")
 
@@ -187,7 +196,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.backoff.Reset()
 		}
 		var wait time.Duration
-		if errors.Is(err, ErrAuth) {
+		var herr handleError
+		if errors.As(err, &herr) {
+			// Not the mailbox's fault: the message could not be recorded
+			// (store full or read-only, say). It stays unread by ackd and
+			// is fetched again after the wait.
+			wait = w.backoff.Next()
+			w.log.Error("could not record a message; it will be fetched again", "uid", herr.uid, "err", herr.err, "retry_in", wait.Round(time.Millisecond))
+		} else if errors.Is(err, ErrAuth) {
 			wait = w.authBackoff.Next()
 			w.log.Error("IMAP login refused; check the username and password", "err", err, "retry_in", wait.Round(time.Second))
 		} else {
@@ -405,7 +421,7 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 			err := w.handle(hctx, m)
 			cancel()
 			if err != nil {
-				herr = fmt.Errorf("handle uid %d: %w", m.UID, err)
+				herr = handleError{uid: m.UID, err: err}
 				break
 			}
 			handled = m.UID
