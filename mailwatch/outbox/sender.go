@@ -294,6 +294,7 @@ func (s *Sender) DrainOnce(ctx context.Context) (sent, failed, retried int, err 
 	var (
 		c       *smtp.Client
 		used    bool
+		clean   bool  // the last transaction on c ended with DATA's reply
 		connErr error // once connecting failed, the rest of the batch shares the error
 	)
 	defer func() {
@@ -311,8 +312,10 @@ func (s *Sender) DrainOnce(ctx context.Context) (sent, failed, retried int, err 
 		if err := checkEnvelope(m); err != nil {
 			res = result{state: stateFailed, err: err.Error()}
 		} else {
-			if c != nil && used {
-				// A fresh transaction whatever the last one left behind.
+			if c != nil && used && !clean {
+				// A fresh transaction whatever the last one left behind. A
+				// transaction that ended with the server's reply to DATA is
+				// already over (RFC 5321 §4.1.1.4), so it needs no RSET.
 				if err := s.command(c, c.Reset); err != nil {
 					_ = c.Close()
 					c = nil
@@ -337,6 +340,7 @@ func (s *Sender) DrainOnce(ctx context.Context) (sent, failed, retried int, err 
 				var broken bool
 				res, broken = s.deliver(c, m)
 				used = true
+				clean = res.state == stateSent
 				if broken {
 					_ = c.Close()
 					c = nil
