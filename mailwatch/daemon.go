@@ -127,6 +127,7 @@ type Daemon struct {
 	ha      HA          // set by EnableHA; zero = single replica
 	leaser  store.Leaser
 	claims  *claimQueue // the sender's queue under HA
+	owned   *holdings   // departments leased now, under HA
 }
 
 // NewDaemon wires a daemon for cfg. It reads the secrets now, so a missing
@@ -313,7 +314,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			superviseLeases(ctx, d.leaser, d.ha, d.leaseWork(), time.Now, d.log.With("component", "leases"))
+			superviseLeases(ctx, d.leaser, d.ha, d.leaseWork(), time.Now, d.owned, d.log.With("component", "leases"))
 		}()
 	} else {
 		for name, w := range d.watched {

@@ -187,6 +187,22 @@ type Digester struct {
 	// done caches the day last settled per department, so a pass does not
 	// render a digest the store would refuse.
 	done map[string]string
+	// owns, when set, limits the digester to the departments it reports
+	// true for (replicas: the ones whose lease is held).
+	owns func(dept string) bool
+	kick chan struct{}
+}
+
+// OnlyDepartments limits the digester to the departments owns reports
+// true for, asked on every pass. Call it before Run.
+func (g *Digester) OnlyDepartments(owns func(dept string) bool) { g.owns = owns }
+
+// Kick wakes the digester to plan again (a department's lease was taken).
+func (g *Digester) Kick() {
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
 }
 
 // NewDigester builds a digester; now is the clock, wake kicks the outbox
@@ -198,7 +214,7 @@ func NewDigester(st store.Store, runtime func() *Runtime, now func() time.Time, 
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Digester{st: st, runtime: runtime, now: now, wake: wake, log: log, done: map[string]string{}}
+	return &Digester{st: st, runtime: runtime, now: now, wake: wake, log: log, done: map[string]string{}, kick: make(chan struct{}, 1)}
 }
 
 // RunOnce queues every digest due now and returns when the next one is due
@@ -209,6 +225,9 @@ func (g *Digester) RunOnce(ctx context.Context) (time.Time, int, error) {
 	var next time.Time
 	queued := 0
 	for _, d := range rt.Config.Departments {
+		if g.owns != nil && !g.owns(d.Name) {
+			continue // another replica's department
+		}
 		slot, ok := DigestSlot(d, now)
 		day := ""
 		if ok {
@@ -266,6 +285,8 @@ func (g *Digester) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
+		case <-g.kick:
+			t.Stop()
 		case <-t.C:
 		}
 	}

@@ -35,7 +35,9 @@ type leaseWork struct {
 // must not keep acknowledging beside the new holder. It returns when ctx
 // is done, after stopping all work and releasing the leases it held, so a
 // clean shutdown hands departments over without waiting for the ttl.
-func superviseLeases(ctx context.Context, l store.Leaser, ha HA, work []leaseWork, now func() time.Time, log *slog.Logger) {
+// owned, when not nil, mirrors the departments held, for the scheduler
+// and digester.
+func superviseLeases(ctx context.Context, l store.Leaser, ha HA, work []leaseWork, now func() time.Time, owned *holdings, log *slog.Logger) {
 	ttl := ha.LeaseTTL
 	if ttl <= 0 {
 		ttl = defaultLeaseTTL
@@ -46,6 +48,9 @@ func superviseLeases(ctx context.Context, l store.Leaser, ha HA, work []leaseWor
 	}
 	held := map[string]*running{}
 	stop := func(dept string) {
+		// Off the list first: the scheduler must not fire for a
+		// department another replica may be taking.
+		owned.set(dept, false)
 		r := held[dept]
 		r.cancel()
 		<-r.done
@@ -66,6 +71,7 @@ func superviseLeases(ctx context.Context, l store.Leaser, ha HA, work []leaseWor
 		}
 		go func() { wg.Wait(); close(r.done) }()
 		held[w.dept] = r
+		owned.set(w.dept, true)
 	}
 	sort.Slice(work, func(i, j int) bool { return work[i].dept < work[j].dept })
 	tick := time.NewTicker(ttl / 3)
@@ -108,15 +114,58 @@ func superviseLeases(ctx context.Context, l store.Leaser, ha HA, work []leaseWor
 	}
 }
 
+// holdings is the set of departments whose lease this replica holds now.
+// The scheduler and digester read it on every pass; changed (when set)
+// runs after each change so they plan again at once.
+type holdings struct {
+	mu      sync.RWMutex
+	m       map[string]bool
+	changed func()
+}
+
+func newHoldings(changed func()) *holdings {
+	return &holdings{m: map[string]bool{}, changed: changed}
+}
+
+// set records whether dept is held; a nil h ignores it.
+func (h *holdings) set(dept string, on bool) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	if on {
+		h.m[dept] = true
+	} else {
+		delete(h.m, dept)
+	}
+	h.mu.Unlock()
+	if h.changed != nil {
+		h.changed()
+	}
+}
+
+// owns says whether dept's lease is held.
+func (h *holdings) owns(dept string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.m[dept]
+}
+
 // EnableHA makes d one replica of several sharing l (the unwrapped store d
 // writes to): watchers run under department leases and the sender claims
-// mail before sending it. Call it before Run. The scheduler and digester
-// are not yet under a lease (see docs/replicas.md).
+// mail before sending it. The scheduler and digester fire only for the
+// departments whose lease d holds, so escalations, late notices and
+// digests come from the replica that watches the department. Call it
+// before Run.
 func (d *Daemon) EnableHA(ha HA, l store.Leaser) {
 	if ha.LeaseTTL <= 0 {
 		ha.LeaseTTL = defaultLeaseTTL
 	}
 	d.ha, d.leaser = ha, l
+	// A department just taken may owe steps its dead holder did not fire.
+	d.owned = newHoldings(func() { d.sched.Kick(); d.digest.Kick() })
+	d.sched.OnlyDepartments(d.owned.owns)
+	d.digest.OnlyDepartments(d.owned.owns)
 	d.claims.claim = func(ctx context.Context, now time.Time, limit int) ([]store.Mail, error) {
 		// A claim outlives any one SMTP attempt by far, so the mail cannot
 		// be claimed by another replica while this one still sends it.

@@ -57,11 +57,11 @@ func TestSuperviseLeasesHandover(t *testing.T) {
 
 	ctxA, stopA := context.WithCancel(t.Context())
 	doneA := make(chan struct{})
-	go func() { superviseLeases(ctxA, l, ha("a"), work("a"), time.Now, log); close(doneA) }()
+	go func() { superviseLeases(ctxA, l, ha("a"), work("a"), time.Now, nil, log); close(doneA) }()
 	wait("a")
 	ctxB, stopB := context.WithCancel(t.Context())
 	doneB := make(chan struct{})
-	go func() { superviseLeases(ctxB, l, ha("b"), work("b"), time.Now, log); close(doneB) }()
+	go func() { superviseLeases(ctxB, l, ha("b"), work("b"), time.Now, nil, log); close(doneB) }()
 	stopA()
 	<-doneA
 	wait("b")
@@ -93,8 +93,14 @@ func TestSuperviseLeasesStopsOnLoss(t *testing.T) {
 	}}}}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	go superviseLeases(ctx, l, HA{ReplicaID: "a", LeaseTTL: 300 * time.Millisecond}, work, time.Now, log)
+	changed := make(chan struct{}, 4)
+	owned := newHoldings(func() { changed <- struct{}{} })
+	go superviseLeases(ctx, l, HA{ReplicaID: "a", LeaseTTL: 300 * time.Millisecond}, work, time.Now, owned, log)
 	<-started
+	<-changed
+	if !owned.owns("it") || owned.owns("hr") {
+		t.Errorf("holding it: owns(it) %v, owns(hr) %v", owned.owns("it"), owned.owns("hr"))
+	}
 	// Another replica steals the lease far in the future.
 	if ok, err := l.AcquireLease(t.Context(), "it", "b", time.Hour, time.Now().Add(time.Hour)); err != nil || !ok {
 		t.Fatalf("steal lease: %v %v", ok, err)
@@ -103,5 +109,9 @@ func TestSuperviseLeasesStopsOnLoss(t *testing.T) {
 	case <-stopped:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the department kept running after its lease was lost")
+	}
+	// The scheduler and digester must stop before the watchers do.
+	if owned.owns("it") {
+		t.Error("the lost department is still owned")
 	}
 }

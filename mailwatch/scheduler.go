@@ -27,6 +27,9 @@ type Scheduler struct {
 	log     *slog.Logger
 	// maxSleep bounds one wait, so a reload's new ladders apply soon.
 	maxSleep time.Duration
+	// owns, when set, limits the scheduler to the departments it
+	// reports true for (replicas: the ones whose lease is held).
+	owns func(dept string) bool
 }
 
 // NewScheduler builds a scheduler; now is the clock (time.Now in
@@ -40,6 +43,10 @@ func NewScheduler(st store.Store, runtime func() *Runtime, now func() time.Time,
 	}
 	return &Scheduler{st: st, runtime: runtime, now: now, kick: make(chan struct{}, 1), sent: wake, log: log, maxSleep: 5 * time.Minute}
 }
+
+// OnlyDepartments limits the scheduler to the departments owns reports
+// true for, asked on every pass. Call it before Run.
+func (s *Scheduler) OnlyDepartments(owns func(dept string) bool) { s.owns = owns }
 
 // Kick wakes the scheduler to re-plan (a new request or a change arrived).
 func (s *Scheduler) Kick() {
@@ -93,6 +100,9 @@ func (s *Scheduler) RunOnce(ctx context.Context) (time.Time, int, error) {
 		var next time.Time
 		progressed := false
 		for _, r := range open {
+			if s.owns != nil && !s.owns(r.Dept) {
+				continue // another replica's department
+			}
 			d := rt.Department(r.Dept)
 			if d == nil {
 				continue // a department removed from config: its requests wait

@@ -24,6 +24,21 @@ type Config struct {
 	AuthservID                 string
 
 	Departments []*Department
+
+	// HA, when set (the ha: key), makes this ackd one of several replicas
+	// sharing one PostgreSQL store; nil means a single ackd.
+	HA *HAConfig
+}
+
+// HAConfig is the ha: section: how this replica takes part in sharing the
+// departments with others (see docs/replicas.md).
+type HAConfig struct {
+	// ReplicaID names this running ackd in the lease table; unique per
+	// process. Defaults to hostname-pid.
+	ReplicaID string
+	// LeaseTTL is how long a dead replica keeps its departments; a
+	// takeover after a crash takes up to LeaseTTL + LeaseTTL/3.
+	LeaseTTL time.Duration
 }
 
 // StoreConfig selects the database.

@@ -177,12 +177,13 @@ func (l *loader) resolve(p string) string {
 
 func (l *loader) config(root *yaml.Node, cfg *Config) {
 	m := l.mapping(root, "config", "store", "smtp", "http", "templates", "limits", "departments",
-		"trust_authentication_results", "authserv_id")
+		"trust_authentication_results", "authserv_id", "ha")
 	if m == nil {
 		return
 	}
 	l.require(m, "config", "smtp", "departments")
 	l.store(m.get("store"), &cfg.Store)
+	cfg.HA = l.ha(m.get("ha"), cfg.Store.Driver)
 	l.smtp(m.get("smtp"), &cfg.SMTP)
 	cfg.HTTP.Listen = DefaultHTTPListen
 	l.http(m.get("http"), &cfg.HTTP)

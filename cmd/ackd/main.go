@@ -212,6 +212,10 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return 1
 	}
+	if err := enableHA(d, cfg, st, log); err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
