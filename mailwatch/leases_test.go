@@ -308,7 +308,7 @@ func TestSpreadLeasesChurn(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
 			h := newSpreadHarness(t, "a", "b", "c", "d", "e", "f", "g")
 			next := 0
-			for range 150 {
+			for range 100 {
 				switch p := rng.IntN(20); {
 				case p < 2 && len(h.live) < 5:
 					h.join(fmt.Sprint("r", next))
