@@ -3,7 +3,7 @@ package mailwatch
 import (
 	"context"
 	"log/slog"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,88 +29,211 @@ type leaseWork struct {
 	runs []func(ctx context.Context) error
 }
 
-// superviseLeases tries every department's lease every ttl/3 and runs the
-// department's work while it is held. A renewal that fails or errs stops
-// the work at once: the lease may be gone, and a replica that cannot tell
-// must not keep acknowledging beside the new holder. It returns when ctx
-// is done, after stopping all work and releasing the leases it held, so a
-// clean shutdown hands departments over without waiting for the ttl.
-// owned, when not nil, mirrors the departments held, for the scheduler
-// and digester.
+// superviseLeases runs a supervisor's tick every ttl/3 until ctx is
+// done, then stops all work and releases the leases it held (and its
+// presence), so a clean shutdown hands departments over without waiting
+// for the ttl. owned, when not nil, mirrors the departments held, for the
+// scheduler and digester.
 func superviseLeases(ctx context.Context, l store.Leaser, ha HA, work []leaseWork, now func() time.Time, owned *holdings, log *slog.Logger) {
+	s := newSupervisor(l, ha, work, now, owned, log)
+	t := time.NewTicker(s.ttl / 3)
+	defer t.Stop()
+	for {
+		s.tick(ctx)
+		select {
+		case <-ctx.Done():
+			s.shutdown(ctx)
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// supervisor holds one replica's department leases. Each tick renews its
+// presence and the leases it holds, then moves it towards its share of
+// the departments: see tick.
+type supervisor struct {
+	l     store.Leaser
+	ha    HA
+	ttl   time.Duration
+	work  []leaseWork // by department name
+	now   func() time.Time
+	owned *holdings
+	log   *slog.Logger
+	held  map[string]*running
+}
+
+// running is one department's work under a held lease.
+type running struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newSupervisor(l store.Leaser, ha HA, work []leaseWork, now func() time.Time, owned *holdings, log *slog.Logger) *supervisor {
 	ttl := ha.LeaseTTL
 	if ttl <= 0 {
 		ttl = defaultLeaseTTL
 	}
-	type running struct {
-		cancel context.CancelFunc
-		done   chan struct{}
+	work = slices.Clone(work)
+	slices.SortFunc(work, func(a, b leaseWork) int { return strings.Compare(a.dept, b.dept) })
+	return &supervisor{l: l, ha: ha, ttl: ttl, work: work, now: now, owned: owned, log: log, held: map[string]*running{}}
+}
+
+// stop ends dept's work and waits for it.
+func (s *supervisor) stop(dept string) {
+	// Off the list first: the scheduler must not fire for a department
+	// another replica may be taking.
+	s.owned.set(dept, false)
+	r := s.held[dept]
+	r.cancel()
+	<-r.done
+	delete(s.held, dept)
+}
+
+// start runs w's work under a lease just taken.
+func (s *supervisor) start(ctx context.Context, w leaseWork) {
+	wctx, cancel := context.WithCancel(ctx)
+	r := &running{cancel: cancel, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	for _, run := range w.runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(wctx); err != nil {
+				s.log.Error("department work stopped", "dept", w.dept, "err", err)
+			}
+		}()
 	}
-	held := map[string]*running{}
-	stop := func(dept string) {
-		// Off the list first: the scheduler must not fire for a
-		// department another replica may be taking.
-		owned.set(dept, false)
-		r := held[dept]
-		r.cancel()
-		<-r.done
-		delete(held, dept)
+	go func() { wg.Wait(); close(r.done) }()
+	s.held[w.dept] = r
+	s.owned.set(w.dept, true)
+}
+
+// share is how many departments a replica may hold when n replicas are
+// live: between lo = d/n and hi = ceil(d/n).
+func share(d, n int) (lo, hi int) {
+	n = max(n, 1)
+	return d / n, (d + n - 1) / n
+}
+
+// tick renews this replica's presence and the leases it holds (a renewal
+// that fails or errs stops the department at once: the lease may be
+// gone, and a replica that cannot tell must not keep acknowledging beside
+// the new holder), then balances:
+//
+//   - with n live replicas and d departments each may hold up to
+//     hi = ceil(d/n); one holding more, while another holds fewer than
+//     hi, releases its surplus one department per tick; one holding
+//     exactly hi releases one when another holds fewer than lo = d/n;
+//   - it takes free or expired leases while it holds fewer than hi,
+//     but a replica already at lo leaves them to any replica below lo.
+//
+// A replica that gave a department up never holds fewer than the replica
+// it gave it up for may take, so it does not take it back: the leases
+// settle with every replica holding lo or hi.
+func (s *supervisor) tick(ctx context.Context) {
+	now := s.now()
+	id := s.ha.ReplicaID
+	if ok, err := s.l.AcquireLease(ctx, store.PresenceLease(id), id, s.ttl, now); err != nil {
+		s.log.Warn("cannot renew presence", "replica", id, "err", err)
+	} else if !ok {
+		s.log.Error("another replica runs with the same replica_id", "replica", id)
 	}
-	start := func(w leaseWork) {
-		wctx, cancel := context.WithCancel(ctx)
-		r := &running{cancel: cancel, done: make(chan struct{})}
-		var wg sync.WaitGroup
-		for _, run := range w.runs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := run(wctx); err != nil {
-					log.Error("department work stopped", "dept", w.dept, "err", err)
-				}
-			}()
+	for _, w := range s.work {
+		if _, ok := s.held[w.dept]; !ok {
+			continue
 		}
-		go func() { wg.Wait(); close(r.done) }()
-		held[w.dept] = r
-		owned.set(w.dept, true)
-	}
-	sort.Slice(work, func(i, j int) bool { return work[i].dept < work[j].dept })
-	tick := time.NewTicker(ttl / 3)
-	defer tick.Stop()
-	for {
-		for _, w := range work {
-			ok, err := l.AcquireLease(ctx, w.dept, ha.ReplicaID, ttl, now())
-			if ctx.Err() != nil {
-				break
-			}
-			_, running := held[w.dept]
-			switch {
-			case err != nil && running:
-				log.Error("cannot renew lease; stopping the department", "dept", w.dept, "err", err)
-				stop(w.dept)
-			case err != nil:
-				log.Warn("cannot take lease", "dept", w.dept, "err", err)
-			case ok && !running:
-				log.Info("lease taken; watching the department", "dept", w.dept, "replica", ha.ReplicaID)
-				start(w)
-			case !ok && running:
-				log.Warn("lease lost; stopping the department", "dept", w.dept, "replica", ha.ReplicaID)
-				stop(w.dept)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			for dept := range held {
-				stop(dept)
-				// ctx is done; the release gets its own short deadline.
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-				if err := l.ReleaseLease(rctx, dept, ha.ReplicaID); err != nil {
-					log.Warn("release lease", "dept", dept, "err", err)
-				}
-				cancel()
-			}
+		ok, err := s.l.AcquireLease(ctx, w.dept, id, s.ttl, now)
+		if ctx.Err() != nil {
 			return
-		case <-tick.C:
 		}
+		switch {
+		case err != nil:
+			s.log.Error("cannot renew lease; stopping the department", "dept", w.dept, "err", err)
+			s.stop(w.dept)
+		case !ok:
+			s.log.Warn("lease lost; stopping the department", "dept", w.dept, "replica", id)
+			s.stop(w.dept)
+		}
+	}
+	loads, err := s.l.LiveReplicas(ctx, now)
+	if err != nil {
+		// Without the count a replica could take more than its share;
+		// keeping what it holds is safe, and the next tick tries again.
+		s.log.Warn("cannot count live replicas", "err", err)
+		return
+	}
+	n, othersMin := 1, -1 // this replica counts even if its presence write failed
+	for _, r := range loads {
+		if r.ID == id {
+			continue
+		}
+		n++
+		if othersMin < 0 || r.Leases < othersMin {
+			othersMin = r.Leases
+		}
+	}
+	lo, hi := share(len(s.work), n)
+	mine := len(s.held)
+	if othersMin >= 0 && (mine > hi && othersMin < hi || mine == hi && hi > lo && othersMin < lo) {
+		s.release(ctx, mine, hi)
+		return
+	}
+	for _, w := range s.work {
+		if mine >= hi || mine >= lo && othersMin >= 0 && othersMin < lo {
+			return
+		}
+		if _, ok := s.held[w.dept]; ok {
+			continue
+		}
+		ok, err := s.l.AcquireLease(ctx, w.dept, id, s.ttl, now)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil:
+			s.log.Warn("cannot take lease", "dept", w.dept, "err", err)
+		case ok:
+			s.log.Info("lease taken; watching the department", "dept", w.dept, "replica", id)
+			s.start(ctx, w)
+			mine++
+		}
+	}
+}
+
+// release gives up the held department last by name, after stopping its
+// work, so another replica below its share takes it on its next tick.
+func (s *supervisor) release(ctx context.Context, mine, hi int) {
+	var dept string
+	for _, w := range s.work {
+		if _, ok := s.held[w.dept]; ok {
+			dept = w.dept
+		}
+	}
+	s.log.Info("giving a department to a replica below its share", "dept", dept, "replica", s.ha.ReplicaID, "held", mine, "share", hi)
+	s.stop(dept)
+	if err := s.l.ReleaseLease(ctx, dept, s.ha.ReplicaID); err != nil {
+		// The lease lapses after the ttl instead; the work is stopped.
+		s.log.Warn("release lease", "dept", dept, "err", err)
+	}
+}
+
+// shutdown stops all work and releases the leases held and the presence.
+func (s *supervisor) shutdown(ctx context.Context) {
+	// ctx is done; the releases get their own short deadline.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	for _, w := range s.work {
+		if _, ok := s.held[w.dept]; !ok {
+			continue
+		}
+		s.stop(w.dept)
+		if err := s.l.ReleaseLease(rctx, w.dept, s.ha.ReplicaID); err != nil {
+			s.log.Warn("release lease", "dept", w.dept, "err", err)
+		}
+	}
+	if err := s.l.ReleaseLease(rctx, store.PresenceLease(s.ha.ReplicaID), s.ha.ReplicaID); err != nil {
+		s.log.Warn("release presence", "err", err)
 	}
 }
 

@@ -25,7 +25,29 @@ type Leaser interface {
 	// replicas never send the same mail while the claim lasts; holder's
 	// own claims are renewed.
 	ClaimMail(ctx context.Context, holder string, now time.Time, limit int, ttl time.Duration) ([]Mail, error)
+	// LiveReplicas lists the replicas whose presence lease (see
+	// PresenceLease) is live at now, by ID, each with the number of
+	// department leases it holds live at now. Replicas use it to size
+	// their share of the departments.
+	LiveReplicas(ctx context.Context, now time.Time) ([]ReplicaLoad, error)
 }
+
+// ReplicaLoad is one live replica and how many department leases it holds.
+type ReplicaLoad struct {
+	ID     string
+	Leases int
+}
+
+// presencePrefix names the lease rows that are replicas' heartbeats, not
+// departments. The colon keeps them apart from department names, which
+// are mailbox-like words.
+const presencePrefix = "replica:"
+
+// PresenceLease is the lease name under which replica id announces that
+// it is alive: it takes it with AcquireLease (holder id, the department
+// ttl) on every tick and releases it on shutdown, so LiveReplicas counts
+// it exactly while it would renew its department leases.
+func PresenceLease(id string) string { return presencePrefix + id }
 
 var _ Leaser = (*sqlStore)(nil)
 
@@ -59,6 +81,36 @@ func (s *sqlStore) ReleaseLease(ctx context.Context, dept, holder string) error 
 		return fmt.Errorf("release lease %s for %s: %w", dept, holder, err)
 	}
 	return nil
+}
+
+func (s *sqlStore) LiveReplicas(ctx context.Context, now time.Time) ([]ReplicaLoad, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	// A lease is live while expires_at >= now: AcquireLease takes over
+	// only once expires_at < now. substr rather than LIKE: the prefix
+	// needs no escaping, and both engines read it the same way.
+	n := len(presencePrefix)
+	rows, err := s.w.QueryContext(ctx, `SELECT p.holder, (SELECT COUNT(*) FROM leases d
+			WHERE d.holder = p.holder AND d.expires_at >= $1 AND substr(d.dept, 1, $2) <> $3)
+		FROM leases p
+		WHERE substr(p.dept, 1, $2) = $3 AND p.expires_at >= $1
+		ORDER BY p.holder`, now.UnixMilli(), n, presencePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list live replicas: %w", err)
+	}
+	defer rows.Close()
+	var out []ReplicaLoad
+	for rows.Next() {
+		var r ReplicaLoad
+		if err := rows.Scan(&r.ID, &r.Leases); err != nil {
+			return nil, fmt.Errorf("list live replicas: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list live replicas: %w", err)
+	}
+	return out, nil
 }
 
 func (s *sqlStore) ClaimMail(ctx context.Context, holder string, now time.Time, limit int, ttl time.Duration) ([]Mail, error) {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +86,59 @@ func TestLease(t *testing.T) {
 			close(wins)
 			if n := len(wins); n != 1 {
 				t.Errorf("%d replicas won the same free lease, want 1", n)
+			}
+		})
+	}
+}
+
+func TestLiveReplicas(t *testing.T) {
+	for _, tc := range leaseTargets() {
+		t.Run(tc.name, func(t *testing.T) {
+			l := tc.open(t).(store.Leaser)
+			ctx := t.Context()
+			t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+			ttl := 10 * time.Second
+			take := func(dept, holder string, at time.Duration) {
+				t.Helper()
+				if ok, err := l.AcquireLease(ctx, dept, holder, ttl, t0.Add(at)); err != nil || !ok {
+					t.Fatalf("take %s for %s: %v %v", dept, holder, ok, err)
+				}
+			}
+			take(store.PresenceLease("b"), "b", 0)
+			take(store.PresenceLease("a"), "a", 5*time.Second)
+			take("it", "a", 5*time.Second)
+			take("hr", "a", 5*time.Second)
+			take("sales", "b", 0)
+			// c holds a department but announced no presence: not a replica
+			// that takes a share, and its lease does not count for a or b.
+			take("legal", "c", 5*time.Second)
+			got, err := l.LiveReplicas(ctx, t0.Add(8*time.Second))
+			want := []store.ReplicaLoad{{ID: "a", Leases: 2}, {ID: "b", Leases: 1}}
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("LiveReplicas = %v, %v; want %v", got, err, want)
+			}
+			// At the expiry instant b is still live (AcquireLease would not
+			// take its lease yet); a millisecond later it is gone.
+			if got, err := l.LiveReplicas(ctx, t0.Add(ttl)); err != nil || len(got) != 2 {
+				t.Errorf("at b's expiry LiveReplicas = %v, %v; want a and b", got, err)
+			}
+			got, err = l.LiveReplicas(ctx, t0.Add(ttl+time.Millisecond))
+			want = []store.ReplicaLoad{{ID: "a", Leases: 2}}
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("after b's expiry LiveReplicas = %v, %v; want %v", got, err, want)
+			}
+			// a's expired department leases no longer count.
+			take(store.PresenceLease("a"), "a", 14*time.Second)
+			got, err = l.LiveReplicas(ctx, t0.Add(16*time.Second))
+			want = []store.ReplicaLoad{{ID: "a", Leases: 0}}
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("after a's departments expired LiveReplicas = %v, %v; want %v", got, err, want)
+			}
+			if err := l.ReleaseLease(ctx, store.PresenceLease("a"), "a"); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := l.LiveReplicas(ctx, t0.Add(16*time.Second)); err != nil || len(got) != 0 {
+				t.Errorf("after a left LiveReplicas = %v, %v; want none", got, err)
 			}
 		})
 	}
