@@ -108,7 +108,7 @@ departments:
 }
 
 // TestFailoverKill9 runs two ackd replicas on one PostgreSQL with three
-// departments, sends 60 requests over about 20 seconds, and kills the
+// departments, sends 300 requests over about 20 seconds, and kills the
 // replica holding the most department leases with SIGKILL half-way. Every
 // request must get exactly one receipt (a same-Message-ID redelivery of
 // the one mail in flight at the kill is at-least-once delivery and is
@@ -123,7 +123,7 @@ func TestFailoverKill9(t *testing.T) {
 	secret := secretFile(t)
 
 	const (
-		requests    = 60
+		requests    = 300
 		nRequesters = 4
 		spread      = 20 * time.Second
 		ttl         = 10 * time.Second
