@@ -349,9 +349,17 @@ func benchDB(tb testing.TB) (string, *sql.DB) {
 		tb.Fatalf("create bench database: %v", err)
 	}
 	tb.Cleanup(func() {
-		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
-			tb.Errorf("drop bench database %s: %v", name, err)
+		// The replicas have exited, but their backends may not have yet,
+		// and WITH (FORCE) is refused for backends the server counts as
+		// another role's: retry for a while before giving up.
+		var err error
+		for range 40 {
+			if _, err = admin.Exec(`DROP DATABASE IF EXISTS ` + name); err == nil {
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
+		tb.Errorf("drop bench database %s: %v", name, err)
 	})
 	u, err := url.Parse(base)
 	if err != nil || !strings.HasPrefix(base, "postgres") {
