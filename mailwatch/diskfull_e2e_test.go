@@ -67,26 +67,5 @@ func TestFaultStoreDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	ctx := faultCtx(t)
-	got, err := sink.WaitFor(ctx, 1)
-	if err != nil {
-		t.Fatalf("no receipt after space was freed: %v", err)
-	}
-	if irt := headerOfRaw(t, got[0].Data).Get("In-Reply-To"); strings.Trim(irt, "<>") != id {
-		t.Errorf("receipt answers %q, want %q", irt, id)
-	}
-	r.stop()
-	if n := len(sink.Messages()); n != 1 {
-		t.Errorf("%d receipts, want 1", n)
-	}
-	if rows := outboxRows(t, mustOpen(t, r.dbPath)); len(rows) != 1 {
-		t.Errorf("%d outbox rows, want 1: a failed write left something half-written", len(rows))
-	}
-	integrityCheck(t, r.dbPath)
-	for _, line := range strings.Split(logged, "\n") {
-		if strings.Contains(line, "record request") {
-			t.Logf("logged: %s", line)
-			break
-		}
-	}
+	expectRecoveredOnce(t, r, sink, id, logged)
 }

@@ -605,9 +605,17 @@ func TestFaultStoreReadOnly(t *testing.T) {
 	if err := chattr(t, false, files...); err != nil {
 		t.Fatal(err)
 	}
-	got, err := sink.WaitFor(ctx, 1)
+	expectRecoveredOnce(t, r, sink, id, logged)
+}
+
+// expectRecoveredOnce: after the store accepts writes again, the message
+// that could not be recorded gets exactly one receipt, no write was left
+// half-done, and the database is intact.
+func expectRecoveredOnce(t *testing.T, r *faultRig, sink *smtpsink.Server, id, logged string) {
+	t.Helper()
+	got, err := sink.WaitFor(faultCtx(t), 1)
 	if err != nil {
-		t.Fatalf("no receipt after the disk accepts writes again: %v", err)
+		t.Fatalf("no receipt after the store accepts writes again: %v", err)
 	}
 	if irt := headerOfRaw(t, got[0].Data).Get("In-Reply-To"); strings.Trim(irt, "<>") != id {
 		t.Errorf("receipt answers %q, want %q", irt, id)
