@@ -437,8 +437,8 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 }
 
-// TestExampleConfigStructure checks the example config with the stub
-// parsers too: nothing but their "not implemented" may be wrong with it.
+// TestExampleConfigStructure checks that the example config parses from its
+// bytes (as `ackd demo` embeds it) and shows both ways of naming a secret.
 func TestExampleConfigStructure(t *testing.T) {
 	data, err := os.ReadFile("../config.yaml")
 	if err != nil {
