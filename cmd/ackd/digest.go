@@ -8,7 +8,6 @@ import (
 
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -39,22 +38,16 @@ func cmdDigest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "ackd digest:", err)
 		return 2
 	}
-	cfg, err := rules.Load(*path)
-	if err != nil {
-		printProblems(stderr, err)
+	cfg, st, ok := configAndStore(ctx, "digest", *path, stderr)
+	if !ok {
 		return 1
 	}
+	defer st.Close()
 	tpl, err := templates.Load(cfg.Templates)
 	if err != nil {
 		fmt.Fprintln(stderr, "ackd digest:", err)
 		return 1
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "ackd digest: open store:", err)
-		return 1
-	}
-	defer st.Close()
 	found := false
 	for _, d := range cfg.Departments {
 		if *only != "" && d.Name != *only {

@@ -298,3 +298,19 @@ func openStore(ctx context.Context, cfg *rules.Config) (store.Store, error) {
 	}
 	return store.OpenOptions(ctx, cfg.Store.Driver, cfg.Store.DSN, store.Options{Password: pw})
 }
+
+// configAndStore loads the config and opens its store for the read-side
+// commands, printing what went wrong under the command's name.
+func configAndStore(ctx context.Context, cmd, path string, stderr io.Writer) (*rules.Config, store.Store, bool) {
+	cfg, err := rules.Load(path)
+	if err != nil {
+		printProblems(stderr, err)
+		return nil, nil, false
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "ackd %s: open store: %v\n", cmd, err)
+		return nil, nil, false
+	}
+	return cfg, st, true
+}

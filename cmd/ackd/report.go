@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/mailwatch/report"
-	"github.com/ackd/ackd/rules"
 )
 
 // reportRecord is a Record as `ackd report --json` prints it.
@@ -90,14 +89,8 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "ackd report:", err)
 		return 2
 	}
-	cfg, err := rules.Load(*path)
-	if err != nil {
-		printProblems(stderr, err)
-		return 1
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "ackd report: open store:", err)
+	cfg, st, ok := configAndStore(ctx, "report", *path, stderr)
+	if !ok {
 		return 1
 	}
 	defer st.Close()

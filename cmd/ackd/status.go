@@ -18,14 +18,8 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := rules.Load(*path)
-	if err != nil {
-		printProblems(stderr, err)
-		return 1
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "ackd status: open store:", err)
+	cfg, st, ok := configAndStore(ctx, "status", *path, stderr)
+	if !ok {
 		return 1
 	}
 	defer st.Close()
