@@ -290,3 +290,75 @@ func TestAuthProof(t *testing.T) {
 		t.Errorf("nil department proves a mail")
 	}
 }
+
+func TestParseAssignable(t *testing.T) {
+	const base = `smtp: {host: 127.0.0.1, port: 2525, tls: none}
+departments:
+  - name: IT
+    address: it@example.test
+    imap: {host: 127.0.0.1, port: 1143, tls: none, username: it, password_env: X}
+    staff: [alice@example.test]
+    leads: [lead@example.test]
+    allowed_senders: ["*@example.test"]
+    calendar: {timezone: UTC}
+    categories: {default: {commitment: 1d}}
+    rules: [{name: r, category: default, match: {subject: x}}]
+`
+	cfg, probs := configProblems(t, "/etc/ackd/config.yaml", []byte(base))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	d := cfg.Departments[0]
+	if d.Assignable != nil || !d.MayAssign("Alice@Example.test") || !d.MayAssign("lead@example.test") || d.MayAssign("bob@example.test") {
+		t.Errorf("default: assignable %q, staff/lead/other = %v %v %v", d.Assignable,
+			d.MayAssign("Alice@Example.test"), d.MayAssign("lead@example.test"), d.MayAssign("bob@example.test"))
+	}
+	cfg, probs = configProblems(t, "/etc/ackd/config.yaml", []byte(base+`    assignable: ["*@Contractor.example", "tom@partner.example"]`+"\n"))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	d = cfg.Departments[0]
+	for addr, want := range map[string]bool{"ann@contractor.example": true, "tom@partner.example": true,
+		"tim@partner.example": false, "x@evil.example": false, "": false} {
+		if got := d.MayAssign(addr); got != want {
+			t.Errorf("MayAssign(%q) = %v, want %v", addr, got, want)
+		}
+	}
+	_, probs = configProblems(t, "/etc/ackd/config.yaml", []byte(base+`    assignable: ["[bad", ""]`+"\n"))
+	if len(probs) != 2 || !strings.Contains(probs.Error(), "config.yaml:12:18: assignable: bad glob") ||
+		!strings.Contains(probs.Error(), "assignable: empty pattern") {
+		t.Errorf("problems %v, want a bad glob at 12:18 and an empty pattern", probs)
+	}
+}
+
+func TestAuthorityWarnings(t *testing.T) {
+	tests := []struct {
+		name       string
+		trust      bool
+		authserv   string
+		assignable []string
+		want       []string // substrings, one per warning
+	}{
+		{"defaults", false, "", nil, nil},
+		{"trust with authserv_id", true, "mx.example.test", []string{"*@contractor.example"}, nil},
+		{"trust without authserv_id", true, "", nil, []string{"trust_authentication_results without authserv_id"}},
+		{"authserv_id without trust", false, "mx.example.test", nil, []string{"authserv_id has no effect"}},
+		{"assignable anyone", true, "mx.example.test", []string{"*"}, []string{`assignable "*"`}},
+		{"assignable any domain", true, "mx.example.test", []string{"*@*", "bob@*.example"}, []string{`assignable "*@*"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := authDept(tt.trust, tt.authserv)
+			d.Assignable = tt.assignable
+			got := (&Config{Departments: []*Department{d}}).AuthorityWarnings()
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings %q, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) || !strings.Contains(got[i], `department "IT"`) {
+					t.Errorf("warning %q does not name the department and %q", got[i], w)
+				}
+			}
+		})
+	}
+}
