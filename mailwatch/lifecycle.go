@@ -20,7 +20,28 @@ const (
 	EventResumed  = "resumed"
 	EventNote     = "note"
 	EventActivity = "activity"
+	// EventUnproven: a mail in the name of staff, a lead, the assignee or
+	// the department that nothing proved; kept as information only.
+	EventUnproven = "unproven"
+	// EventUnprovenNotice: the notice about it went to that address
+	// (Actor); at most one per address and request a day.
+	EventUnprovenNotice = "unproven-notice"
 )
+
+// unprovenNoticeEvery is how often one address may be told, per request,
+// that a mail in its name was not acted on.
+const unprovenNoticeEvery = 24 * time.Hour
+
+// authority says whether a staff-looking mail is proven to come from its
+// From address, found by the processor before planning (it may ask the
+// store), and how, or why not.
+type authority struct {
+	proven bool
+	how    string
+	// noticed: the From address was told about an unproven mail on this
+	// request within unprovenNoticeEvery.
+	noticed bool
+}
 
 // plan is what one message or one clock tick does to a request: the row
 // after the change, the mail to queue and the history to append. Plans are
@@ -73,6 +94,7 @@ type role int
 const (
 	roleOther role = iota
 	roleRequester
+	roleRecipient // one of the request's own To/Cc recipients
 	roleStaff
 )
 
@@ -89,15 +111,20 @@ func isDeptAddress(d *rules.Department, addr string) bool {
 	return rules.EqualAddress(d.Address, addr) || inList(d.Aliases, addr)
 }
 
-// roleOf: staff, leads and the department's own address (mail written by a
-// person from the shared account; ackd's own mail never gets this far) are
-// staff; the requester is the requester; anyone else on the thread is other.
+// roleOf: staff, leads, the request's assignee and the department's own
+// address (mail written by a person from the shared account; ackd's own
+// mail never gets this far) look like staff, which their mail must still
+// prove (see authority); the requester is the requester, the request's
+// own recipients are recipients; anyone else on the thread is other.
 func roleOf(d *rules.Department, req store.Request, from string) role {
 	switch {
-	case inList(d.Staff, from) || inList(d.Leads, from) || isDeptAddress(d, from):
+	case inList(d.Staff, from) || inList(d.Leads, from) || isDeptAddress(d, from) ||
+		req.AssignedTo != "" && rules.EqualAddress(req.AssignedTo, from):
 		return roleStaff
 	case rules.EqualAddress(req.Requester, from):
 		return roleRequester
+	case inList(req.Recipients, from):
+		return roleRecipient
 	default:
 		return roleOther
 	}
@@ -130,34 +157,46 @@ func newCycle(d *rules.Department, r *store.Request, at time.Time, cm rules.Comm
 	r.WaitingSince = time.Time{}
 }
 
-// planFollowUp decides what a message on a known thread means.
-func (p *Processor) planFollowUp(rt *Runtime, d *rules.Department, req store.Request, m *rules.Message, at time.Time, fromSent bool) (plan, error) {
+// planFollowUp decides what a message on a known thread means. auth is
+// what proves the author of a staff-looking mail; it is ignored for others.
+func (p *Processor) planFollowUp(rt *Runtime, d *rules.Department, req store.Request, m *rules.Message, at time.Time, fromSent bool, auth authority) (plan, error) {
 	pl := plan{next: req, what: "follow-up"}
-	pl.next.LastActivityAt = at
 	from := m.From.Address
 	cat := category(d, req.Category)
 	who := roleOf(d, req, from)
-	if why, forged := d.AuthFailure(m); forged && who == roleStaff {
-		// A forged staff From must not close, assign or answer anything.
-		p.log.Warn("staff mail failed authentication; treated as from a bystander", "dept", d.Name, "ref", req.Ref, "from", from, "why", why)
-		who = roleOther
+	switch {
+	case who == roleStaff && !auth.proven:
+		// A From header proves nothing: kept as information, it changes,
+		// relays and commands nothing.
+		return p.planUnproven(rt, d, req, m, at, auth, pl)
+	case who == roleOther:
+		// Not the requester, nor someone the request was written to: a
+		// subject tag or a reference does not let them chase or reopen.
+		pl.event(EventActivity, at, from, "not the requester or a recipient of the request: information only", 0)
+		pl.what = "information"
+		return pl, nil
 	}
+	pl.next.LastActivityAt = at
 	switch who {
 	case roleStaff:
 		return p.planStaff(rt, d, req, m, at, fromSent, pl)
-	case roleRequester, roleOther:
+	case roleRequester, roleRecipient:
 		switch req.State {
 		case store.StateNew, store.StateAcknowledged, store.StateOverdue:
 			// Chasing an unanswered request: the figure the department
 			// wants at zero. Escalate now rather than at the next step.
 			pl.next.Reminders++
 			pl.event(store.EventReminder, at, from, "", 0)
-			if err := escalate(rt, d, &pl, at, "the requester sent a reminder", cat); err != nil {
+			reason := "the requester sent a reminder"
+			if who == roleRecipient {
+				reason = "a recipient of the request sent a reminder"
+			}
+			if err := escalate(rt, d, &pl, at, reason, cat); err != nil {
 				return pl, err
 			}
 			pl.what = "reminder"
 		case store.StateWaiting:
-			if roleOf(d, req, from) != roleRequester {
+			if who != roleRequester {
 				pl.event(EventActivity, at, from, "", 0)
 				break
 			}
@@ -176,7 +215,7 @@ func (p *Processor) planFollowUp(rt *Runtime, d *rules.Department, req store.Req
 			pl.event(EventResumed, at, from, "", 0)
 			pl.what = "resumed"
 		case store.StateAnswered, store.StateResolved:
-			if roleOf(d, req, from) != roleRequester {
+			if who != roleRequester {
 				pl.event(EventActivity, at, from, "", 0)
 				break
 			}
@@ -192,10 +231,48 @@ func (p *Processor) planFollowUp(rt *Runtime, d *rules.Department, req store.Req
 	return pl, nil
 }
 
+// planUnproven keeps a staff-looking mail that nothing proved as an event
+// and tells the address it claims to come from, at most once a day per
+// request; the department's own address is never written to (that would
+// be ackd writing into its own mailbox).
+func (p *Processor) planUnproven(rt *Runtime, d *rules.Department, req store.Request, m *rules.Message, at time.Time, auth authority, pl plan) (plan, error) {
+	from := m.From.Address
+	p.log.Warn("staff-looking mail not proven; kept as information", "dept", d.Name, "ref", req.Ref, "from", from, "why", auth.how)
+	pl.event(EventUnproven, at, from, "not acted on: "+auth.how, 0)
+	pl.what = "unproven"
+	if auth.noticed || isDeptAddress(d, from) {
+		return pl, nil
+	}
+	rendered, err := rt.Templates.Unproven(templates.Unproven{
+		Department: d.Name, DepartmentAddress: d.Address, Staff: templates.Person{Name: m.From.Name, Address: from},
+		Ref: req.Ref, Subject: req.Subject, Received: at, Location: d.Calendar.Location(), Reason: auth.how,
+	})
+	if err != nil {
+		return pl, fmt.Errorf("render unproven notice: %w", err)
+	}
+	ml, err := staffMail(d, req, "unproven-notice", []string{from}, rendered)
+	if err != nil {
+		return pl, err
+	}
+	pl.mails = append(pl.mails, ml)
+	pl.event(EventUnprovenNotice, at, from, "told that a mail in their name was not acted on", 0)
+	return pl, nil
+}
+
 func (p *Processor) planStaff(rt *Runtime, d *rules.Department, req store.Request, m *rules.Message, at time.Time, fromSent bool, pl plan) (plan, error) {
 	from := m.From.Address
 	cat := category(d, req.Category)
-	cmds, unknown, stripped := rules.ParseCommands(m.Text, d.Calendar, at)
+	parsed, unknown, stripped := rules.ParseCommands(m.Text, d.Calendar, at)
+	// #assign hands the request, and the escalations quoting it, to
+	// someone: only to staff, leads or an assignable address.
+	var cmds []rules.Command
+	for _, c := range parsed {
+		if c.Kind == rules.CommandAssign && !d.MayAssign(c.Address) {
+			unknown = append(unknown, "#assign: "+c.Address+" is not staff, a lead or an assignable address")
+			continue
+		}
+		cmds = append(cmds, c)
+	}
 	toRequester := addressed(m, req.Requester) || fromSent
 	said := strings.TrimSpace(rules.StripQuoted(stripped))
 

@@ -401,15 +401,16 @@ func TestStaffCommands(t *testing.T) {
 		t.Fatalf("resumed: state %s due %s", r.State, r.DueAt.In(berlin))
 	}
 
-	// A non-staff #done is not a command: it is a reminder.
+	// A non-staff #done is not a command, and from someone the request
+	// was not written to it is not a reminder either: information only.
 	nd := w.deliver(at("2026-12-04 10:30"), "mallory@example.test", dept, "", "Re: Password [REQ-1]", "", "#done")
-	if nd.Action != "reminder" || w.request("REQ-1").State == store.StateResolved {
-		t.Fatalf("non-staff #done: %q, state %s", nd.Action, w.request("REQ-1").State)
+	if r := w.request("REQ-1"); nd.Action != "information" || r.State == store.StateResolved || r.Reminders != 0 {
+		t.Fatalf("non-staff #done: %q, state %s, %d reminders", nd.Action, r.State, r.Reminders)
 	}
-	w.mails()
+	w.expectMails("bystander's #done")
 
 	// An unknown command gets a polite help reply to the staff member.
-	w.deliver(at("2026-12-04 11:00"), "bob@example.test", dept, "", "Re: Password [REQ-1]", "", "#donee")
+	w.deliver(at("2026-12-04 11:00"), "bob@example.test", dept, "", "Re: Password [REQ-1]", id, "#donee")
 	help := w.expectMails("unknown command", "command-help→bob@example.test")
 	if !strings.Contains(help[0].text, "#done") {
 		t.Errorf("help does not list #done:\n%s", help[0].text)
@@ -417,7 +418,7 @@ func TestStaffCommands(t *testing.T) {
 
 	// Words to ackd alone are relayed to Jane without the command lines;
 	// #done resolves, and access sends a closing note.
-	w.deliver(at("2026-12-04 12:00"), "Bob <bob@example.test>", dept, "", "Re: Password [REQ-1]", "", "Your account is unlocked.\n#done")
+	w.deliver(at("2026-12-04 12:00"), "Bob <bob@example.test>", dept, "", "Re: Password [REQ-1]", id, "Your account is unlocked.\n#done")
 	got := w.expectMails("relay and done", "relay→jane@example.test", "closing→jane@example.test")
 	if strings.Contains(got[0].text, "#done") || !strings.Contains(got[0].text, "Your account is unlocked.") {
 		t.Errorf("relay text:\n%s", got[0].text)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -190,6 +191,7 @@ func (p *Processor) Process(ctx context.Context, deptName string, f Fetched) (Ou
 		Requester: m.From.Address, RequesterName: m.From.Name, Subject: m.Subject,
 		Category: d.Category, Rule: d.Rule, ReceivedAt: at, DueAt: d.DueAt,
 		Text: excerpt(m.Text, 4000), ThreadKeys: threadKeys(m), State: "acknowledged",
+		Recipients: recipientsOf(dept, m),
 	}, func(ref string) ([]store.NewMail, error) {
 		return p.receipt(rt, dept, m, d, ref)
 	})
@@ -324,11 +326,113 @@ func excerpt(text string, n int) string {
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
+// recipientsOf lists the other addresses a new request was written to: its
+// To and Cc without the department's own addresses and the requester.
+func recipientsOf(d *rules.Department, m *rules.Message) []string {
+	var out []string
+	for _, list := range [][]rules.Address{m.To, m.Cc} {
+		for _, a := range list {
+			addr := strings.TrimSpace(a.Address)
+			if addr == "" || isDeptAddress(d, addr) || rules.EqualAddress(addr, m.From.Address) || inList(out, addr) {
+				continue
+			}
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+// proveAuthor finds what proves that a staff-looking mail on req's thread
+// comes from its From address: it was read from the department's Sent
+// mailbox; or it names in In-Reply-To or References a Message-ID only the
+// thread's participants know, the request's own or one ackd gave mail to
+// staff about this request (128 random bits each); or the department's
+// trusted Authentication-Results show positive, aligned authentication.
+// A subject tag never proves anything, and trusted results that say the
+// sender was forged outweigh a reference.
+func (p *Processor) proveAuthor(ctx context.Context, d *rules.Department, req store.Request, m *rules.Message, fromSent bool) (authority, error) {
+	if fromSent {
+		return authority{proven: true, how: "from the department's Sent mailbox"}, nil
+	}
+	if why, forged := d.AuthFailure(m); forged {
+		return authority{how: why}, nil
+	}
+	refs := append(slices.Clone(m.InReplyTo), m.References...)
+	for _, id := range refs {
+		if req.MessageID != "" && sameMessageID(id, req.MessageID) {
+			return authority{proven: true, how: "replies to the request's own message"}, nil
+		}
+	}
+	mails, err := p.store.ThreadMail(ctx, req.ID, refs)
+	if err != nil {
+		return authority{}, fmt.Errorf("look up the mail %s replies to: %w", req.Ref, err)
+	}
+	for _, ml := range mails {
+		if wentToStaff(req, ml) {
+			return authority{proven: true, how: "replies to ackd's " + ml.Kind + " " + ml.MessageID}, nil
+		}
+	}
+	how, ok := d.AuthProof(m)
+	if ok {
+		return authority{proven: true, how: how}, nil
+	}
+	why := "not from the Sent mailbox; In-Reply-To and References name no mail ackd sent to staff about " + req.Ref + " nor the request itself"
+	if len(refs) == 0 {
+		why = "not from the Sent mailbox; no In-Reply-To or References (a subject tag proves nothing)"
+	}
+	return authority{how: why + "; " + how}, nil
+}
+
+// wentToStaff says whether an outbox mail went to someone other than the
+// requester: escalations, command help, notices. Mail only the requester
+// got (receipt, relay, late notice …) proves nothing more than the
+// request's own Message-ID already does.
+func wentToStaff(req store.Request, ml store.Mail) bool {
+	for _, a := range ml.Recipients {
+		if !rules.EqualAddress(a, req.Requester) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameMessageID(a, b string) bool {
+	trim := func(s string) string { return strings.Trim(strings.TrimSpace(s), "<>") }
+	return trim(a) != "" && trim(a) == trim(b)
+}
+
+// noticedRecently says whether addr was told within unprovenNoticeEvery of
+// at that a mail in its name on req was not acted on.
+func (p *Processor) noticedRecently(ctx context.Context, req store.Request, addr string, at time.Time) (bool, error) {
+	evs, err := p.store.Events(ctx, req.ID)
+	if err != nil {
+		return false, fmt.Errorf("read the history of %s: %w", req.Ref, err)
+	}
+	for _, e := range evs {
+		if e.Kind == EventUnprovenNotice && rules.EqualAddress(e.Actor, addr) && at.Sub(e.At).Abs() < unprovenNoticeEvery {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // followUp applies a message on a known thread, planning again if the
 // request changed meanwhile (the scheduler may have fired a step).
 func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *rules.Department, req store.Request, m *rules.Message, f Fetched, key string, at time.Time, fromSent bool) (Outcome, error) {
 	for attempt := 0; ; attempt++ {
-		pl, err := p.planFollowUp(rt, dept, req, m, at, fromSent)
+		var auth authority
+		if roleOf(dept, req, m.From.Address) == roleStaff {
+			var err error
+			if auth, err = p.proveAuthor(ctx, dept, req, m, fromSent); err != nil {
+				return Outcome{}, err
+			}
+			if !auth.proven {
+				if auth.noticed, err = p.noticedRecently(ctx, req, m.From.Address, at); err != nil {
+					return Outcome{}, err
+				}
+			}
+		}
+		pl, err := p.planFollowUp(rt, dept, req, m, at, fromSent, auth)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("plan follow-up on %s: %w", req.Ref, err)
 		}

@@ -619,7 +619,8 @@ func testThreadCommands(t *testing.T, s *mailstack.Stack) {
 
 	flow("assign", func(t *testing.T) {
 		req := s.NewAddress(t, "assign")
-		other := s.NewAddress(t, "other")
+		// #assign takes staff, leads and assignable addresses only.
+		other := e.lead
 		o := e.openRequest(t, req, "Access to the finance share", "For the audit.")
 		toDept(t, o, e.staff, "#assign "+other)
 		e.waitRequest(t, o.receipt.ref, 10*time.Second, "#assign", func(r store.Request) bool { return rules.EqualAddress(r.AssignedTo, other) })

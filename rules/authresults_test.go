@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -30,38 +29,45 @@ const (
 	arDMARCPassSPF  = `mx.example.test; spf=fail smtp.mailfrom=bounce.example.org; dkim/1=pass header.d=example.test; dmarc=pass header.from=example.test`
 )
 
+// summary is "authserv-id: method=value …" for comparing parses.
+func summary(ar AuthResults) string {
+	var b strings.Builder
+	b.WriteString(ar.AuthservID + ":")
+	for _, r := range ar.Results {
+		m, v := resultOf(r)
+		b.WriteString(" " + m + "=" + string(v))
+	}
+	return b.String()
+}
+
 func TestParseAuthResults(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want AuthResults
-		ok   bool
+		want string
+		err  bool
 	}{
-		{"gmail", arGmailPass, AuthResults{AuthservID: "mx.google.com", Results: []AuthResult{{"dkim", "pass"}, {"spf", "pass"}, {"dmarc", "pass"}}}, true},
-		{"microsoft without authserv-id", arMicrosoftFail, AuthResults{Results: []AuthResult{{"spf", "fail"}, {"dkim", "none"}, {"dmarc", "fail"}, {"compauth", "fail"}}}, true},
-		{"quoted semicolon and comment", arOpenDKIMFail, AuthResults{AuthservID: "mail.example.test", Results: []AuthResult{{"dkim", "fail"}}}, true},
-		{"version and method version", arDMARCPassSPF, AuthResults{AuthservID: "mx.example.test", Results: []AuthResult{{"spf", "fail"}, {"dkim", "pass"}, {"dmarc", "pass"}}}, true},
-		{"no result", arNone, AuthResults{AuthservID: "mail.example.test"}, true},
-		{"comment inside method", `mx.example.test; dmarc=(weird)fail header.from=x`, AuthResults{AuthservID: "mx.example.test", Results: []AuthResult{{"dmarc", ""}}}, true},
-		{"upper case", `MX.Example.Test; DMARC=FAIL`, AuthResults{AuthservID: "mx.example.test", Results: []AuthResult{{"dmarc", "fail"}}}, true},
-		{"empty", "", AuthResults{}, false},
-		{"only comment", "(nothing here)", AuthResults{}, false},
-		{"unbalanced", `mx; dkim=pass (unclosed; dmarc=fail`, AuthResults{AuthservID: "mx", Results: []AuthResult{{"dkim", "pass"}}}, true},
+		{"gmail", arGmailPass, "mx.google.com: dkim=pass spf=pass dmarc=pass", false},
+		{"microsoft without authserv-id", arMicrosoftFail, ": spf=fail dkim=none dmarc=fail compauth=fail", false},
+		{"quoted semicolon and comment", arOpenDKIMFail, "mail.example.test: dkim=fail", false},
+		{"version and method version", arDMARCPassSPF, "mx.example.test: spf=fail dkim=pass dmarc=pass", false},
+		{"no result", arNone, "mail.example.test:", false},
+		{"comment inside method", `mx.example.test; dmarc=(weird)fail header.from=x`, "mx.example.test: dmarc=", false},
+		{"upper case", `MX.Example.Test; DMARC=FAIL`, "mx.example.test: dmarc=fail", false},
+		{"empty", "", ":", true},
+		{"only comment", "(nothing here)", ":", true},
+		{"unbalanced", `mx; dkim=pass (unclosed; dmarc=fail`, "mx: dkim=pass", false},
+		// A sender's address copied into the field cannot add a result.
+		{"injected through a quoted address", `mx.example.test; spf=pass smtp.mailfrom="a; dmarc=pass header.from=example.test"@evil.example`,
+			"mx.example.test: spf=pass", false},
+		{"unknown version", `mx.example.test 2; dmarc=pass`, ":", true},
+		{"garbage result", `mx.example.test; dkim=pass; what`, "mx.example.test: dkim=pass", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := ParseAuthResults(tt.in)
-			// A method whose result is only a comment is dropped.
-			want := tt.want
-			var keep []AuthResult
-			for _, r := range want.Results {
-				if r.Result != "" {
-					keep = append(keep, r)
-				}
-			}
-			want.Results = keep
-			if ok != tt.ok || !reflect.DeepEqual(got, want) {
-				t.Errorf("ParseAuthResults(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, want, tt.ok)
+			got, err := ParseAuthResults(tt.in)
+			if summary(got) != tt.want || (err != nil) != tt.err {
+				t.Errorf("ParseAuthResults(%q) = %q, %v; want %q, error %v", tt.in, summary(got), err, tt.want, tt.err)
 			}
 		})
 	}
@@ -225,6 +231,132 @@ func TestParseTrustAuthenticationResults(t *testing.T) {
 			for i, d := range cfg.Departments {
 				if d.TrustAuthenticationResults != tt.trust[i] || d.AuthservID != tt.authserv[i] {
 					t.Errorf("department %s: trust=%v authserv=%q, want %v %q", d.Name, d.TrustAuthenticationResults, d.AuthservID, tt.trust[i], tt.authserv[i])
+				}
+			}
+		})
+	}
+}
+
+// TestAuthProof: only positive, aligned results from the configured
+// authserv-id prove who wrote a mail.
+func TestAuthProof(t *testing.T) {
+	const mx = "mx.example.test"
+	ar := func(results string) string { return mx + "; " + results }
+	tests := []struct {
+		name     string
+		trust    bool
+		authserv string
+		from     string
+		ar       []string
+		proven   bool
+		why      string // substring of how
+	}{
+		{"dmarc pass", true, mx, "alice@example.test", []string{ar("dmarc=pass header.from=example.test")}, true, "dmarc=pass"},
+		{"dmarc pass without header.from", true, mx, "alice@example.test", []string{ar("dmarc=pass")}, true, "dmarc=pass"},
+		{"dmarc pass for another domain", true, mx, "alice@example.test", []string{ar("dmarc=pass header.from=evil.example")}, false, "no dmarc=pass"},
+		{"dkim pass, same domain", true, mx, "alice@example.test", []string{ar("dkim=pass header.d=example.test; spf=fail")}, true, "dkim=pass header.d=example.test"},
+		{"dkim pass, parent domain", true, mx, "alice@mail.example.test", []string{ar("dkim=pass header.d=Example.Test")}, true, "header.d=example.test"},
+		{"dkim pass, subdomain signs for parent", true, mx, "alice@example.test", []string{ar("dkim=pass header.d=mail.example.test")}, false, "no dmarc=pass"},
+		{"dkim pass, unaligned", true, mx, "alice@example.test", []string{ar("dkim=pass header.d=evil.example")}, false, "no dmarc=pass"},
+		{"dkim pass, look-alike suffix", true, mx, "alice@example.test", []string{ar("dkim=pass header.d=ample.test")}, false, "no dmarc=pass"},
+		{"dkim pass, top-level domain", true, mx, "alice@example.test", []string{ar("dkim=pass header.d=test")}, false, "no dmarc=pass"},
+		{"dkim pass but dmarc fail", true, mx, "alice@example.test", []string{ar("dkim=pass header.d=example.test; dmarc=fail")}, false, "dmarc=fail"},
+		{"dkim fail", true, mx, "alice@example.test", []string{ar("dkim=fail header.d=example.test")}, false, "dkim=fail"},
+		{"spf pass alone", true, mx, "alice@example.test", []string{ar("spf=pass smtp.mailfrom=example.test")}, false, "spf=pass"},
+		{"spf softfail", true, mx, "alice@example.test", []string{ar("spf=softfail smtp.mailfrom=example.test")}, false, "spf=softfail"},
+		{"dmarc none", true, mx, "alice@example.test", []string{ar("dmarc=none header.from=example.test")}, false, "dmarc=none"},
+		{"no checks", true, mx, "alice@example.test", []string{ar("none")}, false, "no results"},
+		{"no header", true, mx, "alice@example.test", nil, false, "no Authentication-Results from mx.example.test"},
+		{"another server's pass", true, mx, "alice@example.test", []string{"mx.evil.example; dmarc=pass header.from=example.test"}, false, "no Authentication-Results"},
+		{"forged pass below the server's none", true, mx, "alice@example.test", []string{ar("dmarc=none"), ar("dmarc=pass")}, false, "dmarc=none"},
+		{"trust off", false, mx, "alice@example.test", []string{ar("dmarc=pass")}, false, "trust_authentication_results is off"},
+		{"no authserv_id", true, "", "alice@example.test", []string{ar("dmarc=pass")}, false, "no authserv_id"},
+		{"unreadable", true, mx, "alice@example.test", []string{ar("dmarc=pass; junk")}, false, "unreadable"},
+		{"injected pass in a quoted address", true, mx, "alice@example.test",
+			[]string{ar(`spf=pass smtp.mailfrom="x; dmarc=pass header.from=example.test"@evil.example`)}, false, "spf=pass"},
+		{"case-insensitive authserv-id", true, "MX.Example.TEST", "alice@example.test", []string{ar("dmarc=pass")}, true, "dmarc=pass"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := authDept(tt.trust, tt.authserv)
+			how, ok := d.AuthProof(authMsg(tt.from, tt.ar...))
+			if ok != tt.proven || !strings.Contains(how, tt.why) {
+				t.Errorf("AuthProof = %q, %v; want %v and a reason naming %q", how, ok, tt.proven, tt.why)
+			}
+		})
+	}
+	var nilDept *Department
+	if _, ok := nilDept.AuthProof(authMsg("alice@example.test", ar("dmarc=pass"))); ok {
+		t.Errorf("nil department proves a mail")
+	}
+}
+
+func TestParseAssignable(t *testing.T) {
+	const base = `smtp: {host: 127.0.0.1, port: 2525, tls: none}
+departments:
+  - name: IT
+    address: it@example.test
+    imap: {host: 127.0.0.1, port: 1143, tls: none, username: it, password_env: X}
+    staff: [alice@example.test]
+    leads: [lead@example.test]
+    allowed_senders: ["*@example.test"]
+    calendar: {timezone: UTC}
+    categories: {default: {commitment: 1d}}
+    rules: [{name: r, category: default, match: {subject: x}}]
+`
+	cfg, probs := configProblems(t, "/etc/ackd/config.yaml", []byte(base))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	d := cfg.Departments[0]
+	if d.Assignable != nil || !d.MayAssign("Alice@Example.test") || !d.MayAssign("lead@example.test") || d.MayAssign("bob@example.test") {
+		t.Errorf("default: assignable %q, staff/lead/other = %v %v %v", d.Assignable,
+			d.MayAssign("Alice@Example.test"), d.MayAssign("lead@example.test"), d.MayAssign("bob@example.test"))
+	}
+	cfg, probs = configProblems(t, "/etc/ackd/config.yaml", []byte(base+`    assignable: ["*@Contractor.example", "tom@partner.example"]`+"\n"))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	d = cfg.Departments[0]
+	for addr, want := range map[string]bool{"ann@contractor.example": true, "tom@partner.example": true,
+		"tim@partner.example": false, "x@evil.example": false, "": false} {
+		if got := d.MayAssign(addr); got != want {
+			t.Errorf("MayAssign(%q) = %v, want %v", addr, got, want)
+		}
+	}
+	_, probs = configProblems(t, "/etc/ackd/config.yaml", []byte(base+`    assignable: ["[bad", ""]`+"\n"))
+	if len(probs) != 2 || !strings.Contains(probs.Error(), "config.yaml:12:18: assignable: bad glob") ||
+		!strings.Contains(probs.Error(), "assignable: empty pattern") {
+		t.Errorf("problems %v, want a bad glob at 12:18 and an empty pattern", probs)
+	}
+}
+
+func TestAuthorityWarnings(t *testing.T) {
+	tests := []struct {
+		name       string
+		trust      bool
+		authserv   string
+		assignable []string
+		want       []string // substrings, one per warning
+	}{
+		{"defaults", false, "", nil, nil},
+		{"trust with authserv_id", true, "mx.example.test", []string{"*@contractor.example"}, nil},
+		{"trust without authserv_id", true, "", nil, []string{"trust_authentication_results without authserv_id"}},
+		{"authserv_id without trust", false, "mx.example.test", nil, []string{"authserv_id has no effect"}},
+		{"assignable anyone", true, "mx.example.test", []string{"*"}, []string{`assignable "*"`}},
+		{"assignable any domain", true, "mx.example.test", []string{"*@*", "bob@*.example"}, []string{`assignable "*@*"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := authDept(tt.trust, tt.authserv)
+			d.Assignable = tt.assignable
+			got := (&Config{Departments: []*Department{d}}).AuthorityWarnings()
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings %q, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) || !strings.Contains(got[i], `department "IT"`) {
+					t.Errorf("warning %q does not name the department and %q", got[i], w)
 				}
 			}
 		})

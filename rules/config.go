@@ -145,6 +145,10 @@ type Department struct {
 	Staff          []string
 	Leads          []string
 	AllowedSenders []string // glob patterns; "*" for anyone
+	// Assignable are glob patterns ("*@contractor.example") of addresses
+	// besides staff and leads that "#assign" may hand a request to; empty
+	// means staff and leads only.
+	Assignable []string
 
 	Calendar *Calendar
 	Digest   DigestConfig

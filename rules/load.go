@@ -555,7 +555,7 @@ func (l *loader) addressNodes(n *yaml.Node, key string) ([]string, []*yaml.Node)
 
 var departmentKeys = []string{"name", "address", "aliases", "imap", "staff", "leads",
 	"allowed_senders", "calendar", "digest", "categories", "rules",
-	"trust_authentication_results", "authserv_id"}
+	"trust_authentication_results", "authserv_id", "assignable"}
 
 // authResults reads trust_authentication_results and authserv_id into the
 // values given, which hold the inherited defaults.
@@ -685,19 +685,10 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 		d.Leads = l.addresses(v, "leads")
 	}
 	if v := m.get("allowed_senders"); v != nil {
-		pats, nodes := l.strs(v, "allowed_senders")
-		for i, p := range pats {
-			if p == "" {
-				l.at(nodes[i], "allowed_senders: empty pattern; use \"*\" for anyone")
-				continue
-			}
-			// path.Match reports a malformed pattern whatever the name.
-			if _, err := path.Match(p, ""); err != nil {
-				l.at(nodes[i], "allowed_senders: bad glob %q: %v", p, err)
-				continue
-			}
-			d.AllowedSenders = append(d.AllowedSenders, p)
-		}
+		d.AllowedSenders = l.globs(v, "allowed_senders")
+	}
+	if v := m.get("assignable"); v != nil {
+		d.Assignable = l.globs(v, "assignable")
 	}
 	var spans []Span
 	if v := m.get("calendar"); v != nil {
@@ -713,6 +704,25 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 		d.Rules = l.rules(v, d.Department)
 	}
 	return d
+}
+
+// globs reads a list of address glob patterns ("*@example.test").
+func (l *loader) globs(v *yaml.Node, key string) []string {
+	var out []string
+	pats, nodes := l.strs(v, key)
+	for i, p := range pats {
+		if p == "" {
+			l.at(nodes[i], "%s: empty pattern; use \"*\" for anyone", key)
+			continue
+		}
+		// path.Match reports a malformed pattern whatever the name.
+		if _, err := path.Match(p, ""); err != nil {
+			l.at(nodes[i], "%s: bad glob %q: %v", key, p, err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 func (l *loader) imap(n *yaml.Node, ic *IMAPConfig) {

@@ -92,6 +92,20 @@ type CommandHelp struct {
 	Valid      []string // one line per valid command with its usage
 }
 
+// Unproven is the data of the notice to a staff member that a mail in
+// their name on a request was kept as information only, because nothing
+// proved they wrote it.
+type Unproven struct {
+	Department        string
+	DepartmentAddress string
+	Staff             Person // the address the mail claimed to come from
+	Ref               string
+	Subject           string // the request's subject, not the mail's
+	Received          time.Time
+	Location          *time.Location
+	Reason            string // why the mail was not proven, in words
+}
+
 // samples returns data for a template name that Load renders every template
 // with: one value with every field set and one with every optional field
 // empty, so an override that breaks on either is refused at load.
@@ -141,6 +155,14 @@ func samples(name string) []any {
 			CommandHelp{Department: "IT Help Desk", Staff: Person{Name: "Alice Smith", Address: "alice@example.test"},
 				Ref: "REQ-12", Unknown: []string{"#etaa 3d"}, Valid: []string{"#eta DATE - set a new expected date"}},
 			CommandHelp{},
+		}
+	case NameUnproven:
+		return []any{
+			Unproven{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test",
+				Staff: Person{Name: "Alice Smith", Address: "alice@example.test"}, Ref: "REQ-12",
+				Subject: "Printer on floor 3 jams", Received: at(1, 10, 5), Location: loc,
+				Reason: "no Authentication-Results from mx.example.test"},
+			Unproven{},
 		}
 	case NameDigest:
 		return digestSamples(at, loc)

@@ -96,6 +96,14 @@ func goldenCases(t *testing.T) []struct {
 			Department: "Payroll", Staff: Person{Address: "bob@example.test"},
 			Unknown: []string{"#done", "#prio high <urgent>"},
 			Valid:   []string{"#eta DATE - give the requester a new expected date", "#close - mark the request as resolved"}}},
+		{"unproven-berlin", NameUnproven, Unproven{
+			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test",
+			Staff: Person{Name: "Smith, Alice", Address: "alice@example.test"}, Ref: "REQ-12",
+			Subject: "Drucker im 3. OG druckt nicht", Received: time.Date(2026, 10, 26, 9, 41, 0, 0, ber), Location: ber,
+			Reason: "not from the Sent mailbox; In-Reply-To and References name no mail of this request; no authserv_id is configured"}},
+		{"unproven-newyork", NameUnproven, Unproven{
+			Department: "Payroll", Staff: Person{Address: "bob@example.test"}, Ref: "REQ-204",
+			Received: time.Date(2026, 3, 8, 3, 30, 0, 0, nyc), Location: nyc}},
 		{"digest-berlin", NameDigest, goldenDigest(ber)},
 		{"digest-allclear", NameDigest, Digest{Department: "Payroll", DepartmentAddress: "payroll@example.test",
 			Now: time.Date(2026, 3, 9, 8, 30, 0, 0, nyc), Since: time.Date(2026, 3, 6, 8, 30, 0, 0, nyc), Location: nyc,

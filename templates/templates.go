@@ -37,6 +37,7 @@ const (
 	NameDueUpdate   = "due-update"
 	NameClosing     = "closing"
 	NameCommandHelp = "command-help"
+	NameUnproven    = "unproven"
 )
 
 // The three parts of a template name, as file name suffixes.
@@ -57,6 +58,7 @@ var dataTypes = map[string]reflect.Type{
 	NameDueUpdate:   reflect.TypeFor[DueUpdate](),
 	NameClosing:     reflect.TypeFor[Closing](),
 	NameCommandHelp: reflect.TypeFor[CommandHelp](),
+	NameUnproven:    reflect.TypeFor[Unproven](),
 	NameDigest:      reflect.TypeFor[Digest](),
 }
 
@@ -353,3 +355,7 @@ func (s *Set) Closing(d Closing) (Rendered, error) { return s.Render(NameClosing
 
 // CommandHelp renders the reply to staff listing the valid commands.
 func (s *Set) CommandHelp(d CommandHelp) (Rendered, error) { return s.Render(NameCommandHelp, d) }
+
+// Unproven renders the notice to a staff member that a mail in their name
+// was not acted on.
+func (s *Set) Unproven(d Unproven) (Rendered, error) { return s.Render(NameUnproven, d) }

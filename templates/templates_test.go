@@ -50,6 +50,7 @@ func TestTypedMethods(t *testing.T) {
 		NameDueUpdate:   func() (Rendered, error) { return s.DueUpdate(samples(NameDueUpdate)[0].(DueUpdate)) },
 		NameClosing:     func() (Rendered, error) { return s.Closing(samples(NameClosing)[0].(Closing)) },
 		NameCommandHelp: func() (Rendered, error) { return s.CommandHelp(samples(NameCommandHelp)[0].(CommandHelp)) },
+		NameUnproven:    func() (Rendered, error) { return s.Unproven(samples(NameUnproven)[0].(Unproven)) },
 		NameDigest:      func() (Rendered, error) { return s.Digest(samples(NameDigest)[0].(Digest)) },
 	}
 	for _, n := range Names() {
@@ -127,6 +128,8 @@ func TestHeaderInjection(t *testing.T) {
 		NameDueUpdate:   DueUpdate{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, NewDue: now, Note: hostile},
 		NameClosing:     Closing{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Resolved: now},
 		NameCommandHelp: CommandHelp{Department: hostile, Staff: p, Ref: "REQ-9", Unknown: []string{hostile}, Valid: []string{hostile}},
+		NameUnproven: Unproven{Department: hostile, DepartmentAddress: hostile, Staff: p, Ref: "REQ-9", Subject: hostile,
+			Received: now, Location: ber, Reason: hostile},
 		NameDigest: Digest{Department: hostile, Now: now, Location: ber, Sections: []DigestSection{{Title: hostile, Short: hostile,
 			Items: []DigestItem{{Ref: "REQ-9", Subject: hostile, Requester: hostile, Category: hostile, Due: now, Age: hostile}}}},
 			Categories: []DigestRecord{{Category: hostile, Commitment: hostile, KeptPercent: 50, Advice: hostile}}},

@@ -183,3 +183,22 @@ func TestCheckTemplateOverrides(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckWarnsAboutWeakAuthority: settings that weaken how staff mail is
+// proven are warnings, not errors.
+func TestCheckWarnsAboutWeakAuthority(t *testing.T) {
+	path, _ := breakConfig(t, t.TempDir(), []edit{
+		{`    # trust_authentication_results: true`, `    trust_authentication_results: true`},
+		{`    # assignable: ["*@contractor.example"]`, `    assignable: ["*"]`},
+	}, nil)
+	r := runAckd(t, "check", "-c", path)
+	if r.code != 0 || !strings.Contains(r.stdout, "OK") {
+		t.Fatalf("check: want exit 0 and OK; got %s", r)
+	}
+	for _, want := range []string{"warning: department \"IT Help Desk\": trust_authentication_results without authserv_id",
+		`warning: department "IT Help Desk": assignable "*"`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
+		}
+	}
+}

@@ -157,6 +157,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	for _, w := range mailwatch.SecretWarnings(cfg) {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
+	for _, w := range cfg.AuthorityWarnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
 	nrules := 0
 	for _, d := range cfg.Departments {
 		nrules += len(d.Rules)

@@ -58,7 +58,9 @@ type Mail struct {
 }
 
 // NewMessageID returns a fresh random Message-ID for domain, bare (without
-// angle brackets): 26 base32 characters (130 random bits) "@" domain.
+// angle brackets): 26 base32 characters (128 random bits from crypto/rand)
+// "@" domain. A staff reply naming one proves its author was sent that
+// mail, so the random part must stay unguessable.
 func NewMessageID(domain string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)

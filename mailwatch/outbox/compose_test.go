@@ -340,6 +340,12 @@ func TestNewMessageID(t *testing.T) {
 			t.Fatalf("duplicate id %q", id)
 		}
 		seen[id] = true
+		// A reply naming one proves its author was sent it: the random
+		// part must be unguessable, 128 bits at least (26 base32 digits).
+		local, _, _ := strings.Cut(id, "@")
+		if len(local) < 26 || strings.Trim(local, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+			t.Fatalf("id %q: random part %q is not 128 bits of base32", id, local)
+		}
 	}
 	for _, domain := range []string{"", "a@b", "bad domain", "<x.test>"} {
 		if id := NewMessageID(domain); !validMsgID(id) {

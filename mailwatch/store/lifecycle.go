@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -144,7 +146,12 @@ func checkUpdate(cur, next Request) error {
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 		return r
 	}
-	if mutable(cur) != mutable(next) {
+	if !slices.Equal(cur.Recipients, next.Recipients) {
+		return errors.New("update changed the request's recipients (only the lifecycle fields can change)")
+	}
+	cur.Recipients, next.Recipients = nil, nil
+	// DeepEqual is == here (Recipients, the only slice, is cleared).
+	if !reflect.DeepEqual(mutable(cur), mutable(next)) {
 		return errors.New("update changed a field that cannot change (only the lifecycle fields can)")
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -241,14 +242,19 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	if s.textBytes {
 		text = []byte(r.Text)
 	}
+	req.Recipients = slices.Clone(r.Recipients)
+	rcpt, err := json.Marshal(nonNil(r.Recipients))
+	if err != nil {
+		return Request{}, fmt.Errorf("encode recipients: %w", err)
+	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO requests (dept, seq, ref, message_key, message_id, mailbox, uid,
 			requester, requester_name, subject, category, rule, state,
-			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14)
+			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18)
 		RETURNING id`,
 		r.Dept, seq, ref, r.MessageKey, r.MessageID, r.Mailbox, int64(r.UID),
 		r.Requester, r.RequesterName, r.Subject, r.Category, r.Rule, r.State,
-		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text).Scan(&req.ID)
+		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt)).Scan(&req.ID)
 	if err != nil {
 		return Request{}, fmt.Errorf("insert request: %w", err)
 	}
@@ -450,6 +456,54 @@ func (s *sqlStore) MailByID(ctx context.Context, id int64) (Mail, error) {
 	return m, nil
 }
 
+func (s *sqlStore) ThreadMail(ctx context.Context, requestID int64, messageIDs []string) ([]Mail, error) {
+	ids := normKeys(messageIDs)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var out []Mail
+	for start := 0; start < len(ids); start += maxKeysPerQuery {
+		chunk := ids[start:min(start+maxKeysPerQuery, len(ids))]
+		// Outbox Message-IDs are stored as composed, without brackets;
+		// both spellings are asked for so a caller's brackets never matter.
+		args := []any{requestID}
+		marks := make([]string, 0, 2*len(chunk))
+		for _, k := range chunk {
+			args = append(args, k, "<"+k+">")
+			marks = append(marks, fmt.Sprintf("$%d", len(args)-1), fmt.Sprintf("$%d", len(args)))
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT `+mailCols+` FROM outbox
+			WHERE request_id = $1 AND message_id IN (`+strings.Join(marks, ", ")+`) ORDER BY id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("find mail of request %d: %w", requestID, err)
+		}
+		for rows.Next() {
+			m, err := scanMail(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("find mail of request %d: %w", requestID, err)
+			}
+			out = append(out, m)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("find mail of request %d: %w", requestID, err)
+		}
+	}
+	return out, nil
+}
+
+// nonNil makes a nil list encode as [] rather than null.
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
+
 // markMail runs a pending → state transition and tells a missing mail from
 // one that already left the pending state.
 func (s *sqlStore) markMail(ctx context.Context, op string, id int64, query string, args ...any) error {
@@ -505,7 +559,7 @@ func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
 
 const requestCols = `id, dept, ref, message_key, message_id, mailbox, uid, requester, requester_name, subject,
 	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text,
-	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at`
+	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at, recipients`
 
 func scanRequest(sc scanner) (Request, error) {
 	var (
@@ -514,13 +568,20 @@ func scanRequest(sc scanner) (Request, error) {
 		received, due, created, first  sql.NullInt64
 		cycle, answered, late, waiting sql.NullInt64
 		resolved, activity             sql.NullInt64
+		rcpt                           string
 	)
 	err := sc.Scan(&r.ID, &r.Dept, &r.Ref, &r.MessageKey, &r.MessageID, &r.Mailbox, &uid, &r.Requester,
 		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &first,
 		&r.EscalationLevel, &r.Reminders, &r.Text,
-		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity)
+		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity, &rcpt)
 	if err != nil {
 		return Request{}, err
+	}
+	if err := json.Unmarshal([]byte(rcpt), &r.Recipients); err != nil {
+		return Request{}, fmt.Errorf("decode recipients of request %d: %w", r.ID, err)
+	}
+	if len(r.Recipients) == 0 {
+		r.Recipients = nil
 	}
 	r.UID = uint32(uid)
 	r.ReceivedAt, r.DueAt = fromMillis(received), fromMillis(due)

@@ -63,6 +63,13 @@ type Store interface {
 	NextMailAttempt(ctx context.Context) (time.Time, bool, error)
 	// MailByID returns one outbox mail in any state; ErrNotFound.
 	MailByID(ctx context.Context, id int64) (Mail, error)
+	// ThreadMail returns the outbox mails, in any state, that belong to
+	// request requestID and whose Message-ID is one of messageIDs (with or
+	// without angle brackets), oldest first; none is no error. It tells
+	// whether a reply names mail ackd wrote about that request, and to
+	// whom: a Message-ID of another request, or of no request, is never
+	// returned.
+	ThreadMail(ctx context.Context, requestID int64, messageIDs []string) ([]Mail, error)
 	// MarkSent records a successful delivery attempt. The mail must be
 	// pending: ErrNotFound for an unknown id, ErrNotPending otherwise.
 	MarkSent(ctx context.Context, id int64, at time.Time) error
@@ -181,6 +188,10 @@ type NewRequest struct {
 	Text       string    // capped excerpt, quoted in escalations
 	ThreadKeys []string  // more Message-IDs that identify the thread
 	State      string    // one of the State constants; "" means StateAcknowledged
+	// Recipients are the other addresses the request was written to (its
+	// To and Cc without the department's own): with the requester, the
+	// only people whose mail on the thread counts as a reminder.
+	Recipients []string
 }
 
 // Request is a recorded request.
@@ -223,6 +234,9 @@ type Request struct {
 	// LastActivityAt is the last message on the thread from anyone;
 	// ReceivedAt at first.
 	LastActivityAt time.Time
+	// Recipients are NewRequest.Recipients, fixed when recorded; nil for
+	// requests recorded before they were kept.
+	Recipients []string
 }
 
 // Change is one change to a request, applied by Store.Apply.

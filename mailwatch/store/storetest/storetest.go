@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Skipped", testSkipped},
 	}
 	tests = append(tests, lifecycleTests...)
+	tests = append(tests, authorityTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
