@@ -12,8 +12,8 @@ import (
 // starts with a forward or reply prefix never counts, because people
 // forward bounces and auto-replies to the help desk as requests.
 
-// autoSubject matches auto-reply and bounce subjects at the start, after
-// any "[tag]" a ticket system or list put in front.
+// autoSubject matches auto-reply subjects and list managers' refusals at
+// the start, after any "[tag]" a ticket system or list put in front.
 var autoSubject = mustRx(`(?i)^\s*(?:\[[^\]]{0,80}\]\s*)*(` +
 	// auto-replies: Outlook, Exchange, RT, Apple, localized Outlook
 	`auto(?:matic|matische)?[ -]?(?:reply|response|antwort)\s*:|auto\s*:|` +
@@ -21,10 +21,8 @@ var autoSubject = mustRx(`(?i)^\s*(?:\[[^\]]{0,80}\]\s*)*(` +
 	`abwesend\s*:|r[ée]ponse automatique\s*:|absence\s*:|risposta automatica\s*:|` +
 	`respuesta autom[áa]tica\s*:|automatisch antwoord\s*:|otomatik yan[ıi]t\s*:|` +
 	`自動応答\s*[:：]|自动回复\s*[:：]|自動回覆\s*[:：]|` +
-	// bounces without a DSN part
-	`undeliverable\s*:|undelivered mail returned to sender|delivery status notification|` +
-	`mail delivery (?:failed|failure)|returned mail\s*:|failure notice\s*$|` +
-	`delivery (?:has )?failed|message not delivered|nicht zustellbar\s*:|unzustellbar\s*:|non remis\s*:|` +
+	// (bounce subjects are in headerless.go: they count only together
+	// with a sign that a machine wrote the mail)
 	// list managers refusing or holding a post (mlmmj, Mailman)
 	`post to \S+@\S+ denied|your message to \S+ awaits moderator approval|` +
 	// Hotmail/Outlook.com JMRP complaints
@@ -39,8 +37,10 @@ var ackSubject = mustRx(`(?i)` +
 	`^\s*(?:your\s+)?(?:ticket|request|case|incident|anfrage|demande)\s*(?:#|no\.?|nr\.?)?\s*[a-z]*-?\d+\s+` +
 	`(?:has been\s+|was\s+|wurde\s+)?(?:received|created|opened|logged|eingegangen|erstellt)\b`)
 
-// forwardPrefix is a subject a person wrote by forwarding or replying.
-var forwardPrefix = regexp.MustCompile(`(?i)^\s*(?:re|aw|sv|antw|fwd?|wg|tr|rv|enc)\s*[:：]`)
+// forwardPrefix is a subject a person wrote by forwarding or replying:
+// English, German, Nordic (SV, VB), Dutch (Antw, Doorst), French (TR),
+// Spanish and Portuguese (RV, ENC), Italian (R, I).
+var forwardPrefix = regexp.MustCompile(`(?i)^\s*(?:re|aw|sv|vb|antw|doorst|fwd?|wg|tr|rv|enc|r|i)\s*[:：]`)
 
 // snsNotification matches Amazon SES/SNS JSON notifications, raw or
 // escaped inside an SNS envelope's "Message" string.
@@ -99,12 +99,20 @@ func heuristicView(v *view) (refusal, bool) {
 			return refusal{RefuseHeuristic, "body is an Amazon SES " + s[1] + " notification"}, true
 		}
 	}
-	if !forwarded && bounceBody.maybe(text, &v.textLow) {
-		if s := bounceBody.re.FindString(text); s != "" {
+	if forwarded {
+		return refusal{}, false
+	}
+	// The body checks read only what the sender wrote above anything it
+	// forwards or quotes: a coworker who pastes a bounce below "----------
+	// Forwarded message ---------" is asking for help, not bouncing.
+	own := ownText(text)
+	var ownLow lazyLower
+	if bounceBody.maybe(own, &ownLow) {
+		if s := bounceBody.re.FindString(own); s != "" {
 			return refusal{RefuseHeuristic, "body reads like a bounce: " + quoteSignal(s)}, true
 		}
 	}
-	return refusal{}, false
+	return headerlessRobot(m, subj, own)
 }
 
 func quoteSignal(s string) string { return `"` + oneLine(s) + `"` }

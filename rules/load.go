@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ackd/ackd/internal/loopback"
+	"github.com/ackd/ackd/internal/pgdsn"
 )
 
 // Defaults for keys a config may leave out.
@@ -274,6 +277,7 @@ func dsnHasPassword(dsn string) bool {
 func (l *loader) store(n *yaml.Node, st *StoreConfig) {
 	st.Driver = DefaultStoreDriver
 	m := l.mapping(n, "store", "driver", "dsn", "password_env", "password_file")
+	dsnOK := false
 	if m != nil {
 		if v := m.get("driver"); v != nil {
 			if s, ok := l.str(v, "driver"); ok {
@@ -291,6 +295,8 @@ func (l *loader) store(n *yaml.Node, st *StoreConfig) {
 					l.at(v, "dsn: empty")
 				case dsnHasPassword(s):
 					l.at(v, "dsn: "+inlinePassword)
+				default:
+					dsnOK = true
 				}
 				st.DSN = s
 			}
@@ -312,7 +318,24 @@ func (l *loader) store(n *yaml.Node, st *StoreConfig) {
 	case "postgres":
 		if !m.has("dsn") {
 			l.at(m.node, "store: postgres needs a dsn")
+		} else if dsnOK {
+			l.postgresTLS(m.get("dsn"), st.DSN)
 		}
+	}
+}
+
+// postgresTLS refuses a DSN that could reach a remote PostgreSQL without
+// verifying its certificate, as transport does for IMAP and SMTP; the
+// store's Open refuses it too. Loopback hosts and unix sockets may use any
+// sslmode. Messages name the host, never the DSN.
+func (l *loader) postgresTLS(n *yaml.Node, dsn string) {
+	d, err := pgdsn.Parse(dsn)
+	if err != nil {
+		l.at(n, "dsn: %v", err)
+		return
+	}
+	if p := d.Problem(); p != "" {
+		l.at(n, "dsn: %s", p)
 	}
 }
 
@@ -361,14 +384,7 @@ func (l *loader) tlsMode(m *cfgMapping) (string, bool) {
 
 // isLoopbackHost says whether host names this machine: localhost, 127.0.0.0/8
 // or ::1. Only there may TLS be off or unverified.
-func isLoopbackHost(host string) bool {
-	h := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ".")
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopbackHost(host string) bool { return loopback.Host(host) }
 
 // host reads a host name or IP address without a port.
 func (l *loader) host(m *cfgMapping, what string) string {

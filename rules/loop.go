@@ -23,6 +23,8 @@ const (
 	RefuseNotAddressed    = "not-addressed"      // department not named in any recipient header
 	RefuseNotAllowed      = "sender-not-allowed" // From outside allowed_senders
 	RefuseHeuristic       = "heuristic"          // content looks machine-made; see heuristic.go
+	RefuseBounceText      = "bounce-text"        // delivery-failure text from a robot, no DSN part; see headerless.go
+	RefuseListNotice      = "list-notice"        // list manager's loop alert or moderation notice; see headerless.go
 	RefuseNoMessage       = "no-message"         // Decide was given nil
 )
 
@@ -155,19 +157,23 @@ func reportRefusal(m *Message) (refusal, bool) {
 // systemSender looks at every address a robot would sign with: From,
 // Sender and the Return-Path.
 func systemSender(m *Message) (refusal, bool) {
-	cands := []struct{ field, addr string }{{"From", m.From.Address}}
+	type cand struct {
+		field, addr string
+		kind        func(string) string
+	}
+	cands := []cand{{"From", m.From.Address, authorLocalPart}}
 	if !strings.Contains(m.From.Address, "@") && m.From.Name != "" {
 		// "From: MAILER-DAEMON <>": the robot signs with its name only.
-		cands = append(cands, struct{ field, addr string }{"From name", m.From.Name})
+		cands = append(cands, cand{"From name", m.From.Name, authorLocalPart})
 	}
 	if m.Sender != nil {
-		cands = append(cands, struct{ field, addr string }{"Sender", m.Sender.Address})
+		cands = append(cands, cand{"Sender", m.Sender.Address, authorLocalPart})
 	}
 	if m.HasReturnPath {
-		cands = append(cands, struct{ field, addr string }{"Return-Path", m.ReturnPath})
+		cands = append(cands, cand{"Return-Path", m.ReturnPath, systemLocalPart})
 	}
 	for _, c := range cands {
-		if what := systemLocalPart(c.addr); what != "" {
+		if what := c.kind(c.addr); what != "" {
 			return refusal{RefuseSystemSender, "system sender " + quoteAddr(c.addr) + " in " + c.field + " (" + what + ")"}, true
 		}
 	}
@@ -175,47 +181,104 @@ func systemSender(m *Message) (refusal, bool) {
 }
 
 // systemLocalPart names the kind of robot an address belongs to, or "".
-// Mailing list software uses both "-" and "+" to tag its addresses
-// (Mailman list-bounces+x@, mlmmj list+owner@), so both are checked.
+// The local part is compared as words (see localWords), so case and the
+// separators people and robots use interchangeably do not matter:
+// "Mailer_Daemon", "mailer.daemon" and "MAILER-DAEMON" are one robot, and
+// so are "no_reply", "do.not.reply" and "DoNotReply-Payroll". Mailing list
+// software tags its addresses with both "-" and "+" (Mailman
+// list-bounces+x@, mlmmj list+owner@, VERP bounces-123@), so both are
+// checked.
 func systemLocalPart(addr string) string {
-	a := strings.ToLower(strings.TrimSpace(addr))
-	a = strings.Trim(a, "<>")
-	if a == "" {
+	lp := splitLocal(addr)
+	if lp.base == "" {
 		return ""
 	}
-	local := a
-	if at := strings.LastIndexByte(a, '@'); at >= 0 {
-		local = a[:at]
-	}
-	local = strings.Trim(local, `"`)
-	base, detail, _ := strings.Cut(local, "+")
-	squashed := strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' || r == '.' {
-			return -1
-		}
-		return r
-	}, base)
+	w := lp.words
 	switch {
-	case squashed == "mailerdaemon":
+	case hasRole(w, "mailerdaemon"):
 		return "MAILER-DAEMON"
-	case base == "postmaster":
+	case hasRole(w, "postmaster"):
 		return "postmaster"
-	case base == "listserv":
+	case hasRole(w, "listserv"):
 		return "LISTSERV"
-	case base == "majordomo":
+	case hasRole(w, "majordomo"):
 		return "majordomo"
-	case squashed == "noreply" || squashed == "donotreply" || squashed == "noreplies":
+	case oneOf(strings.Join(w, ""), "noreply", "donotreply", "dontreply", "noreplies"):
+		// The whole local part only: "gmail-noreply" and "alerts.noreply"
+		// are no-reply robots too, but automated notices people ask about
+		// come from them (see the requests corpus).
 		return "no-reply address"
-	case strings.HasSuffix(base, "-request"):
+	case strings.HasSuffix(lp.base, "-request"):
 		return "list request address"
-	case strings.HasPrefix(base, "owner-") || strings.HasSuffix(base, "-owner") || detail == "owner":
+	case strings.HasPrefix(lp.base, "owner-") || strings.HasSuffix(lp.base, "-owner") || lp.tag == "owner":
 		return "list owner address"
-	case strings.HasSuffix(base, "-bounces") || strings.HasPrefix(detail, "bounces") || strings.Contains(base, "-bounces-"):
+	case strings.HasSuffix(lp.base, "-bounces") || strings.HasPrefix(lp.tag, "bounces") || strings.Contains(lp.base, "-bounces-"):
 		return "bounce address"
-	case detail == "request":
+	case lp.tag == "request":
 		return "list request address"
 	}
 	return ""
+}
+
+// authorLocalPart is systemLocalPart for the addresses that name who wrote
+// a message (From, Sender). It also knows bounce processors signing with
+// their VERP address (bounce@, bounce+tag@, bounces-123@): the same
+// address in a Return-Path only says a bulk platform handles the bounces
+// of mail that may well be a person's, so it counts there only in the
+// list forms systemLocalPart knows.
+func authorLocalPart(addr string) string {
+	if what := systemLocalPart(addr); what != "" {
+		return what
+	}
+	// "max.bounce" is a person: the word must come first.
+	if w := splitLocal(addr).words; len(w) > 0 && (w[0] == "bounce" || w[0] == "bounces") {
+		return "bounce address"
+	}
+	return ""
+}
+
+// localPart is an address's local part taken apart for role matching.
+type localPart struct {
+	base  string   // lower case, without quotes and without the +tag
+	tag   string   // the sub-address after the first "+", lower case
+	words []string // base split at ".", "_", "-" and white space
+}
+
+// splitLocal takes the local part of addr (or all of it when there is no
+// "@": a robot signing with a bare name) apart. Sub-address tags name the
+// recipient of a VERP bounce, never the role, so they are cut off first.
+func splitLocal(addr string) localPart {
+	a := strings.ToLower(strings.TrimSpace(addr))
+	a = strings.Trim(a, "<>")
+	if at := strings.LastIndexByte(a, '@'); at >= 0 {
+		a = a[:at]
+	}
+	a = strings.Trim(a, `"`)
+	base, tag, _ := strings.Cut(a, "+")
+	words := strings.FieldsFunc(base, func(r rune) bool {
+		return r == '.' || r == '_' || r == '-' || r == ' ' || r == '\t'
+	})
+	return localPart{base: base, tag: tag, words: words}
+}
+
+// hasRole reports whether consecutive words spell one of the roles when
+// written together: [do not reply] and [donotreply] both spell "donotreply".
+func hasRole(words []string, roles ...string) bool {
+	for i := range words {
+		joined := ""
+		for _, w := range words[i:] {
+			joined += w
+			for _, r := range roles {
+				if joined == r {
+					return true
+				}
+			}
+			if len(joined) >= 12 {
+				break // longer than any role
+			}
+		}
+	}
+	return false
 }
 
 // ownSender refuses mail whose From, Sender or Reply-To is the department

@@ -62,6 +62,10 @@ type Message struct {
 	// HasDeliveryStatus is true when any part is message/delivery-status,
 	// message/disposition-notification or message/feedback-report.
 	HasDeliveryStatus bool
+	// HasAttachedMessage is true when any part is message/rfc822,
+	// message/global, text/rfc822-headers or message/global-headers: a
+	// returned, held or forwarded original.
+	HasAttachedMessage bool
 
 	// Text is the plain-text body: the text/plain part, or the text/html
 	// part converted to text, capped in size.

@@ -21,6 +21,7 @@ type walker struct {
 	topType           string
 	reportType        string
 	hasDeliveryStatus bool
+	hasAttached       bool
 
 	plain, html       string
 	plainCut, htmlCut bool
@@ -50,6 +51,9 @@ func (w *walker) entity(h *textproto.Header, t string, params map[string]string,
 	w.parts++
 	if isDeliveryStatus(t) {
 		w.hasDeliveryStatus = true
+	}
+	if isAttachedMessage(t) {
+		w.hasAttached = true
 	}
 	if !strings.HasPrefix(t, "multipart/") {
 		w.leaf(h, t, params, body)
@@ -278,6 +282,15 @@ func isDeliveryStatus(t string) bool {
 	case "message/delivery-status", "message/global-delivery-status",
 		"message/disposition-notification", "message/global-disposition-notification",
 		"message/feedback-report":
+		return true
+	}
+	return false
+}
+
+// isAttachedMessage says t carries another message or its header.
+func isAttachedMessage(t string) bool {
+	switch t {
+	case "message/rfc822", "message/global", "text/rfc822-headers", "message/global-headers":
 		return true
 	}
 	return false

@@ -80,6 +80,7 @@ func Parse(raw []byte, opts Options) (m *rules.Message, err error) {
 	m.ContentType = w.topType
 	m.ReportType = w.reportType
 	m.HasDeliveryStatus = w.hasDeliveryStatus
+	m.HasAttachedMessage = w.hasAttached
 	m.Text, m.TextFromHTML, m.Truncated = w.text()
 	return m, nil
 }

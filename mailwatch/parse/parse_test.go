@@ -229,11 +229,19 @@ func TestBodies(t *testing.T) {
 			eq(t, "ContentType", m.ContentType, "multipart/report")
 			eq(t, "ReportType", m.ReportType, "delivery-status")
 			eq(t, "HasDeliveryStatus", m.HasDeliveryStatus, true)
+			eq(t, "HasAttachedMessage", m.HasAttachedMessage, true)
 			eq(t, "Text", m.Text, "Delivery failed.")
 		}},
 		{"feedback report nested in mixed", msg("Content-Type: multipart/mixed; boundary=o", "", "--o", "Content-Type: multipart/report; report-type=feedback-report; boundary=i", "", "--i", "Content-Type: message/feedback-report", "", "Feedback-Type: abuse", "--i--", "--o--"), Options{}, func(t *testing.T, m *rules.Message) {
 			eq(t, "ReportType", m.ReportType, "")
 			eq(t, "HasDeliveryStatus", m.HasDeliveryStatus, true)
+			eq(t, "HasAttachedMessage", m.HasAttachedMessage, false)
+		}},
+		{"returned headers in mixed", msg("Content-Type: multipart/mixed; boundary=b", "", "--b", "Content-Type: text/plain", "", "Not delivered.",
+			"--b", "Content-Type: text/rfc822-headers", "", "From: me@example.test", "Subject: original", "--b--"), Options{}, func(t *testing.T, m *rules.Message) {
+			eq(t, "HasDeliveryStatus", m.HasDeliveryStatus, false)
+			eq(t, "HasAttachedMessage", m.HasAttachedMessage, true)
+			eq(t, "Text", m.Text, "Not delivered.")
 		}},
 		{"multipart without boundary read as text", msg("Content-Type: multipart/mixed", "", "just words"), Options{}, text("just words", false)},
 		{"boundary never present", msg("Content-Type: multipart/mixed; boundary=zzz", "", "just words"), Options{}, text("just words", false)},

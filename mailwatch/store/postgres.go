@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/ackd/ackd/internal/pgdsn"
 )
 
 //go:embed migrations/postgres/*.sql
@@ -49,6 +52,9 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 		// pgx redacts passwords it recognises, but not inside every
 		// malformed URL it quotes; scrub once more.
 		return nil, fmt.Errorf("open postgres: %w", scrubbed(err, opts.Password))
+	}
+	if err := checkPostgresTLS(dsn, cfg); err != nil {
+		return nil, err
 	}
 	if opts.Password != "" {
 		cfg.Password = opts.Password
@@ -88,6 +94,29 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 		return fail(err)
 	}
 	return &sqlStore{w: db, r: db, opts: opts, textBytes: true, postgres: true}, nil
+}
+
+// checkPostgresTLS refuses a connection that could reach a server other
+// than this machine's without verifying its certificate, the last line
+// behind `ackd check` (which judges the DSN as written): it takes the hosts
+// pgx will dial, PGHOST and the defaults included, and the sslmode pgx
+// will use, the DSN's or else PGSSLMODE's.
+func checkPostgresTLS(dsn string, cfg *pgx.ConnConfig) error {
+	d, err := pgdsn.Parse(dsn)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	if d.SSLMode == "" {
+		d.SSLMode = strings.ToLower(strings.TrimSpace(os.Getenv("PGSSLMODE")))
+	}
+	d.Hosts = []string{cfg.Host}
+	for _, f := range cfg.Fallbacks {
+		d.Hosts = append(d.Hosts, f.Host)
+	}
+	if p := d.Problem(); p != "" {
+		return errors.New("open postgres: refused: " + p)
+	}
+	return nil
 }
 
 var kvPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
