@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ackd/ackd/internal/addrspec"
 )
 
 // Defaults for keys a config may leave out.
@@ -527,7 +529,13 @@ func (l *loader) address(n *yaml.Node, key string) (string, bool) {
 		l.at(n, "%s: invalid email address %q: %v", key, s, err)
 		return "", false
 	}
-	return a.Address, true
+	// What the composer would refuse must fail here, not on the first mail.
+	addr, err := addrspec.Check(a.Address)
+	if err != nil {
+		l.at(n, "%s: %v", key, err)
+		return "", false
+	}
+	return addr, true
 }
 
 // addresses reads a list of email addresses.
@@ -1095,8 +1103,10 @@ func (l *loader) escalate(n *yaml.Node, d *Department) []EscalationStep {
 				default:
 					if a, err := mail.ParseAddress(s); err != nil {
 						l.at(v, "to: %q is not staff, leads or an email address", s)
+					} else if addr, err := addrspec.Check(a.Address); err != nil {
+						l.at(v, "to: %v", err)
 					} else {
-						s = a.Address
+						s = addr
 					}
 				}
 				st.To = s
