@@ -436,3 +436,29 @@ func TestFetchBatchPeakHeap(t *testing.T) {
 		t.Errorf("with the budget the batch held %.1f MiB; want at most 16 MiB and half of %.1f MiB", float64(bounded)/(1<<20), float64(unbounded)/(1<<20))
 	}
 }
+
+// TestDigestListsParked: the digest shows the department's parked messages
+// and is no longer "all clear" while there are any.
+func TestDigestListsParked(t *testing.T) {
+	w := newWorld(t)
+	d := w.rt.Department("IT Help Desk")
+	if err := w.st.ParkMessage(context.Background(), store.Parked{Dept: "IT Help Desk", Mailbox: "INBOX", UIDValidity: 1, UID: 42,
+		From: "jane@example.test", Subject: "Scanner", Attempts: 5, LastError: "record request: database is locked"}); err != nil {
+		t.Fatal(err)
+	}
+	_, r, _, err := DigestMail(context.Background(), w.st, w.rt.Templates, d, at("2026-03-02 08:30"))
+	if err != nil && !strings.Contains(err.Error(), "digest.to is empty") {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Parked messages (1)", "INBOX UID 42 from jane@example.test: Scanner (5 attempts; last error: record request: database is locked)"} {
+		if !strings.Contains(strings.Join(strings.Fields(r.Text), " "), want) {
+			t.Errorf("digest text lacks %q:\n%s", want, r.Text)
+		}
+	}
+	if strings.Contains(r.Text, "All clear") {
+		t.Errorf("digest says all clear with a parked message:\n%s", r.Text)
+	}
+	if !strings.Contains(r.HTML, "Parked messages") {
+		t.Errorf("digest HTML lacks the parked messages")
+	}
+}
