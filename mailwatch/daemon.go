@@ -18,6 +18,7 @@ import (
 
 	"github.com/ackd/ackd/mailwatch/oauth"
 	"github.com/ackd/ackd/mailwatch/outbox"
+	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
@@ -369,4 +370,42 @@ func (c checkpoints) Load(ctx context.Context, mailbox string) (uint32, uint32, 
 
 func (c checkpoints) Save(ctx context.Context, mailbox string, validity, last uint32) error {
 	return c.st.SaveSyncState(ctx, c.dept, mailbox, store.SyncState{UIDValidity: validity, LastUID: last})
+}
+
+// Park records a message the watcher moved on past (Parker); what the
+// message says of itself is read best-effort for `ackd status`.
+func (c checkpoints) Park(ctx context.Context, msg Fetched, attempts int, cause error) error {
+	p := store.Parked{Dept: c.dept, Mailbox: msg.Mailbox, UIDValidity: msg.UIDValidity, UID: msg.UID,
+		Size: msg.Size, ReceivedAt: msg.InternalDate, Attempts: attempts, LastError: cause.Error()}
+	if msg.Raw != nil {
+		if m, err := parse.Parse(msg.Raw, parse.Options{}); err == nil {
+			p.MessageID, p.From, p.Subject = m.MessageID, m.From.Address, m.Subject
+		}
+	}
+	return c.st.ParkMessage(ctx, p)
+}
+
+// Parked lists the UIDs parked in mailbox under uidValidity (Parker).
+func (c checkpoints) Parked(ctx context.Context, mailbox string, uidValidity uint32) ([]uint32, error) {
+	all, err := c.st.ParkedMessages(ctx, c.dept)
+	if err != nil {
+		return nil, err
+	}
+	var uids []uint32
+	for _, p := range all {
+		if p.Mailbox == mailbox && p.UIDValidity == uidValidity {
+			uids = append(uids, p.UID)
+		}
+	}
+	slices.Sort(uids)
+	return uids, nil
+}
+
+// Unpark forgets a parked message (Parker).
+func (c checkpoints) Unpark(ctx context.Context, mailbox string, uidValidity, uid uint32) error {
+	err := c.st.UnparkMessage(ctx, c.dept, mailbox, uidValidity, uid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }

@@ -150,7 +150,19 @@ func DigestMail(ctx context.Context, st store.Store, tpl *templates.Set, d *rule
 	if err != nil {
 		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("digest of %s: %w", d.Name, err)
 	}
-	rendered, err := tpl.Digest(DigestData(d, rep))
+	data := DigestData(d, rep)
+	parked, err := st.ParkedMessages(ctx, d.Name)
+	if err != nil {
+		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("digest of %s: %w", d.Name, err)
+	}
+	for _, p := range parked {
+		data.Parked = append(data.Parked, templates.DigestParked{Mailbox: p.Mailbox, UID: p.UID, From: p.From,
+			Subject: p.Subject, Received: p.ReceivedAt, Attempts: p.Attempts, Error: p.LastError})
+	}
+	if len(parked) > 0 {
+		data.AllClear = false
+	}
+	rendered, err := tpl.Digest(data)
 	if err != nil {
 		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("render digest of %s: %w", d.Name, err)
 	}

@@ -38,6 +38,16 @@ type MailboxConfig struct {
 	PollInterval time.Duration
 	// BatchSize is how many messages one FETCH asks for (default 50).
 	BatchSize int
+	// BatchBytes caps the bodies one FETCH holds in memory, by the
+	// RFC822.SIZE the server reported (default DefaultBatchBytes); a
+	// message larger than the cap is fetched alone.
+	BatchBytes int64
+	// ParkAttempts and ParkAfter: a message whose handler keeps failing
+	// with a transient error is parked (Parker) once it has failed
+	// ParkAttempts times and its first failure is ParkAfter old (defaults
+	// DefaultParkAttempts, DefaultParkAfter), and the mailbox moves on.
+	ParkAttempts int
+	ParkAfter    time.Duration
 	// MaxMessageBytes: larger messages are handed over without their body
 	// (Fetched.TooLarge) so they are recorded as skipped, never loaded.
 	MaxMessageBytes int64
@@ -62,6 +72,11 @@ type Fetched struct {
 // does the watcher move its checkpoint past the UID; an error ends the
 // session and the message is fetched again after reconnecting, so the
 // handler must be idempotent (it is: messages are keyed by Message-ID).
+//
+// A handler records a message it cannot handle because of its content
+// itself (as skipped) and returns nil; an error means "try again". A
+// message that keeps failing, or whose error IsPermanent (the handler
+// could not record it), is parked when the Checkpoints is a Parker.
 type Handler func(ctx context.Context, msg Fetched) error
 
 // Checkpoints persist how far a mailbox has been read.
@@ -69,6 +84,42 @@ type Checkpoints interface {
 	Load(ctx context.Context, mailbox string) (uidValidity, lastUID uint32, err error)
 	Save(ctx context.Context, mailbox string, uidValidity, lastUID uint32) error
 }
+
+// Parker is what Checkpoints may also implement so that one message that
+// keeps failing does not hold up its mailbox: the watcher parks it (keeps
+// it aside, with the error, for status, digest and metrics) and moves on.
+// Without a Parker such a message is retried until it succeeds.
+type Parker interface {
+	// Park records msg (its body may be nil) as parked after attempts
+	// more failed attempts, the last failing with cause. Parking a
+	// message already parked adds the attempts and keeps the newest cause.
+	Park(ctx context.Context, msg Fetched, attempts int, cause error) error
+	// Parked returns the UIDs of the messages parked in mailbox under
+	// uidValidity, in UID order.
+	Parked(ctx context.Context, mailbox string, uidValidity uint32) ([]uint32, error)
+	// Unpark forgets a parked message: it was handled at last, or it is
+	// gone from the mailbox.
+	Unpark(ctx context.Context, mailbox string, uidValidity, uid uint32) error
+}
+
+// Defaults for MailboxConfig.
+const (
+	// DefaultBatchBytes bounds the message bodies one FETCH holds. 50
+	// messages of up to max_message_bytes (25 MiB) each could hold over a
+	// GiB; 8 MiB keeps a backlog of attachments to a few dozen MiB of heap
+	// (the body, go-imap's copy, the parse) while ordinary mail, a few KiB
+	// a message, still comes 50 to a FETCH.
+	DefaultBatchBytes = 8 << 20
+	// DefaultParkAttempts and DefaultParkAfter: five attempts rule out a
+	// one-off failure (a lock, a timeout); two minutes is longer than a
+	// PostgreSQL failover or restart (the failover test measured 8.9 s),
+	// so a store blip never parks a good message, yet one bad message
+	// holds up its mailbox for minutes, not forever. While the store is
+	// down the park itself fails, so nothing is parked then: the mailbox
+	// waits where it is.
+	DefaultParkAttempts = 5
+	DefaultParkAfter    = 2 * time.Minute
+)
 
 // Backoff is a capped exponential backoff with full jitter.
 type Backoff struct {
@@ -114,15 +165,38 @@ type Watcher struct {
 	// which a retry a second later will not fix.
 	backoff, authBackoff Backoff
 
+	// failing is the message whose handler failed last, and how often;
+	// parkedRetried says this watcher tried its parked messages again.
+	// Only the Run goroutine touches them.
+	failing       failure
+	parkedRetried bool
+
 	mu        sync.Mutex
 	connected bool
 	lastErr   error
+}
+
+// failure counts the failed attempts at one message.
+type failure struct {
+	mailbox       string
+	validity, uid uint32
+	attempts      int
+	first         time.Time
 }
 
 // NewWatcher builds a watcher; Run starts it.
 func NewWatcher(cfg MailboxConfig, cp Checkpoints, handle Handler, log *slog.Logger) *Watcher {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 50
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = DefaultBatchBytes
+	}
+	if cfg.ParkAttempts <= 0 {
+		cfg.ParkAttempts = DefaultParkAttempts
+	}
+	if cfg.ParkAfter <= 0 {
+		cfg.ParkAfter = DefaultParkAfter
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Minute
@@ -168,8 +242,9 @@ func (w *Watcher) setConnected(ok bool, err error) {
 
 // handleError is a message the handler could not record.
 type handleError struct {
-	uid uint32
-	err error
+	uid      uint32
+	err      error
+	attempts int // failed attempts at this message so far
 }
 
 func (e handleError) Error() string { return fmt.Sprintf("handle uid %d: %v", e.uid, e.err) }
@@ -202,7 +277,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 			// (store full or read-only, say). It stays unread by ackd and
 			// is fetched again after the wait.
 			wait = w.backoff.Next()
-			w.log.Error("could not record a message; it will be fetched again", "uid", herr.uid, "err", herr.err, "retry_in", wait.Round(time.Millisecond))
+			w.log.Error("could not record a message; it will be fetched again", "uid", herr.uid, "err", herr.err,
+				"attempts", herr.attempts, "retry_in", wait.Round(time.Millisecond))
 		} else if errors.Is(err, ErrAuth) {
 			wait = w.authBackoff.Next()
 			w.log.Error("IMAP login refused; check the username and password", "err", err, "retry_in", wait.Round(time.Second))
@@ -380,8 +456,15 @@ func (w *Watcher) tlsConfig() *tls.Config {
 }
 
 // catchUp hands every message above last to the handler, batch by batch,
-// saving the checkpoint after each message it handled.
+// saving the checkpoint after each batch. A batch is at most BatchSize
+// messages, and its bodies are fetched in groups of at most BatchBytes.
 func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, last uint32) (uint32, error) {
+	if !w.parkedRetried {
+		if err := w.retryParked(ctx, c, validity); err != nil {
+			return last, err
+		}
+		w.parkedRetried = true
+	}
 	for {
 		var set imap.UIDSet
 		set.AddRange(imap.UID(last+1), 0) // last+1:*
@@ -403,7 +486,7 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 		if len(uids) > w.cfg.BatchSize {
 			uids = uids[:w.cfg.BatchSize]
 		}
-		msgs, err := w.fetch(c, uids)
+		metas, err := w.fetchMeta(c, uids)
 		if err != nil {
 			return last, err
 		}
@@ -413,20 +496,25 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 		// durable write less.
 		handled := last
 		var herr error
-		for _, m := range msgs {
-			m.Mailbox, m.UIDValidity = w.mailbox, validity
-			// The message in hand is finished even during shutdown, so its
-			// receipt is recorded before the process exits.
-			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			err := w.handle(hctx, m)
-			cancel()
+	batch:
+		for len(metas) > 0 {
+			n := byteGroup(metas, w.cfg.BatchBytes)
+			msgs, err := w.fetchBodies(c, metas[:n])
 			if err != nil {
-				herr = handleError{uid: m.UID, err: err}
+				herr = err
 				break
 			}
-			handled = m.UID
-			if ctx.Err() != nil {
-				break
+			metas = metas[n:]
+			for _, m := range msgs {
+				m.Mailbox, m.UIDValidity = w.mailbox, validity
+				if err := w.handleOne(ctx, m); err != nil {
+					herr = err
+					break batch
+				}
+				handled = m.UID
+				if ctx.Err() != nil {
+					break batch
+				}
 			}
 		}
 		if handled != last {
@@ -444,10 +532,137 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 	}
 }
 
-// fetch reads the given UIDs: sizes first, so a giant message is never
-// loaded, then the full bodies with BODY.PEEK (the \Seen flag staff rely on
-// stays untouched).
+// handleOne hands one message to the handler. nil means the checkpoint
+// may move past it: it was handled, or it failed once too often and was
+// parked. A handleError means it is to be tried again after a backoff.
+func (w *Watcher) handleOne(ctx context.Context, m Fetched) error {
+	// The message in hand is finished even during shutdown, so its
+	// receipt is recorded before the process exits.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	err := w.handle(hctx, m)
+	cancel()
+	f := &w.failing
+	same := f.mailbox == m.Mailbox && f.validity == m.UIDValidity && f.uid == m.UID
+	if err == nil {
+		if same {
+			*f = failure{}
+		}
+		return nil
+	}
+	if !same {
+		*f = failure{mailbox: m.Mailbox, validity: m.UIDValidity, uid: m.UID, first: time.Now()}
+	}
+	f.attempts++
+	parker, ok := w.cp.(Parker)
+	// A permanent error reaching the watcher is one the handler could not
+	// record: retrying cannot help, so it is parked at once.
+	due := IsPermanent(err) || f.attempts >= w.cfg.ParkAttempts && time.Since(f.first) >= w.cfg.ParkAfter
+	if !ok || !due {
+		return handleError{uid: m.UID, err: err, attempts: f.attempts}
+	}
+	if perr := parker.Park(context.WithoutCancel(ctx), m, f.attempts, err); perr != nil {
+		return handleError{uid: m.UID, err: fmt.Errorf("%w (parking it failed too: %v)", err, perr), attempts: f.attempts}
+	}
+	w.log.Error("message parked: it kept failing; the mailbox moves on without it (ackd status lists it; it is tried again at the next start)",
+		"uid", m.UID, "attempts", f.attempts, "since", f.first.Round(time.Second), "err", err)
+	*f = failure{}
+	return nil
+}
+
+// retryParked hands the mailbox's parked messages to the handler once
+// more; it runs once per Watcher, i.e. at each start of ackd, so an admin
+// who fixed the cause restarts ackd to retry them. A message handled at
+// last is unparked; one that fails again stays parked with the new error
+// and does not hold up the mailbox.
+func (w *Watcher) retryParked(ctx context.Context, c *imapclient.Client, validity uint32) error {
+	parker, ok := w.cp.(Parker)
+	if !ok {
+		return nil
+	}
+	uids, err := parker.Parked(ctx, w.mailbox, validity)
+	if err != nil {
+		return fmt.Errorf("list parked messages: %w", err)
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	w.log.Info("trying parked messages again", "count", len(uids))
+	for len(uids) > 0 {
+		n := min(len(uids), w.cfg.BatchSize)
+		metas, err := w.fetchMeta(c, uids[:n])
+		if err != nil {
+			return err
+		}
+		present := map[uint32]bool{}
+		for len(metas) > 0 {
+			k := byteGroup(metas, w.cfg.BatchBytes)
+			msgs, err := w.fetchBodies(c, metas[:k])
+			if err != nil {
+				return err
+			}
+			metas = metas[k:]
+			for _, m := range msgs {
+				present[m.UID] = true
+				m.Mailbox, m.UIDValidity = w.mailbox, validity
+				hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				herr := w.handle(hctx, m)
+				cancel()
+				if herr != nil {
+					w.log.Warn("parked message failed again; it stays parked", "uid", m.UID, "err", herr)
+					if err := parker.Park(ctx, m, 1, herr); err != nil {
+						return fmt.Errorf("park uid %d again: %w", m.UID, err)
+					}
+					continue
+				}
+				if err := parker.Unpark(ctx, w.mailbox, validity, m.UID); err != nil {
+					return fmt.Errorf("unpark uid %d: %w", m.UID, err)
+				}
+				w.log.Info("parked message handled at last", "uid", m.UID)
+			}
+		}
+		for _, u := range uids[:n] {
+			if !present[u] {
+				// Deleted from the mailbox meanwhile: nothing to retry.
+				if err := parker.Unpark(ctx, w.mailbox, validity, u); err != nil {
+					return fmt.Errorf("unpark uid %d: %w", u, err)
+				}
+			}
+		}
+		uids = uids[n:]
+	}
+	return nil
+}
+
+// byteGroup is how many of metas, from the first, one body FETCH takes:
+// as many as fit in budget bytes by their RFC822.SIZE, at least one (a
+// message larger than the budget comes alone). Messages too large to load
+// cost nothing.
+func byteGroup(metas []Fetched, budget int64) int {
+	var sum int64
+	for i, m := range metas {
+		if !m.TooLarge {
+			sum += m.Size
+		}
+		if i > 0 && sum > budget {
+			return i
+		}
+	}
+	return len(metas)
+}
+
+// fetch reads the given UIDs: sizes first, then the bodies.
 func (w *Watcher) fetch(c *imapclient.Client, uids []uint32) ([]Fetched, error) {
+	metas, err := w.fetchMeta(c, uids)
+	if err != nil {
+		return nil, err
+	}
+	return w.fetchBodies(c, metas)
+}
+
+// fetchMeta reads the size and INTERNALDATE of the given UIDs, in UID
+// order, leaving out those expunged meanwhile. A message over
+// MaxMessageBytes is marked TooLarge and is never loaded.
+func (w *Watcher) fetchMeta(c *imapclient.Client, uids []uint32) ([]Fetched, error) {
 	var all imap.UIDSet
 	for _, u := range uids {
 		all.AddNum(imap.UID(u))
@@ -456,17 +671,34 @@ func (w *Watcher) fetch(c *imapclient.Client, uids []uint32) ([]Fetched, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch sizes: %w", err)
 	}
-	byUID := make(map[uint32]*Fetched, len(meta))
-	var want imap.UIDSet
+	byUID := make(map[uint32]Fetched, len(meta))
 	for _, m := range meta {
-		f := &Fetched{UID: uint32(m.UID), InternalDate: m.InternalDate, Size: m.RFC822Size}
+		f := Fetched{UID: uint32(m.UID), InternalDate: m.InternalDate, Size: m.RFC822Size}
 		if w.cfg.MaxMessageBytes > 0 && f.Size > w.cfg.MaxMessageBytes {
 			f.TooLarge = true
-		} else {
-			want.AddNum(m.UID)
 		}
 		byUID[f.UID] = f
 	}
+	out := make([]Fetched, 0, len(uids))
+	for _, u := range uids {
+		// Expunged between SEARCH and FETCH: nothing to hand over.
+		if f, ok := byUID[u]; ok {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// fetchBodies reads the full bodies of metas with BODY.PEEK (the \Seen
+// flag staff rely on stays untouched), except of those TooLarge.
+func (w *Watcher) fetchBodies(c *imapclient.Client, metas []Fetched) ([]Fetched, error) {
+	var want imap.UIDSet
+	for _, f := range metas {
+		if !f.TooLarge {
+			want.AddNum(imap.UID(f.UID))
+		}
+	}
+	raw := make(map[uint32][]byte, len(metas))
 	if len(want) > 0 {
 		section := &imap.FetchItemBodySection{Peek: true}
 		bodies, err := c.Fetch(want, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
@@ -474,25 +706,23 @@ func (w *Watcher) fetch(c *imapclient.Client, uids []uint32) ([]Fetched, error) 
 			return nil, fmt.Errorf("fetch bodies: %w", err)
 		}
 		for _, b := range bodies {
-			if f, ok := byUID[uint32(b.UID)]; ok {
-				f.Raw = b.FindBodySection(section)
-				if f.Raw == nil {
-					f.Raw = []byte{}
-				}
+			body := b.FindBodySection(section)
+			if body == nil {
+				body = []byte{}
 			}
+			raw[uint32(b.UID)] = body
 		}
 	}
-	out := make([]Fetched, 0, len(uids))
-	for _, u := range uids {
-		f, ok := byUID[u]
-		if !ok {
-			// Expunged between SEARCH and FETCH: nothing to hand over.
-			continue
+	out := make([]Fetched, 0, len(metas))
+	for _, f := range metas {
+		if !f.TooLarge {
+			body, ok := raw[f.UID]
+			if !ok {
+				return nil, fmt.Errorf("fetch uid %d: server returned no body", f.UID)
+			}
+			f.Raw = body
 		}
-		if !f.TooLarge && f.Raw == nil {
-			return nil, fmt.Errorf("fetch uid %d: server returned no body", u)
-		}
-		out = append(out, *f)
+		out = append(out, f)
 	}
 	return out, nil
 }

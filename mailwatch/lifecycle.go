@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/internal/addrspec"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
@@ -371,7 +372,10 @@ func requester(r store.Request) templates.Person {
 func targets(d *rules.Department, r store.Request, to string) []string {
 	switch to {
 	case "staff":
-		if r.AssignedTo != "" {
+		// An assignee stored before #assign checked addresses may be one
+		// the composer refuses; staff get the escalation instead of the
+		// request's every later mail failing.
+		if _, err := addrspec.Check(r.AssignedTo); err == nil {
 			return []string{r.AssignedTo}
 		}
 		return d.Staff

@@ -104,8 +104,19 @@ var refTag = regexp.MustCompile(`\[(REQ-[0-9]+)\]`)
 
 // Process handles one message durably: it is recorded as a new request with
 // its receipt in the outbox, as a follow-up on a known thread, or as
-// skipped with the reason. A message already processed is a no-op.
+// skipped with the reason. A message already processed is a no-op. A
+// message whose handling fails because of its content (IsPermanent) is
+// recorded as skipped with the error, so the mailbox moves on; only
+// transient errors (store, clock) are returned.
 func (p *Processor) Process(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
+	o, err := p.process(ctx, deptName, f)
+	if IsPermanent(err) {
+		return p.skipUnprocessable(ctx, deptName, f, err)
+	}
+	return o, err
+}
+
+func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
 	rt := p.runtime()
 	dept := rt.Department(deptName)
 	if dept == nil {
@@ -473,8 +484,17 @@ func (p *Processor) SentHandler(dept string) Handler {
 	}
 }
 
-// ProcessSent handles one message of the Sent mailbox.
+// ProcessSent handles one message of the Sent mailbox; like Process, a
+// message that fails because of its content is recorded as skipped.
 func (p *Processor) ProcessSent(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
+	o, err := p.processSent(ctx, deptName, f)
+	if IsPermanent(err) {
+		return p.skipUnprocessable(ctx, deptName, f, err)
+	}
+	return o, err
+}
+
+func (p *Processor) processSent(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
 	rt := p.runtime()
 	dept := rt.Department(deptName)
 	if dept == nil {

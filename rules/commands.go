@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ackd/ackd/internal/addrspec"
 )
 
 // CommandKind names what a staff command asks ackd to do with a request.
@@ -308,7 +310,14 @@ func assignee(arg string) (string, string) {
 	if !ok || local == "" || domain == "" {
 		return "", fmt.Sprintf("%s is not a mail address", quoteArg(arg))
 	}
-	return a.Address, ""
+	// Escalations go to the assignee: an address the composer would
+	// refuse must not be stored, or every later mail about the request
+	// fails.
+	addr, err := addrspec.Check(a.Address)
+	if err != nil {
+		return "", fmt.Sprintf("%s is not an address ackd can write to", quoteArg(arg))
+	}
+	return addr, ""
 }
 
 // Layouts of "#eta" with a date and a wall-clock time in the calendar's zone.

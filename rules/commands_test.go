@@ -135,6 +135,7 @@ func TestParseCommandsUnknown(t *testing.T) {
 		{"#assign bob", `#assign: "bob" is not a mail address`},
 		{"#assign bob@", `#assign: "bob@" is not a mail address`},
 		{"#assign bob@example.org, eve@example.org", `#assign: "bob@example.org, eve@example.org" is not a mail address`},
+		{`#assign "x,y"@example.org`, `#assign: "\"x,y\"@example.org" is not an address ackd can write to`},
 		{"#eta next blursday", `#eta: "next blursday" is not a date or duration`},
 		{"#eta", "#eta: needs a date or duration, e.g. #eta 4h, #eta 2d, #eta friday or #eta 2026-12-01"},
 		{"#eta " + strings.Repeat("x", 2000), "#eta: line too long (over 1000 characters)"},

@@ -126,6 +126,11 @@ func TestRefusals(t *testing.T) {
 		{"subdomain not allowed by *@example.test", func(m *Message) { m.From = Address{Address: "x@sub.example.test"} }, RefuseNotAllowed, ""},
 		{"no From", func(m *Message) { m.From = Address{} }, RefuseNoFrom, "no From address"},
 		{"From without domain", func(m *Message) { m.From = Address{Name: "Jürgen", Address: "juergen"} }, RefuseNoFrom, "not usable"},
+		// What the composer refuses, Decide refuses first (issue 11 #6):
+		// `From: "a,b"@example.test` once passed here and then failed its
+		// receipt on every retry.
+		{"From the composer cannot write", func(m *Message) { m.From = Address{Address: "a,b@example.test"} }, RefuseBadAddress, "cannot be replied to"},
+		{"From with a quote", func(m *Message) { m.From = Address{Address: `a"b@example.test`} }, RefuseBadAddress, "cannot be replied to"},
 		// Order: the most specific reason wins.
 		{"bounce beats system sender and null path", func(m *Message) {
 			m.From, m.ReturnPath = Address{Address: "MAILER-DAEMON@mx.example.test"}, ""

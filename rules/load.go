@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ackd/ackd/internal/addrspec"
 	"github.com/ackd/ackd/internal/loopback"
 	"github.com/ackd/ackd/internal/pgdsn"
 )
@@ -543,7 +544,13 @@ func (l *loader) address(n *yaml.Node, key string) (string, bool) {
 		l.at(n, "%s: invalid email address %q: %v", key, s, err)
 		return "", false
 	}
-	return a.Address, true
+	// What the composer would refuse must fail here, not on the first mail.
+	addr, err := addrspec.Check(a.Address)
+	if err != nil {
+		l.at(n, "%s: %v", key, err)
+		return "", false
+	}
+	return addr, true
 }
 
 // addresses reads a list of email addresses.
@@ -1121,8 +1128,10 @@ func (l *loader) escalate(n *yaml.Node, d *Department) []EscalationStep {
 				default:
 					if a, err := mail.ParseAddress(s); err != nil {
 						l.at(v, "to: %q is not staff, leads or an email address", s)
+					} else if addr, err := addrspec.Check(a.Address); err != nil {
+						l.at(v, "to: %v", err)
 					} else {
-						s = a.Address
+						s = addr
 					}
 				}
 				st.To = s

@@ -3,6 +3,8 @@ package rules
 import (
 	"path"
 	"strings"
+
+	"github.com/ackd/ackd/internal/addrspec"
 )
 
 // Refusal codes in Decision.Refusal: stable, short, for metrics and status.
@@ -20,6 +22,7 @@ const (
 	RefuseNullReturnPath  = "null-return-path"   // Return-Path <>
 	RefuseSystemSender    = "system-sender"      // MAILER-DAEMON, noreply, *-request …
 	RefuseNoFrom          = "no-from"            // no usable From address
+	RefuseBadAddress      = "bad-address"        // From address a reply cannot be written to (addrspec.Check)
 	RefuseNotAddressed    = "not-addressed"      // department not named in any recipient header
 	RefuseNotAllowed      = "sender-not-allowed" // From outside allowed_senders
 	RefuseHeuristic       = "heuristic"          // content looks machine-made; see heuristic.go
@@ -88,6 +91,11 @@ func (d *Department) refuse(m *Message) (refusal, bool) {
 			return refusal{RefuseNoFrom, "no From address"}, true
 		}
 		return refusal{RefuseNoFrom, "From address " + quoteAddr(from) + " is not usable"}, true
+	}
+	// The composer refuses what addrspec refuses; asking first turns such
+	// a message away here, with the reason, instead of failing its receipt.
+	if _, err := addrspec.Check(m.From.Address); err != nil {
+		return refusal{RefuseBadAddress, "From address " + quoteAddr(from) + " cannot be replied to: " + oneLine(err.Error())}, true
 	}
 	if !d.addressed(m) {
 		return refusal{RefuseNotAddressed, "department address not in To/Cc/Resent-To/Resent-Cc/Delivered-To/X-Original-To"}, true

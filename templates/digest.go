@@ -29,6 +29,20 @@ type Digest struct {
 	// Reminders received and late notices sent in the window.
 	Reminders   int
 	LateNotices int
+	// Parked are messages ackd could not handle and moved on past (their
+	// handling kept failing); they wait for an admin. Empty: none.
+	Parked []DigestParked
+}
+
+// DigestParked is one parked message.
+type DigestParked struct {
+	Mailbox  string
+	UID      uint32
+	From     string // "" when unknown
+	Subject  string
+	Received time.Time // zero when unknown
+	Attempts int
+	Error    string // the last error
 }
 
 // DigestSection is one list of requests.
@@ -93,7 +107,9 @@ func digestSamples(at func(day, hour, minute int) time.Time, loc *time.Location)
 			Categories: []DigestRecord{{Category: "hardware", Commitment: "4h", Kept: 8, Judged: 10, Pending: 1, KeptPercent: 80,
 				Median: "2h", P80: "5h", Suggest: "5h", Advice: "p80 first response 5h is above the 4h commitment"},
 				{Category: "default", Commitment: "3d", KeptPercent: -1}},
-			Reminders: 2, LateNotices: 1},
+			Reminders: 2, LateNotices: 1,
+			Parked: []DigestParked{{Mailbox: "INBOX", UID: 4711, From: "jane.doe@example.test", Subject: "Scanner",
+				Received: at(1, 9, 0), Attempts: 5, Error: "record request: database is locked"}}},
 		Digest{AllClear: true},
 	}
 }

@@ -181,7 +181,11 @@ func printClassification(w io.Writer, c classification) {
 	fmt.Fprintf(w, "== %s\n", c.File)
 	fmt.Fprintf(w, "department: %s\nfrom:       %s\nsubject:    %s\n", c.Department, c.From, c.Subject)
 	if !c.Reply {
-		fmt.Fprintf(w, "reply:      no (%s)\n\n", c.Reason)
+		fmt.Fprintf(w, "reply:      no (%s)\n", c.Reason)
+		if c.Refusal != "" {
+			fmt.Fprintf(w, "refusal:    %s\n", c.Refusal)
+		}
+		fmt.Fprintln(w)
 		return
 	}
 	rule := c.Rule

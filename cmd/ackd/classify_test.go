@@ -259,3 +259,29 @@ func TestClassifyGolden(t *testing.T) {
 		t.Errorf("classify output differs from %s (go test -update rewrites it):\n--- got\n%s--- want\n%s", golden, r.stdout, want)
 	}
 }
+
+// TestClassifyPoisonFrom: classify says what the daemon does with a From
+// the composer cannot write (issue 11 #6): no receipt, refusal
+// bad-address, in the text and the JSON output alike.
+func TestClassifyPoisonFrom(t *testing.T) {
+	file := filepath.Join("testdata", "poison", "from-comma.eml")
+	r := runAckd(t, "classify", "-c", exampleConfig, "--at", "2026-12-22T15:30:00+01:00", file)
+	if r.code != 0 {
+		t.Fatalf("want exit 0; got %s", r)
+	}
+	for _, want := range []string{"reply:      no (From address <a,b@example.test> cannot be replied to", "refusal:    bad-address\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("classify output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	got, r := classifyJSON(t, "2026-12-22T15:30:00+01:00", []string{file})
+	if r.code != 0 || got[0].Reply == nil || *got[0].Reply || got[0].Error != "" {
+		t.Fatalf("want reply:false and no error; got %+v (%s)", got[0], r)
+	}
+	var refusal struct {
+		Refusal string `json:"refusal"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &refusal); err != nil || refusal.Refusal != "bad-address" {
+		t.Errorf("JSON refusal = %q, %v; want bad-address", refusal.Refusal, err)
+	}
+}

@@ -63,6 +63,9 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 	if len(open) == 0 {
 		fmt.Fprintln(w, "(no open requests)")
 	}
+	if err := printParked(ctx, w, st); err != nil {
+		return err
+	}
 	if nskipped <= 0 {
 		return nil
 	}
@@ -75,6 +78,26 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 	fmt.Fprintf(tw, "WHEN\tDEPARTMENT\tFROM\tSUBJECT\tREASON\n")
 	for _, s := range skipped {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.At.Local().Format("2006-01-02 15:04"), s.Dept, clip(s.From, 40), clip(s.Subject, 40), s.Reason)
+	}
+	return tw.Flush()
+}
+
+// printParked lists the messages ackd moved on past because handling them
+// kept failing, with their error, when there are any.
+func printParked(ctx context.Context, w io.Writer, st store.Store) error {
+	parked, err := st.ParkedMessages(ctx, "")
+	if err != nil {
+		return fmt.Errorf("list parked messages: %w", err)
+	}
+	if len(parked) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nParked messages (%d): handling them kept failing; ackd went on without them and tries them again when it next starts:\n", len(parked))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "SINCE\tDEPARTMENT\tMAILBOX\tUID\tFROM\tSUBJECT\tATTEMPTS\tLAST ERROR\n")
+	for _, p := range parked {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", p.FirstParked.Local().Format("2006-01-02 15:04"), p.Dept, p.Mailbox,
+			p.UID, clip(p.From, 40), clip(p.Subject, 40), p.Attempts, clip(p.LastError, 120))
 	}
 	return tw.Flush()
 }

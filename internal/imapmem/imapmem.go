@@ -42,6 +42,11 @@ type Options struct {
 	// on every LIST, and makes the server advertise SPECIAL-USE: go-imap's
 	// memory server keeps no special-use of its own.
 	SpecialUse map[string][]imap.MailboxAttr
+	// InIdle, when set, is called in every IDLE right after the server
+	// reported what changed before it, before it waits for more: mail a
+	// test appends there lands exactly in the window where an IDLE that
+	// flushes first and listens second would lose its wake-up.
+	InIdle func()
 }
 
 // Start listens on 127.0.0.1 on a free port.
@@ -70,10 +75,11 @@ func Start(opts Options) (*Server, error) {
 			if !ok {
 				return nil, nil, fmt.Errorf("imapmem: memory session lacks IMAP4rev2")
 			}
+			idle := idleFlush{SessionIMAP4rev2: sess, inIdle: opts.InIdle}
 			if len(s.special) > 0 {
-				return &specialUse{idleFlush: idleFlush{sess}, srv: s}, nil, nil
+				return &specialUse{idleFlush: idle, srv: s}, nil, nil
 			}
-			return idleFlush{sess}, nil, nil
+			return idle, nil, nil
 		},
 		InsecureAuth: true,
 		Caps:         caps,
@@ -182,16 +188,41 @@ func (s *Server) Login(username string) (*imapclient.Client, error) {
 }
 
 // idleFlush makes IDLE report what changed since the last command, as
-// Dovecot does: go-imap's server only reports changes signalled after IDLE
-// began, so mail appended between a client's last command and its IDLE
-// would wait for the next command.
-type idleFlush struct{ imapserver.SessionIMAP4rev2 }
+// Dovecot does, and keeps reporting until it ends. go-imap's server only
+// reports changes signalled after its tracker began listening, inside
+// Idle: flushing first and then calling it left a window in which a
+// message appended was reported only at the client's next command, up to
+// a poll interval later (docs/reliability.md, "A lost IDLE wake-up"). So
+// IDLE here polls the session's queue instead of waiting for a signal:
+// nothing queued can be missed, and a change is reported within
+// idlePollEvery.
+type idleFlush struct {
+	imapserver.SessionIMAP4rev2
+	inIdle func()
+}
+
+// idlePollEvery is how often an idle session looks for changes.
+const idlePollEvery = 10 * time.Millisecond
 
 func (s idleFlush) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	if err := s.SessionIMAP4rev2.Poll(w, true); err != nil {
 		return err
 	}
-	return s.SessionIMAP4rev2.Idle(w, stop)
+	if s.inIdle != nil {
+		s.inIdle()
+	}
+	t := time.NewTicker(idlePollEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-t.C:
+		}
+		if err := s.SessionIMAP4rev2.Poll(w, true); err != nil {
+			return err
+		}
+	}
 }
 
 // specialUse answers LIST itself, for the mailboxes AddUser made, adding

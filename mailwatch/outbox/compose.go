@@ -17,6 +17,8 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/ackd/ackd/internal/addrspec"
 )
 
 // Values for Mail.AutoSubmitted (RFC 3834 §5).
@@ -93,7 +95,27 @@ var reserved = map[string]bool{
 // says Precedence has no standard meaning and must not be relied on, and
 // "Precedence: bulk" hurts a personal receipt with spam filters, while
 // Auto-Submitted is the standard signal.
+//
+// Every error is a *ComposeError: Compose is a pure function of m, so a
+// mail it refuses is refused again on every retry.
 func Compose(m Mail) ([]byte, error) {
+	raw, err := compose(m)
+	if err != nil {
+		return nil, &ComposeError{Err: err}
+	}
+	return raw, nil
+}
+
+// ComposeError is every error Compose returns. Compose does no I/O, so
+// the cause is always in the Mail it was given (an address it cannot
+// write, say): retrying the same input fails the same way. Callers use
+// errors.As to tell it from a store or network failure.
+type ComposeError struct{ Err error }
+
+func (e *ComposeError) Error() string { return e.Err.Error() }
+func (e *ComposeError) Unwrap() error { return e.Err }
+
+func compose(m Mail) ([]byte, error) {
 	if m.Date.IsZero() {
 		return nil, errors.New("compose: no date")
 	}
@@ -181,18 +203,12 @@ func Compose(m Mail) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// cleanAddress checks the addr-spec and sanitises the display name.
+// cleanAddress checks the addr-spec (addrspec.Check, the check rules.Decide
+// makes too) and sanitises the display name.
 func cleanAddress(a mail.Address) (*mail.Address, error) {
-	addr := strings.TrimSpace(a.Address)
-	if addr == "" {
-		return nil, errors.New("empty address")
-	}
-	if strings.ContainsAny(addr, "\r\n\x00<>\" \t,") {
-		return nil, fmt.Errorf("invalid address %q", a.Address)
-	}
-	parsed, err := mail.ParseAddress("<" + addr + ">")
+	addr, err := addrspec.Check(a.Address)
 	if err != nil {
-		return nil, fmt.Errorf("invalid address %q: %w", a.Address, err)
+		return nil, err
 	}
 	name := cleanText(a.Name)
 	if strings.Contains(name, "\\") && !isASCII(name) {
@@ -202,7 +218,7 @@ func cleanAddress(a mail.Address) (*mail.Address, error) {
 		// the same and is encoded.
 		name = strings.ReplaceAll(name, "\\", "\uff3c")
 	}
-	return &mail.Address{Name: name, Address: parsed.Address}, nil
+	return &mail.Address{Name: name, Address: addr}, nil
 }
 
 func isASCII(s string) bool {

@@ -189,7 +189,9 @@ func lenientAddress(piece string) (rules.Address, bool) {
 		} else if end := strings.IndexAny(strings.TrimSpace(inner), " \t,;"); end >= 0 {
 			inner = strings.TrimSpace(inner)[:end] // unclosed: up to the next separator
 		}
-		addr = inner
+		// RFC 5322 allows comments around the atoms of an addr-spec
+		// ("pete(his account)@silly.test"); the address is what is left.
+		addr = stripComments(inner)
 		name = piece[:lt]
 	} else {
 		rest := stripComments(piece)

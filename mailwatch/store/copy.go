@@ -44,6 +44,8 @@ var copyTables = []copyTable{
 		"message_id", "envelope_from", "recipients", "raw", "state", "attempts", "next_attempt",
 		"created_at", "sent_at", "failed_at", "last_error"}},
 	{name: "digest_sent", cols: []string{"dept", "day", "queued_at"}},
+	{name: "parked", cols: []string{"dept", "mailbox", "uid_validity", "uid", "message_id", "from_addr", "subject",
+		"size", "received_at", "attempts", "last_error", "first_parked", "parked_at"}},
 }
 
 // copyBatch rows go into one INSERT: few round trips to a remote

@@ -100,6 +100,19 @@ type Store interface {
 	// RecentSkipped returns up to limit (> 0) skipped messages, newest first.
 	RecentSkipped(ctx context.Context, limit int) ([]Skipped, error)
 
+	// ParkMessage records a message whose handling kept failing, keyed by
+	// (Dept, Mailbox, UIDValidity, UID). Parking one already parked adds
+	// p.Attempts to its count and replaces its error, its descriptive
+	// fields when p has them, and ParkedAt; FirstParked stays. Attempts
+	// must be > 0. A zero p.ParkedAt means now. It does not mark any
+	// message key processed: a parked message may still be handled later.
+	ParkMessage(ctx context.Context, p Parked) error
+	// ParkedMessages returns the parked messages of dept, or of all
+	// departments with dept "", oldest FirstParked first.
+	ParkedMessages(ctx context.Context, dept string) ([]Parked, error)
+	// UnparkMessage deletes a parked message; ErrNotFound when none.
+	UnparkMessage(ctx context.Context, dept, mailbox string, uidValidity, uid uint32) error
+
 	// Apply changes one request in one transaction. It locks and reads the
 	// request's row (ErrNotFound), marks c.MessageKey processed for the
 	// request's department if set (outcome "followup"), calls c.Update
@@ -308,6 +321,24 @@ type Skipped struct {
 	Reason     string // in words (rules.Decision.Reason, or a parse error)
 	Refusal    string // short stable code (rules.Decision.Refusal)
 	At         time.Time
+}
+
+// Parked is a message a watcher moved on past because handling it kept
+// failing. Text fields are stored as valid UTF-8 without NUL.
+type Parked struct {
+	Dept        string // required
+	Mailbox     string // required
+	UIDValidity uint32
+	UID         uint32 // required
+	MessageID   string // "" when unknown (the body could not be parsed)
+	From        string
+	Subject     string
+	Size        int64     // RFC822.SIZE
+	ReceivedAt  time.Time // IMAP INTERNALDATE; zero when unknown
+	Attempts    int       // failed attempts so far
+	LastError   string
+	FirstParked time.Time // set by the store
+	ParkedAt    time.Time // the last time it was parked; zero means now
 }
 
 // NewMail is a mail to queue in the outbox.

@@ -184,11 +184,14 @@ var (
 	descQueue = prometheus.NewDesc("ackd_outbox_queue_depth", "Outbox mail still to send.", nil, nil)
 	descIMAP  = prometheus.NewDesc("ackd_imap_connected", "1 when the mailbox's IMAP session is up.",
 		[]string{"mailbox"}, nil)
-	descStore = prometheus.NewDesc("ackd_store_up", "1 when the store answered this scrape's queries.", nil, nil)
+	descStore  = prometheus.NewDesc("ackd_store_up", "1 when the store answered this scrape's queries.", nil, nil)
+	descParked = prometheus.NewDesc("ackd_parked_messages",
+		"Messages ackd moved on past because handling them kept failing; they wait for an admin (ackd status lists them).",
+		[]string{"dept"}, nil)
 )
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOpen, descOverdue, descQueue, descIMAP, descStore} {
+	for _, d := range []*prometheus.Desc{descOpen, descOverdue, descQueue, descIMAP, descStore, descParked} {
 		ch <- d
 	}
 }
@@ -229,6 +232,20 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for d, n := range overdue {
 			ch <- prometheus.MustNewConstMetric(descOverdue, prometheus.GaugeValue, float64(n), d)
+		}
+	}
+	if parked, err := c.src.Store.ParkedMessages(ctx, ""); err != nil {
+		up = 0
+	} else {
+		per := map[string]int{}
+		for _, d := range c.depts() {
+			per[d] = 0
+		}
+		for _, p := range parked {
+			per[p.Dept]++
+		}
+		for d, n := range per {
+			ch <- prometheus.MustNewConstMetric(descParked, prometheus.GaugeValue, float64(n), d)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(descStore, prometheus.GaugeValue, up)

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FindThread", testFindThread},
 		{"OpenRequests", testOpenRequests},
 		{"Skipped", testSkipped},
+		{"Parked", testParked},
 	}
 	tests = append(tests, lifecycleTests...)
 	tests = append(tests, authorityTests...)
