@@ -137,6 +137,17 @@ type Store interface {
 	// When a digest was already queued for dept and day it writes nothing
 	// and returns false, so a digest goes out once a day across restarts.
 	QueueDigest(ctx context.Context, dept, day string, mails []NewMail) (bool, error)
+
+	// AdoptDepartment moves every row of department oldKey (sync state,
+	// reference counter, processed marks, requests, thread keys, skips,
+	// outbox, events, digest days) to newKey in one transaction, and drops
+	// oldKey's lease, when the store holds rows under oldKey and none under
+	// newKey; it reports whether it moved anything. Otherwise it writes
+	// nothing and returns false: adopting twice, or after the department
+	// already has state under newKey, changes nothing. Departments used
+	// to be keyed by their display name; ackd calls this at start for each
+	// configured department, from its name to its Key.
+	AdoptDepartment(ctx context.Context, oldKey, newKey string) (bool, error)
 }
 
 // SyncState is what a mailbox watcher must remember between sessions.

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FindThread", testFindThread},
 		{"OpenRequests", testOpenRequests},
 		{"Skipped", testSkipped},
+		{"AdoptDepartment", testAdoptDepartment},
 	}
 	tests = append(tests, lifecycleTests...)
 	for _, tc := range tests {
