@@ -20,6 +20,9 @@ const (
 	EventResumed  = "resumed"
 	EventNote     = "note"
 	EventActivity = "activity"
+	// EventSkippedTooOld: a scheduled step was due more than max_age ago
+	// and went out to nobody.
+	EventSkippedTooOld = "skipped-too-old"
 )
 
 // plan is what one message or one clock tick does to a request: the row

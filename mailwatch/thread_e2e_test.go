@@ -47,7 +47,8 @@ var berlinLoc = func() *time.Location {
 func threadConfig(s *mailstack.Stack, dir, dept, staff, lead, secret, category string) string {
 	ih, ip, _ := net.SplitHostPort(s.IMAPAddr)
 	sh, sp, _ := net.SplitHostPort(s.SMTPAddr)
-	return fmt.Sprintf(`store: {driver: sqlite, dsn: %s}
+	return fmt.Sprintf(`backfill: 1h # the test may deliver mail before ackd first looks
+store: {driver: sqlite, dsn: %s}
 smtp: {host: %s, port: %s, tls: starttls, ca_file: %s}
 http: {listen: ""}
 limits: {per_sender_per_hour: 1000, global_per_minute: 1000}

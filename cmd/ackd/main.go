@@ -157,6 +157,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	for _, w := range mailwatch.SecretWarnings(cfg) {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
+	for _, w := range cfg.HistoryWarnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
 	nrules := 0
 	for _, d := range cfg.Departments {
 		nrules += len(d.Rules)
@@ -310,6 +313,13 @@ func configAndStore(ctx context.Context, cmd, path string, stderr io.Writer) (*r
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ackd %s: open store: %v\n", cmd, err)
+		return nil, nil, false
+	}
+	// A store written before departments were keyed by address is read
+	// the way the daemon will leave it.
+	if err := mailwatch.AdoptDepartments(ctx, st, cfg, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+		st.Close()
+		fmt.Fprintf(stderr, "ackd %s: %v\n", cmd, err)
 		return nil, nil, false
 	}
 	return cfg, st, true
