@@ -172,26 +172,10 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 	d.digest = NewDigester(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "digest"))
 
 	for _, dept := range cfg.Departments {
-		pass, err := ReadSecret(dept.IMAP.Password)
-		if err != nil {
-			return nil, fmt.Errorf("department %q imap: %w", dept.Name, err)
-		}
-		tc, err := TLSConfig(dept.IMAP.Host, dept.IMAP.CAFile, dept.IMAP.InsecureSkipVerify)
-		if err != nil {
-			return nil, fmt.Errorf("department %q imap: %w", dept.Name, err)
-		}
-		mb := MailboxConfig{
-			Addr: net.JoinHostPort(dept.IMAP.Host, strconv.Itoa(dept.IMAP.Port)), TLS: dept.IMAP.TLS,
-			Username: dept.IMAP.Username, Password: pass, TLSConfig: tc,
-			Mailbox: dept.IMAP.Mailbox, IDLE: dept.IMAP.IDLE, PollInterval: dept.IMAP.PollInterval,
-			MaxMessageBytes: cfg.Limits.MaxMessageBytes,
-			Backfill:        dept.Backfill, MaxAge: dept.MaxAge,
-		}
 		wlog := log.With("dept", dept.Name)
-		if a, err := oauthAuth(dept.IMAP.OAuth2, dept.IMAP.Username, dept.IMAP.Host, dept.IMAP.Port, wlog); err != nil {
-			return nil, fmt.Errorf("department %q imap: %w", dept.Name, err)
-		} else if a != nil {
-			mb.Auth = a
+		mb, err := DepartmentMailbox(cfg, dept, wlog)
+		if err != nil {
+			return nil, err
 		}
 		// Watchers, leases and sent copies go by the department's key,
 		// like everything the store keeps about it.
@@ -213,6 +197,31 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 		}
 	}
 	return d, nil
+}
+
+// DepartmentMailbox is how to reach dept's INBOX, with its secrets read.
+func DepartmentMailbox(cfg *rules.Config, dept *rules.Department, log *slog.Logger) (MailboxConfig, error) {
+	pass, err := ReadSecret(dept.IMAP.Password)
+	if err != nil {
+		return MailboxConfig{}, fmt.Errorf("department %q imap: %w", dept.Name, err)
+	}
+	tc, err := TLSConfig(dept.IMAP.Host, dept.IMAP.CAFile, dept.IMAP.InsecureSkipVerify)
+	if err != nil {
+		return MailboxConfig{}, fmt.Errorf("department %q imap: %w", dept.Name, err)
+	}
+	mb := MailboxConfig{
+		Addr: net.JoinHostPort(dept.IMAP.Host, strconv.Itoa(dept.IMAP.Port)), TLS: dept.IMAP.TLS,
+		Username: dept.IMAP.Username, Password: pass, TLSConfig: tc,
+		Mailbox: dept.IMAP.Mailbox, IDLE: dept.IMAP.IDLE, PollInterval: dept.IMAP.PollInterval,
+		MaxMessageBytes: cfg.Limits.MaxMessageBytes,
+		Backfill:        dept.Backfill, MaxAge: dept.MaxAge,
+	}
+	if a, err := oauthAuth(dept.IMAP.OAuth2, dept.IMAP.Username, dept.IMAP.Host, dept.IMAP.Port, log); err != nil {
+		return MailboxConfig{}, fmt.Errorf("department %q imap: %w", dept.Name, err)
+	} else if a != nil {
+		mb.Auth = a
+	}
+	return mb, nil
 }
 
 // Runtime is the configuration in force.

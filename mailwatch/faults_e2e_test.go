@@ -342,7 +342,7 @@ func TestFaultDovecotRestartDuringBacklogFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := r.st.SyncState(ctx, "it-help@example.test", "INBOX")
+	st, err := r.st.SyncState(ctx, dept, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +476,7 @@ func TestFaultUIDValidityReset(t *testing.T) {
 	r.start()
 	waitReceipts(t, s, 30*time.Second, 4, jane, max)
 	eventually(t, 10*time.Second, "the checkpoint at the new UIDVALIDITY past all four messages", func() bool {
-		st, err := r.st.SyncState(ctx, "it-help@example.test", "INBOX")
+		st, err := r.st.SyncState(ctx, dept, "INBOX")
 		return err == nil && st.UIDValidity != before && st.LastUID >= 4
 	})
 	r.stop()
@@ -586,7 +586,7 @@ func TestFaultStoreReadOnly(t *testing.T) {
 		return strings.Count(r.log.String(), "record request") >= 2
 	})
 	ctx := faultCtx(t)
-	st, err := r.st.SyncState(ctx, "it-help@example.test", "INBOX")
+	st, err := r.st.SyncState(ctx, dept, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}

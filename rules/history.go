@@ -116,38 +116,44 @@ func (l *loader) checkHistory(d *Department, own, top historyNodes, deptNode *ya
 		FormatAge(d.Backfill), FormatAge(d.MaxAge))
 }
 
-// age reads a history duration: a Go duration (36h, 90m) or whole days
-// ("4d", 24 hours each: calendar time, not business days). zeroOK allows
-// 0 to mean "none".
+// ParseAge reads a history duration as backfill and max_age take it: a Go
+// duration (36h, 90m), whole days ("4d", 24 hours each: calendar time, not
+// business days) or "0".
+func ParseAge(s string) (time.Duration, error) {
+	if num, isDays := strings.CutSuffix(s, "d"); isDays {
+		days, err := strconv.Atoi(num)
+		if err != nil || days < 0 || days > 3650 {
+			return 0, fmt.Errorf("%q is not a duration like 4d, 36h or 90m", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	if s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if _, numErr := strconv.ParseFloat(s, 64); numErr == nil {
+			return 0, fmt.Errorf("%q needs a unit, like %sd or %sh", s, s, s)
+		}
+		return 0, fmt.Errorf("%q is not a duration like 4d, 36h or 90m", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("must not be negative, got %s", s)
+	}
+	return d, nil
+}
+
+// age reads a history duration (see ParseAge); zeroOK allows 0 to mean
+// "none".
 func (l *loader) age(n *yaml.Node, key string, zeroOK bool) (time.Duration, bool) {
 	s, ok := l.str(n, key)
 	if !ok {
 		return 0, false
 	}
-	var d time.Duration
-	if num, isDays := strings.CutSuffix(s, "d"); isDays {
-		days, err := strconv.Atoi(num)
-		if err != nil || days < 0 || days > 3650 {
-			l.at(n, "%s: %q is not a duration like 4d, 36h or 90m", key, s)
-			return 0, false
-		}
-		d = time.Duration(days) * 24 * time.Hour
-	} else if s == "0" {
-		d = 0
-	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			if _, numErr := strconv.ParseFloat(s, 64); numErr == nil {
-				l.at(n, "%s: %q needs a unit, like %sd or %sh", key, s, s, s)
-			} else {
-				l.at(n, "%s: %q is not a duration like 4d, 36h or 90m", key, s)
-			}
-			return 0, false
-		}
-	}
+	d, err := ParseAge(s)
 	switch {
-	case d < 0:
-		l.at(n, "%s: must not be negative, got %s", key, s)
+	case err != nil:
+		l.at(n, "%s: %v", key, err)
 		return 0, false
 	case d == 0 && !zeroOK:
 		l.at(n, "%s: must be positive, got %s", key, s)
