@@ -129,7 +129,10 @@ type Watcher struct {
 
 	// history, while set, marks messages up to a UID that were in the
 	// mailbox before ackd had a checkpoint for it: those that arrived
-	// before its since are passed over. Only the Run goroutine touches it.
+	// before its since are passed over. It lives in memory (reconnects
+	// keep it): a crash in the middle of a backfill hands the rest of the
+	// window's UID range to the processor, which still refuses anything
+	// older than max_age. Only the Run goroutine (or Window) touches it.
 	history historyCut
 
 	mu        sync.Mutex

@@ -101,7 +101,7 @@ func newThreadEnv(t *testing.T, s *mailstack.Stack, category string) *threadEnv 
 func (e *threadEnv) logHistory(t *testing.T) {
 	ctx := context.Background()
 	for n := 1; ; n++ {
-		r, err := e.store.RequestByRef(ctx, threadDeptName, fmt.Sprintf("REQ-%d", n))
+		r, err := e.store.RequestByRef(ctx, strings.ToLower(e.dept), fmt.Sprintf("REQ-%d", n))
 		if err != nil {
 			return
 		}
@@ -362,7 +362,7 @@ func (o opened) reply(m mailOut) mailOut {
 
 func (e *threadEnv) request(t *testing.T, ref string) store.Request {
 	t.Helper()
-	r, err := e.store.RequestByRef(context.Background(), threadDeptName, ref)
+	r, err := e.store.RequestByRef(context.Background(), strings.ToLower(e.dept), ref)
 	if err != nil {
 		t.Fatalf("load %s: %v", ref, err)
 	}
