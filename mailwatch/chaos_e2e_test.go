@@ -122,7 +122,8 @@ func ackdConfig(t *testing.T, s *mailstack.Stack, dir, dept, staff, imapExtra st
 	if err := os.WriteFile(pw, []byte(mailstack.Password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	yaml := fmt.Sprintf(`store: {driver: sqlite, dsn: %s}
+	yaml := fmt.Sprintf(`backfill: 1h # the test may deliver mail before ackd first looks
+store: {driver: sqlite, dsn: %s}
 smtp: {host: %s, port: %s, tls: starttls, ca_file: %s, timeout: 10s}
 http: {listen: ""}
 limits: {per_sender_per_hour: 100000, global_per_minute: 100000}
@@ -486,7 +487,8 @@ func memConfig(t *testing.T, dir string, imapAddr string, sink *smtpsink.Server,
 		t.Fatal(err)
 	}
 	cfgPath = filepath.Join(dir, "config.yaml")
-	writeMemConfig(t, cfgPath, fmt.Sprintf(`store: {driver: sqlite, dsn: %s}
+	writeMemConfig(t, cfgPath, fmt.Sprintf(`backfill: 1h # the test may deliver mail before ackd first looks
+store: {driver: sqlite, dsn: %s}
 smtp: {host: %s, port: %d, tls: none, timeout: 20s}
 http: {listen: ""}
 departments:

@@ -139,6 +139,9 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 	for _, w := range SecretWarnings(cfg) {
 		log.Warn(w)
 	}
+	if err := AdoptDepartments(context.Background(), st, cfg, log); err != nil {
+		return nil, err
+	}
 
 	smtpPass, err := ReadSecret(cfg.SMTP.Password)
 	if err != nil {
@@ -164,49 +167,62 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 	d.copies = newSentCopies(log.With("component", "sentcopy"))
 	d.claims = &claimQueue{queue: queue{st}}
 	d.sender = outbox.NewSender(d.copies.wrap(d.claims), smtpCfg, log.With("component", "outbox"))
-	d.proc = NewProcessor(st, d.Runtime, NewLimiter(cfg.Limits.PerSenderPerHour, cfg.Limits.GlobalPerMinute), d.sender.Kick, log.With("component", "processor"))
+	d.proc = NewProcessor(st, d.Runtime, time.Now, NewLimiter(cfg.Limits.PerSenderPerHour, cfg.Limits.GlobalPerMinute), d.sender.Kick, log.With("component", "processor"))
 	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"))
 	d.proc.SetScheduler(d.sched)
 	d.digest = NewDigester(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "digest"))
 
 	for _, dept := range cfg.Departments {
-		pass, err := ReadSecret(dept.IMAP.Password)
-		if err != nil {
-			return nil, fmt.Errorf("department %q imap: %w", dept.Name, err)
-		}
-		tc, err := TLSConfig(dept.IMAP.Host, dept.IMAP.CAFile, dept.IMAP.InsecureSkipVerify)
-		if err != nil {
-			return nil, fmt.Errorf("department %q imap: %w", dept.Name, err)
-		}
-		mb := MailboxConfig{
-			Addr: net.JoinHostPort(dept.IMAP.Host, strconv.Itoa(dept.IMAP.Port)), TLS: dept.IMAP.TLS,
-			Username: dept.IMAP.Username, Password: pass, TLSConfig: tc,
-			Mailbox: dept.IMAP.Mailbox, IDLE: dept.IMAP.IDLE, PollInterval: dept.IMAP.PollInterval,
-			MaxMessageBytes: cfg.Limits.MaxMessageBytes,
-		}
 		wlog := log.With("dept", dept.Name)
-		if a, err := oauthAuth(dept.IMAP.OAuth2, dept.IMAP.Username, dept.IMAP.Host, dept.IMAP.Port, wlog); err != nil {
-			return nil, fmt.Errorf("department %q imap: %w", dept.Name, err)
-		} else if a != nil {
-			mb.Auth = a
+		mb, err := DepartmentMailbox(cfg, dept, wlog)
+		if err != nil {
+			return nil, err
 		}
+		// Watchers, leases and sent copies go by the department's key,
+		// like everything the store keeps about it.
+		key := dept.Key()
 		if dept.IMAP.AppendSent {
-			d.copies.add(dept.Name, mb, dept.IMAP.SentMailbox)
+			d.copies.add(key, mb, dept.IMAP.SentMailbox)
 		}
-		d.watched[dept.Name] = NewWatcher(mb, checkpoints{st: st, dept: dept.Name}, d.proc.Handler(dept.Name), wlog)
+		d.watched[key] = NewWatcher(mb, checkpoints{st: st, dept: key}, d.proc.Handler(key), wlog)
 		if dept.IMAP.SentMailbox != "" {
 			// Staff who answer from the shared account leave their reply
 			// here, not in the INBOX.
 			sent := mb
 			sent.Mailbox = dept.IMAP.SentMailbox
-			d.watched[dept.Name+"/sent"] = NewWatcher(sent, checkpoints{st: st, dept: dept.Name}, d.proc.SentHandler(dept.Name), wlog)
+			d.watched[key+"/sent"] = NewWatcher(sent, checkpoints{st: st, dept: key}, d.proc.SentHandler(key), wlog)
 		} else if dept.IMAP.DiscoverSent {
 			sent := mb
 			sent.Mailbox, sent.DiscoverSent = "", true
-			d.watched[dept.Name+"/sent"] = NewWatcher(sent, checkpoints{st: st, dept: dept.Name}, d.proc.SentHandler(dept.Name), wlog)
+			d.watched[key+"/sent"] = NewWatcher(sent, checkpoints{st: st, dept: key}, d.proc.SentHandler(key), wlog)
 		}
 	}
 	return d, nil
+}
+
+// DepartmentMailbox is how to reach dept's INBOX, with its secrets read.
+func DepartmentMailbox(cfg *rules.Config, dept *rules.Department, log *slog.Logger) (MailboxConfig, error) {
+	pass, err := ReadSecret(dept.IMAP.Password)
+	if err != nil {
+		return MailboxConfig{}, fmt.Errorf("department %q imap: %w", dept.Name, err)
+	}
+	tc, err := TLSConfig(dept.IMAP.Host, dept.IMAP.CAFile, dept.IMAP.InsecureSkipVerify)
+	if err != nil {
+		return MailboxConfig{}, fmt.Errorf("department %q imap: %w", dept.Name, err)
+	}
+	mb := MailboxConfig{
+		Addr: net.JoinHostPort(dept.IMAP.Host, strconv.Itoa(dept.IMAP.Port)), TLS: dept.IMAP.TLS,
+		Username: dept.IMAP.Username, Password: pass, TLSConfig: tc,
+		Mailbox: dept.IMAP.Mailbox, IDLE: dept.IMAP.IDLE, PollInterval: dept.IMAP.PollInterval,
+		MaxMessageBytes: cfg.Limits.MaxMessageBytes,
+		Backfill:        dept.Backfill, MaxAge: dept.MaxAge,
+	}
+	if a, err := oauthAuth(dept.IMAP.OAuth2, dept.IMAP.Username, dept.IMAP.Host, dept.IMAP.Port, log); err != nil {
+		return MailboxConfig{}, fmt.Errorf("department %q imap: %w", dept.Name, err)
+	} else if a != nil {
+		mb.Auth = a
+	}
+	return mb, nil
 }
 
 // Runtime is the configuration in force.
@@ -226,7 +242,7 @@ func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
 	for _, dept := range old.Config.Departments {
 		found := false
 		for _, nd := range cfg.Departments {
-			if nd.Name == dept.Name {
+			if nd.Key() == dept.Key() {
 				found = true
 				if !sameIMAP(nd.IMAP, dept.IMAP) {
 					d.log.Warn("IMAP settings changed; they take effect after a restart", "dept", dept.Name)
@@ -239,7 +255,7 @@ func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
 	}
 	d.sched.Kick()
 	for _, nd := range cfg.Departments {
-		if _, ok := d.watched[nd.Name]; !ok {
+		if _, ok := d.watched[nd.Key()]; !ok {
 			return fmt.Errorf("reload: department %q added; restart ackd to start watching it", nd.Name)
 		}
 	}
@@ -274,7 +290,7 @@ func (d *Daemon) Ready() error {
 				// Nothing to watch is not an outage; the watcher said so once.
 				continue
 			}
-			errs = append(errs, fmt.Errorf("department %q: imap not connected: %v", name, err))
+			errs = append(errs, fmt.Errorf("department %q: imap not connected: %v", d.mailboxName(name), err))
 		}
 	}
 	return errors.Join(errs...)
@@ -298,10 +314,38 @@ func (d *Daemon) Mailboxes() []MailboxStatus {
 		if !ok && errors.Is(err, ErrNoSentMailbox) {
 			continue
 		}
-		out = append(out, MailboxStatus{Name: name, Connected: ok, Err: err})
+		out = append(out, MailboxStatus{Name: d.mailboxName(name), Connected: ok, Err: err})
 	}
 	slices.SortFunc(out, func(a, b MailboxStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// mailboxName shows a watcher's key ("it@example.test/sent") with the
+// department's display name ("IT Help Desk/sent").
+func (d *Daemon) mailboxName(key string) string {
+	cfg := d.rt.Load().Config
+	if dept, ok := strings.CutSuffix(key, "/sent"); ok {
+		return cfg.DepartmentName(dept) + "/sent"
+	}
+	return cfg.DepartmentName(key)
+}
+
+// AdoptDepartments moves the state of every configured department that
+// the store still keeps under its display name (as ackd did before
+// departments were keyed by address) to its Key, so an existing database
+// keeps its checkpoints, references and requests. Run it before anything
+// reads or writes department state.
+func AdoptDepartments(ctx context.Context, st store.Store, cfg *rules.Config, log *slog.Logger) error {
+	for _, dept := range cfg.Departments {
+		moved, err := st.AdoptDepartment(ctx, dept.Name, dept.Key())
+		if err != nil {
+			return fmt.Errorf("department %q: %w", dept.Name, err)
+		}
+		if moved {
+			log.Info("department state moved from its display name to its address", "dept", dept.Name, "key", dept.Key())
+		}
+	}
+	return nil
 }
 
 // Run watches every mailbox and drains the outbox until ctx is done. On
@@ -323,7 +367,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			go func() {
 				defer wg.Done()
 				if err := w.Run(ctx); err != nil {
-					errs <- fmt.Errorf("department %q: %w", name, err)
+					errs <- fmt.Errorf("department %q: %w", d.mailboxName(name), err)
 				}
 			}()
 		}

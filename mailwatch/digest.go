@@ -82,7 +82,7 @@ func prevDigest(d *rules.Department, t time.Time) time.Time {
 // DigestReport computes dept's report at now for a digest: "new" starts at
 // the previous digest slot (24 hours back when there is none).
 func DigestReport(ctx context.Context, st store.Store, d *rules.Department, now time.Time, window time.Duration) (report.Report, error) {
-	reqs, evs, err := report.Gather(ctx, st, d.Name, now, window)
+	reqs, evs, err := report.Gather(ctx, st, d.Key(), now, window)
 	if err != nil {
 		return report.Report{}, err
 	}
@@ -237,7 +237,7 @@ func (g *Digester) RunOnce(ctx context.Context) (time.Time, int, error) {
 	var next time.Time
 	queued := 0
 	for _, d := range rt.Config.Departments {
-		if g.owns != nil && !g.owns(d.Name) {
+		if g.owns != nil && !g.owns(d.Key()) {
 			continue // another replica's department
 		}
 		slot, ok := DigestSlot(d, now)
@@ -245,7 +245,7 @@ func (g *Digester) RunOnce(ctx context.Context) (time.Time, int, error) {
 		if ok {
 			day = DigestDay(d, slot)
 		}
-		if ok && !now.Before(slot) && g.done[d.Name] != day {
+		if ok && !now.Before(slot) && g.done[d.Key()] != day {
 			ml, _, rep, err := DigestMail(ctx, g.st, rt.Templates, d, now)
 			if err != nil {
 				return time.Time{}, queued, err
@@ -254,11 +254,11 @@ func (g *Digester) RunOnce(ctx context.Context) (time.Time, int, error) {
 			if !(rep.Empty() && d.Digest.SkipEmpty) {
 				mails = []store.NewMail{ml}
 			}
-			fresh, err := g.st.QueueDigest(ctx, d.Name, day, mails)
+			fresh, err := g.st.QueueDigest(ctx, d.Key(), day, mails)
 			if err != nil {
 				return time.Time{}, queued, fmt.Errorf("queue digest of %s: %w", d.Name, err)
 			}
-			g.done[d.Name] = day
+			g.done[d.Key()] = day
 			if fresh && len(mails) > 0 {
 				queued++
 				g.log.Info("digest queued", "dept", d.Name, "day", day)

@@ -43,7 +43,7 @@ func TestDigesterOncePerWorkingDay(t *testing.T) {
 	it := digestDept(t, "IT", false)
 	quiet := digestDept(t, "Quiet", true) // nothing ever arrives: skip_empty sends nothing
 	rt := &Runtime{Config: &rules.Config{Departments: []*rules.Department{it, quiet}}, Templates: templates.Default()}
-	if _, err := st.RecordRequest(ctx, store.NewRequest{Dept: "IT", MessageKey: "<a@x>", MessageID: "<a@x>",
+	if _, err := st.RecordRequest(ctx, store.NewRequest{Dept: "it@example.test", MessageKey: "<a@x>", MessageID: "<a@x>",
 		Requester: "jane@example.test", Subject: "Printer jams", Category: "default",
 		ReceivedAt: time.Date(2026, 3, 12, 10, 0, 0, 0, time.UTC), DueAt: time.Date(2026, 3, 12, 14, 0, 0, 0, time.UTC)},
 		func(string) ([]store.NewMail, error) { return nil, nil }); err != nil {
@@ -106,7 +106,7 @@ func TestDigesterOncePerWorkingDay(t *testing.T) {
 				t.Errorf("digest lacks %q:\n%s", want, raw)
 			}
 		}
-		if m.Dept != "IT" || m.Kind != "digest" || m.EnvelopeFrom != "it@example.test" {
+		if m.Dept != "it@example.test" || m.Kind != "digest" || m.EnvelopeFrom != "it@example.test" {
 			t.Errorf("digest row = %s/%s/%s", m.Dept, m.Kind, m.EnvelopeFrom)
 		}
 	}

@@ -84,7 +84,8 @@ func failoverConfig(s *mailstack.Stack, dsn, replica string, ttl time.Duration, 
 	ih, ip, _ := net.SplitHostPort(s.IMAPAddr)
 	sh, sp, _ := net.SplitHostPort(s.SMTPAddr)
 	var b strings.Builder
-	fmt.Fprintf(&b, `store: {driver: postgres, dsn: %q, password_env: ACKD_TEST_POSTGRES_PASSWORD}
+	fmt.Fprintf(&b, `backfill: 1h # the test may deliver mail before ackd first looks
+store: {driver: postgres, dsn: %q, password_env: ACKD_TEST_POSTGRES_PASSWORD}
 ha: {replica_id: %s, lease_ttl: %s}
 smtp: {host: %s, port: %s, tls: starttls, ca_file: %s}
 http: {listen: ""}

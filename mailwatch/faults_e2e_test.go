@@ -69,7 +69,8 @@ func faultConfig(t *testing.T, imapYAML, smtpYAML, dept, staff string) (*rules.C
 	t.Helper()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "ackd.db")
-	yaml := fmt.Sprintf(`store: {driver: sqlite, dsn: %s}
+	yaml := fmt.Sprintf(`backfill: 1h # the test may deliver mail before ackd first looks
+store: {driver: sqlite, dsn: %s}
 smtp: %s
 http: {listen: ""}
 limits: {per_sender_per_hour: 10000, global_per_minute: 10000}
@@ -341,7 +342,7 @@ func TestFaultDovecotRestartDuringBacklogFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := r.st.SyncState(ctx, "IT Help Desk", "INBOX")
+	st, err := r.st.SyncState(ctx, dept, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +476,7 @@ func TestFaultUIDValidityReset(t *testing.T) {
 	r.start()
 	waitReceipts(t, s, 30*time.Second, 4, jane, max)
 	eventually(t, 10*time.Second, "the checkpoint at the new UIDVALIDITY past all four messages", func() bool {
-		st, err := r.st.SyncState(ctx, "IT Help Desk", "INBOX")
+		st, err := r.st.SyncState(ctx, dept, "INBOX")
 		return err == nil && st.UIDValidity != before && st.LastUID >= 4
 	})
 	r.stop()
@@ -585,7 +586,7 @@ func TestFaultStoreReadOnly(t *testing.T) {
 		return strings.Count(r.log.String(), "record request") >= 2
 	})
 	ctx := faultCtx(t)
-	st, err := r.st.SyncState(ctx, "IT Help Desk", "INBOX")
+	st, err := r.st.SyncState(ctx, dept, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,7 @@ func TestHostileInputs(t *testing.T) {
 			case o.Action == "skipped" && o.Decision.Reason == "":
 				t.Fatalf("skipped without a reason")
 			}
-			seen, err := w.st.Seen(context.Background(), "IT Help Desk", o.Key)
+			seen, err := w.st.Seen(context.Background(), "it-help@example.test", o.Key)
 			if err != nil || !seen {
 				t.Fatalf("message %q not recorded: seen=%v err=%v", o.Key, seen, err)
 			}
@@ -225,7 +225,7 @@ func TestGiantMessage(t *testing.T) {
 			} else if o.Action != "receipt" {
 				t.Fatalf("action %s (%s), want a receipt once the limit allows it", o.Action, o.Decision.Reason)
 			}
-			if seen, err := w.st.Seen(context.Background(), "IT Help Desk", o.Key); err != nil || !seen {
+			if seen, err := w.st.Seen(context.Background(), "it-help@example.test", o.Key); err != nil || !seen {
 				t.Fatalf("giant message not recorded")
 			}
 		})
@@ -364,7 +364,7 @@ func TestRateLimits(t *testing.T) {
 	w.rt.Config.Limits.PerSenderPerHour, w.rt.Config.Limits.GlobalPerMinute = 2, 4
 	rec := &recordLog{}
 	lim := NewLimiter(w.rt.Config.Limits.PerSenderPerHour, w.rt.Config.Limits.GlobalPerMinute)
-	w.proc = NewProcessor(w.st, func() *Runtime { return w.rt }, lim, nil, slog.New(rec))
+	w.proc = NewProcessor(w.st, func() *Runtime { return w.rt }, func() time.Time { return w.now }, lim, nil, slog.New(rec))
 
 	send := func(from string) Outcome {
 		raw := []byte(strings.Replace(string(hostileMsg("Subject: printer", "broken")), "jane@example.test", from, 1))
@@ -413,7 +413,7 @@ func TestRateLimits(t *testing.T) {
 	}
 	// A rate-limited sender is not lost: their message is recorded, and a
 	// later one in the next hour gets its receipt.
-	w.proc = NewProcessor(w.st, func() *Runtime { return w.rt }, lim, nil, slog.New(rec))
+	w.proc = NewProcessor(w.st, func() *Runtime { return w.rt }, func() time.Time { return w.now }, lim, nil, slog.New(rec))
 	w.uid++
 	raw := []byte(strings.Replace(string(hostileMsg("Subject: again", "x")), "jane@example.test", "jane@example.test", 1))
 	f := Fetched{Mailbox: "INBOX", UIDValidity: 1, UID: w.uid, InternalDate: at("2026-03-02 11:01"), Raw: raw, Size: int64(len(raw))}
@@ -459,7 +459,7 @@ func TestForgedStaff(t *testing.T) {
 				extra = "Authentication-Results: " + arDMARCFail + "\r\n"
 			}
 			r := w.deliverTo("INBOX", at("2026-03-02 10:30"), tt.staff, "it-help@example.test", "", "Re: [REQ-1] printer", receipt, extra, "#done\n\nFixed.")
-			req, err := w.st.RequestByRef(context.Background(), "IT Help Desk", "REQ-1")
+			req, err := w.st.RequestByRef(context.Background(), "it-help@example.test", "REQ-1")
 			if err != nil {
 				t.Fatal(err)
 			}

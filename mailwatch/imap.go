@@ -15,6 +15,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/ackd/ackd/rules"
 )
 
 // MailboxConfig says how to reach one IMAP mailbox.
@@ -55,6 +57,17 @@ type MailboxConfig struct {
 	DialTimeout time.Duration
 	// Auth, when set, logs in with SASL (OAuth2) instead of Password.
 	Auth SASLAuth
+	// Backfill: a mailbox with no checkpoint starts at its newest
+	// message, except that messages whose INTERNALDATE lies within
+	// Backfill of now are handed over. Zero hands over nothing that was
+	// there before.
+	Backfill time.Duration
+	// MaxAge: after a UIDVALIDITY change only the messages whose
+	// INTERNALDATE lies within MaxAge of now are read again (default
+	// rules.DefaultMaxAge); Message-ID dedupe drops those already handled.
+	MaxAge time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
 }
 
 // Fetched is one new message of a watched mailbox.
@@ -171,6 +184,14 @@ type Watcher struct {
 	failing       failure
 	parkedRetried bool
 
+	// history, while set, marks messages up to a UID that were in the
+	// mailbox before ackd had a checkpoint for it: those that arrived
+	// before its since are passed over. It lives in memory (reconnects
+	// keep it): a crash in the middle of a backfill hands the rest of the
+	// window's UID range to the processor, which still refuses anything
+	// older than max_age. Only the Run goroutine (or Window) touches it.
+	history historyCut
+
 	mu        sync.Mutex
 	connected bool
 	lastErr   error
@@ -182,6 +203,17 @@ type failure struct {
 	validity, uid uint32
 	attempts      int
 	first         time.Time
+}
+
+// historyCut is the part of a mailbox that is history: UIDs up to upTo
+// whose INTERNALDATE is before since. The zero value cuts nothing.
+type historyCut struct {
+	upTo  uint32
+	since time.Time
+}
+
+func (h historyCut) covers(f Fetched) bool {
+	return f.UID <= h.upTo && f.InternalDate.Before(h.since)
 }
 
 // NewWatcher builds a watcher; Run starts it.
@@ -206,6 +238,12 @@ func NewWatcher(cfg MailboxConfig, cp Checkpoints, handle Handler, log *slog.Log
 	}
 	if cfg.Mailbox == "" && !cfg.DiscoverSent {
 		cfg.Mailbox = "INBOX"
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = rules.DefaultMaxAge
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	name := cfg.Mailbox
 	if name == "" {
@@ -355,12 +393,21 @@ func (w *Watcher) session(ctx context.Context) error {
 		return fmt.Errorf("load checkpoint: %w", err)
 	}
 	if validity != sel.UIDValidity {
+		// No checkpoint (first start, a lost store, a new department) or
+		// the server renumbered the mailbox: either way the mailbox's past
+		// is history, never answered, except the recent part the settings
+		// ask for. After a renumbering the handler recognises what it has
+		// already handled by Message-ID.
+		window, why := w.cfg.Backfill, "first start"
 		if validity != 0 {
-			// The server renumbered the mailbox: read it all again. The
-			// handler recognises what it has already seen by Message-ID.
-			w.log.Warn("UIDVALIDITY changed; re-reading the mailbox", "old", validity, "new", sel.UIDValidity)
+			window, why = w.cfg.MaxAge, "UIDVALIDITY changed"
+			w.log.Warn("UIDVALIDITY changed; re-reading only the messages within max_age", "old", validity, "new", sel.UIDValidity, "max_age", rules.FormatAge(window))
 		}
-		validity, last = sel.UIDValidity, 0
+		start, cut, err := w.startPoint(c, sel, window, why)
+		if err != nil {
+			return err
+		}
+		validity, last, w.history = sel.UIDValidity, start, cut
 		if err := w.cp.Save(ctx, w.mailbox, validity, last); err != nil {
 			return fmt.Errorf("save checkpoint: %w", err)
 		}
@@ -379,6 +426,118 @@ func (w *Watcher) session(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// startPoint is where a mailbox without a usable checkpoint starts: after
+// its newest message, or, when window is positive, before the oldest
+// message whose INTERNALDATE lies within window of now; the cut returned
+// passes over the older messages among those after it (UID order is not
+// arrival order: mail moved in keeps its old date). SEARCH SINCE works on
+// dates in the server's time zone, so it is only the first sieve and the
+// INTERNALDATEs decide.
+func (w *Watcher) startPoint(c *imapclient.Client, sel *imap.SelectData, window time.Duration, why string) (uint32, historyCut, error) {
+	messages := sel.NumMessages
+	// UIDNEXT as SELECT reported it matches NumMessages exactly: mail
+	// that arrives after the SELECT gets a higher UID and is new mail.
+	var highest uint32
+	if sel.UIDNext > 0 {
+		highest = uint32(sel.UIDNext) - 1
+	} else if messages > 0 {
+		// "UID SEARCH UID *" names the highest UID alone.
+		found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: 0, Stop: 0}}}}, nil).Wait()
+		if err != nil {
+			return 0, historyCut{}, fmt.Errorf("%s: find the newest message: %w", why, err)
+		}
+		for _, u := range found.AllUIDs() {
+			highest = max(highest, uint32(u))
+		}
+	}
+	var recent []uint32
+	var since time.Time
+	if window > 0 && highest > 0 {
+		since = w.cfg.Now().Add(-window)
+		var upTo imap.UIDSet
+		upTo.AddRange(1, imap.UID(highest))
+		found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{upTo}, Since: since.AddDate(0, 0, -1)}, nil).Wait()
+		if err != nil {
+			return 0, historyCut{}, fmt.Errorf("%s: search messages since %s: %w", why, since.Format(time.DateOnly), err)
+		}
+		if uids := found.AllUIDs(); len(uids) > 0 {
+			var set imap.UIDSet
+			set.AddNum(uids...)
+			dates, err := c.Fetch(set, &imap.FetchOptions{UID: true, InternalDate: true}).Collect()
+			if err != nil {
+				return 0, historyCut{}, fmt.Errorf("%s: fetch arrival times: %w", why, err)
+			}
+			for _, d := range dates {
+				if uint32(d.UID) <= highest && !d.InternalDate.Before(since) {
+					recent = append(recent, uint32(d.UID))
+				}
+			}
+		}
+	}
+	older := int(messages) - len(recent)
+	if len(recent) == 0 {
+		w.log.Info(fmt.Sprintf("%s: starting after UID %d; %d older messages are history and get no mail", why, highest, older),
+			"last_uid", highest, "history", older)
+		return highest, historyCut{}, nil
+	}
+	first := slices.Min(recent)
+	w.log.Info(fmt.Sprintf("%s: reading the %d messages since %s; starting after UID %d; %d older messages are history and get no mail",
+		why, len(recent), since.Format(time.RFC3339), first-1, older),
+		"window", rules.FormatAge(window), "recent", len(recent), "last_uid", first-1, "history", older)
+	return first - 1, historyCut{upTo: highest, since: since}, nil
+}
+
+// Window reads, in one read-only session, the messages of the mailbox
+// whose INTERNALDATE is at or after since, oldest UID first, as the
+// watcher would hand them over (too large ones without their body). It
+// changes nothing on the server, \Seen flags included, and saves no
+// checkpoint: `ackd backfill` lists what a first start would answer.
+func (w *Watcher) Window(ctx context.Context, since time.Time) ([]Fetched, error) {
+	c, err := w.dial(&imapclient.Options{TLSConfig: w.tlsConfig(), Dialer: &net.Dialer{Timeout: w.cfg.DialTimeout}})
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	defer c.Close()
+	if err := w.login(ctx, c); err != nil {
+		return nil, err
+	}
+	if _, err := c.Select(w.mailbox, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		return nil, fmt.Errorf("examine %s: %w", w.mailbox, err)
+	}
+	found, err := c.UIDSearch(&imap.SearchCriteria{Since: since.AddDate(0, 0, -1)}, nil).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("search %s since %s: %w", w.mailbox, since.Format(time.DateOnly), err)
+	}
+	var uids []uint32
+	for _, u := range found.AllUIDs() {
+		uids = append(uids, uint32(u))
+	}
+	slices.Sort(uids)
+	// Messages before since (SEARCH SINCE goes by day) are passed over
+	// the way catchUp passes over history.
+	w.history = historyCut{upTo: ^uint32(0), since: since}
+	defer func() { w.history = historyCut{} }()
+	var out []Fetched
+	for len(uids) > 0 {
+		n := min(len(uids), w.cfg.BatchSize)
+		msgs, err := w.fetch(c, uids[:n])
+		if err != nil {
+			return nil, err
+		}
+		uids = uids[n:]
+		for _, m := range msgs {
+			if !w.history.covers(m) {
+				m.Mailbox = w.mailbox
+				out = append(out, m)
+			}
+		}
+	}
+	_ = c.Logout().Wait()
+	return out, nil
 }
 
 // findSent returns the first mailbox the server marks \Sent, or "" when
@@ -498,7 +657,18 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 		var herr error
 	batch:
 		for len(metas) > 0 {
+			if w.history.covers(metas[0]) {
+				handled = metas[0].UID // history: passed over, never answered
+				metas = metas[1:]
+				continue
+			}
 			n := byteGroup(metas, w.cfg.BatchBytes)
+			for k := 1; k < n; k++ {
+				if w.history.covers(metas[k]) {
+					n = k // history is passed over in order, without its body
+					break
+				}
+			}
 			msgs, err := w.fetchBodies(c, metas[:n])
 			if err != nil {
 				herr = err
@@ -528,6 +698,9 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 		}
 		if ctx.Err() != nil {
 			return last, ctx.Err()
+		}
+		if last >= w.history.upTo {
+			w.history = historyCut{}
 		}
 	}
 }

@@ -133,9 +133,9 @@ func TestWatcherReadsBacklogThenNewMail(t *testing.T) {
 		opts imapmem.Options
 		cfg  MailboxConfig
 	}{
-		{"idle", imapmem.Options{}, MailboxConfig{IDLE: true, PollInterval: time.Hour, BatchSize: 2}},
+		{"idle", imapmem.Options{}, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour, BatchSize: 2}},
 		// Without IDLE the poll interval is what brings new mail in.
-		{"poll", imapmem.Options{NoIdle: true}, MailboxConfig{IDLE: true, PollInterval: 50 * time.Millisecond, BatchSize: 2}},
+		{"poll", imapmem.Options{NoIdle: true}, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: 50 * time.Millisecond, BatchSize: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newServer(t, tc.opts)
@@ -160,14 +160,14 @@ func TestWatcherResumesFromCheckpoint(t *testing.T) {
 	srv := newServer(t, imapmem.Options{})
 	appendN(t, srv, 1, 3)
 	cp := &memCheckpoints{}
-	h := startWatcher(t, srv, cp, MailboxConfig{IDLE: true, PollInterval: time.Hour}, nil)
+	h := startWatcher(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, nil)
 	h.expect(t, "request 1", "request 2", "request 3")
 	h.cancel()
 	<-h.done
 	h.done <- nil // let the cleanup see a clean stop
 
 	appendN(t, srv, 4, 4)
-	h2 := startWatcher(t, srv, cp, MailboxConfig{IDLE: true, PollInterval: time.Hour}, nil)
+	h2 := startWatcher(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, nil)
 	h2.expect(t, "request 4")
 	h2.expectNothing(t, 200*time.Millisecond)
 }
@@ -176,7 +176,7 @@ func TestWatcherRereadsAfterUIDValidityChange(t *testing.T) {
 	srv := newServer(t, imapmem.Options{})
 	appendN(t, srv, 1, 2)
 	cp := &memCheckpoints{}
-	h := startWatcher(t, srv, cp, MailboxConfig{IDLE: true, PollInterval: time.Hour}, nil)
+	h := startWatcher(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, nil)
 	h.expect(t, "request 1", "request 2")
 	h.cancel()
 	<-h.done
@@ -187,7 +187,7 @@ func TestWatcherRereadsAfterUIDValidityChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, srv, 1, 3)
-	h2 := startWatcher(t, srv, cp, MailboxConfig{IDLE: true, PollInterval: time.Hour}, nil)
+	h2 := startWatcher(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, nil)
 	// Everything is handed over again; recognising request 1 and 2 by
 	// Message-ID is the handler's job.
 	h2.expect(t, "request 1", "request 2", "request 3")
@@ -219,7 +219,7 @@ func TestWatcherRetriesAfterHandlerError(t *testing.T) {
 		return nil
 	}
 	cp := &memCheckpoints{}
-	h := startWatcher(t, srv, cp, MailboxConfig{IDLE: true, PollInterval: time.Hour}, handle)
+	h := startWatcher(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, handle)
 	h.got = got
 	// UID 1 once, then UID 2 after the failed attempt is retried on a new
 	// session; UID 1 is not handed over again.
@@ -230,7 +230,7 @@ func TestWatcherRetriesAfterHandlerError(t *testing.T) {
 func TestWatcherDoesNotSetSeen(t *testing.T) {
 	srv := newServer(t, imapmem.Options{})
 	appendN(t, srv, 1, 1)
-	h := startWatcher(t, srv, &memCheckpoints{}, MailboxConfig{IDLE: true, PollInterval: time.Hour}, nil)
+	h := startWatcher(t, srv, &memCheckpoints{}, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, nil)
 	h.expect(t, "request 1")
 	c, err := srv.Login("dept")
 	if err != nil {
@@ -257,7 +257,7 @@ func TestWatcherSkipsBodyOfGiantMessage(t *testing.T) {
 	if _, err := srv.Append("dept", "INBOX", big, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	h := startWatcher(t, srv, &memCheckpoints{}, MailboxConfig{IDLE: true, PollInterval: time.Hour, MaxMessageBytes: 1024}, nil)
+	h := startWatcher(t, srv, &memCheckpoints{}, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour, MaxMessageBytes: 1024}, nil)
 	select {
 	case f := <-h.got:
 		if !f.TooLarge || f.Raw != nil || f.Size != int64(len(big)) {
@@ -331,7 +331,7 @@ func TestWatcherReconnectsAfterConnectionLoss(t *testing.T) {
 	appendN(t, srv, 1, 1)
 	proxy := newCutProxy(t, srv.Addr())
 	cp := &memCheckpoints{}
-	h := startWatcher(t, srv, cp, MailboxConfig{Addr: proxy.ln.Addr().String(), IDLE: true, PollInterval: time.Hour}, nil)
+	h := startWatcher(t, srv, cp, MailboxConfig{Addr: proxy.ln.Addr().String(), Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, nil)
 	h.expect(t, "request 1")
 	if n := proxy.cut(); n != 1 {
 		t.Fatalf("cut %d sessions, want the watcher's 1", n)

@@ -79,7 +79,7 @@ func TestDepartmentsAreIsolated(t *testing.T) {
     rules: [{name: never, match: {subject: [zzzzzz]}, category: default}]
 `, name, addr, h, p, addr, pw)
 	}
-	yaml := fmt.Sprintf("store: {driver: sqlite, dsn: %s}\nsmtp: {host: %s, port: %d, tls: none}\nhttp: {listen: \"\"}\ndepartments:\n",
+	yaml := fmt.Sprintf("backfill: 1h\nstore: {driver: sqlite, dsn: %s}\nsmtp: {host: %s, port: %d, tls: none}\nhttp: {listen: \"\"}\ndepartments:\n",
 		filepath.Join(dir, "ackd.db"), sink.Host(), sink.Port()) +
 		dept("Refused", "refused@example.test", host, port, bad) +
 		dept("Hung", "hung@example.test", hhost, hport, good) +
@@ -146,7 +146,7 @@ func TestDepartmentsAreIsolated(t *testing.T) {
 	}
 	poisoned := false
 	for _, s := range skipped {
-		if s.Dept == "Poison" && s.Refusal == "malformed" {
+		if s.Dept == "poison@example.test" && s.Refusal == "malformed" {
 			poisoned = true
 		}
 	}

@@ -27,6 +27,9 @@ const (
 	// EventUnprovenNotice: the notice about it went to that address
 	// (Actor); at most one per address and request a day.
 	EventUnprovenNotice = "unproven-notice"
+	// EventSkippedTooOld: a scheduled step was due more than max_age ago
+	// and went out to nobody.
+	EventSkippedTooOld = "skipped-too-old"
 )
 
 // unprovenNoticeEvery is how often one address may be told, per request,

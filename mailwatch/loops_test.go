@@ -196,7 +196,7 @@ func testRobotLoops(t *testing.T, staffBot bool) {
       - {name: printer, match: {subject: [printer]}, category: default}
 `, name, addr, imapFor(addr))
 	}
-	yaml := fmt.Sprintf("store: {driver: sqlite, dsn: %s}\nsmtp: {host: %s, port: %d, tls: none}\nhttp: {listen: \"\"}\ndepartments:\n",
+	yaml := fmt.Sprintf("backfill: 1h\nstore: {driver: sqlite, dsn: %s}\nsmtp: {host: %s, port: %d, tls: none}\nhttp: {listen: \"\"}\ndepartments:\n",
 		filepath.Join(dir, "ackd.db"), sink.Host(), sink.Port()) + dept("IT", "it-help@example.test") + dept("HR", "hr@example.test")
 	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
@@ -260,8 +260,8 @@ func testRobotLoops(t *testing.T, staffBot bool) {
 		ids := append([]string(nil), w.injected...)
 		w.mu.Unlock()
 		for _, id := range ids {
-			seenIT, _ := st.Seen(ctx, "IT", id)
-			seenHR, _ := st.Seen(ctx, "HR", id)
+			seenIT, _ := st.Seen(ctx, "it-help@example.test", id)
+			seenHR, _ := st.Seen(ctx, "hr@example.test", id)
 			if !seenIT && !seenHR {
 				quiet = false
 				break

@@ -216,7 +216,8 @@ func TestOAuth2DepartmentEndToEnd(t *testing.T) {
 	imapHost, imapPort, _ := net.SplitHostPort(s.imapAddr)
 	smtpHost, smtpPort, _ := net.SplitHostPort(s.smtpAddr)
 	oauthYAML := `{flow: client_credentials, token_url: "` + srv.URL + `/token", client_id: ackd-app, client_secret_env: ACKD_TEST_OAUTH_SECRET, mechanism: %s}`
-	cfgYAML := fmt.Sprintf(`store: {driver: sqlite, dsn: %s}
+	cfgYAML := fmt.Sprintf(`backfill: 1h # the test may deliver mail before ackd first looks
+store: {driver: sqlite, dsn: %s}
 smtp: {host: %s, port: %s, tls: starttls, ca_file: %s, username: %s, oauth2: `+oauthYAML+`}
 http: {listen: ""}
 departments:

@@ -25,10 +25,15 @@ type Runtime struct {
 	Templates *templates.Set
 }
 
-// Department returns the named department, or nil.
-func (rt *Runtime) Department(name string) *rules.Department {
+// Department returns the department whose Key is key, or nil. A
+// department's display name is accepted too, for callers that hold one
+// (tests, the command line); the store is only ever given the Key.
+func (rt *Runtime) Department(key string) *rules.Department {
+	if d := rt.Config.DepartmentByKey(key); d != nil {
+		return d
+	}
 	for _, d := range rt.Config.Departments {
-		if d.Name == name {
+		if d.Name == key {
 			return d
 		}
 	}
@@ -50,6 +55,7 @@ type Outcome struct {
 type Processor struct {
 	store   store.Store
 	runtime func() *Runtime
+	now     func() time.Time
 	limiter *Limiter
 	kick    func()
 	wake    func() // the scheduler, when a request's clock changed
@@ -60,12 +66,26 @@ type Processor struct {
 }
 
 // NewProcessor builds a processor. runtime returns the configuration in
-// force at the moment a message is handled; kick wakes the outbox sender.
-func NewProcessor(st store.Store, runtime func() *Runtime, limiter *Limiter, kick func(), log *slog.Logger) *Processor {
+// force at the moment a message is handled; now is the clock (time.Now
+// when nil) that max_age is measured against; kick wakes the outbox sender.
+func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time, limiter *Limiter, kick func(), log *slog.Logger) *Processor {
 	if kick == nil {
 		kick = func() {}
 	}
-	return &Processor{store: st, runtime: runtime, limiter: limiter, kick: kick, wake: func() {}, log: log}
+	if now == nil {
+		now = time.Now
+	}
+	return &Processor{store: st, runtime: runtime, now: now, limiter: limiter, kick: kick, wake: func() {}, log: log}
+}
+
+// tooOld says whether a message that arrived at at is older than the
+// department's max_age, and the reason recorded with it.
+func (p *Processor) tooOld(dept *rules.Department, at time.Time) (string, bool) {
+	if !dept.TooOld(at, p.now()) {
+		return "", false
+	}
+	return fmt.Sprintf("arrived %s, more than max_age (%s) ago: ackd sends no mail about it",
+		at.Format(time.RFC3339), rules.FormatAge(dept.MaxAgeOrDefault())), true
 }
 
 // SetScheduler makes the processor wake the scheduler when a request's
@@ -122,7 +142,8 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	if dept == nil {
 		return Outcome{}, fmt.Errorf("department %q is not configured", deptName)
 	}
-	log := p.log.With("dept", deptName, "mailbox", f.Mailbox, "uid", f.UID)
+	deptName = dept.Key() // the store knows departments by their key
+	log := p.log.With("dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID)
 	limits := rt.Config.Limits
 
 	skip := func(key string, m *rules.Message, refusal, reason string) (Outcome, error) {
@@ -162,7 +183,10 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 
 	at := f.InternalDate
 	if at.IsZero() {
-		at = time.Now()
+		at = p.now()
+	}
+	if why, old := p.tooOld(dept, at); old {
+		return skip(key, m, rules.RefuseTooOld, why)
 	}
 	d := dept.Decide(m, at)
 	if !d.Reply && machineRefusal(d.Refusal) {
@@ -500,6 +524,7 @@ func (p *Processor) processSent(ctx context.Context, deptName string, f Fetched)
 	if dept == nil {
 		return Outcome{}, fmt.Errorf("department %q is not configured", deptName)
 	}
+	deptName = dept.Key() // the store knows departments by their key
 	record := func(key string, m *rules.Message, refusal, reason string) (Outcome, error) {
 		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: refusal, At: f.InternalDate}
 		if m != nil {
@@ -527,16 +552,19 @@ func (p *Processor) processSent(ctx context.Context, deptName string, f Fetched)
 	if m.Has(rules.LoopHeader) {
 		return record(key, m, "own-copy", "ackd's own copy in the Sent folder")
 	}
+	at := f.InternalDate
+	if at.IsZero() {
+		at = p.now()
+	}
+	if why, old := p.tooOld(dept, at); old {
+		return record(key, m, rules.RefuseTooOld, why)
+	}
 	req, ok, err := p.findThread(ctx, deptName, m)
 	if err != nil {
 		return Outcome{}, err
 	}
 	if !ok {
 		return record(key, m, "not-a-thread", "sent from the shared account on no known request")
-	}
-	at := f.InternalDate
-	if at.IsZero() {
-		at = time.Now()
 	}
 	return p.followUp(ctx, rt, dept, req, m, f, key, at, true)
 }

@@ -218,7 +218,8 @@ func newDeployment(t *testing.T, b backend) *deployment {
 	imap, smtp := b.imapSMTP(t, dept)
 	dir := t.TempDir()
 	domain := dept[strings.IndexByte(dept, '@')+1:]
-	yaml := fmt.Sprintf(`store: {driver: sqlite, dsn: %s}
+	yaml := fmt.Sprintf(`backfill: 1h # the test may deliver mail before ackd first looks
+store: {driver: sqlite, dsn: %s}
 smtp: %s
 http: {listen: ""}
 departments:

@@ -109,7 +109,7 @@ func (s *Scheduler) RunOnce(ctx context.Context) (time.Time, int, error) {
 			}
 			pl, at, due, err := s.plan(rt, d, r, now)
 			if err != nil {
-				s.log.Error("plan request event", "ref", r.Ref, "dept", r.Dept, "err", err)
+				s.log.Error("plan request event", "ref", r.Ref, "dept", d.Name, "err", err)
 				continue
 			}
 			if at.IsZero() {
@@ -121,6 +121,9 @@ func (s *Scheduler) RunOnce(ctx context.Context) (time.Time, int, error) {
 				}
 				continue
 			}
+			if d.TooOld(at, now) && len(pl.mails) > 0 {
+				pl = tooOldStep(d, pl, at, now)
+			}
 			if _, err := applyPlan(ctx, s.st, r, pl, "", nil, nil); err != nil {
 				if errors.Is(err, errStale) {
 					progressed = true // changed under us: plan again
@@ -128,7 +131,7 @@ func (s *Scheduler) RunOnce(ctx context.Context) (time.Time, int, error) {
 				}
 				return time.Time{}, fired, fmt.Errorf("fire %s for %s: %w", pl.what, r.Ref, err)
 			}
-			s.log.Info("fired", "event", pl.what, "ref", r.Ref, "dept", r.Dept)
+			s.log.Info("fired", "event", pl.what, "ref", r.Ref, "dept", d.Name)
 			fired++
 			progressed = true
 		}
@@ -140,6 +143,19 @@ func (s *Scheduler) RunOnce(ctx context.Context) (time.Time, int, error) {
 		}
 	}
 	return time.Time{}, fired, errors.New("scheduler: events keep firing; giving up this pass")
+}
+
+// tooOldStep turns a step that fell due more than max_age ago (ackd was
+// off for weeks, a database was restored) into one that mails nobody: the
+// request moves on as if the step had fired, so it is not planned again,
+// and its history says what was not sent and why.
+func tooOldStep(d *rules.Department, pl plan, at, now time.Time) plan {
+	detail := fmt.Sprintf("%s due at %s not mailed: more than max_age (%s) ago", pl.what,
+		at.In(d.Calendar.Location()).Format(time.RFC3339), rules.FormatAge(d.MaxAgeOrDefault()))
+	pl.mails = nil
+	pl.events = []store.Event{{Kind: EventSkippedTooOld, At: now, Detail: detail}}
+	pl.what += " (too old, not mailed)"
+	return pl
 }
 
 // stepTime is when a ladder step falls in the request's current cycle.

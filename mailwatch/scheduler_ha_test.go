@@ -83,7 +83,7 @@ func TestSchedulerOnlyOwnedDepartments(t *testing.T) {
 	w.deliver(at("2026-12-01 10:00"), jane, dept, "", "Forgot my password", "", "Please reset it.")
 	w.expectMails("receipt", "receipt→jane@example.test")
 	var owned atomic.Bool
-	w.sched.OnlyDepartments(func(d string) bool { return d == "IT Help Desk" && owned.Load() })
+	w.sched.OnlyDepartments(func(d string) bool { return d == "it-help@example.test" && owned.Load() })
 	if fired, next := w.tick(at("2026-12-01 12:00")); fired != 0 || !next.IsZero() {
 		t.Errorf("not owned: fired %d, next %v; want nothing", fired, next)
 	}
@@ -125,8 +125,8 @@ func TestDigesterOnlyOwnedDepartments(t *testing.T) {
 		wantIT, wantHR int
 	}{
 		{"", 0, 0, 0},
-		{"HR", 1, 0, 1},
-		{"IT", 1, 1, 1},
+		{"hr@example.test", 1, 0, 1},
+		{"it@example.test", 1, 1, 1},
 	} {
 		if step.own != "" {
 			owned.Store(step.own, true)
@@ -136,7 +136,7 @@ func TestDigesterOnlyOwnedDepartments(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := depts()
-		if queued != step.queued || got["IT"] != step.wantIT || got["HR"] != step.wantHR {
+		if queued != step.queued || got["it@example.test"] != step.wantIT || got["hr@example.test"] != step.wantHR {
 			t.Errorf("owning %q more: queued %d, outbox %v; want %d, IT %d HR %d", step.own, queued, got, step.queued, step.wantIT, step.wantHR)
 		}
 	}

@@ -68,7 +68,7 @@ func TestWatcherDiscoversSentBySpecialUse(t *testing.T) {
 				t.Fatal(err)
 			}
 			cp := &memCheckpoints{}
-			h := startWatcher(t, srv, cp, MailboxConfig{DiscoverSent: true, IDLE: true, PollInterval: time.Hour}, nil)
+			h := startWatcher(t, srv, cp, MailboxConfig{Backfill: time.Hour, DiscoverSent: true, IDLE: true, PollInterval: time.Hour}, nil)
 			select {
 			case f := <-h.got:
 				if f.Mailbox != gmailSent || !strings.Contains(string(f.Raw), "Subject: request 2\r\n") {

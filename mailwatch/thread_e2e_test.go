@@ -47,7 +47,8 @@ var berlinLoc = func() *time.Location {
 func threadConfig(s *mailstack.Stack, dir, dept, staff, lead, secret, category string) string {
 	ih, ip, _ := net.SplitHostPort(s.IMAPAddr)
 	sh, sp, _ := net.SplitHostPort(s.SMTPAddr)
-	return fmt.Sprintf(`store: {driver: sqlite, dsn: %s}
+	return fmt.Sprintf(`backfill: 1h # the test may deliver mail before ackd first looks
+store: {driver: sqlite, dsn: %s}
 smtp: {host: %s, port: %s, tls: starttls, ca_file: %s}
 http: {listen: ""}
 limits: {per_sender_per_hour: 1000, global_per_minute: 1000}
@@ -100,7 +101,7 @@ func newThreadEnv(t *testing.T, s *mailstack.Stack, category string) *threadEnv 
 func (e *threadEnv) logHistory(t *testing.T) {
 	ctx := context.Background()
 	for n := 1; ; n++ {
-		r, err := e.store.RequestByRef(ctx, threadDeptName, fmt.Sprintf("REQ-%d", n))
+		r, err := e.store.RequestByRef(ctx, strings.ToLower(e.dept), fmt.Sprintf("REQ-%d", n))
 		if err != nil {
 			return
 		}
@@ -361,7 +362,7 @@ func (o opened) reply(m mailOut) mailOut {
 
 func (e *threadEnv) request(t *testing.T, ref string) store.Request {
 	t.Helper()
-	r, err := e.store.RequestByRef(context.Background(), threadDeptName, ref)
+	r, err := e.store.RequestByRef(context.Background(), strings.ToLower(e.dept), ref)
 	if err != nil {
 		t.Fatalf("load %s: %v", ref, err)
 	}

@@ -22,6 +22,10 @@ type Config struct {
 	// of the department keys of the same name.
 	TrustAuthenticationResults bool
 	AuthservID                 string
+	// Backfill and MaxAge are the top-level defaults of the department
+	// keys of the same name.
+	Backfill time.Duration
+	MaxAge   time.Duration
 
 	Departments []*Department
 
@@ -161,6 +165,15 @@ type Department struct {
 	TrustAuthenticationResults bool
 	// AuthservID, when set, is the only authserv-id whose results count.
 	AuthservID string
+
+	// Backfill: on a mailbox's first start (no checkpoint), messages
+	// that arrived within Backfill of now are answered; older ones are
+	// history. Zero (the default) answers nothing that was there before.
+	Backfill time.Duration
+	// MaxAge: no receipt, notice or escalation ever goes out for mail
+	// that arrived longer ago, nor for a scheduled step that fell due
+	// longer ago. Default DefaultMaxAge.
+	MaxAge time.Duration
 
 	// Categories by name; always holds "default".
 	Categories map[string]*Category

@@ -181,7 +181,7 @@ func (l *loader) resolve(p string) string {
 
 func (l *loader) config(root *yaml.Node, cfg *Config) {
 	m := l.mapping(root, "config", "store", "smtp", "http", "templates", "limits", "departments",
-		"trust_authentication_results", "authserv_id", "ha")
+		"trust_authentication_results", "authserv_id", "ha", "backfill", "max_age")
 	if m == nil {
 		return
 	}
@@ -201,6 +201,8 @@ func (l *loader) config(root *yaml.Node, cfg *Config) {
 	}
 	l.limits(m.get("limits"), &cfg.Limits)
 	l.authResults(m, &cfg.TrustAuthenticationResults, &cfg.AuthservID)
+	cfg.MaxAge = DefaultMaxAge
+	l.topHistory = l.history(m, &cfg.Backfill, &cfg.MaxAge)
 	if n := m.get("departments"); n != nil {
 		cfg.Departments = l.departments(n, cfg)
 	}
@@ -578,7 +580,7 @@ func (l *loader) addressNodes(n *yaml.Node, key string) ([]string, []*yaml.Node)
 
 var departmentKeys = []string{"name", "address", "aliases", "imap", "staff", "leads",
 	"allowed_senders", "calendar", "digest", "categories", "rules",
-	"trust_authentication_results", "authserv_id", "assignable"}
+	"trust_authentication_results", "authserv_id", "assignable", "backfill", "max_age"}
 
 // authResults reads trust_authentication_results and authserv_id into the
 // values given, which hold the inherited defaults.
@@ -681,8 +683,11 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 	d := deptBuild{Department: &Department{
 		TrustAuthenticationResults: cfg.TrustAuthenticationResults,
 		AuthservID:                 cfg.AuthservID,
+		Backfill:                   cfg.Backfill,
+		MaxAge:                     cfg.MaxAge,
 	}}
 	l.authResults(m, &d.TrustAuthenticationResults, &d.AuthservID)
+	l.checkHistory(d.Department, l.history(m, &d.Backfill, &d.MaxAge), l.topHistory, m.node)
 	l.require(m, "department", "name", "address", "imap", "allowed_senders", "calendar", "categories", "rules")
 	if v := m.get("name"); v != nil {
 		if s, ok := l.str(v, "name"); ok {

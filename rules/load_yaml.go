@@ -20,6 +20,8 @@ type loader struct {
 	file  string
 	dir   string // base for relative paths
 	probs Problems
+	// topHistory is where the top-level backfill and max_age were written.
+	topHistory historyNodes
 }
 
 // at records a problem at n's position. A problem never goes without a line:

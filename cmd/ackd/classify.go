@@ -117,7 +117,12 @@ func classifyFile(cfg *rules.Config, tpl *templates.Set, file, deptName string, 
 	} else {
 		dept = addressedDept(cfg, m)
 	}
-	d := dept.Decide(m, at)
+	return classifyMessage(c, tpl, dept, m, dept.Decide(m, at), at)
+}
+
+// classifyMessage fills c with decision d on m, and the receipt it
+// would send.
+func classifyMessage(c classification, tpl *templates.Set, dept *rules.Department, m *rules.Message, d rules.Decision, at time.Time) classification {
 	c.decision = d
 	c.Department, c.Reply, c.Reason, c.Refusal = dept.Name, d.Reply, d.Reason, d.Refusal
 	c.Rule, c.Category, c.From, c.Subject = d.Rule, d.Category, m.From.Address, m.Subject

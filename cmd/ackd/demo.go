@@ -127,6 +127,9 @@ func runDemo(ctx context.Context, once, verbose bool, stdout, stderr io.Writer) 
 		d.IMAP.Host, d.IMAP.Port, d.IMAP.TLS = host, port, rules.TLSNone
 		d.IMAP.Password = rules.Secret{File: secret}
 		d.IMAP.CAFile, d.IMAP.AppendSent = "", false
+		// The demo's mail may land before the watcher's first look, when
+		// it would be history.
+		d.Backfill = time.Hour
 	}
 	dept := cfg.Departments[0]
 

@@ -66,12 +66,12 @@ func cmdDigest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		day := mailwatch.DigestDay(d, now)
 		if *force {
 			// On top of whatever went out today; the day's mark is left as is.
-			if err := st.QueueMail(ctx, d.Name, []store.NewMail{ml}); err != nil {
+			if err := st.QueueMail(ctx, d.Key(), []store.NewMail{ml}); err != nil {
 				fmt.Fprintln(stderr, "ackd digest:", err)
 				return 1
 			}
 		} else {
-			fresh, err := st.QueueDigest(ctx, d.Name, day, []store.NewMail{ml})
+			fresh, err := st.QueueDigest(ctx, d.Key(), day, []store.NewMail{ml})
 			if err != nil {
 				fmt.Fprintln(stderr, "ackd digest:", err)
 				return 1

@@ -31,6 +31,8 @@ commands:
   check    -c config.yaml                            validate config, rules and templates
   classify -c config.yaml [--at TIME] [--json] [--department NAME] FILE.eml…
                                                      dry run: how would ackd answer these messages
+  backfill -c config.yaml [--since DURATION] [--dept NAME]
+                                                     dry run: what a first start would answer (reads IMAP, writes nothing)
   status   -c config.yaml                            open requests and recently skipped mail
   digest   -c config.yaml --print|--send [--force] [--department NAME]   render or queue today's staff digest
   report   -c config.yaml [--since 30d] [--json]     commitments kept, response times, per category
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args, stdout, stderr)
 	case "classify":
 		return cmdClassify(args, stdout, stderr)
+	case "backfill":
+		return cmdBackfill(ctx, args, stdout, stderr)
 	case "status":
 		return cmdStatus(ctx, args, stdout, stderr)
 	case "digest":
@@ -158,6 +162,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
 	for _, w := range cfg.AuthorityWarnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
+	for _, w := range cfg.HistoryWarnings() {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
 	nrules := 0
@@ -313,6 +320,13 @@ func configAndStore(ctx context.Context, cmd, path string, stderr io.Writer) (*r
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ackd %s: open store: %v\n", cmd, err)
+		return nil, nil, false
+	}
+	// A store written before departments were keyed by address is read
+	// the way the daemon will leave it.
+	if err := mailwatch.AdoptDepartments(ctx, st, cfg, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+		st.Close()
+		fmt.Fprintf(stderr, "ackd %s: %v\n", cmd, err)
 		return nil, nil, false
 	}
 	return cfg, st, true

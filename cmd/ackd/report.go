@@ -96,7 +96,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer st.Close()
 	enc := json.NewEncoder(stdout)
 	for _, d := range cfg.Departments {
-		reqs, evs, err := report.Gather(ctx, st, d.Name, now, window)
+		reqs, evs, err := report.Gather(ctx, st, d.Key(), now, window)
 		if err != nil {
 			fmt.Fprintln(stderr, "ackd report:", err)
 			return 1

@@ -30,7 +30,8 @@ const (
 // calendar that is always open, and extraRule appended to the rules.
 func runConfig(imapAddr string, sink *smtpsink.Server, secretFile, extraRule string) string {
 	host, port, _ := strings.Cut(imapAddr, ":")
-	return fmt.Sprintf(`store: {driver: sqlite, dsn: ackd.db}
+	return fmt.Sprintf(`backfill: 1h # the test may deliver mail before ackd first looks
+store: {driver: sqlite, dsn: ackd.db}
 smtp: {host: %s, port: %d, tls: none, username: ackd-smtp, password_env: ACKD_SMTP_PASSWORD}
 http: {listen: ""}
 departments:

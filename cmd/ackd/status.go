@@ -40,7 +40,7 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tSTATE\tLEVEL\tREMINDERS\tFIRST RESPONSE\tSUBJECT\n")
 	for _, r := range open {
 		loc := time.UTC
-		if d := findDept(cfg, r.Dept); d != nil {
+		if d := cfg.DepartmentByKey(r.Dept); d != nil {
 			loc = d.Calendar.Location()
 		}
 		first := "-"
@@ -54,7 +54,7 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 		if !r.DueAt.IsZero() {
 			due = r.DueAt.In(loc).Format("Mon 2 Jan 15:04 MST")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Ref, r.Dept, r.Requester, r.Category,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Ref, cfg.DepartmentName(r.Dept), r.Requester, r.Category,
 			age(now.Sub(r.ReceivedAt)), due, r.State, r.EscalationLevel, r.Reminders, first, clip(r.Subject, 50))
 	}
 	if err := tw.Flush(); err != nil {
@@ -77,7 +77,7 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "WHEN\tDEPARTMENT\tFROM\tSUBJECT\tREASON\n")
 	for _, s := range skipped {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.At.Local().Format("2006-01-02 15:04"), s.Dept, clip(s.From, 40), clip(s.Subject, 40), s.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.At.Local().Format("2006-01-02 15:04"), cfg.DepartmentName(s.Dept), clip(s.From, 40), clip(s.Subject, 40), s.Reason)
 	}
 	return tw.Flush()
 }

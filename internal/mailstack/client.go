@@ -263,6 +263,12 @@ func isNonexistent(err error) bool {
 // Append stores raw in user's mailbox as a client would (staff saving a
 // reply to Sent, for instance).
 func (s *Stack) Append(ctx context.Context, user, mailbox string, raw []byte) error {
+	return s.AppendAt(ctx, user, mailbox, raw, time.Time{})
+}
+
+// AppendAt is Append with the message's INTERNALDATE set to date (zero:
+// the server's now), as when old mail is moved into a mailbox.
+func (s *Stack) AppendAt(ctx context.Context, user, mailbox string, raw []byte, date time.Time) error {
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	sess, err := s.Login(ctx, user, Plain, nil)
@@ -270,7 +276,11 @@ func (s *Stack) Append(ctx context.Context, user, mailbox string, raw []byte) er
 		return err
 	}
 	defer sess.Close()
-	cmd := sess.Client.Append(mailbox, int64(len(raw)), nil)
+	var opts *imap.AppendOptions
+	if !date.IsZero() {
+		opts = &imap.AppendOptions{Time: date}
+	}
+	cmd := sess.Client.Append(mailbox, int64(len(raw)), opts)
 	_, werr := cmd.Write(raw)
 	cerr := cmd.Close()
 	if _, err := cmd.Wait(); err != nil || werr != nil || cerr != nil {

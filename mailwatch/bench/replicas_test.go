@@ -162,9 +162,9 @@ func runReplicas(tb testing.TB, s *mailstack.Stack, bin string, replicas int) re
 	cfgs := make([]string, replicas)
 	for i := range cfgs {
 		dir := tb.TempDir()
-		storeCfg := fmt.Sprintf("store: {driver: sqlite, dsn: %s}\n", filepath.Join(dir, "ackd.db"))
+		storeCfg := fmt.Sprintf("backfill: 1h\nstore: {driver: sqlite, dsn: %s}\n", filepath.Join(dir, "ackd.db"))
 		if replicas > 1 {
-			storeCfg = fmt.Sprintf("store: {driver: postgres, dsn: %q, password_env: ACKD_TEST_POSTGRES_PASSWORD}\nha: {replica_id: replica-%c, lease_ttl: %s}\n",
+			storeCfg = fmt.Sprintf("backfill: 1h\nstore: {driver: postgres, dsn: %q, password_env: ACKD_TEST_POSTGRES_PASSWORD}\nha: {replica_id: replica-%c, lease_ttl: %s}\n",
 				dsn, 'a'+i, *replTTL)
 		}
 		cfgs[i] = filepath.Join(dir, "config.yaml")

@@ -190,7 +190,7 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *rules.Departm
 
 	mine := make([]store.Request, 0, len(reqs))
 	for _, r := range reqs {
-		if r.Dept == dept.Name || r.Dept == "" {
+		if r.Dept == dept.Key() || r.Dept == "" {
 			mine = append(mine, r)
 		}
 	}
@@ -202,7 +202,7 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *rules.Departm
 	})
 	byReq := make(map[int64][]store.Event)
 	for _, e := range events {
-		if e.Dept != "" && e.Dept != dept.Name {
+		if e.Dept != "" && e.Dept != dept.Key() {
 			continue
 		}
 		byReq[e.RequestID] = append(byReq[e.RequestID], e)

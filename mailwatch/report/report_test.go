@@ -46,7 +46,7 @@ type fixture struct {
 
 func (f *fixture) add(ref, cat, state string, recv, due, first time.Time, evs ...store.Event) *store.Request {
 	id := int64(len(f.reqs) + 1)
-	r := store.Request{ID: id, Dept: "IT Help Desk", Ref: ref, Subject: "subject of " + ref, Category: cat,
+	r := store.Request{ID: id, Dept: "it-help@example.test", Ref: ref, Subject: "subject of " + ref, Category: cat,
 		Requester: "jane@example.test", State: state, ReceivedAt: recv, DueAt: due, FirstResponseAt: first,
 		CycleStart: recv}
 	if state == store.StateResolved {

@@ -39,8 +39,8 @@ type ReplicaLoad struct {
 }
 
 // presencePrefix names the lease rows that are replicas' heartbeats, not
-// departments. The colon keeps them apart from department names, which
-// are mailbox-like words.
+// departments. The colon keeps them apart from department keys,
+// which are addresses.
 const presencePrefix = "replica:"
 
 // PresenceLease is the lease name under which replica id announces that

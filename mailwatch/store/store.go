@@ -20,7 +20,8 @@ import (
 
 // Store is the persistent state of ackd. Every method takes a context; each
 // call is also bounded by the store's query timeout. Implementations are
-// safe for concurrent use.
+// safe for concurrent use. A dept argument is a department's stable key
+// (rules.Department.Key: its address, lower-cased), never its display name.
 type Store interface {
 	// Close releases the database. Calls after Close fail.
 	Close() error
@@ -157,6 +158,17 @@ type Store interface {
 	// When a digest was already queued for dept and day it writes nothing
 	// and returns false, so a digest goes out once a day across restarts.
 	QueueDigest(ctx context.Context, dept, day string, mails []NewMail) (bool, error)
+
+	// AdoptDepartment moves every row of department oldKey (sync state,
+	// reference counter, processed marks, requests, thread keys, skips,
+	// outbox, events, digest days) to newKey in one transaction, and drops
+	// oldKey's lease, when the store holds rows under oldKey and none under
+	// newKey; it reports whether it moved anything. Otherwise it writes
+	// nothing and returns false: adopting twice, or after the department
+	// already has state under newKey, changes nothing. Departments used
+	// to be keyed by their display name; ackd calls this at start for each
+	// configured department, from its name to its Key.
+	AdoptDepartment(ctx context.Context, oldKey, newKey string) (bool, error)
 }
 
 // SyncState is what a mailbox watcher must remember between sessions.
@@ -184,7 +196,7 @@ const (
 
 // NewRequest is a request about to be recorded.
 type NewRequest struct {
-	Dept       string // department name; required
+	Dept       string // department key (rules.Department.Key, its address); required
 	MessageKey string // Message-ID or a synthetic key; required, unique per department
 	MessageID  string // the request's Message-ID, also stored as a thread key
 	Mailbox    string

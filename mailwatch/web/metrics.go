@@ -52,12 +52,22 @@ func (s Sources) calendar(dept string) *rules.Calendar {
 	if cfg == nil {
 		return nil
 	}
-	for _, d := range cfg.Departments {
-		if d.Name == dept {
-			return d.Calendar
-		}
+	if d := cfg.DepartmentByKey(dept); d != nil {
+		return d.Calendar
 	}
 	return nil
+}
+
+// deptName is the label for a store department key: the configured
+// department's display name, or the key for one no longer configured.
+func (s Sources) deptName(key string) string {
+	if s.Config == nil {
+		return key
+	}
+	if cfg := s.Config(); cfg != nil {
+		return cfg.DepartmentName(key)
+	}
+	return key
 }
 
 // scrapeTimeout bounds the store queries one scrape or probe makes.
@@ -130,7 +140,7 @@ func levelLabel(level int) string {
 }
 
 func (m *Metrics) requestRecorded(r store.Request) {
-	m.received.WithLabelValues(r.Dept, r.Category).Inc()
+	m.received.WithLabelValues(m.src.deptName(r.Dept), r.Category).Inc()
 }
 
 func (m *Metrics) skip(s store.Skipped) {
@@ -138,7 +148,7 @@ func (m *Metrics) skip(s store.Skipped) {
 	if reason == "" {
 		reason = "unknown"
 	}
-	m.skipped.WithLabelValues(s.Dept, reason).Inc()
+	m.skipped.WithLabelValues(m.src.deptName(s.Dept), reason).Inc()
 }
 
 // applied counts the events of a change and, when it carried the first
@@ -147,11 +157,11 @@ func (m *Metrics) applied(before, after store.Request, events []store.Event) {
 	for _, e := range events {
 		switch e.Kind {
 		case store.EventReminder:
-			m.reminders.WithLabelValues(after.Dept).Inc()
+			m.reminders.WithLabelValues(m.src.deptName(after.Dept)).Inc()
 		case store.EventEscalated:
-			m.escalations.WithLabelValues(after.Dept, levelLabel(e.Level)).Inc()
+			m.escalations.WithLabelValues(m.src.deptName(after.Dept), levelLabel(e.Level)).Inc()
 		case store.EventLateNotice:
-			m.lateNotices.WithLabelValues(after.Dept).Inc()
+			m.lateNotices.WithLabelValues(m.src.deptName(after.Dept)).Inc()
 		}
 	}
 	if before.FirstResponseAt.IsZero() && !after.FirstResponseAt.IsZero() {
@@ -159,7 +169,7 @@ func (m *Metrics) applied(before, after store.Request, events []store.Event) {
 		if cal := m.src.calendar(after.Dept); cal != nil {
 			span = cal.BusinessBetween(after.ReceivedAt, after.FirstResponseAt)
 		}
-		m.firstResponse.WithLabelValues(after.Dept, after.Category).Observe(max(span, 0).Hours())
+		m.firstResponse.WithLabelValues(m.src.deptName(after.Dept), after.Category).Observe(max(span, 0).Hours())
 	}
 }
 
@@ -222,9 +232,10 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			overdue[d] = 0
 		}
 		for _, r := range open {
-			states[key{r.Dept, r.State}]++
+			name := c.src.deptName(r.Dept)
+			states[key{name, r.State}]++
 			if isOverdue(r, now) {
-				overdue[r.Dept]++
+				overdue[name]++
 			}
 		}
 		for k, n := range states {

@@ -122,7 +122,8 @@ func TestMetricsFromDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	host, port, _ := net.SplitHostPort(imap.Addr())
-	yaml := fmt.Sprintf(`store: {driver: sqlite, dsn: ackd.db}
+	yaml := fmt.Sprintf(`backfill: 1h # the test may deliver mail before ackd first looks
+store: {driver: sqlite, dsn: ackd.db}
 smtp: {host: %s, port: %d, tls: none}
 http: {listen: ""}
 departments:

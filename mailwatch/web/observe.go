@@ -69,7 +69,7 @@ func (o *observed) DueMail(ctx context.Context, now time.Time, limit int) ([]sto
 	mails, err := o.Store.DueMail(ctx, now, limit)
 	o.mu.Lock()
 	for _, ml := range mails {
-		o.inFlight[ml.ID] = mailLabels{dept: ml.Dept, kind: ml.Kind}
+		o.inFlight[ml.ID] = mailLabels{dept: o.m.src.deptName(ml.Dept), kind: ml.Kind}
 	}
 	o.mu.Unlock()
 	return mails, err
@@ -88,7 +88,7 @@ func (o *observed) labels(ctx context.Context, id int64, done bool) mailLabels {
 		return l
 	}
 	if ml, err := o.Store.MailByID(ctx, id); err == nil {
-		return mailLabels{dept: ml.Dept, kind: ml.Kind}
+		return mailLabels{dept: o.m.src.deptName(ml.Dept), kind: ml.Kind}
 	}
 	return mailLabels{dept: "unknown", kind: "unknown"}
 }

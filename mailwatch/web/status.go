@@ -116,11 +116,11 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 	cfg := s.src.Config()
 	page := statusPage{Generated: now.UTC().Format("2006-01-02 15:04 UTC")}
 	for _, d := range cfg.Departments {
-		open, err := s.src.Store.OpenRequests(ctx, d.Name)
+		open, err := s.src.Store.OpenRequests(ctx, d.Key())
 		if err != nil {
 			return page, fmt.Errorf("list open requests of %s: %w", d.Name, err)
 		}
-		reqs, evs, err := report.Gather(ctx, s.src.Store, d.Name, now, OnTimeWindow)
+		reqs, evs, err := report.Gather(ctx, s.src.Store, d.Key(), now, OnTimeWindow)
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}

@@ -79,14 +79,14 @@ func seed(t *testing.T) (store.Store, map[string]string) {
 	}
 	reqs := []req{
 		// access: answered in time, answered late, one open and overdue
-		{"IT Help Desk", "password reset", "access", "jane@example.test", 72 * time.Hour, 4 * time.Hour, 2 * time.Hour, true, 0, 0},
-		{"IT Help Desk", "locked out again", "access", "max@example.test", 48 * time.Hour, 4 * time.Hour, 6 * time.Hour, false, 0, 0},
-		{"IT Help Desk", hostileSubject, "access", "mallory@example.test", 5 * time.Hour, 4 * time.Hour, 0, false, 1, 2},
+		{"it-help@example.test", "password reset", "access", "jane@example.test", 72 * time.Hour, 4 * time.Hour, 2 * time.Hour, true, 0, 0},
+		{"it-help@example.test", "locked out again", "access", "max@example.test", 48 * time.Hour, 4 * time.Hour, 6 * time.Hour, false, 0, 0},
+		{"it-help@example.test", hostileSubject, "access", "mallory@example.test", 5 * time.Hour, 4 * time.Hour, 0, false, 1, 2},
 		// default: answered in time, open and not due yet
-		{"IT Help Desk", "new monitor", "default", "li@example.test", 24 * time.Hour, 72 * time.Hour, time.Hour, false, 0, 0},
-		{"IT Help Desk", "printer jams", "default", "jane@example.test", 2 * time.Hour, 72 * time.Hour, 0, false, 0, 0},
+		{"it-help@example.test", "new monitor", "default", "li@example.test", 24 * time.Hour, 72 * time.Hour, time.Hour, false, 0, 0},
+		{"it-help@example.test", "printer jams", "default", "jane@example.test", 2 * time.Hour, 72 * time.Hour, 0, false, 0, 0},
 		// payroll: nothing open, one kept
-		{"Payroll", "payslip question", "default", "max@example.test", 30 * time.Hour, 24 * time.Hour, 3 * time.Hour, true, 0, 0},
+		{"payroll@example.test", "payslip question", "default", "max@example.test", 30 * time.Hour, 24 * time.Hour, 3 * time.Hour, true, 0, 0},
 	}
 	refs := map[string]string{}
 	for i, r := range reqs {
@@ -176,7 +176,7 @@ func TestProbes(t *testing.T) {
 		{"healthz", st, down, "/healthz", 200, []string{"ok"}, nil},
 		{"healthz with a dead store", closed, down, "/healthz", 200, []string{"ok"}, nil},
 		{"ready", st, up, "/readyz", 200, []string{"ready"}, []string{"not"}},
-		{"a mailbox down", st, down, "/readyz", 503, []string{"imap Payroll: not connected"}, []string{"IT Help Desk", "10.1.2.3", "store"}},
+		{"a mailbox down", st, down, "/readyz", 503, []string{"imap Payroll: not connected"}, []string{"it-help@example.test", "10.1.2.3", "store"}},
 		{"store down", closed, up, "/readyz", 503, []string{"store: not answering"}, []string{"imap"}},
 		{"both down", closed, down, "/readyz", 503, []string{"imap Payroll: not connected", "store: not answering"}, nil},
 		{"unknown path", st, up, "/nope", 404, nil, nil},
@@ -339,7 +339,7 @@ func TestShares(t *testing.T) {
 	due := now
 	received := now.Add(-10 * time.Hour)
 	req := func(id int64, cat string, f func(*store.Request)) store.Request {
-		r := store.Request{ID: id, Dept: dept.Name, Category: cat, State: store.StateAcknowledged, ReceivedAt: received, DueAt: due}
+		r := store.Request{ID: id, Dept: dept.Key(), Category: cat, State: store.StateAcknowledged, ReceivedAt: received, DueAt: due}
 		if f != nil {
 			f(&r)
 		}
@@ -367,7 +367,7 @@ func TestShares(t *testing.T) {
 		{"unanswered, not yet due, is left out", []store.Request{req(1, "access", func(r *store.Request) { r.DueAt = due.Add(time.Second) })}, nil,
 			[]web.CategoryShare{}},
 		{"a late notice before the answer is missed", []store.Request{req(1, "access", answered(due.Add(-time.Hour)))},
-			[]store.Event{{RequestID: 1, Dept: dept.Name, Kind: store.EventLateNotice, At: due.Add(-2 * time.Hour)}},
+			[]store.Event{{RequestID: 1, Dept: dept.Key(), Kind: store.EventLateNotice, At: due.Add(-2 * time.Hour)}},
 			[]web.CategoryShare{{Category: "access", Missed: 1}}},
 		{"received before the window is left out", []store.Request{req(1, "access", func(r *store.Request) {
 			r.ReceivedAt = now.Add(-web.OnTimeWindow - time.Hour)
@@ -415,7 +415,7 @@ func TestStatusChartMatchesDigest(t *testing.T) {
 	srv := newServer(t, st, nil, web.BasicAuth{})
 	_, _, body := get(t, srv.URL+"/", nil)
 	for _, d := range fixtureConfigParsed(t).Departments {
-		reqs, evs, err := report.Gather(context.Background(), st, d.Name, now, report.DefaultWindow)
+		reqs, evs, err := report.Gather(context.Background(), st, d.Key(), now, report.DefaultWindow)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OpenRequests", testOpenRequests},
 		{"Skipped", testSkipped},
 		{"Parked", testParked},
+		{"AdoptDepartment", testAdoptDepartment},
 	}
 	tests = append(tests, lifecycleTests...)
 	tests = append(tests, authorityTests...)
