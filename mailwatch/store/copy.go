@@ -42,7 +42,8 @@ var copyTables = []copyTable{
 	{name: "events", serial: true, cols: []string{"id", "request_id", "dept", "kind", "at", "actor", "detail", "level"}},
 	{name: "outbox", serial: true, blobCols: []string{"raw"}, cols: []string{"id", "request_id", "dept", "kind",
 		"message_id", "envelope_from", "recipients", "raw", "state", "attempts", "next_attempt",
-		"created_at", "sent_at", "failed_at", "last_error"}},
+		"created_at", "sent_at", "failed_at", "last_error", "held_reason", "held_since", "dropped_at", "drop_reason"}},
+	{name: "outbox_recipients", cols: []string{"outbox_id", "address", "sent_at"}},
 	{name: "digest_sent", cols: []string{"dept", "day", "queued_at"}},
 }
 
