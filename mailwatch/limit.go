@@ -144,7 +144,10 @@ func (g *limitGate) Admit(ctx context.Context, m outbox.QueuedMail, now time.Tim
 //     kind replaced it;
 //   - a closing, once the request was reopened.
 //
-// Relays (a person's words) and command help are always sent.
+// Relays (a person's words) and command help keep their point; like any
+// held mail they are dropped only if their window would open after the
+// sender's give-up age (outbox.WithMaxAge, 48 hours), which only a loop
+// or a flood reaches.
 func (g *limitGate) useless(ctx context.Context, m outbox.QueuedMail, now time.Time) (string, error) {
 	req, err := g.st.RequestByID(ctx, m.RequestID)
 	if errors.Is(err, store.ErrNotFound) {
