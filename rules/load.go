@@ -32,6 +32,13 @@ const (
 	DefaultHours           = "09:00-17:00"
 	DefaultPerSenderHour   = 10
 	DefaultGlobalPerMinute = 60
+	DefaultMaxMessageBytes = 25 << 20
+	DefaultMaxTextBytes    = 64 << 10
+)
+
+// Per-request daily caps (limits.escalations_per_request_per_day and
+// limits.relays_per_request_per_day).
+const (
 	// A bad day for one request: two or three rungs of its ladder, an
 	// overdue step and a couple of reminders (each escalates at once).
 	// More escalations of the same request in a day tell staff nothing
@@ -41,8 +48,6 @@ const (
 	// ackd passing it on) seldom needs ten answers on one request a day;
 	// a walk over REQ-1…REQ-n or a mail loop does.
 	DefaultRelaysPerRequestDay = 10
-	DefaultMaxMessageBytes = 25 << 20
-	DefaultMaxTextBytes    = 64 << 10
 )
 
 // Load reads and validates a config file. A config with problems returns a
