@@ -108,7 +108,7 @@ func (g *limitGate) Admit(ctx context.Context, m outbox.QueuedMail, now time.Tim
 	lim := rt.Config.Limits
 	if c, ok := perRequestCaps[m.Kind]; ok && m.RequestID != 0 {
 		err := check(c.cap(rt), 24*time.Hour, store.SentFilter{RequestID: m.RequestID, Kinds: []string{m.Kind}}, func(n int) string {
-			return fmt.Sprintf("%s: %d %ss of this request in the last 24 hours", c.key, n, m.Kind)
+			return fmt.Sprintf("%s (%d) reached for this request", c.key, n)
 		})
 		if err != nil {
 			return outbox.Admission{}, err
@@ -117,7 +117,7 @@ func (g *limitGate) Admit(ctx context.Context, m outbox.QueuedMail, now time.Tim
 	if !slices.Contains(staffKinds, m.Kind) {
 		for _, to := range m.Recipients {
 			err := check(lim.PerSenderPerHour, time.Hour, store.SentFilter{To: to, ExceptKinds: staffKinds}, func(n int) string {
-				return fmt.Sprintf("per_sender_per_hour: %d mails to %s in the last hour", n, to)
+				return fmt.Sprintf("per_sender_per_hour (%d) reached for %s", n, to)
 			})
 			if err != nil {
 				return outbox.Admission{}, err
@@ -125,7 +125,7 @@ func (g *limitGate) Admit(ctx context.Context, m outbox.QueuedMail, now time.Tim
 		}
 	}
 	err := check(lim.GlobalPerMinute, time.Minute, store.SentFilter{}, func(n int) string {
-		return fmt.Sprintf("global_per_minute: %d mails in the last minute", n)
+		return fmt.Sprintf("global_per_minute (%d) reached", n)
 	})
 	if err != nil {
 		return outbox.Admission{}, err

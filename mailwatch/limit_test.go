@@ -207,7 +207,7 @@ func TestLimitsBacklog(t *testing.T) {
 		t.Fatalf("%d mails held, want 970", len(held))
 	}
 	for _, m := range held {
-		if m.Kind != "receipt" || !strings.HasPrefix(m.HeldReason, "per_sender_per_hour: 10 mails to ") ||
+		if m.Kind != "receipt" || !strings.HasPrefix(m.HeldReason, "per_sender_per_hour (10) reached for ") ||
 			!m.NextAttempt.Equal(t0.Add(time.Hour)) {
 			t.Fatalf("held mail %+v, want a receipt held by per_sender_per_hour until %v", m, t0.Add(time.Hour))
 		}
@@ -284,7 +284,7 @@ func TestLimitsGlobalPerMinute(t *testing.T) {
 		}
 		if i == 0 {
 			for _, m := range lw.held() {
-				if m.HeldReason != "global_per_minute: 60 mails in the last minute" || !m.NextAttempt.Equal(t0.Add(time.Minute)) {
+				if m.HeldReason != "global_per_minute (60) reached" || !m.NextAttempt.Equal(t0.Add(time.Minute)) {
 					t.Fatalf("held %+v", m)
 				}
 			}
@@ -318,7 +318,7 @@ func TestLimitsEscalationsPerRequest(t *testing.T) {
 		t.Errorf("lead got %d escalations, want 3 (per_sender_per_hour 2 does not apply to staff mail)", got)
 	}
 	for _, m := range lw.held() {
-		if m.Kind != "escalation" || m.HeldReason != "escalations_per_request_per_day: 3 escalations of this request in the last 24 hours" {
+		if m.Kind != "escalation" || m.HeldReason != "escalations_per_request_per_day (3) reached for this request" {
 			t.Errorf("held %+v", m)
 		}
 	}
@@ -396,7 +396,7 @@ func TestLimitsRelaysPerRequest(t *testing.T) {
 		t.Errorf("jane got %d relays, want 2", got)
 	}
 	for _, m := range lw.held() {
-		if m.Kind != "relay" || m.HeldReason != "relays_per_request_per_day: 2 relays of this request in the last 24 hours" {
+		if m.Kind != "relay" || m.HeldReason != "relays_per_request_per_day (2) reached for this request" {
 			t.Errorf("held %+v", m)
 		}
 	}
@@ -409,7 +409,7 @@ func TestLimitsRelaysPerRequest(t *testing.T) {
 	}
 	last := mails[len(mails)-1]
 	if last.State != store.MailDropped ||
-		last.DropReason != "held for more than 48h0m0s (relays_per_request_per_day: 2 relays of this request in the last 24 hours)" {
+		last.DropReason != "held for more than 48h0m0s (relays_per_request_per_day (2) reached for this request)" {
 		t.Errorf("fifth relay: %+v", last)
 	}
 }

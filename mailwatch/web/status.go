@@ -37,12 +37,18 @@ type deptView struct {
 	Open   []openView
 	OnTime []CategoryShare
 	Total  CategoryShare
+	// HeldReceipts counts the open requests whose receipt a sending
+	// limit holds.
+	HeldReceipts int
 }
 
 type openView struct {
 	Ref, Subject, Requester, Category, Age, Due, State string
 	Level, Reminders                                   int
 	Overdue                                            bool
+	// HeldReason is why a sending limit holds the request's receipt, ""
+	// when none does.
+	HeldReason string
 }
 
 // CategoryShare is one bar of the on-time chart: a category's record (or
@@ -124,14 +130,39 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}
+		held, err := HeldReceipts(ctx, s.src.Store, d.Name)
+		if err != nil {
+			return page, fmt.Errorf("status page: %w", err)
+		}
 		dv := deptView{Name: d.Name}
 		dv.OnTime, dv.Total = Shares(report.Compute(reqs, evs, d, now, OnTimeWindow))
 		for _, r := range open {
-			dv.Open = append(dv.Open, openRow(d, r, now))
+			row := openRow(d, r, now)
+			if why, ok := held[r.ID]; ok {
+				row.HeldReason = why
+				dv.HeldReceipts++
+			}
+			dv.Open = append(dv.Open, row)
 		}
 		page.Departments = append(page.Departments, dv)
 	}
 	return page, nil
+}
+
+// HeldReceipts maps the requests of dept whose receipt a sending limit
+// holds to the reason.
+func HeldReceipts(ctx context.Context, st store.Store, dept string) (map[int64]string, error) {
+	held, err := st.HeldMail(ctx, dept)
+	if err != nil {
+		return nil, fmt.Errorf("list held mail of %s: %w", dept, err)
+	}
+	out := map[int64]string{}
+	for _, m := range held {
+		if m.Kind == "receipt" && m.RequestID != 0 {
+			out[m.RequestID] = m.HeldReason
+		}
+	}
+	return out, nil
 }
 
 func openRow(d *rules.Department, r store.Request, now time.Time) openView {
