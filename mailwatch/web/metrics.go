@@ -184,12 +184,13 @@ var (
 	descOverdue = prometheus.NewDesc("ackd_overdue_open_requests",
 		"Open requests past their due time and not answered (acknowledged, new or overdue).", []string{"dept"}, nil)
 	descQueue = prometheus.NewDesc("ackd_outbox_queue_depth", "Outbox mail still to send.", nil, nil)
-	descHeld  = prometheus.NewDesc("ackd_outbox_held", "Outbox mail a sending limit holds until its window allows it, by kind.",
-		[]string{"dept", "kind"}, nil)
 	descIMAP  = prometheus.NewDesc("ackd_imap_connected", "1 when the mailbox's IMAP session is up.",
 		[]string{"mailbox"}, nil)
 	descStore = prometheus.NewDesc("ackd_store_up", "1 when the store answered this scrape's queries.", nil, nil)
 )
+
+var descHeld = prometheus.NewDesc("ackd_outbox_held", "Outbox mail a sending limit holds until its window allows it, by kind.",
+	[]string{"dept", "kind"}, nil)
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descOverdue, descQueue, descHeld, descIMAP, descStore} {
