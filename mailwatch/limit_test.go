@@ -451,3 +451,30 @@ func (lw *limitWorld) eventsOf(id int64) string {
 	}
 	return strings.Join(kinds, " ")
 }
+
+// TestLimitsDigest: the staff digest marks each request whose receipt a
+// limit holds and counts them, so staff know the requester has heard
+// nothing yet.
+func TestLimitsDigest(t *testing.T) {
+	t0 := at("2026-03-02 10:00")
+	lw := newLimitWorld(t, t0, func(l *rules.Limits) { l.PerSenderPerHour = 1 })
+	for _, s := range []string{"printer", "scanner", "monitor"} {
+		lw.newRequest("jane@example.test", s)
+	}
+	if d := lw.drainAt(t0); d.Sent != 1 || d.Held != 2 {
+		t.Fatalf("%+v", d)
+	}
+	dept := lw.rt.Config.Departments[0]
+	dept.Digest.To = []string{"alice@example.test"}
+	_, rendered, _, err := DigestMail(context.Background(), lw.st, lw.rt.Templates, dept, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// REQ-2 and REQ-3, each under "New" and "Other unanswered".
+	if n := strings.Count(rendered.Text, "— receipt held"); n != 4 {
+		t.Errorf("digest marks %d lines as receipt held, want 4:\n%s", n, rendered.Text)
+	}
+	if !strings.Contains(rendered.Text, "Receipts held by a sending limit: 2") || !strings.Contains(rendered.HTML, "receipt held") {
+		t.Errorf("digest does not count the held receipts:\n%s", rendered.Text)
+	}
+}

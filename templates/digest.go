@@ -29,6 +29,9 @@ type Digest struct {
 	// Reminders received and late notices sent in the window.
 	Reminders   int
 	LateNotices int
+	// HeldReceipts counts the open requests whose receipt a sending limit
+	// holds (they are tracked; the receipt waits for its window).
+	HeldReceipts int
 }
 
 // DigestSection is one list of requests.
@@ -47,6 +50,8 @@ type DigestItem struct {
 	Due       time.Time // zero when there is no commitment
 	Age       string    // business time since receipt: "3h 20m"
 	Overdue   bool
+	// ReceiptHeld: a sending limit holds the request's receipt.
+	ReceiptHeld bool
 }
 
 // DigestRecord is one line of the commitment record.
@@ -84,7 +89,7 @@ func digestSamples(at func(day, hour, minute int) time.Time, loc *time.Location)
 			Since: at(1, 8, 30), WindowDays: 30,
 			Sections: []DigestSection{
 				{Title: "New since Tuesday 1 December, 08:30", Short: "new", Items: []DigestItem{{Ref: "REQ-12", Subject: "Printer jams",
-					Requester: "jane.doe@example.test", Category: "hardware", Due: at(2, 17, 0), Age: "7h 18m"}}},
+					Requester: "jane.doe@example.test", Category: "hardware", Due: at(2, 17, 0), Age: "7h 18m", ReceiptHeld: true}}},
 				{Title: "Overdue", Short: "overdue", Items: []DigestItem{{Ref: "REQ-9", Subject: "VPN", Requester: "bob@example.test",
 					Category: "network", Due: at(1, 17, 0), Age: "1d", Overdue: true}}},
 				{Title: "Waiting on the requester", Short: "waiting"},
@@ -93,7 +98,7 @@ func digestSamples(at func(day, hour, minute int) time.Time, loc *time.Location)
 			Categories: []DigestRecord{{Category: "hardware", Commitment: "4h", Kept: 8, Judged: 10, Pending: 1, KeptPercent: 80,
 				Median: "2h", P80: "5h", Suggest: "5h", Advice: "p80 first response 5h is above the 4h commitment"},
 				{Category: "default", Commitment: "3d", KeptPercent: -1}},
-			Reminders: 2, LateNotices: 1},
+			Reminders: 2, LateNotices: 1, HeldReceipts: 1},
 		Digest{AllClear: true},
 	}
 }

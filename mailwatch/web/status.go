@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -130,7 +131,7 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}
-		held, err := HeldReceipts(ctx, s.src.Store, d.Name)
+		held, err := mailwatch.HeldReceipts(ctx, s.src.Store, d.Name)
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}
@@ -147,22 +148,6 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 		page.Departments = append(page.Departments, dv)
 	}
 	return page, nil
-}
-
-// HeldReceipts maps the requests of dept whose receipt a sending limit
-// holds to the reason.
-func HeldReceipts(ctx context.Context, st store.Store, dept string) (map[int64]string, error) {
-	held, err := st.HeldMail(ctx, dept)
-	if err != nil {
-		return nil, fmt.Errorf("list held mail of %s: %w", dept, err)
-	}
-	out := map[int64]string{}
-	for _, m := range held {
-		if m.Kind == "receipt" && m.RequestID != 0 {
-			out[m.RequestID] = m.HeldReason
-		}
-	}
-	return out, nil
 }
 
 func openRow(d *rules.Department, r store.Request, now time.Time) openView {
