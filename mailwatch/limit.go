@@ -44,6 +44,13 @@ import (
 // A held mail goes out when its window allows it while it is still
 // useful; one that lost its point meanwhile is closed unsent with the
 // reason (see useless).
+//
+// The count and the send are not one transaction: within a replica the
+// sender marks each mail sent before it asks about the next, so a cap is
+// exact; replicas sending at the same instant can each pass the last free
+// slot, so with r replicas a window may carry up to r-1 mails over its cap.
+// Taking a store-wide lock per mail to close that gap would serialise all
+// sending for a bound that is already small.
 
 // staffKinds are the mail kinds addressed to the department's own people.
 var staffKinds = []string{"escalation", "digest"}
