@@ -166,8 +166,9 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 	}
 	d.copies = newSentCopies(log.With("component", "sentcopy"))
 	d.claims = &claimQueue{queue: queue{st}}
-	d.sender = outbox.NewSender(d.copies.wrap(d.claims), smtpCfg, log.With("component", "outbox"))
-	d.proc = NewProcessor(st, d.Runtime, time.Now, NewLimiter(cfg.Limits.PerSenderPerHour, cfg.Limits.GlobalPerMinute), d.sender.Kick, log.With("component", "processor"))
+	d.sender = outbox.NewSender(d.copies.wrap(d.claims), smtpCfg, log.With("component", "outbox"),
+		outbox.WithGate(NewLimitGate(st, d.Runtime)))
+	d.proc = NewProcessor(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "processor"))
 	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"))
 	d.proc.SetScheduler(d.sched)
 	d.digest = NewDigester(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "digest"))

@@ -143,6 +143,33 @@ func DigestData(d *rules.Department, rep report.Report) templates.Digest {
 	return data
 }
 
+// markHeldReceipts marks the digest's requests whose receipt a sending
+// limit holds, and counts them.
+func markHeldReceipts(ctx context.Context, st store.Store, dept string, data *templates.Digest) error {
+	held, err := HeldReceipts(ctx, st, dept)
+	if err != nil || len(held) == 0 {
+		return err
+	}
+	open, err := st.OpenRequests(ctx, dept)
+	if err != nil {
+		return fmt.Errorf("list open requests: %w", err)
+	}
+	refs := map[string]bool{}
+	for _, r := range open {
+		if _, ok := held[r.ID]; ok {
+			refs[r.Ref] = true
+		}
+	}
+	data.HeldReceipts = len(refs)
+	for i := range data.Sections {
+		for j := range data.Sections[i].Items {
+			it := &data.Sections[i].Items[j]
+			it.ReceiptHeld = refs[it.Ref]
+		}
+	}
+	return nil
+}
+
 // DigestMail renders and composes dept's digest at now: from the
 // department, to digest.to, Auto-Submitted: auto-generated.
 func DigestMail(ctx context.Context, st store.Store, tpl *templates.Set, d *rules.Department, now time.Time) (store.NewMail, templates.Rendered, report.Report, error) {
@@ -151,7 +178,7 @@ func DigestMail(ctx context.Context, st store.Store, tpl *templates.Set, d *rule
 		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("digest of %s: %w", d.Name, err)
 	}
 	data := DigestData(d, rep)
-	parked, err := st.ParkedMessages(ctx, d.Name)
+	parked, err := st.ParkedMessages(ctx, d.Key())
 	if err != nil {
 		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("digest of %s: %w", d.Name, err)
 	}
@@ -161,6 +188,9 @@ func DigestMail(ctx context.Context, st store.Store, tpl *templates.Set, d *rule
 	}
 	if len(parked) > 0 {
 		data.AllClear = false
+	}
+	if err := markHeldReceipts(ctx, st, d.Key(), &data); err != nil {
+		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("digest of %s: %w", d.Name, err)
 	}
 	rendered, err := tpl.Digest(data)
 	if err != nil {

@@ -56,7 +56,6 @@ type Processor struct {
 	store   store.Store
 	runtime func() *Runtime
 	now     func() time.Time
-	limiter *Limiter
 	kick    func()
 	wake    func() // the scheduler, when a request's clock changed
 	log     *slog.Logger
@@ -68,14 +67,17 @@ type Processor struct {
 // NewProcessor builds a processor. runtime returns the configuration in
 // force at the moment a message is handled; now is the clock (time.Now
 // when nil) that max_age is measured against; kick wakes the outbox sender.
-func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time, limiter *Limiter, kick func(), log *slog.Logger) *Processor {
+// Sending limits are no concern of the processor: every request is
+// recorded with its receipt, and the sender holds what a limit refuses
+// (see limit.go).
+func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time, kick func(), log *slog.Logger) *Processor {
 	if kick == nil {
 		kick = func() {}
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Processor{store: st, runtime: runtime, now: now, limiter: limiter, kick: kick, wake: func() {}, log: log}
+	return &Processor{store: st, runtime: runtime, now: now, kick: kick, wake: func() {}, log: log}
 }
 
 // tooOld says whether a message that arrived at at is older than the
@@ -207,18 +209,6 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		o, err := skip(key, m, d.Refusal, d.Reason)
 		o.Decision = d
 		return o, err
-	}
-
-	if p.limiter != nil {
-		if ok, why := p.limiter.Allow(m.From.Address, at); !ok {
-			log.Warn("receipt rate limit bit", "from", m.From.Address, "why", why)
-			o, err := skip(key, m, "rate-limit", why)
-			// The rules said reply; the limiter said no. Report the
-			// latter, or metrics would count a receipt that never left.
-			o.Decision = d
-			o.Decision.Reply, o.Decision.Refusal, o.Decision.Reason, o.Decision.DueAt = false, "rate-limit", why, time.Time{}
-			return o, err
-		}
 	}
 
 	req, err := p.store.RecordRequest(ctx, store.NewRequest{

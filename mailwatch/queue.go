@@ -12,6 +12,10 @@ import (
 // import store, so the row types are converted here.
 type queue struct{ st store.Store }
 
+// OutboxQueue is st's outbox as the sender drains it (one replica, no
+// claims).
+func OutboxQueue(st store.Store) outbox.Queue { return queue{st} }
+
 func (q queue) DueMail(ctx context.Context, now time.Time, limit int) ([]outbox.QueuedMail, error) {
 	rows, err := q.st.DueMail(ctx, now, limit)
 	if err != nil {
@@ -34,6 +38,14 @@ func (q queue) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr 
 
 func (q queue) MarkFailed(ctx context.Context, id int64, at time.Time, lastErr string) error {
 	return q.st.MarkFailed(ctx, id, at, lastErr)
+}
+
+func (q queue) MarkHeld(ctx context.Context, id int64, next time.Time, reason string, at time.Time) error {
+	return q.st.HoldMail(ctx, id, next, reason, at)
+}
+
+func (q queue) MarkDropped(ctx context.Context, id int64, at time.Time, reason string) error {
+	return q.st.DropMail(ctx, id, at, reason)
 }
 
 // claimQueue is the sender's queue: DueMail claims the mail first when
@@ -61,6 +73,7 @@ func toQueued(rows []store.Mail) []outbox.QueuedMail {
 			ID: r.ID, RequestID: r.RequestID, Dept: r.Dept, Kind: r.Kind, MessageID: r.MessageID,
 			EnvelopeFrom: r.EnvelopeFrom, Recipients: r.Recipients, Raw: r.Raw, State: r.State,
 			Attempts: r.Attempts, NextAttempt: r.NextAttempt, CreatedAt: r.CreatedAt, SentAt: r.SentAt, LastError: r.LastError,
+			HeldReason: r.HeldReason, HeldSince: r.HeldSince,
 		}
 	}
 	return out

@@ -194,6 +194,16 @@ func (q *copyingQueue) MarkFailed(ctx context.Context, id int64, at time.Time, l
 	return q.Queue.MarkFailed(ctx, id, at, lastErr)
 }
 
+func (q *copyingQueue) MarkHeld(ctx context.Context, id int64, next time.Time, reason string, at time.Time) error {
+	q.s.forget(id) // DueMail hands the row out again when the window allows
+	return q.Queue.MarkHeld(ctx, id, next, reason, at)
+}
+
+func (q *copyingQueue) MarkDropped(ctx context.Context, id int64, at time.Time, reason string) error {
+	q.s.forget(id)
+	return q.Queue.MarkDropped(ctx, id, at, reason)
+}
+
 // sentAppender keeps one IMAP session to a department's account and
 // APPENDs the copies it is given, in order.
 type sentAppender struct {

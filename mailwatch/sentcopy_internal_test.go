@@ -39,6 +39,12 @@ func (q *fakeQueue) MarkRetry(context.Context, int64, time.Time, string) error {
 func (q *fakeQueue) MarkFailed(context.Context, int64, time.Time, string) error {
 	return q.mark("failed")
 }
+func (q *fakeQueue) MarkHeld(context.Context, int64, time.Time, string, time.Time) error {
+	return q.mark("held")
+}
+func (q *fakeQueue) MarkDropped(context.Context, int64, time.Time, string) error {
+	return q.mark("dropped")
+}
 
 // syncBuffer is a log sink safe for the appender goroutine.
 type syncBuffer struct {

@@ -219,6 +219,12 @@ func (q *oneMail) MarkRetry(_ context.Context, _ int64, _ time.Time, e string) e
 func (q *oneMail) MarkFailed(_ context.Context, _ int64, _ time.Time, e string) error {
 	return q.set("failed", e)
 }
+func (q *oneMail) MarkHeld(_ context.Context, _ int64, _ time.Time, reason string, _ time.Time) error {
+	return q.set("held", reason)
+}
+func (q *oneMail) MarkDropped(_ context.Context, _ int64, _ time.Time, reason string) error {
+	return q.set("dropped", reason)
+}
 
 func TestE2ESenderTLS(t *testing.T) {
 	s := mailstack.Require(t)

@@ -99,12 +99,24 @@ type HTTPConfig struct {
 	BasicAuthPasswordFile string
 }
 
-// Limits guard against ackd becoming a spam cannon.
+// Limits guard against ackd becoming a spam cannon. The sending caps
+// (the per-hour, per-minute and per-day ones) cap mail, never tracking:
+// every request is recorded and followed, and the outbox sender holds a
+// mail over a cap until its window allows it (see mailwatch/limit.go).
 type Limits struct {
-	// PerSenderPerHour caps receipts to one requester address per hour.
+	// PerSenderPerHour caps the mail ackd sends to one requester address
+	// in any hour: receipts, due updates, late notices, closings, relays,
+	// command help. Staff mail (escalations, digests) neither counts nor
+	// waits for it. YAML per_sender_per_hour.
 	PerSenderPerHour int // default 10
-	// GlobalPerMinute caps receipts across all departments per minute.
+	// GlobalPerMinute caps all mail ackd sends, of every kind and every
+	// department, in any minute.
 	GlobalPerMinute int // default 60
+	// EscalationsPerRequestPerDay and RelaysPerRequestPerDay cap the
+	// escalations, and the staff words relayed to the requester, sent
+	// about one request in any 24 hours.
+	EscalationsPerRequestPerDay int // default 6
+	RelaysPerRequestPerDay      int // default 10
 	// MaxMessageBytes is the largest message ackd parses; larger ones are
 	// recorded as skipped. Default 25 MiB.
 	MaxMessageBytes int64

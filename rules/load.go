@@ -40,6 +40,20 @@ const (
 	DefaultMaxTextBytes    = 64 << 10
 )
 
+// Per-request daily caps (limits.escalations_per_request_per_day and
+// limits.relays_per_request_per_day).
+const (
+	// A bad day for one request: two or three rungs of its ladder, an
+	// overdue step and a couple of reminders (each escalates at once).
+	// More escalations of the same request in a day tell staff nothing
+	// new; they are the loop or the stranger chasing a thread.
+	DefaultEscalationsPerRequestDay = 6
+	// A lively exchange through ackd (staff writing to the department,
+	// ackd passing it on) seldom needs ten answers on one request a day;
+	// a walk over REQ-1…REQ-n or a mail loop does.
+	DefaultRelaysPerRequestDay = 10
+)
+
 // Load reads and validates a config file. A config with problems returns a
 // Problems error listing all of them. Relative paths in the file are
 // resolved against the file's directory, made absolute so that the daemon's
@@ -511,14 +525,23 @@ func (l *loader) smtp(n *yaml.Node, sc *SMTPConfig) {
 
 func (l *loader) limits(n *yaml.Node, lim *Limits) {
 	*lim = Limits{
-		PerSenderPerHour: DefaultPerSenderHour,
-		GlobalPerMinute:  DefaultGlobalPerMinute,
-		MaxMessageBytes:  DefaultMaxMessageBytes,
-		MaxTextBytes:     DefaultMaxTextBytes,
+		PerSenderPerHour:            DefaultPerSenderHour,
+		GlobalPerMinute:             DefaultGlobalPerMinute,
+		EscalationsPerRequestPerDay: DefaultEscalationsPerRequestDay,
+		RelaysPerRequestPerDay:      DefaultRelaysPerRequestDay,
+		MaxMessageBytes:             DefaultMaxMessageBytes,
+		MaxTextBytes:                DefaultMaxTextBytes,
 	}
-	m := l.mapping(n, "limits", "per_sender_per_hour", "global_per_minute", "max_message_bytes", "max_text_bytes")
+	m := l.mapping(n, "limits", "per_sender_per_hour", "global_per_minute", "escalations_per_request_per_day",
+		"relays_per_request_per_day", "max_message_bytes", "max_text_bytes")
 	if m == nil {
 		return
+	}
+	if v, ok := l.integer(m.get("escalations_per_request_per_day"), "escalations_per_request_per_day", 1, 10_000); ok {
+		lim.EscalationsPerRequestPerDay = int(v)
+	}
+	if v, ok := l.integer(m.get("relays_per_request_per_day"), "relays_per_request_per_day", 1, 10_000); ok {
+		lim.RelaysPerRequestPerDay = int(v)
 	}
 	if v, ok := l.integer(m.get("per_sender_per_hour"), "per_sender_per_hour", 1, 1_000_000); ok {
 		lim.PerSenderPerHour = int(v)

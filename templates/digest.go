@@ -32,6 +32,9 @@ type Digest struct {
 	// Parked are messages ackd could not handle and moved on past (their
 	// handling kept failing); they wait for an admin. Empty: none.
 	Parked []DigestParked
+	// HeldReceipts counts the open requests whose receipt a sending limit
+	// holds (they are tracked; the receipt waits for its window).
+	HeldReceipts int
 }
 
 // DigestParked is one parked message.
@@ -61,6 +64,8 @@ type DigestItem struct {
 	Due       time.Time // zero when there is no commitment
 	Age       string    // business time since receipt: "3h 20m"
 	Overdue   bool
+	// ReceiptHeld: a sending limit holds the request's receipt.
+	ReceiptHeld bool
 }
 
 // DigestRecord is one line of the commitment record.
@@ -98,7 +103,7 @@ func digestSamples(at func(day, hour, minute int) time.Time, loc *time.Location)
 			Since: at(1, 8, 30), WindowDays: 30,
 			Sections: []DigestSection{
 				{Title: "New since Tuesday 1 December, 08:30", Short: "new", Items: []DigestItem{{Ref: "REQ-12", Subject: "Printer jams",
-					Requester: "jane.doe@example.test", Category: "hardware", Due: at(2, 17, 0), Age: "7h 18m"}}},
+					Requester: "jane.doe@example.test", Category: "hardware", Due: at(2, 17, 0), Age: "7h 18m", ReceiptHeld: true}}},
 				{Title: "Overdue", Short: "overdue", Items: []DigestItem{{Ref: "REQ-9", Subject: "VPN", Requester: "bob@example.test",
 					Category: "network", Due: at(1, 17, 0), Age: "1d", Overdue: true}}},
 				{Title: "Waiting on the requester", Short: "waiting"},
@@ -109,7 +114,7 @@ func digestSamples(at func(day, hour, minute int) time.Time, loc *time.Location)
 				{Category: "default", Commitment: "3d", KeptPercent: -1}},
 			Reminders: 2, LateNotices: 1,
 			Parked: []DigestParked{{Mailbox: "INBOX", UID: 4711, From: "jane.doe@example.test", Subject: "Scanner",
-				Received: at(1, 9, 0), Attempts: 5, Error: "record request: database is locked"}}},
+				Received: at(1, 9, 0), Attempts: 5, Error: "record request: database is locked"}}, HeldReceipts: 1},
 		Digest{AllClear: true},
 	}
 }

@@ -119,7 +119,7 @@ func goldenDigest(ber *time.Location) Digest {
 		Since: at(23, 8, 30), Location: ber, WindowDays: 30,
 		Sections: []DigestSection{
 			{Title: "New since Friday 23 October, 08:30", Short: "new", Items: []DigestItem{
-				{Ref: "REQ-41", Subject: "Drucker im 3. OG druckt nicht", Requester: "jane.doe@example.test", Category: "hardware", Due: at(27, 10, 0), Age: "1d 1h"},
+				{Ref: "REQ-41", Subject: "Drucker im 3. OG druckt nicht", Requester: "jane.doe@example.test", Category: "hardware", Due: at(27, 10, 0), Age: "1d 1h", ReceiptHeld: true},
 				{Ref: "REQ-42", Subject: "Passwort <abgelaufen> & gesperrt [REQ-42]", Requester: "o.haddad@example.test", Category: "access", Due: at(26, 13, 0), Age: "30m"}}},
 			{Title: "Due today", Short: "due today", Items: []DigestItem{
 				{Ref: "REQ-42", Subject: "Passwort <abgelaufen> & gesperrt [REQ-42]", Requester: "o.haddad@example.test", Category: "access", Due: at(26, 13, 0), Age: "30m"}}},
@@ -138,7 +138,7 @@ func goldenDigest(ber *time.Location) Digest {
 			{Category: "hardware", Commitment: "1d", Kept: 4, Judged: 5, KeptPercent: 80, Median: "7h 30m", P80: "16h"},
 			{Category: "network", Commitment: "1d", Pending: 1, KeptPercent: -1},
 		},
-		Reminders: 2, LateNotices: 2}
+		Reminders: 2, LateNotices: 2, HeldReceipts: 1}
 }
 
 func TestGolden(t *testing.T) {

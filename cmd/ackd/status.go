@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -36,6 +37,16 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 	if err != nil {
 		return fmt.Errorf("list open requests: %w", err)
 	}
+	held, err := st.HeldMail(ctx, "")
+	if err != nil {
+		return fmt.Errorf("list held mail: %w", err)
+	}
+	heldReceipt := map[int64]bool{}
+	for _, m := range held {
+		if m.Kind == "receipt" {
+			heldReceipt[m.RequestID] = true
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tSTATE\tLEVEL\tREMINDERS\tFIRST RESPONSE\tSUBJECT\n")
 	for _, r := range open {
@@ -54,8 +65,13 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 		if !r.DueAt.IsZero() {
 			due = r.DueAt.In(loc).Format("Mon 2 Jan 15:04 MST")
 		}
+		state := r.State
+		if heldReceipt[r.ID] {
+			// Tracked all the same: only the mail waits.
+			state += ", receipt held"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Ref, cfg.DepartmentName(r.Dept), r.Requester, r.Category,
-			age(now.Sub(r.ReceivedAt)), due, r.State, r.EscalationLevel, r.Reminders, first, clip(r.Subject, 50))
+			age(now.Sub(r.ReceivedAt)), due, state, r.EscalationLevel, r.Reminders, first, clip(r.Subject, 50))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -64,6 +80,9 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 		fmt.Fprintln(w, "(no open requests)")
 	}
 	if err := printParked(ctx, w, st); err != nil {
+		return err
+	}
+	if err := printHeld(ctx, w, st, held, now); err != nil {
 		return err
 	}
 	if nskipped <= 0 {
@@ -98,6 +117,37 @@ func printParked(ctx context.Context, w io.Writer, st store.Store) error {
 	for _, p := range parked {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", p.FirstParked.Local().Format("2006-01-02 15:04"), p.Dept, p.Mailbox,
 			p.UID, clip(p.From, 40), clip(p.Subject, 40), p.Attempts, clip(p.LastError, 120))
+	}
+	return tw.Flush()
+}
+
+// printHeld lists the mail sending limits hold, with the reason and when
+// it is tried again.
+func printHeld(ctx context.Context, w io.Writer, st store.Store, held []store.Mail, now time.Time) error {
+	if len(held) == 0 {
+		return nil
+	}
+	refs := map[int64]string{}
+	fmt.Fprintf(w, "\nHeld by a sending limit (%d); each goes out when its window allows, while still useful:\n", len(held))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "REF\tDEPARTMENT\tKIND\tTO\tHELD FOR\tNEXT TRY\tREASON\n")
+	for _, m := range held {
+		ref := "-"
+		if m.RequestID != 0 {
+			if _, ok := refs[m.RequestID]; !ok {
+				refs[m.RequestID] = "?"
+				if r, err := st.RequestByID(ctx, m.RequestID); err == nil {
+					refs[m.RequestID] = r.Ref
+				}
+			}
+			ref = refs[m.RequestID]
+		}
+		next := "now"
+		if d := m.NextAttempt.Sub(now); d > 0 {
+			next = "in " + age(d)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ref, m.Dept, m.Kind, clip(strings.Join(m.Recipients, ", "), 40),
+			age(now.Sub(m.HeldSince)), next, m.HeldReason)
 	}
 	return tw.Flush()
 }

@@ -61,6 +61,14 @@ func (q *memQueue) MarkFailed(_ context.Context, id int64, _ time.Time, lastErr 
 	return fmt.Errorf("mail %d failed: %s", id, lastErr)
 }
 
+func (q *memQueue) MarkHeld(_ context.Context, id int64, _ time.Time, reason string, _ time.Time) error {
+	return fmt.Errorf("mail %d held: %s", id, reason)
+}
+
+func (q *memQueue) MarkDropped(_ context.Context, id int64, _ time.Time, reason string) error {
+	return fmt.Errorf("mail %d dropped: %s", id, reason)
+}
+
 // sendWithSender drains mails through ackd's own outbox.Sender with a
 // memQueue, in batches of the Sender's default size, and returns when all
 // were accepted.

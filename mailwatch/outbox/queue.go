@@ -23,6 +23,10 @@ type QueuedMail struct {
 	CreatedAt    time.Time // the start of the give-up clock (MaxAge)
 	SentAt       time.Time
 	LastError    string
+	// HeldReason is why a Gate holds (or last held) the mail, "" if none
+	// ever did; HeldSince is its first hold.
+	HeldReason string
+	HeldSince  time.Time
 }
 
 // Queue is what the Sender needs from the store.
@@ -40,4 +44,38 @@ type Queue interface {
 	MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
 	// MarkFailed records a permanent failure; the row is not tried again.
 	MarkFailed(ctx context.Context, id int64, at time.Time, lastErr string) error
+	// MarkHeld keeps the row pending without counting an attempt: a Gate
+	// holds it until next (its NextAttempt) for reason; at is now.
+	MarkHeld(ctx context.Context, id int64, next time.Time, reason string, at time.Time) error
+	// MarkDropped closes the row unsent: a Gate found it no longer worth
+	// sending, for reason.
+	MarkDropped(ctx context.Context, id int64, at time.Time, reason string) error
+}
+
+// Verdict is a Gate's answer for one mail.
+type Verdict int
+
+// Verdicts.
+const (
+	// Send: the mail may leave now.
+	Send Verdict = iota
+	// Hold: a limit keeps the mail back until Admission.Until.
+	Hold
+	// Drop: the mail is no longer worth sending; close it unsent.
+	Drop
+)
+
+// Admission is a Gate's decision about one mail, with the reason for Hold
+// and Drop.
+type Admission struct {
+	Verdict Verdict
+	Until   time.Time // Hold: when the mail may be tried again
+	Reason  string
+}
+
+// A Gate decides, just before each delivery, whether a due mail leaves
+// now: it enforces sending limits at send time, counted from what was
+// actually sent. An error leaves the mail pending for the next pass.
+type Gate interface {
+	Admit(ctx context.Context, m QueuedMail, now time.Time) (Admission, error)
 }

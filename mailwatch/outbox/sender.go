@@ -143,6 +143,10 @@ func WithMaxAge(d time.Duration) Option { return func(s *Sender) { s.maxAge = d 
 // WithBatchSize sets how many due mails one connection carries (default 50).
 func WithBatchSize(n int) Option { return func(s *Sender) { s.batch = max(n, 1) } }
 
+// WithGate makes every due mail pass g before it is delivered (the
+// sending limits); without one every due mail is sent.
+func WithGate(g Gate) Option { return func(s *Sender) { s.gate = g } }
+
 // WithPollInterval sets how often Run looks for due mail when nothing is
 // scheduled and nobody kicks it (default 1m), a safety net for mail queued
 // by another process.
@@ -159,6 +163,7 @@ type Sender struct {
 	maxAge  time.Duration
 	batch   int
 	poll    time.Duration
+	gate    Gate
 	kick    chan struct{}
 	// timer is time.NewTimer's channel and stop, replaceable by tests so
 	// Run's waits need no real sleeping.
@@ -232,8 +237,8 @@ func (s *Sender) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		sent, failed, retried, err := s.DrainOnce(ctx)
-		done := sent + failed + retried
+		n, err := s.Drain(ctx)
+		done := n.Sent + n.Failed + n.Retried + n.Held + n.Dropped
 		wait := s.poll
 		if err == nil && done == s.batch {
 			storeErrs = 0
@@ -279,17 +284,33 @@ func (s *Sender) Run(ctx context.Context) error {
 // DrainOnce delivers up to one batch of due mail over one connection and
 // records each outcome. It stops before the next message when ctx is done;
 // untouched mail stays pending. err is a store error; SMTP failures are
-// outcomes (retried or failed), not errors.
+// outcomes (retried or failed), not errors. Mail the gate held or dropped
+// is in none of the counts; Drain counts it too.
 func (s *Sender) DrainOnce(ctx context.Context) (sent, failed, retried int, err error) {
+	n, err := s.Drain(ctx)
+	return n.Sent, n.Failed, n.Retried, err
+}
+
+// Drained counts what one Drain did with each mail it took.
+type Drained struct {
+	Sent, Failed, Retried int
+	// Held: a limit keeps the mail back; Dropped: closed unsent as no
+	// longer worth sending.
+	Held, Dropped int
+}
+
+// Drain is DrainOnce with every outcome counted.
+func (s *Sender) Drain(ctx context.Context) (Drained, error) {
+	var n Drained
 	if ctx.Err() != nil {
-		return 0, 0, 0, nil
+		return n, nil
 	}
 	mails, err := s.q.DueMail(ctx, s.now(), s.batch)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("load due mail: %w", err)
+		return n, fmt.Errorf("load due mail: %w", err)
 	}
 	if len(mails) == 0 {
-		return 0, 0, 0, nil
+		return n, nil
 	}
 	var (
 		c       *smtp.Client
@@ -304,9 +325,27 @@ func (s *Sender) DrainOnce(ctx context.Context) (sent, failed, retried int, err 
 			_ = c.Close()
 		}
 	}()
+mails:
 	for _, m := range mails {
 		if ctx.Err() != nil {
 			break
+		}
+		if s.gate != nil {
+			// Asked for each mail just before it would leave, so the
+			// counts include the mail this batch already sent.
+			pass, err := s.admit(ctx, m)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				break mails // nothing was decided; the mail stays pending
+			case err != nil:
+				return n, err
+			case pass == stateHeld:
+				n.Held++
+				continue
+			case pass == stateDropped:
+				n.Dropped++
+				continue
+			}
 		}
 		var res result
 		if err := checkEnvelope(m); err != nil {
@@ -350,17 +389,17 @@ func (s *Sender) DrainOnce(ctx context.Context) (sent, failed, retried int, err 
 		st, markErr := s.record(ctx, m, res)
 		switch st {
 		case stateSent:
-			sent++
+			n.Sent++
 		case stateFailed:
-			failed++
+			n.Failed++
 		case stateRetry:
-			retried++
+			n.Retried++
 		}
 		if markErr != nil {
-			return sent, failed, retried, markErr
+			return n, markErr
 		}
 	}
-	return sent, failed, retried, nil
+	return n, nil
 }
 
 type state int
@@ -369,7 +408,52 @@ const (
 	stateSent state = iota + 1
 	stateRetry
 	stateFailed
+	stateHeld
+	stateDropped
 )
+
+// admit asks the gate about m and records a hold or a drop. It returns
+// stateSent when m may go. A mail held longer than the give-up age is
+// dropped: by then it has lost its point, as a mail failing that long
+// would be given up.
+func (s *Sender) admit(ctx context.Context, m QueuedMail) (state, error) {
+	now := s.now()
+	a, err := s.gate.Admit(ctx, m, now)
+	if err != nil {
+		return 0, fmt.Errorf("check limits for mail %d: %w", m.ID, err)
+	}
+	if a.Verdict == Hold && s.maxAge > 0 && !m.CreatedAt.IsZero() && !a.Until.Before(m.CreatedAt.Add(s.maxAge)) {
+		a = Admission{Verdict: Drop, Reason: fmt.Sprintf("held for more than %s (%s)", s.maxAge, a.Reason)}
+	}
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	log := s.log.With("id", m.ID, "kind", m.Kind, "dept", m.Dept, "message_id", m.MessageID)
+	switch a.Verdict {
+	case Hold:
+		until := a.Until
+		if !until.After(now) {
+			// A gate must name a moment in the future, or the mail
+			// would be held and taken again at once.
+			until = now.Add(time.Second)
+		}
+		if m.HeldReason != a.Reason || m.HeldSince.IsZero() {
+			log.Warn("mail held by a sending limit", "reason", a.Reason, "until", until)
+		} else {
+			log.Debug("mail still held by a sending limit", "reason", a.Reason, "until", until)
+		}
+		if err := s.q.MarkHeld(mctx, m.ID, until, a.Reason, now); err != nil {
+			return 0, fmt.Errorf("mark mail %d held: %w", m.ID, err)
+		}
+		return stateHeld, nil
+	case Drop:
+		log.Info("held mail dropped, no longer worth sending", "reason", a.Reason)
+		if err := s.q.MarkDropped(mctx, m.ID, now, a.Reason); err != nil {
+			return 0, fmt.Errorf("mark mail %d dropped: %w", m.ID, err)
+		}
+		return stateDropped, nil
+	}
+	return stateSent, nil
+}
 
 type result struct {
 	state    state

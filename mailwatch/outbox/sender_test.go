@@ -104,6 +104,19 @@ func (q *fakeQueue) MarkFailed(_ context.Context, id int64, at time.Time, lastEr
 	return q.mark(id, func(m *QueuedMail) { m.State, m.LastError = "failed", lastErr })
 }
 
+func (q *fakeQueue) MarkHeld(_ context.Context, id int64, next time.Time, reason string, at time.Time) error {
+	return q.mark(id, func(m *QueuedMail) {
+		m.NextAttempt, m.HeldReason = next, reason
+		if m.HeldSince.IsZero() {
+			m.HeldSince = at
+		}
+	})
+}
+
+func (q *fakeQueue) MarkDropped(_ context.Context, id int64, at time.Time, reason string) error {
+	return q.mark(id, func(m *QueuedMail) { m.State, m.LastError = "dropped", reason })
+}
+
 type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time

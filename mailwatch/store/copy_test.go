@@ -182,7 +182,7 @@ func TestCopy(t *testing.T) {
 				byTable[c.Table] = c.Rows
 			}
 			// 8 requests, 2 replies, 2 skips; 8 receipts + 2 late + 2 digests.
-			want := map[string]int64{"requests": 8, "processed": 12, "skipped": 2, "outbox": 12, "digest_sent": 2,
+			want := map[string]int64{"requests": 8, "processed": 12, "skipped": 2, "outbox": 12, "outbox_recipients": 12, "digest_sent": 2,
 				"sync_state": 2, "ref_counters": 2, "events": 8 + 2 + 2}
 			for table, n := range want {
 				if byTable[table] != n {

@@ -313,16 +313,28 @@ func queueMails(ctx context.Context, tx *sql.Tx, dept string, requestID int64, m
 		if err != nil {
 			return fmt.Errorf("encode recipients: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO outbox (request_id, dept, kind, message_id, envelope_from, recipients, raw,
+		var id int64
+		err = tx.QueryRowContext(ctx, `INSERT INTO outbox (request_id, dept, kind, message_id, envelope_from, recipients, raw,
 				state, attempts, next_attempt, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)`,
-			reqID, dept, m.Kind, m.MessageID, m.EnvelopeFrom, string(rcpt), m.Raw, now.UnixMilli())
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8) RETURNING id`,
+			reqID, dept, m.Kind, m.MessageID, m.EnvelopeFrom, string(rcpt), m.Raw, now.UnixMilli()).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("queue %s mail %s: %w", m.Kind, m.MessageID, err)
+		}
+		for _, a := range m.Recipients {
+			_, err := tx.ExecContext(ctx, `INSERT INTO outbox_recipients (outbox_id, address) VALUES ($1, $2)
+				ON CONFLICT (outbox_id, address) DO NOTHING`, id, limitAddress(a))
+			if err != nil {
+				return fmt.Errorf("queue %s mail %s: recipient: %w", m.Kind, m.MessageID, err)
+			}
 		}
 	}
 	return nil
 }
+
+// limitAddress is the form in which the per-address limit compares
+// recipients: lower-cased in Go, so both backends agree on non-ASCII.
+func limitAddress(a string) string { return strings.ToLower(strings.TrimSpace(a)) }
 
 // insertThreadKeys attaches keys to a request. Unless strict, a key that
 // already has an owner keeps it; strict fails on it, and on a key given twice.
@@ -382,7 +394,7 @@ func (s *sqlStore) RecordSkipped(ctx context.Context, sk Skipped) error {
 }
 
 const mailCols = `id, request_id, dept, kind, message_id, envelope_from, recipients, raw, state, attempts,
-	next_attempt, created_at, sent_at, failed_at, last_error`
+	next_attempt, created_at, sent_at, failed_at, last_error, held_reason, held_since, dropped_at, drop_reason`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -392,12 +404,14 @@ func scanMail(sc scanner) (Mail, error) {
 		reqID                      sql.NullInt64
 		rcpt                       string
 		next, created, sent, faild sql.NullInt64
+		held, dropped              sql.NullInt64
 	)
 	err := sc.Scan(&m.ID, &reqID, &m.Dept, &m.Kind, &m.MessageID, &m.EnvelopeFrom, &rcpt, &m.Raw, &m.State,
-		&m.Attempts, &next, &created, &sent, &faild, &m.LastError)
+		&m.Attempts, &next, &created, &sent, &faild, &m.LastError, &m.HeldReason, &held, &dropped, &m.DropReason)
 	if err != nil {
 		return Mail{}, err
 	}
+	m.HeldSince, m.DroppedAt = fromMillis(held), fromMillis(dropped)
 	if err := json.Unmarshal([]byte(rcpt), &m.Recipients); err != nil {
 		return Mail{}, fmt.Errorf("decode recipients of mail %d: %w", m.ID, err)
 	}
@@ -532,8 +546,191 @@ func (s *sqlStore) markMail(ctx context.Context, op string, id int64, query stri
 }
 
 func (s *sqlStore) MarkSent(ctx context.Context, id int64, at time.Time) error {
-	return s.markMail(ctx, "mark mail sent", id, `UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = $2
-		WHERE id = $1 AND state = 'pending'`, at.UnixMilli())
+	return s.markMailTx(ctx, "mark mail sent", id, `UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = $2
+		WHERE id = $1 AND state = 'pending'`, []any{at.UnixMilli()}, func(tx *sql.Tx, m markedMail) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox_recipients SET sent_at = $2 WHERE outbox_id = $1`, id, at.UnixMilli()); err != nil {
+			return fmt.Errorf("record send time of recipients: %w", err)
+		}
+		if m.heldSince.Valid {
+			return m.event(ctx, tx, EventMailReleased, at, m.kind+" sent, held since "+fromMillis(m.heldSince).Format(time.RFC3339))
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) HoldMail(ctx context.Context, id int64, next time.Time, reason string, at time.Time) error {
+	return s.markMailTx(ctx, "hold mail", id, `UPDATE outbox SET next_attempt = $2, held_reason = $3,
+			held_since = COALESCE(held_since, $4), claimed_by = '', claimed_until = 0
+		WHERE id = $1 AND state = 'pending'`,
+		[]any{next.UnixMilli(), cleanText(reason), at.UnixMilli()}, func(tx *sql.Tx, m markedMail) error {
+			if m.heldSince.Valid {
+				return nil // held before: the history has it
+			}
+			return m.event(ctx, tx, EventMailHeld, at, m.kind+" held: "+reason)
+		})
+}
+
+func (s *sqlStore) DropMail(ctx context.Context, id int64, at time.Time, reason string) error {
+	return s.markMailTx(ctx, "drop mail", id, `UPDATE outbox SET state = 'dropped', dropped_at = $2, drop_reason = $3,
+			claimed_by = '', claimed_until = 0
+		WHERE id = $1 AND state = 'pending'`, []any{at.UnixMilli(), cleanText(reason)}, func(tx *sql.Tx, m markedMail) error {
+		return m.event(ctx, tx, EventMailDropped, at, m.kind+" not sent: "+reason)
+	})
+}
+
+// markedMail is what a pending mail was before a transition.
+type markedMail struct {
+	requestID sql.NullInt64
+	dept      string
+	kind      string
+	heldSince sql.NullInt64
+}
+
+// event appends an event to the mail's request, if it has one.
+func (m markedMail) event(ctx context.Context, tx *sql.Tx, kind string, at time.Time, detail string) error {
+	if !m.requestID.Valid {
+		return nil
+	}
+	return insertEvents(ctx, tx, Request{ID: m.requestID.Int64, Dept: m.dept}, []Event{{Kind: kind, At: at, Detail: detail}}, at)
+}
+
+// markMailTx runs a pending → state transition in one transaction: it
+// reads the mail (ErrNotFound; ErrNotPending unless pending), runs update
+// (the id as $1, args after it) and then after with what it read.
+func (s *sqlStore) markMailTx(ctx context.Context, op string, id int64, update string, args []any, after func(*sql.Tx, markedMail) error) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s %d: begin: %w", op, id, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var (
+		m     markedMail
+		state string
+	)
+	err = tx.QueryRowContext(ctx, `SELECT state, request_id, dept, kind, held_since FROM outbox WHERE id = $1`, id).
+		Scan(&state, &m.requestID, &m.dept, &m.kind, &m.heldSince)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %d: %w", op, id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %d: %w", op, id, err)
+	}
+	res, err := tx.ExecContext(ctx, update, append([]any{id}, args...)...)
+	if err != nil {
+		return fmt.Errorf("%s %d: %w", op, id, err)
+	}
+	// A concurrent writer (PostgreSQL) may have moved it after the read.
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("%s %d: %w", op, id, err)
+	} else if n != 1 {
+		return fmt.Errorf("%s %d: %w (it was %s)", op, id, ErrNotPending, state)
+	}
+	if err := after(tx, m); err != nil {
+		return fmt.Errorf("%s %d: %w", op, id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s %d: commit: %w", op, id, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) SentTimes(ctx context.Context, f SentFilter, limit int) ([]time.Time, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("count sent mail: limit %d, want > 0", limit)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	args := []any{f.Since.UnixMilli()}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	in := func(list []string) string {
+		marks := make([]string, len(list))
+		for i, k := range list {
+			marks[i] = arg(k)
+		}
+		return strings.Join(marks, ", ")
+	}
+	// Each shape reads one index range: outbox_recipients (address,
+	// sent_at) for an address, outbox (request_id) for a request, outbox
+	// (sent_at) for everything.
+	var q string
+	switch {
+	case f.To != "":
+		q = `SELECT r.sent_at FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox_id
+			WHERE r.address = ` + arg(limitAddress(f.To)) + ` AND r.sent_at > $1`
+	default:
+		q = `SELECT o.sent_at FROM outbox o WHERE o.sent_at > $1`
+	}
+	if f.RequestID != 0 {
+		q += ` AND o.request_id = ` + arg(f.RequestID)
+	}
+	if len(f.Kinds) > 0 {
+		q += ` AND o.kind IN (` + in(f.Kinds) + `)`
+	}
+	if len(f.ExceptKinds) > 0 {
+		q += ` AND o.kind NOT IN (` + in(f.ExceptKinds) + `)`
+	}
+	sentCol := "o.sent_at"
+	if f.To != "" {
+		sentCol = "r.sent_at"
+	}
+	q += ` ORDER BY ` + sentCol + ` DESC LIMIT ` + arg(limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count sent mail: %w", err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var at sql.NullInt64
+		if err := rows.Scan(&at); err != nil {
+			return nil, fmt.Errorf("count sent mail: %w", err)
+		}
+		out = append(out, fromMillis(at))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count sent mail: %w", err)
+	}
+	return out, nil
+}
+
+// mailColsNoRaw is mailCols with an empty raw, for lists that show mail
+// rather than send it.
+var mailColsNoRaw = strings.Replace(mailCols, "raw,", "'' AS raw,", 1)
+
+func (s *sqlStore) listMail(ctx context.Context, op, where string, args ...any) ([]Mail, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT `+mailColsNoRaw+` FROM outbox WHERE `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []Mail
+	for rows.Next() {
+		m, err := scanMail(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		m.Raw = nil
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) HeldMail(ctx context.Context, dept string) ([]Mail, error) {
+	return s.listMail(ctx, "list held mail", `state = 'pending' AND held_reason <> '' AND ($1 = '' OR dept = $1)`, dept)
+}
+
+func (s *sqlStore) RequestMail(ctx context.Context, requestID int64) ([]Mail, error) {
+	return s.listMail(ctx, fmt.Sprintf("list mail of request %d", requestID), `request_id = $1`, requestID)
 }
 
 func (s *sqlStore) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {

@@ -317,6 +317,17 @@ func TestSQLiteMigrateFromVersion1(t *testing.T) {
 	if n, err := s.PendingMail(ctx); err != nil || n != 1 {
 		t.Errorf("pending after migration = %d, %v; want 1", n, err)
 	}
+	// The rebuilt outbox holds, drops and counts; the pending receipt's
+	// recipient was filled in for the per-address limit.
+	if err := s.HoldMail(ctx, 1, received.Add(time.Hour), "per_sender_per_hour", received); err != nil {
+		t.Fatalf("HoldMail after migration: %v", err)
+	}
+	if err := s.MarkSent(ctx, 1, received.Add(time.Hour)); err != nil {
+		t.Fatalf("MarkSent after migration: %v", err)
+	}
+	if got, err := s.SentTimes(ctx, store.SentFilter{To: "Carol@example.test", Since: received}, 5); err != nil || len(got) != 1 {
+		t.Errorf("SentTimes to carol after migration = %v, %v; want one", got, err)
+	}
 	// The rebuilt processed table takes follow-ups.
 	if _, err := s.Apply(ctx, store.Change{RequestID: 1, MessageKey: "reply-1", Mailbox: "INBOX", UID: 10,
 		Update: func(r *store.Request) ([]store.NewMail, error) { r.Reminders++; return nil, nil }}); err != nil {

@@ -72,8 +72,38 @@ type Store interface {
 	// returned.
 	ThreadMail(ctx context.Context, requestID int64, messageIDs []string) ([]Mail, error)
 	// MarkSent records a successful delivery attempt. The mail must be
-	// pending: ErrNotFound for an unknown id, ErrNotPending otherwise.
+	// pending: ErrNotFound for an unknown id, ErrNotPending otherwise. at
+	// is the send time the sending limits count (SentTimes). A mail that a
+	// limit had held (HeldSince set) and that belongs to a request appends
+	// an EventMailReleased to the request's history, in the same
+	// transaction.
 	MarkSent(ctx context.Context, id int64, at time.Time) error
+	// HoldMail keeps a pending mail back because a sending limit holds it:
+	// it records reason as HeldReason, moves NextAttempt to next (the
+	// moment the limit's window allows the mail), sets HeldSince to at on
+	// the first hold and lifts a replica's claim. Attempts is unchanged:
+	// nothing was tried. The first hold of a mail that belongs to a
+	// request appends an EventMailHeld to the request's history, in the
+	// same transaction. ErrNotFound and ErrNotPending as MarkSent.
+	HoldMail(ctx context.Context, id int64, next time.Time, reason string, at time.Time) error
+	// DropMail closes a pending mail unsent because it is no longer worth
+	// sending (its request was answered, its due time passed): state
+	// MailDropped, DroppedAt at, DropReason reason. A mail that belongs to
+	// a request appends an EventMailDropped to the request's history, in
+	// the same transaction. ErrNotFound and ErrNotPending as MarkSent.
+	DropMail(ctx context.Context, id int64, at time.Time, reason string) error
+	// SentTimes returns the send times (MarkSent's at) of up to limit
+	// (> 0) mails sent strictly after f.Since that match f, newest first.
+	// The sending limits count with it, so every process sharing the
+	// store sees the same counts, across restarts.
+	SentTimes(ctx context.Context, f SentFilter, limit int) ([]time.Time, error)
+	// HeldMail returns the pending mails a limit holds (HeldReason set) of
+	// dept, or of all departments with dept "", oldest (ID) first, without
+	// their Raw bytes.
+	HeldMail(ctx context.Context, dept string) ([]Mail, error)
+	// RequestMail returns the outbox mails of a request in any state,
+	// oldest (ID) first, without their Raw bytes; none is no error.
+	RequestMail(ctx context.Context, requestID int64) ([]Mail, error)
 	// MarkRetry records a failed attempt (Attempts++) and schedules the
 	// next one; the mail stays pending.
 	MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
@@ -192,7 +222,24 @@ const (
 	MailPending = "pending"
 	MailSent    = "sent"
 	MailFailed  = "failed"
+	// MailDropped: held by a limit, then closed unsent because it was no
+	// longer worth sending (DropMail).
+	MailDropped = "dropped"
 )
+
+// SentFilter selects the sent mail SentTimes counts.
+type SentFilter struct {
+	// Since: only mail sent strictly after it counts, so a window of d at
+	// now is Since now-d and a mail sent at t stops counting at t+d.
+	Since time.Time
+	// To, if set, keeps mail with this recipient (any case).
+	To string
+	// RequestID, if not 0, keeps the mail of this request.
+	RequestID int64
+	// Kinds, if not empty, keeps mail of these kinds; ExceptKinds drops
+	// mail of those.
+	Kinds, ExceptKinds []string
+}
 
 // NewRequest is a request about to be recorded.
 type NewRequest struct {
@@ -303,6 +350,12 @@ const (
 	EventAssigned       = "assigned"
 	EventResolved       = "resolved"
 	EventCommandRefused = "command-refused"
+	// EventMailHeld: a sending limit first held a mail about the request
+	// (Detail: its kind and the limit); EventMailReleased: it went out
+	// later; EventMailDropped: it was closed unsent, no longer useful.
+	EventMailHeld     = "mail-held"
+	EventMailReleased = "mail-released"
+	EventMailDropped  = "mail-dropped"
 )
 
 // Event is one entry in a request's history.
@@ -372,13 +425,20 @@ type Mail struct {
 	EnvelopeFrom string
 	Recipients   []string
 	Raw          []byte
-	State        string // MailPending, MailSent or MailFailed
+	State        string // MailPending, MailSent, MailFailed or MailDropped
 	Attempts     int
 	NextAttempt  time.Time
 	CreatedAt    time.Time
 	SentAt       time.Time // zero unless sent
 	FailedAt     time.Time // zero unless failed
 	LastError    string
+	// HeldReason is why a sending limit holds the mail, or last held it;
+	// "" when none ever did. HeldSince is the first hold.
+	HeldReason string
+	HeldSince  time.Time
+	// DroppedAt and DropReason: when and why a held mail was closed unsent.
+	DroppedAt  time.Time
+	DropReason string
 }
 
 // Sentinel errors; test with errors.Is.

@@ -96,6 +96,7 @@ type Metrics struct {
 	lateNotices   *prometheus.CounterVec
 	sendRetries   *prometheus.CounterVec
 	sendFailed    *prometheus.CounterVec
+	sendDropped   *prometheus.CounterVec
 	firstResponse *prometheus.HistogramVec
 }
 
@@ -108,7 +109,7 @@ func NewMetrics(src Sources) *Metrics {
 		m.reg.MustRegister(c)
 		return c
 	}
-	m.received = counter("requests_received_total", "New requests recorded (each got a receipt queued).", "dept", "category")
+	m.received = counter("requests_received_total", "New requests recorded (each got a receipt queued; a sending limit may hold it).", "dept", "category")
 	m.receiptsSent = counter("receipts_sent_total", "Receipts the SMTP server accepted.", "dept")
 	m.mailSent = counter("mail_sent_total", "Outbox mail the SMTP server accepted, by kind.", "dept", "kind")
 	m.skipped = counter("messages_skipped_total", "Messages that got no receipt, by refusal reason.", "dept", "reason")
@@ -117,6 +118,7 @@ func NewMetrics(src Sources) *Metrics {
 	m.lateNotices = counter("late_notices_total", "Late notices queued to requesters.", "dept")
 	m.sendRetries = counter("outbox_retries_total", "Delivery attempts that failed temporarily and will be retried.", "dept", "kind")
 	m.sendFailed = counter("outbox_failed_total", "Outbox mail given up on (permanent failure or too old).", "dept", "kind")
+	m.sendDropped = counter("outbox_dropped_total", "Mail a sending limit held that was closed unsent, no longer useful (answered, past due, replaced).", "dept", "kind")
 	m.firstResponse = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "ackd", Name: "first_response_business_hours",
 		Help:    "Business hours from a request's arrival to the first staff answer, in the department's calendar.",
@@ -200,8 +202,11 @@ var (
 		[]string{"dept"}, nil)
 )
 
+var descHeld = prometheus.NewDesc("ackd_outbox_held", "Outbox mail a sending limit holds until its window allows it, by kind.",
+	[]string{"dept", "kind"}, nil)
+
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOpen, descOverdue, descQueue, descIMAP, descStore, descParked} {
+	for _, d := range []*prometheus.Desc{descOpen, descOverdue, descQueue, descHeld, descIMAP, descStore, descParked} {
 		ch <- d
 	}
 }
@@ -220,6 +225,21 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		up = 0
 	} else {
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n))
+	}
+	if held, err := c.src.Store.HeldMail(ctx, ""); err != nil {
+		up = 0
+	} else {
+		type key struct{ dept, kind string }
+		byKind := map[key]int{}
+		for _, d := range c.depts() {
+			byKind[key{d, "receipt"}] = 0 // the one an alert watches, present at 0
+		}
+		for _, m := range held {
+			byKind[key{m.Dept, m.Kind}]++
+		}
+		for k, n := range byKind {
+			ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(n), k.dept, k.kind)
+		}
 	}
 	if open, err := c.src.Store.OpenRequests(ctx, ""); err != nil {
 		up = 0

@@ -111,6 +111,15 @@ func (o *observed) MarkRetry(ctx context.Context, id int64, next time.Time, last
 	return err
 }
 
+func (o *observed) DropMail(ctx context.Context, id int64, at time.Time, reason string) error {
+	err := o.Store.DropMail(ctx, id, at, reason)
+	if err == nil {
+		l := o.labels(ctx, id, true)
+		o.m.sendDropped.WithLabelValues(l.dept, l.kind).Inc()
+	}
+	return err
+}
+
 func (o *observed) MarkFailed(ctx context.Context, id int64, at time.Time, lastErr string) error {
 	err := o.Store.MarkFailed(ctx, id, at, lastErr)
 	if err == nil {

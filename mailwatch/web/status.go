@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -37,12 +38,18 @@ type deptView struct {
 	Open   []openView
 	OnTime []CategoryShare
 	Total  CategoryShare
+	// HeldReceipts counts the open requests whose receipt a sending
+	// limit holds.
+	HeldReceipts int
 }
 
 type openView struct {
 	Ref, Subject, Requester, Category, Age, Due, State string
 	Level, Reminders                                   int
 	Overdue                                            bool
+	// HeldReason is why a sending limit holds the request's receipt, ""
+	// when none does.
+	HeldReason string
 }
 
 // CategoryShare is one bar of the on-time chart: a category's record (or
@@ -124,10 +131,19 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}
+		held, err := mailwatch.HeldReceipts(ctx, s.src.Store, d.Name)
+		if err != nil {
+			return page, fmt.Errorf("status page: %w", err)
+		}
 		dv := deptView{Name: d.Name}
 		dv.OnTime, dv.Total = Shares(report.Compute(reqs, evs, d, now, OnTimeWindow))
 		for _, r := range open {
-			dv.Open = append(dv.Open, openRow(d, r, now))
+			row := openRow(d, r, now)
+			if why, ok := held[r.ID]; ok {
+				row.HeldReason = why
+				dv.HeldReceipts++
+			}
+			dv.Open = append(dv.Open, row)
 		}
 		page.Departments = append(page.Departments, dv)
 	}

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	tests = append(tests, lifecycleTests...)
 	tests = append(tests, authorityTests...)
+	tests = append(tests, limitsTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -123,6 +124,11 @@ func Durability(t *testing.T, s store.Store, reopen func(t *testing.T) store.Sto
 	}
 	if n := pending(t, s); n != 1 {
 		t.Errorf("pending after reopen = %d, want 1", n)
+	}
+	// The sending limits count from the store: a restart forgets nothing.
+	if got, err := s.SentTimes(ctx, store.SentFilter{Since: base.Add(-time.Hour), To: "carol@example.test"}, 10); err != nil ||
+		len(got) != 1 || !got[0].Equal(base) {
+		t.Errorf("mail sent to carol after reopen = %v, %v; want the one at %v", got, err, base)
 	}
 	if _, err := s.RecordRequest(ctx, newRequest("it", "k1"), receipts("<r9@ackd>")); !errors.Is(err, store.ErrDuplicate) {
 		t.Errorf("re-recording k1 after reopen: err = %v, want ErrDuplicate", err)
