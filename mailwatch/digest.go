@@ -259,6 +259,19 @@ func NewDigester(st store.Store, runtime func() *Runtime, now func() time.Time, 
 	return &Digester{st: st, runtime: runtime, now: now, wake: wake, log: log, done: map[string]string{}, kick: make(chan struct{}, 1)}
 }
 
+// nothingToSay: skip_empty is on and the day has nothing for staff, no
+// request in the report and no parked message waiting for an admin.
+func (g *Digester) nothingToSay(ctx context.Context, d *rules.Department, rep report.Report) (bool, error) {
+	if !d.Digest.SkipEmpty || !rep.Empty() {
+		return false, nil
+	}
+	parked, err := g.st.ParkedMessages(ctx, d.Key())
+	if err != nil {
+		return false, fmt.Errorf("digest of %s: %w", d.Name, err)
+	}
+	return len(parked) == 0, nil
+}
+
 // RunOnce queues every digest due now and returns when the next one is due
 // (zero when none is planned) and how many were queued.
 func (g *Digester) RunOnce(ctx context.Context) (time.Time, int, error) {
@@ -280,8 +293,12 @@ func (g *Digester) RunOnce(ctx context.Context) (time.Time, int, error) {
 			if err != nil {
 				return time.Time{}, queued, err
 			}
+			skip, err := g.nothingToSay(ctx, d, rep)
+			if err != nil {
+				return time.Time{}, queued, err
+			}
 			var mails []store.NewMail
-			if !(rep.Empty() && d.Digest.SkipEmpty) {
+			if !skip {
 				mails = []store.NewMail{ml}
 			}
 			fresh, err := g.st.QueueDigest(ctx, d.Key(), day, mails)

@@ -111,3 +111,30 @@ func TestDigesterOncePerWorkingDay(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestSkipEmptyStillReportsParked: skip_empty spares staff a digest
+// with nothing in it, but a parked message waits for an admin and is news.
+func TestDigestSkipEmptyStillReportsParked(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "ackd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	quiet := digestDept(t, "Quiet", true)
+	rt := &Runtime{Config: &rules.Config{Departments: []*rules.Department{quiet}}, Templates: templates.Default()}
+	now := time.Date(2026, 3, 13, 8, 30, 0, 0, time.UTC)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := NewDigester(st, func() *Runtime { return rt }, func() time.Time { return now }, nil, log)
+	if _, queued, err := g.RunOnce(ctx); err != nil || queued != 0 {
+		t.Fatalf("empty day: queued %d, %v; want none", queued, err)
+	}
+	if err := st.ParkMessage(ctx, store.Parked{Dept: quiet.Key(), Mailbox: "INBOX", UIDValidity: 1, UID: 9,
+		Attempts: 5, LastError: "record request: database is locked"}); err != nil {
+		t.Fatal(err)
+	}
+	now = time.Date(2026, 3, 17, 8, 30, 0, 0, time.UTC)
+	if _, queued, err := g.RunOnce(ctx); err != nil || queued != 1 {
+		t.Fatalf("a parked message: queued %d, %v; want the digest", queued, err)
+	}
+}

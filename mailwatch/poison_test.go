@@ -36,7 +36,10 @@ func watchWorld(t *testing.T, w *world, srv *imapmem.Server, cfg MailboxConfig) 
 		cfg.PollInterval = time.Hour
 	}
 	cfg.IDLE = true
-	wt := NewWatcher(cfg, checkpoints{st: w.st, dept: "IT Help Desk"}, w.proc.Handler("IT Help Desk"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if cfg.Backfill == 0 {
+		cfg.Backfill = time.Hour // the test's mail is there before the first start
+	}
+	wt := NewWatcher(cfg, checkpoints{st: w.st, dept: "it-help@example.test"}, w.proc.Handler("it-help@example.test"), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	wt.SetBackoff(Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}, Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -223,7 +226,7 @@ func TestWatcherParksMessageThatKeepsFailing(t *testing.T) {
 		handled = append(handled, f.UID)
 		return nil
 	}
-	cfg := MailboxConfig{IDLE: true, PollInterval: time.Hour, ParkAttempts: 4, ParkAfter: time.Millisecond}
+	cfg := MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour, ParkAttempts: 4, ParkAfter: time.Millisecond}
 	h := startWatcherCP(t, srv, cp, cfg, handle)
 	eventually(t, 10*time.Second, "uid 3 handled", func() bool {
 		mu.Lock()
@@ -292,15 +295,15 @@ func TestWatcherParksThroughStore(t *testing.T) {
 	w := newWorld(t)
 	srv := newServer(t, imapmem.Options{})
 	appendN(t, srv, 1, 2)
-	cp := checkpoints{st: w.st, dept: "IT Help Desk"}
+	cp := checkpoints{st: w.st, dept: "it-help@example.test"}
 	handle := func(ctx context.Context, f Fetched) error {
 		if f.UID == 1 {
 			return errors.New("record request: database is locked")
 		}
-		_, err := w.proc.Process(ctx, "IT Help Desk", f)
+		_, err := w.proc.Process(ctx, "it-help@example.test", f)
 		return err
 	}
-	startWatcherCP(t, srv, cp, MailboxConfig{IDLE: true, PollInterval: time.Hour, ParkAttempts: 2, ParkAfter: time.Millisecond}, handle)
+	startWatcherCP(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour, ParkAttempts: 2, ParkAfter: time.Millisecond}, handle)
 	var parked []store.Parked
 	eventually(t, 10*time.Second, "uid 1 parked", func() bool {
 		var err error
@@ -309,7 +312,7 @@ func TestWatcherParksThroughStore(t *testing.T) {
 	})
 	p := parked[0]
 	if p.UID != 1 || p.Attempts != 2 || p.Subject != "request 1" || p.From != "jane@example.test" ||
-		!strings.Contains(p.LastError, "database is locked") || p.Dept != "IT Help Desk" || p.Mailbox != "INBOX" {
+		!strings.Contains(p.LastError, "database is locked") || p.Dept != "it-help@example.test" || p.Mailbox != "INBOX" {
 		t.Errorf("parked = %+v", p)
 	}
 	eventually(t, 10*time.Second, "uid 2 acknowledged", func() bool {
@@ -337,7 +340,7 @@ func TestWatcherIdleWakeupInWindow(t *testing.T) {
 		})
 	}})
 	appendN(t, srv, 1, 1)
-	h := startWatcher(t, srv, &memCheckpoints{}, MailboxConfig{IDLE: true, PollInterval: time.Hour}, nil)
+	h := startWatcher(t, srv, &memCheckpoints{}, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, nil)
 	h.expect(t, "request 1")
 	select {
 	case err := <-appendEr:
@@ -416,7 +419,7 @@ func TestFetchBatchPeakHeap(t *testing.T) {
 			}
 			return nil
 		}
-		h := startWatcher(t, srv, &memCheckpoints{}, MailboxConfig{IDLE: true, PollInterval: time.Hour, BatchSize: 50, BatchBytes: budget}, handle)
+		h := startWatcher(t, srv, &memCheckpoints{}, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour, BatchSize: 50, BatchBytes: budget}, handle)
 		select {
 		case <-done:
 		case <-time.After(60 * time.Second):
@@ -442,7 +445,7 @@ func TestFetchBatchPeakHeap(t *testing.T) {
 func TestDigestListsParked(t *testing.T) {
 	w := newWorld(t)
 	d := w.rt.Department("IT Help Desk")
-	if err := w.st.ParkMessage(context.Background(), store.Parked{Dept: "IT Help Desk", Mailbox: "INBOX", UIDValidity: 1, UID: 42,
+	if err := w.st.ParkMessage(context.Background(), store.Parked{Dept: "it-help@example.test", Mailbox: "INBOX", UIDValidity: 1, UID: 42,
 		From: "jane@example.test", Subject: "Scanner", Attempts: 5, LastError: "record request: database is locked"}); err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func TestHeldMailShown(t *testing.T) {
 	var reqs []store.Request
 	for i, subject := range []string{"printer jams", "scanner", "monitor"} {
 		r, err := observed.RecordRequest(ctx, store.NewRequest{
-			Dept: "IT Help Desk", MessageKey: subject, MessageID: "<" + subject + "@client>", Mailbox: "INBOX", UID: uint32(i + 1),
+			Dept: "it-help@example.test", MessageKey: subject, MessageID: "<" + subject + "@client>", Mailbox: "INBOX", UID: uint32(i + 1),
 			Requester: "jane@example.test", Subject: subject, Category: "default", ReceivedAt: now, DueAt: now.Add(72 * time.Hour),
 		}, func(ref string) ([]store.NewMail, error) {
 			return []store.NewMail{{Kind: "receipt", MessageID: "<receipt-" + ref + "@ackd>", Recipients: []string{"jane@example.test"},

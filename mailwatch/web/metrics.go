@@ -235,7 +235,7 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			byKind[key{d, "receipt"}] = 0 // the one an alert watches, present at 0
 		}
 		for _, m := range held {
-			byKind[key{m.Dept, m.Kind}]++
+			byKind[key{c.src.deptName(m.Dept), m.Kind}]++
 		}
 		for k, n := range byKind {
 			ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(n), k.dept, k.kind)
@@ -273,7 +273,7 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			per[d] = 0
 		}
 		for _, p := range parked {
-			per[p.Dept]++
+			per[c.src.deptName(p.Dept)]++
 		}
 		for d, n := range per {
 			ch <- prometheus.MustNewConstMetric(descParked, prometheus.GaugeValue, float64(n), d)

@@ -19,12 +19,12 @@ func TestMetricsParkedGauge(t *testing.T) {
 	}
 	defer st.Close()
 	for _, uid := range []uint32{3, 7} {
-		if err := st.ParkMessage(context.Background(), store.Parked{Dept: "IT Help Desk", Mailbox: "INBOX", UIDValidity: 1, UID: uid,
+		if err := st.ParkMessage(context.Background(), store.Parked{Dept: "it-help@example.test", Mailbox: "INBOX", UIDValidity: 1, UID: uid,
 			Attempts: 5, LastError: "record request: database is locked"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cfg := &rules.Config{Departments: []*rules.Department{{Name: "IT Help Desk"}, {Name: "Payroll"}}}
+	cfg := &rules.Config{Departments: []*rules.Department{{Name: "IT Help Desk", Address: "it-help@example.test"}, {Name: "Payroll", Address: "payroll@example.test"}}}
 	m := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return cfg }})
 	fams, err := m.Registry().Gather()
 	if err != nil {

@@ -131,7 +131,7 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}
-		held, err := mailwatch.HeldReceipts(ctx, s.src.Store, d.Name)
+		held, err := mailwatch.HeldReceipts(ctx, s.src.Store, d.Key())
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}
