@@ -10,6 +10,8 @@ import (
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
 	"github.com/ackd/ackd/rules"
+
+	"github.com/ackd/ackd/internal/loopback"
 )
 
 // startHTTP listens on http.listen and serves the metrics, probes and
@@ -28,7 +30,7 @@ func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwa
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
-	if host, _, _ := net.SplitHostPort(cfg.HTTP.Listen); auth.User == "" && !isLoopbackHost(host) {
+	if host, _, _ := net.SplitHostPort(cfg.HTTP.Listen); auth.User == "" && !loopback.Host(host) {
 		log.Warn("the status page is reachable beyond this host without a password; set http.basic_auth_user", "listen", cfg.HTTP.Listen)
 	}
 	srv := web.New(web.Sources{
@@ -44,12 +46,4 @@ func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwa
 		}
 	}()
 	return nil
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail/smtp"
+
+	"github.com/ackd/ackd/internal/loopback"
 )
 
 // TLS modes for SMTPConfig.TLS.
@@ -57,7 +59,7 @@ func (c SMTPConfig) Validate() error {
 	switch c.TLS {
 	case "", TLSImplicit, TLSStartTLS:
 	case TLSNone:
-		if !isLoopback(c.Host) {
+		if !loopback.Host(c.Host) {
 			return fmt.Errorf("smtp: tls none is allowed only for loopback hosts, not %q", c.Host)
 		}
 	default:
@@ -97,14 +99,6 @@ func (c SMTPConfig) withDefaults() SMTPConfig {
 		c.HeloName = "localhost"
 	}
 	return c
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // Backoff returns how long to wait after a temporary failure, given how
