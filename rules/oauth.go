@@ -77,9 +77,9 @@ type OAuth2Config struct {
 type providerPreset struct {
 	imapHost, smtpHost string
 	mechanism          string
-	tokenURL           string // may hold {tenant}
-	authURL            string // for `ackd oauth login` in a browser
-	deviceURL          string // for `ackd oauth login` by device code
+	tokenURL           string              // may hold {tenant}
+	authURL            string              // for `ackd oauth login` in a browser
+	deviceURL          string              // for `ackd oauth login` by device code
 	scopes             map[string][]string // by flow
 }
 
