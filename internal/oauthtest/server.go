@@ -52,6 +52,11 @@ type Server struct {
 	accounts map[string]ServiceAccount // by client_email
 	signedIn string                    // who the browser at /authorize is signed in as
 	calls    int                       // POSTs to /token, refused ones too
+	pending  int                       // device polls answered authorization_pending
+	approve  struct {
+		user  string
+		after int
+	}
 	life     time.Duration
 	skew     time.Duration
 	down     bool
@@ -160,6 +165,19 @@ func (s *Server) ApproveDevice(user string) {
 		}
 	}
 }
+
+// ApproveDeviceAfter approves device logins for user once n polls were
+// answered authorization_pending, as a user who takes a while to type
+// the code.
+func (s *Server) ApproveDeviceAfter(user string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.approve.user, s.approve.after = user, n
+}
+
+// PendingPolls reports how many device polls were answered
+// authorization_pending.
+func (s *Server) PendingPolls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.pending }
 
 // SignIn makes user the one signed in to the browser that /authorize
 // sees: it redirects back with a code for user at once, as after a
@@ -305,6 +323,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 				oauthError(w, http.StatusBadRequest, "expired_token")
 				return
 			case d.user == "":
+				s.pending++
+				if s.approve.user != "" && s.pending >= s.approve.after {
+					d.user = s.approve.user
+					s.devices[r.PostFormValue("device_code")] = d
+				}
 				oauthError(w, http.StatusBadRequest, "authorization_pending")
 				return
 			}
