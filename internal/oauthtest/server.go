@@ -52,6 +52,7 @@ type Server struct {
 	accounts map[string]ServiceAccount // by client_email
 	signedIn string                    // who the browser at /authorize is signed in as
 	calls    int                       // POSTs to /token, refused ones too
+	basic    int                       // of those, with HTTP basic auth
 	pending  int                       // device polls answered authorization_pending
 	approve  struct {
 		user  string
@@ -166,6 +167,10 @@ func (s *Server) ApproveDevice(user string) {
 	}
 }
 
+// BasicAuthCalls reports how many requests to /token carried HTTP basic
+// auth. x/oauth2 guessing the auth style always tries basic first.
+func (s *Server) BasicAuthCalls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.basic }
+
 // ApproveDeviceAfter approves device logins for user once n polls were
 // answered authorization_pending, as a user who takes a while to type
 // the code.
@@ -277,6 +282,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	if _, _, ok := r.BasicAuth(); ok {
+		s.basic++
+	}
 	gt := r.PostFormValue("grant_type")
 	var user, scope string
 	var rt string // a refresh token to hand out with the access token
