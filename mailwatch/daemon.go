@@ -68,7 +68,7 @@ func SecretWarning(s rules.Secret) string {
 
 // SecretWarnings checks every password file cfg names (SMTP, store and
 // each department's IMAP, OAuth2 client secrets) with SecretWarning, and
-// OAuth2 client key files with oauth.KeyFileWarning.
+// OAuth2 client and service account key files with oauth.KeyFileWarning.
 func SecretWarnings(cfg *rules.Config) []string {
 	var out []string
 	add := func(what string, s rules.Secret) {
@@ -81,8 +81,10 @@ func SecretWarnings(cfg *rules.Config) []string {
 			return
 		}
 		add(what+" oauth2", o.ClientSecret)
-		if w := oauth.KeyFileWarning(o.ClientKeyFile); w != "" {
-			out = append(out, what+" oauth2: "+w)
+		for _, f := range []string{o.ClientKeyFile, o.ServiceAccountKeyFile} {
+			if w := oauth.KeyFileWarning(f); w != "" {
+				out = append(out, what+" oauth2: "+w)
+			}
 		}
 	}
 	add("smtp", cfg.SMTP.Password)

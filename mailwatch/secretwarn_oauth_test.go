@@ -28,3 +28,21 @@ func TestSecretWarningsOAuth2KeyFile(t *testing.T) {
 		t.Errorf("key file 0644: warnings %q; want one naming the department and the file", w)
 	}
 }
+
+// TestSecretWarningsServiceAccountKey: a Google service account's JSON
+// key holds its private key and gets the same check.
+func TestSecretWarningsServiceAccountKey(t *testing.T) {
+	srv := oauthtest.StartAs(t, "127.0.0.1:0", oauthtest.Google)
+	keyFile, _ := srv.AddServiceAccount(t, t.TempDir(), "ackd", "example.test", "https://mail.google.com/")
+	cfg := &rules.Config{}
+	cfg.SMTP.OAuth2 = &rules.OAuth2Config{Flow: rules.FlowServiceAccount, ServiceAccountKeyFile: keyFile}
+	if w := mailwatch.SecretWarnings(cfg); len(w) != 0 {
+		t.Errorf("key file 0600: warnings %q; want none", w)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w := mailwatch.SecretWarnings(cfg); len(w) != 1 || !strings.Contains(w[0], "smtp oauth2") || !strings.Contains(w[0], keyFile) {
+		t.Errorf("key file 0644: warnings %q; want one naming smtp and the file", w)
+	}
+}

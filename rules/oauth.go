@@ -21,8 +21,14 @@ const (
 	// certificate, no user.
 	FlowClientCredentials = "client_credentials"
 	// FlowRefreshToken keeps a refresh token that `ackd oauth login` got
-	// once by the device-code flow (Google Workspace, delegated Microsoft 365).
+	// once: in the browser with a loopback redirect and PKCE (Google), or
+	// by the device-code flow (delegated Microsoft 365).
 	FlowRefreshToken = "refresh_token"
+	// FlowServiceAccount is Google's server-to-server access: a service
+	// account with domain-wide delegation signs a JWT naming the mailbox
+	// (sub = the section's username) and trades it for a token with the
+	// JWT-bearer grant (RFC 7523 section 2.1).
+	FlowServiceAccount = "service_account"
 )
 
 // SASL mechanisms that carry an OAuth2 bearer token.
@@ -35,9 +41,17 @@ const (
 // of a password. The loader fills endpoints, scopes and the mechanism from
 // the provider preset when the file leaves them out.
 type OAuth2Config struct {
+	// Provider is the imap or smtp section's provider preset ("" when none):
+	// it decides how the token endpoint wants the client authenticated,
+	// whether refresh requests carry scope, and which keys a certificate
+	// may have.
+	Provider string
 	Flow     string
 	TokenURL string
-	// DeviceAuthURL is where `ackd oauth login` starts the device-code flow.
+	// AuthURL is where `ackd oauth login` sends the browser (authorization
+	// code with PKCE and a loopback redirect); DeviceAuthURL is where it
+	// starts the device-code flow instead when there is no AuthURL.
+	AuthURL       string
 	DeviceAuthURL string
 	ClientID      string
 	// ClientSecret is required for client_credentials; public clients
@@ -53,15 +67,19 @@ type OAuth2Config struct {
 	// RefreshTokenFile holds the refresh token (mode 0600); ackd rewrites it
 	// when the provider rotates the token.
 	RefreshTokenFile string
-	Mechanism        string
+	// ServiceAccountKeyFile is the JSON key of a Google service account
+	// (flow: service_account), holding its private key: mode 0600.
+	ServiceAccountKeyFile string
+	Mechanism             string
 }
 
 // providerPreset is what a provider: key fills in.
 type providerPreset struct {
 	imapHost, smtpHost string
 	mechanism          string
-	tokenURL           string // may hold {tenant}
-	deviceURL          string
+	tokenURL           string              // may hold {tenant}
+	authURL            string              // for `ackd oauth login` in a browser
+	deviceURL          string              // for `ackd oauth login` by device code
 	scopes             map[string][]string // by flow
 }
 
@@ -84,8 +102,13 @@ var providerPresets = map[string]providerPreset{
 		smtpHost:  "smtp.gmail.com",
 		mechanism: MechXOAuth2,
 		tokenURL:  "https://oauth2.googleapis.com/token",
-		deviceURL: "https://oauth2.googleapis.com/device/code",
-		scopes:    map[string][]string{FlowRefreshToken: {"https://mail.google.com/"}},
+		// No device flow: Google's device endpoint refuses Gmail's scope
+		// (invalid_scope). Installed apps use a loopback redirect and PKCE.
+		authURL: "https://accounts.google.com/o/oauth2/v2/auth",
+		scopes: map[string][]string{
+			FlowRefreshToken:   {"https://mail.google.com/"},
+			FlowServiceAccount: {"https://mail.google.com/"},
+		},
 	},
 	ProviderGeneric: {mechanism: MechOAuthBearer},
 }
@@ -108,8 +131,9 @@ func (l *loader) provider(m *cfgMapping, what string) (string, providerPreset) {
 	return s, p
 }
 
-var oauth2Keys = []string{"flow", "token_url", "device_auth_url", "client_id", "client_secret_env",
-	"client_secret_file", "client_certificate_file", "client_key_file", "scopes", "tenant", "refresh_token_file", "mechanism"}
+var oauth2Keys = []string{"flow", "token_url", "auth_url", "device_auth_url", "client_id", "client_secret_env",
+	"client_secret_file", "client_certificate_file", "client_key_file", "scopes", "tenant", "refresh_token_file",
+	"service_account_key_file", "mechanism"}
 
 // oauth2 reads an oauth2: block; what is "imap" or "smtp".
 func (l *loader) oauth2(n *yaml.Node, what, provider string, pre providerPreset) *OAuth2Config {
@@ -130,8 +154,8 @@ func (l *loader) oauth2(n *yaml.Node, what, provider string, pre providerPreset)
 	if m == nil {
 		return nil
 	}
-	oc := &OAuth2Config{Mechanism: pre.mechanism}
-	l.require(m, what, "flow", "client_id")
+	oc := &OAuth2Config{Provider: provider, Mechanism: pre.mechanism}
+	l.require(m, what, "flow")
 	text := func(key string) (string, *yaml.Node) {
 		v := m.get(key)
 		if v == nil {
@@ -145,10 +169,18 @@ func (l *loader) oauth2(n *yaml.Node, what, provider string, pre providerPreset)
 	}
 	flow, fv := text("flow")
 	switch flow {
-	case "", FlowClientCredentials, FlowRefreshToken:
+	case "", FlowClientCredentials, FlowRefreshToken, FlowServiceAccount:
 		oc.Flow = flow
 	default:
-		l.at(fv, "%s: flow %q is not client_credentials or refresh_token", what, flow)
+		l.at(fv, "%s: flow %q is not client_credentials, refresh_token or service_account", what, flow)
+	}
+	if oc.Flow == FlowServiceAccount {
+		// The key file names the account; a client_id here would be ignored.
+		if m.has("client_id") {
+			l.at(m.keyNode("client_id"), "%s: flow: service_account takes the client from service_account_key_file; remove client_id", what)
+		}
+	} else {
+		l.require(m, what, "client_id")
 	}
 	oc.ClientID, _ = text("client_id")
 	oc.Tenant, _ = text("tenant")
@@ -159,12 +191,19 @@ func (l *loader) oauth2(n *yaml.Node, what, provider string, pre providerPreset)
 		l.at(m.keyNode("tenant"), "%s: tenant is only for provider: microsoft365", what)
 	}
 	if provider == ProviderGoogle && oc.Flow == FlowClientCredentials {
-		l.at(fv, "%s: Google does not give Gmail tokens for client_credentials; use flow: refresh_token and `ackd oauth login`", what)
+		l.at(fv, "%s: Google does not give Gmail tokens for client_credentials; use flow: service_account (a service account with domain-wide delegation) or flow: refresh_token and `ackd oauth login`", what)
+	}
+	if provider == ProviderMicrosoft365 && oc.Flow == FlowServiceAccount {
+		l.at(fv, "%s: service_account is Google's; Microsoft 365 app-only access is flow: client_credentials", what)
+	}
+	if provider == ProviderGoogle && m.has("device_auth_url") {
+		l.at(m.keyNode("device_auth_url"), "%s: Google's device flow refuses Gmail's scope (invalid_scope); remove device_auth_url: `ackd oauth login` signs in with the browser", what)
 	}
 	tenant := url.PathEscape(oc.Tenant)
 	oc.TokenURL = strings.ReplaceAll(pre.tokenURL, "{tenant}", tenant)
+	oc.AuthURL = pre.authURL
 	oc.DeviceAuthURL = strings.ReplaceAll(pre.deviceURL, "{tenant}", tenant)
-	for key, dst := range map[string]*string{"token_url": &oc.TokenURL, "device_auth_url": &oc.DeviceAuthURL} {
+	for key, dst := range map[string]*string{"token_url": &oc.TokenURL, "auth_url": &oc.AuthURL, "device_auth_url": &oc.DeviceAuthURL} {
 		s, v := text(key)
 		if v == nil {
 			continue
@@ -189,12 +228,13 @@ func (l *loader) oauth2(n *yaml.Node, what, provider string, pre providerPreset)
 	}
 	oc.ClientSecret = sec
 	l.oauth2Certificate(m, what, oc)
+	l.oauth2ServiceAccount(m, what, oc)
 	if oc.Flow == FlowClientCredentials && !sec.IsSet() && oc.ClientCertificateFile == "" && oc.ClientKeyFile == "" {
 		l.at(m.node, "%s: client_credentials needs client_secret_env, client_secret_file, or client_certificate_file with client_key_file", what)
 	}
 	if s, v := text("refresh_token_file"); v != nil {
 		oc.RefreshTokenFile = l.resolve(s)
-		if oc.Flow == FlowClientCredentials {
+		if oc.Flow != FlowRefreshToken {
 			l.at(m.keyNode("refresh_token_file"), "%s: refresh_token_file is for flow: refresh_token", what)
 		}
 	} else if oc.Flow == FlowRefreshToken {
@@ -260,6 +300,34 @@ func (l *loader) oauth2Certificate(m *cfgMapping, what string, oc *OAuth2Config)
 	}
 	if oc.Flow == FlowRefreshToken {
 		l.at(first, "%s: client certificates are for flow: client_credentials", what)
+	}
+}
+
+// oauth2ServiceAccount reads service_account_key_file. Like the
+// certificate, the file is read when the token source is built, and its
+// mode is checked with the other secrets.
+func (l *loader) oauth2ServiceAccount(m *cfgMapping, what string, oc *OAuth2Config) {
+	v := m.get("service_account_key_file")
+	if v != nil {
+		if s, ok := l.str(v, "service_account_key_file"); ok {
+			if strings.TrimSpace(s) == "" {
+				l.at(v, "%s: service_account_key_file is empty", what)
+			} else {
+				oc.ServiceAccountKeyFile = l.resolve(s)
+			}
+		}
+	}
+	switch {
+	case oc.Flow == FlowServiceAccount && v == nil:
+		l.at(m.node, "%s: service_account needs service_account_key_file (the service account's JSON key)", what)
+	case oc.Flow != FlowServiceAccount && v != nil:
+		l.at(m.keyNode("service_account_key_file"), "%s: service_account_key_file is for flow: service_account", what)
+	case oc.Flow == FlowServiceAccount:
+		for _, k := range []string{"client_secret_env", "client_secret_file", "client_certificate_file", "client_key_file"} {
+			if m.has(k) {
+				l.at(m.keyNode(k), "%s: flow: service_account signs with the key in service_account_key_file; remove %s", what, k)
+			}
+		}
 	}
 }
 

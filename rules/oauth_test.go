@@ -61,11 +61,30 @@ func TestOAuth2ConfigValid(t *testing.T) {
 				if cfg.Departments[0].IMAP.Host != "imap.gmail.com" || cfg.SMTP.Host != "smtp.gmail.com" {
 					t.Errorf("hosts %q %q", cfg.Departments[0].IMAP.Host, cfg.SMTP.Host)
 				}
-				if o.DeviceAuthURL != "https://oauth2.googleapis.com/device/code" || !slices.Equal(o.Scopes, []string{"https://mail.google.com/"}) {
-					t.Errorf("device url %q scopes %v", o.DeviceAuthURL, o.Scopes)
+				// Google's device endpoint refuses Gmail's scope: the login
+				// is the browser with a loopback redirect.
+				if o.DeviceAuthURL != "" || o.AuthURL != "https://accounts.google.com/o/oauth2/v2/auth" || !slices.Equal(o.Scopes, []string{"https://mail.google.com/"}) {
+					t.Errorf("device url %q auth url %q scopes %v", o.DeviceAuthURL, o.AuthURL, o.Scopes)
+				}
+				if o.Provider != ProviderGoogle {
+					t.Errorf("provider %q", o.Provider)
 				}
 				if o.RefreshTokenFile != "/cfgdir/tok" {
 					t.Errorf("refresh token file %q, want it resolved against the config dir", o.RefreshTokenFile)
+				}
+			},
+		},
+		{
+			name: "google service account with domain-wide delegation",
+			smtp: `provider: google, username: it@example.test, oauth2: {flow: service_account, service_account_key_file: /etc/ackd/google-sa.json}`,
+			imap: `provider: google, username: it@example.test, oauth2: {flow: service_account, service_account_key_file: sa.json}`,
+			check: func(t *testing.T, cfg *Config) {
+				o, so := cfg.Departments[0].IMAP.OAuth2, cfg.SMTP.OAuth2
+				if o.ServiceAccountKeyFile != "/cfgdir/sa.json" || so.ServiceAccountKeyFile != "/etc/ackd/google-sa.json" {
+					t.Errorf("key files %q %q", o.ServiceAccountKeyFile, so.ServiceAccountKeyFile)
+				}
+				if o.TokenURL != "https://oauth2.googleapis.com/token" || o.Mechanism != MechXOAuth2 || !slices.Equal(o.Scopes, []string{"https://mail.google.com/"}) {
+					t.Errorf("token url %q mechanism %q scopes %v", o.TokenURL, o.Mechanism, o.Scopes)
 				}
 			},
 		},
@@ -130,7 +149,14 @@ func TestOAuth2ConfigProblems(t *testing.T) {
 	}{
 		{"unknown provider", okSMTP, `provider: yahoo, username: it, password_env: P`, 5, `yahoo`, `provider "yahoo" is not microsoft365, google or generic`},
 		{"host still required for generic", okSMTP, `provider: generic, username: it, password_env: P`, 5, `{provider`, `imap: missing required key "host"`},
-		{"bad flow", okSMTP, `host: h.test, username: it, oauth2: {flow: implicit, client_id: a, token_url: "https://t.test/token"}`, 5, `implicit`, `flow "implicit" is not client_credentials or refresh_token`},
+		{"bad flow", okSMTP, `host: h.test, username: it, oauth2: {flow: implicit, client_id: a, token_url: "https://t.test/token"}`, 5, `implicit`, `flow "implicit" is not client_credentials, refresh_token or service_account`},
+		{"service account without key", okSMTP, `provider: google, username: it, oauth2: {flow: service_account}`, 5, `{flow`, `service_account needs service_account_key_file`},
+		{"service account with a secret", okSMTP, `provider: google, username: it, oauth2: {flow: service_account, service_account_key_file: sa.json, client_secret_env: S}`, 5, `client_secret_env:`, `remove client_secret_env`},
+		{"service account with client_id", okSMTP, `provider: google, username: it, oauth2: {flow: service_account, service_account_key_file: sa.json, client_id: a}`, 5, `client_id:`, `remove client_id`},
+		{"service account key with refresh flow", okSMTP, `provider: google, username: it, oauth2: {flow: refresh_token, client_id: a, refresh_token_file: f, service_account_key_file: sa.json}`, 5, `service_account_key_file:`, `service_account_key_file is for flow: service_account`},
+		{"service account for microsoft365", okSMTP, `provider: microsoft365, username: it, oauth2: {flow: service_account, tenant: t, service_account_key_file: sa.json}`, 5, `service_account,`, `Microsoft 365 app-only access is flow: client_credentials`},
+		{"refresh token file with service account", okSMTP, `provider: google, username: it, oauth2: {flow: service_account, service_account_key_file: sa.json, refresh_token_file: f}`, 5, `refresh_token_file:`, `refresh_token_file is for flow: refresh_token`},
+		{"google device flow", okSMTP, `provider: google, username: it, oauth2: {flow: refresh_token, client_id: a, refresh_token_file: f, device_auth_url: "https://oauth2.googleapis.com/device/code"}`, 5, `device_auth_url:`, `Google's device flow refuses Gmail's scope`},
 		{"client credentials without secret", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, token_url: "https://t.test/token"}`, 5, `{flow`, `client_credentials needs client_secret_env, client_secret_file, or client_certificate_file with client_key_file`},
 		{"certificate and secret", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, client_secret_env: S, client_certificate_file: c.pem, client_key_file: k.pem, token_url: "https://t.test/token"}`, 5, `client_certificate_file:`, `set either a client secret or a client certificate, not both`},
 		{"key and secret file", okSMTP, `host: h.test, username: it, oauth2: {flow: client_credentials, client_id: a, client_secret_file: s, client_key_file: k.pem, token_url: "https://t.test/token"}`, 5, `client_key_file:`, `set either a client secret or a client certificate, not both`},
@@ -145,7 +171,7 @@ func TestOAuth2ConfigProblems(t *testing.T) {
 		{"no token url for generic", okSMTP, `host: h.test, username: it, oauth2: {flow: refresh_token, refresh_token_file: f, client_id: a}`, 5, `{flow`, `missing token_url`},
 		{"password and oauth2", okSMTP, `host: h.test, username: it, password_env: P, oauth2: {flow: refresh_token, refresh_token_file: f, client_id: a, token_url: "https://t.test/token"}`, 5, `oauth2:`, `oauth2 replaces the password`},
 		{"tenant missing", okSMTP, `provider: microsoft365, username: it, oauth2: {flow: client_credentials, client_id: a, client_secret_env: S}`, 5, `{flow`, `microsoft365 needs tenant`},
-		{"google app-only", okSMTP, `provider: google, username: it, oauth2: {flow: client_credentials, client_id: a, client_secret_env: S}`, 5, `client_credentials`, `Google does not give Gmail tokens for client_credentials`},
+		{"google app-only", okSMTP, `provider: google, username: it, oauth2: {flow: client_credentials, client_id: a, client_secret_env: S}`, 5, `client_credentials`, `use flow: service_account`},
 		{"bad mechanism", okSMTP, `host: h.test, username: it, oauth2: {flow: refresh_token, refresh_token_file: f, client_id: a, token_url: "https://t.test/token", mechanism: plain}`, 5, `plain`, `mechanism "plain" is not xoauth2 or oauthbearer`},
 		{"typo in oauth2", okSMTP, `host: h.test, username: it, oauth2: {flow: refresh_token, refresh_token_file: f, client_id: a, token_url: "https://t.test/token", scope: [x]}`, 5, `scope:`, `unknown key "scope" (did you mean "scopes"?)`},
 		{"smtp oauth2 without username", `host: h.test, oauth2: {flow: refresh_token, refresh_token_file: f, client_id: a, token_url: "https://t.test/token"}`, okIMAP, 1, `oauth2:`, `smtp: oauth2 needs username`},

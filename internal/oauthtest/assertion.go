@@ -67,6 +67,9 @@ func (s *Server) checkAssertion(r *http.Request) (string, Client, error) {
 	if !ok || c.Certificate == nil {
 		return id, c, fmt.Errorf("client %q has no certificate registered", id)
 	}
+	if why := s.assertionAlgRefused(hdr.Alg); why != "" {
+		return id, c, errors.New(why)
+	}
 	s1, s256 := sha1.Sum(c.Certificate.Raw), sha256.Sum256(c.Certificate.Raw)
 	if hdr.X5t != base64.RawURLEncoding.EncodeToString(s1[:]) {
 		return id, c, errors.New("x5t does not match the registered certificate")

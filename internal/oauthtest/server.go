@@ -1,8 +1,10 @@
 // Package oauthtest is a small OAuth2 authorization server for tests: it
-// issues access tokens for the client-credentials, refresh-token and
-// device-code grants, answers RFC 7662 introspection (what Dovecot's oauth2
-// passdb asks), and lets a test revoke tokens, expire them, skew its clock
-// or go down.
+// issues access tokens for the client-credentials, refresh-token,
+// device-code, authorization-code (with PKCE) and JWT-bearer grants,
+// answers RFC 7662 introspection (what Dovecot's oauth2 passdb asks), and
+// lets a test revoke tokens, expire them, skew its clock or go down.
+// Started as Microsoft or Google (StartAs), it also refuses what that
+// provider documents it refuses (see provider.go).
 package oauthtest
 
 import (
@@ -33,8 +35,10 @@ type Client struct {
 // Server is a running token server.
 type Server struct {
 	// URL is the base, like http://127.0.0.1:10180; endpoints are
-	// /token, /device and /introspect.
+	// /token, /device, /authorize and /introspect.
 	URL string
+
+	provider Provider
 
 	srv *http.Server
 	ln  net.Listener
@@ -42,8 +46,18 @@ type Server struct {
 	mu       sync.Mutex
 	clients  map[string]Client
 	access   map[string]grant
-	refresh  map[string]string // refresh token → user
-	devices  map[string]string // device code → user, once approved ("" pending)
+	refresh  map[string]refreshGrant
+	devices  map[string]device // by device code
+	codes    map[string]authCode
+	accounts map[string]ServiceAccount // by client_email
+	signedIn string                    // who the browser at /authorize is signed in as
+	calls    int                       // POSTs to /token, refused ones too
+	basic    int                       // of those, with HTTP basic auth
+	pending  int                       // device polls answered authorization_pending
+	approve  struct {
+		user  string
+		after int
+	}
 	life     time.Duration
 	skew     time.Duration
 	down     bool
@@ -56,26 +70,43 @@ type Server struct {
 
 type grant struct {
 	user    string
+	scope   string
 	expires time.Time // on the server's (possibly skewed) clock
 	revoked bool
 }
 
-// Start listens on addr ("127.0.0.1:0" for any port) until the test ends.
-func Start(t testing.TB, addr string) *Server {
+type refreshGrant struct {
+	user  string
+	scope string // granted at login; "" when issued by IssueRefreshToken
+}
+
+type device struct {
+	user  string // "" while pending
+	scope string
+}
+
+// Start listens on addr ("127.0.0.1:0" for any port) until the test ends,
+// enforcing no provider's rules (Generic).
+func Start(t testing.TB, addr string) *Server { t.Helper(); return StartAs(t, addr, Generic) }
+
+// StartAs is Start for a server that enforces provider p's rules.
+func StartAs(t testing.TB, addr string, p Provider) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("oauthtest: listen on %s: %v", addr, err)
 	}
 	s := &Server{
-		URL: "http://" + ln.Addr().String(), ln: ln,
-		clients: map[string]Client{}, access: map[string]grant{}, refresh: map[string]string{},
-		devices: map[string]string{}, requests: map[string]int{}, life: time.Hour, jtis: map[string]bool{},
+		URL: "http://" + ln.Addr().String(), ln: ln, provider: p,
+		clients: map[string]Client{}, access: map[string]grant{}, refresh: map[string]refreshGrant{},
+		devices: map[string]device{}, codes: map[string]authCode{}, accounts: map[string]ServiceAccount{},
+		requests: map[string]int{}, life: time.Hour, jtis: map[string]bool{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", s.token)
 	mux.HandleFunc("POST /device", s.device)
 	mux.HandleFunc("POST /introspect", s.introspect)
+	mux.HandleFunc("GET /authorize", s.authorize)
 	s.srv = &http.Server{Handler: s.gate(mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	t.Cleanup(func() { _ = s.srv.Close() })
@@ -95,7 +126,7 @@ func (s *Server) IssueRefreshToken(user string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rt := newToken("rt")
-	s.refresh[rt] = user
+	s.refresh[rt] = refreshGrant{user: user}
 	return rt
 }
 
@@ -128,12 +159,39 @@ func (s *Server) RevokeRefreshTokens() { s.mu.Lock(); clear(s.refresh); s.mu.Unl
 func (s *Server) ApproveDevice(user string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for code, u := range s.devices {
-		if u == "" {
-			s.devices[code] = user
+	for code, d := range s.devices {
+		if d.user == "" {
+			d.user = user
+			s.devices[code] = d
 		}
 	}
 }
+
+// BasicAuthCalls reports how many requests to /token carried HTTP basic
+// auth. x/oauth2 guessing the auth style always tries basic first.
+func (s *Server) BasicAuthCalls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.basic }
+
+// ApproveDeviceAfter approves device logins for user once n polls were
+// answered authorization_pending, as a user who takes a while to type
+// the code.
+func (s *Server) ApproveDeviceAfter(user string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.approve.user, s.approve.after = user, n
+}
+
+// PendingPolls reports how many device polls were answered
+// authorization_pending.
+func (s *Server) PendingPolls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.pending }
+
+// SignIn makes user the one signed in to the browser that /authorize
+// sees: it redirects back with a code for user at once, as after a
+// sign-in and consent.
+func (s *Server) SignIn(user string) { s.mu.Lock(); s.signedIn = user; s.mu.Unlock() }
+
+// TokenCalls reports how many requests reached /token, refused ones
+// included: a client guessing how to authenticate shows as two per token.
+func (s *Server) TokenCalls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
 
 // Requests reports how many token requests of a grant type succeeded.
 func (s *Server) Requests(grantType string) int {
@@ -223,56 +281,88 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, client, ok := s.authClient(r)
-	if !ok {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": s.refusals[len(s.refusals)-1]})
-		return
+	s.calls++
+	if _, _, ok := r.BasicAuth(); ok {
+		s.basic++
 	}
 	gt := r.PostFormValue("grant_type")
-	resp := map[string]any{"token_type": "Bearer"}
-	var user string
-	switch gt {
-	case "client_credentials":
-		if client.Mailbox == "" {
-			oauthError(w, http.StatusBadRequest, "unauthorized_client")
+	var user, scope string
+	var rt string // a refresh token to hand out with the access token
+	var ok bool
+	if gt == jwtBearer {
+		// The assertion is the client's authentication and the grant.
+		if user, scope, ok = s.jwtGrant(w, r); !ok {
 			return
 		}
-		user = client.Mailbox
-	case "refresh_token":
-		rt := r.PostFormValue("refresh_token")
-		u, ok := s.refresh[rt]
+	} else {
+		id, client, ok := s.authClient(r)
 		if !ok {
-			oauthError(w, http.StatusBadRequest, "invalid_grant")
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": s.refusals[len(s.refusals)-1]})
 			return
 		}
-		user = u
-		if s.rotate {
-			delete(s.refresh, rt)
+		if e := s.grantRefused(gt, r); e != nil {
+			e.write(w)
+			return
+		}
+		switch gt {
+		case "client_credentials":
+			if client.Mailbox == "" {
+				oauthError(w, http.StatusBadRequest, "unauthorized_client")
+				return
+			}
+			user, scope = client.Mailbox, r.PostFormValue("scope")
+		case "refresh_token":
+			old := r.PostFormValue("refresh_token")
+			g, ok := s.refresh[old]
+			if !ok {
+				oauthError(w, http.StatusBadRequest, "invalid_grant")
+				return
+			}
+			user, scope = g.user, g.scope
+			if s.rotate {
+				delete(s.refresh, old)
+				rt = newToken("rt")
+				s.refresh[rt] = g
+			}
+		case deviceGrant:
+			d, ok := s.devices[r.PostFormValue("device_code")]
+			switch {
+			case !ok:
+				oauthError(w, http.StatusBadRequest, "expired_token")
+				return
+			case d.user == "":
+				s.pending++
+				if s.approve.user != "" && s.pending >= s.approve.after {
+					d.user = s.approve.user
+					s.devices[r.PostFormValue("device_code")] = d
+				}
+				oauthError(w, http.StatusBadRequest, "authorization_pending")
+				return
+			}
+			delete(s.devices, r.PostFormValue("device_code"))
+			user, scope = d.user, d.scope
 			rt = newToken("rt")
-			s.refresh[rt] = u
-			resp["refresh_token"] = rt
-		}
-	case "urn:ietf:params:oauth:grant-type:device_code":
-		u, ok := s.devices[r.PostFormValue("device_code")]
-		switch {
-		case !ok:
-			oauthError(w, http.StatusBadRequest, "expired_token")
+			s.refresh[rt] = refreshGrant{user: user, scope: scope}
+		case "authorization_code":
+			c, e := s.redeemCode(id, r)
+			if e != nil {
+				e.write(w)
+				return
+			}
+			user, scope = c.user, c.scope
+			rt = newToken("rt")
+			s.refresh[rt] = refreshGrant{user: user, scope: scope}
+		default:
+			oauthError(w, http.StatusBadRequest, "unsupported_grant_type")
 			return
-		case u == "":
-			oauthError(w, http.StatusBadRequest, "authorization_pending")
-			return
 		}
-		delete(s.devices, r.PostFormValue("device_code"))
-		user = u
-		rt := newToken("rt")
-		s.refresh[rt] = u
+	}
+	resp := map[string]any{"token_type": "Bearer"}
+	if rt != "" {
 		resp["refresh_token"] = rt
-	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type")
-		return
 	}
 	at := newToken("at")
-	s.access[at] = grant{user: user, expires: time.Now().Add(s.skew + s.life)}
+	s.access[at] = grant{user: user, scope: scope, expires: time.Now().Add(s.skew + s.life)}
 	s.requests[gt]++
 	resp["access_token"] = at
 	resp["expires_in"] = int(s.life / time.Second)
@@ -292,8 +382,12 @@ func (s *Server) device(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if e := s.deviceRefused(r.PostFormValue("scope")); e != nil {
+		e.write(w)
+		return
+	}
 	code := newToken("dc")
-	s.devices[code] = ""
+	s.devices[code] = device{scope: r.PostFormValue("scope")}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"device_code": code, "user_code": "ACKD-TEST", "verification_uri": s.URL + "/verify",
 		"expires_in": 600, "interval": 1,
@@ -318,6 +412,6 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"active": true, "email": g.user, "username": g.user, "exp": g.expires.Unix(), "token_type": "Bearer",
+		"active": true, "email": g.user, "username": g.user, "exp": g.expires.Unix(), "token_type": "Bearer", "scope": g.scope,
 	})
 }

@@ -101,6 +101,20 @@ func (c *ClientCert) Thumbprint() string {
 	return fmt.Sprintf("%X", s[:])
 }
 
+// IsRSA reports whether the key is RSA, the only kind Entra ID accepts.
+func (c *ClientCert) IsRSA() bool { _, ok := c.key.(*rsa.PrivateKey); return ok }
+
+// KeyType names the key's kind for messages: "RSA" or "ECDSA P-256".
+func (c *ClientCert) KeyType() string {
+	switch k := c.key.(type) {
+	case *rsa.PrivateKey:
+		return "RSA"
+	case *ecdsa.PrivateKey:
+		return "ECDSA " + k.Curve.Params().Name
+	}
+	return fmt.Sprintf("%T", c.key)
+}
+
 // NotAfter is when the certificate expires; Microsoft refuses assertions
 // signed with an expired certificate.
 func (c *ClientCert) NotAfter() time.Time { return c.cert.NotAfter }
@@ -244,5 +258,5 @@ func KeyFileWarning(path string) string {
 	if err != nil || fi.Mode().Perm()&0o004 == 0 {
 		return ""
 	}
-	return fmt.Sprintf("client key file %s is readable by every user (mode %04o); chmod 600 it", path, fi.Mode().Perm())
+	return fmt.Sprintf("private key file %s is readable by every user (mode %04o); chmod 600 it", path, fi.Mode().Perm())
 }

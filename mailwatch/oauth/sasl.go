@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-sasl"
@@ -77,7 +78,7 @@ func NewAuthenticator(src *Source, mechanism, username, host string, port int) *
 
 // ForConfig builds the Source and Authenticator for an oauth2: block.
 func ForConfig(cfg *rules.OAuth2Config, username, host string, port int, log *slog.Logger, opts ...Option) (*Authenticator, error) {
-	src, err := NewSource(cfg, log, opts...)
+	src, err := NewSource(cfg, log, slices.Concat([]Option{WithSubject(username)}, opts)...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,15 @@
 // Package oauth logs ackd in to IMAP and SMTP with OAuth2 bearer tokens:
-// token sources for the client-credentials and refresh-token grants
-// (golang.org/x/oauth2), cached until shortly before they expire, and the
+// token sources for the client-credentials, refresh-token and (Google
+// service account) JWT-bearer grants (golang.org/x/oauth2), cached until shortly before they expire, and the
 // SASL mechanisms XOAUTH2 and OAUTHBEARER (RFC 7628) that carry them.
 package oauth
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +23,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/oauth2/google"
+	"golang.org/x/oauth2/jwt"
 
 	"github.com/ackd/ackd/rules"
 )
@@ -50,6 +56,7 @@ type Source struct {
 	client *http.Client
 	now    func() time.Time
 	log    *slog.Logger
+	sub    string // the mailbox a service account acts for
 
 	early, minRetry, maxRetry time.Duration
 
@@ -70,6 +77,10 @@ func WithClock(now func() time.Time) Option { return func(s *Source) { s.now = n
 
 // WithHTTPClient sets the client for the token endpoint (default: 30s timeout).
 func WithHTTPClient(c *http.Client) Option { return func(s *Source) { s.client = c } }
+
+// WithSubject names the mailbox a Google service account acts for (the
+// JWT's sub). ForConfig passes the section's username.
+func WithSubject(user string) Option { return func(s *Source) { s.sub = user } }
 
 // WithEarly sets how long before expiry a token is replaced.
 func WithEarly(d time.Duration) Option { return func(s *Source) { s.early = d } }
@@ -105,6 +116,10 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 			if err != nil {
 				return nil, fmt.Errorf("oauth2 client certificate: %w", err)
 			}
+			if cfg.Provider == rules.ProviderMicrosoft365 && !cert.IsRSA() {
+				return nil, fmt.Errorf("oauth2 client certificate %s has a %s key; Entra ID (microsoft365) accepts RSA certificates only: make one with `openssl req -x509 -newkey rsa:2048 …` and upload it to the app registration",
+					cfg.ClientCertificateFile, cert.KeyType())
+			}
 			if now := s.now(); now.After(cert.NotAfter()) {
 				s.log.Warn("OAuth2 client certificate has expired; the token endpoint will refuse it",
 					"certificate", cfg.ClientCertificateFile, "not_after", cert.NotAfter())
@@ -112,7 +127,8 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 			s.fetch = func(ctx context.Context) (*oauth2.Token, error) { return s.assert(ctx, cert) }
 			break
 		}
-		cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: secret, TokenURL: cfg.TokenURL, Scopes: cfg.Scopes}
+		cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: secret, TokenURL: cfg.TokenURL, Scopes: cfg.Scopes,
+			AuthStyle: AuthStyle(cfg.Provider)}
 		s.fetch = cc.Token
 	case rules.FlowRefreshToken:
 		if cfg.RefreshTokenFile == "" {
@@ -120,6 +136,12 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 		}
 		oc := Config(cfg, secret)
 		s.fetch = func(ctx context.Context) (*oauth2.Token, error) { return s.refresh(ctx, oc) }
+	case rules.FlowServiceAccount:
+		jc, err := serviceAccount(cfg, s.sub)
+		if err != nil {
+			return nil, err
+		}
+		s.fetch = func(ctx context.Context) (*oauth2.Token, error) { return jc.TokenSource(ctx).Token() }
 	default:
 		return nil, fmt.Errorf("oauth2: unknown flow %q", cfg.Flow)
 	}
@@ -131,8 +153,57 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 func Config(cfg *rules.OAuth2Config, secret string) *oauth2.Config {
 	return &oauth2.Config{
 		ClientID: cfg.ClientID, ClientSecret: secret, Scopes: cfg.Scopes,
-		Endpoint: oauth2.Endpoint{TokenURL: cfg.TokenURL, DeviceAuthURL: cfg.DeviceAuthURL},
+		Endpoint: oauth2.Endpoint{AuthURL: cfg.AuthURL, TokenURL: cfg.TokenURL, DeviceAuthURL: cfg.DeviceAuthURL,
+			AuthStyle: AuthStyle(cfg.Provider)},
 	}
+}
+
+// AuthStyle is how the provider's token endpoint wants the client
+// authenticated. Both Microsoft and Google document client_id and
+// client_secret in the request body; saying so spares x/oauth2's guess,
+// which sends every request that fails (each device-login poll, a revoked
+// refresh token) twice, once with basic auth and once in the body. An
+// unknown (generic) endpoint is still guessed.
+func AuthStyle(provider string) oauth2.AuthStyle {
+	switch provider {
+	case rules.ProviderMicrosoft365, rules.ProviderGoogle:
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleAutoDetect
+}
+
+// serviceAccount reads a Google service account's JSON key (as the Cloud
+// console downloads it) into a JWT-bearer configuration acting for sub.
+// Errors name the file, never its contents.
+func serviceAccount(cfg *rules.OAuth2Config, sub string) (*jwt.Config, error) {
+	if sub == "" {
+		return nil, errors.New("oauth2: service_account needs the mailbox to act for (the section's username)")
+	}
+	b, err := os.ReadFile(cfg.ServiceAccountKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("read service account key: %w", err)
+	}
+	jc, err := google.JWTConfigFromJSON(b, cfg.Scopes...)
+	if err != nil {
+		return nil, fmt.Errorf("service account key file %s is not a Google service account JSON key (Cloud console → IAM & Admin → Service accounts → Keys → Add key → JSON)", cfg.ServiceAccountKeyFile)
+	}
+	if jc.Email == "" {
+		return nil, fmt.Errorf("service account key file %s has no client_email", cfg.ServiceAccountKeyFile)
+	}
+	if blk, _ := pem.Decode(jc.PrivateKey); blk == nil {
+		return nil, fmt.Errorf("service account key file %s has no PEM private_key", cfg.ServiceAccountKeyFile)
+	} else if k, err := x509.ParsePKCS8PrivateKey(blk.Bytes); err != nil {
+		if _, err := x509.ParsePKCS1PrivateKey(blk.Bytes); err != nil {
+			return nil, fmt.Errorf("service account key file %s: private_key is not a valid RSA key", cfg.ServiceAccountKeyFile)
+		}
+	} else if _, ok := k.(*rsa.PrivateKey); !ok {
+		return nil, fmt.Errorf("service account key file %s: private_key is not an RSA key", cfg.ServiceAccountKeyFile)
+	}
+	jc.Subject = sub
+	// The preset's (or the configured) endpoint, which is also the JWT's
+	// audience; the key's own token_uri is Google's as well.
+	jc.TokenURL, jc.Audience = cfg.TokenURL, ""
+	return jc, nil
 }
 
 // assert asks for an app-only token with a client assertion instead of a
@@ -163,7 +234,18 @@ func (s *Source) refresh(ctx context.Context, oc *oauth2.Config) (*oauth2.Token,
 	if rt == "" {
 		return nil, fmt.Errorf("refresh token file %s is empty (run `ackd oauth login`)", s.cfg.RefreshTokenFile)
 	}
-	tok, err := oc.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	var tok *oauth2.Token
+	if s.cfg.Provider == rules.ProviderMicrosoft365 {
+		// Microsoft lists scope as required on a refresh request, which
+		// x/oauth2's refresher never sends; clientcredentials sends the
+		// scopes and lets grant_type be replaced.
+		cc := &clientcredentials.Config{ClientID: oc.ClientID, ClientSecret: oc.ClientSecret, TokenURL: oc.Endpoint.TokenURL,
+			Scopes: oc.Scopes, AuthStyle: oc.Endpoint.AuthStyle,
+			EndpointParams: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}}
+		tok, err = cc.Token(ctx)
+	} else {
+		tok, err = oc.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +284,7 @@ func (s *Source) token(ctx context.Context) (string, bool, error) {
 		err = errors.New("token endpoint returned no access_token")
 	}
 	if err != nil {
-		err = fmt.Errorf("get oauth2 token from %s: %w", s.cfg.TokenURL, describe(err))
+		err = fmt.Errorf("get oauth2 token from %s: %w", s.cfg.TokenURL, describe(err, s.cfg.Flow))
 		s.lastErr = err
 		wait := s.minRetry << min(s.failures, 20)
 		if wait > s.maxRetry || wait <= 0 {
@@ -248,21 +330,34 @@ func (s *Source) Invalidate(token string) bool {
 
 // describe turns the token endpoint's OAuth2 error into a sentence an
 // admin can act on.
-func describe(err error) error {
+func describe(err error, flow string) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return err
 	}
+	code := re.ErrorCode
+	if code == "" {
+		// x/oauth2/jwt does not parse the error body.
+		var body struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(re.Body, &body) == nil {
+			code = body.Error
+		}
+	}
 	hint := ""
-	switch re.ErrorCode {
-	case "invalid_grant":
+	switch {
+	case flow == rules.FlowServiceAccount && code == "unauthorized_client":
+		hint = "; grant the service account's client id the scopes under domain-wide delegation (Google Admin console → Security → Access and data control → API controls → Domain-wide delegation)"
+	case flow == rules.FlowServiceAccount && code == "invalid_grant":
+		hint = "; check the key is current, the server clock, and that the username is a user of the Workspace domain"
+	case code == "invalid_grant":
 		hint = "; the refresh token was revoked or expired: run `ackd oauth login` again"
-	case "invalid_client", "unauthorized_client":
+	case code == "invalid_client", code == "unauthorized_client":
 		hint = "; check client_id and the client secret or certificate"
-	case "invalid_scope":
+	case code == "invalid_scope":
 		hint = "; check scopes"
 	}
-	code := re.ErrorCode
 	if code == "" && re.Response != nil {
 		code = re.Response.Status
 	}
