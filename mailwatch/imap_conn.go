@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -35,6 +36,7 @@ func loginDisabled(tlsMode string, caps imap.CapSet) error {
 		want = append(want, "TLS: set tls: implicit (usually port 993)")
 	}
 	mechs := caps.AuthMechanisms()
+	slices.Sort(mechs)
 	if len(mechs) > 0 {
 		s := "AUTHENTICATE with " + strings.Join(mechs, ", ")
 		for _, m := range mechs {
