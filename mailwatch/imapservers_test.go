@@ -1,7 +1,7 @@
 package mailwatch
 
 import (
-		"context"
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
