@@ -14,6 +14,8 @@ import (
 
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/smtpsink"
+	"github.com/ackd/ackd/mailwatch/parse"
+	"github.com/ackd/ackd/rules"
 )
 
 // Tests for how the watcher behaves on IMAP servers other than Dovecot
@@ -300,5 +302,49 @@ func TestWatcherWarnsWhenServerNeverPushes(t *testing.T) {
 				t.Errorf("warned about a server that pushes:\n%s", logs)
 			}
 		})
+	}
+}
+
+// TestWatcherEightBitSubjectRewritten: Cyrus writes "X" for each raw
+// 8-bit header byte, so the header-less auto-reply "Réponse automatique"
+// arrives as "RXXponse automatique"; it is still refused, and a request
+// with an accented subject still gets its receipt.
+func TestWatcherEightBitSubjectRewritten(t *testing.T) {
+	srv := newServer(t, imapmem.Options{Munge8Bit: true})
+	h, _ := startLogged(t, srv, MailboxConfig{IDLE: true, PollInterval: time.Hour}, nil)
+	eventually(t, 10*time.Second, "the session", connected(h.watcher))
+	dept := &rules.Department{
+		Name: "IT Help Desk", Address: "it-help@example.test", AllowedSenders: []string{"*"},
+		Calendar:   &rules.Calendar{},
+		Categories: map[string]*rules.Category{"default": {Name: "default", Commitment: rules.Commitment{Days: 3}}},
+	}
+	for _, tc := range []struct {
+		subject, arrives string
+		reply            bool
+	}{
+		{"Réponse automatique : Absent du bureau", "RXXponse automatique : Absent du bureau", false},
+		{"Problème d'imprimante au 2e étage", "ProblXXme d'imprimante au 2e XXtage", true},
+	} {
+		raw := "From: Marie <marie@example.test>\r\nTo: it-help@example.test\r\nSubject: " + tc.subject +
+			"\r\nMessage-ID: <" + strconv.Itoa(len(tc.subject)) + "@example.test>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0100\r\n\r\nMerci.\r\n"
+		if _, err := srv.Append("dept", "INBOX", []byte(raw), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		var f Fetched
+		select {
+		case f = <-h.got:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no message")
+		}
+		m, err := parse.Parse(f.Raw, parse.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != tc.arrives {
+			t.Errorf("subject arrived as %q, want %q", m.Subject, tc.arrives)
+		}
+		if d := dept.Decide(m, time.Now()); d.Reply != tc.reply {
+			t.Errorf("%q: reply %v (%s %s), want %v", m.Subject, d.Reply, d.Refusal, d.Reason, tc.reply)
+		}
 	}
 }

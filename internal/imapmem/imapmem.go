@@ -32,6 +32,7 @@ type Server struct {
 	special map[string][]imap.MailboxAttr
 	closed  chan struct{}
 	tls     bool
+	munge   bool
 	conns   map[*imapserver.Conn]struct{} // open sessions, for Bye
 }
 
@@ -57,6 +58,9 @@ type Options struct {
 	// refuses LOGIN before it, advertising LOGINDISABLED, as Cyrus does
 	// with its upstream default allowplaintext: no.
 	StartTLS *tls.Config
+	// Munge8Bit replaces each raw 8-bit byte in the header of delivered
+	// mail with "X", as Cyrus IMAP does (munge8bit: yes).
+	Munge8Bit bool
 }
 
 // Start listens on 127.0.0.1 on a free port.
@@ -69,6 +73,7 @@ func Start(opts Options) (*Server, error) {
 		special: opts.SpecialUse,
 		closed:  make(chan struct{}),
 		tls:     opts.StartTLS != nil,
+		munge:   opts.Munge8Bit,
 		conns:   map[*imapserver.Conn]struct{}{},
 	}
 	caps := imap.CapSet{imap.CapIMAP4rev1: {}}
@@ -167,6 +172,9 @@ func (s *Server) Append(username, mailbox string, raw []byte, date time.Time) (u
 		return 0, err
 	}
 	defer c.Close()
+	if s.munge {
+		raw = munge8Bit(raw)
+	}
 	var opts *imap.AppendOptions
 	if !date.IsZero() {
 		opts = &imap.AppendOptions{Time: date}
@@ -313,4 +321,19 @@ func (s *specialUse) List(w *imapserver.ListWriter, ref string, patterns []strin
 		}
 	}
 	return nil
+}
+
+// munge8Bit returns raw with every 8-bit byte of its header made "X".
+func munge8Bit(raw []byte) []byte {
+	out := bytes.Clone(raw)
+	end := bytes.Index(out, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(out)
+	}
+	for i := range out[:end] {
+		if out[i] >= 0x80 {
+			out[i] = 'X'
+		}
+	}
+	return out
 }
