@@ -184,6 +184,15 @@ type Watcher struct {
 	failing       failure
 	parkedRetried bool
 
+	// idleMax bounds one IDLE (maxIdle; tests shorten it). quietIdles
+	// counts, in a row, the IDLEs that ended at their time limit with
+	// nothing pushed although new mail had arrived; warnedNoPush says the
+	// warning about such a server was given. Only the Run goroutine
+	// touches them.
+	idleMax      time.Duration
+	quietIdles   int
+	warnedNoPush bool
+
 	// history, while set, marks messages up to a UID that were in the
 	// mailbox before ackd had a checkpoint for it: those that arrived
 	// before its since are passed over. It lives in memory (reconnects
@@ -257,6 +266,7 @@ func NewWatcher(cfg MailboxConfig, cp Checkpoints, handle Handler, log *slog.Log
 		log:         log.With("mailbox", name, "imap", cfg.Addr),
 		backoff:     Backoff{Min: time.Second, Max: 5 * time.Minute},
 		authBackoff: Backoff{Min: time.Minute, Max: 15 * time.Minute},
+		idleMax:     maxIdle,
 	}
 }
 
@@ -320,6 +330,15 @@ func (w *Watcher) Run(ctx context.Context) error {
 		} else if errors.Is(err, ErrAuth) {
 			wait = w.authBackoff.Next()
 			w.log.Error("IMAP login refused; check the username and password", "err", err, "retry_in", wait.Round(time.Second))
+		} else if errors.Is(err, ErrLoginDisabled) {
+			// Not retried every few seconds: a fix on the server (a TLS
+			// listener, plain-text logins allowed) needs no restart of
+			// ackd, a fix of tls: in the config does.
+			wait = w.authBackoff.Next()
+			w.log.Error("IMAP server refuses password logins on this connection; no password was sent", "err", err, "retry_in", wait.Round(time.Second))
+		} else if bye := (*ByeError)(nil); errors.As(err, &bye) {
+			wait = w.backoff.Next()
+			w.log.Log(ctx, bye.Level(), "IMAP server closed the session; reconnecting", "bye", bye.Text, "retry_in", wait.Round(time.Millisecond))
 		} else {
 			wait = w.backoff.Next()
 			w.log.Warn("IMAP session ended; reconnecting", "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -334,7 +353,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
-// session runs one connection from dial to error.
+// session runs one connection from dial to error. At shutdown it ends
+// the session with LOGOUT, within logoutGrace; when the server ended it
+// with BYE, the error says why.
 func (w *Watcher) session(ctx context.Context) error {
 	newMail := make(chan struct{}, 1)
 	opts := &imapclient.Options{
@@ -351,23 +372,39 @@ func (w *Watcher) session(ctx context.Context) error {
 			},
 		},
 	}
-	c, err := w.dial(opts)
+	c, conn, err := w.dialConn(ctx, opts)
 	if err != nil {
 		return err
 	}
 	// go-imap's client takes no context: closing the connection is how a
-	// blocked command is cancelled.
+	// blocked command is cancelled. At shutdown the session first gets
+	// logoutGrace to end the IDLE and log out.
 	sessionDone := make(chan struct{})
-	defer close(sessionDone)
 	go func() {
 		select {
-		case <-ctx.Done():
-			c.Close()
 		case <-sessionDone:
-			c.Close()
+		case <-ctx.Done():
+			t := time.NewTimer(logoutGrace)
+			select {
+			case <-sessionDone:
+			case <-t.C:
+			}
+			t.Stop()
 		}
+		c.Close()
 	}()
+	err = w.watch(ctx, c, newMail)
+	if ctx.Err() != nil {
+		w.logout(c)
+	} else if text, ok := conn.Bye(); ok && err != nil {
+		err = &ByeError{Text: text, Err: err}
+	}
+	close(sessionDone)
+	return err
+}
 
+// watch logs in and watches the mailbox until an error.
+func (w *Watcher) watch(ctx context.Context, c *imapclient.Client, newMail <-chan struct{}) error {
 	if err := w.login(ctx, c); err != nil {
 		return err
 	}
@@ -416,13 +453,16 @@ func (w *Watcher) session(ctx context.Context) error {
 	w.log.Info("watching mailbox", "uidvalidity", validity, "last_uid", last, "messages", sel.NumMessages)
 	useIdle := w.cfg.IDLE && (c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2))
 
+	woke := wakeOther
 	for {
+		before := last
 		last, err = w.catchUp(ctx, c, validity, last)
 		if err != nil {
 			return err
 		}
 		w.backoff.Reset()
-		if err := w.wait(ctx, c, useIdle, newMail); err != nil {
+		w.notePush(woke, last > before)
+		if woke, err = w.wait(ctx, c, useIdle, newMail); err != nil {
 			return err
 		}
 	}
@@ -495,7 +535,7 @@ func (w *Watcher) startPoint(c *imapclient.Client, sel *imap.SelectData, window 
 // changes nothing on the server, \Seen flags included, and saves no
 // checkpoint: `ackd backfill` lists what a first start would answer.
 func (w *Watcher) Window(ctx context.Context, since time.Time) ([]Fetched, error) {
-	c, err := w.dial(&imapclient.Options{TLSConfig: w.tlsConfig(), Dialer: &net.Dialer{Timeout: w.cfg.DialTimeout}})
+	c, _, err := w.dialConn(ctx, &imapclient.Options{TLSConfig: w.tlsConfig(), Dialer: &net.Dialer{Timeout: w.cfg.DialTimeout}})
 	if err != nil {
 		return nil, err
 	}
@@ -573,27 +613,6 @@ func (w *Watcher) idleWithoutMailbox(ctx context.Context, c *imapclient.Client) 
 		"server_special_use", special)
 	<-ctx.Done()
 	return ctx.Err()
-}
-
-func (w *Watcher) dial(opts *imapclient.Options) (*imapclient.Client, error) {
-	var (
-		c   *imapclient.Client
-		err error
-	)
-	switch w.cfg.TLS {
-	case "implicit", "":
-		c, err = imapclient.DialTLS(w.cfg.Addr, opts)
-	case "starttls":
-		c, err = imapclient.DialStartTLS(w.cfg.Addr, opts)
-	case "none":
-		c, err = imapclient.DialInsecure(w.cfg.Addr, opts)
-	default:
-		return nil, fmt.Errorf("imap tls mode %q unknown", w.cfg.TLS)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", w.cfg.Addr, err)
-	}
-	return c, nil
 }
 
 func (w *Watcher) tlsConfig() *tls.Config {
@@ -900,51 +919,93 @@ func (w *Watcher) fetchBodies(c *imapclient.Client, metas []Fetched) ([]Fetched,
 	return out, nil
 }
 
+// maxIdle bounds one IDLE whatever poll_interval is: RFC 9051 lets a
+// server end an IDLE after 29 minutes of silence, and some do it sooner
+// or drop the session; 25 minutes stays clear of both.
+const maxIdle = 25 * time.Minute
+
+// noPushAfter is how many IDLEs in a row may end at their time limit,
+// with new mail found afterwards that the server never announced, before
+// ackd says the server does not push.
+const noPushAfter = 2
+
+// wake is why wait returned.
+type wake int
+
+const (
+	wakeOther wake = iota // polling, mail reported before IDLE began, shutdown
+	wakePush              // the server announced new mail during IDLE
+	wakeQuiet             // IDLE reached its time limit without a word
+)
+
 // wait blocks until the mailbox may have new mail: an IDLE notification,
 // or the poll interval (which also bounds IDLE, so a lost notification
-// costs at most one interval).
-func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, newMail <-chan struct{}) error {
-	timer := time.NewTimer(w.cfg.PollInterval)
-	defer timer.Stop()
+// costs at most one interval), and says which.
+func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, newMail <-chan struct{}) (wake, error) {
 	if !useIdle {
+		timer := time.NewTimer(w.cfg.PollInterval)
+		defer timer.Stop()
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return wakeOther, ctx.Err()
 		case <-timer.C:
 		case <-newMail:
 		}
 		// NOOP lets servers that queue updates report new messages.
 		if err := c.Noop().Wait(); err != nil {
-			return fmt.Errorf("noop: %w", err)
+			return wakeOther, fmt.Errorf("noop: %w", err)
 		}
-		return nil
+		return wakeOther, nil
 	}
+	timer := time.NewTimer(min(w.cfg.PollInterval, w.idleMax))
+	defer timer.Stop()
 	// Some servers (go-imap's own among them) report mail that arrived
 	// since the last command only at the next command, not when IDLE
 	// starts; a NOOP first flushes those updates into newMail.
 	if err := c.Noop().Wait(); err != nil {
-		return fmt.Errorf("noop: %w", err)
+		return wakeOther, fmt.Errorf("noop: %w", err)
 	}
 	select {
 	case <-newMail:
-		return nil
+		return wakeOther, nil
 	default:
 	}
 	idle, err := c.Idle()
 	if err != nil {
-		return fmt.Errorf("start idle: %w", err)
+		return wakeOther, fmt.Errorf("start idle: %w", err)
 	}
+	woke := wakeOther
 	select {
 	case <-ctx.Done():
 	case <-timer.C:
+		woke = wakeQuiet
 	case <-newMail:
+		woke = wakePush
 	case <-c.Closed():
 	}
 	if err := idle.Close(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("stop idle: %w", err)
+		return woke, fmt.Errorf("stop idle: %w", err)
 	}
 	if err := idle.Wait(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("idle: %w", err)
+		return woke, fmt.Errorf("idle: %w", err)
 	}
-	return ctx.Err()
+	return woke, ctx.Err()
+}
+
+// notePush watches for a server that never pushes during IDLE (Cyrus
+// without idled): new mail turns up only when an IDLE has run out. It
+// warns once, with the fix; one push clears the count.
+func (w *Watcher) notePush(woke wake, found bool) {
+	switch {
+	case woke == wakePush:
+		w.quietIdles = 0
+	case woke == wakeQuiet && found:
+		w.quietIdles++
+		if w.quietIdles >= noPushAfter && !w.warnedNoPush {
+			w.warnedNoPush = true
+			w.log.Warn("the IMAP server announces no new mail during IDLE: new mail waits for the end of each IDLE, up to poll_interval; "+
+				"on Cyrus IMAP run idled (cyrus.conf DAEMON: idled cmd=\"idled\"), otherwise set idle: false and a short poll_interval",
+				"poll_interval", w.cfg.PollInterval, "idles_without_push", w.quietIdles)
+		}
+	}
 }

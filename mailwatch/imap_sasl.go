@@ -19,11 +19,22 @@ type SASLAuth interface {
 }
 
 // login logs in with the password, or with SASL when Auth is set. A
-// refused token that came from the cache (revoked, or expired early by the
-// server's clock) is replaced and tried once more on the same connection,
-// rather than waiting out the auth backoff.
+// server that advertises LOGINDISABLED gets no password (ErrLoginDisabled).
+// A refused token that came from the cache (revoked, or expired early by
+// the server's clock) is replaced and tried once more on the same
+// connection, rather than waiting out the auth backoff.
 func (w *Watcher) login(ctx context.Context, c *imapclient.Client) error {
 	if w.cfg.Auth == nil {
+		if err := c.WaitGreeting(); err != nil {
+			return fmt.Errorf("imap greeting: %w", err)
+		}
+		caps := c.Caps()
+		if caps == nil {
+			return errors.New("imap capability: the server did not answer")
+		}
+		if caps.Has(imap.CapLoginDisabled) {
+			return loginDisabled(w.cfg.TLS, caps)
+		}
 		return loginResult(w.cfg.Username, c.Login(w.cfg.Username, w.cfg.Password).Wait())
 	}
 	for attempt := 0; ; attempt++ {

@@ -306,6 +306,10 @@ func (a *sentAppender) connect(ctx context.Context) (*imapclient.Client, error) 
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
+	if caps := c.Caps(); caps.Has(imap.CapLoginDisabled) {
+		c.Close()
+		return nil, loginDisabled(a.mb.TLS, caps)
+	}
 	if err := c.Login(a.mb.Username, a.mb.Password).Wait(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("imap login as %q: %w", a.mb.Username, errors.Join(err, ctx.Err()))

@@ -92,9 +92,11 @@ const listNoticePhrases = `(?:` +
 	`)`
 
 // statementSubject and statementLine find a delivery failure (group 1)
-// or a list notice (group 2) at the start of the subject or of a line.
+// or a list notice (group 2) at the start of the subject or of a line;
+// the subject's accented letters may have been replaced by the server
+// (eightBitTolerant), the body's are intact.
 var (
-	statementSubject = mustRx(subjectLead + `(?:((?:` + msgNoun + `)?` + failurePhrases + `)|(` + listNoticePhrases + `))`)
+	statementSubject = mustRx(eightBitTolerant(subjectLead + `(?:((?:` + msgNoun + `)?` + failurePhrases + `)|(` + listNoticePhrases + `))`))
 	statementLine    = mustRx(lineLead + `(?:((?:` + msgNoun + `)?` + failurePhrases + `)|(` + listNoticePhrases + `))`)
 )
 

@@ -13,29 +13,34 @@ import (
 // forward bounces and auto-replies to the help desk as requests.
 
 // autoSubject matches auto-reply subjects and list managers' refusals at
-// the start, after any "[tag]" a ticket system or list put in front.
-var autoSubject = mustRx(`(?i)^\s*(?:\[[^\]]{0,80}\]\s*)*(` +
+// the start, after any "[tag]" a ticket system or list put in front. Like
+// every subject check it tolerates accented letters a server replaced
+// (eightBitTolerant: "RXponse automatique :").
+var autoSubject = mustRx(eightBitTolerant(`(?i)^\s*(?:\[[^\]]{0,80}\]\s*)*(` +
 	// auto-replies: Outlook, Exchange, RT, Apple, localized Outlook
 	`auto(?:matic|matische)?[ -]?(?:reply|response|antwort)\s*:|auto\s*:|` +
 	`out of (?:the )?office(?: auto[ -]?reply| reply)?\s*:|abwesenheitsnotiz\s*:|` +
 	`abwesend\s*:|r[ée]ponse automatique\s*:|absence\s*:|risposta automatica\s*:|` +
 	`respuesta autom[áa]tica\s*:|automatisch antwoord\s*:|otomatik yan[ıi]t\s*:|` +
+	// localized Outlook: Portuguese, Nordic, Finnish, Polish, Czech, Hungarian
+	`resposta autom[áa]tica\s*:|automatiskt? svar\s*:|autosvar\s*:|automaattinen vastaus\s*:|` +
+	`odpowied[źz] automatyczna\s*:|automatyczna odpowied[źz]\s*:|automatick[áa] odpov[ěe][ďd]\s*:|automatikus v[áa]lasz\s*:|` +
 	`自動応答\s*[:：]|自动回复\s*[:：]|自動回覆\s*[:：]|` +
 	// (bounce subjects are in headerless.go: they count only together
 	// with a sign that a machine wrote the mail)
 	// list managers refusing or holding a post (mlmmj, Mailman)
 	`post to \S+@\S+ denied|your message to \S+ awaits moderator approval|` +
 	// Hotmail/Outlook.com JMRP complaints
-	`complaint about message from \d{1,3}(?:\.\d{1,3}){3})`)
+	`complaint about message from \d{1,3}(?:\.\d{1,3}){3})`))
 
 // ackSubject matches another help desk's receipt: "[REQ-12] received",
 // "Ticket #4711 received", "Your request #12 has been received".
-var ackSubject = mustRx(`(?i)` +
+var ackSubject = mustRx(eightBitTolerant(`(?i)` +
 	`^\s*\[[^\]]*(?:#\s*|[a-z]+-)\d+\]\s*` +
 	`(?:your\s+|ihre\s+|votre\s+)?(?:request|ticket|message|case|e-?mail|anfrage|nachricht|demande)?\s*` +
 	`(?:has been|was|is|wurde|ist|a été)?\s*(?:received|acknowledged|eingegangen|erhalten|re[çc]ue?)\b|` +
 	`^\s*(?:your\s+)?(?:ticket|request|case|incident|anfrage|demande)\s*(?:#|no\.?|nr\.?)?\s*[a-z]*-?\d+\s+` +
-	`(?:has been\s+|was\s+|wurde\s+)?(?:received|created|opened|logged|eingegangen|erstellt)\b`)
+	`(?:has been\s+|was\s+|wurde\s+)?(?:received|created|opened|logged|eingegangen|erstellt)\b`))
 
 // forwardPrefix is a subject a person wrote by forwarding or replying:
 // English, German, Nordic (SV, VB), Dutch (Antw, Doorst), French (TR),

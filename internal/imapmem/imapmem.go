@@ -4,6 +4,7 @@ package imapmem
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
@@ -30,6 +31,9 @@ type Server struct {
 	boxes   map[string][]string // mailboxes AddUser made, for special-use LIST
 	special map[string][]imap.MailboxAttr
 	closed  chan struct{}
+	tls     bool
+	munge   bool
+	conns   map[*imapserver.Conn]struct{} // open sessions, for Bye
 }
 
 // Options tune the server.
@@ -47,6 +51,16 @@ type Options struct {
 	// test appends there lands exactly in the window where an IDLE that
 	// flushes first and listens second would lose its wake-up.
 	InIdle func()
+	// NoPush makes IDLE silent: changes are reported at the next command
+	// only, as by Cyrus IMAP without its idled daemon.
+	NoPush bool
+	// StartTLS, when set, offers STARTTLS with this configuration and
+	// refuses LOGIN before it, advertising LOGINDISABLED, as Cyrus does
+	// with its upstream default allowplaintext: no.
+	StartTLS *tls.Config
+	// Munge8Bit replaces each raw 8-bit byte in the header of delivered
+	// mail with "X", as Cyrus IMAP does (munge8bit: yes).
+	Munge8Bit bool
 }
 
 // Start listens on 127.0.0.1 on a free port.
@@ -58,6 +72,9 @@ func Start(opts Options) (*Server, error) {
 		boxes:   map[string][]string{},
 		special: opts.SpecialUse,
 		closed:  make(chan struct{}),
+		tls:     opts.StartTLS != nil,
+		munge:   opts.Munge8Bit,
+		conns:   map[*imapserver.Conn]struct{}{},
 	}
 	caps := imap.CapSet{imap.CapIMAP4rev1: {}}
 	if !opts.NoIdle {
@@ -68,20 +85,28 @@ func Start(opts Options) (*Server, error) {
 		caps[imap.CapSpecialUse] = struct{}{}
 	}
 	s.srv = imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+		NewSession: func(conn *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			// go-imap's memory session implements IMAP4rev2; the server
 			// refuses a session that does not when it advertises it.
 			sess, ok := s.mem.NewSession().(imapserver.SessionIMAP4rev2)
 			if !ok {
 				return nil, nil, fmt.Errorf("imapmem: memory session lacks IMAP4rev2")
 			}
-			idle := idleFlush{SessionIMAP4rev2: sess, inIdle: opts.InIdle}
+			s.mu.Lock()
+			s.conns[conn] = struct{}{}
+			s.mu.Unlock()
+			idle := idleFlush{SessionIMAP4rev2: sess, inIdle: opts.InIdle, noPush: opts.NoPush, onClose: func() {
+				s.mu.Lock()
+				delete(s.conns, conn)
+				s.mu.Unlock()
+			}}
 			if len(s.special) > 0 {
 				return &specialUse{idleFlush: idle, srv: s}, nil, nil
 			}
 			return idle, nil, nil
 		},
-		InsecureAuth: true,
+		InsecureAuth: opts.StartTLS == nil,
+		TLSConfig:    opts.StartTLS,
 		Caps:         caps,
 		Logger:       log.New(io.Discard, "", 0),
 		DebugWriter:  opts.Debug,
@@ -106,6 +131,20 @@ func (s *Server) Close() error {
 	err := s.srv.Close()
 	<-s.closed
 	return err
+}
+
+// Bye ends every open session with an untagged BYE carrying text, the
+// way a server that shuts down does, and closes its connection.
+func (s *Server) Bye(text string) {
+	s.mu.Lock()
+	conns := make([]*imapserver.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Bye(text)
+	}
 }
 
 // AddUser creates a user with the given mailboxes (INBOX is always made).
@@ -133,6 +172,9 @@ func (s *Server) Append(username, mailbox string, raw []byte, date time.Time) (u
 		return 0, err
 	}
 	defer c.Close()
+	if s.munge {
+		raw = munge8Bit(raw)
+	}
 	var opts *imap.AppendOptions
 	if !date.IsZero() {
 		opts = &imap.AppendOptions{Time: date}
@@ -176,7 +218,14 @@ func (s *Server) Login(username string) (*imapclient.Client, error) {
 	if !ok {
 		return nil, fmt.Errorf("imapmem: no user %q", username)
 	}
-	c, err := imapclient.DialInsecure(s.Addr(), nil)
+	var c *imapclient.Client
+	var err error
+	if s.tls {
+		// A test's own session: the throwaway certificate needs no check.
+		c, err = imapclient.DialStartTLS(s.Addr(), &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	} else {
+		c, err = imapclient.DialInsecure(s.Addr(), nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dial imapmem: %w", err)
 	}
@@ -198,7 +247,14 @@ func (s *Server) Login(username string) (*imapclient.Client, error) {
 // idlePollEvery.
 type idleFlush struct {
 	imapserver.SessionIMAP4rev2
-	inIdle func()
+	inIdle  func()
+	noPush  bool
+	onClose func()
+}
+
+func (s idleFlush) Close() error {
+	s.onClose()
+	return s.SessionIMAP4rev2.Close()
 }
 
 // idlePollEvery is how often an idle session looks for changes.
@@ -210,6 +266,10 @@ func (s idleFlush) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error 
 	}
 	if s.inIdle != nil {
 		s.inIdle()
+	}
+	if s.noPush {
+		<-stop
+		return nil
 	}
 	t := time.NewTicker(idlePollEvery)
 	defer t.Stop()
@@ -261,4 +321,19 @@ func (s *specialUse) List(w *imapserver.ListWriter, ref string, patterns []strin
 		}
 	}
 	return nil
+}
+
+// munge8Bit returns raw with every 8-bit byte of its header made "X".
+func munge8Bit(raw []byte) []byte {
+	out := bytes.Clone(raw)
+	end := bytes.Index(out, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(out)
+	}
+	for i := range out[:end] {
+		if out[i] >= 0x80 {
+			out[i] = 'X'
+		}
+	}
+	return out
 }
