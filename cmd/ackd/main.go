@@ -216,7 +216,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	defer st.Close()
 	// The daemon writes through the metrics' observer, which counts what it does.
 	var d *mailwatch.Daemon
-	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config }, Mailboxes: func() []mailwatch.MailboxStatus { return d.Mailboxes() }})
+	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config }, Mailboxes: func() []web.MailboxStatus { return mailboxes(d)() }})
 	d, err = mailwatch.NewDaemon(cfg, tpl, metrics.Observe(st), log)
 	if err != nil {
 		log.Error("start", "err", err)

@@ -36,7 +36,7 @@ func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwa
 	srv := web.New(web.Sources{
 		Store:     st,
 		Config:    func() *rules.Config { return d.Runtime().Config },
-		Mailboxes: d.Mailboxes,
+		Mailboxes: mailboxes(d),
 		Outbox:    d.OutboxFault,
 	}, metrics, auth, log.With("component", "http"))
 	log.Info("http listening", "addr", ln.Addr().String())
@@ -46,4 +46,17 @@ func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwa
 		}
 	}()
 	return nil
+}
+
+// mailboxes hands the daemon's session states to web in web's own type,
+// so that web needs nothing of the daemon.
+func mailboxes(d *mailwatch.Daemon) func() []web.MailboxStatus {
+	return func() []web.MailboxStatus {
+		sessions := d.Mailboxes()
+		out := make([]web.MailboxStatus, len(sessions))
+		for i, mb := range sessions {
+			out[i] = web.MailboxStatus(mb)
+		}
+		return out
+	}
 }

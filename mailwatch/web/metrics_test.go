@@ -152,7 +152,13 @@ departments:
 
 	var d *mailwatch.Daemon
 	src := web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config },
-		Mailboxes: func() []mailwatch.MailboxStatus { return d.Mailboxes() }}
+		Mailboxes: func() []web.MailboxStatus {
+			var out []web.MailboxStatus
+			for _, mb := range d.Mailboxes() {
+				out = append(out, web.MailboxStatus(mb))
+			}
+			return out
+		}}
 	metrics := web.NewMetrics(src)
 	d, err = mailwatch.NewDaemon(cfg, templates.Default(), metrics.Observe(st), slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -131,7 +130,7 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}
-		held, err := mailwatch.HeldReceipts(ctx, s.src.Store, d.Key())
+		held, err := report.HeldReceipts(ctx, s.src.Store, d.Key())
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}
