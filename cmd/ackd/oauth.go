@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/mailwatch/oauth"
 	"github.com/ackd/ackd/rules"
 )
@@ -72,11 +73,11 @@ func oauthSection(cfg *rules.Config, dept string, smtp bool) (*rules.OAuth2Confi
 
 // deviceLogin runs RFC 8628 with x/oauth2 and stores the refresh token.
 func deviceLogin(ctx context.Context, oc *rules.OAuth2Config, who string, stdout io.Writer) error {
-	secret, err := oauth.ReadSecret(oc.ClientSecret)
+	clientSecret, err := secret.Read(oc.ClientSecret)
 	if err != nil {
 		return fmt.Errorf("client secret: %w", err)
 	}
-	conf := oauth.Config(oc, secret)
+	conf := oauth.Config(oc, clientSecret)
 	da, err := conf.DeviceAuth(ctx)
 	if err != nil {
 		return fmt.Errorf("start device login at %s: %w", oc.DeviceAuthURL, err)
