@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/mail"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -275,22 +274,6 @@ func (l *loader) listenAddr(n *yaml.Node, s string) {
 	}
 }
 
-// dsnKeywordPassword spots a password inside a PostgreSQL DSN, in URL form
-// (postgres://user:secret@host/db) or keyword form (password=secret).
-var dsnKeywordPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
-
-func dsnHasPassword(dsn string) bool {
-	if dsnKeywordPassword.MatchString(dsn) {
-		return true
-	}
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if _, set := u.User.Password(); set {
-			return true
-		}
-	}
-	return false
-}
-
 func (l *loader) store(n *yaml.Node, st *StoreConfig) {
 	st.Driver = DefaultStoreDriver
 	m := l.mapping(n, "store", "driver", "dsn", "password_env", "password_file")
@@ -310,7 +293,7 @@ func (l *loader) store(n *yaml.Node, st *StoreConfig) {
 				switch {
 				case s == "":
 					l.at(v, "dsn: empty")
-				case dsnHasPassword(s):
+				case pgdsn.HasPassword(s):
 					l.at(v, "dsn: "+inlinePassword)
 				default:
 					dsnOK = true
