@@ -382,10 +382,6 @@ func (l *loader) tlsMode(m *cfgMapping) (string, bool) {
 	return "", false
 }
 
-// isLoopbackHost says whether host names this machine: localhost, 127.0.0.0/8
-// or ::1. Only there may TLS be off or unverified.
-func isLoopbackHost(host string) bool { return loopback.Host(host) }
-
 // host reads a host name or IP address without a port.
 func (l *loader) host(m *cfgMapping, what string) string {
 	v := m.get("host")
@@ -409,7 +405,7 @@ func (l *loader) host(m *cfgMapping, what string) string {
 
 // transport checks what TLS settings may be used against host.
 func (l *loader) transport(m *cfgMapping, what, host, tls string, insecure bool) {
-	if host == "" || isLoopbackHost(host) {
+	if host == "" || loopback.Host(host) {
 		return
 	}
 	if tls == TLSNone {
