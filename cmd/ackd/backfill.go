@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/rules"
@@ -110,7 +111,7 @@ func backfillDept(ctx context.Context, w io.Writer, cfg *rules.Config, tpl *temp
 			why = c.Refusal + ": " + why
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.UID, f.InternalDate.In(loc).Format("2006-01-02 15:04"),
-			clip(c.From, 40), clip(c.Subject, 50), reply, rule, category, due, clip(why, 80))
+			mailtext.Clip(c.From, 40), mailtext.Clip(c.Subject, 50), reply, rule, category, due, mailtext.Clip(why, 80))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
