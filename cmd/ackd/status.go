@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/internal/mailtext"
+	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 )
@@ -59,7 +60,7 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 		if !r.FirstResponseAt.IsZero() {
 			first = "<1m"
 			if d := r.FirstResponseAt.Sub(r.ReceivedAt); d >= time.Minute {
-				first = age(d)
+				first = report.Age(d)
 			}
 		}
 		due := "-"
@@ -72,7 +73,7 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 			state += ", receipt held"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Ref, cfg.DepartmentName(r.Dept), r.Requester, r.Category,
-			age(now.Sub(r.ReceivedAt)), due, state, r.EscalationLevel, r.Reminders, first, mailtext.Clip(r.Subject, 50))
+			report.Age(now.Sub(r.ReceivedAt)), due, state, r.EscalationLevel, r.Reminders, first, mailtext.Clip(r.Subject, 50))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -145,23 +146,10 @@ func printHeld(ctx context.Context, w io.Writer, st store.Store, held []store.Ma
 		}
 		next := "now"
 		if d := m.NextAttempt.Sub(now); d > 0 {
-			next = "in " + age(d)
+			next = "in " + report.Age(d)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ref, m.Dept, m.Kind, mailtext.Clip(strings.Join(m.Recipients, ", "), 40),
-			age(now.Sub(m.HeldSince)), next, m.HeldReason)
+			report.Age(now.Sub(m.HeldSince)), next, m.HeldReason)
 	}
 	return tw.Flush()
-}
-
-func age(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
-	}
 }

@@ -161,20 +161,7 @@ func openRow(d *rules.Department, r store.Request, now time.Time) openView {
 	}
 	return openView{
 		Ref: r.Ref, Subject: r.Subject, Requester: who, Category: r.Category,
-		Age: age(now.Sub(r.ReceivedAt)), Due: due, State: r.State,
+		Age: report.Age(now.Sub(r.ReceivedAt)), Due: due, State: r.State,
 		Level: r.EscalationLevel, Reminders: r.Reminders, Overdue: isOverdue(r, now),
-	}
-}
-
-func age(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
 	}
 }
