@@ -51,7 +51,7 @@ func TestRefusals(t *testing.T) {
 	tests := []struct {
 		name   string
 		edit   func(m *Message)
-		code   string // "" means a receipt is sent
+		code   Refusal // "" means a receipt is sent
 		reason string // substring of the reason
 	}{
 		{"a person", func(*Message) {}, "", ""},
