@@ -60,7 +60,7 @@ type Processor struct {
 	wake    func() // the scheduler, when a request's clock changed
 	log     *slog.Logger
 	// OnOutcome, when set, is told of every message handled (the demo and
-	// metrics use it).
+	// tests use it; metrics count through the observed store).
 	OnOutcome func(dept string, o Outcome)
 }
 
