@@ -194,9 +194,11 @@ func (d *Daemon) Processor() *Processor { return d.proc }
 // Sender exposes the outbox sender.
 func (d *Daemon) Sender() *outbox.Sender { return d.sender }
 
-// Reload swaps in new rules and templates for the next message. Mailbox
-// connection settings are read at start; a change to them is logged as
-// needing a restart rather than half-applied.
+// Reload swaps in new rules and templates for the next message, then
+// wakes the scheduler and the digester so they plan with the new ones (new
+// ladders, commitments, digest times). Mailbox connection settings are
+// read at start; a change to them is logged as needing a restart rather
+// than half-applied. A refused reload changes nothing and wakes nobody.
 func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
 	old := d.rt.Load()
 	for _, dept := range old.Config.Departments {
@@ -213,13 +215,14 @@ func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
 			return fmt.Errorf("reload: department %q removed; restart ackd to stop watching it", dept.Name)
 		}
 	}
-	d.sched.Kick()
 	for _, nd := range cfg.Departments {
 		if _, ok := d.watched[nd.Key()]; !ok {
 			return fmt.Errorf("reload: department %q added; restart ackd to start watching it", nd.Name)
 		}
 	}
 	d.rt.Store(&Runtime{Config: cfg, Templates: tpl})
+	d.sched.Kick()
+	d.digest.Kick()
 	return nil
 }
 
