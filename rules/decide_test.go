@@ -52,7 +52,7 @@ func TestRefusals(t *testing.T) {
 		name   string
 		edit   func(m *Message)
 		code   Refusal // "" means a receipt is sent
-		reason string // substring of the reason
+		reason string  // substring of the reason
 	}{
 		{"a person", func(*Message) {}, "", ""},
 		{"null Return-Path", func(m *Message) { m.ReturnPath = "" }, RefuseNullReturnPath, "null Return-Path"},
