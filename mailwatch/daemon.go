@@ -81,7 +81,6 @@ type Daemon struct {
 	sched   *Scheduler
 	digest  *Digester
 	log     *slog.Logger
-	mu      sync.Mutex
 	watched map[string]*Watcher
 	copies  *sentCopies // imap.append_sent, see sentcopy.go
 	ha      HA          // set by EnableHA; zero = single replica
