@@ -80,8 +80,8 @@ func TestAuthorityE2E(t *testing.T) {
 		}
 		return n
 	}
-	staffNotices := waitInbox(t, s, e.dept, e.staff, 20*time.Second, "notices to staff", func(g []gotMail) bool { return count(g, isNotice) >= 3 })
-	leadNotices := waitInbox(t, s, e.dept, e.lead, 20*time.Second, "notices to the lead", func(g []gotMail) bool { return count(g, isNotice) >= 3 })
+	waitInbox(t, s, e.dept, e.staff, 20*time.Second, "notices to staff", func(g []gotMail) bool { return count(g, isNotice) >= 3 })
+	waitInbox(t, s, e.dept, e.lead, 20*time.Second, "notices to the lead", func(g []gotMail) bool { return count(g, isNotice) >= 3 })
 	time.Sleep(2 * time.Second) // anything more would be a duplicate
 
 	relayed, commands := 0, 0
@@ -99,7 +99,7 @@ func TestAuthorityE2E(t *testing.T) {
 			t.Errorf("%s after forged mail: %s, assigned %q, answered %v, %d reminders", r.Ref, r.State, r.AssignedTo, r.AnsweredAt, r.Reminders)
 		}
 	}
-	staffNotices, leadNotices = inboxOf(t, s, e.dept, e.staff), inboxOf(t, s, e.dept, e.lead)
+	staffNotices, leadNotices := inboxOf(t, s, e.dept, e.staff), inboxOf(t, s, e.dept, e.lead)
 	outsiderMail := len(inboxOf(t, s, e.dept, outsider))
 	t.Logf("forged staff mails tried %d: relayed %d, commands taken %d; notices to staff %d, to the lead %d; outsider received %d",
 		forged, relayed, commands, count(staffNotices, isNotice), count(leadNotices, isNotice), outsiderMail)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -465,16 +464,6 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// headerOf parses a raw message's header.
-func headerOf(t *testing.T, raw []byte) mail.Header {
-	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("parse message: %v", err)
-	}
-	return m.Header
 }
 
 // memConfig writes a config for the in-process IMAP server and SMTP sink.

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/mailwatch/oauth"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/parse"
@@ -24,55 +25,13 @@ import (
 	"github.com/ackd/ackd/templates"
 )
 
-// ReadSecret returns the password a Secret points at: the environment
-// variable, or the file's content without its trailing newline. Errors name
-// the variable or file, never the value.
-func ReadSecret(s rules.Secret) (string, error) {
-	switch {
-	case s.Env != "":
-		v, ok := os.LookupEnv(s.Env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("password environment variable %s is not set", s.Env)
-		}
-		return v, nil
-	case s.File != "":
-		b, err := os.ReadFile(s.File)
-		if err != nil {
-			return "", fmt.Errorf("read password file: %w", err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("password file %s is empty", s.File)
-		}
-		return v, nil
-	default:
-		return "", nil
-	}
-}
-
-// SecretWarning returns a warning when a password file can be read by every
-// user on the machine, "" otherwise (and for env secrets, or a file that
-// cannot be stat'ed: ReadSecret reports that). It is a warning, not an
-// error: a container's secret mount may be 0444 by design, and refusing to
-// start would page someone at night over a mode bit.
-func SecretWarning(s rules.Secret) string {
-	if s.File == "" {
-		return ""
-	}
-	fi, err := os.Stat(s.File)
-	if err != nil || fi.Mode().Perm()&0o004 == 0 {
-		return ""
-	}
-	return fmt.Sprintf("password file %s is readable by every user (mode %04o); chmod 600 it", s.File, fi.Mode().Perm())
-}
-
 // SecretWarnings checks every password file cfg names (SMTP, store and
-// each department's IMAP, OAuth2 client secrets) with SecretWarning, and
+// each department's IMAP, OAuth2 client secrets) with secret.Warning, and
 // OAuth2 client and service account key files with oauth.KeyFileWarning.
 func SecretWarnings(cfg *rules.Config) []string {
 	var out []string
 	add := func(what string, s rules.Secret) {
-		if w := SecretWarning(s); w != "" {
+		if w := secret.Warning(s); w != "" {
 			out = append(out, what+": "+w)
 		}
 	}
@@ -124,7 +83,6 @@ type Daemon struct {
 	sched   *Scheduler
 	digest  *Digester
 	log     *slog.Logger
-	mu      sync.Mutex
 	watched map[string]*Watcher
 	copies  *sentCopies // imap.append_sent, see sentcopy.go
 	ha      HA          // set by EnableHA; zero = single replica
@@ -145,7 +103,7 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 		return nil, err
 	}
 
-	smtpPass, err := ReadSecret(cfg.SMTP.Password)
+	smtpPass, err := secret.Read(cfg.SMTP.Password)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
@@ -205,7 +163,7 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 
 // DepartmentMailbox is how to reach dept's INBOX, with its secrets read.
 func DepartmentMailbox(cfg *rules.Config, dept *rules.Department, log *slog.Logger) (MailboxConfig, error) {
-	pass, err := ReadSecret(dept.IMAP.Password)
+	pass, err := secret.Read(dept.IMAP.Password)
 	if err != nil {
 		return MailboxConfig{}, fmt.Errorf("department %q imap: %w", dept.Name, err)
 	}
@@ -237,9 +195,11 @@ func (d *Daemon) Processor() *Processor { return d.proc }
 // Sender exposes the outbox sender.
 func (d *Daemon) Sender() *outbox.Sender { return d.sender }
 
-// Reload swaps in new rules and templates for the next message. Mailbox
-// connection settings are read at start; a change to them is logged as
-// needing a restart rather than half-applied.
+// Reload swaps in new rules and templates for the next message, then
+// wakes the scheduler and the digester so they plan with the new ones (new
+// ladders, commitments, digest times). Mailbox connection settings are
+// read at start; a change to them is logged as needing a restart rather
+// than half-applied. A refused reload changes nothing and wakes nobody.
 func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
 	old := d.rt.Load()
 	for _, dept := range old.Config.Departments {
@@ -256,13 +216,14 @@ func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
 			return fmt.Errorf("reload: department %q removed; restart ackd to stop watching it", dept.Name)
 		}
 	}
-	d.sched.Kick()
 	for _, nd := range cfg.Departments {
 		if _, ok := d.watched[nd.Key()]; !ok {
 			return fmt.Errorf("reload: department %q added; restart ackd to start watching it", nd.Name)
 		}
 	}
 	d.rt.Store(&Runtime{Config: cfg, Templates: tpl})
+	d.sched.Kick()
+	d.digest.Kick()
 	return nil
 }
 

@@ -146,7 +146,7 @@ func DigestData(d *rules.Department, rep report.Report) templates.Digest {
 // markHeldReceipts marks the digest's requests whose receipt a sending
 // limit holds, and counts them.
 func markHeldReceipts(ctx context.Context, st store.Store, dept string, data *templates.Digest) error {
-	held, err := HeldReceipts(ctx, st, dept)
+	held, err := report.HeldReceipts(ctx, st, dept)
 	if err != nil || len(held) == 0 {
 		return err
 	}

@@ -234,7 +234,7 @@ func TestOldMessageDeliveredNowIsTooOld(t *testing.T) {
 		t.Errorf("receipt %q; want it for %q", got[0], fresh)
 	}
 	skipped, err := st.RecentSkipped(context.Background(), 10)
-	if err != nil || len(skipped) != 1 || skipped[0].Refusal != rules.RefuseTooOld || !strings.Contains(skipped[0].Reason, "max_age (4d)") {
+	if err != nil || len(skipped) != 1 || skipped[0].Refusal != string(rules.RefuseTooOld) || !strings.Contains(skipped[0].Reason, "max_age (4d)") {
 		t.Errorf("skipped = %+v, %v; want the old message as too-old", skipped, err)
 	}
 }

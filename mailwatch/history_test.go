@@ -128,7 +128,7 @@ func TestTooOldMailIsRecordedNotAnswered(t *testing.T) {
 	}
 	w.expectMails("too-old request")
 	skipped, err := w.st.RecentSkipped(context.Background(), 10)
-	if err != nil || len(skipped) != 1 || skipped[0].Refusal != rules.RefuseTooOld || skipped[0].Dept != dept {
+	if err != nil || len(skipped) != 1 || skipped[0].Refusal != string(rules.RefuseTooOld) || skipped[0].Dept != dept {
 		t.Fatalf("skipped = %+v, %v; want one too-old under %s", skipped, err, dept)
 	}
 

@@ -5,71 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/mail"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 )
-
-// recordLog is a slog handler that keeps every record, so tests can assert
-// that an operator would have been told.
-type recordLog struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (h *recordLog) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recordLog) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.recs = append(h.recs, r.Clone())
-	return nil
-}
-func (h *recordLog) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *recordLog) WithGroup(string) slog.Handler      { return h }
-
-// find returns the attributes of every record with the message msg.
-func (h *recordLog) find(msg string) []map[string]string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []map[string]string
-	for _, r := range h.recs {
-		if r.Message != msg {
-			continue
-		}
-		attrs := map[string]string{"level": r.Level.String()}
-		r.Attrs(func(a slog.Attr) bool {
-			attrs[a.Key] = a.Value.String()
-			return true
-		})
-		out = append(out, attrs)
-	}
-	return out
-}
-
-// text is everything logged, for secret scans.
-func (h *recordLog) text() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var b strings.Builder
-	for _, r := range h.recs {
-		b.WriteString(r.Message)
-		r.Attrs(func(a slog.Attr) bool {
-			fmt.Fprintf(&b, " %s=%s", a.Key, a.Value)
-			return true
-		})
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
 
 // process hands raw to the INBOX pipeline and fails the test on an error.
 func (w *world) process(raw []byte) Outcome {

@@ -289,11 +289,11 @@ func testRobotLoops(t *testing.T, staffBot bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refusals := map[string]bool{}
+	refusals := map[rules.Refusal]bool{}
 	for _, s := range skipped {
-		refusals[s.Refusal] = true
+		refusals[rules.Refusal(s.Refusal)] = true
 	}
-	for _, want := range []string{rules.RefuseAutoSubmitted, rules.RefuseAutoReply, rules.RefuseHeuristic, rules.RefuseBounce, rules.RefusePrecedence, rules.RefuseOtherDepartment} {
+	for _, want := range []rules.Refusal{rules.RefuseAutoSubmitted, rules.RefuseAutoReply, rules.RefuseHeuristic, rules.RefuseBounce, rules.RefusePrecedence, rules.RefuseOtherDepartment} {
 		if !refusals[want] {
 			t.Errorf("no message skipped as %q; got %v", want, refusals)
 		}

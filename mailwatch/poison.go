@@ -17,12 +17,10 @@ import (
 // mailbox. Wrap such an error with Permanent; test with IsPermanent.
 var ErrContent = errors.New("the message itself cannot be handled")
 
-// Refusal codes the processor records beside the rules' ones.
-const (
-	// RefuseUnprocessable: handling the message failed because of its
-	// content (an outbox.ComposeError, a template that failed on its data).
-	RefuseUnprocessable = "unprocessable"
-)
+// RefuseUnprocessable: handling the message failed because of its
+// content (an outbox.ComposeError, a template that failed on its data).
+// The code lives in rules with all the others.
+const RefuseUnprocessable = rules.RefuseUnprocessable
 
 type permanentError struct{ err error }
 
@@ -56,7 +54,7 @@ func IsPermanent(err error) bool {
 // skipped with the error as its reason, so the mailbox moves on past it. A
 // failure to record it is returned as it is (transient: retried).
 func (p *Processor) skipUnprocessable(ctx context.Context, deptName string, f Fetched, cause error) (Outcome, error) {
-	s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, Refusal: RefuseUnprocessable,
+	s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, Refusal: string(RefuseUnprocessable),
 		Reason: "could not be handled: " + cause.Error(), At: f.InternalDate}
 	rt := p.runtime()
 	limits := rt.Config.Limits

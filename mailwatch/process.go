@@ -60,7 +60,7 @@ type Processor struct {
 	wake    func() // the scheduler, when a request's clock changed
 	log     *slog.Logger
 	// OnOutcome, when set, is told of every message handled (the demo and
-	// metrics use it).
+	// tests use it; metrics count through the observed store).
 	OnOutcome func(dept string, o Outcome)
 }
 
@@ -99,7 +99,7 @@ func (p *Processor) SetScheduler(s *Scheduler) { p.wake = s.Kick }
 // allowed_senders, mail that does not name the department, and mail from
 // the department's own address (a person answering from the shared
 // account) still count on a known thread.
-func machineRefusal(code string) bool {
+func machineRefusal(code rules.Refusal) bool {
 	switch code {
 	case rules.RefuseNotAllowed, rules.RefuseNotAddressed, rules.RefuseOwnAddress:
 		return false
@@ -148,8 +148,8 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	log := p.log.With("dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID)
 	limits := rt.Config.Limits
 
-	skip := func(key string, m *rules.Message, refusal, reason string) (Outcome, error) {
-		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: refusal, At: f.InternalDate}
+	skip := func(key string, m *rules.Message, refusal rules.Refusal, reason string) (Outcome, error) {
+		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: string(refusal), At: f.InternalDate}
 		if m != nil {
 			s.MessageID, s.From, s.Subject = m.MessageID, m.From.Address, m.Subject
 		}
@@ -236,7 +236,7 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 // that arrived whole but over max_message_bytes (a server that does not
 // report RFC822.SIZE, or a size that grew) is "too-large" like one the
 // watcher never fetched.
-func parseRefusal(err error) string {
+func parseRefusal(err error) rules.Refusal {
 	if errors.Is(err, parse.ErrTooLarge) {
 		return "too-large"
 	}
@@ -515,8 +515,8 @@ func (p *Processor) processSent(ctx context.Context, deptName string, f Fetched)
 		return Outcome{}, fmt.Errorf("department %q is not configured", deptName)
 	}
 	deptName = dept.Key() // the store knows departments by their key
-	record := func(key string, m *rules.Message, refusal, reason string) (Outcome, error) {
-		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: refusal, At: f.InternalDate}
+	record := func(key string, m *rules.Message, refusal rules.Refusal, reason string) (Outcome, error) {
+		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: string(refusal), At: f.InternalDate}
 		if m != nil {
 			s.MessageID, s.From, s.Subject = m.MessageID, m.From.Address, m.Subject
 		}

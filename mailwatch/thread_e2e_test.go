@@ -500,14 +500,20 @@ func testThreadUnanswered(t *testing.T, s *mailstack.Stack) {
 	o := e.openRequest(t, jane, "New laptop for Max", "Max starts on Monday.")
 	ref := o.receipt.ref
 	due := e.request(t, ref).DueAt
-	leads := waitInbox(t, s, e.dept, e.lead, 30*time.Second, "three escalations to the leads", atLeast(3))
+	waitInbox(t, s, e.dept, e.lead, 30*time.Second, "three escalations to the leads", atLeast(3))
 	r := e.request(t, ref)
 	if r.State != store.StateOverdue || !r.LateNoticeFor.Equal(r.DueAt) || !r.DueAt.After(due) {
 		t.Fatalf("%s is %s, due %v, late notice for %v; want overdue past its grace %v", ref, r.State, r.DueAt, r.LateNoticeFor, due)
 	}
-	time.Sleep(3 * time.Second) // anything more would be a duplicate
-	staff := inboxOf(t, s, e.dept, e.staff)
-	leads = inboxOf(t, s, e.dept, e.lead)
+	// Anything more would be a duplicate. A barrier instead of a pause: a
+	// second request whose before-due escalation reaches the leads is
+	// planned by a scheduler pass later than any step of ref, and queued
+	// after anything that pass or an earlier one queued for ref, so once
+	// it is in the leads' inbox a duplicate would be too.
+	barrier := e.openRequest(t, s.NewAddress(t, "barrier"), "Barrier", "Marks the end of the test.").receipt.ref
+	waitInbox(t, s, e.dept, e.lead, 30*time.Second, "the barrier's escalation to the leads", func(g []gotMail) bool { return len(forRef(g, barrier)) > 0 })
+	staff := forRef(inboxOf(t, s, e.dept, e.staff), ref)
+	leads := forRef(inboxOf(t, s, e.dept, e.lead), ref)
 	mine := inboxOf(t, s, e.dept, jane)
 	expectBox(t, "staff", staff, kindEscalation+" "+ref+" L1")
 	expectBox(t, "leads", leads, kindEscalation+" "+ref+" L2", kindEscalation+" "+ref+" L3", kindEscalation+" "+ref+" L4")

@@ -14,7 +14,7 @@ import (
 
 // RefuseAuthFailed is the refusal code for mail whose Authentication-Results
 // say the From domain was forged (see Department.AuthFailure).
-const RefuseAuthFailed = "auth-failed"
+const RefuseAuthFailed Refusal = "auth-failed"
 
 // AuthResults is one parsed Authentication-Results header field (RFC 8601).
 type AuthResults struct {

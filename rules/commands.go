@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ackd/ackd/internal/addrspec"
+	"github.com/ackd/ackd/internal/mailtext"
 )
 
 // CommandKind names what a staff command asks ackd to do with a request.
@@ -284,12 +285,7 @@ func parseCommand(name, rest string, cal *Calendar, now time.Time) (Command, str
 // quoteArg quotes an argument for a reason, shortened so that a help reply
 // stays readable whatever was written.
 func quoteArg(s string) string {
-	const max = 60
-	if utf8.RuneCountInString(s) > max {
-		r := []rune(s)
-		s = string(r[:max]) + "…"
-	}
-	return fmt.Sprintf("%q", s)
+	return fmt.Sprintf("%q", mailtext.Clip(s, 61))
 }
 
 // assignee reads "#assign" arguments: "bob@example.org", "<bob@example.org>",

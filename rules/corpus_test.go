@@ -126,7 +126,7 @@ func manifest(t *testing.T, dir string) map[string]string {
 // machineRefusals are the refusal codes that count as a machine signal
 // for each MANIFEST class. Refusals that say nothing about the sender being
 // a robot (not-addressed, no-from, sender-not-allowed) are never accepted.
-var machineRefusals = map[string][]string{
+var machineRefusals = map[string][]rules.Refusal{
 	"bounce": {rules.RefuseBounce, rules.RefuseNullReturnPath, rules.RefuseSystemSender, rules.RefuseAutoSubmitted, rules.RefuseAutoReply, rules.RefuseHeuristic, rules.RefuseBounceText},
 	"arf":    {rules.RefuseReport, rules.RefuseNullReturnPath, rules.RefuseSystemSender, rules.RefuseAutoSubmitted, rules.RefuseHeuristic},
 	"list":   {rules.RefuseList, rules.RefusePrecedence, rules.RefuseSystemSender, rules.RefuseHeuristic, rules.RefuseListNotice},
@@ -169,7 +169,10 @@ const corpusDeptAddress = "it-help@corpus.test"
 
 // requestExceptions are requests that cannot get a receipt even from a
 // department that takes anyone's mail, each with the reason.
-var requestExceptions = map[string]struct{ refusal, why string }{
+var requestExceptions = map[string]struct {
+	refusal rules.Refusal
+	why     string
+}{
 	"mail__error_emails_bad_encoded_subject.eml":    {rules.RefuseNoFrom, "no From header at all"},
 	"mail__error_emails_encoding_madness.eml":       {rules.RefuseSystemSender, "From no-reply@crm…: a CRM notification, not a person"},
 	"mail__plain_emails_raw_email_trailing_dot.eml": {rules.RefuseSystemSender, "From noreply@rubyforge.org: a forum relay nobody can answer"},
@@ -277,7 +280,7 @@ func TestCorpusBouncesByContent(t *testing.T) {
 	}
 }
 
-func contains(list []string, s string) bool {
+func contains[T comparable](list []T, s T) bool {
 	for _, x := range list {
 		if x == s {
 			return true

@@ -51,8 +51,8 @@ func TestRefusals(t *testing.T) {
 	tests := []struct {
 		name   string
 		edit   func(m *Message)
-		code   string // "" means a receipt is sent
-		reason string // substring of the reason
+		code   Refusal // "" means a receipt is sent
+		reason string  // substring of the reason
 	}{
 		{"a person", func(*Message) {}, "", ""},
 		{"null Return-Path", func(m *Message) { m.ReturnPath = "" }, RefuseNullReturnPath, "null Return-Path"},
@@ -246,6 +246,8 @@ func TestHeuristics(t *testing.T) {
 		{"reply to an auto-reply", "Re: Automatic reply: Drucker", "", nil, false, ""},
 		{"forwarded bounce", "Fwd: Undeliverable: Angebot", "This message was created automatically by mail delivery software.", nil, false, ""},
 		{"German forward of a bounce", "WG: Unzustellbar: Angebot", "", nil, false, ""},
+		{"counted forward of a bounce", "RE[2]: Angebot", "This message was created automatically by mail delivery software.", nil, false, ""},
+		{"Polish forward of a bounce", "Odp: Oferta", "This message was created automatically by mail delivery software.", nil, false, ""},
 		{"own ticket follow-up", "[REQ-12] laptop not received", "", nil, false, ""},
 		{"French request", "Mon écran reste noir après la mise à jour", "", nil, false, ""},
 		{"Turkish request", "ŞİFRE SIFIRLAMA TALEBİ", "", nil, false, ""},

@@ -14,7 +14,7 @@ type Decision struct {
 	// Refusal is a short stable code for the refusal ("auto-submitted",
 	// "list", "bounce", "system-sender", …), empty when Reply is true. It is
 	// what metrics and `ackd status` group by.
-	Refusal string
+	Refusal Refusal
 
 	Department string // department name
 	Rule       string // name of the matching rule, "" when the default category caught it

@@ -13,7 +13,7 @@ func TestSubjectWithServerSubstitutes(t *testing.T) {
 	d := testDept(t)
 	tests := []struct {
 		subject, from string
-		refusal       string // "" for a person who gets a receipt
+		refusal       Refusal // "" for a person who gets a receipt
 	}{
 		// What Cyrus delivered in issue 14, and the byte-per-X form.
 		{"RXponse automatique : Absent du bureau", "", RefuseHeuristic},

@@ -1,8 +1,9 @@
 package rules
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/ackd/ackd/internal/mailtext"
 )
 
 // Content heuristics catch robots that send none of the header signals
@@ -42,11 +43,6 @@ var ackSubject = mustRx(eightBitTolerant(`(?i)` +
 	`^\s*(?:your\s+)?(?:ticket|request|case|incident|anfrage|demande)\s*(?:#|no\.?|nr\.?)?\s*[a-z]*-?\d+\s+` +
 	`(?:has been\s+|was\s+|wurde\s+)?(?:received|created|opened|logged|eingegangen|erstellt)\b`))
 
-// forwardPrefix is a subject a person wrote by forwarding or replying:
-// English, German, Nordic (SV, VB), Dutch (Antw, Doorst), French (TR),
-// Spanish and Portuguese (RV, ENC), Italian (R, I).
-var forwardPrefix = regexp.MustCompile(`(?i)^\s*(?:re|aw|sv|vb|antw|doorst|fwd?|wg|tr|rv|enc|r|i)\s*[:：]`)
-
 // snsNotification matches Amazon SES/SNS JSON notifications, raw or
 // escaped inside an SNS envelope's "Message" string.
 var snsNotification = mustRx(`\\?"notificationType\\?"\s*:\s*\\?"(Bounce|Complaint|Delivery)\\?"`)
@@ -78,7 +74,7 @@ func heuristicText(m *Message) string {
 func heuristicView(v *view) (refusal, bool) {
 	m := v.m
 	subj := strings.TrimSpace(m.Subject)
-	forwarded := forwardPrefix.MatchString(subj)
+	forwarded := mailtext.HasReplyPrefix(subj)
 	if !forwarded {
 		var low lazyLower
 		if autoSubject.maybe(subj, &low) {

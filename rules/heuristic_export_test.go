@@ -2,7 +2,7 @@ package rules
 
 // Heuristic lets the external corpus tests run the content heuristics on
 // their own, even on messages an earlier check already refuses.
-func Heuristic(m *Message) (code, reason string, refused bool) {
+func Heuristic(m *Message) (code Refusal, reason string, refused bool) {
 	r, ok := heuristic(m)
 	return r.code, r.reason, ok
 }

@@ -20,7 +20,7 @@ const (
 
 // RefuseTooOld is the refusal code of a message that arrived more than
 // max_age ago: it is recorded, and nothing is mailed about it.
-const RefuseTooOld = "too-old"
+const RefuseTooOld Refusal = "too-old"
 
 // Key is the department's stable identity in the store: its address,
 // lower-cased. The display name may change without losing the

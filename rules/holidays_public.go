@@ -42,8 +42,10 @@ import (
 )
 
 // publicHolidayList maps a public-holiday code to the holiday definitions
-// of github.com/rickar/cal/v2. A switch rather than a package-level map keeps
-// the shared definitions out of reach of accidental mutation.
+// of github.com/rickar/cal/v2. The slices returned are the library's own
+// package variables, shared by every calendar and every caller: read them,
+// never change or append to them. PublicHolidaySets must list the same
+// codes (TestPublicHolidaySets checks both ways).
 //
 // Codes are ISO 3166-1 alpha-2 countries and ISO 3166-2 style regions, exactly
 // the sets the library defines. Two oddities of the library show through:

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/mail"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -275,22 +274,6 @@ func (l *loader) listenAddr(n *yaml.Node, s string) {
 	}
 }
 
-// dsnKeywordPassword spots a password inside a PostgreSQL DSN, in URL form
-// (postgres://user:secret@host/db) or keyword form (password=secret).
-var dsnKeywordPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
-
-func dsnHasPassword(dsn string) bool {
-	if dsnKeywordPassword.MatchString(dsn) {
-		return true
-	}
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if _, set := u.User.Password(); set {
-			return true
-		}
-	}
-	return false
-}
-
 func (l *loader) store(n *yaml.Node, st *StoreConfig) {
 	st.Driver = DefaultStoreDriver
 	m := l.mapping(n, "store", "driver", "dsn", "password_env", "password_file")
@@ -310,7 +293,7 @@ func (l *loader) store(n *yaml.Node, st *StoreConfig) {
 				switch {
 				case s == "":
 					l.at(v, "dsn: empty")
-				case dsnHasPassword(s):
+				case pgdsn.HasPassword(s):
 					l.at(v, "dsn: "+inlinePassword)
 				default:
 					dsnOK = true
@@ -399,10 +382,6 @@ func (l *loader) tlsMode(m *cfgMapping) (string, bool) {
 	return "", false
 }
 
-// isLoopbackHost says whether host names this machine: localhost, 127.0.0.0/8
-// or ::1. Only there may TLS be off or unverified.
-func isLoopbackHost(host string) bool { return loopback.Host(host) }
-
 // host reads a host name or IP address without a port.
 func (l *loader) host(m *cfgMapping, what string) string {
 	v := m.get("host")
@@ -426,7 +405,7 @@ func (l *loader) host(m *cfgMapping, what string) string {
 
 // transport checks what TLS settings may be used against host.
 func (l *loader) transport(m *cfgMapping, what, host, tls string, insecure bool) {
-	if host == "" || isLoopbackHost(host) {
+	if host == "" || loopback.Host(host) {
 		return
 	}
 	if tls == TLSNone {

@@ -167,6 +167,8 @@ departments:
 		{"typo key", base(", pasword: "+secret, "", ""), false},
 		{"as wrong type", base(", password_env: ["+secret+"]", "", ""), false},
 		{"postgres url", "store: {driver: postgres, dsn: 'postgres://u:" + secret + "@127.0.0.1/db'}\n" + base("", "", ""), true},
+		{"postgres url query", "store: {driver: postgres, dsn: 'postgres://u@127.0.0.1/db?sslmode=verify-full&password=" + secret + "'}\n" + base("", "", ""), true},
+		{"postgres url unparsable", "store: {driver: postgres, dsn: 'postgres://u:" + secret + "@127.0.0.1:port/db'}\n" + base("", "", ""), true},
 		{"postgres keywords", "store: {driver: postgres, dsn: 'host=127.0.0.1 password=" + secret + "'}\n" + base("", "", ""), true},
 		{"broken yaml", "smtp: {host: 127.0.0.1, password: \"" + secret + "\n", false},
 		{"anchor", "x-secret: &s " + secret + "\n" + base(", password: *s", "", ""), true},

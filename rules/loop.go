@@ -7,35 +7,52 @@ import (
 	"github.com/ackd/ackd/internal/addrspec"
 )
 
-// Refusal codes in Decision.Refusal: stable, short, for metrics and status.
+// Refusal is a short stable code for why a message got no receipt, in
+// Decision.Refusal and in the store's skipped rows: what metrics, `ackd
+// status` and the status page group by. Every code ackd records is a
+// constant below; the store keeps it as a plain string.
+type Refusal string
+
+// Refusal codes Decide returns.
 const (
-	RefuseLoop            = "loop"               // ackd's own X-Ackd-Loop header
-	RefuseOwnAddress      = "own-address"        // from the department itself
-	RefuseOtherDepartment = "other-department"   // from another department ackd answers for
-	RefuseBounce          = "bounce"             // DSN: multipart/report delivery-status
-	RefuseReport          = "report"             // other reports: ARF feedback, MDN read receipts
-	RefuseAutoSubmitted   = "auto-submitted"     // Auto-Submitted other than "no"
-	RefuseAutoReply       = "auto-reply"         // vendor auto-reply markers
-	RefuseSuppress        = "suppress"           // X-Auto-Response-Suppress asks for silence
-	RefuseList            = "list"               // List-* headers
-	RefusePrecedence      = "precedence"         // Precedence bulk/list/junk/auto_reply
-	RefuseNullReturnPath  = "null-return-path"   // Return-Path <>
-	RefuseSystemSender    = "system-sender"      // MAILER-DAEMON, noreply, *-request …
-	RefuseNoFrom          = "no-from"            // no usable From address
-	RefuseBadAddress      = "bad-address"        // From address a reply cannot be written to (addrspec.Check)
-	RefuseNotAddressed    = "not-addressed"      // department not named in any recipient header
-	RefuseNotAllowed      = "sender-not-allowed" // From outside allowed_senders
-	RefuseHeuristic       = "heuristic"          // content looks machine-made; see heuristic.go
-	RefuseBounceText      = "bounce-text"        // delivery-failure text from a robot, no DSN part; see headerless.go
-	RefuseListNotice      = "list-notice"        // list manager's loop alert or moderation notice; see headerless.go
-	RefuseNoMessage       = "no-message"         // Decide was given nil
+	RefuseLoop            Refusal = "loop"               // ackd's own X-Ackd-Loop header
+	RefuseOwnAddress      Refusal = "own-address"        // from the department itself
+	RefuseOtherDepartment Refusal = "other-department"   // from another department ackd answers for
+	RefuseBounce          Refusal = "bounce"             // DSN: multipart/report delivery-status
+	RefuseReport          Refusal = "report"             // other reports: ARF feedback, MDN read receipts
+	RefuseAutoSubmitted   Refusal = "auto-submitted"     // Auto-Submitted other than "no"
+	RefuseAutoReply       Refusal = "auto-reply"         // vendor auto-reply markers
+	RefuseSuppress        Refusal = "suppress"           // X-Auto-Response-Suppress asks for silence
+	RefuseList            Refusal = "list"               // List-* headers
+	RefusePrecedence      Refusal = "precedence"         // Precedence bulk/list/junk/auto_reply
+	RefuseNullReturnPath  Refusal = "null-return-path"   // Return-Path <>
+	RefuseSystemSender    Refusal = "system-sender"      // MAILER-DAEMON, noreply, *-request …
+	RefuseNoFrom          Refusal = "no-from"            // no usable From address
+	RefuseBadAddress      Refusal = "bad-address"        // From address a reply cannot be written to (addrspec.Check)
+	RefuseNotAddressed    Refusal = "not-addressed"      // department not named in any recipient header
+	RefuseNotAllowed      Refusal = "sender-not-allowed" // From outside allowed_senders
+	RefuseHeuristic       Refusal = "heuristic"          // content looks machine-made; see heuristic.go
+	RefuseBounceText      Refusal = "bounce-text"        // delivery-failure text from a robot, no DSN part; see headerless.go
+	RefuseListNotice      Refusal = "list-notice"        // list manager's loop alert or moderation notice; see headerless.go
+	RefuseNoMessage       Refusal = "no-message"         // Decide was given nil
+)
+
+// Refusal codes the daemon records for messages Decide never sees.
+const (
+	RefuseTooLarge      Refusal = "too-large"     // over max_message_bytes
+	RefuseMalformed     Refusal = "malformed"     // Parse gave up on it
+	RefuseOwnCopy       Refusal = "own-copy"      // ackd's own copy in the Sent folder
+	RefuseUnprocessable Refusal = "unprocessable" // handling it failed on its content (a template, composing)
 )
 
 // LoopHeader is the header ackd puts on all mail it sends; seeing it on
 // incoming mail means ackd is talking to itself.
 const LoopHeader = "X-Ackd-Loop"
 
-type refusal struct{ code, reason string }
+type refusal struct {
+	code   Refusal
+	reason string
+}
 
 // refuse runs RFC 3834 loop protection. The checks run from the most
 // specific signal to the most general, so a DSN from MAILER-DAEMON with a

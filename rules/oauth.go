@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ackd/ackd/internal/loopback"
 )
 
 // Mail providers whose hosts and OAuth2 endpoints ackd knows.
@@ -208,7 +210,7 @@ func (l *loader) oauth2(n *yaml.Node, what, provider string, pre providerPreset)
 		if v == nil {
 			continue
 		}
-		if u, err := url.Parse(s); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+		if u, err := url.Parse(s); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback.Host(u.Hostname()))) {
 			l.at(v, "%s: %s %q is not an https URL (http only on loopback)", what, key, s)
 		}
 		*dst = s

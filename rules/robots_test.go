@@ -17,8 +17,8 @@ import (
 func TestRobotsWithoutHeaders(t *testing.T) {
 	tests := []struct {
 		file    string
-		refusal string // "" for a person who gets a receipt
-		reason  string // a part of Decision.Reason
+		refusal rules.Refusal // "" for a person who gets a receipt
+		reason  string        // a part of Decision.Reason
 	}{
 		// Role accounts spelled with separators, case and VERP tags.
 		{"verp-bounce-plus.eml", rules.RefuseSystemSender, "<bounce+d41d8cd98f@relay.example.net> in From (bounce address)"},

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ackd/ackd/internal/mailtext"
 )
 
 // maxSubjectRunes caps Rendered.Subject; RFC 5322 allows longer folded
@@ -54,14 +56,9 @@ func OneLine(s string) string {
 	return b.String()
 }
 
-// clip shortens s to at most n runes, marking the cut with an ellipsis.
-func clip(n int, s string) string {
-	if n <= 0 || utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return strings.TrimRightFunc(string(r[:n-1]), unicode.IsSpace) + "…"
-}
+// clip is mailtext.Clip with the length first, for template pipelines:
+// {{.Subject | clip 60}}.
+func clip(n int, s string) string { return mailtext.Clip(s, n) }
 
 // tagAtEnd finds a trailing reference tag such as " [REQ-12]".
 var tagAtEnd = regexp.MustCompile(`\s*\[[A-Za-z]+-[0-9]+\]$`)
@@ -80,24 +77,6 @@ func capSubject(s string) string {
 	return clip(maxSubjectRunes-utf8.RuneCountInString(tag), head) + tag
 }
 
-// replyPrefix matches one reply or forward marker as mail clients in
-// various languages write them: "Re:", "RE[2]:", "AW:", "Sv:", "Fwd:",
-// "WG:", "Antw:", "VS:", "Odp:", "RES:", "TR:", also with a full-width
-// colon. Only markers followed by a colon count, so a subject like
-// "Reset my password" is left alone.
-var replyPrefix = regexp.MustCompile(`(?i)^\s*(?:re|aw|sv|vs|antw|antwort|odp|res|fwd?|wg|tr|rv|enc)\s*(?:\[[0-9]+\]|\([0-9]+\))?\s*[:：]`)
-
-// stripReplyPrefixes removes every leading reply/forward marker.
-func stripReplyPrefixes(s string) string {
-	for {
-		loc := replyPrefix.FindStringIndex(s)
-		if loc == nil {
-			return strings.TrimSpace(s)
-		}
-		s = s[loc[1]:]
-	}
-}
-
 // tagRE returns a case-insensitive matcher for "[ref]".
 func tagRE(ref string) *regexp.Regexp {
 	return regexp.MustCompile(`(?i)\[\s*` + regexp.QuoteMeta(ref) + `\s*\]`)
@@ -107,7 +86,7 @@ func tagRE(ref string) *regexp.Regexp {
 // reply markers, without the request's own tag (our subjects put it in
 // front), clipped, and "(no subject)" when nothing is left.
 func topic(subject, ref string) string {
-	s := stripReplyPrefixes(OneLine(subject))
+	s := mailtext.StripReplyPrefixes(OneLine(subject))
 	if ref = OneLine(ref); ref != "" {
 		s = OneLine(tagRE(ref).ReplaceAllString(s, " "))
 	}
@@ -122,7 +101,7 @@ func topic(subject, ref string) string {
 // markers the original stacked, "(no subject)" for an empty one, and the
 // tag only once: an original that already holds it keeps it in place.
 func ReplySubject(subject, ref string) string {
-	s := stripReplyPrefixes(OneLine(subject))
+	s := mailtext.StripReplyPrefixes(OneLine(subject))
 	ref = OneLine(ref)
 	if s == "" {
 		s = "(no subject)"

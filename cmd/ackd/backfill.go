@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/rules"
@@ -107,10 +108,10 @@ func backfillDept(ctx context.Context, w io.Writer, cfg *rules.Config, tpl *temp
 		}
 		why := c.Reason
 		if c.Refusal != "" {
-			why = c.Refusal + ": " + why
+			why = string(c.Refusal) + ": " + why
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.UID, f.InternalDate.In(loc).Format("2006-01-02 15:04"),
-			clip(c.From, 40), clip(c.Subject, 50), reply, rule, category, due, clip(why, 80))
+			mailtext.Clip(c.From, 40), mailtext.Clip(c.Subject, 50), reply, rule, category, due, mailtext.Clip(why, 80))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -125,18 +126,18 @@ func backfillDept(ctx context.Context, w io.Writer, cfg *rules.Config, tpl *temp
 // start knows no threads yet, so every message is judged as a new request.
 func backfillDecision(cfg *rules.Config, tpl *templates.Set, d *rules.Department, f mailwatch.Fetched, now time.Time) classification {
 	c := classification{File: f.Mailbox + "/" + strconv.FormatUint(uint64(f.UID), 10), Department: d.Name}
-	refuse := func(code, reason string) classification {
+	refuse := func(code rules.Refusal, reason string) classification {
 		c.Refusal, c.Reason = code, reason
 		return c
 	}
 	if f.TooLarge {
-		return refuse("too-large", fmt.Sprintf("message of %d bytes exceeds max_message_bytes (%d)", f.Size, cfg.Limits.MaxMessageBytes))
+		return refuse(rules.RefuseTooLarge, fmt.Sprintf("message of %d bytes exceeds max_message_bytes (%d)", f.Size, cfg.Limits.MaxMessageBytes))
 	}
 	m, err := parse.Parse(f.Raw, parse.Options{MaxBytes: cfg.Limits.MaxMessageBytes, MaxTextBytes: cfg.Limits.MaxTextBytes})
 	if err != nil {
-		code := "malformed"
+		code := rules.RefuseMalformed
 		if errors.Is(err, parse.ErrTooLarge) {
-			code = "too-large"
+			code = rules.RefuseTooLarge
 		}
 		return refuse(code, "malformed message: "+err.Error())
 	}

@@ -21,7 +21,7 @@ type classification struct {
 	Department string         `json:"department,omitempty"`
 	Reply      bool           `json:"reply"`
 	Reason     string         `json:"reason"`
-	Refusal    string         `json:"refusal,omitempty"`
+	Refusal    rules.Refusal  `json:"refusal,omitempty"`
 	Rule       string         `json:"rule"`
 	Category   string         `json:"category"`
 	Commitment string         `json:"commitment,omitempty"`

@@ -17,6 +17,7 @@ import (
 	"time"
 	_ "time/tzdata" // departments name IANA zones; do not depend on the host having them
 
+	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
@@ -216,7 +217,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	defer st.Close()
 	// The daemon writes through the metrics' observer, which counts what it does.
 	var d *mailwatch.Daemon
-	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config }, Mailboxes: func() []mailwatch.MailboxStatus { return d.Mailboxes() }})
+	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config }, Mailboxes: func() []web.MailboxStatus { return mailboxes(d)() }})
 	d, err = mailwatch.NewDaemon(cfg, tpl, metrics.Observe(st), log)
 	if err != nil {
 		log.Error("start", "err", err)
@@ -302,7 +303,7 @@ func reload(d *mailwatch.Daemon, path string, log *slog.Logger) {
 // openStore opens the configured store, with its password read from
 // password_env or password_file (never from the DSN).
 func openStore(ctx context.Context, cfg *rules.Config) (store.Store, error) {
-	pw, err := mailwatch.ReadSecret(rules.Secret{Env: cfg.Store.PasswordEnv, File: cfg.Store.PasswordFile})
+	pw, err := secret.Read(rules.Secret{Env: cfg.Store.PasswordEnv, File: cfg.Store.PasswordFile})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ackd/ackd/mailwatch"
+	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 )
@@ -64,12 +64,12 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return 1
 		}
 	}
-	srcPw, err := mailwatch.ReadSecret(rules.Secret{Env: *fromPwEnv, File: *fromPwFile})
+	srcPw, err := secret.Read(rules.Secret{Env: *fromPwEnv, File: *fromPwFile})
 	if err != nil {
 		fmt.Fprintln(stderr, "ackd migrate: source:", err)
 		return 1
 	}
-	dstPw, err := mailwatch.ReadSecret(rules.Secret{Env: *pwEnv, File: *pwFile})
+	dstPw, err := secret.Read(rules.Secret{Env: *pwEnv, File: *pwFile})
 	if err != nil {
 		fmt.Fprintln(stderr, "ackd migrate: target:", err)
 		return 1

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/mailwatch/oauth"
 	"github.com/ackd/ackd/rules"
 )
@@ -108,11 +109,11 @@ func signInAs(oc *rules.OAuth2Config, who string) string {
 
 // deviceLogin runs RFC 8628 with x/oauth2 and stores the refresh token.
 func deviceLogin(ctx context.Context, oc *rules.OAuth2Config, who string, stdout io.Writer) error {
-	secret, err := oauth.ReadSecret(oc.ClientSecret)
+	clientSecret, err := secret.Read(oc.ClientSecret)
 	if err != nil {
 		return fmt.Errorf("client secret: %w", err)
 	}
-	conf := oauth.Config(oc, secret)
+	conf := oauth.Config(oc, clientSecret)
 	da, err := conf.DeviceAuth(ctx)
 	if err != nil {
 		return fmt.Errorf("start device login at %s: %w", oc.DeviceAuthURL, err)
@@ -155,7 +156,7 @@ func listenLoopback(port int) (net.Listener, error) {
 // to http://127.0.0.1:PORT/ where ackd takes the code and redeems it with
 // the PKCE verifier (RFC 7636, S256).
 func browserLogin(ctx context.Context, oc *rules.OAuth2Config, who string, port int, stdout io.Writer) error {
-	secret, err := oauth.ReadSecret(oc.ClientSecret)
+	clientSecret, err := secret.Read(oc.ClientSecret)
 	if err != nil {
 		return fmt.Errorf("client secret: %w", err)
 	}
@@ -164,7 +165,7 @@ func browserLogin(ctx context.Context, oc *rules.OAuth2Config, who string, port 
 		return err
 	}
 	defer ln.Close()
-	conf := oauth.Config(oc, secret)
+	conf := oauth.Config(oc, clientSecret)
 	conf.RedirectURL = "http://" + ln.Addr().String() + "/"
 	verifier := oauth2.GenerateVerifier()
 	var b [16]byte

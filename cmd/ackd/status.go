@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ackd/ackd/internal/mailtext"
+	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 )
@@ -58,7 +60,7 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 		if !r.FirstResponseAt.IsZero() {
 			first = "<1m"
 			if d := r.FirstResponseAt.Sub(r.ReceivedAt); d >= time.Minute {
-				first = age(d)
+				first = report.Age(d)
 			}
 		}
 		due := "-"
@@ -71,7 +73,7 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 			state += ", receipt held"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Ref, cfg.DepartmentName(r.Dept), r.Requester, r.Category,
-			age(now.Sub(r.ReceivedAt)), due, state, r.EscalationLevel, r.Reminders, first, clip(r.Subject, 50))
+			report.Age(now.Sub(r.ReceivedAt)), due, state, r.EscalationLevel, r.Reminders, first, mailtext.Clip(r.Subject, 50))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -96,7 +98,7 @@ func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.S
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "WHEN\tDEPARTMENT\tFROM\tSUBJECT\tREASON\n")
 	for _, s := range skipped {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.At.Local().Format("2006-01-02 15:04"), cfg.DepartmentName(s.Dept), clip(s.From, 40), clip(s.Subject, 40), s.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.At.Local().Format("2006-01-02 15:04"), cfg.DepartmentName(s.Dept), mailtext.Clip(s.From, 40), mailtext.Clip(s.Subject, 40), s.Reason)
 	}
 	return tw.Flush()
 }
@@ -116,7 +118,7 @@ func printParked(ctx context.Context, w io.Writer, st store.Store) error {
 	fmt.Fprintf(tw, "SINCE\tDEPARTMENT\tMAILBOX\tUID\tFROM\tSUBJECT\tATTEMPTS\tLAST ERROR\n")
 	for _, p := range parked {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", p.FirstParked.Local().Format("2006-01-02 15:04"), p.Dept, p.Mailbox,
-			p.UID, clip(p.From, 40), clip(p.Subject, 40), p.Attempts, clip(p.LastError, 120))
+			p.UID, mailtext.Clip(p.From, 40), mailtext.Clip(p.Subject, 40), p.Attempts, mailtext.Clip(p.LastError, 120))
 	}
 	return tw.Flush()
 }
@@ -144,31 +146,10 @@ func printHeld(ctx context.Context, w io.Writer, st store.Store, held []store.Ma
 		}
 		next := "now"
 		if d := m.NextAttempt.Sub(now); d > 0 {
-			next = "in " + age(d)
+			next = "in " + report.Age(d)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ref, m.Dept, m.Kind, clip(strings.Join(m.Recipients, ", "), 40),
-			age(now.Sub(m.HeldSince)), next, m.HeldReason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ref, m.Dept, m.Kind, mailtext.Clip(strings.Join(m.Recipients, ", "), 40),
+			report.Age(now.Sub(m.HeldSince)), next, m.HeldReason)
 	}
 	return tw.Flush()
-}
-
-func age(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
-	}
-}
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -23,9 +23,8 @@ func TestStatusReceiptHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var ids []int64
 	for _, subject := range []string{"printer jams", "scanner"} {
-		r, err := st.RecordRequest(ctx, store.NewRequest{Dept: "IT Help Desk", MessageKey: subject, Requester: "jane@example.test",
+		_, err := st.RecordRequest(ctx, store.NewRequest{Dept: "IT Help Desk", MessageKey: subject, Requester: "jane@example.test",
 			Subject: subject, Category: "default", ReceivedAt: now, DueAt: now.Add(72 * time.Hour)},
 			func(ref string) ([]store.NewMail, error) {
 				return []store.NewMail{{Kind: "receipt", MessageID: "<receipt-" + ref + "@ackd>", Recipients: []string{"jane@example.test"}, Raw: []byte("x")}}, nil
@@ -33,7 +32,6 @@ func TestStatusReceiptHeld(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, r.ID)
 	}
 	due, err := st.DueMail(ctx, now, 10)
 	if err != nil || len(due) != 2 {

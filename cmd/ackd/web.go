@@ -12,6 +12,7 @@ import (
 	"github.com/ackd/ackd/rules"
 
 	"github.com/ackd/ackd/internal/loopback"
+	"github.com/ackd/ackd/internal/secret"
 )
 
 // startHTTP listens on http.listen and serves the metrics, probes and
@@ -20,7 +21,7 @@ import (
 func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwatch.Daemon, metrics *web.Metrics, log *slog.Logger) error {
 	var auth web.BasicAuth
 	if cfg.HTTP.BasicAuthUser != "" {
-		pw, err := mailwatch.ReadSecret(rules.Secret{File: cfg.HTTP.BasicAuthPasswordFile})
+		pw, err := secret.Read(rules.Secret{File: cfg.HTTP.BasicAuthPasswordFile})
 		if err != nil {
 			return fmt.Errorf("http basic auth: %w", err)
 		}
@@ -36,7 +37,7 @@ func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwa
 	srv := web.New(web.Sources{
 		Store:     st,
 		Config:    func() *rules.Config { return d.Runtime().Config },
-		Mailboxes: d.Mailboxes,
+		Mailboxes: mailboxes(d),
 		Outbox:    d.OutboxFault,
 	}, metrics, auth, log.With("component", "http"))
 	log.Info("http listening", "addr", ln.Addr().String())
@@ -46,4 +47,17 @@ func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwa
 		}
 	}()
 	return nil
+}
+
+// mailboxes hands the daemon's session states to web in web's own type,
+// so that web needs nothing of the daemon.
+func mailboxes(d *mailwatch.Daemon) func() []web.MailboxStatus {
+	return func() []web.MailboxStatus {
+		sessions := d.Mailboxes()
+		out := make([]web.MailboxStatus, len(sessions))
+		for i, mb := range sessions {
+			out[i] = web.MailboxStatus(mb)
+		}
+		return out
+	}
 }

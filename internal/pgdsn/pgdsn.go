@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/ackd/ackd/internal/loopback"
@@ -257,4 +258,31 @@ func parseKeyValue(s string) (DSN, error) {
 		}
 		st.set(key, val.String())
 	}
+}
+
+// kvPassword spots a password key in the key=value form.
+var kvPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
+
+// HasPassword reports whether dsn (a postgres:// URL or key=value
+// string) names a password, even when it is malformed: config files and
+// errors must not hold one.
+func HasPassword(dsn string) bool {
+	lower := strings.ToLower(strings.TrimSpace(dsn))
+	if !strings.HasPrefix(lower, "postgres://") && !strings.HasPrefix(lower, "postgresql://") {
+		return kvPassword.MatchString(dsn)
+	}
+	if u, err := url.Parse(strings.TrimSpace(dsn)); err == nil {
+		if _, ok := u.User.Password(); ok {
+			return true
+		}
+		return u.Query().Has("password")
+	}
+	// Unparsable: look for user:password@ before the path, and for a
+	// password parameter anywhere.
+	rest := dsn[strings.Index(dsn, "://")+3:]
+	authority, _, _ := strings.Cut(rest, "/")
+	if userinfo, _, ok := strings.Cut(authority, "@"); ok && strings.Contains(userinfo, ":") {
+		return true
+	}
+	return strings.Contains(strings.ToLower(rest), "password=")
 }

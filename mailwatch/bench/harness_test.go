@@ -296,12 +296,6 @@ func (d *daemon) count(msg string) int {
 	return len(d.events[msg])
 }
 
-func (d *daemon) eventsOf(msg string) []event {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]event(nil), d.events[msg]...)
-}
-
 func (d *daemon) warnings() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -553,12 +547,6 @@ func (p *postfixLog) waitSent(ctx context.Context, n int) (time.Time, error) {
 		case <-wake:
 		}
 	}
-}
-
-func (p *postfixLog) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.sent)
 }
 
 func (p *postfixLog) close() {

@@ -249,7 +249,7 @@ func readPrivateKey(path string) (crypto.Signer, error) {
 // KeyFileWarning returns a warning when a private key file can be read by
 // every user on the machine, "" otherwise (or when it cannot be stat'ed:
 // LoadClientCert reports that). A warning rather than an error, for the
-// same reason as mailwatch.SecretWarning: a secret mount may be 0444.
+// same reason as secret.Warning: a secret mount may be 0444.
 func KeyFileWarning(path string) string {
 	if path == "" {
 		return ""

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/oauth2/google"
 	"golang.org/x/oauth2/jwt"
 
+	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/rules"
 )
 
@@ -105,7 +106,7 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 	for _, o := range opts {
 		o(s)
 	}
-	secret, err := ReadSecret(cfg.ClientSecret)
+	clientSecret, err := secret.Read(cfg.ClientSecret)
 	if err != nil {
 		return nil, fmt.Errorf("oauth2 client secret: %w", err)
 	}
@@ -127,14 +128,14 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 			s.fetch = func(ctx context.Context) (*oauth2.Token, error) { return s.assert(ctx, cert) }
 			break
 		}
-		cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: secret, TokenURL: cfg.TokenURL, Scopes: cfg.Scopes,
+		cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: clientSecret, TokenURL: cfg.TokenURL, Scopes: cfg.Scopes,
 			AuthStyle: AuthStyle(cfg.Provider)}
 		s.fetch = cc.Token
 	case rules.FlowRefreshToken:
 		if cfg.RefreshTokenFile == "" {
 			return nil, errors.New("oauth2: refresh_token flow without refresh_token_file")
 		}
-		oc := Config(cfg, secret)
+		oc := Config(cfg, clientSecret)
 		s.fetch = func(ctx context.Context) (*oauth2.Token, error) { return s.refresh(ctx, oc) }
 	case rules.FlowServiceAccount:
 		jc, err := serviceAccount(cfg, s.sub)
@@ -362,30 +363,6 @@ func describe(err error, flow string) error {
 		code = re.Response.Status
 	}
 	return fmt.Errorf("%s%s: %w", code, hint, err)
-}
-
-// ReadSecret returns the value a Secret points at, or "" when none is set.
-// Errors name the variable or file, never the value.
-func ReadSecret(sec rules.Secret) (string, error) {
-	switch {
-	case sec.Env != "":
-		v := os.Getenv(sec.Env)
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", sec.Env)
-		}
-		return v, nil
-	case sec.File != "":
-		b, err := os.ReadFile(sec.File)
-		if err != nil {
-			return "", fmt.Errorf("read secret file: %w", err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("secret file %s is empty", sec.File)
-		}
-		return v, nil
-	}
-	return "", nil
 }
 
 // WriteRefreshToken stores a refresh token in path with mode 0600,

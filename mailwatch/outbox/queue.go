@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// QueuedMail is one outbox row. Its fields mirror store.Mail one for one,
-// in the same order and with the same types, so the adapter is a plain
-// conversion: outbox.QueuedMail(m).
+// QueuedMail is one outbox row: the fields of store.Mail the sender and a
+// Gate read (store.Mail also has FailedAt, DroppedAt and DropReason), with
+// the same names and types. The daemon's queue adapter copies them field
+// by field; outbox does not import the store.
 type QueuedMail struct {
 	ID, RequestID int64
 	Dept, Kind    string

@@ -641,9 +641,24 @@ func TestSenderRun(t *testing.T) {
 	}
 }
 
+// TestKickNeverBlocks: Kick is called from the store's write path, so it
+// must return at once even when nobody is listening, and the kicks that
+// piled up must leave exactly one wake-up for Run.
 func TestKickNeverBlocks(t *testing.T) {
 	s := NewSender(newFakeQueue(), SMTPConfig{Host: "127.0.0.1", TLS: TLSNone}, nil)
-	for range 10 {
-		s.Kick()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 10 {
+			s.Kick()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Kick blocked with no Run loop listening")
+	}
+	if n := len(s.kick); n != 1 {
+		t.Fatalf("%d wake-ups pending after 10 kicks, want 1", n)
 	}
 }

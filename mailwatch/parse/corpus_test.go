@@ -64,7 +64,7 @@ func TestCorpusBounces(t *testing.T) {
 		from := strings.ToLower(m.From.Address + " " + m.From.Name)
 		daemon := strings.Contains(from, "mailer-daemon") || strings.Contains(from, "postmaster")
 		if m.ContentType != "multipart/report" && !m.HasDeliveryStatus && !daemon {
-			t.Logf("%s: bounce without report, delivery-status part or mailer-daemon sender (From %q, %s)", name, m.From.Address, m.ContentType)
+			t.Errorf("%s: bounce without report, delivery-status part or mailer-daemon sender (From %q, %s)", name, m.From.Address, m.ContentType)
 		}
 	}
 	if n == 0 {

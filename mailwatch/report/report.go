@@ -451,6 +451,21 @@ func suggest(cal *rules.Calendar, rec Record, now time.Time) (rules.Commitment, 
 	return next, why + "; a realistic commitment is " + next.String()
 }
 
+// Age writes how long ago something happened, for lists people scan:
+// "just now", "12m", "3h 05m", "4d".
+func Age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+}
+
 // Span writes a business duration for people: "45m", "3h", "2h 10m".
 func Span(d time.Duration) string {
 	if d < 0 {

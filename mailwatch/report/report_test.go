@@ -263,3 +263,22 @@ func TestPercentile(t *testing.T) {
 		t.Error("Percentile of nothing is not 0")
 	}
 }
+
+// TestAge is the one age format `ackd status` and the status page share.
+func TestAge(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{30 * time.Second, "just now"},
+		{12 * time.Minute, "12m"},
+		{3*time.Hour + 5*time.Minute, "3h 05m"},
+		{47*time.Hour + 59*time.Minute, "47h 59m"},
+		{4*24*time.Hour + time.Hour, "4d"},
+	}
+	for _, tt := range tests {
+		if got := Age(tt.d); got != tt.want {
+			t.Errorf("Age(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -44,7 +43,7 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("open postgres: empty dsn, want a connection URL or key=value string")
 	}
-	if dsnHasPassword(dsn) {
+	if pgdsn.HasPassword(dsn) {
 		return nil, errors.New("open postgres: the dsn carries a password; remove it and set password_env or password_file instead")
 	}
 	cfg, err := pgx.ParseConfig(dsn)
@@ -117,31 +116,6 @@ func checkPostgresTLS(dsn string, cfg *pgx.ConnConfig) error {
 		return errors.New("open postgres: refused: " + p)
 	}
 	return nil
-}
-
-var kvPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
-
-// dsnHasPassword reports whether dsn (a postgres:// URL or key=value
-// string) names a password, even when it is malformed.
-func dsnHasPassword(dsn string) bool {
-	lower := strings.ToLower(strings.TrimSpace(dsn))
-	if !strings.HasPrefix(lower, "postgres://") && !strings.HasPrefix(lower, "postgresql://") {
-		return kvPassword.MatchString(dsn)
-	}
-	if u, err := url.Parse(strings.TrimSpace(dsn)); err == nil {
-		if _, ok := u.User.Password(); ok {
-			return true
-		}
-		return u.Query().Has("password")
-	}
-	// Unparsable: look for user:password@ before the path, and for a
-	// password parameter anywhere.
-	rest := dsn[strings.Index(dsn, "://")+3:]
-	authority, _, _ := strings.Cut(rest, "/")
-	if userinfo, _, ok := strings.Cut(authority, "@"); ok && strings.Contains(userinfo, ":") {
-		return true
-	}
-	return strings.Contains(strings.ToLower(rest), "password=")
 }
 
 // secretFreeError carries an error whose text had secrets removed; Unwrap

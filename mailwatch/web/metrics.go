@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 )
@@ -22,12 +21,21 @@ import (
 type Sources struct {
 	Store     store.Store
 	Config    func() *rules.Config
-	Mailboxes func() []mailwatch.MailboxStatus
+	Mailboxes func() []MailboxStatus
 	// Outbox reports why queued mail cannot leave (the SMTP server is
 	// unreachable), nil when it can; nil func when unknown.
 	Outbox func() error
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+}
+
+// MailboxStatus is one watched mailbox's IMAP session, for /readyz and
+// the connected gauge. The daemon reports its sessions; cmd/ackd hands
+// them over in this shape, so web needs nothing of the daemon.
+type MailboxStatus struct {
+	Name      string // the department, or "<department>/sent"
+	Connected bool
+	Err       error // the last session error while not connected
 }
 
 func (s Sources) now() time.Time {
@@ -37,7 +45,7 @@ func (s Sources) now() time.Time {
 	return s.Now()
 }
 
-func (s Sources) mailboxes() []mailwatch.MailboxStatus {
+func (s Sources) mailboxes() []MailboxStatus {
 	if s.Mailboxes == nil {
 		return nil
 	}

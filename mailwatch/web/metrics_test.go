@@ -152,7 +152,13 @@ departments:
 
 	var d *mailwatch.Daemon
 	src := web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config },
-		Mailboxes: func() []mailwatch.MailboxStatus { return d.Mailboxes() }}
+		Mailboxes: func() []web.MailboxStatus {
+			var out []web.MailboxStatus
+			for _, mb := range d.Mailboxes() {
+				out = append(out, web.MailboxStatus(mb))
+			}
+			return out
+		}}
 	metrics := web.NewMetrics(src)
 	d, err = mailwatch.NewDaemon(cfg, templates.Default(), metrics.Observe(st), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -213,7 +219,7 @@ departments:
 	expect(t, fams, 1, "ackd_imap_connected", "mailbox", "IT Help Desk")
 	expect(t, fams, 1, "ackd_requests_received_total", "dept", "IT Help Desk", "category", "access")
 	expect(t, fams, 1, "ackd_requests_received_total", "dept", "IT Help Desk", "category", "default")
-	expect(t, fams, 1, "ackd_messages_skipped_total", "dept", "IT Help Desk", "reason", rules.RefuseAutoSubmitted)
+	expect(t, fams, 1, "ackd_messages_skipped_total", "dept", "IT Help Desk", "reason", string(rules.RefuseAutoSubmitted))
 	expect(t, fams, 1, "ackd_reminders_total", "dept", "IT Help Desk")
 	expect(t, fams, 1, "ackd_escalations_total", "dept", "IT Help Desk", "level", "1")
 	expect(t, fams, 1, "ackd_first_response_business_hours", "dept", "IT Help Desk", "category", "default")

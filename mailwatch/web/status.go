@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -131,7 +130,7 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}
-		held, err := mailwatch.HeldReceipts(ctx, s.src.Store, d.Key())
+		held, err := report.HeldReceipts(ctx, s.src.Store, d.Key())
 		if err != nil {
 			return page, fmt.Errorf("status page: %w", err)
 		}
@@ -162,20 +161,7 @@ func openRow(d *rules.Department, r store.Request, now time.Time) openView {
 	}
 	return openView{
 		Ref: r.Ref, Subject: r.Subject, Requester: who, Category: r.Category,
-		Age: age(now.Sub(r.ReceivedAt)), Due: due, State: r.State,
+		Age: report.Age(now.Sub(r.ReceivedAt)), Due: due, State: r.State,
 		Level: r.EscalationLevel, Reminders: r.Reminders, Overdue: isOverdue(r, now),
-	}
-}
-
-func age(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
 	}
 }

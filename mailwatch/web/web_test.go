@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
@@ -120,13 +119,13 @@ func seed(t *testing.T) (store.Store, map[string]string) {
 	return st, refs
 }
 
-func newServer(t *testing.T, st store.Store, mailboxes []mailwatch.MailboxStatus, auth web.BasicAuth) *httptest.Server {
+func newServer(t *testing.T, st store.Store, mailboxes []web.MailboxStatus, auth web.BasicAuth) *httptest.Server {
 	t.Helper()
 	cfg := fixtureConfigParsed(t)
 	src := web.Sources{
 		Store:     st,
 		Config:    func() *rules.Config { return cfg },
-		Mailboxes: func() []mailwatch.MailboxStatus { return mailboxes },
+		Mailboxes: func() []web.MailboxStatus { return mailboxes },
 		Now:       func() time.Time { return now },
 	}
 	srv := httptest.NewServer(web.New(src, web.NewMetrics(src), auth, nil).Handler())
@@ -162,12 +161,12 @@ func TestProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed.Close()
-	up := []mailwatch.MailboxStatus{{Name: "IT Help Desk", Connected: true}, {Name: "Payroll", Connected: true}}
-	down := []mailwatch.MailboxStatus{{Name: "IT Help Desk", Connected: true}, {Name: "Payroll", Err: errors.New("dial tcp 10.1.2.3:993: refused")}}
+	up := []web.MailboxStatus{{Name: "IT Help Desk", Connected: true}, {Name: "Payroll", Connected: true}}
+	down := []web.MailboxStatus{{Name: "IT Help Desk", Connected: true}, {Name: "Payroll", Err: errors.New("dial tcp 10.1.2.3:993: refused")}}
 	tests := []struct {
 		name      string
 		st        store.Store
-		mailboxes []mailwatch.MailboxStatus
+		mailboxes []web.MailboxStatus
 		path      string
 		code      int
 		want      []string
@@ -208,7 +207,7 @@ func TestProbes(t *testing.T) {
 func TestReadyzReportsHeldOutbox(t *testing.T) {
 	st, _ := seed(t)
 	cfg := fixtureConfigParsed(t)
-	up := []mailwatch.MailboxStatus{{Name: "IT Help Desk", Connected: true}}
+	up := []web.MailboxStatus{{Name: "IT Help Desk", Connected: true}}
 	for _, tc := range []struct {
 		name  string
 		fault error
@@ -221,7 +220,7 @@ func TestReadyzReportsHeldOutbox(t *testing.T) {
 			src := web.Sources{
 				Store:     st,
 				Config:    func() *rules.Config { return cfg },
-				Mailboxes: func() []mailwatch.MailboxStatus { return up },
+				Mailboxes: func() []web.MailboxStatus { return up },
 				Outbox:    func() error { return tc.fault },
 				Now:       func() time.Time { return now },
 			}
@@ -296,7 +295,7 @@ func TestStatusPage(t *testing.T) {
 
 func TestBasicAuth(t *testing.T) {
 	st, _ := seed(t)
-	up := []mailwatch.MailboxStatus{{Name: "IT Help Desk", Connected: true}}
+	up := []web.MailboxStatus{{Name: "IT Help Desk", Connected: true}}
 	srv := newServer(t, st, up, web.BasicAuth{User: "staff", Password: "correct horse"})
 	tests := []struct {
 		name string
