@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -67,6 +68,9 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	if _, ok := cfg.RuntimeParams["statement_timeout"]; !ok {
 		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.QueryTimeout.Milliseconds(), 10)
 	}
+	if opts.LeaseTTL > 0 {
+		sessionLimits(cfg, opts.LeaseTTL)
+	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "ackd"
 	}
@@ -94,6 +98,49 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 		return fail(err)
 	}
 	return &sqlStore{w: db, r: db, opts: opts, textBytes: true, postgres: true}, nil
+}
+
+// sessionLimits makes every session of a replica give up its locks soon
+// after the replica freezes or loses the network, so no department waits
+// behind a zombie for longer than the lease it lost (docs/replicas.md,
+// "What a freeze does"):
+//
+//   - idle_in_transaction_session_timeout ttl/3: the server ends a session
+//     whose transaction has waited that long for its client, and with it
+//     the transaction's row locks (a frozen RecordRequest holds its
+//     department's ref_counters row and, under a fence, its lease row).
+//     ackd's transactions run no slow client work between statements.
+//   - lock_timeout ttl/2: a statement waiting behind a lock gives up
+//     rather than hang, longer than the idle limit so a waiter behind a
+//     frozen session gets through on its first try.
+//   - TCP keepalives and tcp_user_timeout on both ends: a peer that
+//     stopped answering (a partition, a dead host) is dropped within
+//     about ttl/2, where the kernel's defaults take hours.
+//
+// statement_timeout stays the query timeout (set above): it bounds
+// migrations too, which may take longer than a ttl. Values given in the
+// DSN win.
+func sessionLimits(cfg *pgx.ConnConfig, ttl time.Duration) {
+	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
+	secs := func(d time.Duration) string { return strconv.Itoa(max(int(d/time.Second), 1)) }
+	idle, interval, count := ttl/6, ttl/12, 3 // a silent peer is dropped after idle + count*interval = ttl/2
+	for k, v := range map[string]string{
+		"idle_in_transaction_session_timeout": ms(ttl / 3),
+		"lock_timeout":                        ms(ttl / 2),
+		"tcp_keepalives_idle":                 secs(idle),
+		"tcp_keepalives_interval":             secs(interval),
+		"tcp_keepalives_count":                strconv.Itoa(count),
+		"tcp_user_timeout":                    ms(ttl / 2),
+	} {
+		if _, ok := cfg.RuntimeParams[k]; !ok {
+			cfg.RuntimeParams[k] = v
+		}
+	}
+	d := &net.Dialer{
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: max(idle, time.Second), Interval: max(interval, time.Second), Count: count},
+		Control:         tcpUserTimeout(ttl / 2),
+	}
+	cfg.DialFunc = d.DialContext
 }
 
 // checkPostgresTLS refuses a connection that could reach a server other
