@@ -306,7 +306,7 @@ func openStore(ctx context.Context, cfg *rules.Config) (store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	opts := store.Options{Password: pw}
+	opts := store.Options{Password: pw, TestPause: testPause()}
 	if cfg.HA != nil {
 		// Replicas: no lock outlives a frozen holder by much.
 		opts.LeaseTTL = cfg.HA.LeaseTTL

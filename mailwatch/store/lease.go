@@ -194,6 +194,9 @@ func (s *sqlStore) ClaimMail(ctx context.Context, holder string, now time.Time, 
 		}
 		return int(a.ID - b.ID)
 	})
+	if s.opts.TestPause != nil && len(out) > 0 {
+		s.opts.TestPause("claim")
+	}
 	return out, nil
 }
 

@@ -185,6 +185,9 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 	if err != nil {
 		return Request{}, fmt.Errorf("record request %s: allocate reference: %w", r.MessageKey, err)
 	}
+	if s.opts.TestPause != nil {
+		s.opts.TestPause("record")
+	}
 	var one int
 	err = tx.QueryRowContext(ctx, `SELECT 1 FROM processed WHERE dept = $1 AND message_key = $2`, r.Dept, r.MessageKey).Scan(&one)
 	switch {

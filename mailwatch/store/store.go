@@ -473,6 +473,11 @@ type Options struct {
 	// keepalives and the TCP user timeout give up on a silent peer within
 	// about ttl/2. SQLite ignores it.
 	LeaseTTL time.Duration
+	// TestPause, when set, is called at named points ("record": inside
+	// RecordRequest with the department's counter locked; "claim": just
+	// after ClaimMail claimed a batch) so a test can freeze a replica
+	// there. Only the ackdfreeze test build of cmd/ackd sets it.
+	TestPause func(point string)
 	// Now is the clock for CreatedAt and similar stamps; time.Now when nil.
 	Now func() time.Time
 	// Password authenticates to PostgreSQL; the caller reads it from
