@@ -170,7 +170,9 @@ func TestClaimToken(t *testing.T) {
 				{"MarkSent", func(ctx context.Context, id int64) error { return s.MarkSent(ctx, id, now) }},
 				{"MarkRetry", func(ctx context.Context, id int64) error { return s.MarkRetry(ctx, id, now.Add(time.Hour), "421") }},
 				{"MarkFailed", func(ctx context.Context, id int64) error { return s.MarkFailed(ctx, id, now, "550") }},
-				{"HoldMail", func(ctx context.Context, id int64) error { return s.HoldMail(ctx, id, now.Add(time.Hour), "limit", now) }},
+				{"HoldMail", func(ctx context.Context, id int64) error {
+					return s.HoldMail(ctx, id, now.Add(time.Hour), "limit", now)
+				}},
 				{"DropMail", func(ctx context.Context, id int64) error { return s.DropMail(ctx, id, now, "stale") }},
 			}
 			for i, m := range marks {
