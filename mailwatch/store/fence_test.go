@@ -248,3 +248,26 @@ func TestFrozenTransactionLosesItsLocks(t *testing.T) {
 		t.Error("the zombie's transaction committed after its session should have ended")
 	}
 }
+
+// TestReplicaWaitsForAMigration: a replica's lock_timeout (ttl/2) does not
+// apply to the migration lock, so a replica that starts while another
+// holds it waits instead of failing to start.
+func TestReplicaWaitsForAMigration(t *testing.T) {
+	dsn, pw := freshDatabase(t)
+	const ttl = 3 * time.Second
+	holder := rawPostgres(t, dsn, pw)
+	tx, err := holder.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(t.Context(), `SELECT pg_advisory_xact_lock(1633905508)`); err != nil {
+		t.Fatal(err)
+	}
+	release := time.AfterFunc(ttl, func() { _ = tx.Rollback() }) // longer than lock_timeout ttl/2
+	defer release.Stop()
+	s, err := store.OpenOptions(t.Context(), "postgres", dsn, store.Options{Password: pw, LeaseTTL: ttl, QueryTimeout: 4 * ttl})
+	if err != nil {
+		t.Fatalf("a replica starting beside a migration: %v", err)
+	}
+	_ = s.Close()
+}

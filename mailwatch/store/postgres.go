@@ -24,7 +24,10 @@ var postgresMigrations embed.FS
 
 // postgresMigrationLock makes replicas that start together migrate one after
 // the other. Advisory locks are per database; the key is "ackd" in ASCII.
-const postgresMigrationLock = `SELECT pg_advisory_xact_lock(1633905508)`
+// The wait for it (and the migration's own locks) is exempt from a
+// replica's lock_timeout (sessionLimits): a replica starting beside one
+// that migrates waits for it, bounded by the query timeout.
+const postgresMigrationLock = `SELECT set_config('lock_timeout', '0', true), pg_advisory_xact_lock(1633905508)`
 
 // Pool bounds: a daemon's store traffic is a trickle, but RecordRequest
 // holds a connection while build runs and the status page reads beside it.
