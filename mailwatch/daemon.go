@@ -336,10 +336,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}()
 		}
 	}
+	// Under leases the scheduler's and digester's writes for a department
+	// carry its lease generation: one this replica lost while frozen is
+	// refused (store.ErrFenced).
+	planCtx := ctx
+	if d.ha.ReplicaID != "" {
+		planCtx = store.WithFences(ctx, d.owned.fence)
+	}
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		if err := d.digest.Run(ctx); err != nil {
+		if err := d.digest.Run(planCtx); err != nil {
 			errs <- fmt.Errorf("digest: %w", err)
 		}
 	}()
@@ -351,7 +358,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		if err := d.sched.Run(ctx); err != nil {
+		if err := d.sched.Run(planCtx); err != nil {
 			errs <- fmt.Errorf("scheduler: %w", err)
 		}
 	}()

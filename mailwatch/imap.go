@@ -175,8 +175,9 @@ type Watcher struct {
 	mailbox string
 
 	// backoff after connection errors; authBackoff after refused logins,
-	// which a retry a second later will not fix.
-	backoff, authBackoff Backoff
+	// which a retry a second later will not fix; storeBackoff after a
+	// message the store could not record.
+	backoff, authBackoff, storeBackoff Backoff
 
 	// failing is the message whose handler failed last, and how often;
 	// parkedRetried says this watcher tried its parked messages again.
@@ -267,12 +268,22 @@ func NewWatcher(cfg MailboxConfig, cp Checkpoints, handle Handler, log *slog.Log
 		backoff:     Backoff{Min: time.Second, Max: 5 * time.Minute},
 		authBackoff: Backoff{Min: time.Minute, Max: 15 * time.Minute},
 		idleMax:     maxIdle,
+		// Without replicas a failed write waits as a lost connection
+		// would; SetStoreRetry shortens it.
+		storeBackoff: Backoff{Min: time.Second, Max: 5 * time.Minute},
 	}
+}
+
+// SetStoreRetry caps the wait after a message the store could not record
+// at d (replicas: ttl/3, so a department's new holder does not idle behind
+// a backoff grown while a frozen holder's locks blocked its writes).
+func (w *Watcher) SetStoreRetry(d time.Duration) {
+	w.storeBackoff = Backoff{Min: min(time.Second, d), Max: d}
 }
 
 // SetBackoff replaces the reconnect delays (tests use short ones).
 func (w *Watcher) SetBackoff(conn, auth Backoff) {
-	w.backoff, w.authBackoff = conn, auth
+	w.backoff, w.authBackoff, w.storeBackoff = conn, auth, conn
 }
 
 // Connected reports whether the session is up, for /readyz and status.
@@ -320,11 +331,15 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 		var wait time.Duration
 		var herr handleError
+		if !errors.As(err, &herr) {
+			w.storeBackoff.Reset()
+		}
 		if errors.As(err, &herr) {
 			// Not the mailbox's fault: the message could not be recorded
 			// (store full or read-only, say). It stays unread by ackd and
-			// is fetched again after the wait.
-			wait = w.backoff.Next()
+			// is fetched again after the wait, which has its own backoff
+			// (capped by SetStoreRetry) rather than the reconnect one.
+			wait = w.storeBackoff.Next()
 			w.log.Error("could not record a message; it will be fetched again", "uid", herr.uid, "err", herr.err,
 				"attempts", herr.attempts, "retry_in", wait.Round(time.Millisecond))
 		} else if errors.Is(err, ErrAuth) {

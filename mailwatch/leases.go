@@ -65,6 +65,7 @@ type supervisor struct {
 
 // running is one department's work under a held lease.
 type running struct {
+	gen    int64 // the lease generation the work's writes are fenced with
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -83,17 +84,20 @@ func newSupervisor(l store.Leaser, ha HA, work []leaseWork, now func() time.Time
 func (s *supervisor) stop(dept string) {
 	// Off the list first: the scheduler must not fire for a department
 	// another replica may be taking.
-	s.owned.set(dept, false)
+	s.owned.set(dept, 0)
 	r := s.held[dept]
 	r.cancel()
 	<-r.done
 	delete(s.held, dept)
 }
 
-// start runs w's work under a lease just taken.
-func (s *supervisor) start(ctx context.Context, w leaseWork) {
-	wctx, cancel := context.WithCancel(ctx)
-	r := &running{cancel: cancel, done: make(chan struct{})}
+// start runs w's work under a lease just taken with generation gen. Its
+// writes carry the generation (store.WithFence), so once another replica
+// has taken the lease they are refused, even if this replica froze and
+// has not yet noticed.
+func (s *supervisor) start(ctx context.Context, w leaseWork, gen int64) {
+	wctx, cancel := context.WithCancel(store.WithFence(ctx, w.dept, gen))
+	r := &running{gen: gen, cancel: cancel, done: make(chan struct{})}
 	var wg sync.WaitGroup
 	for _, run := range w.runs {
 		wg.Add(1)
@@ -106,7 +110,7 @@ func (s *supervisor) start(ctx context.Context, w leaseWork) {
 	}
 	go func() { wg.Wait(); close(r.done) }()
 	s.held[w.dept] = r
-	s.owned.set(w.dept, true)
+	s.owned.set(w.dept, gen)
 }
 
 // share is how many departments a replica may hold when n replicas are
@@ -140,10 +144,11 @@ func (s *supervisor) tick(ctx context.Context) {
 		s.log.Error("another replica runs with the same replica_id", "replica", id)
 	}
 	for _, w := range s.work {
-		if _, ok := s.held[w.dept]; !ok {
+		r, ok := s.held[w.dept]
+		if !ok {
 			continue
 		}
-		ok, err := s.l.AcquireLease(ctx, w.dept, id, s.ttl, now)
+		gen, err := s.l.AcquireLeaseGeneration(ctx, w.dept, id, s.ttl, now)
 		if ctx.Err() != nil {
 			return
 		}
@@ -151,9 +156,16 @@ func (s *supervisor) tick(ctx context.Context) {
 		case err != nil:
 			s.log.Error("cannot renew lease; stopping the department", "dept", w.dept, "err", err)
 			s.stop(w.dept)
-		case !ok:
+		case gen == 0:
 			s.log.Warn("lease lost; stopping the department", "dept", w.dept, "replica", id)
 			s.stop(w.dept)
+		case gen != r.gen:
+			// Another replica held it while this one was frozen: the
+			// work's writes are fenced off now; start it afresh.
+			s.log.Warn("lease was held by another replica meanwhile; restarting the department", "dept", w.dept, "replica", id,
+				"generation", gen, "was", r.gen)
+			s.stop(w.dept)
+			s.start(ctx, w, gen)
 		}
 	}
 	loads, err := s.l.LiveReplicas(ctx, now)
@@ -186,16 +198,16 @@ func (s *supervisor) tick(ctx context.Context) {
 		if _, ok := s.held[w.dept]; ok {
 			continue
 		}
-		ok, err := s.l.AcquireLease(ctx, w.dept, id, s.ttl, now)
+		gen, err := s.l.AcquireLeaseGeneration(ctx, w.dept, id, s.ttl, now)
 		if ctx.Err() != nil {
 			return
 		}
 		switch {
 		case err != nil:
 			s.log.Warn("cannot take lease", "dept", w.dept, "err", err)
-		case ok:
-			s.log.Info("lease taken; watching the department", "dept", w.dept, "replica", id)
-			s.start(ctx, w)
+		case gen > 0:
+			s.log.Info("lease taken; watching the department", "dept", w.dept, "replica", id, "generation", gen)
+			s.start(ctx, w, gen)
 			mine++
 		}
 	}
@@ -237,27 +249,29 @@ func (s *supervisor) shutdown(ctx context.Context) {
 	}
 }
 
-// holdings is the set of departments whose lease this replica holds now.
-// The scheduler and digester read it on every pass; changed (when set)
-// runs after each change so they plan again at once.
+// holdings is the set of departments whose lease this replica holds now,
+// each with the lease's generation. The scheduler and digester read it on
+// every pass, and their writes are fenced with it (fence); changed (when
+// set) runs after each change so they plan again at once.
 type holdings struct {
 	mu      sync.RWMutex
-	m       map[string]bool
+	m       map[string]int64
 	changed func()
 }
 
 func newHoldings(changed func()) *holdings {
-	return &holdings{m: map[string]bool{}, changed: changed}
+	return &holdings{m: map[string]int64{}, changed: changed}
 }
 
-// set records whether dept is held; a nil h ignores it.
-func (h *holdings) set(dept string, on bool) {
+// set records that dept is held with generation gen, or not held when gen
+// is 0; a nil h ignores it.
+func (h *holdings) set(dept string, gen int64) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
-	if on {
-		h.m[dept] = true
+	if gen > 0 {
+		h.m[dept] = gen
 	} else {
 		delete(h.m, dept)
 	}
@@ -269,9 +283,16 @@ func (h *holdings) set(dept string, on bool) {
 
 // owns says whether dept's lease is held.
 func (h *holdings) owns(dept string) bool {
+	_, ok := h.fence(dept)
+	return ok
+}
+
+// fence is a store.Fence: the generation of dept's lease if held.
+func (h *holdings) fence(dept string) (int64, bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return h.m[dept]
+	gen, ok := h.m[dept]
+	return gen, ok
 }
 
 // EnableHA makes d one replica of several sharing l (the unwrapped store d
@@ -293,6 +314,14 @@ func (d *Daemon) EnableHA(ha HA, l store.Leaser) {
 		// A claim outlives any one SMTP attempt by far, so the mail cannot
 		// be claimed by another replica while this one still sends it.
 		return l.ClaimMail(ctx, ha.ReplicaID, now, limit, claimTTL)
+	}
+	d.claims.check = l.CheckClaim
+	d.claims.ttl = claimTTL
+	// After a failed store write a watcher tries again within ttl/3, not
+	// after its IMAP reconnect backoff: a department's new holder must not
+	// idle for minutes because its first writes met a zombie's locks.
+	for _, w := range d.watched {
+		w.SetStoreRetry(ha.LeaseTTL / 3)
 	}
 }
 

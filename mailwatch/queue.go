@@ -2,6 +2,9 @@ package mailwatch
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ackd/ackd/mailwatch/outbox"
@@ -49,21 +52,119 @@ func (q queue) MarkDropped(ctx context.Context, id int64, at time.Time, reason s
 }
 
 // claimQueue is the sender's queue: DueMail claims the mail first when
-// claim is set (replicas), so two replicas never send the same mail.
+// claim is set (replicas), so two replicas never send the same mail. It
+// keeps each claimed mail's token and finishes the mail only under it
+// (store.WithClaim), so a replica that froze with a claimed batch and woke
+// after another replica claimed the mail again cannot mark it; and it
+// answers the sender's CheckClaim before each delivery.
 type claimQueue struct {
 	queue
 	claim func(ctx context.Context, now time.Time, limit int) ([]store.Mail, error)
+	// check asks the store whether the token still holds the mail.
+	check func(ctx context.Context, id int64, token string) error
+	// ttl is the claim's length; a batch is given ttl/2 by the monotonic
+	// clock mono (time.Now when nil), so it ends well before the claim
+	// could lapse, even if this process stood still in between.
+	ttl  time.Duration
+	mono func() time.Time
+
+	mu     sync.Mutex
+	tokens map[int64]string // mail id → claim token, of the batch last claimed
+	at     time.Time        // when it was claimed, by mono
 }
 
 func (q *claimQueue) DueMail(ctx context.Context, now time.Time, limit int) ([]outbox.QueuedMail, error) {
 	if q.claim == nil {
 		return q.queue.DueMail(ctx, now, limit)
 	}
+	at := q.now()
 	rows, err := q.claim(ctx, now, limit)
 	if err != nil {
 		return nil, err
 	}
+	tokens := make(map[int64]string, len(rows))
+	for _, r := range rows {
+		tokens[r.ID] = r.ClaimToken
+	}
+	q.mu.Lock()
+	q.tokens, q.at = tokens, at
+	q.mu.Unlock()
 	return toQueued(rows), nil
+}
+
+func (q *claimQueue) now() time.Time {
+	if q.mono != nil {
+		return q.mono()
+	}
+	return time.Now()
+}
+
+// claimed returns ctx carrying id's claim token, if it has one.
+func (q *claimQueue) claimed(ctx context.Context, id int64) context.Context {
+	q.mu.Lock()
+	token := q.tokens[id]
+	q.mu.Unlock()
+	if token == "" {
+		return ctx
+	}
+	return store.WithClaim(ctx, token)
+}
+
+// CheckClaim implements outbox.ClaimChecker: the batch's time is not up
+// and the store still has the mail under this replica's claim.
+func (q *claimQueue) CheckClaim(ctx context.Context, id int64) error {
+	if q.claim == nil {
+		return nil
+	}
+	q.mu.Lock()
+	token, at := q.tokens[id], q.at
+	q.mu.Unlock()
+	if token == "" {
+		return fmt.Errorf("mail %d: %w (not claimed here)", id, outbox.ErrClaimLost)
+	}
+	if q.ttl > 0 {
+		if d := q.now().Sub(at); d >= q.ttl/2 {
+			return fmt.Errorf("mail %d: %w (claimed %s ago, the claim lasts %s)", id, outbox.ErrClaimLost, d.Round(time.Second), q.ttl)
+		}
+	}
+	if q.check == nil {
+		return nil
+	}
+	if err := q.check(ctx, id, token); err != nil {
+		if errors.Is(err, store.ErrFenced) || errors.Is(err, store.ErrNotPending) || errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %w", outbox.ErrClaimLost, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (q *claimQueue) MarkSent(ctx context.Context, id int64, at time.Time) error {
+	return lost(q.queue.MarkSent(q.claimed(ctx, id), id, at))
+}
+
+func (q *claimQueue) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
+	return lost(q.queue.MarkRetry(q.claimed(ctx, id), id, next, lastErr))
+}
+
+func (q *claimQueue) MarkFailed(ctx context.Context, id int64, at time.Time, lastErr string) error {
+	return lost(q.queue.MarkFailed(q.claimed(ctx, id), id, at, lastErr))
+}
+
+func (q *claimQueue) MarkHeld(ctx context.Context, id int64, next time.Time, reason string, at time.Time) error {
+	return lost(q.queue.MarkHeld(q.claimed(ctx, id), id, next, reason, at))
+}
+
+func (q *claimQueue) MarkDropped(ctx context.Context, id int64, at time.Time, reason string) error {
+	return lost(q.queue.MarkDropped(q.claimed(ctx, id), id, at, reason))
+}
+
+// lost marks a mark refused for a lost claim as outbox.ErrClaimLost.
+func lost(err error) error {
+	if errors.Is(err, store.ErrFenced) {
+		return fmt.Errorf("%w: %w", outbox.ErrClaimLost, err)
+	}
+	return err
 }
 
 func toQueued(rows []store.Mail) []outbox.QueuedMail {

@@ -176,6 +176,14 @@ func (q *copyingQueue) DueMail(ctx context.Context, now time.Time, limit int) ([
 	return rows, nil
 }
 
+// CheckClaim passes the claim check through (outbox.ClaimChecker).
+func (q *copyingQueue) CheckClaim(ctx context.Context, id int64) error {
+	if c, ok := q.Queue.(outbox.ClaimChecker); ok {
+		return c.CheckClaim(ctx, id)
+	}
+	return nil
+}
+
 func (q *copyingQueue) MarkSent(ctx context.Context, id int64, at time.Time) error {
 	err := q.Queue.MarkSent(ctx, id, at)
 	// SMTP accepted the mail whether or not the store recorded it, so the

@@ -307,7 +307,12 @@ func openStore(ctx context.Context, cfg *rules.Config) (store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return store.OpenOptions(ctx, cfg.Store.Driver, cfg.Store.DSN, store.Options{Password: pw})
+	opts := store.Options{Password: pw, TestPause: testPause()}
+	if cfg.HA != nil {
+		// Replicas: no lock outlives a frozen holder by much.
+		opts.LeaseTTL = cfg.HA.LeaseTTL
+	}
+	return store.OpenOptions(ctx, cfg.Store.Driver, cfg.Store.DSN, opts)
 }
 
 // configAndStore loads the config and opens its store for the read-side

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -51,6 +52,21 @@ type Queue interface {
 	// MarkDropped closes the row unsent: a Gate found it no longer worth
 	// sending, for reason.
 	MarkDropped(ctx context.Context, id int64, at time.Time, reason string) error
+}
+
+// ErrClaimLost: this sender no longer holds the claim on a mail (replicas:
+// another replica claimed it, or the batch ran so long that the claim
+// could lapse). The mail is not sent or marked here; its holder does that.
+var ErrClaimLost = errors.New("claim on the mail lost")
+
+// ClaimChecker is a Queue whose mails are claimed by one of several
+// senders (replicas). The Sender asks CheckClaim just before MAIL FROM and
+// again just before it ends DATA, and sends only while it returns nil: an
+// error wrapping ErrClaimLost ends the batch (mid-DATA by dropping the
+// connection, so the server discards the mail); any other error is a
+// store error. Its Mark methods fail with ErrClaimLost in the same case.
+type ClaimChecker interface {
+	CheckClaim(ctx context.Context, id int64) error
 }
 
 // Verdict is a Gate's answer for one mail.

@@ -291,6 +291,10 @@ type Drained struct {
 	// Held: a limit keeps the mail back; Dropped: closed unsent as no
 	// longer worth sending.
 	Held, Dropped int
+	// Lost: the claim on the mail passed to another sender before it
+	// could go (ClaimChecker); neither sent nor marked here. The batch
+	// ends at the first.
+	Lost int
 }
 
 // Drain is DrainOnce with every outcome counted.
@@ -306,6 +310,7 @@ func (s *Sender) Drain(ctx context.Context) (Drained, error) {
 	if len(mails) == 0 {
 		return n, nil
 	}
+	cc, _ := s.q.(ClaimChecker)
 	var (
 		c       *smtp.Client
 		used    bool
@@ -331,6 +336,10 @@ mails:
 			switch {
 			case err != nil && ctx.Err() != nil:
 				break mails // nothing was decided; the mail stays pending
+			case errors.Is(err, ErrClaimLost):
+				s.log.Warn("claim on the mail lost; ending the batch", "id", m.ID, "error", err)
+				n.Lost++
+				break mails
 			case err != nil:
 				return n, err
 			case pass == stateHeld:
@@ -371,7 +380,11 @@ mails:
 				res = result{state: stateRetry, err: "connect: " + connErr.Error()}
 			} else {
 				var broken bool
-				res, broken = s.deliver(c, m)
+				check := func() error { return nil }
+				if cc != nil {
+					check = func() error { return cc.CheckClaim(ctx, m.ID) }
+				}
+				res, broken = s.deliver(c, m, check)
 				used = true
 				clean = res.state == stateSent
 				if broken {
@@ -379,6 +392,13 @@ mails:
 					c = nil
 				}
 			}
+		}
+		if res.state == stateLost {
+			// Another sender holds the mail now: leave it to it.
+			s.log.Warn("claim on the mail lost; not sending it, ending the batch", "id", m.ID, "dept", m.Dept,
+				"message_id", m.MessageID, "error", res.err)
+			n.Lost++
+			break
 		}
 		st, markErr := s.record(ctx, m, res)
 		switch st {
@@ -388,6 +408,10 @@ mails:
 			n.Failed++
 		case stateRetry:
 			n.Retried++
+		}
+		if errors.Is(markErr, ErrClaimLost) {
+			n.Lost++
+			break
 		}
 		if markErr != nil {
 			return n, markErr
@@ -404,6 +428,7 @@ const (
 	stateFailed
 	stateHeld
 	stateDropped
+	stateLost // the claim passed to another sender; nothing to record
 )
 
 // admit asks the gate about m and records a hold or a drop. It returns
@@ -561,7 +586,19 @@ func (s *Sender) command(c *smtp.Client, f func() error) error {
 // delivery to the accepted recipients, the mail is marked sent and the
 // refused addresses are logged, because retrying would resend to the ones
 // who already have it and the refusals will not change.
-func (s *Sender) deliver(c *smtp.Client, m QueuedMail) (res result, broken bool) {
+//
+// check (the claim, see ClaimChecker) runs before MAIL FROM and before the
+// end of DATA; when it fails the mail is not sent (stateLost): mid-DATA
+// the connection is dropped without the final dot, so the server discards
+// what it got.
+func (s *Sender) deliver(c *smtp.Client, m QueuedMail, check func() error) (res result, broken bool) {
+	if err := check(); err != nil {
+		if errors.Is(err, ErrClaimLost) {
+			return result{state: stateLost, err: err.Error()}, false
+		}
+		// The store could not tell: do not send what may be another's.
+		return result{state: stateLost, err: "check claim: " + err.Error()}, false
+	}
 	from := "<>"
 	if m.EnvelopeFrom != "" {
 		from = "<" + m.EnvelopeFrom + ">"
@@ -593,6 +630,10 @@ func (s *Sender) deliver(c *smtp.Client, m QueuedMail) (res result, broken bool)
 	}
 	if _, err := w.Write(m.Raw); err != nil {
 		return result{state: stateRetry, err: "write message: " + err.Error()}, true
+	}
+	if err := check(); err != nil {
+		// Without the final dot the server never delivers it.
+		return result{state: stateLost, err: "before the end of DATA: " + err.Error()}, true
 	}
 	// The final reply can take long (content filters): give it a fresh timeout.
 	if err := s.command(c, w.Close); err != nil {

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -16,15 +18,33 @@ type Leaser interface {
 	// holder holds it now. One atomic statement: of two replicas racing
 	// for a free lease exactly one wins.
 	AcquireLease(ctx context.Context, dept, holder string, ttl time.Duration, now time.Time) (bool, error)
+	// AcquireLeaseGeneration is AcquireLease returning the lease's
+	// generation when holder holds it, 0 when not. The generation grows
+	// by one whenever the lease passes to another holder and stays while
+	// the same holder renews or retakes it; a department's work passes it
+	// to WithFence so that its writes are refused once the lease moved.
+	AcquireLeaseGeneration(ctx context.Context, dept, holder string, ttl time.Duration, now time.Time) (int64, error)
 	// ReleaseLease gives dept's lease up if holder holds it, so another
-	// replica can take over at once instead of after the ttl.
+	// replica can take over at once instead of after the ttl. A
+	// department's lease keeps its row (expired), so its generation never
+	// starts over.
 	ReleaseLease(ctx context.Context, dept, holder string) error
 	// ClaimMail claims up to limit (> 0) due pending mails (as DueMail)
 	// for holder until now+ttl and returns them, oldest first. A mail
 	// claimed by another holder is skipped until its claim lapses, so two
 	// replicas never send the same mail while the claim lasts; holder's
 	// own claims are renewed.
+	//
+	// Every call draws a new claim token, set on the mails it returns
+	// (Mail.ClaimToken): their MarkSent, MarkRetry, MarkFailed, HoldMail
+	// and DropMail made under WithClaim(ctx, token) fail with ErrFenced
+	// once another claim has taken the mail.
 	ClaimMail(ctx context.Context, holder string, now time.Time, limit int, ttl time.Duration) ([]Mail, error)
+	// CheckClaim reports whether mail id is still pending under the claim
+	// token: nil if so, ErrFenced if another claim took it, ErrNotPending
+	// or ErrNotFound otherwise. The sender asks it just before it gives a
+	// mail to the SMTP server.
+	CheckClaim(ctx context.Context, id int64, token string) error
 	// LiveReplicas lists the replicas whose presence lease (see
 	// PresenceLease) is live at now, by ID, each with the number of
 	// department leases it holds live at now. Replicas use it to size
@@ -52,32 +72,47 @@ func PresenceLease(id string) string { return presencePrefix + id }
 var _ Leaser = (*sqlStore)(nil)
 
 func (s *sqlStore) AcquireLease(ctx context.Context, dept, holder string, ttl time.Duration, now time.Time) (bool, error) {
+	gen, err := s.AcquireLeaseGeneration(ctx, dept, holder, ttl, now)
+	return gen > 0, err
+}
+
+func (s *sqlStore) AcquireLeaseGeneration(ctx context.Context, dept, holder string, ttl time.Duration, now time.Time) (int64, error) {
 	if dept == "" || holder == "" || ttl <= 0 {
-		return false, errors.New("acquire lease: department, holder and a positive ttl are required")
+		return 0, errors.New("acquire lease: department, holder and a positive ttl are required")
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	// The conflict branch updates only a row that is ours or expired; on
 	// PostgreSQL a concurrent acquirer waits for the row lock and then
-	// re-checks the WHERE against the winner's row, so it gets 0 rows.
-	res, err := s.w.ExecContext(ctx, `INSERT INTO leases (dept, holder, expires_at) VALUES ($1, $2, $3)
-		ON CONFLICT (dept) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-		WHERE leases.holder = excluded.holder OR leases.expires_at < $4`,
-		dept, holder, now.Add(ttl).UnixMilli(), now.UnixMilli())
-	if err != nil {
-		return false, fmt.Errorf("acquire lease %s for %s: %w", dept, holder, err)
+	// re-checks the WHERE against the winner's row, so it gets no row. It
+	// also waits for the writes that hold the row share-locked under a
+	// fence (checkFence), so they land before a new holder starts.
+	var gen int64
+	err := s.w.QueryRowContext(ctx, `INSERT INTO leases (dept, holder, expires_at, generation) VALUES ($1, $2, $3, 1)
+		ON CONFLICT (dept) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,
+			generation = CASE WHEN leases.holder = excluded.holder THEN leases.generation ELSE leases.generation + 1 END
+		WHERE leases.holder = excluded.holder OR leases.expires_at < $4
+		RETURNING generation`,
+		dept, holder, now.Add(ttl).UnixMilli(), now.UnixMilli()).Scan(&gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
 	}
-	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("acquire lease %s for %s: %w", dept, holder, err)
+		return 0, fmt.Errorf("acquire lease %s for %s: %w", dept, holder, err)
 	}
-	return n == 1, nil
+	return gen, nil
 }
 
 func (s *sqlStore) ReleaseLease(ctx context.Context, dept, holder string) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM leases WHERE dept = $1 AND holder = $2`, dept, holder); err != nil {
+	// A department's row stays, expired, to keep its generation; a
+	// replica's presence row goes (its ids are per process).
+	q := `UPDATE leases SET expires_at = 0 WHERE dept = $1 AND holder = $2`
+	if strings.HasPrefix(dept, presencePrefix) {
+		q = `DELETE FROM leases WHERE dept = $1 AND holder = $2`
+	}
+	if _, err := s.w.ExecContext(ctx, q, dept, holder); err != nil {
 		return fmt.Errorf("release lease %s for %s: %w", dept, holder, err)
 	}
 	return nil
@@ -126,12 +161,16 @@ func (s *sqlStore) ClaimMail(ctx context.Context, holder string, now time.Time, 
 	if s.postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := s.w.QueryContext(ctx, `UPDATE outbox SET claimed_by = $1, claimed_until = $2
+	token, err := newClaimToken()
+	if err != nil {
+		return nil, fmt.Errorf("claim mail for %s: %w", holder, err)
+	}
+	rows, err := s.w.QueryContext(ctx, `UPDATE outbox SET claimed_by = $1, claimed_until = $2, claim_token = $5
 		WHERE id IN (SELECT id FROM outbox
 			WHERE state = 'pending' AND next_attempt <= $3
 				AND (claimed_by = '' OR claimed_by = $1 OR claimed_until < $3)
 			ORDER BY next_attempt, id LIMIT $4`+lock+`)
-		RETURNING `+mailCols, holder, now.Add(ttl).UnixMilli(), now.UnixMilli(), limit)
+		RETURNING `+mailCols, holder, now.Add(ttl).UnixMilli(), now.UnixMilli(), limit, token)
 	if err != nil {
 		return nil, fmt.Errorf("claim mail for %s: %w", holder, err)
 	}
@@ -142,6 +181,7 @@ func (s *sqlStore) ClaimMail(ctx context.Context, holder string, now time.Time, 
 		if err != nil {
 			return nil, fmt.Errorf("claim mail for %s: %w", holder, err)
 		}
+		m.ClaimToken = token
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
@@ -154,5 +194,29 @@ func (s *sqlStore) ClaimMail(ctx context.Context, holder string, now time.Time, 
 		}
 		return int(a.ID - b.ID)
 	})
+	if s.opts.TestPause != nil && len(out) > 0 {
+		s.opts.TestPause("claim")
+	}
 	return out, nil
+}
+
+func (s *sqlStore) CheckClaim(ctx context.Context, id int64, token string) error {
+	if token == "" {
+		return fmt.Errorf("check claim on mail %d: no claim token", id)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var state, holds string
+	err := s.w.QueryRowContext(ctx, `SELECT state, claim_token FROM outbox WHERE id = $1`, id).Scan(&state, &holds)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("check claim on mail %d: %w", id, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("check claim on mail %d: %w", id, err)
+	case state != MailPending:
+		return fmt.Errorf("check claim on mail %d: %w (it is %s)", id, ErrNotPending, state)
+	case holds != token:
+		return fmt.Errorf("check claim on mail %d: %w (claimed again by another replica)", id, ErrFenced)
+	}
+	return nil
 }

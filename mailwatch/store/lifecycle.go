@@ -45,6 +45,9 @@ func (s *sqlStore) Apply(ctx context.Context, c Change) (Request, error) {
 	if err != nil {
 		return Request{}, fmt.Errorf("%s: read request: %w", what, err)
 	}
+	if err := s.checkFence(ctx, tx, cur.Dept); err != nil {
+		return Request{}, fmt.Errorf("%s: %w", what, err)
+	}
 	now := roundTrip(s.opts.Now())
 	if c.MessageKey != "" {
 		res, err := tx.ExecContext(ctx, `INSERT INTO processed (dept, message_key, outcome, processed_at, mailbox, uid)
@@ -286,6 +289,9 @@ func (s *sqlStore) QueueMail(ctx context.Context, dept string, mails []NewMail) 
 		return fmt.Errorf("queue mail of %s: begin: %w", dept, err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := s.checkFence(ctx, tx, dept); err != nil {
+		return fmt.Errorf("queue mail of %s: %w", dept, err)
+	}
 	if err := queueMails(ctx, tx, dept, 0, mails, roundTrip(s.opts.Now())); err != nil {
 		return fmt.Errorf("queue mail of %s: %w", dept, err)
 	}
@@ -309,6 +315,9 @@ func (s *sqlStore) QueueDigest(ctx context.Context, dept, day string, mails []Ne
 		return false, fmt.Errorf("queue digest of %s: begin: %w", dept, err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := s.checkFence(ctx, tx, dept); err != nil {
+		return false, fmt.Errorf("queue digest of %s: %w", dept, err)
+	}
 	now := roundTrip(s.opts.Now())
 	res, err := tx.ExecContext(ctx, `INSERT INTO digest_sent (dept, day, queued_at) VALUES ($1, $2, $3)
 		ON CONFLICT (dept, day) DO NOTHING`, dept, day, now.UnixMilli())

@@ -19,7 +19,8 @@ func (s *sqlStore) ParkMessage(ctx context.Context, p Parked) error {
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO parked (dept, mailbox, uid_validity, uid, message_id, from_addr,
+	err := s.fencedWrite(ctx, p.Dept, func(w execer) error {
+		_, err := w.ExecContext(ctx, `INSERT INTO parked (dept, mailbox, uid_validity, uid, message_id, from_addr,
 			subject, size, received_at, attempts, last_error, first_parked, parked_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
 		ON CONFLICT (dept, mailbox, uid_validity, uid) DO UPDATE SET
@@ -31,8 +32,10 @@ func (s *sqlStore) ParkMessage(ctx context.Context, p Parked) error {
 			subject = CASE WHEN excluded.subject <> '' THEN excluded.subject ELSE parked.subject END,
 			size = CASE WHEN excluded.size > 0 THEN excluded.size ELSE parked.size END,
 			received_at = COALESCE(excluded.received_at, parked.received_at)`,
-		p.Dept, p.Mailbox, int64(p.UIDValidity), int64(p.UID), cleanText(p.MessageID), cleanText(p.From),
-		cleanText(p.Subject), p.Size, millis(p.ReceivedAt), p.Attempts, cleanText(p.LastError), at.UnixMilli())
+			p.Dept, p.Mailbox, int64(p.UIDValidity), int64(p.UID), cleanText(p.MessageID), cleanText(p.From),
+			cleanText(p.Subject), p.Size, millis(p.ReceivedAt), p.Attempts, cleanText(p.LastError), at.UnixMilli())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("park %s uid %d: %w", p.Mailbox, p.UID, err)
 	}
@@ -74,14 +77,20 @@ func (s *sqlStore) ParkedMessages(ctx context.Context, dept string) ([]Parked, e
 func (s *sqlStore) UnparkMessage(ctx context.Context, dept, mailbox string, uidValidity, uid uint32) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	res, err := s.w.ExecContext(ctx, `DELETE FROM parked WHERE dept = $1 AND mailbox = $2 AND uid_validity = $3 AND uid = $4`,
-		dept, mailbox, int64(uidValidity), int64(uid))
+	var n int64
+	err := s.fencedWrite(ctx, dept, func(w execer) error {
+		res, err := w.ExecContext(ctx, `DELETE FROM parked WHERE dept = $1 AND mailbox = $2 AND uid_validity = $3 AND uid = $4`,
+			dept, mailbox, int64(uidValidity), int64(uid))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("unpark %s uid %d: %w", mailbox, uid, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("unpark %s uid %d: %w", mailbox, uid, err)
-	} else if n == 0 {
+	if n == 0 {
 		return fmt.Errorf("unpark %s uid %d: %w", mailbox, uid, ErrNotFound)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -22,7 +23,10 @@ var postgresMigrations embed.FS
 
 // postgresMigrationLock makes replicas that start together migrate one after
 // the other. Advisory locks are per database; the key is "ackd" in ASCII.
-const postgresMigrationLock = `SELECT pg_advisory_xact_lock(1633905508)`
+// The wait for it (and the migration's own locks) is exempt from a
+// replica's lock_timeout (sessionLimits): a replica starting beside one
+// that migrates waits for it, bounded by the query timeout.
+const postgresMigrationLock = `SELECT set_config('lock_timeout', '0', true), pg_advisory_xact_lock(1633905508)`
 
 // Pool bounds: a daemon's store traffic is a trickle, but RecordRequest
 // holds a connection while build runs and the status page reads beside it.
@@ -66,6 +70,9 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	if _, ok := cfg.RuntimeParams["statement_timeout"]; !ok {
 		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.QueryTimeout.Milliseconds(), 10)
 	}
+	if opts.LeaseTTL > 0 {
+		sessionLimits(cfg, opts.LeaseTTL)
+	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "ackd"
 	}
@@ -93,6 +100,49 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 		return fail(err)
 	}
 	return &sqlStore{w: db, r: db, opts: opts, textBytes: true, postgres: true}, nil
+}
+
+// sessionLimits makes every session of a replica give up its locks soon
+// after the replica freezes or loses the network, so no department waits
+// behind a zombie for longer than the lease it lost (docs/replicas.md,
+// "What a freeze does"):
+//
+//   - idle_in_transaction_session_timeout ttl/3: the server ends a session
+//     whose transaction has waited that long for its client, and with it
+//     the transaction's row locks (a frozen RecordRequest holds its
+//     department's ref_counters row and, under a fence, its lease row).
+//     ackd's transactions run no slow client work between statements.
+//   - lock_timeout ttl/2: a statement waiting behind a lock gives up
+//     rather than hang, longer than the idle limit so a waiter behind a
+//     frozen session gets through on its first try.
+//   - TCP keepalives and tcp_user_timeout on both ends: a peer that
+//     stopped answering (a partition, a dead host) is dropped within
+//     about ttl/2, where the kernel's defaults take hours.
+//
+// statement_timeout stays the query timeout (set above): it bounds
+// migrations too, which may take longer than a ttl. Values given in the
+// DSN win.
+func sessionLimits(cfg *pgx.ConnConfig, ttl time.Duration) {
+	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
+	secs := func(d time.Duration) string { return strconv.Itoa(max(int(d/time.Second), 1)) }
+	idle, interval, count := ttl/6, ttl/12, 3 // a silent peer is dropped after idle + count*interval = ttl/2
+	for k, v := range map[string]string{
+		"idle_in_transaction_session_timeout": ms(ttl / 3),
+		"lock_timeout":                        ms(ttl / 2),
+		"tcp_keepalives_idle":                 secs(idle),
+		"tcp_keepalives_interval":             secs(interval),
+		"tcp_keepalives_count":                strconv.Itoa(count),
+		"tcp_user_timeout":                    ms(ttl / 2),
+	} {
+		if _, ok := cfg.RuntimeParams[k]; !ok {
+			cfg.RuntimeParams[k] = v
+		}
+	}
+	d := &net.Dialer{
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: max(idle, time.Second), Interval: max(interval, time.Second), Count: count},
+		Control:         tcpUserTimeout(ttl / 2),
+	}
+	cfg.DialFunc = d.DialContext
 }
 
 // checkPostgresTLS refuses a connection that could reach a server other

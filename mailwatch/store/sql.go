@@ -115,11 +115,14 @@ func (s *sqlStore) SyncState(ctx context.Context, dept, mailbox string) (SyncSta
 func (s *sqlStore) SaveSyncState(ctx context.Context, dept, mailbox string, st SyncState) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sync_state (dept, mailbox, uid_validity, last_uid, updated_at)
+	err := s.fencedWrite(ctx, dept, func(w execer) error {
+		_, err := w.ExecContext(ctx, `INSERT INTO sync_state (dept, mailbox, uid_validity, last_uid, updated_at)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (dept, mailbox) DO UPDATE SET
 			uid_validity = excluded.uid_validity, last_uid = excluded.last_uid, updated_at = excluded.updated_at`,
-		dept, mailbox, int64(st.UIDValidity), int64(st.LastUID), s.opts.Now().UnixMilli())
+			dept, mailbox, int64(st.UIDValidity), int64(st.LastUID), s.opts.Now().UnixMilli())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("save sync state of %s/%s: %w", dept, mailbox, err)
 	}
@@ -166,6 +169,9 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 			_ = tx.Rollback()
 		}
 	}()
+	if err := s.checkFence(ctx, tx, r.Dept); err != nil {
+		return Request{}, fmt.Errorf("record request %s: %w", r.MessageKey, err)
+	}
 
 	// The counter row stays locked until the transaction ends, so the
 	// department's RecordRequests take turns from here on even where writers
@@ -178,6 +184,9 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 		RETURNING last_seq`, r.Dept).Scan(&seq)
 	if err != nil {
 		return Request{}, fmt.Errorf("record request %s: allocate reference: %w", r.MessageKey, err)
+	}
+	if s.opts.TestPause != nil {
+		s.opts.TestPause("record")
 	}
 	var one int
 	err = tx.QueryRowContext(ctx, `SELECT 1 FROM processed WHERE dept = $1 AND message_key = $2`, r.Dept, r.MessageKey).Scan(&one)
@@ -368,6 +377,9 @@ func (s *sqlStore) RecordSkipped(ctx context.Context, sk Skipped) error {
 		return fmt.Errorf("record skipped %s: begin: %w", sk.MessageKey, err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := s.checkFence(ctx, tx, sk.Dept); err != nil {
+		return fmt.Errorf("record skipped %s: %w", sk.MessageKey, err)
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO processed (dept, message_key, outcome, processed_at)
 		VALUES ($1, $2, 'skipped', $3) ON CONFLICT (dept, message_key) DO NOTHING`,
 		sk.Dept, sk.MessageKey, s.opts.Now().UnixMilli())
@@ -523,7 +535,14 @@ func nonNil(list []string) []string {
 func (s *sqlStore) markMail(ctx context.Context, op string, id int64, query string, args ...any) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	res, err := s.w.ExecContext(ctx, query, append([]any{id}, args...)...)
+	args = append([]any{id}, args...)
+	token := claimOf(ctx)
+	if token != "" {
+		// Only the claim's holder finishes the mail.
+		args = append(args, token)
+		query += fmt.Sprintf(" AND claim_token = $%d", len(args))
+	}
+	res, err := s.w.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("%s %d: %w", op, id, err)
 	}
@@ -534,13 +553,16 @@ func (s *sqlStore) markMail(ctx context.Context, op string, id int64, query stri
 	if n == 1 {
 		return nil
 	}
-	var state string
-	err = s.w.QueryRowContext(ctx, `SELECT state FROM outbox WHERE id = $1`, id).Scan(&state)
+	var state, holds string
+	err = s.w.QueryRowContext(ctx, `SELECT state, claim_token FROM outbox WHERE id = $1`, id).Scan(&state, &holds)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s %d: %w", op, id, ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("%s %d: %w", op, id, err)
+	}
+	if state == MailPending && token != "" && holds != token {
+		return fmt.Errorf("%s %d: %w (claimed again by another replica)", op, id, ErrFenced)
 	}
 	return fmt.Errorf("%s %d: %w (it is %s)", op, id, ErrNotPending, state)
 }
@@ -606,18 +628,28 @@ func (s *sqlStore) markMailTx(ctx context.Context, op string, id int64, update s
 	}
 	defer func() { _ = tx.Rollback() }()
 	var (
-		m     markedMail
-		state string
+		m            markedMail
+		state, holds string
 	)
-	err = tx.QueryRowContext(ctx, `SELECT state, request_id, dept, kind, held_since FROM outbox WHERE id = $1`, id).
-		Scan(&state, &m.requestID, &m.dept, &m.kind, &m.heldSince)
+	err = tx.QueryRowContext(ctx, `SELECT state, request_id, dept, kind, held_since, claim_token FROM outbox WHERE id = $1`, id).
+		Scan(&state, &m.requestID, &m.dept, &m.kind, &m.heldSince, &holds)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s %d: %w", op, id, ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("%s %d: %w", op, id, err)
 	}
-	res, err := tx.ExecContext(ctx, update, append([]any{id}, args...)...)
+	args = append([]any{id}, args...)
+	if token := claimOf(ctx); token != "" {
+		// Only the claim's holder finishes the mail; the condition in the
+		// UPDATE covers a claim taken after the read.
+		if state == MailPending && holds != token {
+			return fmt.Errorf("%s %d: %w (claimed again by another replica)", op, id, ErrFenced)
+		}
+		args = append(args, token)
+		update += fmt.Sprintf(" AND claim_token = $%d", len(args))
+	}
+	res, err := tx.ExecContext(ctx, update, args...)
 	if err != nil {
 		return fmt.Errorf("%s %d: %w", op, id, err)
 	}
@@ -887,6 +919,9 @@ func (s *sqlStore) AddThreadKeys(ctx context.Context, requestID int64, keys []st
 		return fmt.Errorf("add thread keys to request %d: %w", requestID, ErrNotFound)
 	}
 	if err != nil {
+		return fmt.Errorf("add thread keys to request %d: %w", requestID, err)
+	}
+	if err := s.checkFence(ctx, tx, dept); err != nil {
 		return fmt.Errorf("add thread keys to request %d: %w", requestID, err)
 	}
 	if err := insertThreadKeys(ctx, tx, dept, requestID, keys, false); err != nil {

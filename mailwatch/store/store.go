@@ -439,6 +439,9 @@ type Mail struct {
 	// DroppedAt and DropReason: when and why a held mail was closed unsent.
 	DroppedAt  time.Time
 	DropReason string
+	// ClaimToken is set on the mails ClaimMail returns: the claim that
+	// finishes the mail (WithClaim) and that CheckClaim checks.
+	ClaimToken string
 }
 
 // Sentinel errors; test with errors.Is.
@@ -463,6 +466,18 @@ const DefaultQueryTimeout = 15 * time.Second
 type Options struct {
 	// QueryTimeout bounds each call; DefaultQueryTimeout when 0.
 	QueryTimeout time.Duration
+	// LeaseTTL, when set (replicas, see docs/replicas.md), sizes the
+	// PostgreSQL session limits so that no lock outlives a frozen or
+	// partitioned holder by much: a transaction idle for ttl/3 ends its
+	// session, a statement waits at most ttl/2 for a lock, and TCP
+	// keepalives and the TCP user timeout give up on a silent peer within
+	// about ttl/2. SQLite ignores it.
+	LeaseTTL time.Duration
+	// TestPause, when set, is called at named points ("record": inside
+	// RecordRequest with the department's counter locked; "claim": just
+	// after ClaimMail claimed a batch) so a test can freeze a replica
+	// there. Only the ackdfreeze test build of cmd/ackd sets it.
+	TestPause func(point string)
 	// Now is the clock for CreatedAt and similar stamps; time.Now when nil.
 	Now func() time.Time
 	// Password authenticates to PostgreSQL; the caller reads it from
