@@ -2,7 +2,6 @@ package mailwatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -63,30 +62,22 @@ func (pl *plan) event(kind string, at time.Time, actor, detail string, level int
 	pl.events = append(pl.events, store.Event{Kind: kind, At: at, Actor: actor, Detail: detail, Level: level})
 }
 
-var errStale = errors.New("request changed while planning")
-
-// stamp is the part of a request a plan depends on.
-func stamp(r store.Request) string {
-	return fmt.Sprint(r.State, r.DueAt.UnixMilli(), r.CycleStart.UnixMilli(), r.EscalationLevel, r.Reminders,
-		r.LateNoticeFor.UnixMilli(), r.WaitingSince.UnixMilli(), r.AssignedTo, r.AnsweredAt.UnixMilli())
-}
-
-// applyPlan writes a plan if the request is still as planned from.
-func applyPlan(ctx context.Context, st store.Store, snapshot store.Request, pl plan, key string, f *Fetched, keys []string) (store.Request, error) {
-	want := stamp(snapshot)
-	c := store.Change{RequestID: snapshot.ID, MessageKey: key, ThreadKeys: keys, Events: pl.events}
+// applyPlan writes a plan if the request is still at the version it was
+// planned from (store.ErrStale otherwise: the caller plans again), with the
+// request's next wake-up computed from the row after the change.
+func applyPlan(ctx context.Context, st store.Store, d *rules.Department, snapshot store.Request, pl plan, key string, f *Fetched, keys []string) (store.Request, error) {
+	c := store.Change{RequestID: snapshot.ID, Version: snapshot.Version, MessageKey: key, ThreadKeys: keys, Events: pl.events}
 	if f != nil {
 		c.Mailbox, c.UID = f.Mailbox, f.UID
 	}
+	n := pl.next
+	n.NextWake = nextWake(d, n)
 	c.Update = func(r *store.Request) ([]store.NewMail, error) {
-		if stamp(*r) != want {
-			return nil, errStale
-		}
-		n := pl.next
 		r.State, r.DueAt, r.CycleStart = n.State, n.DueAt, n.CycleStart
 		r.FirstResponseAt, r.AnsweredAt = n.FirstResponseAt, n.AnsweredAt
 		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt
+		r.NextWake = n.NextWake
 		return pl.mails, nil
 	}
 	return st.Apply(ctx, c)

@@ -215,8 +215,9 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		Dept: deptName, MessageKey: key, MessageID: m.MessageID, Mailbox: f.Mailbox, UID: f.UID,
 		Requester: m.From.Address, RequesterName: m.From.Name, Subject: m.Subject,
 		Category: d.Category, Rule: d.Rule, ReceivedAt: at, DueAt: d.DueAt,
-		Text: excerpt(m.Text, 4000), ThreadKeys: threadKeys(m), State: "acknowledged",
+		Text: excerpt(m.Text, 4000), ThreadKeys: threadKeys(m), State: store.StateAcknowledged,
 		Recipients: recipientsOf(dept, m),
+		NextWake:   nextWake(dept, store.Request{State: store.StateAcknowledged, Category: d.Category, ReceivedAt: at, CycleStart: at, DueAt: d.DueAt}),
 	}, func(ref string) ([]store.NewMail, error) {
 		return p.receipt(rt, dept, m, d, ref)
 	})
@@ -461,9 +462,9 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *rules.Depar
 		if err != nil {
 			return Outcome{}, fmt.Errorf("plan follow-up on %s: %w", req.Ref, err)
 		}
-		got, err := applyPlan(ctx, p.store, req, pl, key, &f, threadKeys(m))
+		got, err := applyPlan(ctx, p.store, dept, req, pl, key, &f, threadKeys(m))
 		switch {
-		case errors.Is(err, errStale) && attempt < 5:
+		case errors.Is(err, store.ErrStale) && attempt < 5:
 			if req, err = p.store.RequestByID(ctx, req.ID); err != nil {
 				return Outcome{}, fmt.Errorf("reload %s: %w", req.Ref, err)
 			}
