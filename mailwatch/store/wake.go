@@ -39,17 +39,30 @@ func (s *sqlStore) NextWake(ctx context.Context, depts []string) (time.Time, boo
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	cond, args := inDepts(depts, 1)
-	var at int64
-	err := s.r.QueryRowContext(ctx, `SELECT next_wake FROM requests WHERE next_wake IS NOT NULL AND `+cond+`
-		ORDER BY next_wake LIMIT 1`, args...).Scan(&at)
+	// One seek per department in requests_dept_wake: a single ORDER BY
+	// over dept IN (…) would sort every waiting row of those departments.
+	q := `SELECT next_wake FROM requests WHERE next_wake IS NOT NULL ORDER BY next_wake LIMIT 1`
+	var args []any
+	if depts != nil {
+		parts := make([]string, len(depts))
+		for i, d := range depts {
+			parts[i] = `SELECT (SELECT MIN(next_wake) FROM requests WHERE dept = $` + strconv.Itoa(i+1) + ` AND next_wake IS NOT NULL) AS w`
+			args = append(args, d)
+		}
+		q = `SELECT MIN(w) FROM (` + strings.Join(parts, " UNION ALL ") + `) AS per_dept`
+	}
+	var at sql.NullInt64
+	err := s.r.QueryRowContext(ctx, q, args...).Scan(&at)
+	if err == nil && !at.Valid {
+		err = sql.ErrNoRows
+	}
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return time.Time{}, false, nil
 		}
 		return time.Time{}, false, fmt.Errorf("read the next wake-up: %w", err)
 	}
-	return time.UnixMilli(at).UTC(), true, nil
+	return time.UnixMilli(at.Int64).UTC(), true, nil
 }
 
 func (s *sqlStore) DueRequests(ctx context.Context, depts []string, now time.Time, limit int) ([]Request, error) {

@@ -16,5 +16,9 @@
 ALTER TABLE requests ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE requests ADD COLUMN next_wake INTEGER;
 UPDATE requests SET next_wake = 0 WHERE state <> 'resolved';
--- Only requests that wait for the clock are in the index.
-CREATE INDEX requests_wake ON requests (next_wake, dept) WHERE next_wake IS NOT NULL;
+-- Only requests that wait for the clock are in the indexes: the earliest
+-- of all (requests_wake), and per department, so that a replica that owns
+-- some departments seeks each one's earliest and due rows
+-- (requests_dept_wake).
+CREATE INDEX requests_wake ON requests (next_wake) WHERE next_wake IS NOT NULL;
+CREATE INDEX requests_dept_wake ON requests (dept, next_wake) WHERE next_wake IS NOT NULL;
