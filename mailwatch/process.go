@@ -67,18 +67,23 @@ type Processor struct {
 
 // NewProcessor builds a processor. runtime returns the configuration in
 // force at the moment a message is handled; now is the clock (time.Now
-// when nil) that max_age is measured against; kick wakes the outbox sender.
+// when nil) that max_age is measured against and mail is dated by; kick
+// wakes the outbox sender, wake the scheduler when a request's clock
+// changed (Scheduler.Kick; nil for none).
 // Sending limits are no concern of the processor: every request is
 // recorded with its receipt, and the sender holds what a limit refuses
 // (see limit.go).
-func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time, kick func(), log *slog.Logger) *Processor {
+func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time, kick, wake func(), log *slog.Logger) *Processor {
 	if kick == nil {
 		kick = func() {}
+	}
+	if wake == nil {
+		wake = func() {}
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Processor{store: st, runtime: runtime, now: now, kick: kick, wake: func() {}, log: log}
+	return &Processor{store: st, runtime: runtime, now: now, kick: kick, wake: wake, log: log}
 }
 
 // tooOld says whether a message that arrived at at is older than the
@@ -100,10 +105,6 @@ func (p *Processor) composeTime(arrival time.Time) time.Time {
 	}
 	return arrival
 }
-
-// SetScheduler makes the processor wake the scheduler when a request's
-// clock changes.
-func (p *Processor) SetScheduler(s *Scheduler) { p.wake = s.Kick }
 
 // machineRefusal says whether a refusal means the message came from a
 // robot. Only those are dropped before threading: mail from outside

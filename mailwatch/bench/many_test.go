@@ -235,9 +235,8 @@ func manyChild(t *testing.T) {
 	f.Open = time.Since(start)
 	rt := &mailwatch.Runtime{Config: cfg, Templates: templates.Default()}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	proc := mailwatch.NewProcessor(st, func() *mailwatch.Runtime { return rt }, now, nil, log)
 	sched := mailwatch.NewScheduler(st, func() *mailwatch.Runtime { return rt }, now, nil, log)
-	proc.SetScheduler(sched)
+	proc := mailwatch.NewProcessor(st, func() *mailwatch.Runtime { return rt }, now, nil, sched.Kick, log)
 	if _, fired, err := sched.RunOnce(ctx); err != nil || fired != 0 {
 		t.Fatalf("first pass: fired %d, %v", fired, err)
 	}
