@@ -2,13 +2,13 @@ package mailwatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
 	"time"
 
 	"github.com/ackd/ackd/internal/addrspec"
+	"github.com/ackd/ackd/lifecycle"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
@@ -16,423 +16,181 @@ import (
 	"github.com/ackd/ackd/templates"
 )
 
-// Event kinds the store does not name; the rest are store.Event*.
+// This file is the edge between the store and the pure lifecycle: rows are
+// converted to lifecycle.Request and back, the mail a transition asks for
+// is rendered with the templates in force and composed, and the result is
+// applied at the version it was computed from.
+
+// Event kinds the store does not name; the rest are store.Event*. They are
+// the lifecycle's history kinds.
 const (
-	EventResumed  = "resumed"
-	EventNote     = "note"
-	EventActivity = "activity"
-	// EventUnproven: a mail in the name of staff, a lead, the assignee or
-	// the department that nothing proved; kept as information only.
-	EventUnproven = "unproven"
-	// EventUnprovenNotice: the notice about it went to that address
-	// (Actor); at most one per address and request a day.
-	EventUnprovenNotice = "unproven-notice"
-	// EventSkippedTooOld: a scheduled step was due more than max_age ago
-	// and went out to nobody.
-	EventSkippedTooOld = "skipped-too-old"
+	EventResumed        = lifecycle.EntryResumed
+	EventNote           = lifecycle.EntryNote
+	EventActivity       = lifecycle.EntryActivity
+	EventUnproven       = lifecycle.EntryUnproven
+	EventUnprovenNotice = lifecycle.EntryUnprovenNotice
+	EventSkippedTooOld  = lifecycle.EntrySkippedTooOld
 )
 
-// unprovenNoticeEvery is how often one address may be told, per request,
-// that a mail in its name was not acted on.
-const unprovenNoticeEvery = 24 * time.Hour
-
-// authority says whether a staff-looking mail is proven to come from its
-// From address, found by the processor before planning (it may ask the
-// store), and how, or why not.
-type authority struct {
-	proven bool
-	how    string
-	// noticed: the From address was told about an unproven mail on this
-	// request within unprovenNoticeEvery.
-	noticed bool
+// toLife is the lifecycle's view of a stored request.
+func toLife(r store.Request) lifecycle.Request {
+	return lifecycle.Request{
+		Ref: r.Ref, MessageID: r.MessageID, Requester: r.Requester, RequesterName: r.RequesterName,
+		Subject: r.Subject, Category: r.Category, Text: r.Text, Recipients: r.Recipients, ReceivedAt: r.ReceivedAt,
+		State: lifecycle.State(r.State), DueAt: r.DueAt, CycleStart: r.CycleStart,
+		FirstResponseAt: r.FirstResponseAt, AnsweredAt: r.AnsweredAt,
+		EscalationLevel: r.EscalationLevel, Reminders: r.Reminders, AssignedTo: r.AssignedTo,
+		LateNoticeFor: r.LateNoticeFor, WaitingSince: r.WaitingSince, ResolvedAt: r.ResolvedAt, LastActivityAt: r.LastActivityAt,
+	}
 }
 
-// plan is what one message or one clock tick does to a request: the row
-// after the change, the mail to queue and the history to append. Plans are
-// computed outside the store's transaction from a snapshot; apply refuses a
-// plan whose snapshot went stale and the caller plans again.
-type plan struct {
-	next   store.Request
-	mails  []store.NewMail
-	events []store.Event
-	// what for logs and Outcome.Action
-	what string
+// nextWake is lifecycle.NextWake of a stored request.
+func nextWake(d *rules.Department, r store.Request) time.Time {
+	return lifecycle.NextWake(d, toLife(r))
 }
 
-func (pl *plan) event(kind string, at time.Time, actor, detail string, level int) {
-	pl.events = append(pl.events, store.Event{Kind: kind, At: at, Actor: actor, Detail: detail, Level: level})
-}
-
-var errStale = errors.New("request changed while planning")
-
-// stamp is the part of a request a plan depends on.
-func stamp(r store.Request) string {
-	return fmt.Sprint(r.State, r.DueAt.UnixMilli(), r.CycleStart.UnixMilli(), r.EscalationLevel, r.Reminders,
-		r.LateNoticeFor.UnixMilli(), r.WaitingSince.UnixMilli(), r.AssignedTo, r.AnsweredAt.UnixMilli())
-}
-
-// applyPlan writes a plan if the request is still as planned from.
-func applyPlan(ctx context.Context, st store.Store, snapshot store.Request, pl plan, key string, f *Fetched, keys []string) (store.Request, error) {
-	want := stamp(snapshot)
-	c := store.Change{RequestID: snapshot.ID, MessageKey: key, ThreadKeys: keys, Events: pl.events}
+// applyTransition writes t, with the mails rendered from its intents, if
+// the request is still at the version t was computed from
+// (store.ErrStale otherwise: the caller steps again).
+func applyTransition(ctx context.Context, st store.Store, snapshot store.Request, t lifecycle.Transition, mails []store.NewMail, key string, f *Fetched, keys []string) (store.Request, error) {
+	c := store.Change{RequestID: snapshot.ID, Version: snapshot.Version, MessageKey: key, ThreadKeys: keys}
+	for _, e := range t.History {
+		c.Events = append(c.Events, store.Event{Kind: e.Kind, At: e.At, Actor: e.Actor, Detail: e.Detail, Level: e.Level})
+	}
 	if f != nil {
 		c.Mailbox, c.UID = f.Mailbox, f.UID
 	}
+	n := t.Next
 	c.Update = func(r *store.Request) ([]store.NewMail, error) {
-		if stamp(*r) != want {
-			return nil, errStale
-		}
-		n := pl.next
-		r.State, r.DueAt, r.CycleStart = n.State, n.DueAt, n.CycleStart
+		r.State, r.DueAt, r.CycleStart = string(n.State), n.DueAt, n.CycleStart
 		r.FirstResponseAt, r.AnsweredAt = n.FirstResponseAt, n.AnsweredAt
 		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt
-		return pl.mails, nil
+		r.NextWake = t.Wake
+		return mails, nil
 	}
 	return st.Apply(ctx, c)
 }
 
-// role is who wrote a message on a request's thread.
-type role int
-
-const (
-	roleOther role = iota
-	roleRequester
-	roleRecipient // one of the request's own To/Cc recipients
-	roleStaff
-)
-
-func inList(list []string, addr string) bool {
-	for _, a := range list {
-		if rules.EqualAddress(a, addr) {
-			return true
-		}
-	}
-	return false
-}
-
-func isDeptAddress(d *rules.Department, addr string) bool {
-	return rules.EqualAddress(d.Address, addr) || inList(d.Aliases, addr)
-}
-
-// roleOf: staff, leads, the request's assignee and the department's own
-// address (mail written by a person from the shared account; ackd's own
-// mail never gets this far) look like staff, which their mail must still
-// prove (see authority); the requester is the requester, the request's
-// own recipients are recipients; anyone else on the thread is other.
-func roleOf(d *rules.Department, req store.Request, from string) role {
-	switch {
-	case inList(d.Staff, from) || inList(d.Leads, from) || isDeptAddress(d, from) ||
-		req.AssignedTo != "" && rules.EqualAddress(req.AssignedTo, from):
-		return roleStaff
-	case rules.EqualAddress(req.Requester, from):
-		return roleRequester
-	case inList(req.Recipients, from):
-		return roleRecipient
-	default:
-		return roleOther
-	}
-}
-
-func addressed(m *rules.Message, addr string) bool {
-	for _, list := range [][]rules.Address{m.To, m.Cc} {
-		for _, a := range list {
-			if rules.EqualAddress(a.Address, addr) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func category(d *rules.Department, name string) *rules.Category {
-	if c, ok := d.Categories[name]; ok {
-		return c
-	}
-	return d.Categories[rules.DefaultCategory]
-}
-
-// newCycle restarts the commitment clock at `at` with commitment cm.
-func newCycle(d *rules.Department, r *store.Request, at time.Time, cm rules.Commitment) {
-	r.CycleStart = at
-	r.DueAt = d.Calendar.Due(at, cm)
-	r.EscalationLevel = 0
-	r.LateNoticeFor = time.Time{}
-	r.WaitingSince = time.Time{}
-}
-
-// planFollowUp decides what a message on a known thread means. auth is
-// what proves the author of a staff-looking mail; it is ignored for others.
-func (p *Processor) planFollowUp(rt *Runtime, d *rules.Department, req store.Request, m *rules.Message, at time.Time, fromSent bool, auth authority) (plan, error) {
-	pl := plan{next: req, what: "follow-up"}
-	from := m.From.Address
-	cat := category(d, req.Category)
-	who := roleOf(d, req, from)
-	switch {
-	case who == roleStaff && !auth.proven:
-		// A From header proves nothing: kept as information, it changes,
-		// relays and commands nothing.
-		return p.planUnproven(rt, d, req, m, at, auth, pl)
-	case who == roleOther:
-		// Not the requester, nor someone the request was written to: a
-		// subject tag or a reference does not let them chase or reopen.
-		pl.event(EventActivity, at, from, "not the requester or a recipient of the request: information only", 0)
-		pl.what = "information"
-		return pl, nil
-	}
-	pl.next.LastActivityAt = at
-	switch who {
-	case roleStaff:
-		return p.planStaff(rt, d, req, m, at, fromSent, pl)
-	case roleRequester, roleRecipient:
-		switch req.State {
-		case store.StateNew, store.StateAcknowledged, store.StateOverdue:
-			// Chasing an unanswered request: the figure the department
-			// wants at zero. Escalate now rather than at the next step.
-			pl.next.Reminders++
-			pl.event(store.EventReminder, at, from, "", 0)
-			reason := "the requester sent a reminder"
-			if who == roleRecipient {
-				reason = "a recipient of the request sent a reminder"
-			}
-			if err := escalate(rt, d, &pl, at, reason, cat); err != nil {
-				return pl, err
-			}
-			pl.what = "reminder"
-		case store.StateWaiting:
-			if who != roleRequester {
-				pl.event(EventActivity, at, from, "", 0)
-				break
-			}
-			// The requester answered what staff waited for: the clock
-			// runs again with the time that was left.
-			left := d.Calendar.BusinessBetween(req.WaitingSince, req.DueAt)
-			total := d.Calendar.BusinessBetween(req.CycleStart, req.DueAt)
-			if left <= 0 {
-				newCycle(d, &pl.next, at, cat.Followup)
-			} else {
-				pl.next.DueAt = d.Calendar.AddBusiness(at, left)
-				pl.next.CycleStart = d.Calendar.SubBusiness(pl.next.DueAt, total)
-				pl.next.WaitingSince = time.Time{}
-			}
-			pl.next.State = store.StateAcknowledged
-			pl.event(EventResumed, at, from, "", 0)
-			pl.what = "resumed"
-		case store.StateAnswered, store.StateResolved:
-			if who != roleRequester {
-				pl.event(EventActivity, at, from, "", 0)
-				break
-			}
-			// A reply after an answer needs staff again, under the
-			// category's follow-up commitment.
-			newCycle(d, &pl.next, at, cat.Followup)
-			pl.next.State = store.StateAcknowledged
-			pl.next.ResolvedAt = time.Time{}
-			pl.event(store.EventReopened, at, from, "requester replied", 0)
-			pl.what = "reopened"
-		}
-	}
-	return pl, nil
-}
-
-// planUnproven keeps a staff-looking mail that nothing proved as an event
-// and tells the address it claims to come from, at most once a day per
-// request; the department's own address is never written to (that would
-// be ackd writing into its own mailbox).
-func (p *Processor) planUnproven(rt *Runtime, d *rules.Department, req store.Request, m *rules.Message, at time.Time, auth authority, pl plan) (plan, error) {
-	from := m.From.Address
-	p.log.Warn("staff-looking mail not proven; kept as information", "dept", d.Name, "ref", req.Ref, "from", from, "why", auth.how)
-	pl.event(EventUnproven, at, from, "not acted on: "+auth.how, 0)
-	pl.what = "unproven"
-	if auth.noticed || isDeptAddress(d, from) {
-		return pl, nil
-	}
-	rendered, err := rt.Templates.Unproven(templates.Unproven{
-		Department: d.Name, DepartmentAddress: d.Address, Staff: templates.Person{Name: m.From.Name, Address: from},
-		Ref: req.Ref, Subject: req.Subject, Received: at, Location: d.Calendar.Location(), Reason: auth.how,
-	})
-	if err != nil {
-		return pl, fmt.Errorf("render unproven notice: %w", err)
-	}
-	ml, err := staffMail(d, req, "unproven-notice", []string{from}, rendered)
-	if err != nil {
-		return pl, err
-	}
-	pl.mails = append(pl.mails, ml)
-	pl.event(EventUnprovenNotice, at, from, "told that a mail in their name was not acted on", 0)
-	return pl, nil
-}
-
-func (p *Processor) planStaff(rt *Runtime, d *rules.Department, req store.Request, m *rules.Message, at time.Time, fromSent bool, pl plan) (plan, error) {
-	from := m.From.Address
-	cat := category(d, req.Category)
-	parsed, unknown, stripped := rules.ParseCommands(m.Text, d.Calendar, at)
-	// #assign hands the request, and the escalations quoting it, to
-	// someone: only to staff, leads or an assignable address.
-	var cmds []rules.Command
-	for _, c := range parsed {
-		if c.Kind == rules.CommandAssign && !d.MayAssign(c.Address) {
-			unknown = append(unknown, "#assign: "+c.Address+" is not staff, a lead or an assignable address")
-			continue
-		}
-		cmds = append(cmds, c)
-	}
-	toRequester := addressed(m, req.Requester) || fromSent
-	said := strings.TrimSpace(rules.StripQuoted(stripped))
-
-	if len(unknown) > 0 {
-		pl.event(store.EventCommandRefused, at, from, strings.Join(unknown, "; "), 0)
-		ml, err := p.commandHelp(rt, d, req, m, unknown)
+// renderAll renders and composes the mail of a transition; now (the
+// injected clock) dates every mail.
+func renderAll(rt *Runtime, d *rules.Department, intents []lifecycle.Intent, now time.Time) ([]store.NewMail, error) {
+	var out []store.NewMail
+	for _, in := range intents {
+		m, err := render(rt, d, in, now)
 		if err != nil {
-			return pl, err
+			return nil, err
 		}
-		pl.mails = append(pl.mails, ml)
+		out = append(out, m)
 	}
-	// Words written to ackd alone are passed on to the requester without
-	// the command lines; a reply that already went to the requester is
-	// not repeated.
-	answered := toRequester
-	if !toRequester && said != "" && !isDeptAddress(d, from) {
-		ml, err := p.relay(d, req, m, said)
-		if err != nil {
-			return pl, err
-		}
-		pl.mails = append(pl.mails, ml)
-		answered = true
-	}
-	if answered {
-		if pl.next.FirstResponseAt.IsZero() {
-			pl.next.FirstResponseAt = at
-		}
-		pl.next.AnsweredAt = at
-		switch pl.next.State {
-		case store.StateNew, store.StateAcknowledged, store.StateOverdue:
-			pl.next.State = store.StateAnswered
-		}
-		pl.event(store.EventAnswered, at, from, "", 0)
-		pl.what = "answered"
-	}
-	loc := d.Calendar.Location()
-	for _, c := range cmds {
-		switch c.Kind {
-		case rules.CommandDone:
-			pl.next.State, pl.next.ResolvedAt = store.StateResolved, at
-			pl.event(store.EventResolved, at, from, c.Raw, 0)
-			pl.what = "resolved"
-			if cat.Closing {
-				ml, err := closingMail(rt, d, req, at)
-				if err != nil {
-					return pl, err
-				}
-				pl.mails = append(pl.mails, ml)
-			}
-		case rules.CommandETA:
-			old := pl.next.DueAt
-			pl.next.DueAt, pl.next.CycleStart = c.Due, at
-			pl.next.EscalationLevel, pl.next.LateNoticeFor = 0, time.Time{}
-			if pl.next.State == store.StateOverdue || pl.next.State == store.StateWaiting || pl.next.State == store.StateResolved {
-				pl.next.State = store.StateAcknowledged
-			}
-			pl.event(store.EventETA, at, from, c.Raw, 0)
-			pl.what = "eta"
-			ml, err := p.requesterMail(d, req, "due-update", func() (templates.Rendered, error) {
-				return rt.Templates.DueUpdate(templates.DueUpdate{
-					Department: d.Name, DepartmentAddress: d.Address, Requester: requester(req),
-					Ref: req.Ref, Subject: req.Subject, OldDue: old, NewDue: c.Due, Location: loc,
-				})
-			})
-			if err != nil {
-				return pl, err
-			}
-			pl.mails = append(pl.mails, ml)
-		case rules.CommandWaiting:
-			pl.next.State, pl.next.WaitingSince = store.StateWaiting, at
-			pl.event(store.EventWaiting, at, from, c.Raw, 0)
-			pl.what = "waiting"
-		case rules.CommandAssign:
-			pl.next.AssignedTo = c.Address
-			pl.event(store.EventAssigned, at, from, c.Address, 0)
-		case rules.CommandReopen:
-			newCycle(d, &pl.next, at, cat.Followup)
-			pl.next.State, pl.next.ResolvedAt = store.StateAcknowledged, time.Time{}
-			pl.event(store.EventReopened, at, from, c.Raw, 0)
-			pl.what = "reopened"
-		}
-	}
-	if len(pl.events) == 0 {
-		pl.event(EventNote, at, from, "staff wrote to the department only", 0)
-		pl.what = "staff-note"
-	}
-	return pl, nil
+	return out, nil
 }
 
-func requester(r store.Request) templates.Person {
+func person(r lifecycle.Request) templates.Person {
 	return templates.Person{Name: r.RequesterName, Address: r.Requester}
 }
 
-// targets resolves an escalation target to addresses: "staff" (the
-// assignee first, when there is one), "leads", or an address.
-func targets(d *rules.Department, r store.Request, to string) []string {
-	switch to {
-	case "staff":
-		// An assignee stored before #assign checked addresses may be one
-		// the composer refuses; staff get the escalation instead of the
-		// request's every later mail failing.
-		if _, err := addrspec.Check(r.AssignedTo); err == nil {
-			return []string{r.AssignedTo}
+// render turns one intent into a composed mail.
+func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time) (store.NewMail, error) {
+	r := in.Request
+	loc := d.Calendar.Location()
+	kind := string(in.Kind)
+	var (
+		rendered templates.Rendered
+		err      error
+	)
+	switch in.Kind {
+	case lifecycle.Escalation:
+		cal := d.Calendar
+		left := ""
+		if in.At.Before(r.DueAt) {
+			left = report.Span(cal.BusinessBetween(in.At, r.DueAt))
 		}
-		return d.Staff
-	case "leads":
-		if len(d.Leads) == 0 {
-			return d.Staff
+		rendered, err = rt.Templates.Escalation(templates.Escalation{
+			Department: d.Name, Ref: r.Ref, Subject: r.Subject, Requester: person(r), Category: r.Category,
+			Level: in.Level, Received: r.ReceivedAt, Due: r.DueAt, Now: in.At, Location: loc,
+			Age: report.Span(cal.BusinessBetween(r.ReceivedAt, in.At)), TimeLeft: left, Reason: in.Reason,
+			Reminders: r.Reminders, Quote: r.Text,
+		})
+		if err != nil {
+			return store.NewMail{}, fmt.Errorf("render escalation: %w", err)
 		}
-		return d.Leads
+		return staffMail(d, r, kind, in.To, rendered, now)
+	case lifecycle.CommandHelp:
+		rendered, err = rt.Templates.CommandHelp(templates.CommandHelp{
+			Department: d.Name, Staff: templates.Person{Name: in.Staff.Name, Address: in.Staff.Address},
+			Ref: r.Ref, Unknown: in.Unknown, Valid: rules.ValidCommands(),
+		})
+		if err != nil {
+			return store.NewMail{}, fmt.Errorf("render command help: %w", err)
+		}
+		return staffMail(d, r, kind, in.To, rendered, now)
+	case lifecycle.Unproven:
+		rendered, err = rt.Templates.Unproven(templates.Unproven{
+			Department: d.Name, DepartmentAddress: d.Address, Staff: templates.Person{Name: in.Staff.Name, Address: in.Staff.Address},
+			Ref: r.Ref, Subject: r.Subject, Received: in.At, Location: loc, Reason: in.Reason,
+		})
+		if err != nil {
+			return store.NewMail{}, fmt.Errorf("render unproven notice: %w", err)
+		}
+		return staffMail(d, r, kind, in.To, rendered, now)
+	case lifecycle.LateNotice:
+		rendered, err = rt.Templates.LateNotice(templates.LateNotice{
+			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
+			Ref: r.Ref, Subject: r.Subject, Due: in.OldDue, NewDue: in.NewDue, Location: loc,
+		})
+	case lifecycle.DueUpdate:
+		rendered, err = rt.Templates.DueUpdate(templates.DueUpdate{
+			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
+			Ref: r.Ref, Subject: r.Subject, OldDue: in.OldDue, NewDue: in.NewDue, Location: loc,
+		})
+	case lifecycle.Closing:
+		rendered, err = rt.Templates.Closing(templates.Closing{
+			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
+			Ref: r.Ref, Subject: r.Subject, Resolved: in.At, Location: loc,
+		})
+	case lifecycle.Relay:
+		// A person's answer, passed on without their command lines: not
+		// marked Auto-Submitted.
+		return requesterMail(d, r, kind, relayed(d, r, in), outbox.NotAutomatic, now)
 	default:
-		return []string{to}
+		return store.NewMail{}, fmt.Errorf("render %s for %s: no template for this kind", kind, r.Ref)
 	}
+	if err != nil {
+		return store.NewMail{}, fmt.Errorf("render %s: %w", kind, err)
+	}
+	return requesterMail(d, r, kind, rendered, outbox.AutoReplied, now)
 }
 
-// escalate queues the next rung of the ladder (or the leads when the
-// ladder is used up) and moves the request's level up.
-func escalate(rt *Runtime, d *rules.Department, pl *plan, now time.Time, reason string, cat *rules.Category) error {
-	r := pl.next
-	to := "leads"
-	if r.EscalationLevel < len(cat.Escalate) {
-		to = cat.Escalate[r.EscalationLevel].To
+// relayed is what a staff member wrote to ackd alone, as the mail the
+// requester gets.
+func relayed(d *rules.Department, r lifecycle.Request, in lifecycle.Intent) templates.Rendered {
+	subject := templates.ReplySubject(r.Subject, r.Ref)
+	name := in.Staff.Name
+	if name == "" {
+		name = in.Staff.Address
 	}
-	level := r.EscalationLevel + 1
-	ml, err := escalationMail(rt, d, r, level, targets(d, r, to), reason, now)
-	if err != nil {
-		return err
-	}
-	pl.mails = append(pl.mails, ml)
-	pl.next.EscalationLevel = level
-	pl.event(store.EventEscalated, now, "", fmt.Sprintf("level %d to %s: %s", level, to, reason), level)
-	return nil
-}
-
-func escalationMail(rt *Runtime, d *rules.Department, r store.Request, level int, to []string, reason string, now time.Time) (store.NewMail, error) {
-	cal := d.Calendar
-	left := ""
-	if now.Before(r.DueAt) {
-		left = report.Span(cal.BusinessBetween(now, r.DueAt))
-	}
-	rendered, err := rt.Templates.Escalation(templates.Escalation{
-		Department: d.Name, Ref: r.Ref, Subject: r.Subject, Requester: requester(r), Category: r.Category,
-		Level: level, Received: r.ReceivedAt, Due: r.DueAt, Now: now, Location: cal.Location(),
-		Age: report.Span(cal.BusinessBetween(r.ReceivedAt, now)), TimeLeft: left, Reason: reason,
-		Reminders: r.Reminders, Quote: r.Text,
-	})
-	if err != nil {
-		return store.NewMail{}, fmt.Errorf("render escalation: %w", err)
-	}
-	return staffMail(d, r, "escalation", to, rendered)
+	text := in.Said + "\n\n-- \n" + name + ", " + d.Name + "\n"
+	html := "<div style=\"white-space: pre-wrap; font-family: sans-serif\">" + htmlEscape(in.Said) + "</div>\n<p style=\"color:#555\">-- <br>" + htmlEscape(name) + ", " + htmlEscape(d.Name) + "</p>\n"
+	return templates.Rendered{Subject: templates.OneLine(subject), Text: text, HTML: html}
 }
 
 // staffMail composes an internal notice. It is not a reply
 // (Auto-Submitted: auto-generated) but threads under the request so staff
 // can answer from it; replies come back to the department address.
-func staffMail(d *rules.Department, r store.Request, kind string, to []string, rendered templates.Rendered) (store.NewMail, error) {
+func staffMail(d *rules.Department, r lifecycle.Request, kind string, to []string, rendered templates.Rendered, now time.Time) (store.NewMail, error) {
+	// An assignee stored before #assign checked addresses may be one the
+	// composer refuses; staff get the mail instead of the request's every
+	// later mail failing.
+	var checked []string
+	for _, a := range to {
+		if _, err := addrspec.Check(a); err != nil && rules.EqualAddress(a, r.AssignedTo) {
+			checked = append(checked, d.Staff...)
+			continue
+		}
+		checked = append(checked, a)
+	}
+	to = checked
 	if len(to) == 0 {
 		return store.NewMail{}, fmt.Errorf("%s for %s: nobody to send it to (no staff or leads configured)", kind, r.Ref)
 	}
@@ -445,7 +203,7 @@ func staffMail(d *rules.Department, r store.Request, kind string, to []string, r
 		From: mail.Address{Name: d.Name, Address: d.Address}, To: rcpt,
 		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
 		MessageID: id, InReplyTo: r.MessageID, References: nonEmpty(r.MessageID),
-		AutoSubmitted: outbox.AutoGenerated, Date: time.Now(),
+		AutoSubmitted: outbox.AutoGenerated, Date: now,
 		Extra: map[string]string{"X-Ackd-Ref": r.Ref, "X-Ackd-Loop": d.Address},
 	})
 	if err != nil {
@@ -454,56 +212,22 @@ func staffMail(d *rules.Department, r store.Request, kind string, to []string, r
 	return store.NewMail{Kind: kind, MessageID: id, EnvelopeFrom: d.Address, Recipients: to, Raw: raw}, nil
 }
 
-// requesterMail composes a notice to the requester about their request.
-// Like the receipt it is an automatic reply on their thread.
-func (p *Processor) requesterMail(d *rules.Department, r store.Request, kind string, render func() (templates.Rendered, error)) (store.NewMail, error) {
-	rendered, err := render()
-	if err != nil {
-		return store.NewMail{}, fmt.Errorf("render %s: %w", kind, err)
-	}
-	return requesterMail(d, r, kind, rendered, outbox.AutoReplied)
-}
-
-func requesterMail(d *rules.Department, r store.Request, kind string, rendered templates.Rendered, autoSubmitted string) (store.NewMail, error) {
+// requesterMail composes a mail to the requester about their request, on
+// their thread.
+func requesterMail(d *rules.Department, r lifecycle.Request, kind string, rendered templates.Rendered, autoSubmitted string, now time.Time) (store.NewMail, error) {
 	id := outbox.NewMessageID(domainOf(d.Address))
 	raw, err := outbox.Compose(outbox.Mail{
 		From:    mail.Address{Name: d.Name, Address: d.Address},
 		To:      []mail.Address{{Name: r.RequesterName, Address: r.Requester}},
 		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
 		MessageID: id, InReplyTo: r.MessageID, References: nonEmpty(r.MessageID),
-		AutoSubmitted: autoSubmitted, Date: time.Now(),
+		AutoSubmitted: autoSubmitted, Date: now,
 		Extra: map[string]string{"X-Ackd-Ref": r.Ref, "X-Ackd-Loop": d.Address},
 	})
 	if err != nil {
 		return store.NewMail{}, fmt.Errorf("compose %s: %w", kind, err)
 	}
 	return store.NewMail{Kind: kind, MessageID: id, EnvelopeFrom: "", Recipients: []string{r.Requester}, Raw: raw}, nil
-}
-
-// relay passes on to the requester what a staff member wrote to ackd
-// alone, without their command lines. It is a person's answer, so it is
-// not marked Auto-Submitted.
-func (p *Processor) relay(d *rules.Department, r store.Request, m *rules.Message, said string) (store.NewMail, error) {
-	subject := templates.ReplySubject(r.Subject, r.Ref)
-	name := m.From.Name
-	if name == "" {
-		name = m.From.Address
-	}
-	text := said + "\n\n-- \n" + name + ", " + d.Name + "\n"
-	html := "<div style=\"white-space: pre-wrap; font-family: sans-serif\">" + htmlEscape(said) + "</div>\n<p style=\"color:#555\">-- <br>" + htmlEscape(name) + ", " + htmlEscape(d.Name) + "</p>\n"
-	rendered := templates.Rendered{Subject: templates.OneLine(subject), Text: text, HTML: html}
-	return requesterMail(d, r, "relay", rendered, outbox.NotAutomatic)
-}
-
-func (p *Processor) commandHelp(rt *Runtime, d *rules.Department, r store.Request, m *rules.Message, unknown []string) (store.NewMail, error) {
-	rendered, err := rt.Templates.CommandHelp(templates.CommandHelp{
-		Department: d.Name, Staff: templates.Person{Name: m.From.Name, Address: m.From.Address},
-		Ref: r.Ref, Unknown: unknown, Valid: rules.ValidCommands(),
-	})
-	if err != nil {
-		return store.NewMail{}, fmt.Errorf("render command help: %w", err)
-	}
-	return staffMail(d, r, "command-help", []string{m.From.Address}, rendered)
 }
 
 func nonEmpty(ids ...string) []string {
@@ -520,14 +244,13 @@ func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
 }
 
-// closingMail tells the requester their request is resolved.
-func closingMail(rt *Runtime, d *rules.Department, r store.Request, at time.Time) (store.NewMail, error) {
-	rendered, err := rt.Templates.Closing(templates.Closing{
-		Department: d.Name, DepartmentAddress: d.Address, Requester: requester(r),
-		Ref: r.Ref, Subject: r.Subject, Resolved: at, Location: d.Calendar.Location(),
-	})
-	if err != nil {
-		return store.NewMail{}, fmt.Errorf("render closing: %w", err)
+func addressed(m *rules.Message, addr string) bool {
+	for _, list := range [][]rules.Address{m.To, m.Cc} {
+		for _, a := range list {
+			if rules.EqualAddress(a.Address, addr) {
+				return true
+			}
+		}
 	}
-	return requesterMail(d, r, "closing", rendered, outbox.AutoReplied)
+	return false
 }

@@ -84,9 +84,8 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(func() { st.Close() })
 	w := &world{t: t, st: st, rt: &Runtime{Config: cfg, Templates: templates.Default()}, seen: map[int64]bool{}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w.proc = NewProcessor(st, func() *Runtime { return w.rt }, func() time.Time { return w.now }, nil, log)
 	w.sched = NewScheduler(st, func() *Runtime { return w.rt }, func() time.Time { return w.now }, nil, log)
-	w.proc.SetScheduler(w.sched)
+	w.proc = NewProcessor(st, func() *Runtime { return w.rt }, func() time.Time { return w.now }, nil, w.sched.Kick, log)
 	return w
 }
 

@@ -83,9 +83,8 @@ func (lw *limitWorld) open() {
 	t.Cleanup(func() { st.Close() })
 	lw.st = st
 	rt := func() *Runtime { return lw.rt }
-	lw.proc = NewProcessor(st, rt, lw.clock.now, nil, lw.log)
 	lw.sched = NewScheduler(st, rt, lw.clock.now, nil, lw.log)
-	lw.proc.SetScheduler(lw.sched)
+	lw.proc = NewProcessor(st, rt, lw.clock.now, nil, lw.sched.Kick, lw.log)
 	smtp := outbox.SMTPConfig{Host: lw.sink.Host(), Port: lw.sink.Port(), TLS: outbox.TLSNone, Timeout: 5 * time.Second}
 	lw.sender = outbox.NewSender(OutboxQueue(st), smtp, lw.log, outbox.WithClock(lw.clock.now), outbox.WithGate(NewLimitGate(st, rt)))
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/lifecycle"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/mailwatch/store"
@@ -66,18 +67,23 @@ type Processor struct {
 
 // NewProcessor builds a processor. runtime returns the configuration in
 // force at the moment a message is handled; now is the clock (time.Now
-// when nil) that max_age is measured against; kick wakes the outbox sender.
+// when nil) that max_age is measured against and mail is dated by; kick
+// wakes the outbox sender, wake the scheduler when a request's clock
+// changed (Scheduler.Kick; nil for none).
 // Sending limits are no concern of the processor: every request is
 // recorded with its receipt, and the sender holds what a limit refuses
 // (see limit.go).
-func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time, kick func(), log *slog.Logger) *Processor {
+func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time, kick, wake func(), log *slog.Logger) *Processor {
 	if kick == nil {
 		kick = func() {}
+	}
+	if wake == nil {
+		wake = func() {}
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Processor{store: st, runtime: runtime, now: now, kick: kick, wake: func() {}, log: log}
+	return &Processor{store: st, runtime: runtime, now: now, kick: kick, wake: wake, log: log}
 }
 
 // tooOld says whether a message that arrived at at is older than the
@@ -90,9 +96,15 @@ func (p *Processor) tooOld(dept *rules.Department, at time.Time) (string, bool) 
 		at.Format(time.RFC3339), rules.FormatAge(dept.MaxAgeOrDefault())), true
 }
 
-// SetScheduler makes the processor wake the scheduler when a request's
-// clock changes.
-func (p *Processor) SetScheduler(s *Scheduler) { p.wake = s.Kick }
+// composeTime is the Date of mail composed now: the clock's reading, not
+// the arrival time of the message that caused it. A clock that reads zero
+// (a test that never set its fake clock) falls back to the arrival.
+func (p *Processor) composeTime(arrival time.Time) time.Time {
+	if now := p.now(); !now.IsZero() {
+		return now
+	}
+	return arrival
+}
 
 // machineRefusal says whether a refusal means the message came from a
 // robot. Only those are dropped before threading: mail from outside
@@ -215,10 +227,12 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		Dept: deptName, MessageKey: key, MessageID: m.MessageID, Mailbox: f.Mailbox, UID: f.UID,
 		Requester: m.From.Address, RequesterName: m.From.Name, Subject: m.Subject,
 		Category: d.Category, Rule: d.Rule, ReceivedAt: at, DueAt: d.DueAt,
-		Text: excerpt(m.Text, 4000), ThreadKeys: threadKeys(m), State: "acknowledged",
+		Text: excerpt(m.Text, 4000), ThreadKeys: threadKeys(m), State: store.StateAcknowledged,
 		Recipients: recipientsOf(dept, m),
+		NextWake: lifecycle.NextWake(dept, lifecycle.Request{State: lifecycle.Acknowledged, Category: d.Category,
+			ReceivedAt: at, CycleStart: at, LastActivityAt: at, DueAt: d.DueAt}),
 	}, func(ref string) ([]store.NewMail, error) {
-		return p.receipt(rt, dept, m, d, ref)
+		return p.receipt(rt, dept, m, d, ref, p.composeTime(at))
 	})
 	if errors.Is(err, store.ErrDuplicate) {
 		return Outcome{Key: key, Action: "duplicate"}, nil
@@ -276,7 +290,7 @@ func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Messag
 // receipt renders and composes the receipt for a new request. It runs
 // inside the store's transaction, so the Message-ID it fixes is the one
 // that will be sent, however often the sender retries.
-func (p *Processor) receipt(rt *Runtime, dept *rules.Department, m *rules.Message, d rules.Decision, ref string) ([]store.NewMail, error) {
+func (p *Processor) receipt(rt *Runtime, dept *rules.Department, m *rules.Message, d rules.Decision, ref string, now time.Time) ([]store.NewMail, error) {
 	loc := dept.Calendar.Location()
 	r, err := rt.Templates.Receipt(templates.Receipt{
 		Department:        dept.Name,
@@ -310,7 +324,7 @@ func (p *Processor) receipt(rt *Runtime, dept *rules.Department, m *rules.Messag
 		InReplyTo:     m.MessageID,
 		References:    refs,
 		AutoSubmitted: "auto-replied",
-		Date:          d.ReceivedAt,
+		Date:          now, // composed now, by the injected clock
 		Extra:         map[string]string{"X-Ackd-Ref": ref, "X-Ackd-Loop": dept.Address},
 	})
 	if err != nil {
@@ -358,13 +372,22 @@ func recipientsOf(d *rules.Department, m *rules.Message) []string {
 	for _, list := range [][]rules.Address{m.To, m.Cc} {
 		for _, a := range list {
 			addr := strings.TrimSpace(a.Address)
-			if addr == "" || isDeptAddress(d, addr) || rules.EqualAddress(addr, m.From.Address) || inList(out, addr) {
+			if addr == "" || lifecycle.IsDeptAddress(d, addr) || rules.EqualAddress(addr, m.From.Address) ||
+				slices.ContainsFunc(out, func(o string) bool { return rules.EqualAddress(o, addr) }) {
 				continue
 			}
 			out = append(out, addr)
 		}
 	}
 	return out
+}
+
+// authority says whether a staff-looking mail is proven to come from its
+// From address, and how, or why not; the processor finds it (it may ask
+// the store) before the lifecycle steps.
+type authority struct {
+	proven bool
+	how    string
 }
 
 // proveAuthor finds what proves that a staff-looking mail on req's thread
@@ -426,7 +449,7 @@ func sameMessageID(a, b string) bool {
 	return trim(a) != "" && trim(a) == trim(b)
 }
 
-// noticedRecently says whether addr was told within unprovenNoticeEvery of
+// noticedRecently says whether addr was told within UnprovenNoticeEvery of
 // at that a mail in its name on req was not acted on.
 func (p *Processor) noticedRecently(ctx context.Context, req store.Request, addr string, at time.Time) (bool, error) {
 	evs, err := p.store.Events(ctx, req.ID)
@@ -434,36 +457,44 @@ func (p *Processor) noticedRecently(ctx context.Context, req store.Request, addr
 		return false, fmt.Errorf("read the history of %s: %w", req.Ref, err)
 	}
 	for _, e := range evs {
-		if e.Kind == EventUnprovenNotice && rules.EqualAddress(e.Actor, addr) && at.Sub(e.At).Abs() < unprovenNoticeEvery {
+		if e.Kind == EventUnprovenNotice && rules.EqualAddress(e.Actor, addr) && at.Sub(e.At).Abs() < lifecycle.UnprovenNoticeEvery {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
-// followUp applies a message on a known thread, planning again if the
-// request changed meanwhile (the scheduler may have fired a step).
+// followUp applies a message on a known thread: the lifecycle steps the
+// request with it and the mail it asks for is rendered and queued, all at
+// the version read, stepping again if the request changed meanwhile (the
+// scheduler may have fired a step). Mail from the INBOX and from the Sent
+// mailbox (fromSent) both come this way.
 func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *rules.Department, req store.Request, m *rules.Message, f Fetched, key string, at time.Time, fromSent bool) (Outcome, error) {
 	for attempt := 0; ; attempt++ {
-		var auth authority
-		if roleOf(dept, req, m.From.Address) == roleStaff {
-			var err error
-			if auth, err = p.proveAuthor(ctx, dept, req, m, fromSent); err != nil {
+		life := toLife(req)
+		ev := &lifecycle.Message{From: m.From, Role: lifecycle.RoleOf(dept, life, m.From.Address), FromSent: fromSent,
+			ToRequester: addressed(m, req.Requester), Text: m.Text}
+		if ev.Role == lifecycle.Staff {
+			auth, err := p.proveAuthor(ctx, dept, req, m, fromSent)
+			if err != nil {
 				return Outcome{}, err
 			}
+			ev.Proven, ev.Proof = auth.proven, auth.how
 			if !auth.proven {
-				if auth.noticed, err = p.noticedRecently(ctx, req, m.From.Address, at); err != nil {
+				p.log.Warn("staff-looking mail not proven; kept as information", "dept", dept.Name, "ref", req.Ref, "from", m.From.Address, "why", auth.how)
+				if ev.Noticed, err = p.noticedRecently(ctx, req, m.From.Address, at); err != nil {
 					return Outcome{}, err
 				}
 			}
 		}
-		pl, err := p.planFollowUp(rt, dept, req, m, at, fromSent, auth)
+		t := lifecycle.Step(dept, life, ev, at)
+		mails, err := renderAll(rt, dept, t.Mail, p.composeTime(at))
 		if err != nil {
 			return Outcome{}, fmt.Errorf("plan follow-up on %s: %w", req.Ref, err)
 		}
-		got, err := applyPlan(ctx, p.store, req, pl, key, &f, threadKeys(m))
+		got, err := applyTransition(ctx, p.store, req, t, mails, key, &f, threadKeys(m))
 		switch {
-		case errors.Is(err, errStale) && attempt < 5:
+		case errors.Is(err, store.ErrStale) && attempt < 5:
 			if req, err = p.store.RequestByID(ctx, req.ID); err != nil {
 				return Outcome{}, fmt.Errorf("reload %s: %w", req.Ref, err)
 			}
@@ -473,12 +504,12 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *rules.Depar
 		case err != nil:
 			return Outcome{}, fmt.Errorf("record follow-up on %s: %w", req.Ref, err)
 		}
-		p.log.Info("follow-up", "dept", dept.Name, "ref", got.Ref, "what", pl.what, "from", m.From.Address, "state", got.State)
-		if len(pl.mails) > 0 {
+		p.log.Info("follow-up", "dept", dept.Name, "ref", got.Ref, "what", t.What, "from", m.From.Address, "state", got.State)
+		if len(mails) > 0 {
 			p.kick()
 		}
 		p.wake()
-		return Outcome{Key: key, Action: pl.what, Ref: got.Ref, Request: got}, nil
+		return Outcome{Key: key, Action: t.What, Ref: got.Ref, Request: got}, nil
 	}
 }
 

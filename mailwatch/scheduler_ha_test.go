@@ -15,7 +15,7 @@ import (
 	"github.com/ackd/ackd/templates"
 )
 
-// snapshotBarrier holds each scheduler's first OpenRequests until both
+// snapshotBarrier holds each scheduler's first DueRequests until both
 // have read theirs, so two replicas plan from the same snapshot: the race
 // a lease handover can cause (the old holder's last pass beside the new
 // holder's first).
@@ -25,8 +25,8 @@ type snapshotBarrier struct {
 	first atomic.Bool
 }
 
-func (b *snapshotBarrier) OpenRequests(ctx context.Context, dept string) ([]store.Request, error) {
-	rs, err := b.Store.OpenRequests(ctx, dept)
+func (b *snapshotBarrier) DueRequests(ctx context.Context, depts []string, now time.Time, limit int) ([]store.Request, error) {
+	rs, err := b.Store.DueRequests(ctx, depts, now, limit)
 	if b.first.CompareAndSwap(false, true) {
 		b.both.Done()
 		b.both.Wait()

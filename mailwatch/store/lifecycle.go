@@ -48,6 +48,9 @@ func (s *sqlStore) Apply(ctx context.Context, c Change) (Request, error) {
 	if err := s.checkFence(ctx, tx, cur.Dept); err != nil {
 		return Request{}, fmt.Errorf("%s: %w", what, err)
 	}
+	if c.Version != 0 && cur.Version != c.Version {
+		return Request{}, fmt.Errorf("%s: planned from version %d, the request is at %d: %w", what, c.Version, cur.Version, ErrStale)
+	}
 	now := roundTrip(s.opts.Now())
 	if c.MessageKey != "" {
 		res, err := tx.ExecContext(ctx, `INSERT INTO processed (dept, message_key, outcome, processed_at, mailbox, uid)
@@ -84,14 +87,19 @@ func (s *sqlStore) Apply(ctx context.Context, c Change) (Request, error) {
 		if err := checkMails(mails); err != nil {
 			return Request{}, fmt.Errorf("%s: %w", what, err)
 		}
+		if next.State == StateResolved {
+			next.NextWake = time.Time{} // a resolved request never wakes
+		}
+		next.Version = cur.Version + 1
 		_, err := tx.ExecContext(ctx, `UPDATE requests SET state = $2, due_at = $3, cycle_start = $4,
 				first_response_at = $5, answered_at = $6, escalation_level = $7, reminders = $8, assigned_to = $9,
-				late_notice_for = $10, waiting_since = $11, resolved_at = $12, last_activity_at = $13, updated_at = $14
+				late_notice_for = $10, waiting_since = $11, resolved_at = $12, last_activity_at = $13, updated_at = $14,
+				next_wake = $15, version = $16
 			WHERE id = $1`,
 			next.ID, next.State, millis(next.DueAt), millis(next.CycleStart),
 			millis(next.FirstResponseAt), millis(next.AnsweredAt), next.EscalationLevel, next.Reminders, next.AssignedTo,
 			millis(next.LateNoticeFor), millis(next.WaitingSince), millis(next.ResolvedAt), millis(next.LastActivityAt),
-			now.UnixMilli())
+			now.UnixMilli(), millis(next.NextWake), next.Version)
 		if err != nil {
 			return Request{}, fmt.Errorf("%s: write request: %w", what, err)
 		}
@@ -124,7 +132,7 @@ func (s *sqlStore) Apply(ctx context.Context, c Change) (Request, error) {
 // roundTripRequest is r as it reads back from the database.
 func roundTripRequest(r Request) Request {
 	for _, t := range []*time.Time{&r.ReceivedAt, &r.DueAt, &r.CreatedAt, &r.FirstResponseAt, &r.CycleStart,
-		&r.AnsweredAt, &r.LateNoticeFor, &r.WaitingSince, &r.ResolvedAt, &r.LastActivityAt} {
+		&r.AnsweredAt, &r.LateNoticeFor, &r.WaitingSince, &r.ResolvedAt, &r.LastActivityAt, &r.NextWake} {
 		*t = roundTrip(*t)
 	}
 	return r
@@ -140,6 +148,9 @@ func checkUpdate(cur, next Request) error {
 	if next.CycleStart.IsZero() {
 		return errors.New("update cleared the cycle start")
 	}
+	if next.Version != cur.Version {
+		return errors.New("update changed the request's version (the store keeps it)")
+	}
 	if next.EscalationLevel < 0 || next.Reminders < 0 {
 		return fmt.Errorf("update set negative counters (escalation level %d, reminders %d)", next.EscalationLevel, next.Reminders)
 	}
@@ -147,6 +158,7 @@ func checkUpdate(cur, next Request) error {
 		r.State, r.DueAt, r.CycleStart, r.FirstResponseAt, r.AnsweredAt = "", time.Time{}, time.Time{}, time.Time{}, time.Time{}
 		r.EscalationLevel, r.Reminders, r.AssignedTo = 0, 0, ""
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		r.NextWake = time.Time{}
 		return r
 	}
 	if !slices.Equal(cur.Recipients, next.Recipients) {

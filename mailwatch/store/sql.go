@@ -246,6 +246,18 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 		Category: r.Category, Rule: r.Rule, State: r.State,
 		ReceivedAt: roundTrip(r.ReceivedAt), DueAt: roundTrip(r.DueAt), CreatedAt: now,
 		Text: r.Text, CycleStart: roundTrip(r.ReceivedAt), LastActivityAt: roundTrip(r.ReceivedAt),
+		Version: 1,
+	}
+	// A new request that does not say when it wakes is planned at once.
+	switch {
+	case r.State == StateResolved:
+	case r.NextWake.IsZero():
+		req.NextWake = req.ReceivedAt
+		if req.NextWake.IsZero() {
+			req.NextWake = now
+		}
+	default:
+		req.NextWake = roundTrip(r.NextWake)
 	}
 	var text any = r.Text
 	if s.textBytes {
@@ -258,12 +270,12 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO requests (dept, seq, ref, message_key, message_id, mailbox, uid,
 			requester, requester_name, subject, category, rule, state,
-			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18)
+			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients, next_wake, version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1)
 		RETURNING id`,
 		r.Dept, seq, ref, r.MessageKey, r.MessageID, r.Mailbox, int64(r.UID),
 		r.Requester, r.RequesterName, r.Subject, r.Category, r.Rule, r.State,
-		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt)).Scan(&req.ID)
+		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt), millis(req.NextWake)).Scan(&req.ID)
 	if err != nil {
 		return Request{}, fmt.Errorf("insert request: %w", err)
 	}
@@ -788,7 +800,8 @@ func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
 
 const requestCols = `id, dept, ref, message_key, message_id, mailbox, uid, requester, requester_name, subject,
 	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text,
-	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at, recipients`
+	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at, recipients,
+	next_wake, version`
 
 func scanRequest(sc scanner) (Request, error) {
 	var (
@@ -796,13 +809,14 @@ func scanRequest(sc scanner) (Request, error) {
 		uid                            int64
 		received, due, created, first  sql.NullInt64
 		cycle, answered, late, waiting sql.NullInt64
-		resolved, activity             sql.NullInt64
+		resolved, activity, wake       sql.NullInt64
 		rcpt                           string
 	)
 	err := sc.Scan(&r.ID, &r.Dept, &r.Ref, &r.MessageKey, &r.MessageID, &r.Mailbox, &uid, &r.Requester,
 		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &first,
 		&r.EscalationLevel, &r.Reminders, &r.Text,
-		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity, &rcpt)
+		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity, &rcpt,
+		&wake, &r.Version)
 	if err != nil {
 		return Request{}, err
 	}
@@ -818,6 +832,7 @@ func scanRequest(sc scanner) (Request, error) {
 	r.CycleStart, r.AnsweredAt = fromMillis(cycle), fromMillis(answered)
 	r.LateNoticeFor, r.WaitingSince = fromMillis(late), fromMillis(waiting)
 	r.ResolvedAt, r.LastActivityAt = fromMillis(resolved), fromMillis(activity)
+	r.NextWake = fromMillis(wake)
 	return r, nil
 }
 

@@ -281,7 +281,10 @@ func TestSQLiteMigrateFromVersion1(t *testing.T) {
 	want1 := store.Request{ID: 1, Dept: "it", Ref: "REQ-1", MessageKey: "k1", MessageID: "<k1@x>", Mailbox: "INBOX", UID: 7,
 		Requester: "carol@example.test", RequesterName: "Carol", Subject: "Printer", Category: "default",
 		State: store.StateAcknowledged, ReceivedAt: received, DueAt: received.Add(72 * time.Hour), CreatedAt: received,
-		Text: "It jams.", CycleStart: received, LastActivityAt: received}
+		Text: "It jams.", CycleStart: received, LastActivityAt: received,
+		// 0009: an open request is planned at once, its real wake-up
+		// computed by the scheduler.
+		NextWake: time.UnixMilli(0).UTC(), Version: 1}
 	if !reflect.DeepEqual(r1, want1) {
 		t.Errorf("REQ-1 after migration\n %+v\nwant\n %+v", r1, want1)
 	}

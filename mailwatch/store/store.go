@@ -115,7 +115,24 @@ type Store interface {
 
 	// OpenRequests returns the requests whose state is not resolved, for
 	// dept or, with dept "", for all departments; oldest (ReceivedAt) first.
+	// It loads every open request: for reports and the status page, never
+	// for the scheduler's passes (DueRequests, NextWake).
 	OpenRequests(ctx context.Context, dept string) ([]Request, error)
+	// OpenRequestsAfter returns up to limit (> 0) open requests of dept,
+	// or of all departments with dept "", whose ID is greater than after,
+	// by ID: one page of a walk over the open requests that holds only a
+	// page in memory.
+	OpenRequestsAfter(ctx context.Context, dept string, after int64, limit int) ([]Request, error)
+	// NextWake returns the earliest NextWake of the open requests of the
+	// departments in depts (of every department when depts is nil, of none
+	// when it is empty but not nil); false when none of them waits for the
+	// clock. One indexed query: it reads no request.
+	NextWake(ctx context.Context, depts []string) (time.Time, bool, error)
+	// DueRequests returns up to limit (> 0) open requests of the
+	// departments in depts (nil: all; empty: none) whose NextWake is not
+	// after now, earliest NextWake first, then by ID. A request with a
+	// zero NextWake is never due.
+	DueRequests(ctx context.Context, depts []string, now time.Time, limit int) ([]Request, error)
 	// RequestByRef returns the department's request with reference ref
 	// ("REQ-12"); ErrNotFound.
 	RequestByRef(ctx context.Context, dept, ref string) (Request, error)
@@ -151,6 +168,12 @@ type Store interface {
 	// and the Message-ID of every mail Update returns as thread keys,
 	// appends c.Events to the request's history and queues the mails with
 	// the request's ID.
+	//
+	// If c.Version is not 0 and the request's Version is not c.Version (it
+	// was written since the caller read it), Apply returns ErrStale, does
+	// not call Update and writes nothing: the caller reads the request
+	// again and plans anew. Every write of the row adds one to Version; a
+	// resolved request's NextWake is stored as zero.
 	//
 	// If c.MessageKey was already processed it returns ErrDuplicate, does
 	// not call Update and writes nothing. If Update returns an error, or what
@@ -264,6 +287,11 @@ type NewRequest struct {
 	// To and Cc without the department's own): with the requester, the
 	// only people whose mail on the thread counts as a reminder.
 	Recipients []string
+	// NextWake is when the request first needs the clock. Zero means at
+	// once: the scheduler then plans it on its next pass and stores the
+	// real time (a caller that does not know the lifecycle need not).
+	// Ignored (zero) for a resolved request.
+	NextWake time.Time
 }
 
 // Request is a recorded request.
@@ -309,11 +337,21 @@ type Request struct {
 	// Recipients are NewRequest.Recipients, fixed when recorded; nil for
 	// requests recorded before they were kept.
 	Recipients []string
+	// NextWake is when the request next needs the clock (an escalation
+	// step, its due time, an automatic resolve); zero when nothing is due.
+	// The scheduler reads only requests whose NextWake has come.
+	NextWake time.Time
+	// Version is 1 when recorded and grows by one with every write of the
+	// row; Change.Version compares against it.
+	Version int64
 }
 
 // Change is one change to a request, applied by Store.Apply.
 type Change struct {
 	RequestID int64
+	// Version, if not 0, is the Request.Version the change was planned
+	// from; Apply returns ErrStale when the row has moved on since.
+	Version int64
 	// MessageKey, if set, is the message that caused the change (a reply,
 	// a staff command): it is marked processed, so the change is applied
 	// once however often the message is read.
@@ -331,7 +369,8 @@ type Change struct {
 	// Update, if not nil, changes the request and returns mail to queue
 	// about it. It may change only the mutable fields: State, DueAt,
 	// CycleStart, FirstResponseAt, AnsweredAt, EscalationLevel, Reminders,
-	// AssignedTo, LateNoticeFor, WaitingSince, ResolvedAt, LastActivityAt.
+	// AssignedTo, LateNoticeFor, WaitingSince, ResolvedAt, LastActivityAt,
+	// NextWake (Version is the store's).
 	// It may return ErrNoChange (see Store.Apply).
 	Update func(r *Request) ([]NewMail, error)
 }
@@ -455,6 +494,9 @@ var (
 	// ErrNoChange: returned by a Change's Update to leave the request as it
 	// is while still recording the message, its thread keys and events.
 	ErrNoChange = errors.New("no change to the request")
+	// ErrStale: Apply was given a Change.Version the request no longer
+	// has; read it again and plan anew.
+	ErrStale = errors.New("request changed since it was read")
 	// ErrSchemaTooNew: the database was migrated by a newer ackd.
 	ErrSchemaTooNew = errors.New("database schema is newer than this ackd")
 )

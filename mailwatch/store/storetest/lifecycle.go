@@ -120,6 +120,8 @@ func testApplyRoundTrip(t *testing.T, s store.Store) {
 	want.WaitingSince = base.Add(4 * time.Hour)
 	want.ResolvedAt = base.Add(6 * time.Hour)
 	want.LastActivityAt = base.Add(7 * time.Hour)
+	want.NextWake = base.Add(8 * time.Hour)
+	want.Version = orig.Version + 1
 	got := apply(t, s, store.Change{
 		RequestID: orig.ID, MessageKey: "<reply@staff.example.test>", Mailbox: "Sent", UID: 77,
 		ThreadKeys: []string{"<reply@staff.example.test>"},
@@ -134,6 +136,7 @@ func testApplyRoundTrip(t *testing.T, s store.Store) {
 			r.CycleStart, r.FirstResponseAt, r.AnsweredAt = at(5), at(1), at(3)
 			r.EscalationLevel, r.Reminders, r.AssignedTo = 2, 3, "bob@example.test"
 			r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = at(72), at(4), at(6), at(7)
+			r.NextWake = at(8)
 			return nil, nil
 		},
 	})
@@ -178,9 +181,12 @@ func testApplyRoundTrip(t *testing.T, s store.Store) {
 		r.DueAt, r.FirstResponseAt, r.AnsweredAt, r.LateNoticeFor = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 		r.WaitingSince, r.ResolvedAt, r.LastActivityAt = time.Time{}, time.Time{}, time.Time{}
 		r.EscalationLevel, r.Reminders, r.AssignedTo = 0, 0, ""
+		r.NextWake = time.Time{}
 		return nil, nil
 	}})
 	wantCleared := orig
+	wantCleared.NextWake = time.Time{}
+	wantCleared.Version = orig.Version + 2
 	wantCleared.CycleStart = want.CycleStart
 	wantCleared.LastActivityAt = time.Time{}
 	wantCleared.DueAt = time.Time{}

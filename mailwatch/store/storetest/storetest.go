@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, lifecycleTests...)
 	tests = append(tests, authorityTests...)
 	tests = append(tests, limitsTests...)
+	tests = append(tests, wakeTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -340,6 +341,7 @@ func testRequestFields(t *testing.T, s store.Store) {
 		Category: "access", Rule: "password-reset",
 		ReceivedAt: base.In(time.FixedZone("CET", 3600)), DueAt: base.Add(4*time.Hour + 999*time.Microsecond),
 		Text: "line 1\nline 2\x00after NUL", State: store.StateNew,
+		NextWake: base.Add(2*time.Hour + 999*time.Microsecond),
 	}
 	got := record(t, s, in, receipts("<r@ackd>"))
 	after := time.Now()
@@ -349,7 +351,7 @@ func testRequestFields(t *testing.T, s store.Store) {
 		Requester: in.Requester, RequesterName: in.RequesterName, Subject: in.Subject,
 		Category: "access", Rule: "password-reset", State: store.StateNew,
 		ReceivedAt: base, DueAt: base.Add(4 * time.Hour), CreatedAt: got.CreatedAt, Text: in.Text,
-		CycleStart: base, LastActivityAt: base,
+		CycleStart: base, LastActivityAt: base, NextWake: base.Add(2 * time.Hour), Version: 1,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("RecordRequest returned\n %+v\nwant\n %+v", got, want)

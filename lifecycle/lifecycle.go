@@ -1,0 +1,609 @@
+// Package lifecycle is the life of a request as a pure state machine:
+// Step takes a request, what happened to it (a message on its thread, the
+// clock) and the time, and returns the transition: the request after it,
+// the history to append, the mail to send as typed intents, and when the
+// request next needs the clock. It reads no clock, touches no store and
+// renders no template; the processor and the scheduler in mailwatch do
+// that I/O around it. Every rule of README's "The life of a request" is
+// here and only here.
+package lifecycle
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ackd/ackd/rules"
+)
+
+// State is where a request is. The store keeps it as the string.
+type State string
+
+// Request states. A request is open until it is resolved.
+const (
+	New          State = "new"
+	Acknowledged State = "acknowledged"
+	Answered     State = "answered"
+	Waiting      State = "waiting"
+	Overdue      State = "overdue"
+	Resolved     State = "resolved"
+)
+
+// Request is what the lifecycle knows of a request: the fields its rules
+// read and the ones they change.
+type Request struct {
+	Ref           string
+	MessageID     string
+	Requester     string
+	RequesterName string
+	Subject       string
+	Category      string
+	Text          string
+	Recipients    []string // its other To/Cc addresses
+	ReceivedAt    time.Time
+
+	State           State
+	DueAt           time.Time // zero = no commitment
+	CycleStart      time.Time
+	FirstResponseAt time.Time
+	AnsweredAt      time.Time
+	EscalationLevel int
+	Reminders       int
+	AssignedTo      string
+	LateNoticeFor   time.Time
+	WaitingSince    time.Time
+	ResolvedAt      time.Time
+	LastActivityAt  time.Time
+}
+
+// Role is who wrote a message on a request's thread.
+type Role int
+
+const (
+	// Other: not the requester, nor a recipient, nor staff-looking.
+	Other Role = iota
+	// Requester: the request's requester.
+	Requester
+	// Recipient: one of the request's own To/Cc recipients.
+	Recipient
+	// Staff: staff, a lead, the assignee or the department's own address:
+	// what their mail may do depends on its proof (Message.Proven).
+	Staff
+)
+
+// Event is what happens to a request: a *Message or a Tick.
+type Event interface{ event() }
+
+// Message is a message on the request's thread.
+type Message struct {
+	From rules.Address
+	// Role of From (RoleOf).
+	Role Role
+	// Proven: for Staff, something proved the mail comes from From (the
+	// Sent mailbox, a Message-ID only the thread knows, trusted
+	// authentication); Proof says what, or why nothing did.
+	Proven bool
+	Proof  string
+	// Noticed: From was already told, within a day, that an unproven mail
+	// in its name on this request was not acted on.
+	Noticed bool
+	// FromSent: read from the department's Sent mailbox.
+	FromSent bool
+	// ToRequester: the requester is among its To/Cc.
+	ToRequester bool
+	// Text is its plain-text body (commands are parsed from it).
+	Text string
+}
+
+// Tick is the clock reaching a request's wake-up.
+type Tick struct{}
+
+func (*Message) event() {}
+func (Tick) event()     {}
+
+// Entry is one line of a request's history.
+type Entry struct {
+	Kind   string
+	At     time.Time
+	Actor  string // "" for ackd itself
+	Detail string
+	Level  int // escalation level for escalated entries
+}
+
+// History kinds. The store keeps them as strings.
+const (
+	EntryAnswered       = "answered"
+	EntryReminder       = "reminder"
+	EntryReopened       = "reopened"
+	EntryEscalated      = "escalated"
+	EntryLateNotice     = "late-notice"
+	EntryETA            = "eta"
+	EntryWaiting        = "waiting"
+	EntryAssigned       = "assigned"
+	EntryResolved       = "resolved"
+	EntryCommandRefused = "command-refused"
+	EntryResumed        = "resumed"
+	EntryNote           = "note"
+	EntryActivity       = "activity"
+	// EntryUnproven: a mail in the name of staff that nothing proved,
+	// kept as information only.
+	EntryUnproven = "unproven"
+	// EntryUnprovenNotice: the notice about it went to Actor.
+	EntryUnprovenNotice = "unproven-notice"
+)
+
+// UnprovenNoticeEvery is how often one address may be told, per request,
+// that a mail in its name was not acted on.
+const UnprovenNoticeEvery = 24 * time.Hour
+
+// MailKind is which mail an intent asks for. The outbox keeps it as the
+// string.
+type MailKind string
+
+// Mail kinds.
+const (
+	Receipt     MailKind = "receipt"
+	Escalation  MailKind = "escalation"
+	LateNotice  MailKind = "late-notice"
+	DueUpdate   MailKind = "due-update"
+	Closing     MailKind = "closing"
+	Relay       MailKind = "relay"
+	CommandHelp MailKind = "command-help"
+	Unproven    MailKind = "unproven-notice"
+)
+
+// Intent is a mail to send, rendered by the caller: Kind says which
+// template, To who gets it, the rest is the data it needs.
+type Intent struct {
+	Kind MailKind
+	To   []string
+	// Request is the request as the mail should describe it.
+	Request Request
+	// Escalation: its level and why.
+	Level  int
+	Reason string
+	// LateNotice, DueUpdate: the time promised before and the new one.
+	OldDue, NewDue time.Time
+	// Relay, CommandHelp, Unproven: the staff member who wrote.
+	Staff rules.Address
+	// Relay: what they wrote to the requester, commands removed.
+	Said string
+	// CommandHelp: the lines that were refused.
+	Unknown []string
+	// At: when the thing the mail tells of happened (resolved, received).
+	At time.Time
+}
+
+// Transition is what one event does to a request.
+type Transition struct {
+	Next    Request
+	History []Entry
+	Mail    []Intent
+	// Wake is when Next needs the clock (NextWake); zero: never.
+	Wake time.Time
+	// What names the transition for logs and outcomes: "reminder",
+	// "answered", "escalation", "late-notice", "wake-up" (a tick that
+	// found nothing due) …
+	What string
+	// StepAt, for a tick that fired, is when the step fell due (max_age
+	// is measured against it).
+	StepAt time.Time
+	// Fired: a tick found a step due.
+	Fired bool
+}
+
+func (t *Transition) entry(kind string, at time.Time, actor, detail string, level int) {
+	t.History = append(t.History, Entry{Kind: kind, At: at, Actor: actor, Detail: detail, Level: level})
+}
+
+// Step applies e to r in department d at now.
+func Step(d *rules.Department, r Request, e Event, now time.Time) Transition {
+	var t Transition
+	switch e := e.(type) {
+	case *Message:
+		t = message(d, r, e, now)
+	case Tick:
+		t = tick(d, r, now)
+	default:
+		t = Transition{Next: r, What: "nothing"}
+	}
+	t.Wake = NextWake(d, t.Next)
+	return t
+}
+
+// IsDeptAddress: addr is the department's address or one of its aliases.
+func IsDeptAddress(d *rules.Department, addr string) bool {
+	return rules.EqualAddress(d.Address, addr) || inList(d.Aliases, addr)
+}
+
+func inList(list []string, addr string) bool {
+	for _, a := range list {
+		if rules.EqualAddress(a, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// RoleOf: staff, leads, the request's assignee and the department's own
+// address (mail written by a person from the shared account) look like
+// staff, which their mail must still prove; the requester is the
+// requester, the request's own recipients are recipients; anyone else on
+// the thread is other.
+func RoleOf(d *rules.Department, r Request, from string) Role {
+	switch {
+	case inList(d.Staff, from) || inList(d.Leads, from) || IsDeptAddress(d, from) ||
+		r.AssignedTo != "" && rules.EqualAddress(r.AssignedTo, from):
+		return Staff
+	case rules.EqualAddress(r.Requester, from):
+		return Requester
+	case inList(r.Recipients, from):
+		return Recipient
+	default:
+		return Other
+	}
+}
+
+func category(d *rules.Department, name string) *rules.Category {
+	if c, ok := d.Categories[name]; ok {
+		return c
+	}
+	return d.Categories[rules.DefaultCategory]
+}
+
+// newCycle restarts the commitment clock at `at` with commitment cm.
+func newCycle(d *rules.Department, r *Request, at time.Time, cm rules.Commitment) {
+	r.CycleStart = at
+	r.DueAt = d.Calendar.Due(at, cm)
+	r.EscalationLevel = 0
+	r.LateNoticeFor = time.Time{}
+	r.WaitingSince = time.Time{}
+}
+
+// message decides what a message on a known thread means.
+func message(d *rules.Department, r Request, m *Message, at time.Time) Transition {
+	t := Transition{Next: r, What: "follow-up"}
+	from := m.From.Address
+	cat := category(d, r.Category)
+	switch {
+	case m.Role == Staff && !m.Proven:
+		// A From header proves nothing: kept as information, it changes,
+		// relays and commands nothing.
+		unproven(d, &t, m, at)
+		return t
+	case m.Role == Other:
+		// Not the requester, nor someone the request was written to: a
+		// subject tag or a reference does not let them chase or reopen.
+		t.entry(EntryActivity, at, from, "not the requester or a recipient of the request: information only", 0)
+		t.What = "information"
+		return t
+	}
+	t.Next.LastActivityAt = at
+	if m.Role == Staff {
+		staff(d, &t, m, at)
+		return t
+	}
+	switch r.State {
+	case New, Acknowledged, Overdue:
+		// Chasing an unanswered request: the figure the department wants
+		// at zero. Escalate now rather than at the next step.
+		t.Next.Reminders++
+		t.entry(EntryReminder, at, from, "", 0)
+		reason := "the requester sent a reminder"
+		if m.Role == Recipient {
+			reason = "a recipient of the request sent a reminder"
+		}
+		escalate(d, &t, at, reason, cat)
+		t.What = "reminder"
+	case Waiting:
+		if m.Role != Requester {
+			t.entry(EntryActivity, at, from, "", 0)
+			break
+		}
+		// The requester answered what staff waited for: the clock runs
+		// again with the time that was left.
+		left := d.Calendar.BusinessBetween(r.WaitingSince, r.DueAt)
+		total := d.Calendar.BusinessBetween(r.CycleStart, r.DueAt)
+		if left <= 0 {
+			newCycle(d, &t.Next, at, cat.Followup)
+		} else {
+			t.Next.DueAt = d.Calendar.AddBusiness(at, left)
+			t.Next.CycleStart = d.Calendar.SubBusiness(t.Next.DueAt, total)
+			t.Next.WaitingSince = time.Time{}
+		}
+		t.Next.State = Acknowledged
+		t.entry(EntryResumed, at, from, "", 0)
+		t.What = "resumed"
+	case Answered, Resolved:
+		if m.Role != Requester {
+			t.entry(EntryActivity, at, from, "", 0)
+			break
+		}
+		// A reply after an answer needs staff again, under the category's
+		// follow-up commitment.
+		newCycle(d, &t.Next, at, cat.Followup)
+		t.Next.State = Acknowledged
+		t.Next.ResolvedAt = time.Time{}
+		t.entry(EntryReopened, at, from, "requester replied", 0)
+		t.What = "reopened"
+	}
+	return t
+}
+
+// unproven keeps a staff-looking mail that nothing proved as history and
+// tells the address it claims to come from, at most once a day per
+// request; the department's own address is never written to (that would
+// be ackd writing into its own mailbox).
+func unproven(d *rules.Department, t *Transition, m *Message, at time.Time) {
+	from := m.From.Address
+	t.entry(EntryUnproven, at, from, "not acted on: "+m.Proof, 0)
+	t.What = "unproven"
+	if m.Noticed || IsDeptAddress(d, from) {
+		return
+	}
+	t.Mail = append(t.Mail, Intent{Kind: Unproven, To: []string{from}, Request: t.Next, Staff: m.From, Reason: m.Proof, At: at})
+	t.entry(EntryUnprovenNotice, at, from, "told that a mail in their name was not acted on", 0)
+}
+
+func staff(d *rules.Department, t *Transition, m *Message, at time.Time) {
+	from := m.From.Address
+	req := t.Next
+	cat := category(d, req.Category)
+	parsed, unknown, stripped := rules.ParseCommands(m.Text, d.Calendar, at)
+	// #assign hands the request, and the escalations quoting it, to
+	// someone: only to staff, leads or an assignable address.
+	var cmds []rules.Command
+	for _, c := range parsed {
+		if c.Kind == rules.CommandAssign && !d.MayAssign(c.Address) {
+			unknown = append(unknown, "#assign: "+c.Address+" is not staff, a lead or an assignable address")
+			continue
+		}
+		cmds = append(cmds, c)
+	}
+	toRequester := m.ToRequester || m.FromSent
+	said := strings.TrimSpace(rules.StripQuoted(stripped))
+
+	if len(unknown) > 0 {
+		t.entry(EntryCommandRefused, at, from, strings.Join(unknown, "; "), 0)
+		t.Mail = append(t.Mail, Intent{Kind: CommandHelp, To: []string{from}, Request: req, Staff: m.From, Unknown: unknown})
+	}
+	// Words written to ackd alone are passed on to the requester without
+	// the command lines; a reply that already went to the requester is not
+	// repeated.
+	answered := toRequester
+	if !toRequester && said != "" && !IsDeptAddress(d, from) {
+		t.Mail = append(t.Mail, Intent{Kind: Relay, To: []string{req.Requester}, Request: req, Staff: m.From, Said: said})
+		answered = true
+	}
+	if answered {
+		if t.Next.FirstResponseAt.IsZero() {
+			t.Next.FirstResponseAt = at
+		}
+		t.Next.AnsweredAt = at
+		switch t.Next.State {
+		case New, Acknowledged, Overdue:
+			t.Next.State = Answered
+		}
+		t.entry(EntryAnswered, at, from, "", 0)
+		t.What = "answered"
+	}
+	for _, c := range cmds {
+		switch c.Kind {
+		case rules.CommandDone:
+			t.Next.State, t.Next.ResolvedAt = Resolved, at
+			t.entry(EntryResolved, at, from, c.Raw, 0)
+			t.What = "resolved"
+			if cat.Closing {
+				t.Mail = append(t.Mail, Intent{Kind: Closing, To: []string{req.Requester}, Request: req, At: at})
+			}
+		case rules.CommandETA:
+			old := t.Next.DueAt
+			t.Next.DueAt, t.Next.CycleStart = c.Due, at
+			t.Next.EscalationLevel, t.Next.LateNoticeFor = 0, time.Time{}
+			if t.Next.State == Overdue || t.Next.State == Waiting || t.Next.State == Resolved {
+				t.Next.State = Acknowledged
+			}
+			t.entry(EntryETA, at, from, c.Raw, 0)
+			t.What = "eta"
+			t.Mail = append(t.Mail, Intent{Kind: DueUpdate, To: []string{req.Requester}, Request: req, OldDue: old, NewDue: c.Due})
+		case rules.CommandWaiting:
+			t.Next.State, t.Next.WaitingSince = Waiting, at
+			t.entry(EntryWaiting, at, from, c.Raw, 0)
+			t.What = "waiting"
+		case rules.CommandAssign:
+			t.Next.AssignedTo = c.Address
+			t.entry(EntryAssigned, at, from, c.Address, 0)
+		case rules.CommandReopen:
+			newCycle(d, &t.Next, at, cat.Followup)
+			t.Next.State, t.Next.ResolvedAt = Acknowledged, time.Time{}
+			t.entry(EntryReopened, at, from, c.Raw, 0)
+			t.What = "reopened"
+		}
+	}
+	if len(t.History) == 0 {
+		t.entry(EntryNote, at, from, "staff wrote to the department only", 0)
+		t.What = "staff-note"
+	}
+}
+
+// Targets resolves an escalation target to addresses: "staff" (the
+// assignee first, when there is one), "leads", or an address. valid says
+// whether an address can be written to: an assignee stored before #assign
+// checked addresses may be one the composer refuses, and staff get the
+// escalation instead of the request's every later mail failing.
+func Targets(d *rules.Department, r Request, to string, valid func(string) bool) []string {
+	switch to {
+	case "staff":
+		if r.AssignedTo != "" && (valid == nil || valid(r.AssignedTo)) {
+			return []string{r.AssignedTo}
+		}
+		return d.Staff
+	case "leads":
+		if len(d.Leads) == 0 {
+			return d.Staff
+		}
+		return d.Leads
+	default:
+		return []string{to}
+	}
+}
+
+// escalate asks for the next rung of the ladder (or the leads when the
+// ladder is used up) and moves the request's level up.
+func escalate(d *rules.Department, t *Transition, now time.Time, reason string, cat *rules.Category) {
+	r := t.Next
+	to := "leads"
+	if r.EscalationLevel < len(cat.Escalate) {
+		to = cat.Escalate[r.EscalationLevel].To
+	}
+	level := r.EscalationLevel + 1
+	t.Mail = append(t.Mail, Intent{Kind: Escalation, To: Targets(d, r, to, validAddress), Request: r, Level: level, Reason: reason, At: now})
+	t.Next.EscalationLevel = level
+	t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to %s: %s", level, to, reason), level)
+}
+
+// validAddress is the lifecycle's check that an assignee can be written
+// to: one address, local part and domain, no list separators. The
+// composer checks strictly; this only keeps an obviously bad stored
+// assignee from being chosen over staff.
+func validAddress(a string) bool {
+	at := strings.LastIndexByte(a, '@')
+	return at > 0 && at < len(a)-1 && !strings.ContainsAny(a, ",; <>\"\t\r\n")
+}
+
+// StepTime is when a ladder step falls in the request's current cycle.
+func StepTime(cal *rules.Calendar, r Request, step rules.EscalationStep) time.Time {
+	if step.BeforeDue > 0 {
+		return cal.SubBusiness(r.DueAt, step.BeforeDue)
+	}
+	return cal.AtShare(r.CycleStart, r.DueAt, step.At)
+}
+
+// NextWake is when r next needs the clock under d's configuration: the
+// next ladder step of its cycle, its due time, or, once answered, its
+// automatic resolve; zero when nothing is scheduled (waiting, resolved, no
+// commitment, the due time already dealt with).
+func NextWake(d *rules.Department, r Request) time.Time {
+	cat := category(d, r.Category)
+	switch r.State {
+	case Answered:
+		if cat.AutoResolve.IsZero() || r.AnsweredAt.IsZero() {
+			return time.Time{}
+		}
+		since := r.AnsweredAt
+		if r.LastActivityAt.After(since) {
+			since = r.LastActivityAt
+		}
+		return d.Calendar.Due(since, cat.AutoResolve)
+	case Acknowledged, Overdue, New:
+	default:
+		return time.Time{} // waiting: the clock is paused
+	}
+	if r.DueAt.IsZero() {
+		return time.Time{}
+	}
+	// The next ladder step, unless the due time comes first.
+	if r.EscalationLevel < len(cat.Escalate) {
+		if at := StepTime(d.Calendar, r, cat.Escalate[r.EscalationLevel]); at.Before(r.DueAt) {
+			return at
+		}
+	}
+	if r.LateNoticeFor.Equal(r.DueAt) {
+		return time.Time{} // this due time was dealt with
+	}
+	return r.DueAt
+}
+
+// tick fires what the clock owes r at now: an escalation step before the
+// due time, the late notice when it passes, the automatic resolve of an
+// answered request. A step that fell due more than max_age ago mails
+// nobody: the request moves on as if it had fired and its history says
+// what was not sent.
+func tick(d *rules.Department, r Request, now time.Time) Transition {
+	t := Transition{Next: r, What: "wake-up"}
+	at := NextWake(d, r)
+	if at.IsZero() || now.Before(at) {
+		return t
+	}
+	t.Fired, t.StepAt = true, at
+	cat := category(d, r.Category)
+	switch {
+	case r.State == Answered:
+		t.What = "auto-resolve"
+		t.Next.State, t.Next.ResolvedAt = Resolved, now
+		t.entry(EntryResolved, now, "", "resolved automatically: no reply "+cat.AutoResolve.String()+" after the answer", 0)
+		if cat.Closing {
+			t.Mail = append(t.Mail, Intent{Kind: Closing, To: []string{r.Requester}, Request: r, At: now})
+		}
+	case at.Before(r.DueAt):
+		// A ladder step (NextWake gives the due time otherwise).
+		step := cat.Escalate[r.EscalationLevel]
+		reason := fmt.Sprintf("%.0f%% of the %s commitment elapsed", step.At*100, cat.Commitment)
+		if step.BeforeDue > 0 {
+			reason = fmt.Sprintf("%s of business time left before the due time", span(step.BeforeDue))
+		}
+		t.What = "escalation"
+		escalate(d, &t, now, reason, cat)
+	default:
+		late(d, &t, now, cat)
+	}
+	if d.TooOld(at, now) && len(t.Mail) > 0 {
+		detail := fmt.Sprintf("%s due at %s not mailed: more than max_age (%s) ago", t.What,
+			at.In(d.Calendar.Location()).Format(time.RFC3339), rules.FormatAge(d.MaxAgeOrDefault()))
+		t.Mail = nil
+		t.History = []Entry{{Kind: EntrySkippedTooOld, At: now, Detail: detail}}
+		t.What += " (too old, not mailed)"
+	}
+	return t
+}
+
+// EntrySkippedTooOld: a scheduled step was due more than max_age ago and
+// went out to nobody.
+const EntrySkippedTooOld = "skipped-too-old"
+
+// late: the request is due and nobody answered. The first time, the
+// requester hears it honestly with a new expected time and the leads get
+// the overdue escalation; if the new time passes too, the leads hear
+// again and the requester is not sent a string of apologies.
+func late(d *rules.Department, t *Transition, now time.Time, cat *rules.Category) {
+	r := t.Next
+	cal := d.Calendar
+	t.What = "late-notice"
+	leads := Targets(d, r, "leads", validAddress)
+	if r.State != Overdue {
+		base := r.DueAt
+		if now.After(base) {
+			base = now
+		}
+		newDue := cal.Due(base, cat.Grace)
+		t.Mail = append(t.Mail, Intent{Kind: LateNotice, To: []string{r.Requester}, Request: r, OldDue: r.DueAt, NewDue: newDue})
+		t.entry(EntryLateNotice, now, "", "new expected time "+newDue.In(cal.Location()).Format(time.RFC3339), 0)
+		t.Mail = append(t.Mail, Intent{Kind: Escalation, To: leads, Request: r, Level: r.EscalationLevel + 1,
+			Reason: "overdue: the due time passed without an answer", At: now})
+		t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to leads: overdue", r.EscalationLevel+1), r.EscalationLevel+1)
+		t.Next.State = Overdue
+		t.Next.LateNoticeFor = r.DueAt
+		t.Next.DueAt = newDue
+		t.Next.EscalationLevel = max(r.EscalationLevel+1, len(cat.Escalate))
+		return
+	}
+	t.Mail = append(t.Mail, Intent{Kind: Escalation, To: leads, Request: r, Level: r.EscalationLevel + 1,
+		Reason: "still overdue: the new expected time passed too", At: now})
+	t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to leads: still overdue", r.EscalationLevel+1), r.EscalationLevel+1)
+	t.Next.EscalationLevel = r.EscalationLevel + 1
+	t.Next.LateNoticeFor = r.DueAt
+}
+
+// span writes a business duration for people: "45m", "3h", "2h 10m".
+func span(d time.Duration) string {
+	d = d.Abs().Round(time.Minute)
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	default:
+		return fmt.Sprintf("%dh %dm", h, m)
+	}
+}
