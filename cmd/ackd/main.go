@@ -168,6 +168,24 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.HistoryWarnings() {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
+	for _, w := range cfg.ProviderWarnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
+	// OAuth2 certificates and keys are checked when check can read them;
+	// under systemd the unit's own check before each start can.
+	files := mailwatch.OAuthFiles(cfg, time.Now())
+	for _, w := range files.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
+	if len(files.Problems) > 0 {
+		for _, p := range files.Problems {
+			fmt.Fprintf(stderr, "%s: %s\n", *path, p)
+		}
+		return 1
+	}
+	for _, n := range files.Notes {
+		fmt.Fprintf(stdout, "%s: note: %s\n", *path, n)
+	}
 	nrules := 0
 	for _, d := range cfg.Departments {
 		nrules += len(d.Rules)
