@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -67,29 +69,41 @@ func CheckFiles(cfg *rules.OAuth2Config, now time.Time, seen map[string]bool) Fi
 		r.Warnings = append(r.Warnings, w)
 	}
 	if cfg.ClientCertificateFile != "" && cfg.ClientKeyFile != "" && first(cfg.ClientCertificateFile, cfg.ClientKeyFile) {
-		ok := true
-		for _, f := range []struct{ key, path string }{
-			{"client_certificate_file", cfg.ClientCertificateFile}, {"client_key_file", cfg.ClientKeyFile},
-		} {
-			if err := readable(f.path); err != nil {
-				cant(f.key, f.path, err)
-				ok = false
-			}
+		certErr, keyErr := readable(cfg.ClientCertificateFile), readable(cfg.ClientKeyFile)
+		if certErr != nil {
+			cant("client_certificate_file", cfg.ClientCertificateFile, certErr)
 		}
-		if ok {
+		if keyErr != nil {
+			cant("client_key_file", cfg.ClientKeyFile, keyErr)
+		}
+		var notAfter time.Time
+		switch {
+		case certErr == nil && keyErr == nil:
 			cert, err := LoadClientCert(cfg.ClientCertificateFile, cfg.ClientKeyFile)
 			if err == nil {
 				err = providerAccepts(cfg, cert)
 			}
-			switch {
-			case err != nil:
+			if err != nil {
 				r.Problems = append(r.Problems, err.Error())
-			default:
-				if msg := certExpiry(cert.NotAfter(), now); msg != "" {
-					r.Warnings = append(r.Warnings, fmt.Sprintf("client certificate %s %s (not after %s)",
-						cfg.ClientCertificateFile, msg, cert.NotAfter().UTC().Format(time.DateOnly)))
-				}
+			} else {
+				notAfter = cert.NotAfter()
 			}
+		case certErr == nil:
+			// The certificate alone (public, often 0644 while the key
+			// reaches only the unit) still shows its key type and expiry.
+			cert, err := readCertificate(cfg.ClientCertificateFile)
+			if err == nil {
+				err = providerAcceptsPublic(cfg, cert)
+			}
+			if err != nil {
+				r.Problems = append(r.Problems, err.Error())
+			} else {
+				notAfter = cert.NotAfter
+			}
+		}
+		if msg := certExpiry(notAfter, now); !notAfter.IsZero() && msg != "" {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("client certificate %s %s (not after %s)",
+				cfg.ClientCertificateFile, msg, notAfter.UTC().Format(time.DateOnly)))
 		}
 	}
 	if f := cfg.ServiceAccountKeyFile; f != "" && first(f) {
@@ -127,6 +141,16 @@ func providerAccepts(cfg *rules.OAuth2Config, cert *ClientCert) error {
 	return nil
 }
 
+// providerAcceptsPublic is providerAccepts for a certificate read without
+// its key.
+func providerAcceptsPublic(cfg *rules.OAuth2Config, cert *x509.Certificate) error {
+	if _, ok := cert.PublicKey.(*rsa.PublicKey); cfg.Provider == rules.ProviderMicrosoft365 && !ok {
+		return fmt.Errorf("oauth2 client certificate %s has a %s key; Entra ID (microsoft365) accepts RSA certificates only: make one with `openssl req -x509 -newkey rsa:2048 …` and upload it to the app registration",
+			cfg.ClientCertificateFile, cert.PublicKeyAlgorithm)
+	}
+	return nil
+}
+
 // certExpiry says "has expired; …" or "expires in N days; …" when a
 // certificate is expired or within CertExpirySoon of it, "" otherwise.
 func certExpiry(notAfter, now time.Time) string {
@@ -134,8 +158,11 @@ func certExpiry(notAfter, now time.Time) string {
 	case left <= 0:
 		return "has expired; the token endpoint will refuse it"
 	case left <= CertExpirySoon:
-		return fmt.Sprintf("expires in %d days; upload a new one next to it and replace the files (docs/deployment.md, certificate renewal)",
-			int(math.Ceil(left.Hours()/24)))
+		days := fmt.Sprintf("%d days", int(math.Ceil(left.Hours()/24)))
+		if days == "1 days" {
+			days = "a day"
+		}
+		return "expires in " + days + "; upload a new one next to it and replace the files (docs/deployment.md, certificate renewal)"
 	}
 	return ""
 }
