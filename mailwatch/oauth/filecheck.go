@@ -61,7 +61,7 @@ func CheckFiles(cfg *rules.OAuth2Config, now time.Time, seen map[string]bool) Fi
 	cant := func(key, path string, err error) {
 		r.Notes = append(r.Notes, fmt.Sprintf("not opened: %s (%s): cannot read it here", path, key))
 		w := fmt.Sprintf("%s %s cannot be read here (%v), so it was not checked", key, path, errors.Unwrap(err))
-		if strings.HasPrefix(path, credentialsDir) {
+		if strings.Contains(path, credentialsDir) {
 			w += "; a LoadCredential= file exists only inside the unit, where the `ackd check` before each start reads it"
 		} else {
 			w += "; `ackd run` needs to read it as the service's user"
