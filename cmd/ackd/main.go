@@ -37,8 +37,8 @@ commands:
   status   -c config.yaml                            open requests and recently skipped mail
   digest   -c config.yaml --print|--send [--force] [--department NAME]   render or queue today's staff digest
   report   -c config.yaml [--since 30d] [--json]     commitments kept, response times, per category
-  oauth login -c config.yaml (--department NAME | --smtp)
-                                                     device-code login; stores the refresh token
+  oauth login -c config.yaml (--department NAME | --smtp) [--port N]
+                                                     one-time login (Google: browser, Microsoft: device code); stores the refresh token
   migrate  --from sqlite:PATH --to postgres:DSN [--to-password-env NAME | --to-password-file PATH]
                                                      copy every request and the outbox into an empty store
   demo     [--once]                                  a self-contained demo: in-process IMAP and SMTP
