@@ -56,6 +56,32 @@ func SecretWarnings(cfg *rules.Config) []string {
 	return out
 }
 
+// OAuthFiles is what `ackd check` says about the files the oauth2 blocks
+// name (see oauth.CheckFiles), each line prefixed with its section. Only
+// check calls it: `ackd run` reads the files anyway, and refuses the bad
+// ones, when it builds the token sources.
+func OAuthFiles(cfg *rules.Config, now time.Time) oauth.FileReport {
+	var out oauth.FileReport
+	seen := map[string]bool{}
+	add := func(what string, o *rules.OAuth2Config) {
+		r := oauth.CheckFiles(o, now, seen)
+		for _, s := range r.Notes {
+			out.Notes = append(out.Notes, what+" oauth2: "+s)
+		}
+		for _, s := range r.Warnings {
+			out.Warnings = append(out.Warnings, what+" oauth2: "+s)
+		}
+		for _, s := range r.Problems {
+			out.Problems = append(out.Problems, what+" oauth2: "+s)
+		}
+	}
+	add("smtp", cfg.SMTP.OAuth2)
+	for _, d := range cfg.Departments {
+		add(fmt.Sprintf("department %q imap", d.Name), d.IMAP.OAuth2)
+	}
+	return out
+}
+
 // TLSConfig builds the client TLS settings: verification on, the optional
 // CA file added to the pool.
 func TLSConfig(host, caFile string, insecureSkipVerify bool) (*tls.Config, error) {

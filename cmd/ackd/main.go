@@ -37,8 +37,8 @@ commands:
   status   -c config.yaml                            open requests and recently skipped mail
   digest   -c config.yaml --print|--send [--force] [--department NAME]   render or queue today's staff digest
   report   -c config.yaml [--since 30d] [--json]     commitments kept, response times, per category
-  oauth login -c config.yaml (--department NAME | --smtp)
-                                                     device-code login; stores the refresh token
+  oauth login -c config.yaml (--department NAME | --smtp) [--port N]
+                                                     one-time login (Google: browser, Microsoft: device code); stores the refresh token
   migrate  --from sqlite:PATH --to postgres:DSN [--to-password-env NAME | --to-password-file PATH]
                                                      copy every request and the outbox into an empty store
   demo     [--once]                                  a self-contained demo: in-process IMAP and SMTP
@@ -167,6 +167,24 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, w := range cfg.HistoryWarnings() {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
+	for _, w := range cfg.ProviderWarnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
+	// OAuth2 certificates and keys are checked when check can read them;
+	// under systemd the unit's own check before each start can.
+	files := mailwatch.OAuthFiles(cfg, time.Now())
+	for _, w := range files.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
+	if len(files.Problems) > 0 {
+		for _, p := range files.Problems {
+			fmt.Fprintf(stderr, "%s: %s\n", *path, p)
+		}
+		return 1
+	}
+	for _, n := range files.Notes {
+		fmt.Fprintf(stdout, "%s: note: %s\n", *path, n)
 	}
 	nrules := 0
 	for _, d := range cfg.Departments {

@@ -117,13 +117,11 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 			if err != nil {
 				return nil, fmt.Errorf("oauth2 client certificate: %w", err)
 			}
-			if cfg.Provider == rules.ProviderMicrosoft365 && !cert.IsRSA() {
-				return nil, fmt.Errorf("oauth2 client certificate %s has a %s key; Entra ID (microsoft365) accepts RSA certificates only: make one with `openssl req -x509 -newkey rsa:2048 …` and upload it to the app registration",
-					cfg.ClientCertificateFile, cert.KeyType())
+			if err := providerAccepts(cfg, cert); err != nil {
+				return nil, err
 			}
-			if now := s.now(); now.After(cert.NotAfter()) {
-				s.log.Warn("OAuth2 client certificate has expired; the token endpoint will refuse it",
-					"certificate", cfg.ClientCertificateFile, "not_after", cert.NotAfter())
+			if msg := certExpiry(cert.NotAfter(), s.now()); msg != "" {
+				s.log.Warn("OAuth2 client certificate "+msg, "certificate", cfg.ClientCertificateFile, "not_after", cert.NotAfter())
 			}
 			s.fetch = func(ctx context.Context) (*oauth2.Token, error) { return s.assert(ctx, cert) }
 			break
@@ -184,6 +182,20 @@ func serviceAccount(cfg *rules.OAuth2Config, sub string) (*jwt.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read service account key: %w", err)
 	}
+	jc, err := serviceAccountKey(cfg, b)
+	if err != nil {
+		return nil, err
+	}
+	jc.Subject = sub
+	// The preset's (or the configured) endpoint, which is also the JWT's
+	// audience; the key's own token_uri is Google's as well.
+	jc.TokenURL, jc.Audience = cfg.TokenURL, ""
+	return jc, nil
+}
+
+// serviceAccountKey checks the bytes of a service account's JSON key the
+// way Google will: client_email set, private_key an RSA key in PEM.
+func serviceAccountKey(cfg *rules.OAuth2Config, b []byte) (*jwt.Config, error) {
 	jc, err := google.JWTConfigFromJSON(b, cfg.Scopes...)
 	if err != nil {
 		return nil, fmt.Errorf("service account key file %s is not a Google service account JSON key (Cloud console → IAM & Admin → Service accounts → Keys → Add key → JSON)", cfg.ServiceAccountKeyFile)
@@ -200,10 +212,6 @@ func serviceAccount(cfg *rules.OAuth2Config, sub string) (*jwt.Config, error) {
 	} else if _, ok := k.(*rsa.PrivateKey); !ok {
 		return nil, fmt.Errorf("service account key file %s: private_key is not an RSA key", cfg.ServiceAccountKeyFile)
 	}
-	jc.Subject = sub
-	// The preset's (or the configured) endpoint, which is also the JWT's
-	// audience; the key's own token_uri is Google's as well.
-	jc.TokenURL, jc.Audience = cfg.TokenURL, ""
 	return jc, nil
 }
 
