@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/rules"
 )
 
@@ -540,7 +541,7 @@ func tick(d *rules.Department, r Request, now time.Time) Transition {
 		step := cat.Escalate[r.EscalationLevel]
 		reason := fmt.Sprintf("%.0f%% of the %s commitment elapsed", step.At*100, cat.Commitment)
 		if step.BeforeDue > 0 {
-			reason = fmt.Sprintf("%s of business time left before the due time", span(step.BeforeDue))
+			reason = fmt.Sprintf("%s of business time left before the due time", mailtext.Span(step.BeforeDue))
 		}
 		t.What = "escalation"
 		escalate(d, &t, now, reason, cat)
@@ -592,18 +593,4 @@ func late(d *rules.Department, t *Transition, now time.Time, cat *rules.Category
 	t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to leads: still overdue", r.EscalationLevel+1), r.EscalationLevel+1)
 	t.Next.EscalationLevel = r.EscalationLevel + 1
 	t.Next.LateNoticeFor = r.DueAt
-}
-
-// span writes a business duration for people: "45m", "3h", "2h 10m".
-func span(d time.Duration) string {
-	d = d.Abs().Round(time.Minute)
-	h, m := int(d.Hours()), int(d.Minutes())%60
-	switch {
-	case h == 0:
-		return fmt.Sprintf("%dm", m)
-	case m == 0:
-		return fmt.Sprintf("%dh", h)
-	default:
-		return fmt.Sprintf("%dh %dm", h, m)
-	}
 }

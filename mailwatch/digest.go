@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
@@ -98,7 +99,7 @@ func DigestData(d *rules.Department, rep report.Report) templates.Digest {
 	loc := rep.Location
 	item := func(l report.Line) templates.DigestItem {
 		return templates.DigestItem{Ref: l.Ref, Subject: l.Subject, Requester: l.Requester, Category: l.Category,
-			Due: l.DueAt, Age: report.Span(l.Age), Overdue: !l.DueAt.IsZero() && rep.Now.After(l.DueAt)}
+			Due: l.DueAt, Age: mailtext.Span(l.Age), Overdue: !l.DueAt.IsZero() && rep.Now.After(l.DueAt)}
 	}
 	section := func(title, short string, ls []report.Line) templates.DigestSection {
 		s := templates.DigestSection{Title: title, Short: short}
@@ -118,7 +119,7 @@ func DigestData(d *rules.Department, rep report.Report) templates.Digest {
 			out.KeptPercent = int(math.Round(p))
 		}
 		if r.Answered > 0 {
-			out.Median, out.P80 = report.Span(r.Median), report.Span(r.P80)
+			out.Median, out.P80 = mailtext.Span(r.Median), mailtext.Span(r.P80)
 		}
 		if !r.Suggest.IsZero() {
 			out.Suggest = r.Suggest.String()

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/internal/addrspec"
+	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/lifecycle"
 	"github.com/ackd/ackd/mailwatch/outbox"
-	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
@@ -104,12 +104,12 @@ func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time
 		cal := d.Calendar
 		left := ""
 		if in.At.Before(r.DueAt) {
-			left = report.Span(cal.BusinessBetween(in.At, r.DueAt))
+			left = mailtext.Span(cal.BusinessBetween(in.At, r.DueAt))
 		}
 		rendered, err = rt.Templates.Escalation(templates.Escalation{
 			Department: d.Name, Ref: r.Ref, Subject: r.Subject, Requester: person(r), Category: r.Category,
 			Level: in.Level, Received: r.ReceivedAt, Due: r.DueAt, Now: in.At, Location: loc,
-			Age: report.Span(cal.BusinessBetween(r.ReceivedAt, in.At)), TimeLeft: left, Reason: in.Reason,
+			Age: mailtext.Span(cal.BusinessBetween(r.ReceivedAt, in.At)), TimeLeft: left, Reason: in.Reason,
 			Reminders: r.Reminders, Quote: r.Text,
 		})
 		if err != nil {

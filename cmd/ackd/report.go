@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch/report"
 )
 
@@ -130,7 +131,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 				kept = fmt.Sprintf("%.0f%% kept (%d of %d)", p, r.Kept, r.Judged())
 			}
 			fmt.Fprintf(stdout, "  %-20s %s, %d pending; median %s, p80 %s\n", name, kept, r.Pending,
-				report.Span(r.Median), report.Span(r.P80))
+				mailtext.Span(r.Median), mailtext.Span(r.P80))
 			if r.Advice != "" {
 				fmt.Fprintf(stdout, "  %-20s suggestion: %s\n", "", r.Advice)
 			}

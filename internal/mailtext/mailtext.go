@@ -4,8 +4,10 @@
 package mailtext
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -42,5 +44,20 @@ func StripReplyPrefixes(subject string) string {
 			return strings.TrimSpace(subject)
 		}
 		subject = subject[loc[1]:]
+	}
+}
+
+// Span writes a (business) duration for people, rounded to the minute:
+// "45m", "3h", "2h 10m". A negative duration is written as its size.
+func Span(d time.Duration) string {
+	d = d.Abs().Round(time.Minute)
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	default:
+		return fmt.Sprintf("%dh %dm", h, m)
 	}
 }

@@ -1,6 +1,9 @@
 package mailtext
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestClip(t *testing.T) {
 	tests := []struct {
@@ -61,6 +64,24 @@ func TestReplyPrefixes(t *testing.T) {
 		}
 		if got := StripReplyPrefixes(tt.subject); got != tt.stripped {
 			t.Errorf("StripReplyPrefixes(%q) = %q, want %q", tt.subject, got, tt.stripped)
+		}
+	}
+}
+
+func TestSpan(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0m"},
+		{45 * time.Minute, "45m"},
+		{3 * time.Hour, "3h"},
+		{2*time.Hour + 10*time.Minute + 29*time.Second, "2h 10m"},
+		{-90 * time.Minute, "1h 30m"},
+		{50 * time.Hour, "50h"},
+	} {
+		if got := Span(tc.d); got != tc.want {
+			t.Errorf("Span(%v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
 }

@@ -43,6 +43,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 )
@@ -439,9 +440,9 @@ func suggest(cal *rules.Calendar, rec Record, now time.Time) (rules.Commitment, 
 	var why string
 	switch {
 	case rec.P80 > limit:
-		why = fmt.Sprintf("p80 first response %s is above the %s commitment", Span(rec.P80), cm)
+		why = fmt.Sprintf("p80 first response %s is above the %s commitment", mailtext.Span(rec.P80), cm)
 	case rec.P80 < limit/2:
-		why = fmt.Sprintf("p80 first response %s is below half the %s commitment", Span(rec.P80), cm)
+		why = fmt.Sprintf("p80 first response %s is below half the %s commitment", mailtext.Span(rec.P80), cm)
 	default:
 		return rules.Commitment{}, ""
 	}
@@ -463,23 +464,6 @@ func Age(d time.Duration) string {
 		return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
 	default:
 		return fmt.Sprintf("%dd", int(d.Hours()/24))
-	}
-}
-
-// Span writes a business duration for people: "45m", "3h", "2h 10m".
-func Span(d time.Duration) string {
-	if d < 0 {
-		d = -d
-	}
-	d = d.Round(time.Minute)
-	h, m := int(d.Hours()), int(d.Minutes())%60
-	switch {
-	case h == 0:
-		return fmt.Sprintf("%dm", m)
-	case m == 0:
-		return fmt.Sprintf("%dh", h)
-	default:
-		return fmt.Sprintf("%dh %dm", h, m)
 	}
 }
 
