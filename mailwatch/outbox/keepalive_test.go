@@ -244,7 +244,9 @@ func (a *countingSASL) SMTPAuth(context.Context) (smtp.Auth, func() bool, error)
 func (a *countingSASL) Mechanism() string { return "PLAIN" }
 
 // TestSenderKeepAliveSASL: a kept connection stays authenticated, so no
-// token is fetched for it; a new connection authenticates with a new one.
+// token is fetched for it; a new connection (the server dropped the old
+// one, or it is a minute old, short of a token's least remaining life)
+// authenticates with a new one.
 func TestSenderKeepAliveSASL(t *testing.T) {
 	f := newFixture(t, smtpsink.WithAuth("ackd", "token"))
 	auth := &countingSASL{}
@@ -252,22 +254,59 @@ func TestSenderKeepAliveSASL(t *testing.T) {
 	cfg.Auth = auth
 	s := f.sender(cfg, WithKeepAlive(time.Minute))
 	defer s.CloseIdle()
-	for i, wantCalls := range []int32{1, 1, 2} {
-		if i == 2 {
+	for i, step := range []struct {
+		advance   time.Duration
+		drop      bool
+		wantCalls int32
+		wantConn  int
+	}{
+		{0, false, 1, 1},
+		{20 * time.Second, false, 1, 1},
+		{0, true, 2, 2},
+		{30 * time.Second, false, 2, 2},
+		{29 * time.Second, false, 2, 2},
+		{time.Second, false, 3, 3}, // connection 2 is a minute old
+	} {
+		f.clock.Advance(step.advance)
+		if step.drop {
 			f.sink.DropConnections()
 			waitOpen(t, f.sink, 0)
 		}
 		f.enqueue(t, i, "")
 		if sent, _, _ := drain(t, s); sent != 1 {
-			t.Fatalf("batch %d sent %d: %s", i, sent, f.logs.String())
+			t.Fatalf("step %d sent %d: %s", i, sent, f.logs.String())
 		}
-		if n := auth.calls.Load(); n != wantCalls {
-			t.Errorf("after batch %d: %d credentials fetched, want %d", i, n, wantCalls)
+		if n := auth.calls.Load(); n != step.wantCalls {
+			t.Errorf("after step %d: %d credentials fetched, want %d", i, n, step.wantCalls)
+		}
+		msgs := f.sink.Messages()
+		if m := msgs[len(msgs)-1]; m.Conn != step.wantConn || m.User != "ackd" {
+			t.Errorf("step %d went over connection %d as %q, want %d as ackd", i, m.Conn, m.User, step.wantConn)
 		}
 	}
-	for _, m := range f.sink.Messages() {
-		if m.User != "ackd" {
-			t.Errorf("message over connection %d sent as %q", m.Conn, m.User)
+}
+
+// TestSenderKeepAliveMaxLife: a connection kept busy never idles out, but
+// is replaced once it is ten minutes old.
+func TestSenderKeepAliveMaxLife(t *testing.T) {
+	f := newFixture(t)
+	s := f.sender(f.config(), WithKeepAlive(time.Minute))
+	defer s.CloseIdle()
+	for i := range 12 { // at 0, 55s, … 10m05s
+		f.enqueue(t, i, "")
+		if sent, _, _ := drain(t, s); sent != 1 {
+			t.Fatalf("mail %d not sent", i)
+		}
+		f.clock.Advance(55 * time.Second)
+	}
+	msgs := f.sink.Messages()
+	for i, m := range msgs {
+		want := 1
+		if i == 11 {
+			want = 2
+		}
+		if m.Conn != want {
+			t.Errorf("mail %d over connection %d, want %d", i, m.Conn, want)
 		}
 	}
 }

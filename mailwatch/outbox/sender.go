@@ -331,13 +331,14 @@ func (s *Sender) Drain(ctx context.Context) (Drained, error) {
 	cc, _ := s.q.(ClaimChecker)
 	var (
 		c       *smtp.Client
+		opened  time.Time // when c was connected (s.now)
 		used    bool
 		clean   bool  // the last transaction on c ended with DATA's reply
 		connErr error // once connecting failed, the rest of the batch shares the error
 	)
 	defer func() {
 		if c != nil {
-			s.keep(c, !used || clean)
+			s.keep(c, opened, !used || clean)
 		}
 	}()
 mails:
@@ -382,9 +383,10 @@ mails:
 			if c == nil && connErr == nil {
 				// The last batch's connection if it still answers, else a new one.
 				used = false
-				c = s.takeKept()
+				c, opened = s.takeKept()
 			}
 			if c == nil && connErr == nil {
+				opened = s.now()
 				if c, connErr = s.connectAuth(ctx); connErr != nil {
 					if ctx.Err() != nil {
 						break // nothing was sent; the mail stays pending
@@ -441,18 +443,32 @@ mails:
 
 // keptConn is a connection left open after a batch.
 type keptConn struct {
-	c     *smtp.Client
-	clean bool      // no transaction left open on it (else RSET before reuse)
-	since time.Time // when it was put back (s.now)
+	c      *smtp.Client
+	clean  bool      // no transaction left open on it (else RSET before reuse)
+	opened time.Time // when it was connected (s.now)
+	since  time.Time // when it was put back (s.now)
+}
+
+// maxLife bounds how long one connection is used, however busy it is.
+// With OAuth2 it stays below oauth.DefaultEarly (the least time a token
+// has left when it is handed out), so the session is never used past its
+// token's expiry, which a server may hold against it; a new connection
+// authenticates with a fresh token. Otherwise it only bounds the age of a
+// session that never idles.
+func (s *Sender) maxLife() time.Duration {
+	if s.cfg.Auth != nil {
+		return time.Minute
+	}
+	return 10 * time.Minute
 }
 
 // keep puts c back for the next batch, or closes it when connections are
 // not kept or another Drain already put one back.
-func (s *Sender) keep(c *smtp.Client, clean bool) {
+func (s *Sender) keep(c *smtp.Client, opened time.Time, clean bool) {
 	if s.keepAlive > 0 {
 		s.keptMu.Lock()
 		if s.kept == nil {
-			s.kept = &keptConn{c: c, clean: clean, since: s.now()}
+			s.kept = &keptConn{c: c, clean: clean, opened: opened, since: s.now()}
 			c = nil
 		}
 		s.keptMu.Unlock()
@@ -462,23 +478,23 @@ func (s *Sender) keep(c *smtp.Client, clean bool) {
 	}
 }
 
-// takeKept returns the kept connection if it has not idled past the
-// keep-alive and still answers: NOOP, or RSET when a transaction was left
+// takeKept returns the kept connection and when it was opened if it has
+// not idled past the keep-alive nor outlived maxLife, and still answers: NOOP, or RSET when a transaction was left
 // open (either leaves it clean). A connection the server closed in the
 // meantime (421 on shutdown or its idle timeout, EOF, reset) fails the
 // check and is dropped; the caller connects anew, with no attempt counted
 // against any mail since none was tried on it. nil when there is none.
-func (s *Sender) takeKept() *smtp.Client {
+func (s *Sender) takeKept() (*smtp.Client, time.Time) {
 	s.keptMu.Lock()
 	k := s.kept
 	s.kept = nil
 	s.keptMu.Unlock()
 	if k == nil {
-		return nil
+		return nil, time.Time{}
 	}
-	if idle := s.now().Sub(k.since); idle >= s.keepAlive {
+	if now := s.now(); now.Sub(k.since) >= s.keepAlive || now.Sub(k.opened) >= s.maxLife() {
 		s.quit(k.c)
-		return nil
+		return nil, time.Time{}
 	}
 	check, name := k.c.Noop, "NOOP"
 	if !k.clean {
@@ -487,9 +503,9 @@ func (s *Sender) takeKept() *smtp.Client {
 	if err := s.command(k.c, check); err != nil {
 		s.log.Debug("kept SMTP connection no longer usable; reconnecting", "check", name, "error", err)
 		_ = k.c.Close()
-		return nil
+		return nil, time.Time{}
 	}
-	return k.c
+	return k.c, k.opened
 }
 
 // expireKept closes the kept connection once it has idled for the
