@@ -449,6 +449,19 @@ type keptConn struct {
 	since  time.Time // when it was put back (s.now)
 }
 
+// expires is when k may no longer be used: idle for the keep-alive, or
+// maxLife after it was opened.
+func (k *keptConn) expires(s *Sender) time.Time {
+	return minTime(k.since.Add(s.keepAlive), k.opened.Add(s.maxLife()))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
 // maxLife bounds how long one connection is used, however busy it is.
 // With OAuth2 it stays below oauth.DefaultEarly (the least time a token
 // has left when it is handed out), so the session is never used past its
@@ -479,8 +492,8 @@ func (s *Sender) keep(c *smtp.Client, opened time.Time, clean bool) {
 }
 
 // takeKept returns the kept connection and when it was opened if it has
-// not idled past the keep-alive nor outlived maxLife, and still answers: NOOP, or RSET when a transaction was left
-// open (either leaves it clean). A connection the server closed in the
+// not idled past the keep-alive nor outlived maxLife, and still answers:
+// NOOP, or RSET when a transaction was left open (either leaves it clean). A connection the server closed in the
 // meantime (421 on shutdown or its idle timeout, EOF, reset) fails the
 // check and is dropped; the caller connects anew, with no attempt counted
 // against any mail since none was tried on it. nil when there is none.
@@ -492,7 +505,7 @@ func (s *Sender) takeKept() (*smtp.Client, time.Time) {
 	if k == nil {
 		return nil, time.Time{}
 	}
-	if now := s.now(); now.Sub(k.since) >= s.keepAlive || now.Sub(k.opened) >= s.maxLife() {
+	if !s.now().Before(k.expires(s)) {
 		s.quit(k.c)
 		return nil, time.Time{}
 	}
@@ -509,12 +522,13 @@ func (s *Sender) takeKept() (*smtp.Client, time.Time) {
 }
 
 // expireKept closes the kept connection once it has idled for the
-// keep-alive; while it may still be used it returns how long until then.
+// keep-alive (or reached maxLife); while it may still be used it returns
+// how long until then.
 func (s *Sender) expireKept() (left time.Duration, ok bool) {
 	s.keptMu.Lock()
 	k := s.kept
 	if k != nil {
-		left = k.since.Add(s.keepAlive).Sub(s.now())
+		left = k.expires(s).Sub(s.now())
 		if left <= 0 {
 			s.kept = nil
 		}
