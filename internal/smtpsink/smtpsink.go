@@ -400,9 +400,12 @@ func (s *Server) OpenConnections() int {
 	return len(s.open)
 }
 
-// DropConnections closes every open connection without a word, as a server
-// does that restarts or times idle clients out; the listener stays up.
-func (s *Server) DropConnections() {
+// DropConnections closes every open connection, as a server does that
+// restarts or times idle clients out; the listener stays up. A non-empty
+// reply, like "421 4.4.2 idle too long", is written raw first (on a
+// connection that did STARTTLS the client then sees garbage, not a reply);
+// empty closes without a word.
+func (s *Server) DropConnections(reply string) {
 	s.mu.Lock()
 	conns := make([]*numberedConn, 0, len(s.open))
 	for c := range s.open {
@@ -410,6 +413,10 @@ func (s *Server) DropConnections() {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
+		if reply != "" {
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = c.Write([]byte(reply + "\r\n"))
+		}
 		_ = c.Close()
 	}
 }

@@ -91,6 +91,12 @@ func TestSenderKeepAlive(t *testing.T) {
 // notices, the sender reconnects, and the mail goes out exactly once with
 // no attempt counted against it.
 func TestSenderKeepAliveServerClosed(t *testing.T) {
+	for _, reply := range []string{"", "421 4.4.2 sink: idle too long"} {
+		t.Run("reply "+reply, func(t *testing.T) { testKeptConnectionClosed(t, reply) })
+	}
+}
+
+func testKeptConnectionClosed(t *testing.T, reply string) {
 	f := newFixture(t)
 	s := f.sender(f.config(), WithKeepAlive(time.Minute))
 	defer s.CloseIdle()
@@ -98,7 +104,7 @@ func TestSenderKeepAliveServerClosed(t *testing.T) {
 	if sent, _, _ := drain(t, s); sent != 1 {
 		t.Fatalf("first batch sent %d", sent)
 	}
-	f.sink.DropConnections()
+	f.sink.DropConnections(reply)
 	waitOpen(t, f.sink, 0)
 	id := f.enqueue(t, 2, "")
 	if sent, failed, retried := drain(t, s); sent != 1 || failed+retried != 0 {
@@ -113,6 +119,10 @@ func TestSenderKeepAliveServerClosed(t *testing.T) {
 	}
 	if s.Fault() != nil {
 		t.Errorf("Fault = %v after a successful reconnect", s.Fault())
+	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, "kept SMTP connection no longer usable") || reply != "" && !strings.Contains(logs, "421") {
+		t.Errorf("the liveness check did not notice the closed connection:\n%s", logs)
 	}
 }
 
@@ -269,7 +279,7 @@ func TestSenderKeepAliveSASL(t *testing.T) {
 	} {
 		f.clock.Advance(step.advance)
 		if step.drop {
-			f.sink.DropConnections()
+			f.sink.DropConnections("")
 			waitOpen(t, f.sink, 0)
 		}
 		f.enqueue(t, i, "")
