@@ -153,7 +153,7 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 	d.copies = newSentCopies(log.With("component", "sentcopy"))
 	d.claims = &claimQueue{queue: queue{st}}
 	d.sender = outbox.NewSender(d.copies.wrap(d.claims), smtpCfg, log.With("component", "outbox"),
-		outbox.WithGate(NewLimitGate(st, d.Runtime)))
+		outbox.WithGate(NewLimitGate(st, d.Runtime)), outbox.WithKeepAlive(cfg.SMTP.KeepAlive))
 	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"))
 	d.proc = NewProcessor(st, d.Runtime, time.Now, d.sender.Kick, d.sched.Kick, log.With("component", "processor"))
 	d.digest = NewDigester(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "digest"))

@@ -218,7 +218,7 @@ func TestOAuth2DepartmentEndToEnd(t *testing.T) {
 	oauthYAML := `{flow: client_credentials, token_url: "` + srv.URL + `/token", client_id: ackd-app, client_secret_env: ACKD_TEST_OAUTH_SECRET, mechanism: %s}`
 	cfgYAML := fmt.Sprintf(`backfill: 1h # the test may deliver mail before ackd first looks
 store: {driver: sqlite, dsn: %s}
-smtp: {host: %s, port: %s, tls: starttls, ca_file: %s, username: %s, oauth2: `+oauthYAML+`}
+smtp: {host: %s, port: %s, tls: starttls, ca_file: %s, username: %s, keep_alive: 0, oauth2: `+oauthYAML+`}
 http: {listen: ""}
 departments:
   - name: IT Help Desk
@@ -275,7 +275,9 @@ departments:
 	before := srv.Requests("client_credentials")
 
 	// Revoked, then expired early by the server's clock: each time the
-	// cached app token is refused and a new one fetched.
+	// cached app token is refused and a new one fetched. (keep_alive: 0
+	// above makes each receipt authenticate on a new connection; a kept
+	// one, authenticated before the revocation, would carry it instead.)
 	for i, spoil := range []func(){srv.RevokeAll, srv.ExpireAll} {
 		spoil()
 		reader = alice(rules.MechXOAuth2) // the test's own client does not retry

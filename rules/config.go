@@ -82,6 +82,9 @@ type SMTPConfig struct {
 	CAFile             string
 	InsecureSkipVerify bool          // loopback hosts only
 	Timeout            time.Duration // per connection attempt, default 30s
+	// KeepAlive is how long an idle connection stays open for the next
+	// batch, default 30s; 0 closes it after each batch.
+	KeepAlive time.Duration
 	// Provider names a preset (ProviderMicrosoft365, …) that filled Host.
 	Provider string
 	// OAuth2, when set, replaces the password: AUTH with a bearer token.

@@ -29,6 +29,7 @@ const (
 	DefaultStoreDSN        = "ackd.db"
 	DefaultSMTPPort        = 587
 	DefaultSMTPTimeout     = 30 * time.Second
+	DefaultSMTPKeepAlive   = 30 * time.Second
 	DefaultHTTPListen      = "127.0.0.1:8025"
 	DefaultMailbox         = "INBOX"
 	DefaultPollInterval    = 60 * time.Second
@@ -440,8 +441,9 @@ func (l *loader) duration(n *yaml.Node, key string) (time.Duration, bool) {
 
 func (l *loader) smtp(n *yaml.Node, sc *SMTPConfig) {
 	sc.Port, sc.TLS, sc.Timeout = DefaultSMTPPort, TLSStartTLS, DefaultSMTPTimeout
+	sc.KeepAlive = DefaultSMTPKeepAlive
 	m := l.mapping(n, "smtp", "host", "port", "tls", "username", "password_env", "password_file",
-		"ca_file", "insecure_skip_verify", "timeout", "provider", "oauth2")
+		"ca_file", "insecure_skip_verify", "timeout", "keep_alive", "provider", "oauth2")
 	if m == nil {
 		return
 	}
@@ -497,6 +499,14 @@ func (l *loader) smtp(n *yaml.Node, sc *SMTPConfig) {
 	if v := m.get("timeout"); v != nil {
 		if d, ok := l.duration(v, "timeout"); ok {
 			sc.Timeout = d
+		}
+	}
+	if v := m.get("keep_alive"); v != nil {
+		// 0 closes the connection after each batch.
+		if v.Kind == yaml.ScalarNode && (v.Value == "0" || v.Value == "0s") {
+			sc.KeepAlive = 0
+		} else if d, ok := l.duration(v, "keep_alive"); ok {
+			sc.KeepAlive = d
 		}
 	}
 	l.transport(m, "smtp", sc.Host, sc.TLS, sc.InsecureSkipVerify)

@@ -233,6 +233,7 @@ func TestParseDefaults(t *testing.T) {
 		{"smtp port", cfg.SMTP.Port, 587},
 		{"smtp tls", cfg.SMTP.TLS, TLSStartTLS},
 		{"smtp timeout", cfg.SMTP.Timeout, 30 * time.Second},
+		{"smtp keep_alive", cfg.SMTP.KeepAlive, 30 * time.Second},
 		{"http listen", cfg.HTTP.Listen, "127.0.0.1:8025"},
 		{"templates", cfg.Templates, ""},
 		{"per sender", cfg.Limits.PerSenderPerHour, 10},
@@ -503,4 +504,37 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseSMTPKeepAlive(t *testing.T) {
+	tests := []struct {
+		smtp    string
+		want    time.Duration
+		problem string // a substring of the one problem, "" for none
+	}{
+		{"{host: 127.0.0.1}", 30 * time.Second, ""},
+		{"{host: 127.0.0.1, keep_alive: 2m}", 2 * time.Minute, ""},
+		{"{host: 127.0.0.1, keep_alive: 0}", 0, ""},
+		{"{host: 127.0.0.1, keep_alive: 0s}", 0, ""},
+		{"{host: 127.0.0.1, keep_alive: 30}", 30 * time.Second, `config.yaml:1:37: keep_alive: "30" needs a unit`},
+		{"{host: 127.0.0.1, keep_alive: -1s}", 30 * time.Second, "config.yaml:1:37: keep_alive: must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.smtp, func(t *testing.T) {
+			data := strings.Replace(minimalConfigYAML, "smtp: {host: 127.0.0.1}", "smtp: "+tt.smtp, 1)
+			cfg, ps := configProblems(t, "config.yaml", []byte(data))
+			if tt.problem == "" {
+				if len(ps) > 0 {
+					t.Fatalf("unexpected problems:\n%v", ps)
+				}
+				if cfg.SMTP.KeepAlive != tt.want {
+					t.Errorf("keep_alive = %s, want %s", cfg.SMTP.KeepAlive, tt.want)
+				}
+				return
+			}
+			if len(ps) != 1 || !strings.Contains(ps[0].Error(), tt.problem) {
+				t.Fatalf("problems = %v, want one with %q", ps, tt.problem)
+			}
+		})
+	}
 }

@@ -152,6 +152,7 @@ type Server struct {
 	faults   []*Fault
 	changed  chan struct{} // closed and replaced whenever msgs grows
 	conns    int
+	open     map[*numberedConn]struct{} // accepted and not yet closed
 	closed   bool
 	sessions sync.WaitGroup // guarded by mu for Add, so Close's Wait is safe
 }
@@ -370,14 +371,54 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	}
 	l.s.mu.Lock()
 	l.s.conns++
-	n := l.s.conns
+	nc := &numberedConn{Conn: c, n: l.s.conns, s: l.s}
+	if l.s.open == nil {
+		l.s.open = map[*numberedConn]struct{}{}
+	}
+	l.s.open[nc] = struct{}{}
 	l.s.mu.Unlock()
-	return &numberedConn{Conn: c, n: n}, nil
+	return nc, nil
 }
 
 type numberedConn struct {
 	net.Conn
 	n int
+	s *Server
+}
+
+func (c *numberedConn) Close() error {
+	c.s.mu.Lock()
+	delete(c.s.open, c)
+	c.s.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// OpenConnections is the number of accepted connections not yet closed.
+func (s *Server) OpenConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.open)
+}
+
+// DropConnections closes every open connection, as a server does that
+// restarts or times idle clients out; the listener stays up. A non-empty
+// reply, like "421 4.4.2 idle too long", is written raw first (on a
+// connection that did STARTTLS the client then sees garbage, not a reply);
+// empty closes without a word.
+func (s *Server) DropConnections(reply string) {
+	s.mu.Lock()
+	conns := make([]*numberedConn, 0, len(s.open))
+	for c := range s.open {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		if reply != "" {
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = c.Write([]byte(reply + "\r\n"))
+		}
+		_ = c.Close()
+	}
 }
 
 func connNumber(c net.Conn) int {

@@ -25,6 +25,7 @@ var (
 	baselineEvery = flag.Int("bench.baseline-every", 4, "measure the stack's one-hop delivery after every N-th latency request")
 	backlogN      = flag.Int("bench.backlog", 5000, "requests waiting in the INBOX when ackd starts")
 	requestersN   = flag.Int("bench.requesters", 300, "distinct requesters of the backlog")
+	smtpKeepAlive = flag.String("bench.smtp-keep-alive", "", "ackd's smtp.keep_alive (empty: its default; 0 closes the connection after each batch)")
 )
 
 // BenchmarkE2E measures ackd as a separate process against the real

@@ -93,6 +93,14 @@ func (m watchMode) String() string {
 	return "NOOP every " + m.poll.String()
 }
 
+// keepAliveKey is the smtp.keep_alive entry -bench.smtp-keep-alive asks for.
+func keepAliveKey() string {
+	if *smtpKeepAlive == "" {
+		return ""
+	}
+	return ", keep_alive: " + *smtpKeepAlive
+}
+
 // writeConfig writes an ackd config watching dept's INBOX in mode, with a
 // 24/7 calendar (due dates do not matter here), a SQLite store in dir and
 // limits high enough that they never bite.
@@ -110,9 +118,10 @@ func writeConfig(tb testing.TB, s *mailstack.Stack, dept string, mode watchMode)
 		"$SMTPHOST", sh, "$SMTPPORT", sp, "$IMAPHOST", ih, "$IMAPPORT", ip,
 		"$DEPT", dept, "$DOMAIN", mailstack.Domain,
 		"$IDLE", strconv.FormatBool(mode.idle), "$POLL", mode.poll.String(),
+		"$KEEPALIVE", keepAliveKey(),
 	).Replace(`backfill: 1h # the test may deliver mail before ackd first looks
 store: {driver: sqlite, dsn: $DB}
-smtp: {host: $SMTPHOST, port: $SMTPPORT, tls: starttls, ca_file: $CA}
+smtp: {host: $SMTPHOST, port: $SMTPPORT, tls: starttls, ca_file: $CA$KEEPALIVE}
 http: {listen: ""}
 limits: {per_sender_per_hour: 1000000, global_per_minute: 1000000}
 departments:

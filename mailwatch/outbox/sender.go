@@ -146,6 +146,13 @@ func WithGate(g Gate) Option { return func(s *Sender) { s.gate = g } }
 // by another process.
 func WithPollInterval(d time.Duration) Option { return func(s *Sender) { s.poll = d } }
 
+// WithKeepAlive keeps the connection open for d after a batch, so that
+// mail due within d goes out over it without a new handshake (TLS, AUTH).
+// A kept connection is checked with NOOP (RSET after an unfinished
+// transaction) before it is used again, and replaced by a new one when
+// that fails. 0, the default, closes it after each batch.
+func WithKeepAlive(d time.Duration) Option { return func(s *Sender) { s.keepAlive = max(d, 0) } }
+
 // Sender drains the outbox queue over SMTP.
 type Sender struct {
 	q       Queue
@@ -162,6 +169,12 @@ type Sender struct {
 	// timer is time.NewTimer's channel and stop, replaceable by tests so
 	// Run's waits need no real sleeping.
 	timer func(time.Duration) (<-chan time.Time, func() bool)
+
+	// keepAlive and kept: the connection left open between batches (one
+	// per Sender), taken by Drain and put back when it is done with it.
+	keepAlive time.Duration
+	keptMu    sync.Mutex
+	kept      *keptConn
 
 	// health: the last connection failure, cleared by the next delivery
 	// that reaches the server; /readyz reports it while mail waits.
@@ -226,6 +239,7 @@ func (s *Sender) Kick() {
 // message in flight (bounded by the SMTP timeout), records its outcome and
 // returns nil. Store errors are logged and retried, never returned.
 func (s *Sender) Run(ctx context.Context) error {
+	defer s.CloseIdle()
 	storeErrs := 0
 	for {
 		if ctx.Err() != nil {
@@ -262,6 +276,10 @@ func (s *Sender) Run(ctx context.Context) error {
 			}
 			// Due mail that this pass did not touch: do not spin on it.
 			wait = time.Second
+		}
+		if left, ok := s.expireKept(); ok {
+			// Wake up to close the kept connection when it has idled long enough.
+			wait = min(wait, left)
 		}
 		c, stop := s.timer(wait)
 		select {
@@ -313,15 +331,14 @@ func (s *Sender) Drain(ctx context.Context) (Drained, error) {
 	cc, _ := s.q.(ClaimChecker)
 	var (
 		c       *smtp.Client
+		opened  time.Time // when c was connected (s.now)
 		used    bool
 		clean   bool  // the last transaction on c ended with DATA's reply
 		connErr error // once connecting failed, the rest of the batch shares the error
 	)
 	defer func() {
 		if c != nil {
-			_ = c.UpdateDeadline(s.cfg.Timeout)
-			_ = c.Quit()
-			_ = c.Close()
+			s.keep(c, opened, !used || clean)
 		}
 	}()
 mails:
@@ -364,9 +381,13 @@ mails:
 				}
 			}
 			if c == nil && connErr == nil {
-				c, connErr = s.connectAuth(ctx)
+				// The last batch's connection if it still answers, else a new one.
 				used = false
-				if connErr != nil {
+				c, opened = s.takeKept()
+			}
+			if c == nil && connErr == nil {
+				opened = s.now()
+				if c, connErr = s.connectAuth(ctx); connErr != nil {
 					if ctx.Err() != nil {
 						break // nothing was sent; the mail stays pending
 					}
@@ -418,6 +439,129 @@ mails:
 		}
 	}
 	return n, nil
+}
+
+// keptConn is a connection left open after a batch.
+type keptConn struct {
+	c      *smtp.Client
+	clean  bool      // no transaction left open on it (else RSET before reuse)
+	opened time.Time // when it was connected (s.now)
+	since  time.Time // when it was put back (s.now)
+}
+
+// expires is when k may no longer be used: idle for the keep-alive, or
+// maxLife after it was opened.
+func (k *keptConn) expires(s *Sender) time.Time {
+	return minTime(k.since.Add(s.keepAlive), k.opened.Add(s.maxLife()))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// maxLife bounds how long one connection is used, however busy it is.
+// With OAuth2 it stays below oauth.DefaultEarly (the least time a token
+// has left when it is handed out), so the session is never used past its
+// token's expiry, which a server may hold against it; a new connection
+// authenticates with a fresh token. Otherwise it only bounds the age of a
+// session that never idles.
+func (s *Sender) maxLife() time.Duration {
+	if s.cfg.Auth != nil {
+		return time.Minute
+	}
+	return 10 * time.Minute
+}
+
+// keep puts c back for the next batch, or closes it when connections are
+// not kept or another Drain already put one back.
+func (s *Sender) keep(c *smtp.Client, opened time.Time, clean bool) {
+	if s.keepAlive > 0 {
+		s.keptMu.Lock()
+		if s.kept == nil {
+			s.kept = &keptConn{c: c, clean: clean, opened: opened, since: s.now()}
+			c = nil
+		}
+		s.keptMu.Unlock()
+	}
+	if c != nil {
+		s.quit(c)
+	}
+}
+
+// takeKept returns the kept connection and when it was opened if it has
+// not idled past the keep-alive nor outlived maxLife, and still answers:
+// NOOP, or RSET when a transaction was left open (either leaves it clean). A connection the server closed in the
+// meantime (421 on shutdown or its idle timeout, EOF, reset) fails the
+// check and is dropped; the caller connects anew, with no attempt counted
+// against any mail since none was tried on it. nil when there is none.
+func (s *Sender) takeKept() (*smtp.Client, time.Time) {
+	s.keptMu.Lock()
+	k := s.kept
+	s.kept = nil
+	s.keptMu.Unlock()
+	if k == nil {
+		return nil, time.Time{}
+	}
+	if !s.now().Before(k.expires(s)) {
+		s.quit(k.c)
+		return nil, time.Time{}
+	}
+	check, name := k.c.Noop, "NOOP"
+	if !k.clean {
+		check, name = k.c.Reset, "RSET"
+	}
+	if err := s.command(k.c, check); err != nil {
+		s.log.Debug("kept SMTP connection no longer usable; reconnecting", "check", name, "error", err)
+		_ = k.c.Close()
+		return nil, time.Time{}
+	}
+	return k.c, k.opened
+}
+
+// expireKept closes the kept connection once it has idled for the
+// keep-alive (or reached maxLife); while it may still be used it returns
+// how long until then.
+func (s *Sender) expireKept() (left time.Duration, ok bool) {
+	s.keptMu.Lock()
+	k := s.kept
+	if k != nil {
+		left = k.expires(s).Sub(s.now())
+		if left <= 0 {
+			s.kept = nil
+		}
+	}
+	s.keptMu.Unlock()
+	if k == nil {
+		return 0, false
+	}
+	if left <= 0 {
+		s.log.Debug("closing idle SMTP connection")
+		s.quit(k.c)
+		return 0, false
+	}
+	return left, true
+}
+
+// CloseIdle closes the kept connection, if any, with QUIT. Run calls it
+// when it returns; callers of Drain with a keep-alive call it when done.
+func (s *Sender) CloseIdle() {
+	s.keptMu.Lock()
+	k := s.kept
+	s.kept = nil
+	s.keptMu.Unlock()
+	if k != nil {
+		s.quit(k.c)
+	}
+}
+
+// quit ends the session politely and closes the connection.
+func (s *Sender) quit(c *smtp.Client) {
+	_ = c.UpdateDeadline(s.cfg.Timeout)
+	_ = c.Quit()
+	_ = c.Close()
 }
 
 type state int
