@@ -1,8 +1,9 @@
 package rules
 
 import (
-	"github.com/ackd/ackd/calendar"
 	"time"
+
+	"github.com/ackd/ackd/calendar"
 )
 
 // Config is a loaded, validated config.yaml. Build it with Load or Parse;

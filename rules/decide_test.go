@@ -1,11 +1,12 @@
 package rules
 
 import (
-	"github.com/ackd/ackd/calendar"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ackd/ackd/calendar"
 )
 
 var arrival = time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)

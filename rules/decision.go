@@ -1,8 +1,9 @@
 package rules
 
 import (
-	"github.com/ackd/ackd/calendar"
 	"time"
+
+	"github.com/ackd/ackd/calendar"
 )
 
 // Decision is the outcome of Decide for one message: whether ackd sends a

@@ -3,12 +3,13 @@ package rules
 import (
 	"errors"
 	"flag"
-	"github.com/ackd/ackd/calendar"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ackd/ackd/calendar"
 )
 
 // updateGolden says whether -update was given. The flag may already be
