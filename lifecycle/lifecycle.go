@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/rules"
 )
@@ -253,7 +254,7 @@ func category(d *rules.Department, name string) *rules.Category {
 }
 
 // newCycle restarts the commitment clock at `at` with commitment cm.
-func newCycle(d *rules.Department, r *Request, at time.Time, cm rules.Commitment) {
+func newCycle(d *rules.Department, r *Request, at time.Time, cm calendar.Commitment) {
 	r.CycleStart = at
 	r.DueAt = d.Calendar.Due(at, cm)
 	r.EscalationLevel = 0
@@ -473,7 +474,7 @@ func validAddress(a string) bool {
 }
 
 // StepTime is when a ladder step falls in the request's current cycle.
-func StepTime(cal *rules.Calendar, r Request, step rules.EscalationStep) time.Time {
+func StepTime(cal *calendar.Calendar, r Request, step rules.EscalationStep) time.Time {
 	if step.BeforeDue > 0 {
 		return cal.SubBusiness(r.DueAt, step.BeforeDue)
 	}

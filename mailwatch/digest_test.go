@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
@@ -18,18 +19,18 @@ import (
 // holiday, digest at 08:30.
 func digestDept(t *testing.T, name string, skipEmpty bool) *rules.Department {
 	t.Helper()
-	cal, err := rules.NewCalendar(rules.CalendarSpec{
+	cal, err := calendar.NewCalendar(calendar.CalendarSpec{
 		Location: time.UTC,
 		Workdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
-		Hours:    []rules.Span{{Start: 9 * time.Hour, End: 17 * time.Hour}},
-		Holidays: []rules.Date{{Year: 2026, Month: time.March, Day: 16}},
+		Hours:    []calendar.Span{{Start: 9 * time.Hour, End: 17 * time.Hour}},
+		Holidays: []calendar.Date{{Year: 2026, Month: time.March, Day: 16}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &rules.Department{Name: name, Address: strings.ToLower(name) + "@example.test", Calendar: cal,
 		Digest:     rules.DigestConfig{To: []string{"alice@example.test", "bob@example.test"}, At: "08:30", SkipEmpty: skipEmpty},
-		Categories: map[string]*rules.Category{"default": {Name: "default", Commitment: rules.Commitment{Business: 4 * time.Hour}}}}
+		Categories: map[string]*rules.Category{"default": {Name: "default", Commitment: calendar.Commitment{Business: 4 * time.Hour}}}}
 }
 
 func TestDigesterOncePerWorkingDay(t *testing.T) {

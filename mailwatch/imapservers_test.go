@@ -12,6 +12,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch/parse"
@@ -315,8 +316,8 @@ func TestWatcherEightBitSubjectRewritten(t *testing.T) {
 	eventually(t, 10*time.Second, "the session", connected(h.watcher))
 	dept := &rules.Department{
 		Name: "IT Help Desk", Address: "it-help@example.test", AllowedSenders: []string{"*"},
-		Calendar:   &rules.Calendar{},
-		Categories: map[string]*rules.Category{"default": {Name: "default", Commitment: rules.Commitment{Days: 3}}},
+		Calendar:   &calendar.Calendar{},
+		Categories: map[string]*rules.Category{"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}}},
 	}
 	for _, tc := range []struct {
 		subject, arrives string

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/internal/addrspec"
 	"github.com/ackd/ackd/internal/mailtext"
 )
@@ -119,7 +120,7 @@ func ValidCommands() []string {
 // stripped is text with every command line found (recognised or not) and
 // the blank lines it leaves doubled removed, for the copy the requester
 // sees; quotes and signature are kept and line endings are preserved.
-func ParseCommands(text string, cal *Calendar, now time.Time) (cmds []Command, unknown []string, stripped string) {
+func ParseCommands(text string, cal *calendar.Calendar, now time.Time) (cmds []Command, unknown []string, stripped string) {
 	lines, tail := splitLines(text, MaxCommandLines+stripLookahead)
 	removed := make([]bool, len(lines))
 	for _, i := range ownLines(lines) {
@@ -243,7 +244,7 @@ func argument(rest string) string {
 
 // parseCommand reads one command line; reason is non-empty when it is not
 // a valid command.
-func parseCommand(name, rest string, cal *Calendar, now time.Time) (Command, string) {
+func parseCommand(name, rest string, cal *calendar.Calendar, now time.Time) (Command, string) {
 	if len(name)+len(rest) > maxCommandLen {
 		return Command{}, fmt.Sprintf("line too long (over %d characters)", maxCommandLen)
 	}
@@ -326,7 +327,7 @@ var etaLocalLayouts = []string{
 
 // resolveETA turns an "#eta" argument into a due time; reason is non-empty
 // when it cannot.
-func resolveETA(arg string, c *Calendar, now time.Time) (time.Time, string) {
+func resolveETA(arg string, c *calendar.Calendar, now time.Time) (time.Time, string) {
 	if arg == "" {
 		return time.Time{}, "needs a date or duration, e.g. #eta 4h, #eta 2d, #eta friday or #eta 2026-12-01"
 	}
@@ -345,16 +346,16 @@ func resolveETA(arg string, c *Calendar, now time.Time) (time.Time, string) {
 	return due.In(c.Location()), ""
 }
 
-func etaTime(arg string, c *Calendar, now time.Time) (time.Time, string) {
+func etaTime(arg string, c *calendar.Calendar, now time.Time) (time.Time, string) {
 	loc := c.Location()
 	lower := strings.ToLower(arg)
-	today := DateOf(now, loc)
-	notWorking := func(d Date) string {
-		return fmt.Sprintf("%s: %s (%s) is not a working day", quoteArg(arg), d, d.weekday())
+	today := calendar.DateOf(now, loc)
+	notWorking := func(d calendar.Date) string {
+		return fmt.Sprintf("%s: %s (%s) is not a working day", quoteArg(arg), d, d.Weekday())
 	}
 	switch lower {
 	case "today":
-		closing, ok := c.closing(today)
+		closing, ok := c.Closing(today)
 		switch {
 		case !ok:
 			return time.Time{}, notWorking(today)
@@ -364,27 +365,27 @@ func etaTime(arg string, c *Calendar, now time.Time) (time.Time, string) {
 		return closing, ""
 	case "tomorrow":
 		d := today
-		for range closedHorizonDays {
-			d = d.addDays(1)
-			if closing, ok := c.closing(d); ok {
+		for range int(calendar.ClosedHorizon / (24 * time.Hour)) {
+			d = d.AddDays(1)
+			if closing, ok := c.Closing(d); ok {
 				return closing, ""
 			}
 		}
 		return time.Time{}, fmt.Sprintf("%s: no working day ahead", quoteArg(arg))
 	}
-	if wd, err := ParseWeekday(lower); err == nil {
-		d := today.addDays(1)
-		for d.weekday() != wd {
-			d = d.addDays(1)
+	if wd, err := calendar.ParseWeekday(lower); err == nil {
+		d := today.AddDays(1)
+		for d.Weekday() != wd {
+			d = d.AddDays(1)
 		}
-		closing, ok := c.closing(d)
+		closing, ok := c.Closing(d)
 		if !ok {
 			return time.Time{}, notWorking(d)
 		}
 		return closing, ""
 	}
-	if d, err := ParseDate(arg); err == nil {
-		closing, ok := c.closing(d)
+	if d, err := calendar.ParseDate(arg); err == nil {
+		closing, ok := c.Closing(d)
 		if !ok {
 			return time.Time{}, notWorking(d)
 		}
@@ -434,35 +435,17 @@ var etaUnits = map[string]string{
 // etaCommitment reads a duration argument; ok says the argument looks like
 // one (it starts with a digit and is no date), so that err, ParseCommitment's
 // explanation, is worth showing.
-func etaCommitment(lower string) (cm Commitment, ok bool, err error) {
+func etaCommitment(lower string) (cm calendar.Commitment, ok bool, err error) {
 	if lower == "" || lower[0] < '0' || lower[0] > '9' || strings.ContainsAny(lower, "-:") {
-		return Commitment{}, false, nil
+		return calendar.Commitment{}, false, nil
 	}
-	if num, unit, found := strings.Cut(lower, " "); found && isDigits(num) {
+	if num, unit, found := strings.Cut(lower, " "); found && num != "" && strings.Trim(num, "0123456789") == "" {
 		if u, known := etaUnits[unit]; known {
 			lower = num + u
 		}
 	}
-	cm, err = ParseCommitment(lower)
+	cm, err = calendar.ParseCommitment(lower)
 	return cm, true, err
-}
-
-// closing is the end of day d's last working span, or false when d is not
-// a working day.
-func (c *Calendar) closing(d Date) (time.Time, bool) {
-	if !d.valid() {
-		return time.Time{}, false
-	}
-	hc := c.cursor()
-	if !c.openDay(d, &hc) {
-		return time.Time{}, false
-	}
-	var arr [8]interval
-	ivs := c.intervals(d, arr[:0])
-	if len(ivs) == 0 {
-		return time.Time{}, false
-	}
-	return ivs[len(ivs)-1].end.In(c.Location()), true
 }
 
 // isBlank says a line holds nothing but white space.

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/rules"
 )
 
@@ -17,26 +18,26 @@ import (
 // and 2026-04-06) as holidays, and the same with split hours closing at
 // 16:00. Europe switches to summer time on Sunday 2026-03-29 and back on
 // Sunday 2026-10-25; 2026-03-10 is a Tuesday.
-func cmdCalendars(t testing.TB) (office, split *rules.Calendar) {
+func cmdCalendars(t testing.TB) (office, split *calendar.Calendar) {
 	t.Helper()
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
 		t.Fatalf("load location: %v", err)
 	}
-	mk := func(h string) *rules.Calendar {
-		spans, err := rules.ParseHours(h)
+	mk := func(h string) *calendar.Calendar {
+		spans, err := calendar.ParseHours(h)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var hol []rules.Date
+		var hol []calendar.Date
 		for _, s := range []string{"2026-04-03", "2026-04-06"} {
-			d, err := rules.ParseDate(s)
+			d, err := calendar.ParseDate(s)
 			if err != nil {
 				t.Fatal(err)
 			}
 			hol = append(hol, d)
 		}
-		c, err := rules.NewCalendar(rules.CalendarSpec{
+		c, err := calendar.NewCalendar(calendar.CalendarSpec{
 			Location: berlin,
 			Workdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
 			Hours:    spans,
@@ -51,7 +52,7 @@ func cmdCalendars(t testing.TB) (office, split *rules.Calendar) {
 }
 
 // berlinAt reads "2026-03-10 15:00" as wall-clock time in the calendar's zone.
-func berlinAt(t testing.TB, c *rules.Calendar, s string) time.Time {
+func berlinAt(t testing.TB, c *calendar.Calendar, s string) time.Time {
 	t.Helper()
 	tm, err := time.ParseInLocation("2006-01-02 15:04", s, c.Location())
 	if err != nil {

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"time"
+
+	"github.com/ackd/ackd/calendar"
 )
 
 // Config is a loaded, validated config.yaml. Build it with Load or Parse;
@@ -169,7 +171,7 @@ type Department struct {
 	// means staff and leads only.
 	Assignable []string
 
-	Calendar *Calendar
+	Calendar *calendar.Calendar
 	Digest   DigestConfig
 
 	// TrustAuthenticationResults says the receiving server writes a
@@ -210,19 +212,19 @@ type DigestConfig struct {
 // Category is a kind of request with a service commitment.
 type Category struct {
 	Name       string
-	Commitment Commitment
+	Commitment calendar.Commitment
 	// Followup is the commitment after a requester replies to an answered
 	// request; defaults to Commitment.
-	Followup Commitment
+	Followup calendar.Commitment
 	// Grace is the new commitment announced in a late notice; defaults to
 	// half of Commitment.
-	Grace    Commitment
+	Grace    calendar.Commitment
 	Escalate []EscalationStep
 	// Closing sends the requester a closing note when the request is resolved.
 	Closing bool
 	// AutoResolve resolves an answered request when the requester has not
 	// replied for this long (business time or working days); zero never.
-	AutoResolve Commitment
+	AutoResolve calendar.Commitment
 }
 
 // EscalationStep is one rung of a category's escalation ladder.

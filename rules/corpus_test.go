@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/internal/corpus"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/rules"
@@ -34,9 +35,9 @@ func corpusDept(m *rules.Message) (*rules.Department, bool) {
 		Name:           "Corpus Desk",
 		Address:        addr,
 		AllowedSenders: []string{"*"},
-		Calendar:       &rules.Calendar{},
+		Calendar:       &calendar.Calendar{},
 		Categories: map[string]*rules.Category{
-			"default": {Name: "default", Commitment: rules.Commitment{Days: 3}},
+			"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}},
 		},
 	}, self && addr != "it-help@example.test"
 }
@@ -185,9 +186,9 @@ func TestCorpusRequests(t *testing.T) {
 		Name:           "Corpus Desk",
 		Address:        corpusDeptAddress,
 		AllowedSenders: []string{"*"},
-		Calendar:       &rules.Calendar{},
+		Calendar:       &calendar.Calendar{},
 		Categories: map[string]*rules.Category{
-			"default": {Name: "default", Commitment: rules.Commitment{Days: 3}},
+			"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}},
 		},
 	}
 	replied := 0

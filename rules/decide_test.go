@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ackd/ackd/calendar"
 )
 
 var arrival = time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)
@@ -16,11 +18,11 @@ func testDept(t *testing.T, rules ...*Rule) *Department {
 		Address:        "it-help@example.test",
 		Aliases:        []string{"helpdesk@example.test"},
 		AllowedSenders: []string{"*@example.test", "*@hr.example.test", "partner@extern.example"},
-		Calendar:       &Calendar{},
+		Calendar:       &calendar.Calendar{},
 		Categories: map[string]*Category{
-			"default": {Name: "default", Commitment: Commitment{Days: 3}},
-			"access":  {Name: "access", Commitment: Commitment{Business: 4 * time.Hour}},
-			"print":   {Name: "print", Commitment: Commitment{Days: 1}},
+			"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}},
+			"access":  {Name: "access", Commitment: calendar.Commitment{Business: 4 * time.Hour}},
+			"print":   {Name: "print", Commitment: calendar.Commitment{Days: 1}},
 		},
 		Rules:  rules,
 		others: []string{"payroll@example.test", "facilities@example.test"},
@@ -290,21 +292,21 @@ func TestDecide(t *testing.T) {
 	tests := []struct {
 		name, subject, text, from string
 		rule, category            string
-		commitment                Commitment
+		commitment                calendar.Commitment
 	}{
-		{"first rule", "Passwort vergessen", "", "", "password-reset", "access", Commitment{Business: 4 * time.Hour}},
-		{"first match wins over later", "Drucker: Passwort für Web-UI", "", "", "password-reset", "access", Commitment{Business: 4 * time.Hour}},
-		{"second rule via body regex", "Hilfe", "Der TONER ist leer.", "", "printer", "print", Commitment{Days: 1}},
-		{"quoted body is not matched", "Hilfe", "Danke!\n> Der Toner ist leer.", "", "", "default", Commitment{Days: 3}},
-		{"French", "Mot de passe expiré", "", "", "password-reset", "access", Commitment{Business: 4 * time.Hour}},
-		{"French printer", "L'imprimante du 3e étage", "", "", "printer", "print", Commitment{Days: 1}},
-		{"Turkish", "ŞİFRE SIFIRLAMA", "", "", "password-reset", "access", Commitment{Business: 4 * time.Hour}},
-		{"Japanese", "パスワードを忘れました", "", "", "password-reset", "access", Commitment{Business: 4 * time.Hour}},
-		{"Chinese", "打印机坏了", "", "", "printer", "print", Commitment{Days: 1}},
-		{"two keys, both hold", "VPN geht nicht", "", "anna@hr.example.test", "vpn-from-hr", "access", Commitment{Business: 4 * time.Hour}},
-		{"two keys, one fails", "VPN geht nicht", "", "", "", "default", Commitment{Days: 3}},
-		{"unknown category falls back to default", "Scanner defekt", "", "", "typo-category", "default", Commitment{Days: 3}},
-		{"default", "Neuer Monitor für Zoë", "", "", "", "default", Commitment{Days: 3}},
+		{"first rule", "Passwort vergessen", "", "", "password-reset", "access", calendar.Commitment{Business: 4 * time.Hour}},
+		{"first match wins over later", "Drucker: Passwort für Web-UI", "", "", "password-reset", "access", calendar.Commitment{Business: 4 * time.Hour}},
+		{"second rule via body regex", "Hilfe", "Der TONER ist leer.", "", "printer", "print", calendar.Commitment{Days: 1}},
+		{"quoted body is not matched", "Hilfe", "Danke!\n> Der Toner ist leer.", "", "", "default", calendar.Commitment{Days: 3}},
+		{"French", "Mot de passe expiré", "", "", "password-reset", "access", calendar.Commitment{Business: 4 * time.Hour}},
+		{"French printer", "L'imprimante du 3e étage", "", "", "printer", "print", calendar.Commitment{Days: 1}},
+		{"Turkish", "ŞİFRE SIFIRLAMA", "", "", "password-reset", "access", calendar.Commitment{Business: 4 * time.Hour}},
+		{"Japanese", "パスワードを忘れました", "", "", "password-reset", "access", calendar.Commitment{Business: 4 * time.Hour}},
+		{"Chinese", "打印机坏了", "", "", "printer", "print", calendar.Commitment{Days: 1}},
+		{"two keys, both hold", "VPN geht nicht", "", "anna@hr.example.test", "vpn-from-hr", "access", calendar.Commitment{Business: 4 * time.Hour}},
+		{"two keys, one fails", "VPN geht nicht", "", "", "", "default", calendar.Commitment{Days: 3}},
+		{"unknown category falls back to default", "Scanner defekt", "", "", "typo-category", "default", calendar.Commitment{Days: 3}},
+		{"default", "Neuer Monitor für Zoë", "", "", "", "default", calendar.Commitment{Days: 3}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

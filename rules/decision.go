@@ -1,6 +1,10 @@
 package rules
 
-import "time"
+import (
+	"time"
+
+	"github.com/ackd/ackd/calendar"
+)
 
 // Decision is the outcome of Decide for one message: whether ackd sends a
 // receipt, why, and what it commits to.
@@ -19,7 +23,7 @@ type Decision struct {
 	Department string // department name
 	Rule       string // name of the matching rule, "" when the default category caught it
 	Category   string
-	Commitment Commitment
+	Commitment calendar.Commitment
 	ReceivedAt time.Time // arrival time (IMAP INTERNALDATE), as given to Decide
 	DueAt      time.Time // ReceivedAt plus Commitment in business time; zero when Reply is false
 }

@@ -16,8 +16,9 @@
 //     normalised text.
 //   - Staff commands (commands.go) and authority (authority.go): "#eta",
 //     "#assign" and the rest, and what may act on a request.
-//   - The business calendar (calendar.go, holidays*.go): working hours,
-//     holidays and due times counted in business time.
+//
+// The business calendar (working hours, holidays, commitments and due
+// times) is package calendar.
 //
 // Nothing here reads the network or the clock; files are read only while
 // loading a config.

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/internal/addrspec"
 	"github.com/ackd/ackd/internal/loopback"
 	"github.com/ackd/ackd/internal/pgdsn"
@@ -730,7 +731,7 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 	if v := m.get("assignable"); v != nil {
 		d.Assignable = l.globs(v, "assignable")
 	}
-	var spans []Span
+	var spans []calendar.Span
 	if v := m.get("calendar"); v != nil {
 		d.Calendar, spans = l.calendar(v)
 	}
@@ -869,16 +870,16 @@ func (l *loader) imap(n *yaml.Node, ic *IMAPConfig) {
 
 // calendar builds the department calendar; it also returns the working
 // hours so category defaults can speak of half a working day.
-func (l *loader) calendar(n *yaml.Node) (*Calendar, []Span) {
+func (l *loader) calendar(n *yaml.Node) (*calendar.Calendar, []calendar.Span) {
 	m := l.mapping(n, "calendar", "timezone", "workdays", "hours", "holidays", "public_holidays")
 	if m == nil {
 		return nil, nil
 	}
 	l.require(m, "calendar", "timezone")
 	ok := true
-	spec := CalendarSpec{
+	spec := calendar.CalendarSpec{
 		Workdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
-		Hours:    []Span{{Start: 9 * time.Hour, End: 17 * time.Hour}},
+		Hours:    []calendar.Span{{Start: 9 * time.Hour, End: 17 * time.Hour}},
 	}
 	if v := m.get("timezone"); v != nil {
 		tz, good := l.str(v, "timezone")
@@ -911,7 +912,7 @@ func (l *loader) calendar(n *yaml.Node) (*Calendar, []Span) {
 		spec.Workdays = nil
 		seen := map[time.Weekday]bool{}
 		for i, s := range days {
-			wd, err := ParseWeekday(s)
+			wd, err := calendar.ParseWeekday(s)
 			if err != nil {
 				l.at(nodes[i], "workdays: %q: %v", s, err)
 				ok = false
@@ -927,7 +928,7 @@ func (l *loader) calendar(n *yaml.Node) (*Calendar, []Span) {
 	}
 	if v := m.get("hours"); v != nil {
 		if s, good := l.str(v, "hours"); good {
-			spans, err := ParseHours(s)
+			spans, err := calendar.ParseHours(s)
 			if err != nil {
 				l.at(v, "hours: %q: %v", s, err)
 				ok = false
@@ -941,7 +942,7 @@ func (l *loader) calendar(n *yaml.Node) (*Calendar, []Span) {
 	if v := m.get("holidays"); v != nil {
 		days, nodes := l.strs(v, "holidays")
 		for i, s := range days {
-			d, err := ParseDate(s)
+			d, err := calendar.ParseDate(s)
 			if err != nil {
 				l.at(nodes[i], "holidays: %q: %v", s, err)
 				ok = false
@@ -952,7 +953,7 @@ func (l *loader) calendar(n *yaml.Node) (*Calendar, []Span) {
 	}
 	if v := m.get("public_holidays"); v != nil {
 		if s, good := l.str(v, "public_holidays"); good {
-			if !ValidPublicHolidays(s) {
+			if !calendar.ValidPublicHolidays(s) {
 				l.at(v, "public_holidays: unknown holiday set %q (use a code such as DE, DE-BY, US or GB)", s)
 				ok = false
 			}
@@ -962,7 +963,7 @@ func (l *loader) calendar(n *yaml.Node) (*Calendar, []Span) {
 	if !ok {
 		return nil, spec.Hours
 	}
-	cal, err := NewCalendar(spec)
+	cal, err := calendar.NewCalendar(spec)
 	if err != nil {
 		l.at(m.node, "calendar: %v", err)
 		return nil, spec.Hours
@@ -998,45 +999,45 @@ func (l *loader) digest(n *yaml.Node, dc *DigestConfig) {
 	}
 }
 
-func (l *loader) commitment(n *yaml.Node, key string) (Commitment, bool) {
+func (l *loader) commitment(n *yaml.Node, key string) (calendar.Commitment, bool) {
 	s, ok := l.str(n, key)
 	if !ok {
-		return Commitment{}, false
+		return calendar.Commitment{}, false
 	}
-	c, err := ParseCommitment(s)
+	c, err := calendar.ParseCommitment(s)
 	if err != nil {
 		l.at(n, "%s: %q: %v", key, s, err)
-		return Commitment{}, false
+		return calendar.Commitment{}, false
 	}
 	if c.IsZero() {
 		l.at(n, "%s: must be more than zero", key)
-		return Commitment{}, false
+		return calendar.Commitment{}, false
 	}
 	return c, true
 }
 
 // halfCommitment is the default grace: half of c, in whole days when that is exact,
 // else in business time (a working day being the sum of the hours spans).
-func halfCommitment(c Commitment, spans []Span) Commitment {
+func halfCommitment(c calendar.Commitment, spans []calendar.Span) calendar.Commitment {
 	if c.Days == 0 {
-		return Commitment{Business: c.Business / 2}
+		return calendar.Commitment{Business: c.Business / 2}
 	}
 	if c.Days%2 == 0 {
-		return Commitment{Days: c.Days / 2}
+		return calendar.Commitment{Days: c.Days / 2}
 	}
 	var day time.Duration
 	for _, s := range spans {
 		day += s.End - s.Start
 	}
 	if day <= 0 {
-		return Commitment{Days: max(1, c.Days/2)}
+		return calendar.Commitment{Days: max(1, c.Days/2)}
 	}
-	return Commitment{Business: time.Duration(c.Days) * day / 2}
+	return calendar.Commitment{Business: time.Duration(c.Days) * day / 2}
 }
 
 var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing", "auto_resolve"}
 
-func (l *loader) categories(n *yaml.Node, d *Department, spans []Span) map[string]*Category {
+func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) map[string]*Category {
 	n = followAlias(n)
 	cats := map[string]*Category{}
 	if n == nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ackd/ackd/calendar"
 )
 
 // updateGolden says whether -update was given. The flag may already be
@@ -262,11 +264,11 @@ func TestParseDefaults(t *testing.T) {
 			struct {
 				name      string
 				got, want any
-			}{"followup defaults to commitment", def.Followup, Commitment{Days: 3}},
+			}{"followup defaults to commitment", def.Followup, calendar.Commitment{Days: 3}},
 			struct {
 				name      string
 				got, want any
-			}{"grace defaults to half", def.Grace, Commitment{Business: 12 * time.Hour}},
+			}{"grace defaults to half", def.Grace, calendar.Commitment{Business: 12 * time.Hour}},
 		)
 		if cfg.Departments[0].Calendar == nil {
 			t.Error("calendar not built")
@@ -335,21 +337,21 @@ func TestParseEscalationSteps(t *testing.T) {
 }
 
 func TestHalfCommitment(t *testing.T) {
-	day := []Span{{Start: 9 * time.Hour, End: 12 * time.Hour}, {Start: 13 * time.Hour, End: 17 * time.Hour}}
+	day := []calendar.Span{{Start: 9 * time.Hour, End: 12 * time.Hour}, {Start: 13 * time.Hour, End: 17 * time.Hour}}
 	tests := []struct {
-		in, want Commitment
+		in, want calendar.Commitment
 	}{
-		{Commitment{Business: 4 * time.Hour}, Commitment{Business: 2 * time.Hour}},
-		{Commitment{Days: 4}, Commitment{Days: 2}},
-		{Commitment{Days: 3}, Commitment{Business: 3 * 7 * time.Hour / 2}},
-		{Commitment{Days: 1}, Commitment{Business: 7 * time.Hour / 2}},
+		{calendar.Commitment{Business: 4 * time.Hour}, calendar.Commitment{Business: 2 * time.Hour}},
+		{calendar.Commitment{Days: 4}, calendar.Commitment{Days: 2}},
+		{calendar.Commitment{Days: 3}, calendar.Commitment{Business: 3 * 7 * time.Hour / 2}},
+		{calendar.Commitment{Days: 1}, calendar.Commitment{Business: 7 * time.Hour / 2}},
 	}
 	for _, tt := range tests {
 		if got := halfCommitment(tt.in, day); got != tt.want {
 			t.Errorf("halfCommitment(%+v) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
-	if got := halfCommitment(Commitment{Days: 1}, nil); got != (Commitment{Days: 1}) {
+	if got := halfCommitment(calendar.Commitment{Days: 1}, nil); got != (calendar.Commitment{Days: 1}) {
 		t.Errorf("halfCommitment(1d) without hours = %+v, want 1d", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/rules"
 )
 
@@ -49,9 +50,9 @@ func TestRobotsWithoutHeaders(t *testing.T) {
 		Name:           "IT Help Desk",
 		Address:        "it-help@example.test",
 		AllowedSenders: []string{"*"},
-		Calendar:       &rules.Calendar{},
+		Calendar:       &calendar.Calendar{},
 		Categories: map[string]*rules.Category{
-			"default": {Name: "default", Commitment: rules.Commitment{Days: 3}},
+			"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}},
 		},
 	}
 	for _, tc := range tests {

@@ -43,6 +43,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -67,7 +68,7 @@ type Line struct {
 // Record is the commitment record of a category, or of the department.
 type Record struct {
 	Category   string // "" for the department as a whole
-	Commitment rules.Commitment
+	Commitment calendar.Commitment
 	Kept       int
 	Missed     int
 	Pending    int // received in the window, not yet due and unanswered
@@ -77,7 +78,7 @@ type Record struct {
 	P80      time.Duration
 	// Suggest is a realistic commitment when P80 is above the commitment
 	// or below half of it; zero otherwise.
-	Suggest rules.Commitment
+	Suggest calendar.Commitment
 	// Advice says in words why Suggest is set; "" otherwise.
 	Advice string
 }
@@ -409,7 +410,7 @@ func categoryOf(d *rules.Department, name string) *rules.Category {
 
 // DayLength is the business time of the calendar's next working day
 // after t, the unit a working-day commitment is counted in.
-func DayLength(cal *rules.Calendar, t time.Time) time.Duration {
+func DayLength(cal *calendar.Calendar, t time.Time) time.Duration {
 	open := cal.NextOpen(t).In(cal.Location())
 	y, m, d := open.Date()
 	start := time.Date(y, m, d, 0, 0, 0, 0, cal.Location())
@@ -419,23 +420,23 @@ func DayLength(cal *rules.Calendar, t time.Time) time.Duration {
 // suggest proposes a realistic commitment when the p80 response time is
 // above the commitment, or below half of it: p80 rounded up to the next
 // whole business hour, or working day for a commitment in days.
-func suggest(cal *rules.Calendar, rec Record, now time.Time) (rules.Commitment, string) {
+func suggest(cal *calendar.Calendar, rec Record, now time.Time) (calendar.Commitment, string) {
 	cm := rec.Commitment
 	if rec.Answered == 0 || cm.IsZero() || (cm.Days > 0 && cm.Business > 0) {
-		return rules.Commitment{}, ""
+		return calendar.Commitment{}, ""
 	}
 	var limit time.Duration
-	var next rules.Commitment
+	var next calendar.Commitment
 	if cm.Days > 0 {
 		day := DayLength(cal, now)
 		if day <= 0 {
-			return rules.Commitment{}, ""
+			return calendar.Commitment{}, ""
 		}
 		limit = time.Duration(cm.Days) * day
-		next = rules.Commitment{Days: max(1, int((rec.P80+day-1)/day))}
+		next = calendar.Commitment{Days: max(1, int((rec.P80+day-1)/day))}
 	} else {
 		limit = cm.Business
-		next = rules.Commitment{Business: max(time.Hour, (rec.P80+time.Hour-1)/time.Hour*time.Hour)}
+		next = calendar.Commitment{Business: max(time.Hour, (rec.P80+time.Hour-1)/time.Hour*time.Hour)}
 	}
 	var why string
 	switch {
@@ -444,10 +445,10 @@ func suggest(cal *rules.Calendar, rec Record, now time.Time) (rules.Commitment, 
 	case rec.P80 < limit/2:
 		why = fmt.Sprintf("p80 first response %s is below half the %s commitment", mailtext.Span(rec.P80), cm)
 	default:
-		return rules.Commitment{}, ""
+		return calendar.Commitment{}, ""
 	}
 	if next == cm {
-		return rules.Commitment{}, ""
+		return calendar.Commitment{}, ""
 	}
 	return next, why + "; a realistic commitment is " + next.String()
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 )
@@ -13,11 +14,11 @@ import (
 // 2026 12:00, the window 30 days (from Saturday 14 February 12:00).
 func fixtureDept(t *testing.T) *rules.Department {
 	t.Helper()
-	cal, err := rules.NewCalendar(rules.CalendarSpec{
+	cal, err := calendar.NewCalendar(calendar.CalendarSpec{
 		Location: time.UTC,
 		Workdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
-		Hours:    []rules.Span{{Start: 9 * time.Hour, End: 17 * time.Hour}},
-		Holidays: []rules.Date{{Year: 2026, Month: time.March, Day: 4}},
+		Hours:    []calendar.Span{{Start: 9 * time.Hour, End: 17 * time.Hour}},
+		Holidays: []calendar.Date{{Year: 2026, Month: time.March, Day: 4}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -25,9 +26,9 @@ func fixtureDept(t *testing.T) *rules.Department {
 	return &rules.Department{
 		Name: "IT Help Desk", Address: "it-help@example.test", Calendar: cal,
 		Categories: map[string]*rules.Category{
-			"access":   {Name: "access", Commitment: rules.Commitment{Business: 4 * time.Hour}},
-			"hardware": {Name: "hardware", Commitment: rules.Commitment{Days: 1}},
-			"default":  {Name: "default", Commitment: rules.Commitment{Days: 3}},
+			"access":   {Name: "access", Commitment: calendar.Commitment{Business: 4 * time.Hour}},
+			"hardware": {Name: "hardware", Commitment: calendar.Commitment{Days: 1}},
+			"default":  {Name: "default", Commitment: calendar.Commitment{Days: 3}},
 		},
 	}
 }

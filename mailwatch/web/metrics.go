@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
 )
@@ -52,7 +53,7 @@ func (s Sources) mailboxes() []MailboxStatus {
 	return s.Mailboxes()
 }
 
-func (s Sources) calendar(dept string) *rules.Calendar {
+func (s Sources) calendar(dept string) *calendar.Calendar {
 	if s.Config == nil {
 		return nil
 	}

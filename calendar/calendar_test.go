@@ -1,4 +1,4 @@
-package rules_test
+package calendar_test
 
 import (
 	"math"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/calendar"
 )
 
 var weekdays = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
@@ -20,20 +20,20 @@ func loadLoc(t testing.TB, name string) *time.Location {
 	return loc
 }
 
-func hours(t testing.TB, s string) []rules.Span {
+func hours(t testing.TB, s string) []calendar.Span {
 	t.Helper()
-	sp, err := rules.ParseHours(s)
+	sp, err := calendar.ParseHours(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sp
 }
 
-func dates(t testing.TB, ss ...string) []rules.Date {
+func dates(t testing.TB, ss ...string) []calendar.Date {
 	t.Helper()
-	var ds []rules.Date
+	var ds []calendar.Date
 	for _, s := range ss {
-		d, err := rules.ParseDate(s)
+		d, err := calendar.ParseDate(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,9 +42,9 @@ func dates(t testing.TB, ss ...string) []rules.Date {
 	return ds
 }
 
-func newCal(t testing.TB, spec rules.CalendarSpec) *rules.Calendar {
+func newCal(t testing.TB, spec calendar.CalendarSpec) *calendar.Calendar {
 	t.Helper()
-	c, err := rules.NewCalendar(spec)
+	c, err := calendar.NewCalendar(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,25 +62,25 @@ func at(t testing.TB, loc *time.Location, s string) time.Time {
 }
 
 // The named calendars the table tests share. 2026-03-10 is a Tuesday.
-func calendars(t testing.TB) map[string]*rules.Calendar {
+func calendars(t testing.TB) map[string]*calendar.Calendar {
 	berlin := loadLoc(t, "Europe/Berlin")
 	ny := loadLoc(t, "America/New_York")
 	all := []time.Weekday{time.Sunday, time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday}
-	return map[string]*rules.Calendar{
-		"office": newCal(t, rules.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00")}),
+	return map[string]*calendar.Calendar{
+		"office": newCal(t, calendar.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00")}),
 		// Monday 2026-03-16 is a holiday.
-		"office-mon-holiday": newCal(t, rules.CalendarSpec{Location: berlin, Workdays: weekdays,
+		"office-mon-holiday": newCal(t, calendar.CalendarSpec{Location: berlin, Workdays: weekdays,
 			Hours: hours(t, "09:00-17:00"), Holidays: dates(t, "2026-03-16")}),
-		"christmas": newCal(t, rules.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00"),
+		"christmas": newCal(t, calendar.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00"),
 			Holidays: dates(t, "2026-12-24", "2026-12-25", "2026-12-26", "2026-12-31", "2027-01-01")}),
-		"split":    newCal(t, rules.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "08:00-12:00,13:00-17:00")}),
-		"24h":      newCal(t, rules.CalendarSpec{Location: berlin, Workdays: all, Hours: hours(t, "00:00-24:00")}),
-		"ny":       newCal(t, rules.CalendarSpec{Location: ny, Workdays: weekdays, Hours: hours(t, "09:00-17:00"), Public: "US"}),
-		"ny24h":    newCal(t, rules.CalendarSpec{Location: ny, Workdays: all, Hours: hours(t, "00:00-24:00")}),
-		"saturday": newCal(t, rules.CalendarSpec{Location: berlin, Workdays: append(weekdays[:5:5], time.Saturday), Hours: hours(t, "09:00-13:00")}),
-		"de-by":    newCal(t, rules.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00"), Public: "de-by"}),
-		"de-be":    newCal(t, rules.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00"), Public: "DE-BE"}),
-		"gb":       newCal(t, rules.CalendarSpec{Location: loadLoc(t, "Europe/London"), Workdays: weekdays, Hours: hours(t, "09:00-17:00"), Public: "GB"}),
+		"split":    newCal(t, calendar.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "08:00-12:00,13:00-17:00")}),
+		"24h":      newCal(t, calendar.CalendarSpec{Location: berlin, Workdays: all, Hours: hours(t, "00:00-24:00")}),
+		"ny":       newCal(t, calendar.CalendarSpec{Location: ny, Workdays: weekdays, Hours: hours(t, "09:00-17:00"), Public: "US"}),
+		"ny24h":    newCal(t, calendar.CalendarSpec{Location: ny, Workdays: all, Hours: hours(t, "00:00-24:00")}),
+		"saturday": newCal(t, calendar.CalendarSpec{Location: berlin, Workdays: append(weekdays[:5:5], time.Saturday), Hours: hours(t, "09:00-13:00")}),
+		"de-by":    newCal(t, calendar.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00"), Public: "de-by"}),
+		"de-be":    newCal(t, calendar.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00"), Public: "DE-BE"}),
+		"gb":       newCal(t, calendar.CalendarSpec{Location: loadLoc(t, "Europe/London"), Workdays: weekdays, Hours: hours(t, "09:00-17:00"), Public: "GB"}),
 	}
 }
 
@@ -142,7 +142,7 @@ func TestDue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := cals[tt.cal]
-			cm, err := rules.ParseCommitment(tt.commitment)
+			cm, err := calendar.ParseCommitment(tt.commitment)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +206,7 @@ func TestDSTSpanEdgeInGap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newCal(t, rules.CalendarSpec{Location: tt.loc, Workdays: sunday, Hours: hours(t, tt.hours)})
+			c := newCal(t, calendar.CalendarSpec{Location: tt.loc, Workdays: sunday, Hours: hours(t, tt.hours)})
 			arrival := at(t, tt.loc, tt.arrival)
 			if got := c.NextOpen(arrival); !got.Equal(tt.wantOpen) {
 				t.Errorf("NextOpen = %s, want %s", got, tt.wantOpen)
@@ -341,7 +341,7 @@ func TestAtShareExtend(t *testing.T) {
 	c := calendars(t)["office"]
 	loc := c.Location()
 	arrival := at(t, loc, "2026-03-10 20:00") // Tuesday evening
-	due := c.Due(arrival, rules.Commitment{Days: 1})
+	due := c.Due(arrival, calendar.Commitment{Days: 1})
 	if want := at(t, loc, "2026-03-12 09:00"); !due.Equal(want) {
 		t.Fatalf("due = %s, want %s", due, want)
 	}
@@ -371,22 +371,22 @@ func TestAtShareExtend(t *testing.T) {
 // end within reach.
 func TestClosedForYears(t *testing.T) {
 	berlin := loadLoc(t, "Europe/Berlin")
-	var hol []rules.Date
+	var hol []calendar.Date
 	for d := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC); d.Year() < 2030; d = d.AddDate(0, 0, 1) {
-		hol = append(hol, rules.DateOf(d, time.UTC))
+		hol = append(hol, calendar.DateOf(d, time.UTC))
 	}
-	c := newCal(t, rules.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00"), Holidays: hol})
+	c := newCal(t, calendar.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00"), Holidays: hol})
 	arrival := at(t, berlin, "2026-03-10 15:00")
-	windowDays := int(rules.ClosedHorizon/(24*time.Hour)) + 1
+	windowDays := int(calendar.ClosedHorizon/(24*time.Hour)) + 1
 	giveUp := time.Date(2026, 3, 10+windowDays, 0, 0, 0, 0, berlin)
 
 	if got := c.NextOpen(arrival); !got.Equal(giveUp) {
 		t.Errorf("NextOpen = %s, want give-up %s", got, giveUp)
 	}
-	if got := c.Due(arrival, rules.Commitment{Business: 4 * time.Hour}); !got.Equal(giveUp) {
+	if got := c.Due(arrival, calendar.Commitment{Business: 4 * time.Hour}); !got.Equal(giveUp) {
 		t.Errorf("Due(4h) = %s, want give-up %s", got, giveUp)
 	}
-	if got := c.Due(arrival, rules.Commitment{Days: 3}); got.Before(giveUp) {
+	if got := c.Due(arrival, calendar.Commitment{Days: 3}); got.Before(giveUp) {
 		t.Errorf("Due(3d) = %s, want at least %s", got, giveUp)
 	}
 	if got, want := c.SubBusiness(arrival, time.Hour), at(t, berlin, "2025-12-31 16:00"); !got.Equal(want) {
@@ -401,12 +401,12 @@ func TestClosedForYears(t *testing.T) {
 		t.Errorf("NextOpen = %s, want %s", got, want)
 	}
 	// A zero Calendar is never open; it must answer too.
-	var zero rules.Calendar
+	var zero calendar.Calendar
 	if got := zero.NextOpen(arrival); !got.After(arrival) || zero.IsOpen(arrival) {
 		t.Errorf("zero calendar: NextOpen = %s, IsOpen = %v", got, zero.IsOpen(arrival))
 	}
 	// A hand-built commitment far beyond ParseCommitment's limit ends.
-	if got := calendars(t)["office"].Due(arrival, rules.Commitment{Days: math.MaxInt}); !got.After(arrival) {
+	if got := calendars(t)["office"].Due(arrival, calendar.Commitment{Days: math.MaxInt}); !got.After(arrival) {
 		t.Errorf("huge Days: Due = %s", got)
 	}
 }
@@ -414,20 +414,20 @@ func TestClosedForYears(t *testing.T) {
 func TestParseCommitment(t *testing.T) {
 	tests := []struct {
 		in      string
-		want    rules.Commitment
+		want    calendar.Commitment
 		str     string
 		wantErr string
 	}{
-		{in: "4h", want: rules.Commitment{Business: 4 * time.Hour}, str: "4h"},
-		{in: "90m", want: rules.Commitment{Business: 90 * time.Minute}, str: "1h30m"},
-		{in: "1h30m", want: rules.Commitment{Business: 90 * time.Minute}, str: "1h30m"},
-		{in: "30m", want: rules.Commitment{Business: 30 * time.Minute}, str: "30m"},
-		{in: " 4H ", want: rules.Commitment{Business: 4 * time.Hour}, str: "4h"},
-		{in: "1.5h", want: rules.Commitment{Business: 90 * time.Minute}, str: "1h30m"},
-		{in: "90s", want: rules.Commitment{Business: 90 * time.Second}, str: "1m30s"},
-		{in: "3d", want: rules.Commitment{Days: 3}, str: "3d"},
-		{in: "365d", want: rules.Commitment{Days: 365}, str: "365d"},
-		{in: "8760h", want: rules.Commitment{Business: 8760 * time.Hour}, str: "8760h"},
+		{in: "4h", want: calendar.Commitment{Business: 4 * time.Hour}, str: "4h"},
+		{in: "90m", want: calendar.Commitment{Business: 90 * time.Minute}, str: "1h30m"},
+		{in: "1h30m", want: calendar.Commitment{Business: 90 * time.Minute}, str: "1h30m"},
+		{in: "30m", want: calendar.Commitment{Business: 30 * time.Minute}, str: "30m"},
+		{in: " 4H ", want: calendar.Commitment{Business: 4 * time.Hour}, str: "4h"},
+		{in: "1.5h", want: calendar.Commitment{Business: 90 * time.Minute}, str: "1h30m"},
+		{in: "90s", want: calendar.Commitment{Business: 90 * time.Second}, str: "1m30s"},
+		{in: "3d", want: calendar.Commitment{Days: 3}, str: "3d"},
+		{in: "365d", want: calendar.Commitment{Days: 365}, str: "365d"},
+		{in: "8760h", want: calendar.Commitment{Business: 8760 * time.Hour}, str: "8760h"},
 		{in: "", wantErr: "empty"},
 		{in: "0", wantErr: "missing unit"},
 		{in: "4", wantErr: "write 4h for business hours or 4d"},
@@ -447,7 +447,7 @@ func TestParseCommitment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := rules.ParseCommitment(tt.in)
+			got, err := calendar.ParseCommitment(tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "parse commitment") {
 					t.Fatalf("ParseCommitment(%q) = %v, %v; want error containing %q", tt.in, got, err, tt.wantErr)
@@ -460,7 +460,7 @@ func TestParseCommitment(t *testing.T) {
 			if s := got.String(); s != tt.str {
 				t.Errorf("String() = %q, want %q", s, tt.str)
 			}
-			back, err := rules.ParseCommitment(got.String())
+			back, err := calendar.ParseCommitment(got.String())
 			if err != nil || back != got {
 				t.Errorf("round trip of %q: %v, %v", got.String(), back, err)
 			}
@@ -499,7 +499,7 @@ func TestParseHours(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := rules.ParseHours(tt.in)
+			got, err := calendar.ParseHours(tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("ParseHours(%q) = %v, %v; want error containing %q", tt.in, got, err, tt.wantErr)
@@ -509,7 +509,7 @@ func TestParseHours(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s := rules.FormatHours(got); s != tt.want {
+			if s := calendar.FormatHours(got); s != tt.want {
 				t.Errorf("ParseHours(%q) = %s, want %s", tt.in, s, tt.want)
 			}
 		})
@@ -529,7 +529,7 @@ func TestParseWeekday(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := rules.ParseWeekday(tt.in)
+			got, err := calendar.ParseWeekday(tt.in)
 			if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
 				t.Errorf("ParseWeekday(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
 			}
@@ -549,7 +549,7 @@ func TestParseDate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := rules.ParseDate(tt.in)
+			got, err := calendar.ParseDate(tt.in)
 			if (err == nil) != tt.ok {
 				t.Fatalf("ParseDate(%q) = %v, %v; want ok %v", tt.in, got, err, tt.ok)
 			}
@@ -562,28 +562,28 @@ func TestParseDate(t *testing.T) {
 
 func TestNewCalendarErrors(t *testing.T) {
 	berlin := loadLoc(t, "Europe/Berlin")
-	good := rules.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: []rules.Span{{9 * time.Hour, 17 * time.Hour}}}
+	good := calendar.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: []calendar.Span{{9 * time.Hour, 17 * time.Hour}}}
 	tests := []struct {
 		name   string
-		edit   func(*rules.CalendarSpec)
+		edit   func(*calendar.CalendarSpec)
 		errors []string
 	}{
-		{"no location", func(s *rules.CalendarSpec) { s.Location = nil }, []string{"no time zone"}},
-		{"no workdays", func(s *rules.CalendarSpec) { s.Workdays = nil }, []string{"no workdays"}},
-		{"bad weekday", func(s *rules.CalendarSpec) { s.Workdays = []time.Weekday{9} }, []string{"bad weekday 9", "no workdays"}},
-		{"no hours", func(s *rules.CalendarSpec) { s.Hours = nil }, []string{"no working hours"}},
-		{"inverted span", func(s *rules.CalendarSpec) { s.Hours = []rules.Span{{17 * time.Hour, 9 * time.Hour}} }, []string{"ends before it starts"}},
-		{"span past midnight", func(s *rules.CalendarSpec) { s.Hours = []rules.Span{{20 * time.Hour, 26 * time.Hour}} }, []string{"outside 00:00-24:00"}},
-		{"bad holiday", func(s *rules.CalendarSpec) { s.Holidays = []rules.Date{{2026, 2, 30}} }, []string{"2026-02-30 is not a real day"}},
-		{"unknown public", func(s *rules.CalendarSpec) { s.Public = "XX" }, []string{`unknown public holidays "XX"`, "DE-BY"}},
-		{"all at once", func(s *rules.CalendarSpec) { s.Location, s.Workdays, s.Public = nil, nil, "AU" },
+		{"no location", func(s *calendar.CalendarSpec) { s.Location = nil }, []string{"no time zone"}},
+		{"no workdays", func(s *calendar.CalendarSpec) { s.Workdays = nil }, []string{"no workdays"}},
+		{"bad weekday", func(s *calendar.CalendarSpec) { s.Workdays = []time.Weekday{9} }, []string{"bad weekday 9", "no workdays"}},
+		{"no hours", func(s *calendar.CalendarSpec) { s.Hours = nil }, []string{"no working hours"}},
+		{"inverted span", func(s *calendar.CalendarSpec) { s.Hours = []calendar.Span{{17 * time.Hour, 9 * time.Hour}} }, []string{"ends before it starts"}},
+		{"span past midnight", func(s *calendar.CalendarSpec) { s.Hours = []calendar.Span{{20 * time.Hour, 26 * time.Hour}} }, []string{"outside 00:00-24:00"}},
+		{"bad holiday", func(s *calendar.CalendarSpec) { s.Holidays = []calendar.Date{{2026, 2, 30}} }, []string{"2026-02-30 is not a real day"}},
+		{"unknown public", func(s *calendar.CalendarSpec) { s.Public = "XX" }, []string{`unknown public holidays "XX"`, "DE-BY"}},
+		{"all at once", func(s *calendar.CalendarSpec) { s.Location, s.Workdays, s.Public = nil, nil, "AU" },
 			[]string{"no time zone", "no workdays", `unknown public holidays "AU"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := good
 			tt.edit(&spec)
-			c, err := rules.NewCalendar(spec)
+			c, err := calendar.NewCalendar(spec)
 			if err == nil {
 				t.Fatalf("NewCalendar = %v, want error", c)
 			}
@@ -594,7 +594,7 @@ func TestNewCalendarErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := rules.NewCalendar(good); err != nil {
+	if _, err := calendar.NewCalendar(good); err != nil {
 		t.Errorf("good spec: %v", err)
 	}
 }
@@ -603,12 +603,12 @@ func TestNewCalendarErrors(t *testing.T) {
 // not change the calendar.
 func TestNewCalendarCopies(t *testing.T) {
 	berlin := loadLoc(t, "Europe/Berlin")
-	spec := rules.CalendarSpec{Location: berlin, Workdays: []time.Weekday{time.Tuesday},
+	spec := calendar.CalendarSpec{Location: berlin, Workdays: []time.Weekday{time.Tuesday},
 		Hours: hours(t, "09:00-17:00"), Holidays: dates(t, "2026-03-17")}
 	c := newCal(t, spec)
 	spec.Workdays[0] = time.Saturday
-	spec.Hours[0] = rules.Span{Start: 0, End: 24 * time.Hour}
-	spec.Holidays[0] = rules.Date{Year: 2026, Month: 3, Day: 10}
+	spec.Hours[0] = calendar.Span{Start: 0, End: 24 * time.Hour}
+	spec.Holidays[0] = calendar.Date{Year: 2026, Month: 3, Day: 10}
 	if !c.IsOpen(at(t, berlin, "2026-03-10 10:00")) || c.IsOpen(at(t, berlin, "2026-03-17 10:00")) ||
 		c.IsOpen(at(t, berlin, "2026-03-10 08:00")) {
 		t.Error("calendar changed with the spec it was built from")
@@ -617,14 +617,14 @@ func TestNewCalendarCopies(t *testing.T) {
 
 func TestCommitmentStringOddValues(t *testing.T) {
 	tests := []struct {
-		cm   rules.Commitment
+		cm   calendar.Commitment
 		want string
 		zero bool
 	}{
-		{rules.Commitment{}, "0h", true},
-		{rules.Commitment{Business: 1500 * time.Millisecond}, "1.5s", false},
-		{rules.Commitment{Business: -time.Hour}, "-1h0m0s", false},
-		{rules.Commitment{Days: 1, Business: 2 * time.Hour}, "1d2h", false},
+		{calendar.Commitment{}, "0h", true},
+		{calendar.Commitment{Business: 1500 * time.Millisecond}, "1.5s", false},
+		{calendar.Commitment{Business: -time.Hour}, "-1h0m0s", false},
+		{calendar.Commitment{Days: 1, Business: 2 * time.Hour}, "1d2h", false},
 	}
 	for _, tt := range tests {
 		if got := tt.cm.String(); got != tt.want {

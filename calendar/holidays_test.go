@@ -1,10 +1,10 @@
-package rules_test
+package calendar_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/calendar"
 )
 
 func TestValidPublicHolidays(t *testing.T) {
@@ -21,13 +21,13 @@ func TestValidPublicHolidays(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.code, func(t *testing.T) {
-			if got := rules.ValidPublicHolidays(tt.code); got != tt.ok {
+			if got := calendar.ValidPublicHolidays(tt.code); got != tt.ok {
 				t.Errorf("ValidPublicHolidays(%q) = %v, want %v", tt.code, got, tt.ok)
 			}
 		})
 	}
-	for _, code := range rules.PublicHolidaySets() {
-		if !rules.ValidPublicHolidays(code) {
+	for _, code := range calendar.PublicHolidaySets() {
+		if !calendar.ValidPublicHolidays(code) {
 			t.Errorf("PublicHolidaySets lists %q, which ValidPublicHolidays rejects", code)
 		}
 	}
@@ -36,9 +36,9 @@ func TestValidPublicHolidays(t *testing.T) {
 // Each listed public-holiday set builds a calendar that knows New Year's Day
 // or Christmas, the two days every set here observes.
 func TestPublicHolidaySetsBuild(t *testing.T) {
-	for _, code := range rules.PublicHolidaySets() {
-		c := newCal(t, rules.CalendarSpec{Location: time.UTC, Workdays: weekdays,
-			Hours: []rules.Span{{Start: 9 * time.Hour, End: 17 * time.Hour}}, Public: code})
+	for _, code := range calendar.PublicHolidaySets() {
+		c := newCal(t, calendar.CalendarSpec{Location: time.UTC, Workdays: weekdays,
+			Hours: []calendar.Span{{Start: 9 * time.Hour, End: 17 * time.Hour}}, Public: code})
 		jan1 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 		dec25 := time.Date(2026, 12, 25, 12, 0, 0, 0, time.UTC)
 		if !c.IsHoliday(jan1) && !c.IsHoliday(dec25) {
@@ -85,8 +85,8 @@ func TestPublicHolidays(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.code+" "+tt.day, func(t *testing.T) {
 			loc := time.UTC
-			c := newCal(t, rules.CalendarSpec{Location: loc, Workdays: weekdays,
-				Hours: []rules.Span{{Start: 9 * time.Hour, End: 17 * time.Hour}}, Public: tt.code})
+			c := newCal(t, calendar.CalendarSpec{Location: loc, Workdays: weekdays,
+				Hours: []calendar.Span{{Start: 9 * time.Hour, End: 17 * time.Hour}}, Public: tt.code})
 			d, err := time.ParseInLocation(time.DateOnly, tt.day, loc)
 			if err != nil {
 				t.Fatal(err)
@@ -104,7 +104,7 @@ func TestPublicHolidays(t *testing.T) {
 // precomputed years, and are read in the calendar's zone.
 func TestExplicitAndPublicHolidays(t *testing.T) {
 	berlin := loadLoc(t, "Europe/Berlin")
-	c := newCal(t, rules.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00"),
+	c := newCal(t, calendar.CalendarSpec{Location: berlin, Workdays: weekdays, Hours: hours(t, "09:00-17:00"),
 		Public: "DE-BE", Holidays: dates(t, "2026-12-24", "2026-12-31", "2200-01-07")})
 	tests := []struct {
 		t       time.Time
@@ -127,7 +127,7 @@ func TestExplicitAndPublicHolidays(t *testing.T) {
 		}
 	}
 	// 2026-12-23 is the last working day of the year.
-	if got, want := c.Due(at(t, berlin, "2026-12-23 16:00"), rules.Commitment{Business: 2 * time.Hour}),
+	if got, want := c.Due(at(t, berlin, "2026-12-23 16:00"), calendar.Commitment{Business: 2 * time.Hour}),
 		at(t, berlin, "2026-12-28 10:00"); !got.Equal(want) {
 		t.Errorf("Due = %s, want %s", got, want)
 	}

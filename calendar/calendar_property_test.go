@@ -1,4 +1,4 @@
-package rules_test
+package calendar_test
 
 import (
 	"math/rand/v2"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/calendar"
 )
 
 // randomArrival is any instant in 2026-2027, so DST switches, holidays and
@@ -17,11 +17,11 @@ func randomArrival(r *rand.Rand) time.Time {
 }
 
 // randomCommitment is either 1m..40h of business time or 1..10 working days.
-func randomCommitment(r *rand.Rand) rules.Commitment {
+func randomCommitment(r *rand.Rand) calendar.Commitment {
 	if r.IntN(3) == 0 {
-		return rules.Commitment{Days: 1 + r.IntN(10)}
+		return calendar.Commitment{Days: 1 + r.IntN(10)}
 	}
-	return rules.Commitment{Business: time.Duration(1+r.IntN(40*60)) * time.Minute}
+	return calendar.Commitment{Business: time.Duration(1+r.IntN(40*60)) * time.Minute}
 }
 
 func TestDueProperties(t *testing.T) {
@@ -109,12 +109,12 @@ func BenchmarkDue(b *testing.B) {
 	cals := calendars(b)
 	for _, bc := range []struct {
 		cal string
-		cm  rules.Commitment
+		cm  calendar.Commitment
 	}{
-		{"office", rules.Commitment{Business: 4 * time.Hour}},
-		{"office", rules.Commitment{Days: 3}},
-		{"split", rules.Commitment{Business: 40 * time.Hour}},
-		{"de-by", rules.Commitment{Days: 10}},
+		{"office", calendar.Commitment{Business: 4 * time.Hour}},
+		{"office", calendar.Commitment{Days: 3}},
+		{"split", calendar.Commitment{Business: 40 * time.Hour}},
+		{"de-by", calendar.Commitment{Days: 10}},
 	} {
 		b.Run(bc.cal+"/"+bc.cm.String(), func(b *testing.B) {
 			c := cals[bc.cal]

@@ -1,4 +1,4 @@
-package rules
+package calendar
 
 import (
 	"errors"
@@ -275,10 +275,14 @@ func DateOf(t time.Time, loc *time.Location) Date {
 // noon is a zone-free stand-in for the day, for date arithmetic.
 func (d Date) noon() time.Time { return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC) }
 
-func (d Date) valid() bool           { return dateOfWall(d.noon()) == d }
-func (d Date) yearDay() int          { return d.noon().YearDay() }
-func (d Date) weekday() time.Weekday { return d.noon().Weekday() }
-func (d Date) addDays(n int) Date {
+func (d Date) valid() bool  { return dateOfWall(d.noon()) == d }
+func (d Date) yearDay() int { return d.noon().YearDay() }
+
+// Weekday is the day of the week d falls on.
+func (d Date) Weekday() time.Weekday { return d.noon().Weekday() }
+
+// AddDays is the date n days after d (before it when n is negative).
+func (d Date) AddDays(n int) Date {
 	return dateOfWall(time.Date(d.Year, d.Month, d.Day+n, 12, 0, 0, 0, time.UTC))
 }
 
@@ -419,7 +423,7 @@ func (c *Calendar) dayOf(t time.Time) Date { return dateOfWall(t.In(c.Location()
 
 // openDay says whether d is a workday and not a holiday.
 func (c *Calendar) openDay(d Date, hc *holidayCursor) bool {
-	return c.workday[d.weekday()] && !hc.closed(d)
+	return c.workday[d.Weekday()] && !hc.closed(d)
 }
 
 func (c *Calendar) cursor() holidayCursor { return holidayCursor{hs: c.hol} }
@@ -431,7 +435,7 @@ func (c *Calendar) cursor() holidayCursor { return holidayCursor{hs: c.hol} }
 func (c *Calendar) forward(t time.Time, fn func(s, e time.Time) bool) (giveUp time.Time, ok bool) {
 	day, hc := c.dayOf(t), c.cursor()
 	var arr [8]interval
-	for closed := 0; closed <= closedHorizonDays; day = day.addDays(1) {
+	for closed := 0; closed <= closedHorizonDays; day = day.AddDays(1) {
 		found := false
 		if c.openDay(day, &hc) {
 			for _, iv := range c.intervals(day, arr[:0]) {
@@ -462,7 +466,7 @@ func (c *Calendar) forward(t time.Time, fn func(s, e time.Time) bool) (giveUp ti
 func (c *Calendar) backward(t time.Time, fn func(s, e time.Time) bool) (giveUp time.Time, ok bool) {
 	day, hc := c.dayOf(t), c.cursor()
 	var arr [8]interval
-	for closed := 0; closed <= closedHorizonDays; day = day.addDays(-1) {
+	for closed := 0; closed <= closedHorizonDays; day = day.AddDays(-1) {
 		found := false
 		if c.openDay(day, &hc) {
 			ivs := c.intervals(day, arr[:0])
@@ -487,7 +491,7 @@ func (c *Calendar) backward(t time.Time, fn func(s, e time.Time) bool) (giveUp t
 			closed++
 		}
 	}
-	return c.wall(day.addDays(1), 0), false
+	return c.wall(day.AddDays(1), 0), false
 }
 
 // IsOpen says whether t falls within working hours on a working day. A span's
@@ -553,13 +557,13 @@ func (c *Calendar) addWorkingDays(arrival time.Time, n int) time.Time {
 	tod := time.Duration(h)*time.Hour + time.Duration(m)*time.Minute +
 		time.Duration(s)*time.Second + time.Duration(open.Nanosecond())
 	for count, closed := 0, 0; count < n; {
-		day = day.addDays(1)
+		day = day.AddDays(1)
 		if c.openDay(day, &hc) {
 			count, closed = count+1, 0
 			continue
 		}
 		if closed++; closed > closedHorizonDays {
-			return c.wall(day.addDays(1), 0)
+			return c.wall(day.AddDays(1), 0)
 		}
 	}
 	return c.wall(day, tod)
@@ -637,7 +641,7 @@ func (c *Calendar) BusinessBetween(a, b time.Time) time.Duration {
 	var total time.Duration
 	var arr [8]interval
 	hc := c.cursor()
-	for day := c.dayOf(a); c.wall(day, 0).Before(b); day = day.addDays(1) {
+	for day := c.dayOf(a); c.wall(day, 0).Before(b); day = day.AddDays(1) {
 		if !c.openDay(day, &hc) {
 			continue
 		}
@@ -677,4 +681,22 @@ func (c *Calendar) AtShare(arrival, due time.Time, share float64) time.Time {
 		return due.In(c.Location())
 	}
 	return c.AddBusiness(start, time.Duration(share*float64(total)))
+}
+
+// Closing is the end of day d's last working span, or false when d is not
+// a working day.
+func (c *Calendar) Closing(d Date) (time.Time, bool) {
+	if !d.valid() {
+		return time.Time{}, false
+	}
+	hc := c.cursor()
+	if !c.openDay(d, &hc) {
+		return time.Time{}, false
+	}
+	var arr [8]interval
+	ivs := c.intervals(d, arr[:0])
+	if len(ivs) == 0 {
+		return time.Time{}, false
+	}
+	return ivs[len(ivs)-1].end.In(c.Location()), true
 }
