@@ -31,7 +31,7 @@ import (
 func SecretWarnings(cfg *rules.Config) []string {
 	var out []string
 	add := func(what string, s rules.Secret) {
-		if w := secret.Warning(s); w != "" {
+		if w := secret.Warning(s.File); w != "" {
 			out = append(out, what+": "+w)
 		}
 	}
@@ -129,7 +129,7 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 		return nil, err
 	}
 
-	smtpPass, err := secret.Read(cfg.SMTP.Password)
+	smtpPass, err := secret.Read(cfg.SMTP.Password.Env, cfg.SMTP.Password.File)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
@@ -188,7 +188,7 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 
 // DepartmentMailbox is how to reach dept's INBOX, with its secrets read.
 func DepartmentMailbox(cfg *rules.Config, dept *rules.Department, log *slog.Logger) (MailboxConfig, error) {
-	pass, err := secret.Read(dept.IMAP.Password)
+	pass, err := secret.Read(dept.IMAP.Password.Env, dept.IMAP.Password.File)
 	if err != nil {
 		return MailboxConfig{}, fmt.Errorf("department %q imap: %w", dept.Name, err)
 	}

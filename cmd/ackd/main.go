@@ -321,7 +321,7 @@ func reload(d *mailwatch.Daemon, path string, log *slog.Logger) {
 // openStore opens the configured store, with its password read from
 // password_env or password_file (never from the DSN).
 func openStore(ctx context.Context, cfg *rules.Config) (store.Store, error) {
-	pw, err := secret.Read(rules.Secret{Env: cfg.Store.PasswordEnv, File: cfg.Store.PasswordFile})
+	pw, err := secret.Read(cfg.Store.PasswordEnv, cfg.Store.PasswordFile)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

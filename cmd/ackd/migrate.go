@@ -10,7 +10,6 @@ import (
 
 	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // cmdMigrate copies a whole store into another, empty one: the way from
@@ -64,12 +63,12 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return 1
 		}
 	}
-	srcPw, err := secret.Read(rules.Secret{Env: *fromPwEnv, File: *fromPwFile})
+	srcPw, err := secret.Read(*fromPwEnv, *fromPwFile)
 	if err != nil {
 		fmt.Fprintln(stderr, "ackd migrate: source:", err)
 		return 1
 	}
-	dstPw, err := secret.Read(rules.Secret{Env: *pwEnv, File: *pwFile})
+	dstPw, err := secret.Read(*pwEnv, *pwFile)
 	if err != nil {
 		fmt.Fprintln(stderr, "ackd migrate: target:", err)
 		return 1

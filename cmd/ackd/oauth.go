@@ -109,7 +109,7 @@ func signInAs(oc *rules.OAuth2Config, who string) string {
 
 // deviceLogin runs RFC 8628 with x/oauth2 and stores the refresh token.
 func deviceLogin(ctx context.Context, oc *rules.OAuth2Config, who string, stdout io.Writer) error {
-	clientSecret, err := secret.Read(oc.ClientSecret)
+	clientSecret, err := secret.Read(oc.ClientSecret.Env, oc.ClientSecret.File)
 	if err != nil {
 		return fmt.Errorf("client secret: %w", err)
 	}
@@ -156,7 +156,7 @@ func listenLoopback(port int) (net.Listener, error) {
 // to http://127.0.0.1:PORT/ where ackd takes the code and redeems it with
 // the PKCE verifier (RFC 7636, S256).
 func browserLogin(ctx context.Context, oc *rules.OAuth2Config, who string, port int, stdout io.Writer) error {
-	clientSecret, err := secret.Read(oc.ClientSecret)
+	clientSecret, err := secret.Read(oc.ClientSecret.Env, oc.ClientSecret.File)
 	if err != nil {
 		return fmt.Errorf("client secret: %w", err)
 	}

@@ -21,7 +21,7 @@ import (
 func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwatch.Daemon, metrics *web.Metrics, log *slog.Logger) error {
 	var auth web.BasicAuth
 	if cfg.HTTP.BasicAuthUser != "" {
-		pw, err := secret.Read(rules.Secret{File: cfg.HTTP.BasicAuthPasswordFile})
+		pw, err := secret.Read("", cfg.HTTP.BasicAuthPasswordFile)
 		if err != nil {
 			return fmt.Errorf("http basic auth: %w", err)
 		}

@@ -6,29 +6,29 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
-	"github.com/ackd/ackd/rules"
 )
 
-// Read returns the value s points at: the environment variable, or the
-// file's content without its trailing newline; "" when s names neither.
-// Errors name the variable or file, never the value.
-func Read(s rules.Secret) (string, error) {
+// Read returns the secret a config points at: the environment variable
+// env, or the content of file without its trailing newline; "" when both
+// are empty. Errors name the variable or file, never the value. It takes
+// the two names rather than the config's type so that this leaf imports
+// nothing of ackd.
+func Read(env, file string) (string, error) {
 	switch {
-	case s.Env != "":
-		v, ok := os.LookupEnv(s.Env)
+	case env != "":
+		v, ok := os.LookupEnv(env)
 		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", s.Env)
+			return "", fmt.Errorf("environment variable %s is not set", env)
 		}
 		return v, nil
-	case s.File != "":
-		b, err := os.ReadFile(s.File)
+	case file != "":
+		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("read secret file: %w", err)
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
-			return "", fmt.Errorf("secret file %s is empty", s.File)
+			return "", fmt.Errorf("secret file %s is empty", file)
 		}
 		return v, nil
 	default:
@@ -41,13 +41,13 @@ func Read(s rules.Secret) (string, error) {
 // be stat'ed: Read reports that). It is a warning, not an error: a
 // container's secret mount may be 0444 by design, and refusing to start
 // would page someone at night over a mode bit.
-func Warning(s rules.Secret) string {
-	if s.File == "" {
+func Warning(file string) string {
+	if file == "" {
 		return ""
 	}
-	fi, err := os.Stat(s.File)
+	fi, err := os.Stat(file)
 	if err != nil || fi.Mode().Perm()&0o004 == 0 {
 		return ""
 	}
-	return fmt.Sprintf("password file %s is readable by every user (mode %04o); chmod 600 it", s.File, fi.Mode().Perm())
+	return fmt.Sprintf("password file %s is readable by every user (mode %04o); chmod 600 it", file, fi.Mode().Perm())
 }

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/ackd/ackd/rules"
 )
 
 func TestRead(t *testing.T) {
@@ -21,23 +19,23 @@ func TestRead(t *testing.T) {
 	t.Setenv("ACKD_SECRET_TEST_SET", "s3cret")
 	t.Setenv("ACKD_SECRET_TEST_EMPTY", "")
 	tests := []struct {
-		name    string
-		s       rules.Secret
-		want    string
-		wantErr string
+		name      string
+		env, file string
+		want      string
+		wantErr   string
 	}{
-		{"none", rules.Secret{}, "", ""},
-		{"env", rules.Secret{Env: "ACKD_SECRET_TEST_SET"}, "s3cret", ""},
-		{"env unset", rules.Secret{Env: "ACKD_SECRET_TEST_UNSET"}, "", "ACKD_SECRET_TEST_UNSET is not set"},
-		{"env empty", rules.Secret{Env: "ACKD_SECRET_TEST_EMPTY"}, "", "ACKD_SECRET_TEST_EMPTY is not set"},
-		{"file trailing newline", rules.Secret{File: write("crlf", "pw\r\n", 0o600)}, "pw", ""},
-		{"file inner newline kept", rules.Secret{File: write("inner", "a\nb\n", 0o600)}, "a\nb", ""},
-		{"file empty", rules.Secret{File: write("empty", "\n", 0o600)}, "", "is empty"},
-		{"file missing", rules.Secret{File: filepath.Join(dir, "missing")}, "", "read secret file"},
+		{"none", "", "", "", ""},
+		{"env", "ACKD_SECRET_TEST_SET", "", "s3cret", ""},
+		{"env unset", "ACKD_SECRET_TEST_UNSET", "", "", "ACKD_SECRET_TEST_UNSET is not set"},
+		{"env empty", "ACKD_SECRET_TEST_EMPTY", "", "", "ACKD_SECRET_TEST_EMPTY is not set"},
+		{"file trailing newline", "", write("crlf", "pw\r\n", 0o600), "pw", ""},
+		{"file inner newline kept", "", write("inner", "a\nb\n", 0o600), "a\nb", ""},
+		{"file empty", "", write("empty", "\n", 0o600), "", "is empty"},
+		{"file missing", "", filepath.Join(dir, "missing"), "", "read secret file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Read(tt.s)
+			got, err := Read(tt.env, tt.file)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Read = %q, %v; want error containing %q", got, err, tt.wantErr)
@@ -65,13 +63,13 @@ func TestWarning(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if w := Warning(rules.Secret{File: private}); w != "" {
+	if w := Warning(private); w != "" {
 		t.Errorf("0600 file: %q, want no warning", w)
 	}
-	if w := Warning(rules.Secret{File: public}); !strings.Contains(w, "readable by every user") {
+	if w := Warning(public); !strings.Contains(w, "readable by every user") {
 		t.Errorf("0644 file: %q, want a warning", w)
 	}
-	if w := Warning(rules.Secret{Env: "X"}); w != "" {
-		t.Errorf("env secret: %q, want no warning", w)
+	if w := Warning(""); w != "" {
+		t.Errorf("no file: %q, want no warning", w)
 	}
 }

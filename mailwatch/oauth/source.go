@@ -106,7 +106,7 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 	for _, o := range opts {
 		o(s)
 	}
-	clientSecret, err := secret.Read(cfg.ClientSecret)
+	clientSecret, err := secret.Read(cfg.ClientSecret.Env, cfg.ClientSecret.File)
 	if err != nil {
 		return nil, fmt.Errorf("oauth2 client secret: %w", err)
 	}
