@@ -62,6 +62,18 @@ func TestBigMailboxRestart(t *testing.T) {
 	proxy := newCountingProxy(t, s.IMAPAddr)
 
 	t.Logf("%-8s %-48s %10s %10s %10s %8s", "messages", "phase", "ready", "up B", "down B", "handled")
+	// The bytes of each phase at the smallest size: at the larger ones
+	// only the numbers may grow (a few digits), never with a list of
+	// UIDs or flags.
+	first := map[string]int64{}
+	constant := func(n int, what string, b int64) {
+		t.Helper()
+		if b0, ok := first[what]; !ok {
+			first[what] = b
+		} else if b > b0+64 {
+			t.Errorf("%d messages, %s: %d bytes, %d at %d messages: traffic grows with the mailbox", n, what, b, b0, sizes[0])
+		}
+	}
 	for _, n := range sizes {
 		mb.fill(t, n)
 		t0 := time.Now()
@@ -147,12 +159,14 @@ func TestBigMailboxRestart(t *testing.T) {
 			}
 			t.Logf("%-8d %-48s %10s %10d %10d %8d", n, phase+" (to ready)", ready.Round(time.Millisecond), upR, downR, h)
 			t.Logf("%-8d %-48s %10s %10d %10d", n, phase+" (+ first catch-up)", "", up0, down0)
+			constant(n, phase, up0+down0)
 			if idleFor > 0 {
 				cmds := sent[len(sent)-int(up1-up0):]
 				cycles := bytes.Count(cmds, []byte(" NOOP\r\n"))
 				if cycles == 0 {
 					t.Fatalf("%s: no NOOP in %v", phase, idleFor)
 				}
+				constant(n, phase+" per idle cycle", (up1-up0+down1-down0)/int64(cycles))
 				t.Logf("%-8d %-48s %10s %10d %10d  (%d cycles in %v: %d B up, %d B down per cycle)", n, phase+" (idle)", "",
 					up1-up0, down1-down0, cycles, idleFor, (up1-up0)/int64(cycles), (down1-down0)/int64(cycles))
 			}
