@@ -154,9 +154,12 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 	d.claims = &claimQueue{queue: queue{st}}
 	d.sender = outbox.NewSender(d.copies.wrap(d.claims), smtpCfg, log.With("component", "outbox"),
 		outbox.WithGate(NewLimitGate(st, d.Runtime)), outbox.WithKeepAlive(cfg.SMTP.KeepAlive))
-	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"))
+	// Under HA the scheduler and digester fire only for the departments
+	// whose lease d holds (EnableHA sets d.owned before Run).
+	owns := OnlyDepartments(func(dept string) bool { return d.owned == nil || d.owned.owns(dept) })
+	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"), owns)
 	d.proc = NewProcessor(st, d.Runtime, time.Now, d.sender.Kick, d.sched.Kick, log.With("component", "processor"))
-	d.digest = NewDigester(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "digest"))
+	d.digest = NewDigester(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "digest"), owns)
 
 	for _, dept := range cfg.Departments {
 		wlog := log.With("dept", dept.Name)

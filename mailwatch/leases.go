@@ -308,8 +308,6 @@ func (d *Daemon) EnableHA(ha HA, l store.Leaser) {
 	d.ha, d.leaser = ha, l
 	// A department just taken may owe steps its dead holder did not fire.
 	d.owned = newHoldings(func() { d.sched.Kick(); d.digest.Kick() })
-	d.sched.OnlyDepartments(d.owned.owns)
-	d.digest.OnlyDepartments(d.owned.owns)
 	d.claims.claim = func(ctx context.Context, now time.Time, limit int) ([]store.Mail, error) {
 		// A claim outlives any one SMTP attempt by far, so the mail cannot
 		// be claimed by another replica while this one still sends it.
