@@ -30,3 +30,10 @@ func buildOptions(opts []Option) options {
 func OnlyDepartments(owns func(dept string) bool) Option {
 	return func(o *options) { o.owns = owns }
 }
+
+// WithHA makes a Daemon one replica of several sharing l (the unwrapped
+// store, which takes leases and claims mail; see HA). Without it the
+// daemon is the only replica.
+func WithHA(ha HA, l store.Leaser) Option {
+	return func(o *options) { o.ha, o.leaser = &ha, l }
+}
