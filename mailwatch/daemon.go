@@ -119,7 +119,7 @@ type Daemon struct {
 
 // NewDaemon wires a daemon for cfg. It reads the secrets now, so a missing
 // password is reported at start, not on the first message. Of opts it
-// reads WithHA.
+// reads WithHA and OnOutcome (passed to its processor).
 func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	o := buildOptions(opts)
 	if o.ha != nil && o.leaser == nil {
@@ -169,7 +169,7 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 		owns = OnlyDepartments(d.owned.owns)
 	}
 	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"), owns)
-	d.proc = NewProcessor(st, d.Runtime, time.Now, d.sender.Kick, d.sched.Kick, log.With("component", "processor"))
+	d.proc = NewProcessor(st, d.Runtime, time.Now, d.sender.Kick, d.sched.Kick, log.With("component", "processor"), OnOutcome(o.onOutcome))
 	d.digest = NewDigester(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "digest"), owns)
 
 	for _, dept := range cfg.Departments {

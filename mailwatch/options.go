@@ -37,3 +37,11 @@ func OnlyDepartments(owns func(dept string) bool) Option {
 func WithHA(ha HA, l store.Leaser) Option {
 	return func(o *options) { o.ha, o.leaser = &ha, l }
 }
+
+// OnOutcome has a Processor (and the processor a Daemon builds) tell f of
+// every message its watcher handlers process without error, from the
+// INBOX and from the Sent mailbox, after the outcome is stored. The demo
+// and tests use it; metrics count through the observed store instead.
+func OnOutcome(f func(dept string, o Outcome)) Option {
+	return func(o *options) { o.onOutcome = f }
+}
