@@ -111,15 +111,20 @@ type Daemon struct {
 	log     *slog.Logger
 	watched map[string]*Watcher
 	copies  *sentCopies // imap.append_sent, see sentcopy.go
-	ha      HA          // set by EnableHA; zero = single replica
+	ha      HA          // WithHA; zero = single replica
 	leaser  store.Leaser
 	claims  *claimQueue // the sender's queue under HA
 	owned   *holdings   // departments leased now, under HA
 }
 
 // NewDaemon wires a daemon for cfg. It reads the secrets now, so a missing
-// password is reported at start, not on the first message.
-func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.Logger) (*Daemon, error) {
+// password is reported at start, not on the first message. Of opts it
+// reads WithHA and OnOutcome (passed to its processor).
+func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.Logger, opts ...Option) (*Daemon, error) {
+	o := buildOptions(opts)
+	if o.ha != nil && o.leaser == nil {
+		return nil, errors.New("ha: no store to take leases from")
+	}
 	d := &Daemon{store: st, log: log, watched: map[string]*Watcher{}}
 	d.rt.Store(&Runtime{Config: cfg, Templates: tpl})
 	for _, w := range SecretWarnings(cfg) {
@@ -154,9 +159,18 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 	d.claims = &claimQueue{queue: queue{st}}
 	d.sender = outbox.NewSender(d.copies.wrap(d.claims), smtpCfg, log.With("component", "outbox"),
 		outbox.WithGate(NewLimitGate(st, d.Runtime)), outbox.WithKeepAlive(cfg.SMTP.KeepAlive))
-	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"))
-	d.proc = NewProcessor(st, d.Runtime, time.Now, d.sender.Kick, d.sched.Kick, log.With("component", "processor"))
-	d.digest = NewDigester(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "digest"))
+	var owns Option
+	if o.ha != nil {
+		// Under HA the scheduler and digester fire only for the departments
+		// whose lease d holds; a department just taken may owe steps its
+		// dead holder did not fire, so taking one kicks both (they exist
+		// before any lease is taken: leases are taken in Run).
+		d.owned = newHoldings(func() { d.sched.Kick(); d.digest.Kick() })
+		owns = OnlyDepartments(d.owned.owns)
+	}
+	d.sched = NewScheduler(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "scheduler"), owns)
+	d.proc = NewProcessor(st, d.Runtime, time.Now, d.sender.Kick, d.sched.Kick, log.With("component", "processor"), OnOutcome(o.onOutcome))
+	d.digest = NewDigester(st, d.Runtime, time.Now, d.sender.Kick, log.With("component", "digest"), owns)
 
 	for _, dept := range cfg.Departments {
 		wlog := log.With("dept", dept.Name)
@@ -182,6 +196,9 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 			sent.Mailbox, sent.DiscoverSent = "", true
 			d.watched[key+"/sent"] = NewWatcher(sent, checkpoints{st: st, dept: key}, d.proc.SentHandler(key), wlog)
 		}
+	}
+	if o.ha != nil {
+		d.enableHA(*o.ha, o.leaser)
 	}
 	return d, nil
 }

@@ -236,10 +236,6 @@ type Digester struct {
 	kick chan struct{}
 }
 
-// OnlyDepartments limits the digester to the departments owns reports
-// true for, asked on every pass. Call it before Run.
-func (g *Digester) OnlyDepartments(owns func(dept string) bool) { g.owns = owns }
-
 // Kick wakes the digester to plan again (a department's lease was taken).
 func (g *Digester) Kick() {
 	select {
@@ -249,15 +245,16 @@ func (g *Digester) Kick() {
 }
 
 // NewDigester builds a digester; now is the clock, wake kicks the outbox
-// sender.
-func NewDigester(st store.Store, runtime func() *Runtime, now func() time.Time, wake func(), log *slog.Logger) *Digester {
+// sender. Of opts it reads OnlyDepartments.
+func NewDigester(st store.Store, runtime func() *Runtime, now func() time.Time, wake func(), log *slog.Logger, opts ...Option) *Digester {
 	if now == nil {
 		now = time.Now
 	}
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Digester{st: st, runtime: runtime, now: now, wake: wake, log: log, done: map[string]string{}, kick: make(chan struct{}, 1)}
+	o := buildOptions(opts)
+	return &Digester{st: st, runtime: runtime, now: now, wake: wake, log: log, done: map[string]string{}, kick: make(chan struct{}, 1), owns: o.owns}
 }
 
 // nothingToSay: skip_empty is on and the day has nothing for staff, no

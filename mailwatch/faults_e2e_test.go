@@ -58,8 +58,8 @@ type faultRig struct {
 	log    *syncBuf
 	cancel context.CancelFunc
 	done   chan error
-	// onOutcome, when set, is installed as the processor's OnOutcome
-	// before the daemon runs.
+	// onOutcome, when set, is passed to the daemon as OnOutcome when
+	// it is built.
 	onOutcome func(dept string, o Outcome)
 	// backoff, when set, replaces the watchers' reconnect delays.
 	backoff *Backoff
@@ -126,12 +126,11 @@ func (r *faultRig) start() {
 		r.log = &syncBuf{}
 	}
 	log := slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := NewDaemon(r.cfg, templates.Default(), st, log)
+	d, err := NewDaemon(r.cfg, templates.Default(), st, log, OnOutcome(r.onOutcome))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.d = d
-	d.Processor().OnOutcome = r.onOutcome
 	if r.backoff != nil {
 		for _, w := range d.watched {
 			w.SetBackoff(*r.backoff, *r.backoff)

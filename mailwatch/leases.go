@@ -295,21 +295,17 @@ func (h *holdings) fence(dept string) (int64, bool) {
 	return gen, ok
 }
 
-// EnableHA makes d one replica of several sharing l (the unwrapped store d
+// enableHA makes d one replica of several sharing l (the unwrapped store d
 // writes to): watchers run under department leases and the sender claims
-// mail before sending it. The scheduler and digester fire only for the
-// departments whose lease d holds, so escalations, late notices and
-// digests come from the replica that watches the department. Call it
-// before Run.
-func (d *Daemon) EnableHA(ha HA, l store.Leaser) {
+// mail before sending it. NewDaemon calls it for WithHA once the sender
+// and watchers exist; the scheduler and digester were built asking
+// d.owned, so escalations, late notices and digests come from the replica
+// that watches the department.
+func (d *Daemon) enableHA(ha HA, l store.Leaser) {
 	if ha.LeaseTTL <= 0 {
 		ha.LeaseTTL = defaultLeaseTTL
 	}
 	d.ha, d.leaser = ha, l
-	// A department just taken may owe steps its dead holder did not fire.
-	d.owned = newHoldings(func() { d.sched.Kick(); d.digest.Kick() })
-	d.sched.OnlyDepartments(d.owned.owns)
-	d.digest.OnlyDepartments(d.owned.owns)
 	d.claims.claim = func(ctx context.Context, now time.Time, limit int) ([]store.Mail, error) {
 		// A claim outlives any one SMTP attempt by far, so the mail cannot
 		// be claimed by another replica while this one still sends it.

@@ -207,16 +207,16 @@ func testRobotLoops(t *testing.T, staffBot bool) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	dm, err := mailwatch.NewDaemon(cfg, templates.Default(), st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	outcomes := make(chan struct{}, 1000)
+	dm, err := mailwatch.NewDaemon(cfg, templates.Default(), st, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		mailwatch.OnOutcome(func(string, mailwatch.Outcome) {
+			select {
+			case outcomes <- struct{}{}:
+			default:
+			}
+		}))
 	if err != nil {
 		t.Fatal(err)
-	}
-	outcomes := make(chan struct{}, 1000)
-	dm.Processor().OnOutcome = func(string, mailwatch.Outcome) {
-		select {
-		case outcomes <- struct{}{}:
-		default:
-		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

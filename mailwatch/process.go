@@ -60,9 +60,9 @@ type Processor struct {
 	kick    func()
 	wake    func() // the scheduler, when a request's clock changed
 	log     *slog.Logger
-	// OnOutcome, when set, is told of every message handled (the demo and
-	// tests use it; metrics count through the observed store).
-	OnOutcome func(dept string, o Outcome)
+	// onOutcome, when set (the OnOutcome option), is told of every
+	// message the Handler and SentHandler process without error.
+	onOutcome func(dept string, o Outcome)
 }
 
 // NewProcessor builds a processor. runtime returns the configuration in
@@ -72,8 +72,8 @@ type Processor struct {
 // changed (Scheduler.Kick; nil for none).
 // Sending limits are no concern of the processor: every request is
 // recorded with its receipt, and the sender holds what a limit refuses
-// (see limit.go).
-func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time, kick, wake func(), log *slog.Logger) *Processor {
+// (see limit.go). Of opts it reads OnOutcome.
+func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time, kick, wake func(), log *slog.Logger, opts ...Option) *Processor {
 	if kick == nil {
 		kick = func() {}
 	}
@@ -83,7 +83,8 @@ func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time,
 	if now == nil {
 		now = time.Now
 	}
-	return &Processor{store: st, runtime: runtime, now: now, kick: kick, wake: wake, log: log}
+	o := buildOptions(opts)
+	return &Processor{store: st, runtime: runtime, now: now, kick: kick, wake: wake, log: log, onOutcome: o.onOutcome}
 }
 
 // tooOld says whether a message that arrived at at is older than the
@@ -126,8 +127,8 @@ func (p *Processor) Handler(dept string) Handler {
 		if err != nil {
 			return err
 		}
-		if p.OnOutcome != nil {
-			p.OnOutcome(dept, o)
+		if p.onOutcome != nil {
+			p.onOutcome(dept, o)
 		}
 		return nil
 	}
@@ -522,8 +523,8 @@ func (p *Processor) SentHandler(dept string) Handler {
 		if err != nil {
 			return err
 		}
-		if p.OnOutcome != nil {
-			p.OnOutcome(dept, o)
+		if p.onOutcome != nil {
+			p.onOutcome(dept, o)
 		}
 		return nil
 	}

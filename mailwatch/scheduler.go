@@ -44,20 +44,18 @@ const dueBatch = 500
 const retryFailed = 5 * time.Minute
 
 // NewScheduler builds a scheduler; now is the clock (time.Now in
-// production, a fake in tests); wake kicks the outbox sender.
-func NewScheduler(st store.Store, runtime func() *Runtime, now func() time.Time, wake func(), log *slog.Logger) *Scheduler {
+// production, a fake in tests); wake kicks the outbox sender. Of opts it
+// reads OnlyDepartments.
+func NewScheduler(st store.Store, runtime func() *Runtime, now func() time.Time, wake func(), log *slog.Logger, opts ...Option) *Scheduler {
 	if now == nil {
 		now = time.Now
 	}
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Scheduler{st: st, runtime: runtime, now: now, kick: make(chan struct{}, 1), sent: wake, log: log}
+	o := buildOptions(opts)
+	return &Scheduler{st: st, runtime: runtime, now: now, kick: make(chan struct{}, 1), sent: wake, log: log, owns: o.owns}
 }
-
-// OnlyDepartments limits the scheduler to the departments owns reports
-// true for, asked on every pass. Call it before Run.
-func (s *Scheduler) OnlyDepartments(owns func(dept string) bool) { s.owns = owns }
 
 // Kick wakes the scheduler to re-plan (a new request or a change arrived,
 // the configuration was reloaded).

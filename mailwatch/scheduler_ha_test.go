@@ -83,7 +83,8 @@ func TestSchedulerOnlyOwnedDepartments(t *testing.T) {
 	w.deliver(at("2026-12-01 10:00"), jane, dept, "", "Forgot my password", "", "Please reset it.")
 	w.expectMails("receipt", "receipt→jane@example.test")
 	var owned atomic.Bool
-	w.sched.OnlyDepartments(func(d string) bool { return d == "it-help@example.test" && owned.Load() })
+	w.sched = NewScheduler(w.st, func() *Runtime { return w.rt }, func() time.Time { return w.now }, nil, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnlyDepartments(func(d string) bool { return d == "it-help@example.test" && owned.Load() }))
 	if fired, next := w.tick(at("2026-12-01 12:00")); fired != 0 || !next.IsZero() {
 		t.Errorf("not owned: fired %d, next %v; want nothing", fired, next)
 	}
@@ -106,8 +107,8 @@ func TestDigesterOnlyOwnedDepartments(t *testing.T) {
 	rt := &Runtime{Config: &rules.Config{Departments: []*rules.Department{it, hr}}, Templates: templates.Default()}
 	var owned sync.Map
 	now := time.Date(2026, 3, 13, 9, 0, 0, 0, time.UTC) // a Friday, after 08:30
-	g := NewDigester(st, func() *Runtime { return rt }, func() time.Time { return now }, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	g.OnlyDepartments(func(d string) bool { _, ok := owned.Load(d); return ok })
+	g := NewDigester(st, func() *Runtime { return rt }, func() time.Time { return now }, nil, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnlyDepartments(func(d string) bool { _, ok := owned.Load(d); return ok }))
 	depts := func() map[string]int {
 		due, err := st.DueMail(ctx, time.Now().Add(time.Hour), 10)
 		if err != nil {

@@ -143,18 +143,17 @@ func runDemo(ctx context.Context, once, verbose bool, stdout, stderr io.Writer) 
 		logOut = stderr
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
-	d, err := mailwatch.NewDaemon(cfg, templates.Default(), st, log)
-	if err != nil {
-		return err
-	}
 	outcomes := make(chan struct{}, 64)
-	d.Processor().OnOutcome = func(dept string, o mailwatch.Outcome) {
+	d, err := mailwatch.NewDaemon(cfg, templates.Default(), st, log, mailwatch.OnOutcome(func(dept string, o mailwatch.Outcome) {
 		if o.Action != "receipt" {
 			out.Lock()
 			fmt.Fprintf(stdout, "· not acknowledged (%s): %s\n\n", o.Action, o.Decision.Reason)
 			out.Unlock()
 		}
 		outcomes <- struct{}{}
+	}))
+	if err != nil {
+		return err
 	}
 
 	fmt.Fprintf(stdout, "ackd demo: %s <%s>, IMAP %s, SMTP %s\n", dept.Name, dept.Address, imapSrv.Addr(), sink.Addr())

@@ -9,18 +9,17 @@ import (
 	"github.com/ackd/ackd/rules"
 )
 
-// enableHA makes d a replica when the config has ha:. st must be the raw
-// store, not the metrics wrapper around it: only the store itself takes
-// leases and claims mail.
-func enableHA(d *mailwatch.Daemon, cfg *rules.Config, st store.Store, log *slog.Logger) error {
+// haOption is the daemon option that makes it a replica when the config
+// has ha: (nil without). st must be the raw store, not the metrics wrapper
+// around it: only the store itself takes leases and claims mail.
+func haOption(cfg *rules.Config, st store.Store, log *slog.Logger) (mailwatch.Option, error) {
 	if cfg.HA == nil {
-		return nil
+		return nil, nil
 	}
 	l, ok := st.(store.Leaser)
 	if !ok {
-		return errors.New("ha: the store cannot take leases")
+		return nil, errors.New("ha: the store cannot take leases")
 	}
-	d.EnableHA(mailwatch.HA{ReplicaID: cfg.HA.ReplicaID, LeaseTTL: cfg.HA.LeaseTTL}, l)
 	log.Info("running as a replica", "replica", cfg.HA.ReplicaID, "lease_ttl", cfg.HA.LeaseTTL)
-	return nil
+	return mailwatch.WithHA(mailwatch.HA{ReplicaID: cfg.HA.ReplicaID, LeaseTTL: cfg.HA.LeaseTTL}, l), nil
 }

@@ -236,12 +236,13 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	// The daemon writes through the metrics' observer, which counts what it does.
 	var d *mailwatch.Daemon
 	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config }, Mailboxes: func() []web.MailboxStatus { return mailboxes(d)() }})
-	d, err = mailwatch.NewDaemon(cfg, tpl, metrics.Observe(st), log)
+	ha, err := haOption(cfg, st, log)
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
 	}
-	if err := enableHA(d, cfg, st, log); err != nil {
+	d, err = mailwatch.NewDaemon(cfg, tpl, metrics.Observe(st), log, ha)
+	if err != nil {
 		log.Error("start", "err", err)
 		return 1
 	}

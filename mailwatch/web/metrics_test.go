@@ -160,12 +160,12 @@ departments:
 			return out
 		}}
 	metrics := web.NewMetrics(src)
-	d, err = mailwatch.NewDaemon(cfg, templates.Default(), metrics.Observe(st), slog.New(slog.DiscardHandler))
+	outcomes := make(chan mailwatch.Outcome, 16)
+	d, err = mailwatch.NewDaemon(cfg, templates.Default(), metrics.Observe(st), slog.New(slog.DiscardHandler),
+		mailwatch.OnOutcome(func(_ string, o mailwatch.Outcome) { outcomes <- o }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	outcomes := make(chan mailwatch.Outcome, 16)
-	d.Processor().OnOutcome = func(_ string, o mailwatch.Outcome) { outcomes <- o }
 	srv := httptest.NewServer(web.New(src, metrics, web.BasicAuth{}, nil).Handler())
 	t.Cleanup(srv.Close)
 
