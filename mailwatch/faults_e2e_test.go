@@ -192,12 +192,18 @@ func faultRequest(from, to, subject string) (string, []byte) {
 }
 
 // receiptsByRequest reads every requester's INBOX and counts receipts by
-// the request (In-Reply-To) they answer.
+// the request (In-Reply-To) they answer: distinct receipts, by Message-ID.
+// Postfix delivers to Dovecot over LMTP at least once: when a fault test
+// stops Dovecot after it stored a receipt but before it answered, Postfix
+// delivers that same message again. Two copies of one Message-ID are the
+// stack's doing; ackd's own sends are checked in its outbox
+// (oneReceiptEach).
 func receiptsByRequest(t *testing.T, s *mailstack.Stack, requesters ...string) map[string]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out := map[string]int{}
+	seen := map[string]bool{}
 	for _, r := range requesters {
 		msgs, err := s.Mailbox(ctx, r, "INBOX")
 		if err != nil {
@@ -208,10 +214,49 @@ func receiptsByRequest(t *testing.T, s *mailstack.Stack, requesters ...string) m
 			if err != nil {
 				t.Fatal(err)
 			}
+			if id := strings.TrimSpace(h.Get("Message-ID")); id != "" {
+				if seen[r+" "+id] {
+					continue
+				}
+				seen[r+" "+id] = true
+			}
 			out[strings.Trim(h.Get("In-Reply-To"), "<> ")]++
 		}
 	}
 	return out
+}
+
+// oneReceiptEach checks ackd's side of "never acknowledge twice": the
+// department's outbox holds exactly one receipt per request, sent.
+func oneReceiptEach(t *testing.T, st store.Store, dept string, want int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reqs, err := st.RequestsSince(ctx, dept, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != want {
+		t.Errorf("%d requests recorded, want %d", len(reqs), want)
+	}
+	for _, r := range reqs {
+		mails, err := st.RequestMail(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, m := range mails {
+			if m.Kind == "receipt" {
+				n++
+				if m.State != store.MailSent {
+					t.Errorf("%s: receipt %s is %s, want sent", r.Ref, m.MessageID, m.State)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: %d receipts in the outbox, want 1", r.Ref, n)
+		}
+	}
 }
 
 func waitReceipts(t *testing.T, s *mailstack.Stack, limit time.Duration, want int, requesters ...string) {
@@ -352,6 +397,7 @@ func TestFaultDovecotRestartDuringBacklogFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReceipts(t, s, 60*time.Second, n, requesters...)
+	oneReceiptEach(t, r.st, dept, n)
 	r.stop()
 	exactlyOnce(t, receiptsByRequest(t, s, requesters...), ids)
 	if !strings.Contains(r.log.String(), "IMAP session ended; reconnecting") {
