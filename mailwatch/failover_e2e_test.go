@@ -267,33 +267,8 @@ func TestFailoverKill9(t *testing.T) {
 	// Every request acknowledged: wait for the survivor to catch up. A
 	// mail the victim had claimed is held until its claim lapses (5
 	// minutes); wait for that too rather than call it lost.
-	receipts := func() map[string][]string { // request Message-ID → receipt Message-IDs
-		out := map[string][]string{}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		for _, who := range requesters {
-			msgs, err := s.Mailbox(ctx, who, "INBOX")
-			if err != nil && !strings.Contains(err.Error(), "NONEXISTENT") {
-				t.Fatalf("read inbox of %s: %v", who, err)
-			}
-			for _, m := range msgs {
-				for _, d := range depts {
-					if g := parseGot(t, d, m); g.kind == kindReceipt {
-						out[g.inReplyTo] = append(out[g.inReplyTo], g.messageID)
-					}
-				}
-			}
-		}
-		return out
-	}
-	complete := func(got map[string][]string) bool {
-		for _, id := range requestIDs {
-			if len(got[id]) == 0 {
-				return false
-			}
-		}
-		return true
-	}
+	receipts := func() map[string][]string { return receiptsInInboxes(t, s, requesters, depts) }
+	complete := func(got map[string][]string) bool { return everyRequestAnswered(got, requestIDs) }
 	deadline := time.Now().Add(60 * time.Second)
 	got := receipts()
 	for !complete(got) {
@@ -365,4 +340,37 @@ func TestFailoverKill9(t *testing.T) {
 	if takeover >= maxTakeover {
 		t.Errorf("takeover took %s, want < %s", takeover, maxTakeover)
 	}
+}
+
+// receiptsInInboxes reads every requester's INBOX and maps each request's
+// Message-ID to the Message-IDs of the receipts that answer it.
+func receiptsInInboxes(t *testing.T, s *mailstack.Stack, requesters, depts []string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, who := range requesters {
+		msgs, err := s.Mailbox(ctx, who, "INBOX")
+		if err != nil && !strings.Contains(err.Error(), "NONEXISTENT") {
+			t.Fatalf("read inbox of %s: %v", who, err)
+		}
+		for _, m := range msgs {
+			for _, d := range depts {
+				if g := parseGot(t, d, m); g.kind == kindReceipt {
+					out[g.inReplyTo] = append(out[g.inReplyTo], g.messageID)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// everyRequestAnswered says whether each of ids has at least one receipt.
+func everyRequestAnswered(got map[string][]string, ids []string) bool {
+	for _, id := range ids {
+		if len(got[id]) == 0 {
+			return false
+		}
+	}
+	return true
 }

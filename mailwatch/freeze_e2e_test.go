@@ -261,33 +261,8 @@ func testFreeze(t *testing.T, run freezeRun) {
 		t.Fatal(err)
 	}
 
-	receipts := func() map[string][]string { // request Message-ID → receipt Message-IDs
-		out := map[string][]string{}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		for _, who := range requesters {
-			msgs, err := s.Mailbox(ctx, who, "INBOX")
-			if err != nil && !strings.Contains(err.Error(), "NONEXISTENT") {
-				t.Fatalf("read inbox of %s: %v", who, err)
-			}
-			for _, m := range msgs {
-				for _, d := range depts {
-					if g := parseGot(t, d, m); g.kind == kindReceipt {
-						out[g.inReplyTo] = append(out[g.inReplyTo], g.messageID)
-					}
-				}
-			}
-		}
-		return out
-	}
-	complete := func(got map[string][]string) bool {
-		for _, id := range requestIDs {
-			if len(got[id]) == 0 {
-				return false
-			}
-		}
-		return true
-	}
+	receipts := func() map[string][]string { return receiptsInInboxes(t, s, requesters, depts) }
+	complete := func(got map[string][]string) bool { return everyRequestAnswered(got, requestIDs) }
 	deadline := time.Now().Add(90 * time.Second)
 	got := receipts()
 	for !complete(got) && time.Now().Before(deadline) {

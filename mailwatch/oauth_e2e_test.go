@@ -236,28 +236,7 @@ departments:
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	st, err := store.Open(t.Context(), "sqlite", cfg.Store.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := quietLog
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	dm, err := mailwatch.NewDaemon(cfg, templates.Default(), st, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- dm.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-		st.Close()
-	})
+	dm := runOAuthDaemon(t, cfg)
 
 	reader := alice(rules.MechXOAuth2)
 	ask := func(subject string) {
@@ -299,4 +278,33 @@ departments:
 	if err := dm.Ready(); err != nil {
 		t.Errorf("daemon not ready: %v", err)
 	}
+}
+
+// runOAuthDaemon runs the daemon on cfg with a fresh store until the test
+// ends and returns it; with -v it logs at debug level.
+func runOAuthDaemon(t *testing.T, cfg *rules.Config) *mailwatch.Daemon {
+	t.Helper()
+	st, err := store.Open(t.Context(), "sqlite", cfg.Store.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	dm, err := mailwatch.NewDaemon(cfg, templates.Default(), st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- dm.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+		st.Close()
+	})
+	return dm
 }

@@ -1,12 +1,10 @@
 package mailwatch_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,9 +13,7 @@ import (
 	"github.com/ackd/ackd/internal/oauthtest"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/oauth"
-	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
-	"github.com/ackd/ackd/templates"
 )
 
 // TestGoogleServiceAccountEndToEnd runs a department the way a Google
@@ -88,28 +84,7 @@ departments:
 		c.Close()
 	})
 
-	st, err := store.Open(t.Context(), "sqlite", cfg.Store.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := quietLog
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	dm, err := mailwatch.NewDaemon(cfg, templates.Default(), st, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- dm.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-		st.Close()
-	})
+	dm := runOAuthDaemon(t, cfg)
 
 	raw := []byte("From: Alice <" + requester + ">\r\nTo: " + dept + "\r\nSubject: password reset please" +
 		"\r\nMessage-ID: <" + freshAddress("req") + ">\r\nDate: " + time.Now().Format(time.RFC1123Z) +

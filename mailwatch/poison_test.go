@@ -389,7 +389,7 @@ func TestByteGroup(t *testing.T) {
 //	go test ./mailwatch -run TestFetchBatchPeakHeap -v -count=1
 func TestFetchBatchPeakHeap(t *testing.T) {
 	if testing.Short() {
-		t.Skip("moves 100 MiB through an in-process IMAP server")
+		t.Skip("skipped with -short: moves 100 MiB through an in-process IMAP server")
 	}
 	const n, size = 24, 2 << 20
 	body := strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", size/64)
