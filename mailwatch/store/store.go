@@ -133,6 +133,15 @@ type Store interface {
 	// after now, earliest NextWake first, then by ID. A request with a
 	// zero NextWake is never due.
 	DueRequests(ctx context.Context, depts []string, now time.Time, limit int) ([]Request, error)
+	// WakePlans returns, by department key, the fingerprint of the
+	// configuration under which each department's wake-ups were last
+	// planned (SetWakePlan); a department never planned is absent.
+	WakePlans(ctx context.Context) (map[string]string, error)
+	// SetWakePlan records that every open request of dept has its
+	// NextWake planned under the configuration whose fingerprint is
+	// given, replacing the one recorded before. The caller sets it only
+	// after the planning finished, so a plan cut short is done again.
+	SetWakePlan(ctx context.Context, dept, fingerprint string) error
 	// RequestByRef returns the department's request with reference ref
 	// ("REQ-12"); ErrNotFound.
 	RequestByRef(ctx context.Context, dept, ref string) (Request, error)
@@ -214,7 +223,7 @@ type Store interface {
 
 	// AdoptDepartment moves every row of department oldKey (sync state,
 	// reference counter, processed marks, requests, thread keys, skips,
-	// outbox, events, digest days) to newKey in one transaction, and drops
+	// outbox, events, digest days, wake-up plans) to newKey in one transaction, and drops
 	// oldKey's lease, when the store holds rows under oldKey and none under
 	// newKey; it reports whether it moved anything. Otherwise it writes
 	// nothing and returns false: adopting twice, or after the department

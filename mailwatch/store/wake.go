@@ -109,3 +109,37 @@ func (s *sqlStore) listRequests(ctx context.Context, what, q string, args ...any
 	}
 	return out, nil
 }
+
+func (s *sqlStore) WakePlans(ctx context.Context) (map[string]string, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT dept, fingerprint FROM wake_plans`)
+	if err != nil {
+		return nil, fmt.Errorf("read wake-up plans: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var dept, fp string
+		if err := rows.Scan(&dept, &fp); err != nil {
+			return nil, fmt.Errorf("read wake-up plans: %w", err)
+		}
+		out[dept] = fp
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read wake-up plans: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) SetWakePlan(ctx context.Context, dept, fingerprint string) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	_, err := s.w.ExecContext(ctx, `INSERT INTO wake_plans (dept, fingerprint, planned_at) VALUES ($1, $2, $3)
+		ON CONFLICT (dept) DO UPDATE SET fingerprint = excluded.fingerprint, planned_at = excluded.planned_at`,
+		dept, fingerprint, s.opts.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("record the wake-up plan of %s: %w", dept, err)
+	}
+	return nil
+}
