@@ -86,8 +86,13 @@ func (s *sqlStore) OpenRequestsAfter(ctx context.Context, dept string, after int
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
+	if dept == "" {
+		return s.listRequests(ctx, "list open requests", `SELECT `+requestCols+` FROM requests
+		WHERE state <> 'resolved' AND id > $1 ORDER BY id LIMIT $2`, after, limit)
+	}
+	// A seek in requests_dept_open.
 	return s.listRequests(ctx, "list open requests", `SELECT `+requestCols+` FROM requests
-		WHERE state <> 'resolved' AND ($1 = '' OR dept = $1) AND id > $2 ORDER BY id LIMIT $3`, dept, after, limit)
+		WHERE state <> 'resolved' AND dept = $1 AND id > $2 ORDER BY id LIMIT $3`, dept, after, limit)
 }
 
 func (s *sqlStore) listRequests(ctx context.Context, what, q string, args ...any) ([]Request, error) {

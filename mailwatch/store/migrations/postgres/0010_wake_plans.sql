@@ -5,3 +5,4 @@ CREATE TABLE wake_plans (
     fingerprint TEXT NOT NULL,
     planned_at  BIGINT NOT NULL
 );
+CREATE INDEX requests_dept_open ON requests (dept, id) WHERE state <> 'resolved';

@@ -14,3 +14,6 @@ CREATE TABLE wake_plans (
     fingerprint TEXT NOT NULL,
     planned_at  INTEGER NOT NULL
 );
+-- A re-plan walks one department's open requests by ID, a page at a
+-- time (Store.OpenRequestsAfter): this index makes each page a seek.
+CREATE INDEX requests_dept_open ON requests (dept, id) WHERE state <> 'resolved';
