@@ -282,8 +282,23 @@ func TestManyOpenRequests(t *testing.T) {
 		d := buildMany(t, ctx, built, cfg, *manyN, *manyDue)
 		t.Logf("built %d open requests in %s in %v", *manyN, built, d.Round(time.Second))
 	}
-	// The measuring run changes the store; it gets a copy.
+	// The measuring run changes the store; it gets a copy. A scheduler
+	// pass on the copy stands for the previous run of ackd: it records
+	// the wake-up plans (on a store built before they were stored, it is
+	// the full re-plan a first start after the upgrade does), so that the
+	// measured start is one with an unchanged configuration.
 	run := manyCopy(t, built)
+	prep := time.Now()
+	func() {
+		st := manyOpen(t, ctx, run)
+		defer st.Close()
+		rt := &mailwatch.Runtime{Config: cfg, Templates: templates.Default()}
+		sched := mailwatch.NewScheduler(st, func() *mailwatch.Runtime { return rt }, func() time.Time { return manyT0 }, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if _, fired, err := sched.RunOnce(ctx); err != nil || fired != 0 {
+			t.Fatalf("previous run's pass: fired %d, %v", fired, err)
+		}
+	}()
+	prepWall := time.Since(prep)
 	args := []string{"-test.run", "^TestManyOpenRequests$", "-test.v", "-bench.many-driver", *manyDriver,
 		"-bench.many-depts", strconv.Itoa(*manyDepts), "-bench.many-due", strconv.Itoa(*manyDue),
 		"-bench.many-new", strconv.Itoa(*manyNew), "-bench.many-idle", manyIdle.String(), "-bench.many-settle", manySettle.String(),
@@ -312,7 +327,8 @@ func TestManyOpenRequests(t *testing.T) {
 	fmt.Printf("peak Go heap in use:                       %s\n", mib(f.HeapPeak))
 	fmt.Printf("CPU per new request (process + scheduler pass): %v (wall %v; %d requests; target ≤ 20 ms)\n", f.CPUPerNew.Round(10*time.Microsecond), f.WallPerNew.Round(10*time.Microsecond), f.NewN)
 	fmt.Printf("scheduler pass with %d due at once: %v wall, %v CPU, %d fired\n", *manyDue, f.DueWall.Round(time.Millisecond), f.DueCPU.Round(time.Millisecond), f.DueFired)
-	fmt.Printf("start to ready (store open %v, first scheduler pass done): %v wall, %v CPU (target ≤ 3 s)\n", f.Open.Round(time.Millisecond), f.Ready.Round(time.Millisecond), f.ReadyCPU.Round(time.Millisecond))
+	fmt.Printf("start to ready, configuration unchanged (store open %v, first scheduler pass done): %v wall, %v CPU (target ≤ 3 s)\n", f.Open.Round(time.Millisecond), f.Ready.Round(time.Millisecond), f.ReadyCPU.Round(time.Millisecond))
+	fmt.Printf("(before: the previous run's pass on the copy, open + plan: %v)\n", prepWall.Round(time.Millisecond))
 	fmt.Printf("idle CPU, nothing due, scheduler running: %v over %v (%.3f%% of a core)\n", f.IdleCPU.Round(time.Millisecond), f.IdleWall, 100*f.IdleCPU.Seconds()/f.IdleWall.Seconds())
 }
 
