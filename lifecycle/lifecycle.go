@@ -73,8 +73,20 @@ const (
 	Staff
 )
 
-// Event is what happens to a request: a *Message or a Tick.
+// Event is what happens to a request: *Received, *Message or Tick.
 type Event interface{ event() }
+
+// Received is the message that makes a new request, as rules.Decide
+// judged it worth a receipt. The request given to Step holds what the
+// message says (requester, subject, text, recipients, its Message-ID);
+// Step makes it an acknowledged request with its first wake-up and asks
+// for the receipt.
+type Received struct {
+	Decision rules.Decision
+	// References are the message's References, which the receipt
+	// carries on before the message's own Message-ID.
+	References []string
+}
 
 // Message is a message on the request's thread.
 type Message struct {
@@ -100,8 +112,9 @@ type Message struct {
 // Tick is the clock reaching a request's wake-up.
 type Tick struct{}
 
-func (*Message) event() {}
-func (Tick) event()     {}
+func (*Received) event() {}
+func (*Message) event()  {}
+func (Tick) event()      {}
 
 // Entry is one line of a request's history.
 type Entry struct {
@@ -174,6 +187,10 @@ type Intent struct {
 	Unknown []string
 	// At: when the thing the mail tells of happened (resolved, received).
 	At time.Time
+	// Receipt: the commitment the due time comes from, and the
+	// References of the message it answers.
+	Commitment calendar.Commitment
+	References []string
 }
 
 // Transition is what one event does to a request.
@@ -202,6 +219,8 @@ func (t *Transition) entry(kind string, at time.Time, actor, detail string, leve
 func Step(d *rules.Department, r Request, e Event, now time.Time) Transition {
 	var t Transition
 	switch e := e.(type) {
+	case *Received:
+		t = received(r, e, now)
 	case *Message:
 		t = message(d, r, e, now)
 	case Tick:
@@ -260,6 +279,21 @@ func newCycle(d *rules.Department, r *Request, at time.Time, cm calendar.Commitm
 	r.EscalationLevel = 0
 	r.LateNoticeFor = time.Time{}
 	r.WaitingSince = time.Time{}
+}
+
+// received makes r, the message at `at`, a request: acknowledged, under
+// the commitment the decision found, and answered at once with a receipt
+// to the requester alone.
+func received(r Request, e *Received, at time.Time) Transition {
+	d := e.Decision
+	t := Transition{Next: r, What: "receipt"}
+	n := &t.Next
+	n.State, n.Category = Acknowledged, d.Category
+	n.ReceivedAt, n.CycleStart, n.LastActivityAt = at, at, at
+	n.DueAt = d.DueAt
+	t.Mail = append(t.Mail, Intent{Kind: Receipt, To: []string{r.Requester}, Request: t.Next, At: at,
+		Commitment: d.Commitment, References: e.References})
+	return t
 }
 
 // message decides what a message on a known thread means.

@@ -131,6 +131,22 @@ func TestStep(t *testing.T) {
 		wake  string // "" = none
 		check func(t *testing.T, tr lifecycle.Transition)
 	}{
+		// A new request.
+		{name: "a new request is acknowledged with a receipt to the requester alone",
+			req: lifecycle.Request{MessageID: "<m1@client.example.test>", Requester: "jane@example.test", Subject: "Forgot my password", Recipients: []string{"carl@example.test"}},
+			ev: &lifecycle.Received{Decision: rules.Decision{Reply: true, Category: "access", Rule: "password", Commitment: d.Categories["access"].Commitment,
+				ReceivedAt: at("2026-12-01 10:00"), DueAt: at("2026-12-01 14:00")}, References: []string{"<earlier@client.example.test>"}},
+			now: "2026-12-01 10:00", what: "receipt", state: lifecycle.Acknowledged, mail: []string{"receipt→jane@example.test"},
+			wake: "2026-12-01 12:00", check: func(t *testing.T, tr lifecycle.Transition) {
+				n, in := tr.Next, tr.Mail[0]
+				if n.Category != "access" || !n.DueAt.Equal(at("2026-12-01 14:00")) || !n.CycleStart.Equal(at("2026-12-01 10:00")) ||
+					!n.ReceivedAt.Equal(n.CycleStart) || !n.LastActivityAt.Equal(n.CycleStart) {
+					t.Errorf("new request %+v", n)
+				}
+				if in.Commitment != d.Categories["access"].Commitment || !slices.Equal(in.References, []string{"<earlier@client.example.test>"}) || in.Request.DueAt != n.DueAt {
+					t.Errorf("receipt intent %+v", in)
+				}
+			}},
 		// Clock.
 		{name: "nothing due before the first step", req: open(), ev: lifecycle.Tick{}, now: "2026-12-01 11:59",
 			what: "wake-up", state: lifecycle.Acknowledged, wake: "2026-12-01 12:00"},

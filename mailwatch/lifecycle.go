@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,6 +135,12 @@ func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time
 			return store.NewMail{}, fmt.Errorf("render unproven notice: %w", err)
 		}
 		return staffMail(d, r, kind, in.To, rendered, now)
+	case lifecycle.Receipt:
+		rendered, err = rt.Templates.Receipt(templates.Receipt{
+			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
+			Subject: r.Subject, Ref: r.Ref, Category: r.Category, Commitment: in.Commitment.String(),
+			Received: in.At, Due: r.DueAt, Location: loc, Excerpt: excerpt(r.Text, 600),
+		})
 	case lifecycle.LateNotice:
 		rendered, err = rt.Templates.LateNotice(templates.LateNotice{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
@@ -152,14 +159,14 @@ func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time
 	case lifecycle.Relay:
 		// A person's answer, passed on without their command lines: not
 		// marked Auto-Submitted.
-		return requesterMail(d, r, kind, relayed(d, r, in), outbox.NotAutomatic, now)
+		return requesterMail(d, r, kind, relayed(d, r, in), nil, outbox.NotAutomatic, now)
 	default:
 		return store.NewMail{}, fmt.Errorf("render %s for %s: no template for this kind", kind, r.Ref)
 	}
 	if err != nil {
 		return store.NewMail{}, fmt.Errorf("render %s: %w", kind, err)
 	}
-	return requesterMail(d, r, kind, rendered, outbox.AutoReplied, now)
+	return requesterMail(d, r, kind, rendered, in.References, outbox.AutoReplied, now)
 }
 
 // relayed is what a staff member wrote to ackd alone, as the mail the
@@ -213,14 +220,15 @@ func staffMail(d *rules.Department, r lifecycle.Request, kind string, to []strin
 }
 
 // requesterMail composes a mail to the requester about their request, on
-// their thread.
-func requesterMail(d *rules.Department, r lifecycle.Request, kind string, rendered templates.Rendered, autoSubmitted string, now time.Time) (store.NewMail, error) {
+// their thread: in reply to the request, with refs (the references the
+// request itself carried, for the receipt) before its Message-ID.
+func requesterMail(d *rules.Department, r lifecycle.Request, kind string, rendered templates.Rendered, refs []string, autoSubmitted string, now time.Time) (store.NewMail, error) {
 	id := outbox.NewMessageID(domainOf(d.Address))
 	raw, err := outbox.Compose(outbox.Mail{
 		From:    mail.Address{Name: d.Name, Address: d.Address},
 		To:      []mail.Address{{Name: r.RequesterName, Address: r.Requester}},
 		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
-		MessageID: id, InReplyTo: r.MessageID, References: nonEmpty(r.MessageID),
+		MessageID: id, InReplyTo: r.MessageID, References: append(slices.Clone(refs), nonEmpty(r.MessageID)...),
 		AutoSubmitted: autoSubmitted, Date: now,
 		Extra: map[string]string{"X-Ackd-Ref": r.Ref, "X-Ackd-Loop": d.Address},
 	})
