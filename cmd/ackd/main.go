@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 	_ "time/tzdata" // departments name IANA zones; do not depend on the host having them
@@ -233,19 +234,24 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
-	// The daemon writes through the metrics' observer, which counts what it does.
-	var d *mailwatch.Daemon
-	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config }, Mailboxes: func() []web.MailboxStatus { return mailboxes(d)() }})
+	// The daemon writes through the counters' observer, which counts what
+	// it does; the counters read the configuration in force from inForce,
+	// which reload keeps in step with the daemon's. The scrape-time gauges
+	// read the daemon's sessions, so they are built after it.
+	var inForce atomic.Pointer[rules.Config]
+	inForce.Store(cfg)
+	counters := web.NewCounters(inForce.Load)
 	ha, err := haOption(cfg, st, log)
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
 	}
-	d, err = mailwatch.NewDaemon(cfg, tpl, metrics.Observe(st), log, ha)
+	d, err := mailwatch.NewDaemon(cfg, tpl, counters.Observe(st), log, ha)
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
 	}
+	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config }, Mailboxes: mailboxes(d), Counters: counters})
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -264,7 +270,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(d, *path, log)
+				reload(d, &inForce, *path, log)
 			}
 		}
 	}()
@@ -294,7 +300,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 
 // reload validates the config on disk and swaps it in; a broken config is
 // refused with every problem logged, and the old one keeps running.
-func reload(d *mailwatch.Daemon, path string, log *slog.Logger) {
+func reload(d *mailwatch.Daemon, inForce *atomic.Pointer[rules.Config], path string, log *slog.Logger) {
 	cfg, err := rules.Load(path)
 	if err != nil {
 		var ps rules.Problems
@@ -316,6 +322,7 @@ func reload(d *mailwatch.Daemon, path string, log *slog.Logger) {
 		log.Error("reload refused", "err", err)
 		return
 	}
+	inForce.Store(cfg)
 	log.Info("reloaded rules and templates", "config", path)
 }
 

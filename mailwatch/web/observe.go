@@ -14,7 +14,7 @@ import (
 // of each delivery attempt. Counting at the store means the processor and
 // the scheduler need no hooks, and a write that failed (a duplicate, a
 // stale plan) is not counted. Reads pass through untouched.
-func (m *Metrics) Observe(st store.Store) store.Store {
+func (m *Counters) Observe(st store.Store) store.Store {
 	return &observed{Store: st, m: m, inFlight: map[int64]mailLabels{}}
 }
 
@@ -22,7 +22,7 @@ type mailLabels struct{ dept, kind string }
 
 type observed struct {
 	store.Store
-	m *Metrics
+	m *Counters
 
 	mu sync.Mutex
 	// inFlight remembers the department and kind of mail handed to the
