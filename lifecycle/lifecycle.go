@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/internal/addrspec"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/rules"
 )
@@ -498,13 +499,12 @@ func escalate(d *rules.Department, t *Transition, now time.Time, reason string, 
 	t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to %s: %s", level, to, reason), level)
 }
 
-// validAddress is the lifecycle's check that an assignee can be written
-// to: one address, local part and domain, no list separators. The
-// composer checks strictly; this only keeps an obviously bad stored
-// assignee from being chosen over staff.
+// validAddress says whether an assignee can be written to, by the one
+// check the composer applies (addrspec), so that a bad stored assignee is
+// never chosen over staff.
 func validAddress(a string) bool {
-	at := strings.LastIndexByte(a, '@')
-	return at > 0 && at < len(a)-1 && !strings.ContainsAny(a, ",; <>\"\t\r\n")
+	_, err := addrspec.Check(a)
+	return err == nil
 }
 
 // StepTime is when a ladder step falls in the request's current cycle.

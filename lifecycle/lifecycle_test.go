@@ -159,6 +159,8 @@ func TestStep(t *testing.T) {
 			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→carol@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
 		{name: "an assignee the composer refuses: staff instead", req: with(open(), func(r *lifecycle.Request) { r.AssignedTo = "x,y@example.test" }), ev: lifecycle.Tick{}, now: "2026-12-01 12:00",
 			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→alice@example.test,bob@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
+		{name: "an assignee only the composer's check refuses (double dot): staff instead", req: with(open(), func(r *lifecycle.Request) { r.AssignedTo = "carol@example..test" }), ev: lifecycle.Tick{}, now: "2026-12-01 12:00",
+			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→alice@example.test,bob@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
 		{name: "before_due step", req: network, ev: lifecycle.Tick{}, now: "2026-12-01 13:00",
 			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→alice@example.test,bob@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 14:00",
 			check: func(t *testing.T, tr lifecycle.Transition) {
