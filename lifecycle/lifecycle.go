@@ -16,20 +16,21 @@ import (
 	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/internal/addrspec"
 	"github.com/ackd/ackd/internal/mailtext"
+	"github.com/ackd/ackd/internal/reqstate"
 	"github.com/ackd/ackd/rules"
 )
 
-// State is where a request is. The store keeps it as the string.
-type State string
+// State is where a request is (reqstate, shared with the store).
+type State = reqstate.State
 
 // Request states. A request is open until it is resolved.
 const (
-	New          State = "new"
-	Acknowledged State = "acknowledged"
-	Answered     State = "answered"
-	Waiting      State = "waiting"
-	Overdue      State = "overdue"
-	Resolved     State = "resolved"
+	New          = reqstate.New
+	Acknowledged = reqstate.Acknowledged
+	Answered     = reqstate.Answered
+	Waiting      = reqstate.Waiting
+	Overdue      = reqstate.Overdue
+	Resolved     = reqstate.Resolved
 )
 
 // Request is what the lifecycle knows of a request: the fields its rules

@@ -186,7 +186,7 @@ func (g *limitGate) useless(ctx context.Context, m outbox.QueuedMail, now time.T
 		return g.superseded(ctx, m)
 	case "late-notice", "escalation":
 		if stopped {
-			return "the request is " + req.State, nil
+			return "the request is " + string(req.State), nil
 		}
 		return g.superseded(ctx, m)
 	case "closing":

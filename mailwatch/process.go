@@ -274,7 +274,7 @@ func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *rules.Dep
 		Dept: dept.Key(), MessageKey: key, MessageID: n.MessageID, Mailbox: f.Mailbox, UID: f.UID,
 		Requester: n.Requester, RequesterName: n.RequesterName, Subject: n.Subject,
 		Category: n.Category, Rule: d.Rule, ReceivedAt: n.ReceivedAt, DueAt: n.DueAt,
-		Text: n.Text, ThreadKeys: threadKeys(m), State: string(n.State), Recipients: n.Recipients,
+		Text: n.Text, ThreadKeys: threadKeys(m), State: n.State, Recipients: n.Recipients,
 		NextWake: t.Wake,
 	}, func(ref string) ([]store.NewMail, error) {
 		intents := slices.Clone(t.Mail)

@@ -90,7 +90,7 @@ func normKeys(keys []string) []string {
 	return out
 }
 
-func validState(st string) bool {
+func validState(st State) bool {
 	switch st {
 	case StateNew, StateAcknowledged, StateAnswered, StateWaiting, StateOverdue, StateResolved:
 		return true

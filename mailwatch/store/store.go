@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ackd/ackd/internal/reqstate"
 )
 
 // Store is the persistent state of ackd. Every method takes a context; each
@@ -239,14 +241,18 @@ type SyncState struct {
 	LastUID     uint32 // highest UID processed under UIDValidity
 }
 
+// State is where a request is: the states are reqstate's, the one set
+// the lifecycle moves between too.
+type State = reqstate.State
+
 // Request states. A request is open until it is resolved.
 const (
-	StateNew          = "new"
-	StateAcknowledged = "acknowledged"
-	StateAnswered     = "answered"
-	StateWaiting      = "waiting"
-	StateOverdue      = "overdue"
-	StateResolved     = "resolved"
+	StateNew          = reqstate.New
+	StateAcknowledged = reqstate.Acknowledged
+	StateAnswered     = reqstate.Answered
+	StateWaiting      = reqstate.Waiting
+	StateOverdue      = reqstate.Overdue
+	StateResolved     = reqstate.Resolved
 )
 
 // Outbox mail states.
@@ -291,7 +297,7 @@ type NewRequest struct {
 	DueAt      time.Time // zero when there is no commitment
 	Text       string    // capped excerpt, quoted in escalations
 	ThreadKeys []string  // more Message-IDs that identify the thread
-	State      string    // one of the State constants; "" means StateAcknowledged
+	State      State     // one of the State constants; "" means StateAcknowledged
 	// Recipients are the other addresses the request was written to (its
 	// To and Cc without the department's own): with the requester, the
 	// only people whose mail on the thread counts as a reminder.
@@ -317,7 +323,7 @@ type Request struct {
 	Subject         string
 	Category        string
 	Rule            string
-	State           string
+	State           State
 	ReceivedAt      time.Time
 	DueAt           time.Time // zero = no commitment
 	CreatedAt       time.Time

@@ -288,7 +288,7 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, r := range open {
 			name := c.src.deptName(r.Dept)
-			states[key{name, r.State}]++
+			states[key{name, string(r.State)}]++
 			if isOverdue(r, now) {
 				overdue[name]++
 			}

@@ -224,8 +224,8 @@ departments:
 	expect(t, fams, 1, "ackd_reminders_total", "dept", "IT Help Desk")
 	expect(t, fams, 1, "ackd_escalations_total", "dept", "IT Help Desk", "level", "1")
 	expect(t, fams, 1, "ackd_first_response_business_hours", "dept", "IT Help Desk", "category", "default")
-	expect(t, fams, 1, "ackd_open_requests", "dept", "IT Help Desk", "state", store.StateAcknowledged)
-	expect(t, fams, 1, "ackd_open_requests", "dept", "IT Help Desk", "state", store.StateAnswered)
+	expect(t, fams, 1, "ackd_open_requests", "dept", "IT Help Desk", "state", string(store.StateAcknowledged))
+	expect(t, fams, 1, "ackd_open_requests", "dept", "IT Help Desk", "state", string(store.StateAnswered))
 	expect(t, fams, 0, "ackd_overdue_open_requests", "dept", "IT Help Desk")
 	expect(t, fams, 1, "ackd_store_up")
 	if f := fams["ackd_first_response_business_hours"]; f == nil || f.GetType() != dto.MetricType_HISTOGRAM {

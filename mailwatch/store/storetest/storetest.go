@@ -884,7 +884,7 @@ func testFindThread(t *testing.T, s store.Store) {
 }
 
 func testOpenRequests(t *testing.T, s store.Store) {
-	mk := func(dept, key string, offset time.Duration, state string) store.NewRequest {
+	mk := func(dept, key string, offset time.Duration, state store.State) store.NewRequest {
 		r := newRequest(dept, key)
 		r.ReceivedAt = base.Add(offset)
 		r.State = state
