@@ -231,12 +231,6 @@ func DepartmentMailbox(cfg *rules.Config, dept *rules.Department, log *slog.Logg
 // Runtime is the configuration in force.
 func (d *Daemon) Runtime() *Runtime { return d.rt.Load() }
 
-// Processor exposes the message pipeline (the demo listens to outcomes).
-func (d *Daemon) Processor() *Processor { return d.proc }
-
-// Sender exposes the outbox sender.
-func (d *Daemon) Sender() *outbox.Sender { return d.sender }
-
 // Reload swaps in new rules and templates for the next message, then
 // wakes the scheduler and the digester so they plan with the new ones (new
 // ladders, commitments, digest times). Mailbox connection settings are

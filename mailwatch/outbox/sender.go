@@ -134,9 +134,6 @@ func WithBackoff(b Backoff) Option { return func(s *Sender) { s.backoff = b } }
 // before the mail is marked failed (default 48h).
 func WithMaxAge(d time.Duration) Option { return func(s *Sender) { s.maxAge = d } }
 
-// WithBatchSize sets how many due mails one connection carries (default 50).
-func WithBatchSize(n int) Option { return func(s *Sender) { s.batch = max(n, 1) } }
-
 // WithGate makes every due mail pass g before it is delivered (the
 // sending limits); without one every due mail is sent.
 func WithGate(g Gate) Option { return func(s *Sender) { s.gate = g } }
