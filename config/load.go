@@ -24,6 +24,10 @@ import (
 	"github.com/ackd/ackd/internal/pgdsn"
 )
 
+// DefaultCategory is the category every department has: it catches the
+// mail no rule matched.
+const DefaultCategory = "default"
+
 // Defaults for keys a config may leave out.
 const (
 	DefaultStoreDriver     = "sqlite"
@@ -1142,7 +1146,7 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) 
 			c.Escalate = l.escalate(v, d)
 		}
 	}
-	if _, ok := cats["default"]; !ok {
+	if _, ok := cats[DefaultCategory]; !ok {
 		l.at(n, "categories: missing the \"default\" category (used when no rule matches)")
 	}
 	return cats

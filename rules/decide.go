@@ -7,7 +7,7 @@ import (
 )
 
 // DefaultCategory catches every message no rule matched.
-const DefaultCategory = "default"
+const DefaultCategory = config.DefaultCategory
 
 // Decide judges one message that arrived in department d's mailbox at
 // `at` (IMAP INTERNALDATE): loop protection first, then content
