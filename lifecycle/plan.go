@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/config"
 )
 
 // wakeRules names the rules NextWake follows; change it whenever NextWake
@@ -19,7 +19,7 @@ const wakeRules = "wake/1"
 // with the same fingerprint need not be planned again; a changed calendar,
 // commitment or ladder gives another one. Staff, rules, templates and
 // ladder targets do not change when a request wakes, and do not count.
-func PlanFingerprint(d *rules.Department) string {
+func PlanFingerprint(d *config.Department) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\ncalendar %s\n", wakeRules, d.Calendar.Fingerprint())
 	names := make([]string, 0, len(d.Categories))

@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/lifecycle"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // Scheduler fires what the clock owes open requests: escalation steps
@@ -243,7 +243,7 @@ func (s *Scheduler) plan(ctx context.Context, rt *Runtime, depts []string) error
 // rewake computes the next wake-up of every open request of d again, a
 // page at a time, and stores those that differ; it returns how many. It
 // reads each open request of d once, holding one page.
-func (s *Scheduler) rewake(ctx context.Context, d *rules.Department) (int, error) {
+func (s *Scheduler) rewake(ctx context.Context, d *config.Department) (int, error) {
 	after, changed := int64(0), 0
 	for {
 		page, err := s.st.OpenRequestsAfter(ctx, d.Key(), after, dueBatch)

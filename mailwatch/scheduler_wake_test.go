@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -95,7 +95,7 @@ func TestSchedulerReplansAfterReload(t *testing.T) {
 	if _, next := w.tick(at("2026-12-01 10:30")); !next.Equal(at("2026-12-01 12:00")) {
 		t.Fatalf("next wake-up %v, want 12:00 (50%% of 4h)", next.In(berlin))
 	}
-	cfg, err := rules.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(
 		strings.Replace(lifecycleConfig, "{at: 50%, to: staff}", "{at: 25%, to: staff}", 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func TestSchedulerWakesMigratedRequests(t *testing.T) {
 }
 
 // twoDeptConfig is two departments; edit changes the YAML of the second.
-func twoDeptConfig(t *testing.T, edit func(string) string) *rules.Config {
+func twoDeptConfig(t *testing.T, edit func(string) string) *config.Config {
 	t.Helper()
 	dept := func(name, addr string) string {
 		return fmt.Sprintf(`  - name: %s
@@ -157,7 +157,7 @@ func twoDeptConfig(t *testing.T, edit func(string) string) *rules.Config {
 	}
 	y := "store: {driver: sqlite, dsn: ackd.db}\nsmtp: {host: 127.0.0.1, port: 2525, tls: none}\ndepartments:\n" +
 		dept("IT Help Desk", "it-help@example.test") + edit(dept("Payroll", "payroll@example.test"))
-	cfg, err := rules.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(y))
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(y))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestSchedulerPlansOnlyChangedDepartments(t *testing.T) {
 	cs := &countingStore{Store: st}
 	// start runs a fresh scheduler's first pass under cfg, as ackd's start
 	// does, and returns how many departments it planned.
-	start := func(cfg *rules.Config) int64 {
+	start := func(cfg *config.Config) int64 {
 		t.Helper()
 		cs.reset()
 		rt := &Runtime{Config: cfg, Templates: templates.Default()}
@@ -203,7 +203,7 @@ func TestSchedulerPlansOnlyChangedDepartments(t *testing.T) {
 		}
 		return s.replanned.Load()
 	}
-	check := func(name string, cfg *rules.Config, wantDepts, wantRead int64) {
+	check := func(name string, cfg *config.Config, wantDepts, wantRead int64) {
 		t.Helper()
 		if got := start(cfg); got != wantDepts || cs.after.Load() != wantRead {
 			t.Errorf("%s: planned %d departments reading %d requests; want %d reading %d", name, got, cs.after.Load(), wantDepts, wantRead)

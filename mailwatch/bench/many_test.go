@@ -22,9 +22,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -46,7 +46,7 @@ var (
 	manyT1 = manyT0.Add(time.Hour + 5*time.Second)
 )
 
-func manyConfig(tb testing.TB, depts int) *rules.Config {
+func manyConfig(tb testing.TB, depts int) *config.Config {
 	tb.Helper()
 	var b strings.Builder
 	b.WriteString("store: {driver: sqlite, dsn: unused.db}\nsmtp: {host: 127.0.0.1, port: 2525, tls: none}\ndepartments:\n")
@@ -67,7 +67,7 @@ func manyConfig(tb testing.TB, depts int) *rules.Config {
         category: urgent
 `, i)
 	}
-	cfg, err := rules.Parse(filepath.Join(tb.TempDir(), "config.yaml"), []byte(b.String()))
+	cfg, err := config.Parse(filepath.Join(tb.TempDir(), "config.yaml"), []byte(b.String()))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func manyBuilt(t *testing.T, db string) bool {
 // manyT0 (a 40-day commitment: their first step is days away), and due
 // urgent ones whose 50% step falls in the second before manyT1. Then one
 // scheduler pass plans them (what the first start after an upgrade does).
-func buildMany(tb testing.TB, ctx context.Context, path string, cfg *rules.Config, n, due int) time.Duration {
+func buildMany(tb testing.TB, ctx context.Context, path string, cfg *config.Config, n, due int) time.Duration {
 	tb.Helper()
 	start := time.Now()
 	st := manyOpen(tb, ctx, path)

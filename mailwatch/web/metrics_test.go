@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch"
@@ -140,7 +141,7 @@ departments:
     rules:
       - {name: password, match: {subject: [password]}, category: access}
 `, sink.Host(), sink.Port(), dept, host, port, dept)
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -151,14 +152,14 @@ departments:
 	t.Cleanup(func() { st.Close() })
 
 	// Wired as cmd/ackd does: counters before the daemon, gauges after.
-	counters := web.NewCounters(func() *rules.Config { return cfg })
+	counters := web.NewCounters(func() *config.Config { return cfg })
 	outcomes := make(chan mailwatch.Outcome, 16)
 	d, err := mailwatch.NewDaemon(cfg, templates.Default(), counters.Observe(st), slog.New(slog.DiscardHandler),
 		mailwatch.OnOutcome(func(_ string, o mailwatch.Outcome) { outcomes <- o }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config }, Counters: counters,
+	src := web.Sources{Store: st, Config: func() *config.Config { return d.Runtime().Config }, Counters: counters,
 		Mailboxes: func() []web.MailboxStatus {
 			var out []web.MailboxStatus
 			for _, mb := range d.Mailboxes() {
@@ -258,7 +259,7 @@ departments:
 // daemon variable not yet assigned, which a write during the daemon's
 // construction would have dereferenced.
 func TestCountersBeforeGauges(t *testing.T) {
-	cfg, err := rules.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(`store: {driver: sqlite, dsn: ackd.db}
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(`store: {driver: sqlite, dsn: ackd.db}
 smtp: {host: 127.0.0.1, port: 2525, tls: none}
 departments:
   - name: IT Help Desk
@@ -278,13 +279,13 @@ departments:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	counters := web.NewCounters(func() *rules.Config { return cfg })
+	counters := web.NewCounters(func() *config.Config { return cfg })
 	observed := counters.Observe(st)
 	if _, err := observed.RecordRequest(t.Context(), store.NewRequest{Dept: "it-help@example.test", MessageKey: "<k@x>", Requester: "jane@example.test",
 		Category: "default", ReceivedAt: time.Now()}, func(string) ([]store.NewMail, error) { return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
-	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return cfg }, Counters: counters})
+	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *config.Config { return cfg }, Counters: counters})
 	fams, err := metrics.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
