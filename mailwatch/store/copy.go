@@ -47,6 +47,9 @@ var copyTables = []copyTable{
 	{name: "digest_sent", cols: []string{"dept", "day", "queued_at"}},
 	{name: "parked", cols: []string{"dept", "mailbox", "uid_validity", "uid", "message_id", "from_addr", "subject",
 		"size", "received_at", "attempts", "last_error", "first_parked", "parked_at"}},
+	// The copied next_wake values were planned under these: without them
+	// the first start on the new store would plan every request again.
+	{name: "wake_plans", cols: []string{"dept", "fingerprint", "planned_at"}},
 }
 
 // copyBatch rows go into one INSERT: few round trips to a remote
