@@ -1,0 +1,196 @@
+// Package forecast says when a new request can honestly expect an answer,
+// given the queue in front of it, the staff who are in and how fast the
+// department has been answering lately. It is pure and deterministic: the
+// caller gathers the inputs (from the store, or from a simulation) and
+// Expect turns them into a date on the department's business calendar. It
+// imports only the calendar.
+//
+// The model: staff answer open requests earliest commitment first, so the
+// requests ahead of a new one are the open, unanswered ones due no later
+// than it. Answers come at Rate per present staff member per business hour
+// (from the record, else DefaultRate). The number answered within a
+// business time w is taken as Poisson with mean c·w (c the capacity), and
+// the forecast is the w by which the k-th answer (k = ahead + 1) has come
+// with the Confidence asked for, by the normal approximation:
+// c·w − z·√(c·w) = k, so w = ((z + √(z² + 4k)) / 2)² / c.
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ackd/ackd/calendar"
+)
+
+// DefaultRate is the answers per present staff member per business hour
+// assumed while the record is too thin to measure: a first answer every
+// 20 minutes.
+const DefaultRate = 3.0
+
+// MinRecord is how many answers, and MinStaffHours how many staff-hours,
+// the record must hold before its rate replaces DefaultRate.
+const (
+	MinRecord     = 20
+	MinStaffHours = 8.0
+)
+
+// DefaultZ is the one-sided normal quantile for a 95 % forecast.
+const DefaultZ = 1.645
+
+// Record is the department's recent track record.
+type Record struct {
+	// Answered is how many requests got their first response within the
+	// record's window, and StaffHours the staff business hours the window
+	// held (present staff × open hours).
+	Answered   int
+	StaffHours float64
+	// FirstResponses are the category's recent first-response times in
+	// business time; shown, and their median reported, not used by the
+	// model (a queue that has drained should not inherit yesterday's wait).
+	FirstResponses []time.Duration
+}
+
+// Rate is the record's answers per staff-hour and whether the record is
+// thick enough to use.
+func (r Record) Rate() (float64, bool) {
+	if r.Answered < MinRecord || r.StaffHours < MinStaffHours {
+		return 0, false
+	}
+	return float64(r.Answered) / r.StaffHours, true
+}
+
+// Input is everything a forecast reads.
+type Input struct {
+	// Arrival is when the request arrived, and Due the due time of its
+	// commitment on Calendar.
+	Arrival  time.Time
+	Due      time.Time
+	Calendar *calendar.Calendar
+	// Ahead is how many open, unanswered requests are due no later than
+	// this one (in its category and the ones whose commitment is shorter).
+	Ahead int
+	// Staff answer requests; Away are those marked away now (excluded).
+	Staff []string
+	Away  []string
+	// Record is the department's recent record.
+	Record Record
+	// Z is the normal quantile of the confidence wanted; 0 means DefaultZ.
+	Z float64
+}
+
+// Forecast is the outcome, with the figures that led to it.
+type Forecast struct {
+	// Due is the commitment's due time; Expected when the forecast says
+	// the answer comes; Promise the later of the two: the date to give.
+	Due, Expected, Promise time.Time
+	// Later: the forecast is later than the commitment.
+	Later bool
+	// Ahead, Present (staff in, away excluded) and Away echo the inputs.
+	Ahead, Present int
+	Away           []string
+	// Rate is the answers per staff-hour used; FromRecord says whether it
+	// came from the record or DefaultRate.
+	Rate       float64
+	FromRecord bool
+	// Wait is the forecast business time from arrival to the answer.
+	Wait time.Duration
+	// MedianFirstResponse is the median of Record.FirstResponses (0 when
+	// none).
+	MedianFirstResponse time.Duration
+}
+
+// Expect forecasts the answer to the request in in.
+func Expect(in Input) Forecast {
+	f := Forecast{Due: in.Due, Ahead: max(in.Ahead, 0)}
+	away := make(map[string]bool, len(in.Away))
+	for _, a := range in.Away {
+		away[strings.ToLower(strings.TrimSpace(a))] = true
+	}
+	for _, s := range in.Staff {
+		if away[strings.ToLower(strings.TrimSpace(s))] {
+			f.Away = append(f.Away, s)
+			continue
+		}
+		f.Present++
+	}
+	f.Rate, f.FromRecord = in.Record.Rate()
+	if !f.FromRecord {
+		f.Rate = DefaultRate
+	}
+	f.MedianFirstResponse = median(in.Record.FirstResponses)
+	z := in.Z
+	if z <= 0 {
+		z = DefaultZ
+	}
+	f.Wait = Wait(f.Ahead, f.Present, f.Rate, z)
+	f.Expected = in.Calendar.AddBusiness(in.Arrival, f.Wait)
+	f.Promise = in.Due
+	if f.Expected.After(in.Due) {
+		f.Promise, f.Later = f.Expected, true
+	}
+	return f
+}
+
+// MaxWait bounds a forecast: with nobody present the answer is a year of
+// business time away, which a promise then caps at the commitment's limit.
+const MaxWait = calendar.MaxCommitmentBusiness
+
+// Wait is the business time by which the (ahead+1)-th answer has come with
+// quantile z when present staff answer rate requests an hour each, rounded
+// up to the minute.
+func Wait(ahead, present int, rate, z float64) time.Duration {
+	c := float64(present) * rate
+	if c <= 0 || math.IsNaN(c) {
+		return MaxWait
+	}
+	k := float64(ahead + 1)
+	x := (z + math.Sqrt(z*z+4*k)) / 2
+	h := x * x / c
+	w := time.Duration(math.Ceil(h*60)) * time.Minute
+	if w > MaxWait || w <= 0 {
+		return MaxWait
+	}
+	return w
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// Lines describe the forecast's inputs and outcome for people (`ackd
+// classify`, `ackd explain`).
+func (f Forecast) Lines(loc *time.Location) []string {
+	src := "default rate (record too thin)"
+	if f.FromRecord {
+		src = "from the record"
+	}
+	away := "none"
+	if len(f.Away) > 0 {
+		away = strings.Join(f.Away, ", ")
+	}
+	lines := []string{
+		fmt.Sprintf("queue ahead: %d open unanswered request(s) due no later", f.Ahead),
+		fmt.Sprintf("staff in: %d (away: %s)", f.Present, away),
+		fmt.Sprintf("rate: %.2f answers per staff-hour, %s", f.Rate, src),
+	}
+	if f.MedianFirstResponse > 0 {
+		lines = append(lines, "recent median first response: "+f.MedianFirstResponse.String())
+	}
+	lines = append(lines,
+		fmt.Sprintf("forecast: %s of business time, expected %s", f.Wait, f.Expected.In(loc).Format(time.RFC3339)),
+		fmt.Sprintf("commitment due %s", f.Due.In(loc).Format(time.RFC3339)))
+	if f.Later {
+		lines = append(lines, "promise: the forecast (later than the commitment)")
+	} else {
+		lines = append(lines, "promise: the commitment")
+	}
+	return lines
+}
