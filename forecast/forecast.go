@@ -43,8 +43,10 @@ const DefaultZ = 1.645
 // Record is the department's recent track record.
 type Record struct {
 	// Answered is how many requests got their first response within the
-	// record's window, and StaffHours the staff business hours the window
-	// held (present staff × open hours).
+	// record's window, and StaffHours the staff time there was work for
+	// in it: the integral of min(open requests, staff present) over its
+	// business time. Hours when staff had nothing to answer do not count,
+	// or a quiet week would make a busy Monday look slow.
 	Answered   int
 	StaffHours float64
 	// FirstResponses are the category's recent first-response times in
@@ -75,10 +77,25 @@ type Input struct {
 	// Staff answer requests; Away are those marked away now (excluded).
 	Staff []string
 	Away  []string
+	// Hours is, per staff member, the share of the calendar's open hours
+	// they work (0.5 for mornings only); missing means 1.
+	Hours map[string]float64
 	// Record is the department's recent record.
 	Record Record
+	// Overtake lists the requests that will arrive after this one and
+	// still be answered before it (a shorter commitment puts them ahead).
+	Overtake []Inflow
 	// Z is the normal quantile of the confidence wanted; 0 means DefaultZ.
 	Z float64
+}
+
+// Inflow is a stream of later requests that overtake this one: Rate of
+// them arrive per business hour, and those arriving within Within of
+// business time after this one are due before it.
+type Inflow struct {
+	Category string
+	Rate     float64
+	Within   time.Duration
 }
 
 // Forecast is the outcome, with the figures that led to it.
@@ -88,13 +105,18 @@ type Forecast struct {
 	Due, Expected, Promise time.Time
 	// Later: the forecast is later than the commitment.
 	Later bool
-	// Ahead, Present (staff in, away excluded) and Away echo the inputs.
-	Ahead, Present int
-	Away           []string
+	// Ahead and Away echo the inputs; Present is the staff in (away
+	// excluded), each counted by their share of the open hours.
+	Ahead   int
+	Present float64
+	Away    []string
 	// Rate is the answers per staff-hour used; FromRecord says whether it
 	// came from the record or DefaultRate.
 	Rate       float64
 	FromRecord bool
+	// Overtakers is how many later requests the forecast expects to be
+	// answered before this one.
+	Overtakers int
 	// Wait is the forecast business time from arrival to the answer.
 	Wait time.Duration
 	// MedianFirstResponse is the median of Record.FirstResponses (0 when
@@ -114,7 +136,11 @@ func Expect(in Input) Forecast {
 			f.Away = append(f.Away, s)
 			continue
 		}
-		f.Present++
+		if h, ok := in.Hours[s]; ok {
+			f.Present += h
+		} else {
+			f.Present++
+		}
 	}
 	f.Rate, f.FromRecord = in.Record.Rate()
 	if !f.FromRecord {
@@ -125,7 +151,22 @@ func Expect(in Input) Forecast {
 	if z <= 0 {
 		z = DefaultZ
 	}
+	// Requests that overtake this one during its wait lengthen it, which
+	// lets more overtake: iterate to the fixed point (a few rounds; the
+	// sequence only grows, and is capped at MaxWait).
 	f.Wait = Wait(f.Ahead, f.Present, f.Rate, z)
+	for range 8 {
+		var more float64
+		for _, in := range in.Overtake {
+			more += in.Rate * min(f.Wait, in.Within).Hours()
+		}
+		n := int(math.Ceil(more))
+		if n <= f.Overtakers {
+			break
+		}
+		f.Overtakers = n
+		f.Wait = Wait(f.Ahead+n, f.Present, f.Rate, z)
+	}
 	f.Expected = in.Calendar.AddBusiness(in.Arrival, f.Wait)
 	f.Promise = in.Due
 	if f.Expected.After(in.Due) {
@@ -141,8 +182,8 @@ const MaxWait = calendar.MaxCommitmentBusiness
 // Wait is the business time by which the (ahead+1)-th answer has come with
 // quantile z when present staff answer rate requests an hour each, rounded
 // up to the minute.
-func Wait(ahead, present int, rate, z float64) time.Duration {
-	c := float64(present) * rate
+func Wait(ahead int, present, rate, z float64) time.Duration {
+	c := present * rate
 	if c <= 0 || math.IsNaN(c) {
 		return MaxWait
 	}
@@ -178,8 +219,11 @@ func (f Forecast) Lines(loc *time.Location) []string {
 	}
 	lines := []string{
 		fmt.Sprintf("queue ahead: %d open unanswered request(s) due no later", f.Ahead),
-		fmt.Sprintf("staff in: %d (away: %s)", f.Present, away),
+		fmt.Sprintf("staff in: %g (away: %s)", f.Present, away),
 		fmt.Sprintf("rate: %.2f answers per staff-hour, %s", f.Rate, src),
+	}
+	if f.Overtakers > 0 {
+		lines = append(lines, fmt.Sprintf("expected to overtake it (shorter commitments arriving later): %d", f.Overtakers))
 	}
 	if f.MedianFirstResponse > 0 {
 		lines = append(lines, "recent median first response: "+f.MedianFirstResponse.String())
@@ -193,4 +237,96 @@ func (f Forecast) Lines(loc *time.Location) []string {
 		lines = append(lines, "promise: the commitment")
 	}
 	return lines
+}
+
+// Span is one request of the record: when it arrived and when it was first
+// answered (zero: not yet).
+type Span struct{ Received, Answered time.Time }
+
+// Measure builds the record of [from, to) from the requests that were
+// open in it, with present staff answering during cal's business hours:
+// Answered counts the first answers in the window, StaffHours integrates
+// min(open, present) over the window's business time.
+func Measure(spans []Span, present float64, cal *calendar.Calendar, from, to time.Time) Record {
+	type edge struct {
+		at    time.Time
+		delta int
+	}
+	var edges []edge
+	var rec Record
+	open := 0
+	for _, s := range spans {
+		if !s.Answered.IsZero() && !s.Answered.After(from) || !s.Received.Before(to) {
+			continue
+		}
+		if s.Received.After(from) {
+			edges = append(edges, edge{s.Received, +1})
+		} else {
+			open++
+		}
+		if !s.Answered.IsZero() && s.Answered.Before(to) {
+			edges = append(edges, edge{s.Answered, -1})
+			rec.Answered++
+		}
+	}
+	slices.SortStableFunc(edges, func(a, b edge) int { return a.at.Compare(b.at) })
+	var busy time.Duration
+	last := from
+	for _, e := range edges {
+		if n := min(float64(open), present); n > 0 && e.at.After(last) {
+			busy += time.Duration(n * float64(cal.BusinessBetween(last, e.at)))
+		}
+		last = e.at
+		open += e.delta
+	}
+	if n := min(float64(open), present); n > 0 && to.After(last) {
+		busy += time.Duration(n * float64(cal.BusinessBetween(last, to)))
+	}
+	rec.StaffHours = busy.Hours()
+	return rec
+}
+
+// Arrivals is how many requests of a category arrived in a window of the
+// record, with the category's commitment.
+type Arrivals struct {
+	Category   string
+	Commitment calendar.Commitment
+	Count      int
+}
+
+// Window is a stretch of the record: the business time it held and the
+// arrivals per category in it.
+type Window struct {
+	Business time.Duration
+	Arrivals []Arrivals
+}
+
+// Inflows turns the record's arrivals per category into the streams that
+// overtake a request arriving at arrival and due at due: every category
+// whose requests, arriving later, are due before it. Each category's rate
+// is the highest of the windows' (a long window for the usual week, a
+// short one for a day when more than usual reached the desk).
+func Inflows(cal *calendar.Calendar, arrival, due time.Time, windows ...Window) []Inflow {
+	total := cal.BusinessBetween(arrival, due)
+	var out []Inflow
+	idx := map[string]int{}
+	for _, w := range windows {
+		if w.Business <= 0 {
+			continue
+		}
+		for _, a := range w.Arrivals {
+			within := total - cal.BusinessBetween(arrival, cal.Due(arrival, a.Commitment))
+			if within <= 0 || a.Count == 0 {
+				continue
+			}
+			rate := float64(a.Count) / w.Business.Hours()
+			if i, ok := idx[a.Category]; ok {
+				out[i].Rate = max(out[i].Rate, rate)
+				continue
+			}
+			idx[a.Category] = len(out)
+			out = append(out, Inflow{Category: a.Category, Rate: rate, Within: within})
+		}
+	}
+	return out
 }
