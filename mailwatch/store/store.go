@@ -118,6 +118,12 @@ type Store interface {
 	// It loads every open request: for reports and the status page, never
 	// for the scheduler's passes (DueRequests, NextWake).
 	OpenRequests(ctx context.Context, dept string) ([]Request, error)
+	// RecordSince returns what a forecast reads of dept's record: every
+	// request received at or after since, and every request still open
+	// without a first response whatever its age; by ReceivedAt, then ID.
+	// Only the fields a forecast needs are set: ID, Ref, Category, State,
+	// ReceivedAt, DueAt, PromisedAt, FirstResponseAt.
+	RecordSince(ctx context.Context, dept string, since time.Time) ([]Request, error)
 	// OpenRequestsAfter returns up to limit (> 0) open requests of dept,
 	// or of all departments with dept "", whose ID is greater than after,
 	// by ID: one page of a walk over the open requests that holds only a
@@ -280,7 +286,10 @@ type NewRequest struct {
 
 	ReceivedAt time.Time // IMAP INTERNALDATE
 	DueAt      time.Time // zero when there is no commitment
-	Text       string    // capped excerpt, quoted in escalations
+	// PromisedAt is the date the receipt gave when it is later than DueAt
+	// (promise: forecast); zero otherwise.
+	PromisedAt time.Time
+	Text       string // capped excerpt, quoted in escalations
 	ThreadKeys []string  // more Message-IDs that identify the thread
 	State      string    // one of the State constants; "" means StateAcknowledged
 	// Recipients are the other addresses the request was written to (its
@@ -311,6 +320,9 @@ type Request struct {
 	State           string
 	ReceivedAt      time.Time
 	DueAt           time.Time // zero = no commitment
+	// PromisedAt is the date the requester was given when it is later
+	// than DueAt (lifecycle.Request.PromisedAt); zero otherwise.
+	PromisedAt      time.Time
 	CreatedAt       time.Time
 	FirstResponseAt time.Time // first staff answer; zero = none yet
 	EscalationLevel int       // escalation steps fired in the current cycle
