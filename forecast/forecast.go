@@ -17,6 +17,7 @@ package forecast
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -127,21 +128,7 @@ type Forecast struct {
 // Expect forecasts the answer to the request in in.
 func Expect(in Input) Forecast {
 	f := Forecast{Due: in.Due, Ahead: max(in.Ahead, 0)}
-	away := make(map[string]bool, len(in.Away))
-	for _, a := range in.Away {
-		away[strings.ToLower(strings.TrimSpace(a))] = true
-	}
-	for _, s := range in.Staff {
-		if away[strings.ToLower(strings.TrimSpace(s))] {
-			f.Away = append(f.Away, s)
-			continue
-		}
-		if h, ok := in.Hours[s]; ok {
-			f.Present += h
-		} else {
-			f.Present++
-		}
-	}
+	f.Present, f.Away = presence(in.Staff, in.Away, in.Hours)
 	f.Rate, f.FromRecord = in.Record.Rate()
 	if !f.FromRecord {
 		f.Rate = DefaultRate
@@ -173,6 +160,28 @@ func Expect(in Input) Forecast {
 		f.Promise, f.Later = f.Expected, true
 	}
 	return f
+}
+
+// presence is the staff in, each counted by their share of the open
+// hours, and the staff away.
+func presence(staff, away []string, hours map[string]float64) (float64, []string) {
+	out := make(map[string]bool, len(away))
+	for _, a := range away {
+		out[strings.ToLower(strings.TrimSpace(a))] = true
+	}
+	present, gone := 0.0, []string(nil)
+	for _, s := range staff {
+		if out[strings.ToLower(strings.TrimSpace(s))] {
+			gone = append(gone, s)
+			continue
+		}
+		if h, ok := hours[s]; ok {
+			present += h
+		} else {
+			present++
+		}
+	}
+	return present, gone
 }
 
 // MaxWait bounds a forecast: with nobody present the answer is a year of
@@ -329,4 +338,84 @@ func Inflows(cal *calendar.Calendar, arrival, due time.Time, windows ...Window) 
 		}
 	}
 	return out
+}
+
+// Past is one request of the record as the store holds it.
+type Past struct {
+	Category string
+	Received time.Time
+	// Due is its commitment's due time; Answered its first answer (zero:
+	// none yet).
+	Due, Answered time.Time
+	// Closed: resolved or waiting on the requester without an answer, so
+	// nobody works on it.
+	Closed bool
+}
+
+// Desk is what a forecast knows of the department besides its record.
+type Desk struct {
+	Calendar *calendar.Calendar
+	// Commitments of the categories by name.
+	Commitments map[string]calendar.Commitment
+	Staff       []string
+	Away        []string
+	Hours       map[string]float64
+	Z           float64
+}
+
+// RecordWindow is how far back the record reaches, and ShortWindow the
+// recent business time whose arrival rate counts when it is higher than
+// the record's.
+const (
+	RecordWindow = 7 * 24 * time.Hour
+	ShortWindow  = 4 * time.Hour
+)
+
+// Assemble gathers the Input for a request arriving at arrival with due
+// time due from the department's record (requests received before it;
+// an answer after arrival is not known yet).
+func Assemble(desk Desk, record []Past, arrival, due time.Time) Input {
+	cal := desk.Calendar
+	in := Input{Arrival: arrival, Due: due, Calendar: cal, Staff: desk.Staff, Away: desk.Away, Hours: desk.Hours, Z: desk.Z}
+	from := arrival.Add(-RecordWindow)
+	short := cal.SubBusiness(arrival, ShortWindow)
+	var spans []Span
+	long, recent := map[string]int{}, map[string]int{}
+	for _, p := range record {
+		if !p.Received.Before(arrival) {
+			continue
+		}
+		answered := p.Answered
+		if answered.After(arrival) {
+			answered = time.Time{}
+		}
+		if answered.IsZero() && !p.Closed && !p.Due.IsZero() && !p.Due.After(due) {
+			in.Ahead++
+		}
+		if !answered.IsZero() && answered.Before(from) {
+			continue
+		}
+		spans = append(spans, Span{Received: p.Received, Answered: answered})
+		if !p.Received.Before(from) {
+			long[p.Category]++
+		}
+		if !p.Received.Before(short) {
+			recent[p.Category]++
+		}
+	}
+	present, _ := presence(desk.Staff, desk.Away, desk.Hours)
+	in.Record = Measure(spans, present, cal, from, arrival)
+	counts := func(n map[string]int) []Arrivals {
+		var out []Arrivals
+		for _, name := range slices.Sorted(maps.Keys(n)) {
+			if cm, ok := desk.Commitments[name]; ok {
+				out = append(out, Arrivals{Category: name, Commitment: cm, Count: n[name]})
+			}
+		}
+		return out
+	}
+	in.Overtake = Inflows(cal, arrival, due,
+		Window{Business: cal.BusinessBetween(from, arrival), Arrivals: counts(long)},
+		Window{Business: ShortWindow, Arrivals: counts(recent)})
+	return in
 }

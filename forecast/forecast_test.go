@@ -188,3 +188,38 @@ func TestInflows(t *testing.T) {
 		}
 	}
 }
+
+func TestAssemble(t *testing.T) {
+	cal := berlinCal(t)
+	loc := cal.Location()
+	arrival := time.Date(2026, 12, 1, 10, 0, 0, 0, loc)
+	four := calendar.Commitment{Business: 4 * time.Hour}
+	due := cal.Due(arrival, four)
+	h := func(d time.Duration) time.Time { return arrival.Add(d) }
+	record := []forecast.Past{
+		{Category: "access", Received: h(-time.Hour), Due: h(3 * time.Hour)},                                // open, due earlier: ahead
+		{Category: "access", Received: h(-30 * time.Minute), Due: h(3 * time.Hour), Answered: h(time.Hour)}, // answered later: still ahead now
+		{Category: "access", Received: h(-2 * time.Hour), Due: h(2 * time.Hour), Answered: h(-time.Minute)}, // answered: not ahead
+		{Category: "hardware", Received: h(-time.Hour), Due: h(30 * time.Hour)},                             // due later: not ahead
+		{Category: "access", Received: h(-time.Hour), Due: h(time.Hour), Closed: true},                      // waiting: not ahead
+		{Category: "access", Received: h(time.Minute), Due: h(5 * time.Hour)},                               // after it: not known
+	}
+	desk := forecast.Desk{Calendar: cal, Commitments: map[string]calendar.Commitment{"access": four, "hardware": {Days: 1}},
+		Staff: staff, Away: []string{"a@x.test"}, Hours: map[string]float64{"b@x.test": 0.5}}
+	in := forecast.Assemble(desk, record, arrival, due)
+	if in.Ahead != 2 {
+		t.Errorf("Ahead = %d, want 2", in.Ahead)
+	}
+	if in.Record.Answered != 1 {
+		t.Errorf("Record.Answered = %d, want 1 (the later answer is not known yet)", in.Record.Answered)
+	}
+	if f := forecast.Expect(in); f.Present != 2.5 || len(f.Away) != 1 {
+		t.Errorf("Present = %g, away %v; want 2.5 and a@x.test", f.Present, f.Away)
+	}
+	// A hardware request (1d) is overtaken by access requests (4h) that
+	// arrive in its first 4h.
+	hw := forecast.Assemble(desk, record, arrival, cal.Due(arrival, calendar.Commitment{Days: 1}))
+	if len(hw.Overtake) != 1 || hw.Overtake[0].Category != "access" || hw.Overtake[0].Within != 4*time.Hour {
+		t.Errorf("Overtake = %+v, want access within 4h", hw.Overtake)
+	}
+}

@@ -13,7 +13,6 @@ package simulate
 import (
 	"container/heap"
 	"fmt"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -42,10 +41,6 @@ func (m Mode) String() string {
 	}
 	return "static"
 }
-
-// RecordWindow is how far back the simulated record reaches, as the
-// daemon's does.
-const RecordWindow = 7 * 24 * time.Hour
 
 // Request is one simulated request.
 type Request struct {
@@ -354,6 +349,11 @@ func (s *Scenario) serve(reqs []*Request, shifts []shift) {
 	}
 	var q queue
 	var dones doneHeap
+	var past []forecast.Past
+	commitments := map[string]calendar.Commitment{}
+	for name, c := range d.Categories {
+		commitments[name] = c.Commitment
+	}
 	dispatch := func(t time.Time) {
 		for i := range n {
 			if q.Len() == 0 {
@@ -393,23 +393,10 @@ func (s *Scenario) serve(reqs []*Request, shifts []shift) {
 		case 2:
 			r := reqs[ai]
 			ai++
-			ahead := 0
-			for _, o := range q {
-				if !o.Due.After(r.Due) {
-					ahead++
-				}
-			}
 			day := time.Date(r.Arrival.Year(), r.Arrival.Month(), r.Arrival.Day(), 0, 0, 0, 0, r.Arrival.Location())
-			away := s.away(day)
-			present := 0.0
-			for _, name := range names {
-				if !slices.Contains(away, name) {
-					present += hours[name]
-				}
-			}
-			r.Forecast = forecast.Expect(forecast.Input{Arrival: r.Arrival, Due: r.Due, Calendar: d.Calendar, Ahead: ahead,
-				Staff: names, Away: away, Hours: hours, Record: s.record(reqs[:ai-1], r.Arrival, present),
-				Overtake: s.overtake(reqs[:ai-1], r)})
+			desk := forecast.Desk{Calendar: d.Calendar, Commitments: commitments, Staff: names, Away: s.away(day), Hours: hours}
+			past = append(past[:0], pastOf(reqs[:ai-1], r.Arrival)...)
+			r.Forecast = forecast.Expect(forecast.Assemble(desk, past, r.Arrival, r.Due))
 			heap.Push(&q, r)
 		default:
 			return
@@ -418,41 +405,16 @@ func (s *Scenario) serve(reqs []*Request, shifts []shift) {
 	}
 }
 
-// overtake is the inflow of later requests that would be answered before
-// r, from the arrivals before it in the record window and in the last
-// ShortWindow of business time.
-func (s *Scenario) overtake(before []*Request, r *Request) []forecast.Inflow {
-	cal := s.dept.Calendar
-	long := r.Arrival.Add(-RecordWindow)
-	short := cal.SubBusiness(r.Arrival, ShortWindow)
-	var lc, sc []string
-	for _, o := range before {
-		if !o.Arrival.Before(long) {
-			lc = append(lc, o.Category)
+// pastOf is the record as the store would hold it at now: the requests
+// that arrived in the record window, and older ones not yet answered.
+func pastOf(before []*Request, now time.Time) []forecast.Past {
+	from := now.Add(-forecast.RecordWindow)
+	var out []forecast.Past
+	for _, r := range before {
+		if r.Arrival.Before(from) && !r.Answer.IsZero() && r.Answer.Before(from) {
+			continue
 		}
-		if !o.Arrival.Before(short) {
-			sc = append(sc, o.Category)
-		}
-	}
-	return forecast.Inflows(cal, r.Arrival, r.Due,
-		forecast.Window{Business: cal.BusinessBetween(long, r.Arrival), Arrivals: s.counts(lc)},
-		forecast.Window{Business: ShortWindow, Arrivals: s.counts(sc)})
-}
-
-// ShortWindow is the recent stretch whose arrival rate counts when it is
-// higher than the week's.
-const ShortWindow = 4 * time.Hour
-
-func (s *Scenario) counts(cats []string) []forecast.Arrivals {
-	n := map[string]int{}
-	for _, c := range cats {
-		n[c]++
-	}
-	var out []forecast.Arrivals
-	for _, name := range slices.Sorted(maps.Keys(n)) {
-		if c := s.dept.Categories[name]; c != nil {
-			out = append(out, forecast.Arrivals{Category: name, Commitment: c.Commitment, Count: n[name]})
-		}
+		out = append(out, forecast.Past{Category: r.Category, Received: r.Arrival, Due: r.Due, Answered: r.Answer})
 	}
 	return out
 }
@@ -475,25 +437,6 @@ func (s *Scenario) staffHours() map[string]float64 {
 		out[st.Name] = float64(sum) / float64(open)
 	}
 	return out
-}
-
-// record is what the daemon's record would say at now: the requests
-// before now as the store holds them (an answer still being written is
-// not one yet), measured by forecast.Measure over RecordWindow.
-func (s *Scenario) record(before []*Request, now time.Time, present float64) forecast.Record {
-	from := now.Add(-RecordWindow)
-	var spans []forecast.Span
-	for _, r := range before {
-		sp := forecast.Span{Received: r.Arrival}
-		if !r.Answer.IsZero() && !r.Answer.After(now) {
-			if r.Answer.Before(from) {
-				continue
-			}
-			sp.Answered = r.Answer
-		}
-		spans = append(spans, sp)
-	}
-	return forecast.Measure(spans, present, s.dept.Calendar, from, now)
 }
 
 // follow runs the real lifecycle over r under mode m: the clock's
