@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/rules"
 )
 
@@ -50,7 +51,8 @@ type Scenario struct {
 	// an answer writes a reminder. Default 1h.
 	ReminderAfter time.Duration `yaml:"reminder_after"`
 
-	dept  *rules.Department
+	dept  *config.Department
+	rules *rules.Set
 	start time.Time
 }
 
@@ -128,11 +130,11 @@ func LoadScenario(path string) (*Scenario, error) {
 	if !filepath.IsAbs(cfgPath) {
 		cfgPath = filepath.Join(filepath.Dir(path), cfgPath)
 	}
-	cfg, err := rules.Load(cfgPath)
+	cfg, set, err := rules.Load(cfgPath)
 	if err != nil {
 		return nil, fmt.Errorf("load scenario %s: %w", path, err)
 	}
-	if err := s.Bind(cfg); err != nil {
+	if err := s.Bind(cfg, set); err != nil {
 		return nil, fmt.Errorf("load scenario %s: %w", path, err)
 	}
 	return s, nil
@@ -230,9 +232,10 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 	return &s, nil
 }
 
-// Bind attaches the department of cfg the scenario runs and resolves its
-// dates in the department's time zone.
-func (s *Scenario) Bind(cfg *rules.Config) error {
+// Bind attaches the department of cfg the scenario runs, with the rules
+// compiled from cfg, and resolves its dates in the department's time zone.
+func (s *Scenario) Bind(cfg *config.Config, set *rules.Set) error {
+	s.rules = set
 	for _, d := range cfg.Departments {
 		if s.Department == "" || rules.EqualAddress(d.Address, s.Department) {
 			s.dept = d
@@ -261,4 +264,4 @@ func (s *Scenario) Bind(cfg *rules.Config) error {
 }
 
 // Dept is the department the scenario runs (after Bind).
-func (s *Scenario) Dept() *rules.Department { return s.dept }
+func (s *Scenario) Dept() *config.Department { return s.dept }

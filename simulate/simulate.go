@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/forecast"
 	"github.com/ackd/ackd/lifecycle"
 	"github.com/ackd/ackd/rules"
@@ -170,7 +171,7 @@ func (s *Scenario) arrivals(rng *rand.Rand, from, to time.Time) ([]*Request, int
 						Subject:   subj,
 						Text:      subj,
 					}
-					dec := d.Decide(m, at)
+					dec := s.rules.Decide(d, m, at)
 					if !dec.Reply {
 						refused++
 						continue
@@ -441,7 +442,7 @@ func (s *Scenario) staffHours() map[string]float64 {
 
 // follow runs the real lifecycle over r under mode m: the clock's
 // wake-ups, the requester's reminder when a date given passes, the answer.
-func (s *Scenario) follow(d *rules.Department, r *Request, m Mode) Outcome {
+func (s *Scenario) follow(d *config.Department, r *Request, m Mode) Outcome {
 	promise := r.Due
 	if m == QueueAware {
 		promise = r.Forecast.Promise
