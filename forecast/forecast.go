@@ -238,7 +238,7 @@ func (f Forecast) Lines(loc *time.Location) []string {
 		lines = append(lines, "recent median first response: "+f.MedianFirstResponse.String())
 	}
 	lines = append(lines,
-		fmt.Sprintf("forecast: %s of business time, expected %s", f.Wait, f.Expected.In(loc).Format(time.RFC3339)),
+		fmt.Sprintf("wait: %s of business time, expected %s", f.Wait, f.Expected.In(loc).Format(time.RFC3339)),
 		fmt.Sprintf("commitment due %s", f.Due.In(loc).Format(time.RFC3339)))
 	if f.Later {
 		lines = append(lines, "promise: the forecast (later than the commitment)")

@@ -47,10 +47,12 @@ type Request struct {
 
 	State State
 	DueAt time.Time // zero = no commitment
-	// PromisedAt is the date the requester was given when it is later than
-	// DueAt (promise: forecast on a busy day); zero otherwise. The ladder
-	// runs on DueAt; when DueAt passes, the leads hear and DueAt becomes
-	// PromisedAt, whose passing brings the requester's late notice.
+	// PromisedAt is the date the receipt gave when it was later than the
+	// commitment (promise: forecast on a busy day); zero otherwise. The
+	// ladder runs on DueAt; when DueAt passes, the leads hear and DueAt
+	// becomes PromisedAt, whose passing brings the requester's late
+	// notice. It stays as the record of what was promised until a new
+	// cycle or #eta replaces the promise.
 	PromisedAt      time.Time
 	CycleStart      time.Time
 	FirstResponseAt time.Time
@@ -590,7 +592,7 @@ func late(d *config.Department, t *Transition, now time.Time, cat *config.Catego
 				r.PromisedAt.In(cal.Location()).Format("Monday 2 January, 15:04 MST"), At: now})
 		t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to leads: commitment passed, promise %s", r.EscalationLevel+1,
 			r.PromisedAt.In(cal.Location()).Format(time.RFC3339)), r.EscalationLevel+1)
-		t.Next.DueAt, t.Next.PromisedAt = r.PromisedAt, time.Time{}
+		t.Next.DueAt = r.PromisedAt
 		t.Next.EscalationLevel = max(r.EscalationLevel+1, len(cat.Escalate))
 		return
 	}

@@ -169,7 +169,7 @@ func TestStep(t *testing.T) {
 			what: "commitment-passed", state: lifecycle.Acknowledged, mail: []string{"escalation→lead@example.test"},
 			hist: []string{"escalated"}, wake: "2026-12-02 11:00",
 			check: func(t *testing.T, tr lifecycle.Transition) {
-				if !tr.Next.DueAt.Equal(at("2026-12-02 11:00")) || !tr.Next.PromisedAt.IsZero() || tr.Next.EscalationLevel != 3 {
+				if !tr.Next.DueAt.Equal(at("2026-12-02 11:00")) || !tr.Next.PromisedAt.Equal(tr.Next.DueAt) || tr.Next.EscalationLevel != 3 {
 					t.Errorf("due %v promised %v level %d", tr.Next.DueAt, tr.Next.PromisedAt, tr.Next.EscalationLevel)
 				}
 				if !strings.Contains(tr.Mail[0].Reason, "promised Wednesday 2 December, 11:00") {
@@ -177,7 +177,7 @@ func TestStep(t *testing.T) {
 				}
 			}},
 		{name: "forecast promise: the promise passes: the late notice", req: with(promised, func(r *lifecycle.Request) {
-			r.DueAt, r.PromisedAt, r.EscalationLevel = at("2026-12-02 11:00"), time.Time{}, 3
+			r.DueAt, r.EscalationLevel = at("2026-12-02 11:00"), 3
 		}), ev: lifecycle.Tick{}, now: "2026-12-02 11:00",
 			what: "late-notice", state: lifecycle.Overdue, mail: []string{"late-notice→jane@example.test", "escalation→lead@example.test"},
 			hist: []string{"late-notice", "escalated"}, wake: "2026-12-02 13:00"},

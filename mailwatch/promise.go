@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/forecast"
+	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 )
 
@@ -20,27 +20,7 @@ func Forecast(ctx context.Context, st store.Store, dept *config.Department, away
 	if err != nil {
 		return forecast.Forecast{}, fmt.Errorf("forecast: %w", err)
 	}
-	return forecast.Expect(forecast.Assemble(Desk(dept, away), PastOf(rows), at, due)), nil
-}
-
-// Desk is what a forecast knows of dept besides its record.
-func Desk(dept *config.Department, away []string) forecast.Desk {
-	cms := make(map[string]calendar.Commitment, len(dept.Categories))
-	for name, c := range dept.Categories {
-		cms[name] = c.Commitment
-	}
-	return forecast.Desk{Calendar: dept.Calendar, Commitments: cms, Staff: dept.Staff, Away: away}
-}
-
-// PastOf is the forecast's view of stored requests: a resolved request,
-// or one waiting on its requester, is no work for staff.
-func PastOf(rows []store.Request) []forecast.Past {
-	out := make([]forecast.Past, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, forecast.Past{Category: r.Category, Received: r.ReceivedAt, Due: r.DueAt, Answered: r.FirstResponseAt,
-			Closed: r.FirstResponseAt.IsZero() && (r.State == store.StateResolved || r.State == store.StateWaiting)})
-	}
-	return out
+	return forecast.Expect(forecast.Assemble(report.Desk(dept, away), report.PastOf(rows), at, due)), nil
 }
 
 // promise is the date a new request's receipt gives: the commitment's due

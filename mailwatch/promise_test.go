@@ -62,7 +62,7 @@ func TestForecastPromise(t *testing.T) {
 		t.Errorf("%d late notices at the commitment; want one for each of the %d requests without a later promise", lateNotices, n-promised)
 	}
 	r = w.request(last.Ref)
-	if !r.PromisedAt.IsZero() || r.State != "acknowledged" {
+	if !r.PromisedAt.Equal(r.DueAt) || r.State != "acknowledged" {
 		t.Errorf("after the commitment: state %s, promised %v; want acknowledged, the promise now the due time", r.State, r.PromisedAt)
 	}
 	// The promise passes unanswered: now the requester hears.

@@ -20,11 +20,11 @@ type Receipt struct {
 	Commitment        string // "4h", "3d": business time, as written in the config
 	Received          time.Time
 	Due               time.Time // zero when no date can be promised
+	Location          *time.Location
+	Excerpt           string // first lines of the request, may be empty
 	// Forecast: Due is a forecast from today's queue, later than the
 	// commitment (promise: forecast); the receipt says so plainly.
 	Forecast bool
-	Location *time.Location
-	Excerpt  string // first lines of the request, may be empty
 }
 
 // Escalation is the data of the notice staff or leads get when a request

@@ -12,6 +12,7 @@ import (
 	"github.com/ackd/ackd/forecast"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/parse"
+	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
@@ -30,15 +31,16 @@ type classification struct {
 	Commitment string         `json:"commitment,omitempty"`
 	Received   string         `json:"received,omitempty"`
 	Due        string         `json:"due"`
-	// Promise and Forecast, for a category with promise: forecast: the
-	// date the receipt gives and the forecast's inputs and outcome.
-	Promise  string   `json:"promise,omitempty"`
-	Forecast []string `json:"forecast,omitempty"`
 	From       string         `json:"from,omitempty"`
 	Subject    string         `json:"subject,omitempty"`
 	Receipt    *receiptJSON   `json:"receipt,omitempty"`
 	Error      string         `json:"error,omitempty"`
 	decision   rules.Decision `json:"-"`
+
+	// Promise and Forecast, for a category with promise: forecast: the
+	// date the receipt gives and the forecast's inputs and outcome.
+	Promise  string   `json:"promise,omitempty"`
+	Forecast []string `json:"forecast,omitempty"`
 }
 
 type receiptJSON struct {
@@ -147,7 +149,7 @@ func classifyMessage(c classification, tpl *templates.Set, dept *config.Departme
 		if cat := dept.Categories[d.Category]; cat != nil && cat.Promise == config.PromiseForecast && !d.DueAt.IsZero() {
 			// No store: the record is empty (the default rate) and the
 			// queue is what --ahead says.
-			in := forecast.Assemble(mailwatch.Desk(dept, nil), nil, at, d.DueAt)
+			in := forecast.Assemble(report.Desk(dept, nil), nil, at, d.DueAt)
 			in.Ahead = ahead
 			f := forecast.Expect(in)
 			due, later = f.Promise, f.Later

@@ -121,8 +121,8 @@ type Store interface {
 	// RecordSince returns what a forecast reads of dept's record: every
 	// request received at or after since, and every request still open
 	// without a first response whatever its age; by ReceivedAt, then ID.
-	// Only the fields a forecast needs are set: ID, Ref, Category, State,
-	// ReceivedAt, DueAt, PromisedAt, FirstResponseAt.
+	// Only the fields a forecast needs are set: ID, Dept, Ref, Category,
+	// State, ReceivedAt, DueAt, PromisedAt, FirstResponseAt.
 	RecordSince(ctx context.Context, dept string, since time.Time) ([]Request, error)
 	// OpenRequestsAfter returns up to limit (> 0) open requests of dept,
 	// or of all departments with dept "", whose ID is greater than after,
@@ -286,10 +286,7 @@ type NewRequest struct {
 
 	ReceivedAt time.Time // IMAP INTERNALDATE
 	DueAt      time.Time // zero when there is no commitment
-	// PromisedAt is the date the receipt gave when it is later than DueAt
-	// (promise: forecast); zero otherwise.
-	PromisedAt time.Time
-	Text       string // capped excerpt, quoted in escalations
+	Text       string    // capped excerpt, quoted in escalations
 	ThreadKeys []string  // more Message-IDs that identify the thread
 	State      string    // one of the State constants; "" means StateAcknowledged
 	// Recipients are the other addresses the request was written to (its
@@ -301,6 +298,9 @@ type NewRequest struct {
 	// real time (a caller that does not know the lifecycle need not).
 	// Ignored (zero) for a resolved request.
 	NextWake time.Time
+	// PromisedAt is the date the receipt gave when it is later than DueAt
+	// (promise: forecast); zero otherwise.
+	PromisedAt time.Time
 }
 
 // Request is a recorded request.
@@ -320,9 +320,6 @@ type Request struct {
 	State           string
 	ReceivedAt      time.Time
 	DueAt           time.Time // zero = no commitment
-	// PromisedAt is the date the requester was given when it is later
-	// than DueAt (lifecycle.Request.PromisedAt); zero otherwise.
-	PromisedAt      time.Time
 	CreatedAt       time.Time
 	FirstResponseAt time.Time // first staff answer; zero = none yet
 	EscalationLevel int       // escalation steps fired in the current cycle
@@ -356,6 +353,9 @@ type Request struct {
 	// Version is 1 when recorded and grows by one with every write of the
 	// row; Change.Version compares against it.
 	Version int64
+	// PromisedAt is the date the receipt gave when it was later than the
+	// commitment (lifecycle.Request.PromisedAt); zero otherwise.
+	PromisedAt time.Time
 }
 
 // Change is one change to a request, applied by Store.Apply.
