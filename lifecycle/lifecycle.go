@@ -47,8 +47,15 @@ type Request struct {
 	Recipients    []string // its other To/Cc addresses
 	ReceivedAt    time.Time
 
-	State           State
-	DueAt           time.Time // zero = no commitment
+	State State
+	DueAt time.Time // zero = no commitment
+	// PromisedAt is the date the receipt gave when it was later than the
+	// commitment (promise: forecast on a busy day); zero otherwise. The
+	// ladder runs on DueAt; when DueAt passes, the leads hear and DueAt
+	// becomes PromisedAt, whose passing brings the requester's late
+	// notice. It stays as the record of what was promised until a new
+	// cycle or #eta replaces the promise.
+	PromisedAt      time.Time
 	CycleStart      time.Time
 	FirstResponseAt time.Time
 	AnsweredAt      time.Time
@@ -89,6 +96,10 @@ type Received struct {
 	// References are the message's References, which the receipt
 	// carries on before the message's own Message-ID.
 	References []string
+	// Promise, when set, is a forecast later than the commitment's due
+	// time (promise: forecast on a busy day): the receipt gives it and the
+	// request keeps it as PromisedAt.
+	Promise time.Time
 }
 
 // Message is a message on the request's thread.
@@ -279,21 +290,26 @@ func category(d *config.Department, name string) *config.Category {
 func newCycle(d *config.Department, r *Request, at time.Time, cm calendar.Commitment) {
 	r.CycleStart = at
 	r.DueAt = d.Calendar.Due(at, cm)
+	r.PromisedAt = time.Time{}
 	r.EscalationLevel = 0
 	r.LateNoticeFor = time.Time{}
 	r.WaitingSince = time.Time{}
 }
 
 // received makes r, the message at `at`, a request: acknowledged, under
-// the commitment the decision found, and answered at once with a receipt
-// to the requester alone.
+// the commitment the decision found (and a later promise, when the
+// forecast gave one), and answered at once with a receipt to the
+// requester alone.
 func received(r Request, e *Received, at time.Time) Transition {
 	d := e.Decision
 	t := Transition{Next: r, What: "receipt"}
 	n := &t.Next
 	n.State, n.Category = Acknowledged, d.Category
 	n.ReceivedAt, n.CycleStart, n.LastActivityAt = at, at, at
-	n.DueAt = d.DueAt
+	n.DueAt, n.PromisedAt = d.DueAt, time.Time{}
+	if e.Promise.After(d.DueAt) {
+		n.PromisedAt = e.Promise
+	}
 	t.Mail = append(t.Mail, Intent{Kind: Receipt, To: []string{r.Requester}, Request: t.Next, At: at,
 		Commitment: d.Commitment, References: e.References})
 	return t
@@ -349,6 +365,7 @@ func message(d *config.Department, r Request, m *Message, at time.Time) Transiti
 			t.Next.DueAt = d.Calendar.AddBusiness(at, left)
 			t.Next.CycleStart = d.Calendar.SubBusiness(t.Next.DueAt, total)
 			t.Next.WaitingSince = time.Time{}
+			t.Next.PromisedAt = time.Time{}
 		}
 		t.Next.State = Acknowledged
 		t.entry(EntryResumed, at, from, "", 0)
@@ -437,7 +454,7 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			}
 		case rules.CommandETA:
 			old := t.Next.DueAt
-			t.Next.DueAt, t.Next.CycleStart = c.Due, at
+			t.Next.DueAt, t.Next.CycleStart, t.Next.PromisedAt = c.Due, at, time.Time{}
 			t.Next.EscalationLevel, t.Next.LateNoticeFor = 0, time.Time{}
 			if t.Next.State == Overdue || t.Next.State == Waiting || t.Next.State == Resolved {
 				t.Next.State = Acknowledged
@@ -608,6 +625,20 @@ func late(d *config.Department, t *Transition, now time.Time, cat *config.Catego
 	cal := d.Calendar
 	t.What = "late-notice"
 	leads := Targets(d, r, "leads", validAddress)
+	if r.State != Overdue && r.PromisedAt.After(r.DueAt) {
+		// The commitment passed but the requester was promised a later
+		// date: the leads see the pressure, the requester is not written
+		// to, and the promise becomes the due time its late notice waits for.
+		t.What = "commitment-passed"
+		t.Mail = append(t.Mail, Intent{Kind: Escalation, To: leads, Request: r, Level: r.EscalationLevel + 1,
+			Reason: "the commitment passed without an answer; the requester was promised " +
+				r.PromisedAt.In(cal.Location()).Format("Monday 2 January, 15:04 MST"), At: now})
+		t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to leads: commitment passed, promise %s", r.EscalationLevel+1,
+			r.PromisedAt.In(cal.Location()).Format(time.RFC3339)), r.EscalationLevel+1)
+		t.Next.DueAt = r.PromisedAt
+		t.Next.EscalationLevel = max(r.EscalationLevel+1, len(cat.Escalate))
+		return
+	}
 	if r.State != Overdue {
 		base := r.DueAt
 		if now.After(base) {

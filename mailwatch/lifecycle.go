@@ -39,7 +39,7 @@ func toLife(r store.Request) lifecycle.Request {
 	return lifecycle.Request{
 		Ref: r.Ref, MessageID: r.MessageID, Requester: r.Requester, RequesterName: r.RequesterName,
 		Subject: r.Subject, Category: r.Category, Text: r.Text, Recipients: r.Recipients, ReceivedAt: r.ReceivedAt,
-		State: r.State, DueAt: r.DueAt, CycleStart: r.CycleStart,
+		State: r.State, DueAt: r.DueAt, PromisedAt: r.PromisedAt, CycleStart: r.CycleStart,
 		FirstResponseAt: r.FirstResponseAt, AnsweredAt: r.AnsweredAt,
 		EscalationLevel: r.EscalationLevel, Reminders: r.Reminders, AssignedTo: r.AssignedTo,
 		LateNoticeFor: r.LateNoticeFor, WaitingSince: r.WaitingSince, ResolvedAt: r.ResolvedAt, LastActivityAt: r.LastActivityAt,
@@ -64,7 +64,7 @@ func applyTransition(ctx context.Context, st store.Store, snapshot store.Request
 	}
 	n := t.Next
 	c.Update = func(r *store.Request) ([]store.NewMail, error) {
-		r.State, r.DueAt, r.CycleStart = n.State, n.DueAt, n.CycleStart
+		r.State, r.DueAt, r.PromisedAt, r.CycleStart = n.State, n.DueAt, n.PromisedAt, n.CycleStart
 		r.FirstResponseAt, r.AnsweredAt = n.FirstResponseAt, n.AnsweredAt
 		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt
@@ -140,7 +140,7 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 		rendered, err = rt.Templates.Receipt(templates.Receipt{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
 			Subject: r.Subject, Ref: r.Ref, Category: r.Category, Commitment: in.Commitment.String(),
-			Received: in.At, Due: r.DueAt, Location: loc, Excerpt: excerpt(r.Text, 600),
+			Received: in.At, Due: receiptDue(r), Forecast: !r.PromisedAt.IsZero(), Location: loc, Excerpt: excerpt(r.Text, 600),
 		})
 	case lifecycle.LateNotice:
 		rendered, err = rt.Templates.LateNotice(templates.LateNotice{
@@ -168,6 +168,15 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 		return store.NewMail{}, fmt.Errorf("render %s: %w", kind, err)
 	}
 	return requesterMail(d, r, kind, rendered, in.References, outbox.AutoReplied, now)
+}
+
+// receiptDue is the date a receipt gives: the promise when a forecast
+// gave a later one, the commitment's due time otherwise.
+func receiptDue(r lifecycle.Request) time.Time {
+	if !r.PromisedAt.IsZero() {
+		return r.PromisedAt
+	}
+	return r.DueAt
 }
 
 // relayed is what a staff member wrote to ackd alone, as the mail the

@@ -280,14 +280,22 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 // once the reference is known, so the Message-ID it fixes is the one that
 // will be sent, however often the sender retries.
 func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, f Fetched, key string, at time.Time) (Outcome, error) {
+	promised, later, err := p.promise(ctx, dept, d.Category, at, d.DueAt)
+	if err != nil {
+		return Outcome{}, err
+	}
+	ev := &lifecycle.Received{Decision: d, References: m.References}
+	if later {
+		ev.Promise = promised
+	}
 	life := lifecycle.Request{MessageID: m.MessageID, Requester: m.From.Address, RequesterName: m.From.Name,
 		Subject: m.Subject, Text: excerpt(m.Text, 4000), Recipients: recipientsOf(dept, m)}
-	t := lifecycle.Step(dept, life, &lifecycle.Received{Decision: d, References: m.References}, at)
+	t := lifecycle.Step(dept, life, ev, at)
 	n := t.Next
 	req, err := p.store.RecordRequest(ctx, store.NewRequest{
 		Dept: dept.Key(), MessageKey: key, MessageID: n.MessageID, Mailbox: f.Mailbox, UID: f.UID,
 		Requester: n.Requester, RequesterName: n.RequesterName, Subject: n.Subject,
-		Category: n.Category, Rule: d.Rule, ReceivedAt: n.ReceivedAt, DueAt: n.DueAt,
+		Category: n.Category, Rule: d.Rule, ReceivedAt: n.ReceivedAt, DueAt: n.DueAt, PromisedAt: n.PromisedAt,
 		Text: n.Text, ThreadKeys: threadKeys(m), State: n.State, Recipients: n.Recipients,
 		NextWake: t.Wake,
 	}, func(ref string) ([]store.NewMail, error) {
@@ -303,7 +311,7 @@ func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.De
 	if err != nil {
 		return Outcome{}, fmt.Errorf("record request: %w", err)
 	}
-	p.log.Info("request acknowledged", "dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID, "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt)
+	p.log.Info("request acknowledged", "dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID, "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt, "promised", promised)
 	p.kick()
 	p.wake()
 	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
