@@ -270,12 +270,14 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO requests (dept, seq, ref, message_key, message_id, mailbox, uid,
 			requester, requester_name, subject, category, rule, state,
-			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients, next_wake, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1)
+			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients, next_wake, version,
+			decide_input)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1, $20)
 		RETURNING id`,
 		r.Dept, seq, ref, r.MessageKey, r.MessageID, r.Mailbox, int64(r.UID),
 		r.Requester, r.RequesterName, r.Subject, r.Category, r.Rule, r.State,
-		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt), millis(req.NextWake)).Scan(&req.ID)
+		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt), millis(req.NextWake),
+		cleanText(r.DecideInput)).Scan(&req.ID)
 	if err != nil {
 		return Request{}, fmt.Errorf("insert request: %w", err)
 	}

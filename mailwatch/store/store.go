@@ -202,6 +202,13 @@ type Store interface {
 	// departments with dept "", received at or after since; oldest
 	// (ReceivedAt) first.
 	RequestsSince(ctx context.Context, dept string, since time.Time) ([]Request, error)
+	// DecideInputs returns NewRequest.DecideInput of the requests of dept,
+	// or of all departments with dept "", received at or after since,
+	// keyed by request ID. Requests recorded without one (before schema
+	// version 10, or by a caller that left it empty) are absent. It is
+	// for `ackd replay`, which decides stored requests again; the
+	// daemon's reads of requests never load these bytes.
+	DecideInputs(ctx context.Context, dept string, since time.Time) (map[int64]string, error)
 	// QueueMail queues mails that belong to no request (digests, reports)
 	// in one transaction: all or none. Their Message-IDs are not thread
 	// keys, since no request owns them.
@@ -292,6 +299,11 @@ type NewRequest struct {
 	// real time (a caller that does not know the lifecycle need not).
 	// Ignored (zero) for a resolved request.
 	NextWake time.Time
+	// DecideInput is what the request was decided from, encoded by the
+	// caller (the daemon writes JSON of the parsed message and the
+	// decision); the store keeps it as text, with invalid UTF-8 and NULs
+	// made U+FFFD, and returns it only through DecideInputs.
+	DecideInput string
 }
 
 // Request is a recorded request.
@@ -522,6 +534,12 @@ type Options struct {
 	TestPause func(point string)
 	// Now is the clock for CreatedAt and similar stamps; time.Now when nil.
 	Now func() time.Time
+	// ReadOnly opens the store for reading only (`ackd replay`): no
+	// migration is applied, a database at another schema version than
+	// this ackd's is refused, and the database itself refuses every write
+	// (SQLite query_only, PostgreSQL default_transaction_read_only). A
+	// SQLite file that does not exist is an error, not a new database.
+	ReadOnly bool
 	// Password authenticates to PostgreSQL; the caller reads it from
 	// password_env or password_file, since a DSN with a password is refused.
 	// Empty leaves PostgreSQL's own defaults (PGPASSWORD, ~/.pgpass). It is
