@@ -224,12 +224,16 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		return o, err
 	}
 
+	input, err := EncodeDecideInput(m, d)
+	if err != nil {
+		return Outcome{}, err
+	}
 	req, err := p.store.RecordRequest(ctx, store.NewRequest{
 		Dept: deptName, MessageKey: key, MessageID: m.MessageID, Mailbox: f.Mailbox, UID: f.UID,
 		Requester: m.From.Address, RequesterName: m.From.Name, Subject: m.Subject,
 		Category: d.Category, Rule: d.Rule, ReceivedAt: at, DueAt: d.DueAt,
 		Text: excerpt(m.Text, 4000), ThreadKeys: threadKeys(m), State: store.StateAcknowledged,
-		Recipients: recipientsOf(dept, m),
+		Recipients: recipientsOf(dept, m), DecideInput: input,
 		NextWake: lifecycle.NextWake(dept, lifecycle.Request{State: lifecycle.Acknowledged, Category: d.Category,
 			ReceivedAt: at, CycleStart: at, LastActivityAt: at, DueAt: d.DueAt}),
 	}, func(ref string) ([]store.NewMail, error) {

@@ -37,15 +37,15 @@ func testDecideInputs(t *testing.T, s store.Store) {
 	}
 	want := map[int64]string{ra.ID: a.DecideInput, rb.ID: "bad \uFFFD and \uFFFD"}
 	if len(got) != len(want) || got[ra.ID] != want[ra.ID] || got[rb.ID] != want[rb.ID] {
-		t.Errorf("DecideInputs(it) = %q, want %q", got, want)
+		t.Errorf("DecideInputs(it) = %v, want %v", got, want)
 	}
 	got, err = s.DecideInputs(ctx, "it", base.Add(time.Minute))
 	if err != nil || len(got) != 1 || got[rb.ID] == "" {
-		t.Errorf("DecideInputs(it, since +1m) = %q, %v; want only %d", got, err, rb.ID)
+		t.Errorf("DecideInputs(it, since +1m) = %v, %v; want only %d", got, err, rb.ID)
 	}
 	got, err = s.DecideInputs(ctx, "", base)
 	if err != nil || len(got) != 3 || got[rc.ID] != "{}" {
-		t.Errorf("DecideInputs(all) = %q, %v; want 3 with %d", got, err, rc.ID)
+		t.Errorf("DecideInputs(all) = %v, %v; want 3 with %d", got, err, rc.ID)
 	}
 }
 
@@ -66,7 +66,7 @@ func ReadOnly(t *testing.T, s store.Store, reopenRO func(t *testing.T) store.Sto
 	}
 	ins, err := ro.DecideInputs(ctx, "", time.Time{})
 	if err != nil || ins[r1.ID] != in.DecideInput {
-		t.Errorf("read-only DecideInputs = %q, %v", ins, err)
+		t.Errorf("read-only DecideInputs = %v, %v", ins, err)
 	}
 	if _, err := ro.RecordRequest(ctx, newRequest("it", "k2"), receipts()); err == nil {
 		t.Error("read-only store: RecordRequest succeeded")
