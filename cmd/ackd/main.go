@@ -37,6 +37,8 @@ commands:
   status   -c config.yaml                            open requests and recently skipped mail
   digest   -c config.yaml --print|--send [--force] [--department NAME]   render or queue today's staff digest
   report   -c config.yaml [--since 30d] [--json]     commitments kept, response times, per category
+  explain  -c config.yaml [--department NAME] REF    why a request is where it is: rule and words, due-date arithmetic, escalations, history
+  replay   -c NEW.yaml [--since 30d]                 what-if: decide the stored requests again with NEW.yaml (read-only)
   oauth login -c config.yaml (--department NAME | --smtp) [--port N]
                                                      one-time login (Google: browser, Microsoft: device code); stores the refresh token
   migrate  --from sqlite:PATH --to postgres:DSN [--to-password-env NAME | --to-password-file PATH]
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdReport(ctx, args, stdout, stderr)
 	case "replay":
 		return cmdReplay(ctx, args, stdout, stderr)
+	case "explain":
+		return cmdExplain(ctx, args, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args, stdout, stderr)
 	case "demo":

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/internal/mailtext"
-	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
@@ -98,12 +97,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		printProblems(stderr, err)
 		return 1
 	}
-	pw, err := secret.Read(cfg.Store.PasswordEnv, cfg.Store.PasswordFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "ackd replay: store: %v\n", err)
-		return 1
-	}
-	st, err := store.OpenOptions(ctx, cfg.Store.Driver, cfg.Store.DSN, store.Options{Password: pw, ReadOnly: true})
+	st, err := openReadOnly(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ackd replay: open store: %v\n", err)
 		return 1
