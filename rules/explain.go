@@ -3,6 +3,8 @@ package rules
 import (
 	"strings"
 	"time"
+
+	"github.com/ackd/ackd/config"
 )
 
 // Hit is one pattern of a rule's match that a message satisfied.
@@ -20,8 +22,8 @@ func (h Hit) String() string { return h.Key + ": " + h.Pattern }
 // Explain is Decide that also returns the patterns of the matching rule
 // that the message satisfied (none when no rule matched or no receipt is
 // sent). It is pure like Decide.
-func (d *Department) Explain(m *Message, at time.Time) (Decision, []Hit) {
-	dec := d.Decide(m, at)
+func (s *Set) Explain(d *config.Department, m *Message, at time.Time) (Decision, []Hit) {
+	dec := s.Decide(d, m, at)
 	if !dec.Reply || dec.Rule == "" {
 		return dec, nil
 	}
@@ -29,7 +31,7 @@ func (d *Department) Explain(m *Message, at time.Time) (Decision, []Hit) {
 		if r == nil || r.Name != dec.Rule {
 			continue
 		}
-		if c, ok := r.Match.(*compiled); ok {
+		if c, ok := s.matcher(r).(*compiled); ok {
 			return dec, hitsOf(c.root, newView(m))
 		}
 		break

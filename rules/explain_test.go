@@ -3,6 +3,8 @@ package rules
 import (
 	"fmt"
 	"testing"
+
+	"github.com/ackd/ackd/config"
 )
 
 // TestExplainHits: Explain names the patterns of the matching rule that
@@ -25,8 +27,12 @@ func TestExplainHits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := testDept(t, rule(t, "r", "print", tt.match))
 			m := person()
-			dec, hits := d.Explain(m, arrival)
-			if want := d.Decide(m, arrival); dec != want {
+			set, err := Compile(&config.Config{File: "rules.yaml", Departments: []*config.Department{d}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, hits := set.Explain(d, m, arrival)
+			if want := decide(d, m, arrival); dec != want {
 				t.Errorf("Explain's decision %+v differs from Decide's %+v", dec, want)
 			}
 			got := ""

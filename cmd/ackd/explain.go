@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/lifecycle"
@@ -20,7 +21,7 @@ import (
 
 // openReadOnly opens cfg's store for a command that only reads
 // (explain, replay): no migration, no adoption, every write refused.
-func openReadOnly(ctx context.Context, cfg *rules.Config) (store.Store, error) {
+func openReadOnly(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	pw, err := secret.Read(cfg.Store.PasswordEnv, cfg.Store.PasswordFile)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -49,7 +50,7 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "ackd explain:", err)
 		return 2
 	}
-	cfg, err := rules.Load(*path)
+	cfg, set, err := rules.Load(*path)
 	if err != nil {
 		printProblems(stderr, err)
 		return 1
@@ -60,7 +61,7 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	defer st.Close()
-	var found []*rules.Department
+	var found []*config.Department
 	var reqs []store.Request
 	for _, d := range cfg.Departments {
 		if *deptFlag != "" && !strings.EqualFold(*deptFlag, d.Name) && !strings.EqualFold(*deptFlag, d.Address) {
@@ -89,14 +90,14 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "ackd explain: %s exists in %s; say which with --department\n", ref, strings.Join(names, ", "))
 		return 2
 	}
-	if err := explainRequest(ctx, stdout, st, found[0], reqs[0], now); err != nil {
+	if err := explainRequest(ctx, stdout, st, set, found[0], reqs[0], now); err != nil {
 		fmt.Fprintln(stderr, "ackd explain:", err)
 		return 1
 	}
 	return 0
 }
 
-func explainRequest(ctx context.Context, w io.Writer, st store.Store, d *rules.Department, r store.Request, now time.Time) error {
+func explainRequest(ctx context.Context, w io.Writer, st store.Store, set *rules.Set, d *config.Department, r store.Request, now time.Time) error {
 	loc := d.Calendar.Location()
 	tm := func(t time.Time) string {
 		if t.IsZero() {
@@ -135,7 +136,7 @@ func explainRequest(ctx context.Context, w io.Writer, st store.Store, d *rules.D
 	} else {
 		fmt.Fprintf(w, "  rule %q → category %s\n", r.Rule, r.Category)
 	}
-	dec, hits := d.Explain(in.Message, r.ReceivedAt)
+	dec, hits := set.Explain(d, in.Message, r.ReceivedAt)
 	if !exact {
 		fmt.Fprintln(w, "  (recorded before ackd kept the whole message: words below are from the subject and the stored excerpt only)")
 	}

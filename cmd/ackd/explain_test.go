@@ -49,7 +49,7 @@ func TestExplain(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	cfg, err := rules.Load(cfgPath)
+	cfg, set, err := rules.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestExplain(t *testing.T) {
 	}
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	clock := time.Date(2026, 12, 4, 16, 0, 0, 0, berlin)
-	rt := &mailwatch.Runtime{Config: cfg, Templates: templates.Default()}
+	rt := &mailwatch.Runtime{Config: cfg, Rules: set, Templates: templates.Default()}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	now := func() time.Time { return clock }
 	sched := mailwatch.NewScheduler(st, func() *mailwatch.Runtime { return rt }, now, nil, log)

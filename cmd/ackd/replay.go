@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/report"
@@ -92,7 +93,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "ackd replay:", err)
 		return 2
 	}
-	cfg, err := rules.Load(*path)
+	cfg, set, err := rules.Load(*path)
 	if err != nil {
 		printProblems(stderr, err)
 		return 1
@@ -105,7 +106,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer st.Close()
 	since := now.Add(-window)
 	for _, d := range cfg.Departments {
-		if err := replayDept(ctx, stdout, st, d, since, now, window); err != nil {
+		if err := replayDept(ctx, stdout, st, set, d, since, now, window); err != nil {
 			fmt.Fprintln(stderr, "ackd replay:", err)
 			return 1
 		}
@@ -113,7 +114,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-func replayDept(ctx context.Context, w io.Writer, st store.Store, d *rules.Department, since, now time.Time, window time.Duration) error {
+func replayDept(ctx context.Context, w io.Writer, st store.Store, set *rules.Set, d *config.Department, since, now time.Time, window time.Duration) error {
 	reqs, err := st.RequestsSince(ctx, d.Key(), since)
 	if err != nil {
 		return err
@@ -134,7 +135,7 @@ func replayDept(ctx context.Context, w io.Writer, st store.Store, d *rules.Depar
 		if err != nil {
 			return err
 		}
-		x := replayed{req: r, old: in, new: d.Decide(in.Message, r.ReceivedAt), exact: exact}
+		x := replayed{req: r, old: in, new: set.Decide(d, in.Message, r.ReceivedAt), exact: exact}
 		all = append(all, x)
 		if !exact {
 			rebuilt++
@@ -199,7 +200,7 @@ func printCategoryMoves(w io.Writer, all []replayed) {
 // category and due time, those the new config would not acknowledge drop
 // out, and a late notice sent about a due time that moved no longer
 // counts (the request is judged by its response against the new due).
-func printRecords(ctx context.Context, w io.Writer, st store.Store, d *rules.Department, all []replayed, now time.Time, window time.Duration) error {
+func printRecords(ctx context.Context, w io.Writer, st store.Store, d *config.Department, all []replayed, now time.Time, window time.Duration) error {
 	reqs, evs, err := report.Gather(ctx, st, d.Key(), now, window)
 	if err != nil {
 		return err

@@ -57,7 +57,7 @@ var replaySubjects = []string{
 func fillReplayStore(t *testing.T, cfgPath string, now time.Time, n int) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := rules.Load(cfgPath)
+	cfg, set, err := rules.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func fillReplayStore(t *testing.T, cfgPath string, now time.Time, n int) map[str
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rt := &mailwatch.Runtime{Config: cfg, Templates: templates.Default()}
+	rt := &mailwatch.Runtime{Config: cfg, Rules: set, Templates: templates.Default()}
 	var clock time.Time
 	proc := mailwatch.NewProcessor(st, func() *mailwatch.Runtime { return rt }, func() time.Time { return clock },
 		nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
