@@ -36,6 +36,33 @@ type Config struct {
 	// HA, when set (the ha: key), makes this ackd one of several replicas
 	// sharing one PostgreSQL store; nil means a single ackd.
 	HA *HAConfig
+
+	// Reload says what makes `ackd run` reload the config: SIGHUP only
+	// (ReloadSignal, the default), or also saving the file (ReloadWatch).
+	Reload ReloadMode
+	// RuleTests is a file of rule test cases `ackd check` runs (the
+	// rule_tests: key, relative paths resolved against the config file's
+	// directory); "" for none.
+	RuleTests string
+}
+
+// ReloadMode is the reload: key.
+type ReloadMode int
+
+const (
+	// ReloadSignal reloads on SIGHUP only.
+	ReloadSignal ReloadMode = iota
+	// ReloadWatch reloads on SIGHUP and whenever the config file's
+	// content changes, with the same checks: a broken file is refused and
+	// the running config kept.
+	ReloadWatch
+)
+
+func (r ReloadMode) String() string {
+	if r == ReloadWatch {
+		return "watch"
+	}
+	return "signal"
 }
 
 // HAConfig is the ha: section: how this replica takes part in sharing the

@@ -239,10 +239,11 @@ func (l *loader) resolve(p string) string {
 
 func (l *loader) config(root *yaml.Node, cfg *Config) {
 	m := l.mapping(root, "config", "store", "smtp", "http", "templates", "limits", "departments",
-		"trust_authentication_results", "authserv_id", "ha", "backfill", "max_age")
+		"trust_authentication_results", "authserv_id", "ha", "backfill", "max_age", "reload", "rule_tests")
 	if m == nil {
 		return
 	}
+	l.admin(m, cfg)
 	l.require(m, "config", "smtp", "departments")
 	l.store(m.get("store"), &cfg.Store)
 	cfg.HA = l.ha(m.get("ha"), cfg.Store.Driver)

@@ -48,6 +48,7 @@ func WatchConfig(ctx context.Context, path string, debounce time.Duration, log *
 		}
 	}
 	last := fileHash(path)
+	log.Info("reload: watch: watching the config file", "path", path, "dirs", dirs)
 	timer := time.NewTimer(debounce)
 	timer.Stop()
 	for {

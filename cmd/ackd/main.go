@@ -268,12 +268,30 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// reload: watch turns a save of the file into the same reload as
+	// SIGHUP, run by the same goroutine so reloads never overlap.
+	saved := make(chan struct{}, 1)
+	if cfg.Reload == config.ReloadWatch {
+		go func() {
+			err := mailwatch.WatchConfig(ctx, *path, 0, log, func() {
+				select {
+				case saved <- struct{}{}:
+				default: // a reload is already due
+				}
+			})
+			if err != nil {
+				log.Error("reload: watch: not watching the config file; SIGHUP still reloads", "err", err)
+			}
+		}()
+	}
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-hup:
+				reload(d, *path, log)
+			case <-saved:
 				reload(d, *path, log)
 			}
 		}
