@@ -3,6 +3,11 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // SchemaID is where editors find config.schema.json: the file sits beside
@@ -268,6 +273,10 @@ func configSchema() (root *schemaNode, defs map[string]*schemaNode) {
 			sKey("lease_ttl", sPat("How long a dead replica keeps its departments: 15s.", patDuration).withDefault("15s")),
 		)))
 	root.props = append(root.props, history(" (default of every department)")...)
+	root.props = append(root.props,
+		sKey("reload", sEnum("What makes `ackd run` reload config and templates: signal (SIGHUP only) or watch (also every save of this file; a broken save is refused and the running config kept).",
+			"signal", "watch").withDefault("signal")),
+		sKey("rule_tests", sStr("A file of rule test cases (a message, or inline headers and body, and the department, rule, category and reply expected) that `ackd check` runs; relative to config.yaml.")))
 	root.req = []string{"smtp", "departments"}
 	root.extensions = true
 	return root, defs
@@ -376,4 +385,52 @@ func renderSchema(n *schemaNode) *jsonSchema {
 		s.AnyOf = append(s.AnyOf, renderSchema(a))
 	}
 	return s
+}
+
+// SchemaValue is the YAML document data as the JSON value that a YAML
+// language server validates against config.schema.json: aliases and merge
+// keys resolved, numbers as json.Number, unquoted dates as written.
+func SchemaValue(data []byte) (any, error) {
+	var v any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		return nil, err
+	}
+	return jsonValue(v), nil
+}
+
+func jsonValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = jsonValue(x)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[fmt.Sprint(k)] = jsonValue(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = jsonValue(x)
+		}
+		return out
+	case int:
+		return json.Number(strconv.Itoa(v))
+	case int64:
+		return json.Number(strconv.FormatInt(v, 10))
+	case uint64:
+		return json.Number(strconv.FormatUint(v, 10))
+	case float64:
+		return json.Number(strconv.FormatFloat(v, 'g', -1, 64))
+	case time.Time:
+		if v.Hour() == 0 && v.Minute() == 0 && v.Second() == 0 && v.Nanosecond() == 0 {
+			return v.Format("2006-01-02")
+		}
+		return v.Format(time.RFC3339Nano)
+	}
+	return v
 }
