@@ -23,6 +23,7 @@ import (
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
 	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/rules/cases"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -194,6 +195,16 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, n := range files.Notes {
 		fmt.Fprintf(stdout, "%s: note: %s\n", *path, n)
+	}
+	if cfg.RuleTests != "" {
+		n, ps := cases.Run(cfg, rt.Rules, cfg.RuleTests)
+		if len(ps) > 0 {
+			for _, p := range ps {
+				fmt.Fprintln(stderr, p.Error())
+			}
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: %d rule test case(s) passed\n", cfg.RuleTests, n)
 	}
 	nrules := 0
 	for _, d := range cfg.Departments {

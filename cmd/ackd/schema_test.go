@@ -57,10 +57,12 @@ func TestSchemaAndCheckAgree(t *testing.T) {
 			if tt.from != "" && bytes.Equal(data, example) {
 				t.Fatalf("the example has no %q", tt.from)
 			}
-			path := filepath.Join(t.TempDir(), "config.yaml")
+			dir := t.TempDir()
+			path := filepath.Join(dir, "config.yaml")
 			if err := os.WriteFile(path, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
+			copyFile(t, "../../rules.test.yaml", filepath.Join(dir, "rules.test.yaml"))
 			r := runAckd(t, "check", "-c", path)
 			v, err := config.SchemaValue(data)
 			if err != nil {
@@ -99,5 +101,37 @@ func TestSchemaValidatesGuideConfigs(t *testing.T) {
 		if err := s.Validate(v); err != nil {
 			t.Errorf("%s: the schema refuses the guide's config: %v", name, err)
 		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCheckRunsRuleTests: `ackd check` runs the example's rule tests and
+// says so; a rule change that moves a case's mail fails check (exit 1)
+// with the case's file, line and column.
+func TestCheckRunsRuleTests(t *testing.T) {
+	dir := t.TempDir()
+	path, _ := breakConfig(t, dir, nil, nil)
+	r := runAckd(t, "check", "-c", path)
+	if r.code != 0 || !strings.Contains(r.stdout, "rules.test.yaml: 7 rule test case(s) passed") {
+		t.Fatalf("check of the example: %s", r)
+	}
+	// Someone files password resets under onboarding.
+	path, _ = breakConfig(t, dir, []edit{{`"reset my", mfa, 2fa]
+        category: access`, `"reset my", mfa, 2fa]
+        category: onboarding`}}, nil)
+	r = runAckd(t, "check", "-c", path)
+	want := filepath.Join(dir, "rules.test.yaml") + `:20:70: case "a locked-out colleague gets the access promise": category is "onboarding", want "access"`
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("check after the rule change: want exit 1 and\n%s\ngot %s", want, r)
 	}
 }
