@@ -6,16 +6,17 @@
 // problem, as FILE:LINE:COL at the expectation that failed, so the file
 // can live in git beside config.yaml and CI runs `ackd check`.
 //
-//   - name: a locked-out colleague gets the access promise
-//     headers:
-//     From: Jane Doe <jane@example.test>
-//     To: it-help@example.test
-//     Subject: Locked out after the password change
-//     body: I cannot log in since this morning.
-//     expect: {rule: password-reset, category: access, reply: true}
-//   - name: the VPN mail a colleague forwarded
-//     message: testdata/vpn.eml       # relative to this file
-//     expect: {department: IT Help Desk, rule: vpn, category: network}
+//	# rules.test.yaml
+//	- name: a locked-out colleague gets the access promise
+//	  headers:
+//	    From: Jane Doe <jane@example.test>
+//	    To: it-help@example.test
+//	    Subject: Locked out after the password change
+//	  body: I cannot log in since this morning.
+//	  expect: {rule: password-reset, category: access, reply: true}
+//	- name: the VPN mail a colleague forwarded
+//	  message: testdata/vpn.eml       # relative to this file
+//	  expect: {department: IT Help Desk, rule: vpn, category: network}
 //
 // expect: rule: "" means no rule matched (the default category); a key
 // left out is not checked. A message is parsed and decided exactly as the
