@@ -23,7 +23,7 @@ import (
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
 	"github.com/ackd/ackd/rules"
-	"github.com/ackd/ackd/rules/cases"
+	"github.com/ackd/ackd/ruletests"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -197,7 +197,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: note: %s\n", *path, n)
 	}
 	if cfg.RuleTests != "" {
-		n, ps := cases.Run(cfg, rt.Rules, cfg.RuleTests)
+		n, ps := ruletests.Run(cfg, rt.Rules, cfg.RuleTests)
 		if len(ps) > 0 {
 			for _, p := range ps {
 				fmt.Fprintln(stderr, p.Error())

@@ -1,4 +1,4 @@
-// Package cases runs the rule test cases an admin keeps next to the rules
+// Package ruletests runs the rule test cases an admin keeps next to the rules
 // (the file config.yaml's rule_tests: names). A case is a saved message,
 // or a few inline headers and a body, with the outcome expected: the
 // department, the rule, the category, a reply or not, the refusal. `ackd
@@ -22,7 +22,7 @@
 // left out is not checked. A message is parsed and decided exactly as the
 // daemon would (mailwatch/parse, rules.Set.Decide), by the department it
 // is addressed to unless the case names one with department:.
-package cases
+package ruletests
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package cases
+package ruletests
 
 import (
 	"os"
@@ -128,7 +128,7 @@ func TestRun(t *testing.T) {
 
 // TestRunExample: the cases the example config ships pass.
 func TestRunExample(t *testing.T) {
-	cfg, set, err := rules.Load("../../config.yaml")
+	cfg, set, err := rules.Load("../config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
