@@ -20,9 +20,9 @@ import (
 	"github.com/ackd/ackd/templates"
 )
 
-// replayConfig is the config in force while the store fills; %s is the
-// store's path, %q the vpn rule's subject words.
-const replayConfig = `store: {driver: sqlite, dsn: %s}
+// replayConfig is the config in force while the store fills; the first
+// %s is the store: section, the second the vpn rule's subject words.
+const replayConfig = `store: %s
 smtp: {host: 127.0.0.1, port: 2525, tls: none}
 departments:
   - name: IT Help Desk
@@ -61,7 +61,7 @@ func fillReplayStore(t *testing.T, cfgPath string, now time.Time, n int) map[str
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +95,17 @@ func fillReplayStore(t *testing.T, cfgPath string, now time.Time, n int) map[str
 // no earlier rule (password) or the old vpn words already caught, and
 // nothing else; the summary counts them out of default into network.
 func TestReplayListsExactlyWhatTheRuleMoves(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testReplay(t, fmt.Sprintf("{driver: sqlite, dsn: %s}", filepath.Join(t.TempDir(), "ackd.db")))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn, env := testPostgresTarget(t)
+		testReplay(t, fmt.Sprintf("{driver: postgres, dsn: %q, password_env: %s}", dsn, env))
+	})
+}
+
+func testReplay(t *testing.T, db string) {
 	dir := t.TempDir()
-	db := filepath.Join(dir, "ackd.db")
 	oldCfg, newCfg := filepath.Join(dir, "config.yaml"), filepath.Join(dir, "new.yaml")
 	if err := os.WriteFile(oldCfg, []byte(fmt.Sprintf(replayConfig, db, "[vpn]")), 0o600); err != nil {
 		t.Fatal(err)
@@ -176,7 +185,7 @@ func TestReplayIsReadOnly(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "ackd.db")
 	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(replayConfig, db, "[vpn]")), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(replayConfig, "{driver: sqlite, dsn: "+db+"}", "[vpn]")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 12, 18, 12, 0, 0, 0, time.UTC)
@@ -195,5 +204,56 @@ func TestReplayIsReadOnly(t *testing.T) {
 	}
 	if !bytes.Equal(before, after) {
 		t.Error("replay changed the store file")
+	}
+}
+
+// TestReplayOlderRows: a request recorded before ackd kept the decide
+// input is decided again from its stored subject, requester and text, and
+// its line says it is approximate.
+func TestReplayOlderRows(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "ackd.db")
+	cfg := filepath.Join(dir, "new.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(replayConfig, "{driver: sqlite, dsn: "+db+"}", "[vpn, wifi]")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 18, 12, 0, 0, 0, time.UTC)
+	st, err := store.Open(context.Background(), "sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(-48 * time.Hour)
+	loaded, _, err := rules.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := loaded.Departments[0].Calendar.Due(at, loaded.Departments[0].Categories["default"].Commitment)
+	for _, subject := range []string{"wifi is down", "printer jams"} {
+		_, err := st.RecordRequest(context.Background(), store.NewRequest{Dept: "it-help@example.test", MessageKey: subject,
+			Requester: "jane@example.test", Subject: subject, Category: "default", ReceivedAt: at, DueAt: due,
+			Text: "please help"}, func(ref string) ([]store.NewMail, error) {
+			return []store.NewMail{{Kind: "receipt", MessageID: "<" + ref + "@ackd>", Recipients: []string{"jane@example.test"}, Raw: []byte("x")}}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"replay", "-c", cfg, "--at", now.Format(time.RFC3339)}, &out, &errOut); code != 0 {
+		t.Fatalf("replay exit %d: %s", code, errOut.String())
+	}
+	text := out.String()
+	for _, want := range []string{
+		`  REQ-1  wifi is down: category default → network; rule (default) → "vpn"; due `,
+		"(approximate: recorded before ackd kept the full message)",
+		"1 of 2 would change; 2 decided from their stored excerpt only (no headers)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("replay lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "REQ-2") {
+		t.Errorf("the printer request is listed:\n%s", text)
 	}
 }
