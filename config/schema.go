@@ -159,6 +159,8 @@ func configSchema() (root *schemaNode, defs map[string]*schemaNode) {
 		).required("to"))),
 		sKey("closing", sBool("Send the requester a closing note when the request is resolved.").withDefault(false)),
 		sKey("auto_resolve", sPat("Resolve an answered request when the requester has not replied for this long: business time or working days.", patCommitment)),
+		sKey("promise", sEnum("Which date the receipt gives: commitment (its due time on the calendar) or forecast (the later of that and a forecast from the queue, the staff in and the record; see docs/promises.md).",
+			"commitment", "forecast").withDefault("commitment")),
 	)
 	textPatterns := func(what string) *schemaNode {
 		return &schemaNode{desc: what + ": a word or phrase (case-insensitive, on word boundaries), /RE2/ or /RE2/i, or a list of them (any matches).", anyOf: []*schemaNode{
