@@ -34,6 +34,23 @@ type Config struct {
 	// HA, when set (the ha: key), makes this ackd one of several replicas
 	// sharing one PostgreSQL store; nil means a single ackd.
 	HA *HAConfig
+
+	// Push, when set (the push: key), listens for the IMAP server's
+	// push notifications; nil means none (IDLE and polling only).
+	Push *PushConfig
+}
+
+// PushConfig is the push: section: an HTTP listener where the IMAP
+// server's notification plugin (Dovecot's push_notification) reports new
+// mail, so that the mailbox's watcher looks at once (docs/deployment.md).
+// IDLE and polling go on as configured: a lost push costs what it would
+// cost without push.
+type PushConfig struct {
+	// Listen is host:port, default DefaultPushListen (loopback).
+	Listen string
+	// Password is the shared secret the server must present (bearer
+	// token, or basic auth's password); required.
+	Password Secret
 }
 
 // HAConfig is the ha: section: how this replica takes part in sharing the
