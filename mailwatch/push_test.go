@@ -143,7 +143,7 @@ func TestWatcherKick(t *testing.T) {
 			srv := newServer(t, tc.opts)
 			appendN(t, srv, 1, 1)
 			h := startWatcher(t, srv, &memCheckpoints{}, MailboxConfig{Backfill: time.Hour, IDLE: tc.idle, PollInterval: time.Hour}, nil)
-			h.expect(t, "request 1") // the first catch-up is done
+			h.expect(t, "request 1")          // the first catch-up is done
 			time.Sleep(50 * time.Millisecond) // and the watcher waits
 			appendN(t, srv, 2, 2)
 			h.expectNothing(t, 100*time.Millisecond)
