@@ -284,7 +284,11 @@ func (l *loader) push(n *yaml.Node) *PushConfig {
 		}
 	}
 	pc.Password = l.secret(m, "push")
-	if !pc.Password.IsSet() && !m.hinted["password_env"] && !m.hinted["password_file"] {
+	inline := false // an inline password was refused already
+	for i := 0; i+1 < len(m.node.Content); i += 2 {
+		inline = inline || m.node.Content[i].Value == "password"
+	}
+	if !pc.Password.IsSet() && !inline && !m.hinted["password_env"] && !m.hinted["password_file"] {
 		l.at(m.node, "push: needs password_env or password_file: the shared secret the IMAP server must present (ackd takes no unauthenticated wake-ups)")
 	}
 	return pc
