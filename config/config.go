@@ -246,6 +246,29 @@ type Category struct {
 	// AutoResolve resolves an answered request when the requester has not
 	// replied for this long (business time or working days); zero never.
 	AutoResolve calendar.Commitment
+	// Promise says which date the receipt gives (YAML promise:
+	// commitment, the default, or forecast).
+	Promise Promise
+}
+
+// Promise is how a category's receipt dates its answer.
+type Promise int
+
+const (
+	// PromiseCommitment: the commitment's due time on the calendar.
+	PromiseCommitment Promise = iota
+	// PromiseForecast: the later of the commitment and the forecast from
+	// the open queue, the staff in and the record (package forecast). The
+	// escalation ladder still runs on the commitment.
+	PromiseForecast
+)
+
+// String is the YAML spelling.
+func (p Promise) String() string {
+	if p == PromiseForecast {
+		return "forecast"
+	}
+	return "commitment"
 }
 
 // EscalationStep is one rung of a category's escalation ladder.

@@ -1110,7 +1110,7 @@ func halfCommitment(c calendar.Commitment, spans []calendar.Span) calendar.Commi
 	return calendar.Commitment{Business: time.Duration(c.Days) * day / 2}
 }
 
-var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing", "auto_resolve"}
+var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing", "auto_resolve", "promise"}
 
 func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) map[string]*Category {
 	n = followAlias(n)
@@ -1173,6 +1173,18 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) 
 		}
 		if v := m.get("auto_resolve"); v != nil {
 			c.AutoResolve, _ = l.commitment(v, "auto_resolve")
+		}
+		if v := m.get("promise"); v != nil {
+			if s, ok := l.str(v, "promise"); ok {
+				switch s {
+				case "commitment":
+					c.Promise = PromiseCommitment
+				case "forecast":
+					c.Promise = PromiseForecast
+				default:
+					l.at(v, "promise: want commitment or forecast, got %q", s)
+				}
+			}
 		}
 		if v := m.get("escalate"); v != nil {
 			c.Escalate = l.escalate(v, d)

@@ -45,8 +45,15 @@ type Request struct {
 	Recipients    []string // its other To/Cc addresses
 	ReceivedAt    time.Time
 
-	State           State
-	DueAt           time.Time // zero = no commitment
+	State State
+	DueAt time.Time // zero = no commitment
+	// PromisedAt is the date the receipt gave when it was later than the
+	// commitment (promise: forecast on a busy day); zero otherwise. The
+	// ladder runs on DueAt; when DueAt passes, the leads hear and DueAt
+	// becomes PromisedAt, whose passing brings the requester's late
+	// notice. It stays as the record of what was promised until a new
+	// cycle or #eta replaces the promise.
+	PromisedAt      time.Time
 	CycleStart      time.Time
 	FirstResponseAt time.Time
 	AnsweredAt      time.Time
@@ -258,6 +265,7 @@ func category(d *config.Department, name string) *config.Category {
 func newCycle(d *config.Department, r *Request, at time.Time, cm calendar.Commitment) {
 	r.CycleStart = at
 	r.DueAt = d.Calendar.Due(at, cm)
+	r.PromisedAt = time.Time{}
 	r.EscalationLevel = 0
 	r.LateNoticeFor = time.Time{}
 	r.WaitingSince = time.Time{}
@@ -313,6 +321,7 @@ func message(d *config.Department, r Request, m *Message, at time.Time) Transiti
 			t.Next.DueAt = d.Calendar.AddBusiness(at, left)
 			t.Next.CycleStart = d.Calendar.SubBusiness(t.Next.DueAt, total)
 			t.Next.WaitingSince = time.Time{}
+			t.Next.PromisedAt = time.Time{}
 		}
 		t.Next.State = Acknowledged
 		t.entry(EntryResumed, at, from, "", 0)
@@ -401,7 +410,7 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			}
 		case rules.CommandETA:
 			old := t.Next.DueAt
-			t.Next.DueAt, t.Next.CycleStart = c.Due, at
+			t.Next.DueAt, t.Next.CycleStart, t.Next.PromisedAt = c.Due, at, time.Time{}
 			t.Next.EscalationLevel, t.Next.LateNoticeFor = 0, time.Time{}
 			if t.Next.State == Overdue || t.Next.State == Waiting || t.Next.State == Resolved {
 				t.Next.State = Acknowledged
@@ -573,6 +582,20 @@ func late(d *config.Department, t *Transition, now time.Time, cat *config.Catego
 	cal := d.Calendar
 	t.What = "late-notice"
 	leads := Targets(d, r, "leads", validAddress)
+	if r.State != Overdue && r.PromisedAt.After(r.DueAt) {
+		// The commitment passed but the requester was promised a later
+		// date: the leads see the pressure, the requester is not written
+		// to, and the promise becomes the due time its late notice waits for.
+		t.What = "commitment-passed"
+		t.Mail = append(t.Mail, Intent{Kind: Escalation, To: leads, Request: r, Level: r.EscalationLevel + 1,
+			Reason: "the commitment passed without an answer; the requester was promised " +
+				r.PromisedAt.In(cal.Location()).Format("Monday 2 January, 15:04 MST"), At: now})
+		t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to leads: commitment passed, promise %s", r.EscalationLevel+1,
+			r.PromisedAt.In(cal.Location()).Format(time.RFC3339)), r.EscalationLevel+1)
+		t.Next.DueAt = r.PromisedAt
+		t.Next.EscalationLevel = max(r.EscalationLevel+1, len(cat.Escalate))
+		return
+	}
 	if r.State != Overdue {
 		base := r.DueAt
 		if now.After(base) {

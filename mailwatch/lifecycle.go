@@ -38,7 +38,7 @@ func toLife(r store.Request) lifecycle.Request {
 	return lifecycle.Request{
 		Ref: r.Ref, MessageID: r.MessageID, Requester: r.Requester, RequesterName: r.RequesterName,
 		Subject: r.Subject, Category: r.Category, Text: r.Text, Recipients: r.Recipients, ReceivedAt: r.ReceivedAt,
-		State: lifecycle.State(r.State), DueAt: r.DueAt, CycleStart: r.CycleStart,
+		State: lifecycle.State(r.State), DueAt: r.DueAt, PromisedAt: r.PromisedAt, CycleStart: r.CycleStart,
 		FirstResponseAt: r.FirstResponseAt, AnsweredAt: r.AnsweredAt,
 		EscalationLevel: r.EscalationLevel, Reminders: r.Reminders, AssignedTo: r.AssignedTo,
 		LateNoticeFor: r.LateNoticeFor, WaitingSince: r.WaitingSince, ResolvedAt: r.ResolvedAt, LastActivityAt: r.LastActivityAt,
@@ -63,7 +63,7 @@ func applyTransition(ctx context.Context, st store.Store, snapshot store.Request
 	}
 	n := t.Next
 	c.Update = func(r *store.Request) ([]store.NewMail, error) {
-		r.State, r.DueAt, r.CycleStart = string(n.State), n.DueAt, n.CycleStart
+		r.State, r.DueAt, r.PromisedAt, r.CycleStart = string(n.State), n.DueAt, n.PromisedAt, n.CycleStart
 		r.FirstResponseAt, r.AnsweredAt = n.FirstResponseAt, n.AnsweredAt
 		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt

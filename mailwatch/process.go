@@ -238,16 +238,24 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		return o, err
 	}
 
+	promised, later, err := p.promise(ctx, dept, d.Category, at, d.DueAt)
+	if err != nil {
+		return Outcome{}, err
+	}
+	var promisedAt time.Time // stored only when later than the commitment
+	if later {
+		promisedAt = promised
+	}
 	req, err := p.store.RecordRequest(ctx, store.NewRequest{
 		Dept: deptName, MessageKey: key, MessageID: m.MessageID, Mailbox: f.Mailbox, UID: f.UID,
 		Requester: m.From.Address, RequesterName: m.From.Name, Subject: m.Subject,
-		Category: d.Category, Rule: d.Rule, ReceivedAt: at, DueAt: d.DueAt,
+		Category: d.Category, Rule: d.Rule, ReceivedAt: at, DueAt: d.DueAt, PromisedAt: promisedAt,
 		Text: excerpt(m.Text, 4000), ThreadKeys: threadKeys(m), State: store.StateAcknowledged,
 		Recipients: recipientsOf(dept, m),
 		NextWake: lifecycle.NextWake(dept, lifecycle.Request{State: lifecycle.Acknowledged, Category: d.Category,
-			ReceivedAt: at, CycleStart: at, LastActivityAt: at, DueAt: d.DueAt}),
+			ReceivedAt: at, CycleStart: at, LastActivityAt: at, DueAt: d.DueAt, PromisedAt: promisedAt}),
 	}, func(ref string) ([]store.NewMail, error) {
-		return p.receipt(rt, dept, m, d, ref, p.composeTime(at))
+		return p.receipt(rt, dept, m, d, promised, later, ref, p.composeTime(at))
 	})
 	if errors.Is(err, store.ErrDuplicate) {
 		return Outcome{Key: key, Action: "duplicate"}, nil
@@ -255,7 +263,7 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	if err != nil {
 		return Outcome{}, fmt.Errorf("record request: %w", err)
 	}
-	log.Info("request acknowledged", "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt)
+	log.Info("request acknowledged", "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt, "promised", promised)
 	p.kick()
 	p.wake()
 	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
@@ -305,7 +313,7 @@ func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Messag
 // receipt renders and composes the receipt for a new request. It runs
 // inside the store's transaction, so the Message-ID it fixes is the one
 // that will be sent, however often the sender retries.
-func (p *Processor) receipt(rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, ref string, now time.Time) ([]store.NewMail, error) {
+func (p *Processor) receipt(rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, due time.Time, forecastLater bool, ref string, now time.Time) ([]store.NewMail, error) {
 	loc := dept.Calendar.Location()
 	r, err := rt.Templates.Receipt(templates.Receipt{
 		Department:        dept.Name,
@@ -316,7 +324,8 @@ func (p *Processor) receipt(rt *Runtime, dept *config.Department, m *rules.Messa
 		Category:          d.Category,
 		Commitment:        d.Commitment.String(),
 		Received:          d.ReceivedAt,
-		Due:               d.DueAt,
+		Due:               due,
+		Forecast:          forecastLater,
 		Location:          loc,
 		Excerpt:           excerpt(m.Text, 600),
 	})

@@ -22,6 +22,9 @@ type Receipt struct {
 	Due               time.Time // zero when no date can be promised
 	Location          *time.Location
 	Excerpt           string // first lines of the request, may be empty
+	// Forecast: Due is a forecast from today's queue, later than the
+	// commitment (promise: forecast); the receipt says so plainly.
+	Forecast bool
 }
 
 // Escalation is the data of the notice staff or leads get when a request

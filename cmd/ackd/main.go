@@ -42,6 +42,7 @@ commands:
                                                      one-time login (Google: browser, Microsoft: device code); stores the refresh token
   migrate  --from sqlite:PATH --to postgres:DSN [--to-password-env NAME | --to-password-file PATH]
                                                      copy every request and the outbox into an empty store
+  simulate SCENARIO.yaml [--seed N] [--svg FILE]    a simulated month: static commitments vs queue-aware promises
   demo     [--once]                                  a self-contained demo: in-process IMAP and SMTP
   version                                            print the version
 `
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdReport(ctx, args, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args, stdout, stderr)
+	case "simulate":
+		return cmdSimulate(args, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args, stdout, stderr)
 	case "oauth":

@@ -244,7 +244,7 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 		Mailbox: r.Mailbox, UID: r.UID,
 		Requester: r.Requester, RequesterName: r.RequesterName, Subject: r.Subject,
 		Category: r.Category, Rule: r.Rule, State: r.State,
-		ReceivedAt: roundTrip(r.ReceivedAt), DueAt: roundTrip(r.DueAt), CreatedAt: now,
+		ReceivedAt: roundTrip(r.ReceivedAt), DueAt: roundTrip(r.DueAt), PromisedAt: roundTrip(r.PromisedAt), CreatedAt: now,
 		Text: r.Text, CycleStart: roundTrip(r.ReceivedAt), LastActivityAt: roundTrip(r.ReceivedAt),
 		Version: 1,
 	}
@@ -270,12 +270,14 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO requests (dept, seq, ref, message_key, message_id, mailbox, uid,
 			requester, requester_name, subject, category, rule, state,
-			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients, next_wake, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1)
+			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients, next_wake, version,
+			promised_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1, $20)
 		RETURNING id`,
 		r.Dept, seq, ref, r.MessageKey, r.MessageID, r.Mailbox, int64(r.UID),
 		r.Requester, r.RequesterName, r.Subject, r.Category, r.Rule, r.State,
-		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt), millis(req.NextWake)).Scan(&req.ID)
+		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt), millis(req.NextWake),
+		millis(r.PromisedAt)).Scan(&req.ID)
 	if err != nil {
 		return Request{}, fmt.Errorf("insert request: %w", err)
 	}
@@ -848,7 +850,7 @@ func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
 const requestCols = `id, dept, ref, message_key, message_id, mailbox, uid, requester, requester_name, subject,
 	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text,
 	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at, recipients,
-	next_wake, version`
+	next_wake, version, promised_at`
 
 func scanRequest(sc scanner) (Request, error) {
 	var (
@@ -857,13 +859,14 @@ func scanRequest(sc scanner) (Request, error) {
 		received, due, created, first  sql.NullInt64
 		cycle, answered, late, waiting sql.NullInt64
 		resolved, activity, wake       sql.NullInt64
+		promised                       sql.NullInt64
 		rcpt                           string
 	)
 	err := sc.Scan(&r.ID, &r.Dept, &r.Ref, &r.MessageKey, &r.MessageID, &r.Mailbox, &uid, &r.Requester,
 		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &first,
 		&r.EscalationLevel, &r.Reminders, &r.Text,
 		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity, &rcpt,
-		&wake, &r.Version)
+		&wake, &r.Version, &promised)
 	if err != nil {
 		return Request{}, err
 	}
@@ -880,7 +883,36 @@ func scanRequest(sc scanner) (Request, error) {
 	r.LateNoticeFor, r.WaitingSince = fromMillis(late), fromMillis(waiting)
 	r.ResolvedAt, r.LastActivityAt = fromMillis(resolved), fromMillis(activity)
 	r.NextWake = fromMillis(wake)
+	r.PromisedAt = fromMillis(promised)
 	return r, nil
+}
+
+func (s *sqlStore) RecordSince(ctx context.Context, dept string, since time.Time) ([]Request, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT id, ref, category, state, received_at, due_at, promised_at, first_response_at
+		FROM requests WHERE dept = $1 AND (received_at >= $2 OR (state <> 'resolved' AND first_response_at IS NULL))
+		ORDER BY received_at, id`, dept, since.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("read the record of %s: %w", dept, err)
+	}
+	defer rows.Close()
+	var out []Request
+	for rows.Next() {
+		var r Request
+		var received, due, promised, first sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.Ref, &r.Category, &r.State, &received, &due, &promised, &first); err != nil {
+			return nil, fmt.Errorf("read the record of %s: %w", dept, err)
+		}
+		r.Dept = dept
+		r.ReceivedAt, r.DueAt = fromMillis(received), fromMillis(due)
+		r.PromisedAt, r.FirstResponseAt = fromMillis(promised), fromMillis(first)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the record of %s: %w", dept, err)
+	}
+	return out, nil
 }
 
 func (s *sqlStore) OpenRequests(ctx context.Context, dept string) ([]Request, error) {

@@ -128,6 +128,12 @@ type Store interface {
 	// It loads every open request: for reports and the status page, never
 	// for the scheduler's passes (DueRequests, NextWake).
 	OpenRequests(ctx context.Context, dept string) ([]Request, error)
+	// RecordSince returns what a forecast reads of dept's record: every
+	// request received at or after since, and every request still open
+	// without a first response whatever its age; by ReceivedAt, then ID.
+	// Only the fields a forecast needs are set: ID, Dept, Ref, Category,
+	// State, ReceivedAt, DueAt, PromisedAt, FirstResponseAt.
+	RecordSince(ctx context.Context, dept string, since time.Time) ([]Request, error)
 	// OpenRequestsAfter returns up to limit (> 0) open requests of dept,
 	// or of all departments with dept "", whose ID is greater than after,
 	// by ID: one page of a walk over the open requests that holds only a
@@ -330,6 +336,9 @@ type NewRequest struct {
 	// real time (a caller that does not know the lifecycle need not).
 	// Ignored (zero) for a resolved request.
 	NextWake time.Time
+	// PromisedAt is the date the receipt gave when it is later than DueAt
+	// (promise: forecast); zero otherwise.
+	PromisedAt time.Time
 }
 
 // Request is a recorded request.
@@ -382,6 +391,9 @@ type Request struct {
 	// Version is 1 when recorded and grows by one with every write of the
 	// row; Change.Version compares against it.
 	Version int64
+	// PromisedAt is the date the receipt gave when it was later than the
+	// commitment (lifecycle.Request.PromisedAt); zero otherwise.
+	PromisedAt time.Time
 }
 
 // Change is one change to a request, applied by Store.Apply.
