@@ -44,6 +44,9 @@ type Config struct {
 	// rule_tests: key, relative paths resolved against the config file's
 	// directory); "" for none.
 	RuleTests string
+	// Push, when set (the push: key), listens for the IMAP server's
+	// push notifications; nil means none (IDLE and polling only).
+	Push *PushConfig
 }
 
 // ReloadMode is the reload: key.
@@ -63,6 +66,19 @@ func (r ReloadMode) String() string {
 		return "watch"
 	}
 	return "signal"
+}
+
+// PushConfig is the push: section: an HTTP listener where the IMAP
+// server's notification plugin (Dovecot's push_notification) reports new
+// mail, so that the mailbox's watcher looks at once (docs/deployment.md).
+// IDLE and polling go on as configured: a lost push costs what it would
+// cost without push.
+type PushConfig struct {
+	// Listen is host:port, default DefaultPushListen (loopback).
+	Listen string
+	// Password is the shared secret the server must present (bearer
+	// token, or basic auth's password); required.
+	Password Secret
 }
 
 // HAConfig is the ha: section: how this replica takes part in sharing the

@@ -278,7 +278,12 @@ func configSchema() (root *schemaNode, defs map[string]*schemaNode) {
 	root.props = append(root.props,
 		sKey("reload", sEnum("What makes `ackd run` reload config and templates: signal (SIGHUP only) or watch (also every save of this file; a broken save is refused and the running config kept).",
 			"signal", "watch").withDefault("signal")),
-		sKey("rule_tests", sStr("A file of rule test cases (a message, or inline headers and body, and the department, rule, category and reply expected) that `ackd check` runs; relative to config.yaml.")))
+		sKey("rule_tests", sStr("A file of rule test cases (a message, or inline headers and body, and the department, rule, category and reply expected) that `ackd check` runs; relative to config.yaml.")),
+		sKey("push", sObj("An HTTP listener for the IMAP server's new-mail notifications (Dovecot's push_notification plugin, docs/deployment.md): the mailbox's watcher looks at once. IDLE and polling go on as configured.",
+			sKey("listen", sStr("host:port to listen on; loopback unless the IMAP server is on another host.").withDefault("127.0.0.1:8026")),
+			sPasswordEnv(),
+			sPasswordFile(),
+		)))
 	root.req = []string{"smtp", "departments"}
 	root.extensions = true
 	return root, defs

@@ -184,6 +184,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.ProviderWarnings() {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
+	for _, w := range cfg.PushWarnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
 	// OAuth2 certificates and keys are checked when check can read them;
 	// under systemd the unit's own check before each start can.
 	files := mailwatch.OAuthFiles(cfg, time.Now())
@@ -275,6 +278,12 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	defer stop()
 	if cfg.HTTP.Listen != "" {
 		if err := startHTTP(ctx, cfg, st, d, metrics, log); err != nil {
+			log.Error("start", "err", err)
+			return 1
+		}
+	}
+	if cfg.Push != nil {
+		if err := startPush(ctx, cfg, d, log); err != nil {
 			log.Error("start", "err", err)
 			return 1
 		}

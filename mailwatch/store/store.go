@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -78,6 +79,15 @@ type Store interface {
 	// an EventMailReleased to the request's history, in the same
 	// transaction.
 	MarkSent(ctx context.Context, id int64, at time.Time) error
+	// MarkSentMany is MarkSent for several mails in one transaction, in
+	// the order given (the order the server accepted them; the outbox
+	// sender records sent mail in groups with it). Each mark is checked
+	// and recorded as MarkSent would, under ctx's claim (WithClaim) if
+	// any. A mark MarkSent would refuse (ErrNotFound, ErrNotPending,
+	// ErrFenced) writes nothing and does not stop the others: errs has
+	// one entry per mark, its refusal or nil where it was recorded. err is
+	// any other failure; then nothing at all is recorded.
+	MarkSentMany(ctx context.Context, marks []SentMark) (errs []error, err error)
 	// HoldMail keeps a pending mail back because a sending limit holds it:
 	// it records reason as HeldReason, moves NextAttempt to next (the
 	// moment the limit's window allows the mail), sets HeldSince to at on
@@ -264,6 +274,12 @@ const (
 )
 
 // SentFilter selects the sent mail SentTimes counts.
+// SentMark is one delivery for MarkSentMany.
+type SentMark struct {
+	ID int64
+	At time.Time // as MarkSent's at
+}
+
 type SentFilter struct {
 	// Since: only mail sent strictly after it counts, so a window of d at
 	// now is Since now-d and a mail sent at t stops counting at t+d.
@@ -275,6 +291,28 @@ type SentFilter struct {
 	// Kinds, if not empty, keeps mail of these kinds; ExceptKinds drops
 	// mail of those.
 	Kinds, ExceptKinds []string
+}
+
+// Matches says whether a mail with these fields, sent at at, is one that
+// SentTimes with f counts; for mail sent but not yet recorded (the outbox
+// sender's marks in flight).
+func (f SentFilter) Matches(requestID int64, kind string, recipients []string, at time.Time) bool {
+	if !at.After(f.Since) {
+		return false
+	}
+	if f.RequestID != 0 && requestID != f.RequestID {
+		return false
+	}
+	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, kind) {
+		return false
+	}
+	if slices.Contains(f.ExceptKinds, kind) {
+		return false
+	}
+	if f.To != "" {
+		return slices.ContainsFunc(recipients, func(r string) bool { return limitAddress(r) == limitAddress(f.To) })
+	}
+	return true
 }
 
 // NewRequest is a request about to be recorded.
