@@ -49,6 +49,9 @@ func SecretWarnings(cfg *config.Config) []string {
 	add("smtp", cfg.SMTP.Password)
 	addOAuth("smtp", cfg.SMTP.OAuth2)
 	add("store", config.Secret{Env: cfg.Store.PasswordEnv, File: cfg.Store.PasswordFile})
+	if cfg.Push != nil {
+		add("push", cfg.Push.Password)
+	}
 	for _, d := range cfg.Departments {
 		add(fmt.Sprintf("department %q imap", d.Name), d.IMAP.Password)
 		addOAuth(fmt.Sprintf("department %q imap", d.Name), d.IMAP.OAuth2)

@@ -280,6 +280,10 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 // once the reference is known, so the Message-ID it fixes is the one that
 // will be sent, however often the sender retries.
 func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, f Fetched, key string, at time.Time) (Outcome, error) {
+	input, err := EncodeDecideInput(m, d)
+	if err != nil {
+		return Outcome{}, err
+	}
 	promised, later, err := p.promise(ctx, dept, d.Category, at, d.DueAt)
 	if err != nil {
 		return Outcome{}, err
@@ -296,7 +300,7 @@ func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.De
 		Dept: dept.Key(), MessageKey: key, MessageID: n.MessageID, Mailbox: f.Mailbox, UID: f.UID,
 		Requester: n.Requester, RequesterName: n.RequesterName, Subject: n.Subject,
 		Category: n.Category, Rule: d.Rule, ReceivedAt: n.ReceivedAt, DueAt: n.DueAt, PromisedAt: n.PromisedAt,
-		Text: n.Text, ThreadKeys: threadKeys(m), State: n.State, Recipients: n.Recipients,
+		Text: n.Text, ThreadKeys: threadKeys(m), State: n.State, Recipients: n.Recipients, DecideInput: input,
 		NextWake: t.Wake,
 	}, func(ref string) ([]store.NewMail, error) {
 		intents := slices.Clone(t.Mail)

@@ -127,7 +127,7 @@ func classifyFile(rt *mailwatch.Runtime, file, deptName string, at time.Time, ah
 	if deptName != "" {
 		dept = findDept(cfg, deptName)
 	} else {
-		dept = addressedDept(cfg, m)
+		dept = rules.AddressedDepartment(cfg, m)
 	}
 	return classifyMessage(c, rt.Templates, dept, m, rt.Rules.Decide(dept, m, at), at, ahead)
 }
@@ -178,32 +178,6 @@ func findDept(cfg *config.Config, name string) *config.Department {
 		}
 	}
 	return nil
-}
-
-// addressedDept picks the department a message names in its recipient
-// headers, else the first one (whose loop protection then says the message
-// does not name it).
-func addressedDept(cfg *config.Config, m *rules.Message) *config.Department {
-	var addrs []string
-	for _, a := range append(append([]rules.Address{}, m.To...), m.Cc...) {
-		addrs = append(addrs, a.Address)
-	}
-	for _, h := range []string{"Delivered-To", "X-Original-To"} {
-		addrs = append(addrs, m.Values(h)...)
-	}
-	for _, d := range cfg.Departments {
-		for _, a := range addrs {
-			if rules.EqualAddress(strings.Trim(a, "<> "), d.Address) {
-				return d
-			}
-			for _, alias := range d.Aliases {
-				if rules.EqualAddress(strings.Trim(a, "<> "), alias) {
-					return d
-				}
-			}
-		}
-	}
-	return cfg.Departments[0]
 }
 
 func printClassification(w io.Writer, c classification) {

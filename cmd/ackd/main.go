@@ -24,6 +24,7 @@ import (
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
 	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/ruletests"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -39,6 +40,8 @@ commands:
   status   -c config.yaml                            open requests and recently skipped mail
   digest   -c config.yaml --print|--send [--force] [--department NAME]   render or queue today's staff digest
   report   -c config.yaml [--since 30d] [--json]     commitments kept, response times, per category
+  explain  -c config.yaml [--department NAME] REF    why a request is where it is: rule and words, due-date arithmetic, escalations, history
+  replay   -c NEW.yaml [--since 30d]                 what-if: decide the stored requests again with NEW.yaml (read-only)
   oauth login -c config.yaml (--department NAME | --smtp) [--port N]
                                                      one-time login (Google: browser, Microsoft: device code); stores the refresh token
   migrate  --from sqlite:PATH --to postgres:DSN [--to-password-env NAME | --to-password-file PATH]
@@ -73,6 +76,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdDigest(ctx, args, stdout, stderr)
 	case "report":
 		return cmdReport(ctx, args, stdout, stderr)
+	case "replay":
+		return cmdReplay(ctx, args, stdout, stderr)
+	case "explain":
+		return cmdExplain(ctx, args, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args, stdout, stderr)
 	case "simulate":
@@ -178,6 +185,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.ProviderWarnings() {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
+	for _, w := range cfg.PushWarnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
 	// OAuth2 certificates and keys are checked when check can read them;
 	// under systemd the unit's own check before each start can.
 	files := mailwatch.OAuthFiles(cfg, time.Now())
@@ -192,6 +202,16 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, n := range files.Notes {
 		fmt.Fprintf(stdout, "%s: note: %s\n", *path, n)
+	}
+	if cfg.RuleTests != "" {
+		n, ps := ruletests.Run(cfg, rt.Rules, cfg.RuleTests)
+		if len(ps) > 0 {
+			for _, p := range ps {
+				fmt.Fprintln(stderr, p.Error())
+			}
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: %d rule test case(s) passed\n", cfg.RuleTests, n)
 	}
 	nrules := 0
 	for _, d := range cfg.Departments {
@@ -268,15 +288,39 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if cfg.Push != nil {
+		if err := startPush(ctx, cfg, d, log); err != nil {
+			log.Error("start", "err", err)
+			return 1
+		}
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// reload: watch turns a save of the file into the same reload as
+	// SIGHUP, run by the same goroutine so reloads never overlap.
+	saved := make(chan struct{}, 1)
+	if cfg.Reload == config.ReloadWatch {
+		go func() {
+			err := mailwatch.WatchConfig(ctx, *path, 0, log, func() {
+				select {
+				case saved <- struct{}{}:
+				default: // a reload is already due
+				}
+			})
+			if err != nil {
+				log.Error("reload: watch: not watching the config file; SIGHUP still reloads", "err", err)
+			}
+		}()
+	}
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-hup:
+				reload(d, &inForce, *path, log)
+			case <-saved:
 				reload(d, &inForce, *path, log)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ackd/ackd/internal/reqstate"
@@ -80,6 +81,15 @@ type Store interface {
 	// an EventMailReleased to the request's history, in the same
 	// transaction.
 	MarkSent(ctx context.Context, id int64, at time.Time) error
+	// MarkSentMany is MarkSent for several mails in one transaction, in
+	// the order given (the order the server accepted them; the outbox
+	// sender records sent mail in groups with it). Each mark is checked
+	// and recorded as MarkSent would, under ctx's claim (WithClaim) if
+	// any. A mark MarkSent would refuse (ErrNotFound, ErrNotPending,
+	// ErrFenced) writes nothing and does not stop the others: errs has
+	// one entry per mark, its refusal or nil where it was recorded. err is
+	// any other failure; then nothing at all is recorded.
+	MarkSentMany(ctx context.Context, marks []SentMark) (errs []error, err error)
 	// HoldMail keeps a pending mail back because a sending limit holds it:
 	// it records reason as HeldReason, moves NextAttempt to next (the
 	// moment the limit's window allows the mail), sets HeldSince to at on
@@ -219,6 +229,13 @@ type Store interface {
 	// departments with dept "", received at or after since; oldest
 	// (ReceivedAt) first.
 	RequestsSince(ctx context.Context, dept string, since time.Time) ([]Request, error)
+	// DecideInputs returns NewRequest.DecideInput of the requests of dept,
+	// or of all departments with dept "", received at or after since,
+	// keyed by request ID. Requests recorded without one (before schema
+	// version 10, or by a caller that left it empty) are absent. It is
+	// for `ackd replay`, which decides stored requests again; the
+	// daemon's reads of requests never load these bytes.
+	DecideInputs(ctx context.Context, dept string, since time.Time) (map[int64]string, error)
 	// QueueMail queues mails that belong to no request (digests, reports)
 	// in one transaction: all or none. Their Message-IDs are not thread
 	// keys, since no request owns them.
@@ -272,6 +289,12 @@ const (
 )
 
 // SentFilter selects the sent mail SentTimes counts.
+// SentMark is one delivery for MarkSentMany.
+type SentMark struct {
+	ID int64
+	At time.Time // as MarkSent's at
+}
+
 type SentFilter struct {
 	// Since: only mail sent strictly after it counts, so a window of d at
 	// now is Since now-d and a mail sent at t stops counting at t+d.
@@ -283,6 +306,28 @@ type SentFilter struct {
 	// Kinds, if not empty, keeps mail of these kinds; ExceptKinds drops
 	// mail of those.
 	Kinds, ExceptKinds []string
+}
+
+// Matches says whether a mail with these fields, sent at at, is one that
+// SentTimes with f counts; for mail sent but not yet recorded (the outbox
+// sender's marks in flight).
+func (f SentFilter) Matches(requestID int64, kind string, recipients []string, at time.Time) bool {
+	if !at.After(f.Since) {
+		return false
+	}
+	if f.RequestID != 0 && requestID != f.RequestID {
+		return false
+	}
+	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, kind) {
+		return false
+	}
+	if slices.Contains(f.ExceptKinds, kind) {
+		return false
+	}
+	if f.To != "" {
+		return slices.ContainsFunc(recipients, func(r string) bool { return limitAddress(r) == limitAddress(f.To) })
+	}
+	return true
 }
 
 // NewRequest is a request about to be recorded.
@@ -316,6 +361,11 @@ type NewRequest struct {
 	// PromisedAt is the date the receipt gave when it is later than DueAt
 	// (promise: forecast); zero otherwise.
 	PromisedAt time.Time
+	// DecideInput is what the request was decided from, encoded by the
+	// caller (the daemon writes JSON of the parsed message and the
+	// decision); the store keeps it as text, with invalid UTF-8 and NULs
+	// made U+FFFD, and returns it only through DecideInputs.
+	DecideInput string
 }
 
 // Request is a recorded request.
@@ -549,6 +599,12 @@ type Options struct {
 	TestPause func(point string)
 	// Now is the clock for CreatedAt and similar stamps; time.Now when nil.
 	Now func() time.Time
+	// ReadOnly opens the store for reading only (`ackd replay`): no
+	// migration is applied, a database at another schema version than
+	// this ackd's is refused, and the database itself refuses every write
+	// (SQLite query_only, PostgreSQL default_transaction_read_only). A
+	// SQLite file that does not exist is an error, not a new database.
+	ReadOnly bool
 	// Password authenticates to PostgreSQL; the caller reads it from
 	// password_env or password_file, since a DSN with a password is refused.
 	// Empty leaves PostgreSQL's own defaults (PGPASSWORD, ~/.pgpass). It is

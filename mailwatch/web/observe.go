@@ -102,6 +102,20 @@ func (o *observed) MarkSent(ctx context.Context, id int64, at time.Time) error {
 	return err
 }
 
+func (o *observed) MarkSentMany(ctx context.Context, marks []store.SentMark) ([]error, error) {
+	errs, err := o.Store.MarkSentMany(ctx, marks)
+	if err != nil {
+		return errs, err
+	}
+	for i, mk := range marks {
+		if errs[i] == nil {
+			l := o.labels(ctx, mk.ID, true)
+			o.m.sent(l.dept, l.kind)
+		}
+	}
+	return errs, nil
+}
+
 func (o *observed) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
 	err := o.Store.MarkRetry(ctx, id, next, lastErr)
 	if err == nil {

@@ -1,6 +1,6 @@
 -- Which configuration each department's stored wake-ups were planned
 -- under, so that a start or reload with unchanged settings re-plans
--- nothing. migrations/postgres/0011_wake_plans.sql mirrors this step.
+-- nothing. migrations/postgres/0012_wake_plans.sql mirrors this step.
 --
 --   * dept: the department's key;
 --   * fingerprint: a digest of everything the next wake-up of a request

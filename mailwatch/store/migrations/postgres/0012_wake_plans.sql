@@ -1,5 +1,5 @@
 -- Which configuration each department's stored wake-ups were planned
--- under; mirrors migrations/sqlite/0011_wake_plans.sql (see there).
+-- under; mirrors migrations/sqlite/0012_wake_plans.sql (see there).
 CREATE TABLE wake_plans (
     dept        TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
