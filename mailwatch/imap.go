@@ -114,6 +114,17 @@ type Parker interface {
 	Unpark(ctx context.Context, mailbox string, uidValidity, uid uint32) error
 }
 
+// Batcher is what Checkpoints may also implement so that each fetched
+// group of messages is recorded in one store transaction together with
+// the checkpoint after it (store.Store.Batch): Batch runs fn with a
+// context under which the handler's writes and Save share one commit,
+// made when fn returns nil, and nothing of it is kept otherwise. Without
+// a Batcher every message is its own transaction and the checkpoint is
+// saved after each batch.
+type Batcher interface {
+	Batch(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
 // Defaults for MailboxConfig.
 const (
 	// DefaultBatchBytes bounds the message bodies one FETCH holds. 50
@@ -731,6 +742,27 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 				break
 			}
 			metas = metas[n:]
+			if b, ok := w.cp.(Batcher); ok {
+				done, stop, err := w.handleGroup(ctx, b, msgs, validity, handled)
+				if err == nil {
+					handled, last = done, done // the checkpoint committed with the group
+					if stop != nil {
+						herr = stop
+						break batch
+					}
+					if ctx.Err() != nil {
+						break batch
+					}
+					continue
+				}
+				// Nothing of the group was recorded. A message that breaks
+				// the shared transaction (on SQLite some errors roll it
+				// back whole) must not hold its neighbours back: the group
+				// is handled again one message at a time, as without a
+				// Batcher, so the others are recorded and it is parked.
+				w.log.Warn("recording a fetch group in one transaction failed; recording its messages one at a time",
+					"uids", fmt.Sprintf("%d-%d", msgs[0].UID, msgs[len(msgs)-1].UID), "err", err)
+			}
 			for _, m := range msgs {
 				m.Mailbox, m.UIDValidity = w.mailbox, validity
 				if err := w.handleOne(ctx, m); err != nil {
@@ -759,6 +791,43 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 			w.history = historyCut{}
 		}
 	}
+}
+
+// handleGroup hands a fetched group to the handler inside one store
+// batch and moves the checkpoint past the messages handled in the same
+// commit, so a crash either keeps all of it or none: their requests,
+// skips, follow-ups, outbox mail and the checkpoint become durable and
+// visible (to the outbox sender too) together, with one commit instead of
+// one per message. from is the checkpoint before the group. It returns
+// the new checkpoint and the error of a message that stopped the group
+// (the messages before it, and the checkpoint up to them, are
+// committed); err says the batch itself failed and nothing was recorded.
+func (w *Watcher) handleGroup(ctx context.Context, b Batcher, msgs []Fetched, validity, from uint32) (handled uint32, stop, err error) {
+	handled = from
+	err = b.Batch(ctx, func(bctx context.Context) error {
+		for _, m := range msgs {
+			m.Mailbox, m.UIDValidity = w.mailbox, validity
+			if err := w.handleOne(bctx, m); err != nil {
+				stop = err
+				break
+			}
+			handled = m.UID
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if handled == from {
+			return nil
+		}
+		if err := w.cp.Save(context.WithoutCancel(bctx), w.mailbox, validity, handled); err != nil {
+			return fmt.Errorf("save checkpoint: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return from, nil, err
+	}
+	return handled, stop, nil
 }
 
 // handleOne hands one message to the handler. nil means the checkpoint
