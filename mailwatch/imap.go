@@ -215,6 +215,10 @@ type Watcher struct {
 	// kick wakes the wait for new mail at once (Kick): a push from the
 	// server's notification plugin.
 	kick chan struct{}
+	// wokeAt is when the last wait for new mail ended (the debug log's
+	// timing of a fetch group counts from it). Only the Run goroutine
+	// touches it.
+	wokeAt time.Time
 
 	mu        sync.Mutex
 	connected bool
@@ -694,7 +698,10 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 	for {
 		var set imap.UIDSet
 		set.AddRange(imap.UID(last+1), 0) // last+1:*
+		tm := groupTiming{woke: w.wokeAt, start: time.Now()}
+		w.wokeAt = time.Time{}
 		found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		tm.searched = time.Now()
 		if err != nil {
 			return last, fmt.Errorf("search new messages: %w", err)
 		}
@@ -716,6 +723,7 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 		if err != nil {
 			return last, err
 		}
+		tm.meta = time.Now()
 		// The checkpoint is saved once per batch, not per message: a crash
 		// re-reads at most one batch, whose messages the handler already
 		// recorded and recognises by their key, and each request costs one
@@ -743,8 +751,11 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 			}
 			metas = metas[n:]
 			if b, ok := w.cp.(Batcher); ok {
+				tm.bodies = time.Now()
 				done, stop, err := w.handleGroup(ctx, b, msgs, validity, handled)
 				if err == nil {
+					w.logGroup(tm, len(msgs))
+					tm = groupTiming{start: time.Now(), searched: time.Now(), meta: time.Now()}
 					handled, last = done, done // the checkpoint committed with the group
 					if stop != nil {
 						herr = stop
@@ -791,6 +802,31 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 			w.history = historyCut{}
 		}
 	}
+}
+
+// groupTiming is when the steps of reading a fetch group ended, for the
+// debug log: where ackd's own time between a wake-up and a recorded
+// request goes.
+type groupTiming struct {
+	woke, start, searched, meta, bodies time.Time
+}
+
+// logGroup logs at debug level how long a fetch group of n messages took,
+// step by step: from the end of the wait (an IDLE's DONE, a NOOP) to the
+// search, the search, the size FETCH, the body FETCH, then handling the
+// messages and committing them with the checkpoint.
+func (w *Watcher) logGroup(tm groupTiming, n int) {
+	if !w.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	ms := func(a, b time.Time) float64 {
+		if a.IsZero() || b.IsZero() {
+			return 0
+		}
+		return float64(b.Sub(a).Microseconds()) / 1000
+	}
+	w.log.Debug("fetch group recorded", "messages", n, "wait_end_ms", ms(tm.woke, tm.start), "search_ms", ms(tm.start, tm.searched),
+		"meta_ms", ms(tm.searched, tm.meta), "bodies_ms", ms(tm.meta, tm.bodies), "record_ms", ms(tm.bodies, time.Now()))
 }
 
 // handleGroup hands a fetched group to the handler inside one store
@@ -1059,6 +1095,7 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 		case <-newMail:
 		case <-w.kick:
 		}
+		w.wokeAt = time.Now()
 		// NOOP lets servers that queue updates report new messages.
 		if err := c.Noop().Wait(); err != nil {
 			return wakeOther, fmt.Errorf("noop: %w", err)
@@ -1095,6 +1132,7 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 		woke = wakeKick
 	case <-c.Closed():
 	}
+	w.wokeAt = time.Now()
 	if err := idle.Close(); err != nil && ctx.Err() == nil {
 		return woke, fmt.Errorf("stop idle: %w", err)
 	}
