@@ -215,10 +215,14 @@ type Watcher struct {
 	// kick wakes the wait for new mail at once (Kick): a push from the
 	// server's notification plugin.
 	kick chan struct{}
-	// wokeAt is when the last wait for new mail ended (the debug log's
+	// wokeAt is when the first wait for new mail since the last fetch
+	// group ended (the debug log's
 	// timing of a fetch group counts from it). Only the Run goroutine
 	// touches it.
 	wokeAt time.Time
+	// searches counts the UID SEARCHes since that wake (one whose search
+	// finds nothing yet costs one more round).
+	searches int
 
 	mu        sync.Mutex
 	connected bool
@@ -699,7 +703,7 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 		var set imap.UIDSet
 		set.AddRange(imap.UID(last+1), 0) // last+1:*
 		tm := groupTiming{woke: w.wokeAt, start: time.Now()}
-		w.wokeAt = time.Time{}
+		w.searches++
 		found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
 		tm.searched = time.Now()
 		if err != nil {
@@ -755,6 +759,7 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 				done, stop, err := w.handleGroup(ctx, b, msgs, validity, handled)
 				if err == nil {
 					w.logGroup(tm, len(msgs))
+					w.wokeAt, w.searches = time.Time{}, 0
 					tm = groupTiming{start: time.Now(), searched: time.Now(), meta: time.Now()}
 					handled, last = done, done // the checkpoint committed with the group
 					if stop != nil {
@@ -825,7 +830,7 @@ func (w *Watcher) logGroup(tm groupTiming, n int) {
 		}
 		return float64(b.Sub(a).Microseconds()) / 1000
 	}
-	w.log.Debug("fetch group recorded", "messages", n, "wait_end_ms", ms(tm.woke, tm.start), "search_ms", ms(tm.start, tm.searched),
+	w.log.Debug("fetch group recorded", "messages", n, "searches", w.searches, "wait_end_ms", ms(tm.woke, tm.start), "search_ms", ms(tm.start, tm.searched),
 		"meta_ms", ms(tm.searched, tm.meta), "bodies_ms", ms(tm.meta, tm.bodies), "record_ms", ms(tm.bodies, time.Now()))
 }
 
@@ -1095,7 +1100,7 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 		case <-newMail:
 		case <-w.kick:
 		}
-		w.wokeAt = time.Now()
+		w.noteWake()
 		// NOOP lets servers that queue updates report new messages.
 		if err := c.Noop().Wait(); err != nil {
 			return wakeOther, fmt.Errorf("noop: %w", err)
@@ -1112,8 +1117,10 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 	}
 	select {
 	case <-newMail:
+		w.noteWake()
 		return wakeOther, nil
 	case <-w.kick:
+		w.noteWake()
 		return wakeKick, nil
 	default:
 	}
@@ -1132,7 +1139,7 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 		woke = wakeKick
 	case <-c.Closed():
 	}
-	w.wokeAt = time.Now()
+	w.noteWake()
 	if err := idle.Close(); err != nil && ctx.Err() == nil {
 		return woke, fmt.Errorf("stop idle: %w", err)
 	}
@@ -1140,6 +1147,13 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 		return woke, fmt.Errorf("idle: %w", err)
 	}
 	return woke, ctx.Err()
+}
+
+// noteWake notes when the first wait since the last fetch group ended.
+func (w *Watcher) noteWake() {
+	if w.wokeAt.IsZero() {
+		w.wokeAt, w.searches = time.Now(), 0
+	}
 }
 
 // notePush watches for a server that never pushes during IDLE (Cyrus

@@ -297,18 +297,20 @@ func traceRecorded(d *daemon, accepted, acked []time.Time) []string {
 	type group struct {
 		at                                 time.Time
 		wait, search, meta, bodies, record float64
+		searches                           int
 	}
 	var groups []group
 	for _, e := range d.all("fetch group recorded") {
 		var g struct {
-			Wait   float64 `json:"wait_end_ms"`
-			Search float64 `json:"search_ms"`
-			Meta   float64 `json:"meta_ms"`
-			Bodies float64 `json:"bodies_ms"`
-			Record float64 `json:"record_ms"`
+			Wait     float64 `json:"wait_end_ms"`
+			Search   float64 `json:"search_ms"`
+			Meta     float64 `json:"meta_ms"`
+			Bodies   float64 `json:"bodies_ms"`
+			Record   float64 `json:"record_ms"`
+			Searches int     `json:"searches"`
 		}
 		if json.Unmarshal(e.Line, &g) == nil {
-			groups = append(groups, group{e.Logged, g.Wait, g.Search, g.Meta, g.Bodies, g.Record})
+			groups = append(groups, group{e.Logged, g.Wait, g.Search, g.Meta, g.Bodies, g.Record, g.Searches})
 		}
 	}
 	var pushes []time.Time
@@ -322,12 +324,16 @@ func traceRecorded(d *daemon, accepted, acked []time.Time) []string {
 	}
 	msd := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 	var toPush, toWoke, waitEnd, search, meta, bodies, record []time.Duration
+	extra := 0 // requests whose first search after the wake found nothing yet
 	for i := range accepted {
 		k := sort.Search(len(groups), func(j int) bool { return !groups[j].at.Before(acked[i]) })
 		if k == len(groups) {
 			continue
 		}
 		g := groups[k]
+		if g.searches > 1 {
+			extra++
+		}
 		woke := g.at.Add(-msd(g.record + g.bodies + g.meta + g.search + g.wait))
 		waitEnd, search, meta = append(waitEnd, msd(g.wait)), append(search, msd(g.search)), append(meta, msd(g.meta))
 		bodies, record = append(bodies, msd(g.bodies)), append(record, msd(g.record))
@@ -343,13 +349,13 @@ func traceRecorded(d *daemon, accepted, acked []time.Time) []string {
 			toPush, toWoke = append(toPush, push.Sub(accepted[i])), append(toWoke, woke.Sub(push))
 		}
 	}
-	out := []string{fmt.Sprintf("trace of accepted -> recorded (ackd's debug log; %d requests, %d with a push):", len(record), len(toPush))}
+	out := []string{fmt.Sprintf("trace of accepted -> recorded (ackd's debug log; %d requests, %d with a push, %d needing more than one UID SEARCH after the wake):", len(record), len(toPush), extra)}
 	if len(toPush) > 0 {
 		out = append(out, fmt.Sprintf("  accepted -> push in  %s", summarize(toPush)),
 			fmt.Sprintf("  push -> wait ends    %s", summarize(toWoke)))
 	}
 	return append(out,
-		fmt.Sprintf("  wait end (DONE/NOOP) %s", summarize(waitEnd)),
+		fmt.Sprintf("  wait end -> last search (DONE/NOOP, empty searches) %s", summarize(waitEnd)),
 		fmt.Sprintf("  UID SEARCH           %s", summarize(search)),
 		fmt.Sprintf("  FETCH sizes          %s", summarize(meta)),
 		fmt.Sprintf("  FETCH bodies         %s", summarize(bodies)),
