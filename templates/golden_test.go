@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 	_ "time/tzdata" // the golden files must not depend on the host's zoneinfo
@@ -149,32 +150,70 @@ func TestGolden(t *testing.T) {
 	seen := make(map[string]bool)
 	for _, c := range goldenCases(t) {
 		seen[c.name] = true
-		t.Run(c.file, func(t *testing.T) {
-			r, err := s.Render(c.name, c.data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for ext, got := range map[string]string{"subject": r.Subject + "\n", "txt": r.Text, "html": r.HTML} {
-				path := filepath.Join("testdata", c.file+"."+ext+".golden")
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test -update to create it)", err)
-				}
-				if got != string(want) {
-					t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-				}
-			}
-		})
+		checkGolden(t, s, c.file, c.name, c.data)
 	}
 	for _, n := range Names() {
 		if !seen[n] {
 			t.Errorf("template %s has no golden case", n)
 		}
 	}
+}
+
+// TestGoldenLanguages renders every localised template in every built-in
+// language other than English into testdata/LANG/.
+func TestGoldenLanguages(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Languages(), []string{"de", "en", "es", "fr", "nl"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Languages() = %v, want %v", got, want)
+	}
+	for _, lang := range s.Languages() {
+		if lang == DefaultLanguage {
+			continue
+		}
+		seen := make(map[string]bool)
+		for _, c := range goldenCases(t) {
+			if !isLocalised(c.name) {
+				continue
+			}
+			seen[c.name] = true
+			checkGolden(t, s.In(lang), filepath.Join(lang, c.file), c.name, c.data)
+		}
+		for _, n := range Localised() {
+			if !seen[n] {
+				t.Errorf("template %s has no golden case in %s", n, lang)
+			}
+		}
+	}
+}
+
+func checkGolden(t *testing.T, s *Set, file, name string, data any) {
+	t.Helper()
+	t.Run(file, func(t *testing.T) {
+		r, err := s.Render(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ext, got := range map[string]string{"subject": r.Subject + "\n", "txt": r.Text, "html": r.HTML} {
+			path := filepath.Join("testdata", file+"."+ext+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+			}
+		}
+	})
 }
