@@ -174,6 +174,11 @@ type Department struct {
 	Calendar *calendar.Calendar
 	Digest   DigestConfig
 
+	// Language is the base language code ("en", "de") the department
+	// writes in when a request's own language is unsure, and the language
+	// of staff command help. Default lang.Default.
+	Language string
+
 	// TrustAuthenticationResults says the receiving server writes a
 	// trustworthy Authentication-Results header (RFC 8601): a forged
 	// internal From then gets no receipt and forged staff mail carries no
@@ -242,6 +247,9 @@ type Rule struct {
 	Name     string
 	Category string
 	Match    Matcher
+	// Language, when set, is the language of every request the rule
+	// matches, whatever the message says; "" detects it.
+	Language string
 }
 
 // Matcher is a compiled match expression; see matcher.go.

@@ -1,6 +1,11 @@
 package rules
 
-import "time"
+import (
+	"slices"
+	"time"
+
+	"github.com/ackd/ackd/lang"
+)
 
 // DefaultCategory catches every message no rule matched.
 const DefaultCategory = "default"
@@ -59,5 +64,48 @@ func (d *Department) Decide(m *Message, at time.Time) Decision {
 	if d.Calendar != nil {
 		dec.DueAt = d.Calendar.Due(at, dec.Commitment)
 	}
+	c := d.ChooseLanguage(ruleLanguage(d, dec.Rule), m)
+	dec.Language, dec.LanguageReason = c.Tag, c.Reason
 	return dec
+}
+
+// ChooseLanguage picks the language to answer m in (see package lang):
+// ruleLang when set, else Content-Language, else the subject and text,
+// else the department's language. Detection is among the built-in
+// languages and those the config names (a language an override directory
+// adds is used where a department or rule names it).
+func (d *Department) ChooseLanguage(ruleLang string, m *Message) lang.Choice {
+	fallback := d.Language
+	if fallback == "" {
+		fallback = lang.Default
+	}
+	available := lang.Builtin()
+	for _, l := range append([]string{fallback}, d.ruleLanguages()...) {
+		if !slices.Contains(available, l) {
+			available = append(available, l)
+		}
+	}
+	return lang.Choose(ruleLang, m.Header["Content-Language"], m.Subject+"\n"+m.Text, available, fallback)
+}
+
+func (d *Department) ruleLanguages() []string {
+	var out []string
+	for _, r := range d.Rules {
+		if r != nil && r.Language != "" {
+			out = append(out, r.Language)
+		}
+	}
+	return out
+}
+
+func ruleLanguage(d *Department, name string) string {
+	if name == "" {
+		return ""
+	}
+	for _, r := range d.Rules {
+		if r != nil && r.Name == name {
+			return r.Language
+		}
+	}
+	return ""
 }

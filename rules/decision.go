@@ -26,4 +26,9 @@ type Decision struct {
 	Commitment calendar.Commitment
 	ReceivedAt time.Time // arrival time (IMAP INTERNALDATE), as given to Decide
 	DueAt      time.Time // ReceivedAt plus Commitment in business time; zero when Reply is false
+
+	// Language is the base language code the requester is answered in
+	// and LanguageReason why (lang.Choice); both empty when Reply is false.
+	Language       string
+	LanguageReason string
 }

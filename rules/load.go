@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ackd/ackd/lang"
 	"io"
 	"net"
 	"net/mail"
@@ -593,7 +594,7 @@ func (l *loader) addressNodes(n *yaml.Node, key string) ([]string, []*yaml.Node)
 
 var departmentKeys = []string{"name", "address", "aliases", "imap", "staff", "leads",
 	"allowed_senders", "calendar", "digest", "categories", "rules",
-	"trust_authentication_results", "authserv_id", "assignable", "backfill", "max_age"}
+	"trust_authentication_results", "authserv_id", "assignable", "backfill", "max_age", "language"}
 
 // authResults reads trust_authentication_results and authserv_id into the
 // values given, which hold the inherited defaults.
@@ -730,6 +731,12 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 	}
 	if v := m.get("assignable"); v != nil {
 		d.Assignable = l.globs(v, "assignable")
+	}
+	d.Language = lang.Default
+	if v := m.get("language"); v != nil {
+		if s, ok := l.language(v); ok {
+			d.Language = s
+		}
 	}
 	var spans []calendar.Span
 	if v := m.get("calendar"); v != nil {
@@ -1200,7 +1207,7 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 	var rules []*Rule
 	names := map[string]*yaml.Node{}
 	for _, it := range items {
-		m := l.mapping(it, "rule", "name", "category", "match")
+		m := l.mapping(it, "rule", "name", "category", "match", "language")
 		if m == nil {
 			continue
 		}
@@ -1231,6 +1238,9 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 				r.Category = s
 			}
 		}
+		if v := m.get("language"); v != nil {
+			r.Language, _ = l.language(v)
+		}
 		if v := m.get("match"); v != nil {
 			v = followAlias(v)
 			matcher, probs := CompileMatcher(v, l.file)
@@ -1250,6 +1260,22 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 		rules = append(rules, r)
 	}
 	return rules
+}
+
+// language reads a language key: a BCP 47 tag, kept as its base language
+// ("de-AT" is "de"); whether templates exist for it is checked where the
+// templates are loaded (ackd check, ackd run, reload).
+func (l *loader) language(n *yaml.Node) (string, bool) {
+	s, ok := l.str(n, "language")
+	if !ok {
+		return "", false
+	}
+	b, ok := lang.Normalize(s)
+	if !ok {
+		l.at(n, "language: %q is not a language code (like \"en\", \"de\" or \"pt-BR\")", s)
+		return "", false
+	}
+	return b, true
 }
 
 func categoryNamesOf(d *Department) []string {
