@@ -43,6 +43,7 @@ type Request struct {
 	Text          string
 	Recipients    []string // its other To/Cc addresses
 	ReceivedAt    time.Time
+	Language      string // the requester's language; "" means the department's
 
 	State           State
 	DueAt           time.Time // zero = no commitment

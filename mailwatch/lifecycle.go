@@ -37,7 +37,7 @@ func toLife(r store.Request) lifecycle.Request {
 	return lifecycle.Request{
 		Ref: r.Ref, MessageID: r.MessageID, Requester: r.Requester, RequesterName: r.RequesterName,
 		Subject: r.Subject, Category: r.Category, Text: r.Text, Recipients: r.Recipients, ReceivedAt: r.ReceivedAt,
-		State: lifecycle.State(r.State), DueAt: r.DueAt, CycleStart: r.CycleStart,
+		Language: r.Language, State: lifecycle.State(r.State), DueAt: r.DueAt, CycleStart: r.CycleStart,
 		FirstResponseAt: r.FirstResponseAt, AnsweredAt: r.AnsweredAt,
 		EscalationLevel: r.EscalationLevel, Reminders: r.Reminders, AssignedTo: r.AssignedTo,
 		LateNoticeFor: r.LateNoticeFor, WaitingSince: r.WaitingSince, ResolvedAt: r.ResolvedAt, LastActivityAt: r.LastActivityAt,
@@ -117,7 +117,8 @@ func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time
 		}
 		return staffMail(d, r, kind, in.To, rendered, now)
 	case lifecycle.CommandHelp:
-		rendered, err = rt.Templates.CommandHelp(templates.CommandHelp{
+		// Command help goes to staff: the department's language.
+		rendered, err = rt.Templates.In(d.Language).CommandHelp(templates.CommandHelp{
 			Department: d.Name, Staff: templates.Person{Name: in.Staff.Name, Address: in.Staff.Address},
 			Ref: r.Ref, Unknown: in.Unknown, Valid: rules.ValidCommands(),
 		})
@@ -135,17 +136,17 @@ func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time
 		}
 		return staffMail(d, r, kind, in.To, rendered, now)
 	case lifecycle.LateNotice:
-		rendered, err = rt.Templates.LateNotice(templates.LateNotice{
+		rendered, err = requesterTemplates(rt, d, r).LateNotice(templates.LateNotice{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
 			Ref: r.Ref, Subject: r.Subject, Due: in.OldDue, NewDue: in.NewDue, Location: loc,
 		})
 	case lifecycle.DueUpdate:
-		rendered, err = rt.Templates.DueUpdate(templates.DueUpdate{
+		rendered, err = requesterTemplates(rt, d, r).DueUpdate(templates.DueUpdate{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
 			Ref: r.Ref, Subject: r.Subject, OldDue: in.OldDue, NewDue: in.NewDue, Location: loc,
 		})
 	case lifecycle.Closing:
-		rendered, err = rt.Templates.Closing(templates.Closing{
+		rendered, err = requesterTemplates(rt, d, r).Closing(templates.Closing{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
 			Ref: r.Ref, Subject: r.Subject, Resolved: in.At, Location: loc,
 		})
@@ -160,6 +161,16 @@ func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time
 		return store.NewMail{}, fmt.Errorf("render %s: %w", kind, err)
 	}
 	return requesterMail(d, r, kind, rendered, outbox.AutoReplied, now)
+}
+
+// requesterTemplates are the templates in the language the request was
+// answered in from its receipt on; a request recorded before languages
+// were kept gets its department's.
+func requesterTemplates(rt *Runtime, d *rules.Department, r lifecycle.Request) *templates.Set {
+	if r.Language != "" {
+		return rt.Templates.In(r.Language)
+	}
+	return rt.Templates.In(d.Language)
 }
 
 // relayed is what a staff member wrote to ackd alone, as the mail the

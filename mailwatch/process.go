@@ -227,7 +227,7 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	req, err := p.store.RecordRequest(ctx, store.NewRequest{
 		Dept: deptName, MessageKey: key, MessageID: m.MessageID, Mailbox: f.Mailbox, UID: f.UID,
 		Requester: m.From.Address, RequesterName: m.From.Name, Subject: m.Subject,
-		Category: d.Category, Rule: d.Rule, ReceivedAt: at, DueAt: d.DueAt,
+		Category: d.Category, Rule: d.Rule, Language: d.Language, ReceivedAt: at, DueAt: d.DueAt,
 		Text: excerpt(m.Text, 4000), ThreadKeys: threadKeys(m), State: store.StateAcknowledged,
 		Recipients: recipientsOf(dept, m),
 		NextWake: lifecycle.NextWake(dept, lifecycle.Request{State: lifecycle.Acknowledged, Category: d.Category,
@@ -241,7 +241,8 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	if err != nil {
 		return Outcome{}, fmt.Errorf("record request: %w", err)
 	}
-	log.Info("request acknowledged", "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt)
+	log.Info("request acknowledged", "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt,
+		"language", d.Language, "language_reason", d.LanguageReason)
 	p.kick()
 	p.wake()
 	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
@@ -293,7 +294,7 @@ func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Messag
 // that will be sent, however often the sender retries.
 func (p *Processor) receipt(rt *Runtime, dept *rules.Department, m *rules.Message, d rules.Decision, ref string, now time.Time) ([]store.NewMail, error) {
 	loc := dept.Calendar.Location()
-	r, err := rt.Templates.Receipt(templates.Receipt{
+	r, err := rt.Templates.In(d.Language).Receipt(templates.Receipt{
 		Department:        dept.Name,
 		DepartmentAddress: dept.Address,
 		Requester:         templates.Person{Name: m.From.Name, Address: m.From.Address},

@@ -17,21 +17,24 @@ import (
 // contract names (file, reply, reason, rule, category, due) are always
 // present, empty when they do not apply, so scripts need not guess.
 type classification struct {
-	File       string         `json:"file"`
-	Department string         `json:"department,omitempty"`
-	Reply      bool           `json:"reply"`
-	Reason     string         `json:"reason"`
-	Refusal    rules.Refusal  `json:"refusal,omitempty"`
-	Rule       string         `json:"rule"`
-	Category   string         `json:"category"`
-	Commitment string         `json:"commitment,omitempty"`
-	Received   string         `json:"received,omitempty"`
-	Due        string         `json:"due"`
-	From       string         `json:"from,omitempty"`
-	Subject    string         `json:"subject,omitempty"`
-	Receipt    *receiptJSON   `json:"receipt,omitempty"`
-	Error      string         `json:"error,omitempty"`
-	decision   rules.Decision `json:"-"`
+	File       string        `json:"file"`
+	Department string        `json:"department,omitempty"`
+	Reply      bool          `json:"reply"`
+	Reason     string        `json:"reason"`
+	Refusal    rules.Refusal `json:"refusal,omitempty"`
+	Rule       string        `json:"rule"`
+	Category   string        `json:"category"`
+	Commitment string        `json:"commitment,omitempty"`
+	Received   string        `json:"received,omitempty"`
+	Due        string        `json:"due"`
+	Language   string        `json:"language,omitempty"`
+	// LanguageWhy says why Language was chosen.
+	LanguageWhy string         `json:"language_reason,omitempty"`
+	From        string         `json:"from,omitempty"`
+	Subject     string         `json:"subject,omitempty"`
+	Receipt     *receiptJSON   `json:"receipt,omitempty"`
+	Error       string         `json:"error,omitempty"`
+	decision    rules.Decision `json:"-"`
 }
 
 type receiptJSON struct {
@@ -132,7 +135,8 @@ func classifyMessage(c classification, tpl *templates.Set, dept *rules.Departmen
 	c.Received = at.In(dept.Calendar.Location()).Format(time.RFC3339)
 	if d.Reply {
 		c.Due = d.DueAt.In(dept.Calendar.Location()).Format(time.RFC3339)
-		r, err := tpl.Receipt(templates.Receipt{
+		c.Language, c.LanguageWhy = d.Language, d.LanguageReason
+		r, err := tpl.In(d.Language).Receipt(templates.Receipt{
 			Department: dept.Name, DepartmentAddress: dept.Address,
 			Requester: templates.Person{Name: m.From.Name, Address: m.From.Address},
 			Subject:   m.Subject, Ref: placeholderRef, Category: d.Category, Commitment: d.Commitment.String(),
@@ -197,8 +201,8 @@ func printClassification(w io.Writer, c classification) {
 	if rule == "" {
 		rule = "(none: default category)"
 	}
-	fmt.Fprintf(w, "reply:      yes (%s)\nrule:       %s\ncategory:   %s (commitment %s)\nreceived:   %s\ndue:        %s\n",
-		c.Reason, rule, c.Category, c.Commitment, c.Received, c.Due)
+	fmt.Fprintf(w, "reply:      yes (%s)\nrule:       %s\ncategory:   %s (commitment %s)\nreceived:   %s\ndue:        %s\nlanguage:   %s (%s)\n",
+		c.Reason, rule, c.Category, c.Commitment, c.Received, c.Due, c.Language, c.LanguageWhy)
 	if c.Receipt != nil {
 		fmt.Fprintf(w, "\n--- receipt ---\nSubject: %s\n\n%s\n", c.Receipt.Subject, strings.TrimRight(c.Receipt.Text, "\n"))
 	}

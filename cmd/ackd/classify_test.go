@@ -285,3 +285,34 @@ func TestClassifyPoisonFrom(t *testing.T) {
 		t.Errorf("JSON refusal = %q, %v; want bad-address", refusal.Refusal, err)
 	}
 }
+
+// TestClassifyLanguage: classify says which language the receipt is in
+// and why, and renders it in that language (issue 16): the demo's German
+// VPN request gets a German receipt with a German date.
+func TestClassifyLanguage(t *testing.T) {
+	for _, tc := range []struct {
+		file, lang, why, text string
+	}{
+		{"vpn.eml", "de", "text reads as German", "bis Montag, 28. Dezember 2026, 10:00 Uhr CET"},
+		{"password.eml", "en", "text reads as English", "by Monday 28 December 2026, 10:00 CET"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			r := runAckd(t, "classify", "-c", exampleConfig, "--json", "--at", "2026-12-23T14:00:00+01:00",
+				filepath.Join("testdata", "requests", tc.file))
+			var c struct {
+				Lang    string `json:"language"`
+				Why     string `json:"language_reason"`
+				Receipt struct{ Text string }
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
+				t.Fatalf("%v; %s", err, r)
+			}
+			if c.Lang != tc.lang || !strings.Contains(c.Why, tc.why) {
+				t.Errorf("language %q (%s), want %q (%s)", c.Lang, c.Why, tc.lang, tc.why)
+			}
+			if !strings.Contains(strings.ReplaceAll(c.Receipt.Text, "\n", " "), tc.text) {
+				t.Errorf("receipt lacks %q:\n%s", tc.text, c.Receipt.Text)
+			}
+		})
+	}
+}

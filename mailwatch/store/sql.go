@@ -246,7 +246,7 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 		Category: r.Category, Rule: r.Rule, State: r.State,
 		ReceivedAt: roundTrip(r.ReceivedAt), DueAt: roundTrip(r.DueAt), CreatedAt: now,
 		Text: r.Text, CycleStart: roundTrip(r.ReceivedAt), LastActivityAt: roundTrip(r.ReceivedAt),
-		Version: 1,
+		Version: 1, Language: r.Language,
 	}
 	// A new request that does not say when it wakes is planned at once.
 	switch {
@@ -270,12 +270,13 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO requests (dept, seq, ref, message_key, message_id, mailbox, uid,
 			requester, requester_name, subject, category, rule, state,
-			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients, next_wake, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1)
+			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients, next_wake, version,
+			language)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1, $20)
 		RETURNING id`,
 		r.Dept, seq, ref, r.MessageKey, r.MessageID, r.Mailbox, int64(r.UID),
 		r.Requester, r.RequesterName, r.Subject, r.Category, r.Rule, r.State,
-		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt), millis(req.NextWake)).Scan(&req.ID)
+		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt), millis(req.NextWake), r.Language).Scan(&req.ID)
 	if err != nil {
 		return Request{}, fmt.Errorf("insert request: %w", err)
 	}
@@ -801,7 +802,7 @@ func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
 const requestCols = `id, dept, ref, message_key, message_id, mailbox, uid, requester, requester_name, subject,
 	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text,
 	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at, recipients,
-	next_wake, version`
+	next_wake, version, language`
 
 func scanRequest(sc scanner) (Request, error) {
 	var (
@@ -816,7 +817,7 @@ func scanRequest(sc scanner) (Request, error) {
 		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &first,
 		&r.EscalationLevel, &r.Reminders, &r.Text,
 		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity, &rcpt,
-		&wake, &r.Version)
+		&wake, &r.Version, &r.Language)
 	if err != nil {
 		return Request{}, err
 	}

@@ -277,6 +277,9 @@ type NewRequest struct {
 	Subject       string
 	Category      string
 	Rule          string
+	// Language is the base language code the requester is answered in
+	// ("de"); "" means the department's.
+	Language string
 
 	ReceivedAt time.Time // IMAP INTERNALDATE
 	DueAt      time.Time // zero when there is no commitment
@@ -344,6 +347,9 @@ type Request struct {
 	// Version is 1 when recorded and grows by one with every write of the
 	// row; Change.Version compares against it.
 	Version int64
+	// Language is NewRequest.Language, fixed when recorded; "" for
+	// requests recorded before it was kept (the department's language).
+	Language string
 }
 
 // Change is one change to a request, applied by Store.Apply.
