@@ -1,0 +1,69 @@
+package mailwatch_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ackd/ackd/internal/mailstack"
+	"github.com/ackd/ackd/mailwatch/store"
+)
+
+// sendRaw submits raw through Postfix from one address to another.
+func sendRaw(t *testing.T, s *mailstack.Stack, from, to string, raw []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Send(ctx, from, to, raw); err != nil {
+		t.Fatalf("send from %s to %s: %v", from, to, err)
+	}
+}
+
+// TestLanguageE2E (issue 16): on the real stack, a German request gets a
+// German receipt with the due date in German words, an English one in the
+// same department an English receipt, and a French Content-Language wins
+// over English words.
+func TestLanguageE2E(t *testing.T) {
+	t.Parallel()
+	s := mailstack.Require(t)
+	e := newThreadEnv(t, s, "{commitment: 2d}")
+	max, jane, anne := s.NewAddress(t, "max"), s.NewAddress(t, "jane"), s.NewAddress(t, "anne")
+
+	_, raw := mailOut{from: max, to: []string{e.dept}, subject: "VPN bricht ständig ab",
+		body: "Hallo,\n\nseit gestern bricht die VPN-Verbindung alle paar Minuten ab, im Homeoffice wie im Büro.\n\nGruß\nMax"}.raw()
+	sendRaw(t, s, max, e.dept, []byte(strings.Replace(string(raw), "From: "+max, "From: Max Mustermann <"+max+">", 1)))
+	sendAs(t, s, mailOut{from: jane, to: []string{e.dept}, subject: "Printer on the third floor keeps jamming",
+		body: "Hi,\n\nthe printer next to the kitchen jams on every second page.\n\nThanks, Jane"})
+
+	de := waitInbox(t, s, e.dept, max, 20*time.Second, "German receipt", atLeast(1))[0]
+	r := e.waitRequest(t, de.ref, 5*time.Second, "German request recorded", func(store.Request) bool { return true })
+	if r.Language != "de" {
+		t.Errorf("stored language %q, want de", r.Language)
+	}
+	due := r.DueAt.In(berlinLoc)
+	weekday := map[time.Weekday]string{time.Monday: "Montag", time.Tuesday: "Dienstag", time.Wednesday: "Mittwoch",
+		time.Thursday: "Donnerstag", time.Friday: "Freitag", time.Saturday: "Samstag", time.Sunday: "Sonntag"}[due.Weekday()]
+	month := []string{"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"}[due.Month()-1]
+	wantDate := weekday + ", " + due.Format("2") + ". " + month + " " + due.Format("2006, 15:04") + " Uhr"
+	for _, want := range []string{"Guten Tag Max Mustermann,", "unter der Nummer [" + de.ref + "] erfasst", "bis " + wantDate, "2 Arbeitstage"} {
+		if !strings.Contains(de.text, want) {
+			t.Errorf("German receipt lacks %q:\n%s", want, de.text)
+		}
+	}
+
+	en := waitInbox(t, s, e.dept, jane, 20*time.Second, "English receipt", atLeast(1))[0]
+	if en.kind != kindReceipt || !strings.Contains(en.text, "We expect to answer by ") {
+		t.Errorf("English receipt expected, got %s:\n%s", en.kind, en.text)
+	}
+
+	// Content-Language comes before the words.
+	id, raw := mailOut{from: anne, to: []string{e.dept}, subject: "Printer jams again",
+		body: "Hello, the printer on floor 2 jams again. Thanks, Anne"}.raw()
+	raw = []byte(strings.Replace(string(raw), "MIME-Version: 1.0\r\n", "Content-Language: fr-FR\r\nMIME-Version: 1.0\r\n", 1))
+	sendRaw(t, s, anne, e.dept, raw)
+	fr := waitInbox(t, s, e.dept, anne, 20*time.Second, "French receipt", atLeast(1))[0]
+	if !strings.Contains(fr.text, "Bonjour,") || !strings.Contains(fr.text, "Nous prévoyons de vous répondre d’ici le") {
+		t.Errorf("receipt to %s (Content-Language: fr-FR) is not French:\n%s", id, fr.text)
+	}
+}
