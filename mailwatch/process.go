@@ -248,6 +248,15 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
 }
 
+// ReceiptLinks are the decision's links as the receipt template takes them.
+func ReceiptLinks(d rules.Decision) []templates.Link {
+	var out []templates.Link
+	for _, k := range d.Links {
+		out = append(out, templates.Link{Title: k.Title, URL: k.URL})
+	}
+	return out
+}
+
 // parseRefusal is the refusal code for a message Parse gave up on: one
 // that arrived whole but over max_message_bytes (a server that does not
 // report RFC822.SIZE, or a size that grew) is "too-large" like one the
@@ -306,6 +315,8 @@ func (p *Processor) receipt(rt *Runtime, dept *rules.Department, m *rules.Messag
 		Due:               d.DueAt,
 		Location:          loc,
 		Excerpt:           excerpt(m.Text, 600),
+		AskFor:            d.AskFor,
+		Links:             ReceiptLinks(d),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("render receipt: %w", err)

@@ -230,6 +230,10 @@ type Category struct {
 	// AutoResolve resolves an answered request when the requester has not
 	// replied for this long (business time or working days); zero never.
 	AutoResolve calendar.Commitment
+	// AskFor lists what the receipt asks the requester for; Links the
+	// forms and how-tos it points to (ask_for, links).
+	AskFor []AskItem
+	Links  []Link
 }
 
 // EscalationStep is one rung of a category's escalation ladder.
@@ -250,6 +254,9 @@ type Rule struct {
 	// Language, when set, is the language of every request the rule
 	// matches, whatever the message says; "" detects it.
 	Language string
+	// AskFor and Links come after the category's in the receipt.
+	AskFor []AskItem
+	Links  []Link
 }
 
 // Matcher is a compiled match expression; see matcher.go.

@@ -64,8 +64,25 @@ func (d *Department) Decide(m *Message, at time.Time) Decision {
 	if d.Calendar != nil {
 		dec.DueAt = d.Calendar.Due(at, dec.Commitment)
 	}
-	c := d.ChooseLanguage(ruleLanguage(d, dec.Rule), m)
+	r := ruleNamed(d, dec.Rule)
+	var ruleLang string
+	if r != nil {
+		ruleLang = r.Language
+	}
+	c := d.ChooseLanguage(ruleLang, m)
 	dec.Language, dec.LanguageReason = c.Tag, c.Reason
+	var items []AskItem
+	var links []Link
+	if cat != nil {
+		items, links = append(items, cat.AskFor...), append(links, cat.Links...)
+	}
+	if r != nil {
+		items, links = append(items, r.AskFor...), append(links, r.Links...)
+	}
+	dec.AskFor, dec.Present = d.needs(items, m, dec.Language)
+	for _, k := range links {
+		dec.Links = append(dec.Links, DecisionLink{Title: localText(k.Title, dec.Language, d.Language), URL: k.URL})
+	}
 	return dec
 }
 
@@ -98,14 +115,14 @@ func (d *Department) ruleLanguages() []string {
 	return out
 }
 
-func ruleLanguage(d *Department, name string) string {
+func ruleNamed(d *Department, name string) *Rule {
 	if name == "" {
-		return ""
+		return nil
 	}
 	for _, r := range d.Rules {
 		if r != nil && r.Name == name {
-			return r.Language
+			return r
 		}
 	}
-	return ""
+	return nil
 }

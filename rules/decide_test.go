@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -380,7 +381,7 @@ func TestDecideConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 100 {
-				if got := d.Decide(person(), arrival); got != want {
+				if got := d.Decide(person(), arrival); !reflect.DeepEqual(got, want) {
 					errs <- got.Reason
 					return
 				}

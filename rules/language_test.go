@@ -18,7 +18,10 @@ func TestDecideLanguage(t *testing.T) {
 	}{
 		{"german text", func(*Message) {}, "", "de", "text reads as German"},
 		{"content-language", func(m *Message) { m.Header["Content-Language"] = []string{"nl-NL"} }, "", "nl", `Content-Language "nl-NL"`},
-		{"rule fixes it", func(m *Message) { m.Subject = "L'imprimante ne marche plus"; m.Header["Content-Language"] = []string{"de"} }, "", "fr", "rule"},
+		{"rule fixes it", func(m *Message) {
+			m.Subject = "L'imprimante ne marche plus"
+			m.Header["Content-Language"] = []string{"de"}
+		}, "", "fr", "rule"},
 		{"unsure falls back to the department", func(m *Message) { m.Subject = "VPN"; m.Text = "VPN 2.14 OK?" }, "es", "es", "department's language"},
 		{"no department language means English", func(m *Message) { m.Subject = "VPN"; m.Text = "" }, "", "en", "department's language"},
 	} {

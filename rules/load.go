@@ -1042,7 +1042,7 @@ func halfCommitment(c calendar.Commitment, spans []calendar.Span) calendar.Commi
 	return calendar.Commitment{Business: time.Duration(c.Days) * day / 2}
 }
 
-var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing", "auto_resolve"}
+var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing", "auto_resolve", "ask_for", "links"}
 
 func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) map[string]*Category {
 	n = followAlias(n)
@@ -1108,6 +1108,12 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) 
 		}
 		if v := m.get("escalate"); v != nil {
 			c.Escalate = l.escalate(v, d)
+		}
+		if v := m.get("ask_for"); v != nil {
+			c.AskFor = l.askFor(v, what)
+		}
+		if v := m.get("links"); v != nil {
+			c.Links = l.links(v, what)
 		}
 	}
 	if _, ok := cats["default"]; !ok {
@@ -1207,7 +1213,7 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 	var rules []*Rule
 	names := map[string]*yaml.Node{}
 	for _, it := range items {
-		m := l.mapping(it, "rule", "name", "category", "match", "language")
+		m := l.mapping(it, "rule", "name", "category", "match", "language", "ask_for", "links")
 		if m == nil {
 			continue
 		}
@@ -1240,6 +1246,12 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 		}
 		if v := m.get("language"); v != nil {
 			r.Language, _ = l.language(v)
+		}
+		if v := m.get("ask_for"); v != nil {
+			r.AskFor = l.askFor(v, "rule")
+		}
+		if v := m.get("links"); v != nil {
+			r.Links = l.links(v, "rule")
 		}
 		if v := m.get("match"); v != nil {
 			v = followAlias(v)

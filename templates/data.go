@@ -22,6 +22,17 @@ type Receipt struct {
 	Due               time.Time // zero when no date can be promised
 	Location          *time.Location
 	Excerpt           string // first lines of the request, may be empty
+	// AskFor are the things the department needs from the requester to
+	// start (the config's ask_for lines the request does not already
+	// answer); Links are forms and how-tos. Both may be empty.
+	AskFor []string
+	Links  []Link
+}
+
+// Link is a form or how-to a receipt points to.
+type Link struct {
+	Title string
+	URL   string // http or https, checked when the config is loaded
 }
 
 // Escalation is the data of the notice staff or leads get when a request
@@ -120,7 +131,9 @@ func samples(name string) []any {
 		return []any{
 			Receipt{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
 				Subject: "Printer on floor 3 jams", Ref: "REQ-12", Category: "hardware", Commitment: "4h",
-				Received: at(1, 9, 12), Due: at(1, 13, 12), Location: loc, Excerpt: "Hello,\nthe printer jams again."},
+				Received: at(1, 9, 12), Due: at(1, 13, 12), Location: loc, Excerpt: "Hello,\nthe printer jams again.",
+				AskFor: []string{"the asset number on the printer's label", "a photo of the error message"},
+				Links:  []Link{{Title: "Printer troubleshooting", URL: "https://intranet.example.test/howto/printer"}}},
 			Receipt{Ref: "REQ-1"},
 		}
 	case NameEscalation:

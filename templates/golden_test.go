@@ -42,12 +42,16 @@ func goldenCases(t *testing.T) []struct {
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
 			Subject: "AW: RE: Drucker im 3. OG druckt nicht", Ref: "REQ-12", Category: "hardware", Commitment: "1d",
 			Received: time.Date(2026, 11, 30, 15, 20, 0, 0, ber), Due: time.Date(2026, 12, 1, 15, 20, 0, 0, ber),
-			Location: ber, Excerpt: longExcerpt}},
+			Location: ber, Excerpt: longExcerpt,
+			AskFor: []string{"the asset number on the printer's label (\"PRN-…\")"},
+			Links: []Link{{Title: "Printer troubleshooting <quick guide>", URL: "https://intranet.example.test/howto/printer?floor=3&lang=de"},
+				{Title: "Hardware request form", URL: "https://intranet.example.test/forms/hardware"}}}},
 		{"receipt-newyork", NameReceipt, Receipt{
 			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: omar,
 			Subject: "Overtime for <February> & March missing", Ref: "REQ-204", Category: "pay", Commitment: "2d",
 			Received: time.Date(2026, 3, 6, 16, 5, 0, 0, nyc), Due: time.Date(2026, 3, 10, 16, 5, 0, 0, nyc),
-			Location: nyc, Excerpt: "Hi,\nmy <b>overtime</b> for February is not on the March payslip. Could you check?\n\nThanks, Omar"}},
+			Location: nyc, Excerpt: "Hi,\nmy <b>overtime</b> for February is not on the March payslip. Could you check?\n\nThanks, Omar",
+			AskFor: []string{"your employee number", "the dates you worked overtime"}}},
 		{"receipt-anonymous", NameReceipt, Receipt{
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: anon,
 			Subject: "", Ref: "REQ-13", Category: "default", Commitment: "3d",

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -33,8 +34,10 @@ func TestDefaultRendersEveryTemplate(t *testing.T) {
 				}
 			}
 			// Mail clients block remote content; the defaults need none.
+			// Links the config names (ask_for's links) are anchors only.
+			html := regexp.MustCompile(`<a href="https://[^"]*">`).ReplaceAllString(r.HTML, "<a>")
 			for _, bad := range []string{"http:", "https:", "src=", "<link", "<script", "<style", "url("} {
-				if strings.Contains(strings.ToLower(r.HTML), bad) {
+				if strings.Contains(strings.ToLower(html), bad) {
 					t.Errorf("%s: HTML contains %q", n, bad)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
@@ -29,12 +30,16 @@ type classification struct {
 	Due        string        `json:"due"`
 	Language   string        `json:"language,omitempty"`
 	// LanguageWhy says why Language was chosen.
-	LanguageWhy string         `json:"language_reason,omitempty"`
-	From        string         `json:"from,omitempty"`
-	Subject     string         `json:"subject,omitempty"`
-	Receipt     *receiptJSON   `json:"receipt,omitempty"`
-	Error       string         `json:"error,omitempty"`
-	decision    rules.Decision `json:"-"`
+	LanguageWhy string `json:"language_reason,omitempty"`
+	// AskFor are the ask_for lines the receipt carries; Present the ones
+	// left out because the request already holds them.
+	AskFor   []string       `json:"ask_for,omitempty"`
+	Present  []string       `json:"ask_for_present,omitempty"`
+	From     string         `json:"from,omitempty"`
+	Subject  string         `json:"subject,omitempty"`
+	Receipt  *receiptJSON   `json:"receipt,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	decision rules.Decision `json:"-"`
 }
 
 type receiptJSON struct {
@@ -136,11 +141,13 @@ func classifyMessage(c classification, tpl *templates.Set, dept *rules.Departmen
 	if d.Reply {
 		c.Due = d.DueAt.In(dept.Calendar.Location()).Format(time.RFC3339)
 		c.Language, c.LanguageWhy = d.Language, d.LanguageReason
+		c.AskFor, c.Present = d.AskFor, d.Present
 		r, err := tpl.In(d.Language).Receipt(templates.Receipt{
 			Department: dept.Name, DepartmentAddress: dept.Address,
 			Requester: templates.Person{Name: m.From.Name, Address: m.From.Address},
 			Subject:   m.Subject, Ref: placeholderRef, Category: d.Category, Commitment: d.Commitment.String(),
 			Received: d.ReceivedAt, Due: d.DueAt, Location: dept.Calendar.Location(),
+			AskFor: d.AskFor, Links: mailwatch.ReceiptLinks(d),
 		})
 		if err != nil {
 			c.Error = fmt.Sprintf("render receipt: %v", err)
@@ -203,6 +210,12 @@ func printClassification(w io.Writer, c classification) {
 	}
 	fmt.Fprintf(w, "reply:      yes (%s)\nrule:       %s\ncategory:   %s (commitment %s)\nreceived:   %s\ndue:        %s\nlanguage:   %s (%s)\n",
 		c.Reason, rule, c.Category, c.Commitment, c.Received, c.Due, c.Language, c.LanguageWhy)
+	for _, a := range c.AskFor {
+		fmt.Fprintf(w, "asks for:   %s\n", a)
+	}
+	for _, a := range c.Present {
+		fmt.Fprintf(w, "has:        %s (left out)\n", a)
+	}
 	if c.Receipt != nil {
 		fmt.Fprintf(w, "\n--- receipt ---\nSubject: %s\n\n%s\n", c.Receipt.Subject, strings.TrimRight(c.Receipt.Text, "\n"))
 	}
