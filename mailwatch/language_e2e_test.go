@@ -67,3 +67,29 @@ func TestLanguageE2E(t *testing.T) {
 		t.Errorf("receipt to %s (Content-Language: fr-FR) is not French:\n%s", id, fr.text)
 	}
 }
+
+// TestAskForE2E (issue 16): on the real stack, a receipt asks for what the
+// category needs and points to its form; a request that already names the
+// shared drive is not asked for it again, and the other line stays.
+func TestAskForE2E(t *testing.T) {
+	t.Parallel()
+	s := mailstack.Require(t)
+	e := newThreadEnv(t, s, `{commitment: 1d, ask_for: [{ask: "the name of the shared drive", present: {body: ["/\\\\\\\\[a-z0-9.-]+\\\\[a-z0-9$_-]+/"]}}, "your manager's approval"], links: [{title: "Access request form", url: "https://intranet.example.test/forms/access"}]}`)
+	ann, bob := s.NewAddress(t, "ann"), s.NewAddress(t, "bob")
+	sendAs(t, s, mailOut{from: ann, to: []string{e.dept}, subject: "Access to the finance share",
+		body: "Hello, please give me access to the finance share. Thanks, Ann"})
+	sendAs(t, s, mailOut{from: bob, to: []string{e.dept}, subject: "Access to the finance share",
+		body: `Hello, please give me access to \\fs01\finance for the audit. Thanks, Bob`})
+
+	a := waitInbox(t, s, e.dept, ann, 20*time.Second, "receipt to ann", atLeast(1))[0]
+	for _, want := range []string{"To get started, we need from you: - the name of the shared drive - your manager's approval",
+		"Access request form: https://intranet.example.test/forms/access"} {
+		if !strings.Contains(a.text, want) {
+			t.Errorf("receipt to ann lacks %q:\n%s", want, a.text)
+		}
+	}
+	b := waitInbox(t, s, e.dept, bob, 20*time.Second, "receipt to bob", atLeast(1))[0]
+	if strings.Contains(b.text, "the name of the shared drive") || !strings.Contains(b.text, "we need from you: - your manager's approval") {
+		t.Errorf("receipt to bob, who named the drive, should ask only for the approval:\n%s", b.text)
+	}
+}
