@@ -1,55 +1,17 @@
 package rules
 
 import (
-	"net/url"
-	"slices"
-	"strings"
-
 	"gopkg.in/yaml.v3"
+
+	"github.com/ackd/ackd/config"
 )
 
-// AskItem is one thing a category or rule asks the requester for in the
-// receipt (config key ask_for): "the name of the shared drive".
-type AskItem struct {
-	// Text is the line by language code; "" holds a text written without
-	// a language (used for every language that has no text of its own).
-	Text map[string]string
-	// Present, when set, matches a request that already holds what is
-	// asked for: the line is then left out of the receipt.
-	Present Matcher
-}
-
-// Link is a form or how-to the receipt points to (config key links).
-type Link struct {
-	Title map[string]string // by language code, as AskItem.Text
-	URL   string
-}
-
-// localText picks the text for language l: its own, else the one written
-// without a language, else the department's, else the first by code.
-func localText(texts map[string]string, l, dept string) string {
-	for _, k := range []string{l, "", dept} {
-		if s, ok := texts[k]; ok {
-			return s
-		}
-	}
-	keys := make([]string, 0, len(texts))
-	for k := range texts {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if len(keys) == 0 {
-		return ""
-	}
-	return texts[keys[0]]
-}
-
-// Needs returns the lines of items still to ask for: those whose Present
-// matcher does not match m, in language l, with the items left out.
-func (d *Department) needs(items []AskItem, m *Message, l string) (ask, have []string) {
+// needs returns the lines of items still to ask for, in language l: those
+// whose present: clause does not match m; have are the ones left out.
+func (s *Set) needs(d *config.Department, items []config.AskItem, m *Message, l string) (ask, have []string) {
 	for _, it := range items {
-		text := localText(it.Text, l, d.Language)
-		if it.Present != nil && it.Present.Match(m) {
+		text := it.Text.In(l, d.Language)
+		if p := s.presentMatcher(it.Present); p != nil && p.Match(m) {
 			have = append(have, text)
 			continue
 		}
@@ -58,128 +20,10 @@ func (d *Department) needs(items []AskItem, m *Message, l string) (ask, have []s
 	return ask, have
 }
 
-// askFor reads an ask_for list: each item a string, a mapping of language
-// codes to strings, or {ask: TEXT, present: MATCH}.
-func (l *loader) askFor(n *yaml.Node, what string) []AskItem {
-	items, ok := l.list(n, what+": ask_for")
-	if !ok {
+// presentMatcher returns the compiled present: clause n, or nil.
+func (s *Set) presentMatcher(n *yaml.Node) Matcher {
+	if s == nil || n == nil {
 		return nil
 	}
-	var out []AskItem
-	for _, it := range items {
-		it = followAlias(it)
-		var item AskItem
-		if it.Kind == yaml.MappingNode && it.Content != nil && hasKey(it, "ask") {
-			m := l.mapping(it, what+": ask_for item", "ask", "present")
-			if m == nil {
-				continue
-			}
-			l.require(m, what+": ask_for item", "ask")
-			if v := m.get("ask"); v != nil {
-				item.Text = l.localised(v, "ask")
-			}
-			if v := m.get("present"); v != nil {
-				v = followAlias(v)
-				matcher, probs := CompileMatcher(v, l.file)
-				for _, p := range probs {
-					if p.File == "" {
-						p.File = l.file
-					}
-					if p.Line <= 0 {
-						p.Line, p.Col = v.Line, v.Column
-					}
-					l.probs = append(l.probs, p)
-				}
-				if len(probs) == 0 {
-					item.Present = matcher
-				}
-			}
-		} else {
-			item.Text = l.localised(it, "ask_for")
-		}
-		if item.Text != nil {
-			out = append(out, item)
-		}
-	}
-	return out
-}
-
-// links reads a links list of {title: TEXT, url: URL}.
-func (l *loader) links(n *yaml.Node, what string) []Link {
-	items, ok := l.list(n, what+": links")
-	if !ok {
-		return nil
-	}
-	var out []Link
-	for _, it := range items {
-		m := l.mapping(it, what+": link", "title", "url")
-		if m == nil {
-			continue
-		}
-		l.require(m, what+": link", "title", "url")
-		var k Link
-		if v := m.get("title"); v != nil {
-			k.Title = l.localised(v, "title")
-		}
-		if v := m.get("url"); v != nil {
-			if s, ok := l.str(v, "url"); ok {
-				u, err := url.Parse(s)
-				if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(s, " \t\r\n") {
-					l.at(v, "url: %q is not an http or https address", s)
-				} else {
-					k.URL = s
-				}
-			}
-		}
-		if k.Title != nil && k.URL != "" {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// localised reads a text written as a string or as a mapping of language
-// codes to strings ({en: "…", de: "…"}).
-func (l *loader) localised(n *yaml.Node, key string) map[string]string {
-	n = followAlias(n)
-	if n == nil {
-		return nil
-	}
-	if n.Kind == yaml.MappingNode {
-		out := make(map[string]string)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := followAlias(n.Content[i]), n.Content[i+1]
-			code, ok := l.language(k)
-			if !ok {
-				continue
-			}
-			if s, ok := l.str(v, key); ok && strings.TrimSpace(s) != "" {
-				out[code] = strings.TrimSpace(s)
-			} else if ok {
-				l.at(v, "%s: empty", key)
-			}
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		return out
-	}
-	s, ok := l.str(n, key)
-	if !ok {
-		return nil
-	}
-	if strings.TrimSpace(s) == "" {
-		l.at(n, "%s: empty", key)
-		return nil
-	}
-	return map[string]string{"": strings.TrimSpace(s)}
-}
-
-func hasKey(n *yaml.Node, key string) bool {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return true
-		}
-	}
-	return false
+	return s.present[n]
 }

@@ -34,9 +34,9 @@ departments:
 // TestAskFor: the receipt asks for what the category and rule name, in
 // the request's language, and leaves out what the request already holds.
 func TestAskFor(t *testing.T) {
-	cfg, ps := configProblems(t, "config.yaml", []byte(askForYAML))
-	if len(ps) > 0 {
-		t.Fatalf("problems: %v", ps)
+	cfg, set, err := Parse("config.yaml", []byte(askForYAML))
+	if err != nil {
+		t.Fatalf("problems: %v", err)
 	}
 	d := cfg.Departments[0]
 	for _, tc := range []struct {
@@ -60,7 +60,7 @@ func TestAskFor(t *testing.T) {
 			m.From.Address = "jane@example.test"
 			m.To = []Address{{Address: "it-help@example.test"}}
 			m.Subject, m.Text = tc.subject, tc.text
-			dec := d.Decide(m, arrival)
+			dec := set.Decide(d, m, arrival)
 			if !dec.Reply {
 				t.Fatalf("no reply: %s", dec.Reason)
 			}

@@ -4,23 +4,26 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/lang"
 )
 
 // DefaultCategory catches every message no rule matched.
-const DefaultCategory = "default"
+const DefaultCategory = config.DefaultCategory
 
-// Decide judges one message that arrived in the department's mailbox at
+// Decide judges one message that arrived in department d's mailbox at
 // `at` (IMAP INTERNALDATE): loop protection first, then content
-// heuristics, then the rules in order (the first match wins), else the
-// default category. It is pure: no I/O, no clock, no state.
-func (d *Department) Decide(m *Message, at time.Time) Decision {
+// heuristics, then d's rules in order, as compiled in s (the first match
+// wins), else the default category. A rule s does not hold (a Department
+// built after Compile) matches nothing. It is pure: no I/O, no clock, no
+// state.
+func (s *Set) Decide(d *config.Department, m *Message, at time.Time) Decision {
 	dec := Decision{Department: d.Name, ReceivedAt: at}
 	if m == nil {
 		dec.Refusal, dec.Reason = RefuseNoMessage, "no message"
 		return dec
 	}
-	if r, ok := d.refuse(m); ok {
+	if r, ok := refuse(d, m); ok {
 		dec.Refusal, dec.Reason = r.code, r.reason
 		return dec
 	}
@@ -33,14 +36,15 @@ func (d *Department) Decide(m *Message, at time.Time) Decision {
 	catName := DefaultCategory
 	dec.Reason = "no rule matched: default category"
 	for _, r := range d.Rules {
-		if r == nil || r.Match == nil {
+		match := s.matcher(r)
+		if match == nil {
 			continue
 		}
 		var hit bool
-		if c, ok := r.Match.(*compiled); ok {
+		if c, ok := match.(*compiled); ok {
 			hit = c.root.eval(v)
 		} else {
-			hit = r.Match.Match(m)
+			hit = match.Match(m)
 		}
 		if hit {
 			dec.Rule, catName = r.Name, r.Category
@@ -69,19 +73,19 @@ func (d *Department) Decide(m *Message, at time.Time) Decision {
 	if r != nil {
 		ruleLang = r.Language
 	}
-	c := d.ChooseLanguage(ruleLang, m)
+	c := ChooseLanguage(d, ruleLang, m)
 	dec.Language, dec.LanguageReason = c.Tag, c.Reason
-	var items []AskItem
-	var links []Link
+	var items []config.AskItem
+	var links []config.Link
 	if cat != nil {
 		items, links = append(items, cat.AskFor...), append(links, cat.Links...)
 	}
 	if r != nil {
 		items, links = append(items, r.AskFor...), append(links, r.Links...)
 	}
-	dec.AskFor, dec.Present = d.needs(items, m, dec.Language)
+	dec.AskFor, dec.Present = s.needs(d, items, m, dec.Language)
 	for _, k := range links {
-		dec.Links = append(dec.Links, DecisionLink{Title: localText(k.Title, dec.Language, d.Language), URL: k.URL})
+		dec.Links = append(dec.Links, DecisionLink{Title: k.Title.In(dec.Language, d.Language), URL: k.URL})
 	}
 	return dec
 }
@@ -91,13 +95,13 @@ func (d *Department) Decide(m *Message, at time.Time) Decision {
 // else the department's language. Detection is among the built-in
 // languages and those the config names (a language an override directory
 // adds is used where a department or rule names it).
-func (d *Department) ChooseLanguage(ruleLang string, m *Message) lang.Choice {
+func ChooseLanguage(d *config.Department, ruleLang string, m *Message) lang.Choice {
 	fallback := d.Language
 	if fallback == "" {
 		fallback = lang.Default
 	}
 	available := lang.Builtin()
-	for _, l := range append([]string{fallback}, d.ruleLanguages()...) {
+	for _, l := range append([]string{fallback}, ruleLanguages(d)...) {
 		if !slices.Contains(available, l) {
 			available = append(available, l)
 		}
@@ -105,7 +109,7 @@ func (d *Department) ChooseLanguage(ruleLang string, m *Message) lang.Choice {
 	return lang.Choose(ruleLang, m.Header["Content-Language"], m.Subject+"\n"+m.Text, available, fallback)
 }
 
-func (d *Department) ruleLanguages() []string {
+func ruleLanguages(d *config.Department) []string {
 	var out []string
 	for _, r := range d.Rules {
 		if r != nil && r.Language != "" {
@@ -115,7 +119,7 @@ func (d *Department) ruleLanguages() []string {
 	return out
 }
 
-func ruleNamed(d *Department, name string) *Rule {
+func ruleNamed(d *config.Department, name string) *config.Rule {
 	if name == "" {
 		return nil
 	}
@@ -125,4 +129,12 @@ func ruleNamed(d *Department, name string) *Rule {
 		}
 	}
 	return nil
+}
+
+// matcher returns r's compiled clause, or nil.
+func (s *Set) matcher(r *config.Rule) Matcher {
+	if s == nil || r == nil {
+		return nil
+	}
+	return s.match[r]
 }

@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // OnTimeWindow is how far back the status page's on-time chart looks: the
@@ -149,7 +149,7 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 	return page, nil
 }
 
-func openRow(d *rules.Department, r store.Request, now time.Time) openView {
+func openRow(d *config.Department, r store.Request, now time.Time) openView {
 	loc := d.Calendar.Location()
 	due := "—"
 	if !r.DueAt.IsZero() {
