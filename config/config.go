@@ -234,6 +234,10 @@ type Category struct {
 	// AutoResolve resolves an answered request when the requester has not
 	// replied for this long (business time or working days); zero never.
 	AutoResolve calendar.Commitment
+	// Aim, when set, is the team's own, shorter goal: the requester is
+	// promised Commitment, the escalation ladder and the digest run on
+	// Aim, and the report shows both. Zero means Commitment.
+	Aim calendar.Commitment
 	// AskFor lists what the receipt asks the requester for; Links the
 	// forms and how-tos it points to (ask_for, links).
 	AskFor []AskItem

@@ -1085,7 +1085,7 @@ func halfCommitment(c calendar.Commitment, spans []calendar.Span) calendar.Commi
 	return calendar.Commitment{Business: time.Duration(c.Days) * day / 2}
 }
 
-var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing", "auto_resolve", "ask_for", "links"}
+var categoryKeys = []string{"commitment", "aim", "followup", "grace", "escalate", "closing", "auto_resolve", "ask_for", "links"}
 
 func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) map[string]*Category {
 	n = followAlias(n)
@@ -1152,6 +1152,15 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) 
 		if v := m.get("escalate"); v != nil {
 			c.Escalate = l.escalate(v, d)
 		}
+		if v := m.get("aim"); v != nil {
+			if a, ok := l.commitment(v, "aim"); ok && cmOK {
+				if longerThan(a, c.Commitment) {
+					l.at(v, "aim: %s is longer than the commitment %s (the aim is the team's own, shorter goal)", a, c.Commitment)
+				} else {
+					c.Aim = a
+				}
+			}
+		}
 		if v := m.get("ask_for"); v != nil {
 			c.AskFor = l.askFor(v, what)
 		}
@@ -1163,6 +1172,18 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) 
 		l.at(n, "categories: missing the \"default\" category (used when no rule matches)")
 	}
 	return cats
+}
+
+// longerThan says whether a is longer than b when both count the same
+// unit (business time or working days); mixed units are not compared.
+func longerThan(a, b calendar.Commitment) bool {
+	switch {
+	case a.Days > 0 && b.Days > 0:
+		return a.Days > b.Days
+	case a.Days == 0 && b.Days == 0:
+		return a.Business > b.Business
+	}
+	return false
 }
 
 func (l *loader) escalate(n *yaml.Node, d *Department) []EscalationStep {

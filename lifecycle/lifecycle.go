@@ -483,6 +483,29 @@ func StepTime(cal *calendar.Calendar, r Request, step config.EscalationStep) tim
 	return cal.AtShare(r.CycleStart, r.DueAt, step.At)
 }
 
+// AimAt is the team's own deadline for r's current cycle: its category's
+// aim from the cycle's start, never later than the due time promised to
+// the requester; the due time itself when the category has no aim. The
+// escalation ladder runs on it.
+func AimAt(d *config.Department, r Request) time.Time {
+	cat := category(d, r.Category)
+	if cat == nil || cat.Aim.IsZero() || r.DueAt.IsZero() || r.CycleStart.IsZero() {
+		return r.DueAt
+	}
+	if a := d.Calendar.Due(r.CycleStart, cat.Aim); a.Before(r.DueAt) {
+		return a
+	}
+	return r.DueAt
+}
+
+// ladderStepAt is StepTime on the aim: shares of the time from the cycle's
+// start to the aim, before_due counted back from the aim.
+func ladderStepAt(d *config.Department, r Request, step config.EscalationStep) time.Time {
+	aimed := r
+	aimed.DueAt = AimAt(d, r)
+	return StepTime(d.Calendar, aimed, step)
+}
+
 // NextWake is when r next needs the clock under d's configuration: the
 // next ladder step of its cycle, its due time, or, once answered, its
 // automatic resolve; zero when nothing is scheduled (waiting, resolved, no
@@ -508,7 +531,7 @@ func NextWake(d *config.Department, r Request) time.Time {
 	}
 	// The next ladder step, unless the due time comes first.
 	if r.EscalationLevel < len(cat.Escalate) {
-		if at := StepTime(d.Calendar, r, cat.Escalate[r.EscalationLevel]); at.Before(r.DueAt) {
+		if at := ladderStepAt(d, r, cat.Escalate[r.EscalationLevel]); at.Before(r.DueAt) {
 			return at
 		}
 	}
@@ -545,6 +568,12 @@ func tick(d *config.Department, r Request, now time.Time) Transition {
 		reason := fmt.Sprintf("%.0f%% of the %s commitment elapsed", step.At*100, cat.Commitment)
 		if step.BeforeDue > 0 {
 			reason = fmt.Sprintf("%s of business time left before the due time", mailtext.Span(step.BeforeDue))
+		}
+		if !cat.Aim.IsZero() {
+			reason = fmt.Sprintf("%.0f%% of the %s aim elapsed (%s promised)", step.At*100, cat.Aim, cat.Commitment)
+			if step.BeforeDue > 0 {
+				reason = fmt.Sprintf("%s of business time left before the %s aim (%s promised)", mailtext.Span(step.BeforeDue), cat.Aim, cat.Commitment)
+			}
 		}
 		t.What = "escalation"
 		escalate(d, &t, now, reason, cat)

@@ -28,6 +28,7 @@ departments:
     categories:
       access: {commitment: 4h, closing: true, escalate: [{at: 50%, to: staff}, {at: 90%, to: leads}]}
       network: {commitment: 4h, followup: 2h, auto_resolve: 2d, escalate: [{before_due: 1h, to: staff}]}
+      aimed: {commitment: 4h, aim: 2h, escalate: [{at: 50%, to: staff}, {before_due: 30m, to: leads}]}
       default: {commitment: 3d}
     rules:
       - name: password
@@ -119,6 +120,8 @@ func TestStep(t *testing.T) {
 	})
 	network := with(open(), func(r *lifecycle.Request) { r.Category = "network" })
 	netAnswered := with(answered, func(r *lifecycle.Request) { r.Category = "network" })
+	// aimed: promised by 14:00 (4h), aimed at 12:00 (2h).
+	aimed := with(open(), func(r *lifecycle.Request) { r.Category = "aimed" })
 
 	tests := []struct {
 		name  string
@@ -132,6 +135,26 @@ func TestStep(t *testing.T) {
 		wake  string // "" = none
 		check func(t *testing.T, tr lifecycle.Transition)
 	}{
+		// Promise and aim: the ladder runs on the aim, the late notice on the promise.
+		{name: "aim: nothing before 50% of the aim", req: aimed, ev: lifecycle.Tick{}, now: "2026-12-01 10:59",
+			what: "wake-up", state: lifecycle.Acknowledged, wake: "2026-12-01 11:00"},
+		{name: "aim: 50% of the aim escalates to staff", req: aimed, ev: lifecycle.Tick{}, now: "2026-12-01 11:00",
+			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→alice@example.test,bob@example.test"},
+			hist: []string{"escalated"}, wake: "2026-12-01 11:30",
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if r := tr.Mail[0].Reason; !strings.Contains(r, "2h aim") || !strings.Contains(r, "4h promised") {
+					t.Errorf("reason %q does not name aim and promise", r)
+				}
+			}},
+		{name: "aim: before_due counts back from the aim", req: with(aimed, func(r *lifecycle.Request) { r.EscalationLevel = 1 }), ev: lifecycle.Tick{}, now: "2026-12-01 11:30",
+			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→lead@example.test"},
+			hist: []string{"escalated"}, wake: "2026-12-01 14:00"},
+		{name: "aim: past the aim the requester hears nothing until the promise", req: with(aimed, func(r *lifecycle.Request) { r.EscalationLevel = 2 }), ev: lifecycle.Tick{}, now: "2026-12-01 12:30",
+			what: "wake-up", state: lifecycle.Acknowledged, wake: "2026-12-01 14:00"},
+		{name: "aim: the late notice comes at the promise", req: with(aimed, func(r *lifecycle.Request) { r.EscalationLevel = 2 }), ev: lifecycle.Tick{}, now: "2026-12-01 14:00",
+			what: "late-notice", state: lifecycle.Overdue, mail: []string{"late-notice→jane@example.test", "escalation→lead@example.test"},
+			hist: []string{"late-notice", "escalated"}, wake: "2026-12-01 16:00"},
+
 		// Clock.
 		{name: "nothing due before the first step", req: open(), ev: lifecycle.Tick{}, now: "2026-12-01 11:59",
 			what: "wake-up", state: lifecycle.Acknowledged, wake: "2026-12-01 12:00"},

@@ -82,6 +82,11 @@ type DigestRecord struct {
 	// Suggest is a realistic commitment ("5h", "2d"), "" when the current
 	// one fits; Advice says why.
 	Suggest, Advice string
+	// Aim is the category's aim ("2h"), "" when it has none; AimMet of
+	// AimJudged met it, AimPercent rounded (-1 when none was judged).
+	Aim               string
+	AimMet, AimJudged int
+	AimPercent        int
 }
 
 // MissedPercent is the rest of the bar: 100 - KeptPercent, 0 when nothing

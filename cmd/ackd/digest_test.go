@@ -201,3 +201,43 @@ func TestDigestSendMarksTheDay(t *testing.T) {
 		}
 	})
 }
+
+// TestReportAimBesidePromise: with access aimed at 30m beside its 4h
+// promise, ackd report shows both, in text and JSON (issue 16): the
+// request answered after 1h kept the promise and missed the aim.
+func TestReportAimBesidePromise(t *testing.T) {
+	cfg := seeded(t)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aimed := strings.Replace(string(b), "access:  {commitment: 4h}", "access:  {commitment: 4h, aim: 30m}", 1)
+	if err := os.WriteFile(cfg, []byte(aimed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"report", "-c", cfg, "--since", "30d", "--at", "2026-03-11T08:30:00Z"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if want := "access (4h, aim 30m) 50% kept (1 of 2), 0% met the aim (0 of 2)"; !strings.Contains(out.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"report", "-c", cfg, "--since", "30d", "--json", "--at", "2026-03-11T08:30:00Z"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var got reportJSON
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	var access reportRecord
+	for _, c := range got.Categories {
+		if c.Category == "access" {
+			access = c
+		}
+	}
+	if access.Aim != "30m" || access.AimMet != 0 || access.AimMissed != 2 || access.AimPercent == nil || *access.AimPercent != 0 ||
+		access.KeptPercent == nil || *access.KeptPercent != 50 {
+		t.Errorf("access record = %+v", access)
+	}
+}

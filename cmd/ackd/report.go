@@ -21,6 +21,12 @@ type reportRecord struct {
 	Missed      int      `json:"missed"`
 	Pending     int      `json:"pending"`
 	KeptPercent *float64 `json:"kept_percent"` // null when nothing was judged
+	// The aim, beside the promise: null percent when there is no aim or
+	// nothing was judged.
+	Aim         string   `json:"aim,omitempty"`
+	AimMet      int      `json:"aim_met"`
+	AimMissed   int      `json:"aim_missed"`
+	AimPercent  *float64 `json:"aim_met_percent"`
 	Answered    int      `json:"answered"`
 	MedianHours float64  `json:"median_business_hours"`
 	P80Hours    float64  `json:"p80_business_hours"`
@@ -50,6 +56,12 @@ func toRecord(r report.Record) reportRecord {
 	}
 	if p := r.KeptPercent(); p >= 0 {
 		out.KeptPercent = &p
+	}
+	if !r.Aim.IsZero() {
+		out.Aim, out.AimMet, out.AimMissed = r.Aim.String(), r.AimMet, r.AimMissed
+	}
+	if p := r.AimPercent(); p >= 0 {
+		out.AimPercent = &p
 	}
 	if !r.Suggest.IsZero() {
 		out.Suggest = r.Suggest.String()
@@ -123,12 +135,17 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			name := r.Category
 			if name == "" {
 				name = "overall"
+			} else if !r.Commitment.IsZero() && !r.Aim.IsZero() {
+				name += " (" + r.Commitment.String() + ", aim " + r.Aim.String() + ")"
 			} else if !r.Commitment.IsZero() {
 				name += " (" + r.Commitment.String() + ")"
 			}
 			kept := "none judged"
 			if p := r.KeptPercent(); p >= 0 {
 				kept = fmt.Sprintf("%.0f%% kept (%d of %d)", p, r.Kept, r.Judged())
+			}
+			if p := r.AimPercent(); p >= 0 {
+				kept += fmt.Sprintf(", %.0f%% met the aim (%d of %d)", p, r.AimMet, r.AimMet+r.AimMissed)
 			}
 			fmt.Fprintf(stdout, "  %-20s %s, %d pending; median %s, p80 %s\n", name, kept, r.Pending,
 				mailtext.Span(r.Median), mailtext.Span(r.P80))
