@@ -241,3 +241,46 @@ func TestReportAimBesidePromise(t *testing.T) {
 		t.Errorf("access record = %+v", access)
 	}
 }
+
+// TestStatusLanguageAndAim: ackd status shows each open request's
+// language and, where its category has one, its aim (issue 16).
+func TestStatusLanguageAndAim(t *testing.T) {
+	cfgPath := seeded(t)
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aimed := strings.Replace(string(b), "access:  {commitment: 4h}", "access:  {commitment: 4h, aim: 1h}", 1)
+	aimed = strings.Replace(aimed, "    staff: [alice@example.test]\n", "    staff: [alice@example.test]\n    language: nl\n", 1)
+	if err := os.WriteFile(cfgPath, []byte(aimed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite", filepath.Join(filepath.Dir(cfgPath), "ackd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := func(string) ([]store.NewMail, error) { return nil, nil }
+	if _, err := st.RecordRequest(ctx, store.NewRequest{Dept: "it-help@example.test", MessageKey: "<3@x>", Requester: "max@example.test",
+		Subject: "Drucker", Category: "access", Language: "de", ReceivedAt: time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC),
+		DueAt: time.Date(2026, 3, 10, 13, 0, 0, 0, time.UTC)}, none); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"status", "-c", cfgPath}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var row string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, "max@example.test") {
+			row = l
+		}
+	}
+	if !strings.Contains(out.String(), "DUE   ") || !strings.Contains(out.String(), "AIM") || !strings.Contains(out.String(), "LANG") {
+		t.Errorf("no AIM and LANG columns:\n%s", out.String())
+	}
+	if !strings.Contains(row, "Tue 10 Mar 13:00 UTC  Tue 10 Mar 10:00 UTC  de") {
+		t.Errorf("row lacks due, aim and language:\n%s", out.String())
+	}
+}

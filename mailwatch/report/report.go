@@ -249,7 +249,7 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 	today := dateOf(now, loc)
 	for _, r := range mine {
 		ln := Line{Ref: r.Ref, Subject: r.Subject, Requester: r.Requester, Category: r.Category,
-			State: r.State, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, AimAt: aimAt(dept, r)}
+			State: r.State, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, AimAt: AimAt(dept, r)}
 		if cal != nil {
 			ln.Age = cal.BusinessBetween(r.ReceivedAt, now)
 		}
@@ -397,9 +397,10 @@ func judge(r store.Request, evs []store.Event, dept *config.Department, cat *con
 	return missed, took, answered
 }
 
-// aimAt is r's aim in its current cycle (lifecycle.AimAt, which report
-// does not import): the category's aim from CycleStart, capped at DueAt.
-func aimAt(dept *config.Department, r store.Request) time.Time {
+// AimAt is r's aim in its current cycle, as lifecycle.AimAt computes it
+// for the ladder: the category's aim from CycleStart, never after DueAt;
+// DueAt when the category has no aim.
+func AimAt(dept *config.Department, r store.Request) time.Time {
 	cat := categoryOf(dept, r.Category)
 	if cat == nil || cat.Aim.IsZero() || r.DueAt.IsZero() || r.CycleStart.IsZero() || dept.Calendar == nil {
 		return r.DueAt
@@ -519,6 +520,18 @@ func suggest(cal *calendar.Calendar, rec Record, now time.Time) (calendar.Commit
 		return calendar.Commitment{}, ""
 	}
 	return next, why + "; a realistic commitment is " + next.String()
+}
+
+// Language is the language r is answered in: its own, else its
+// department's.
+func Language(dept *config.Department, r store.Request) string {
+	if r.Language != "" {
+		return r.Language
+	}
+	if dept != nil && dept.Language != "" {
+		return dept.Language
+	}
+	return "en"
 }
 
 // Age writes how long ago something happened, for lists people scan:
