@@ -802,7 +802,7 @@ func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
 const requestCols = `id, dept, ref, message_key, message_id, mailbox, uid, requester, requester_name, subject,
 	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text,
 	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at, recipients,
-	next_wake, version, language`
+	next_wake, version, language, rating_asked_at, rating, rated_at`
 
 func scanRequest(sc scanner) (Request, error) {
 	var (
@@ -811,13 +811,14 @@ func scanRequest(sc scanner) (Request, error) {
 		received, due, created, first  sql.NullInt64
 		cycle, answered, late, waiting sql.NullInt64
 		resolved, activity, wake       sql.NullInt64
+		asked, rated                   sql.NullInt64
 		rcpt                           string
 	)
 	err := sc.Scan(&r.ID, &r.Dept, &r.Ref, &r.MessageKey, &r.MessageID, &r.Mailbox, &uid, &r.Requester,
 		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &first,
 		&r.EscalationLevel, &r.Reminders, &r.Text,
 		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity, &rcpt,
-		&wake, &r.Version, &r.Language)
+		&wake, &r.Version, &r.Language, &asked, &r.Rating, &rated)
 	if err != nil {
 		return Request{}, err
 	}
@@ -834,6 +835,7 @@ func scanRequest(sc scanner) (Request, error) {
 	r.LateNoticeFor, r.WaitingSince = fromMillis(late), fromMillis(waiting)
 	r.ResolvedAt, r.LastActivityAt = fromMillis(resolved), fromMillis(activity)
 	r.NextWake = fromMillis(wake)
+	r.RatingAskedAt, r.RatedAt = fromMillis(asked), fromMillis(rated)
 	return r, nil
 }
 
@@ -872,6 +874,20 @@ func (s *sqlStore) RequestByRef(ctx context.Context, dept, ref string) (Request,
 		return Request{}, fmt.Errorf("find request %s/%s: %w", dept, ref, err)
 	}
 	return r, nil
+}
+
+func (s *sqlStore) LastRatingAsked(ctx context.Context, dept, requester string) (time.Time, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var at sql.NullInt64
+	// requester is stored as written; lower() on both sides compares it
+	// the way addresses are compared elsewhere.
+	err := s.r.QueryRowContext(ctx, `SELECT MAX(rating_asked_at) FROM requests
+		WHERE dept = $1 AND lower(requester) = lower($2) AND rating_asked_at IS NOT NULL`, dept, requester).Scan(&at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last rating question to %s in %s: %w", requester, dept, err)
+	}
+	return fromMillis(at), nil
 }
 
 func (s *sqlStore) FindThread(ctx context.Context, dept string, keys []string) (Request, error) {

@@ -136,6 +136,10 @@ type Store interface {
 	// RequestByRef returns the department's request with reference ref
 	// ("REQ-12"); ErrNotFound.
 	RequestByRef(ctx context.Context, dept, ref string) (Request, error)
+	// LastRatingAsked returns the latest RatingAskedAt of the department's
+	// requests from requester (an address, compared case-insensitively);
+	// zero when none was ever asked. One indexed query.
+	LastRatingAsked(ctx context.Context, dept, requester string) (time.Time, error)
 	// FindThread returns the department's request owning any of keys
 	// (Message-IDs, with or without angle brackets). When several requests
 	// match, the one owning the earliest key in keys wins, so callers pass
@@ -350,6 +354,13 @@ type Request struct {
 	// Language is NewRequest.Language, fixed when recorded; "" for
 	// requests recorded before it was kept (the department's language).
 	Language string
+	// RatingAskedAt is when the closing mail asked the requester how we
+	// did; zero = not asked. Rating is their answer, 1 (poor) to 5
+	// (excellent), 0 = none; RatedAt when it came. Lifecycle fields: an
+	// Update may set them.
+	RatingAskedAt time.Time
+	Rating        int
+	RatedAt       time.Time
 }
 
 // Change is one change to a request, applied by Store.Apply.
