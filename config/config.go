@@ -176,6 +176,10 @@ type Department struct {
 	Calendar *calendar.Calendar
 	Digest   DigestConfig
 
+	// Satisfaction, when set, asks requesters how we did in the closing
+	// mail of a resolved request.
+	Satisfaction *Satisfaction
+
 	// Language is the base language code ("en", "de") the department
 	// writes in when a request's own language is unsure, and the language
 	// of staff command help. Default lang.Default.

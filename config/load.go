@@ -637,7 +637,7 @@ func (l *loader) addressNodes(n *yaml.Node, key string) ([]string, []*yaml.Node)
 
 var departmentKeys = []string{"name", "address", "aliases", "imap", "staff", "leads",
 	"allowed_senders", "calendar", "digest", "categories", "rules",
-	"trust_authentication_results", "authserv_id", "assignable", "backfill", "max_age", "language"}
+	"trust_authentication_results", "authserv_id", "assignable", "backfill", "max_age", "language", "satisfaction"}
 
 // authResults reads trust_authentication_results and authserv_id into the
 // values given, which hold the inherited defaults.
@@ -774,6 +774,9 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 	}
 	if v := m.get("assignable"); v != nil {
 		d.Assignable = l.globs(v, "assignable")
+	}
+	if v := m.get("satisfaction"); v != nil {
+		d.Satisfaction = l.satisfaction(v)
 	}
 	d.Language = lang.Default
 	if v := m.get("language"); v != nil {

@@ -58,6 +58,16 @@ type Request struct {
 	WaitingSince    time.Time
 	ResolvedAt      time.Time
 	LastActivityAt  time.Time
+
+	// RatingAskedAt is when the closing mail asked how we did (zero: not
+	// asked); Rating the answer, 1–5 (0: none); RatedAt when it came.
+	RatingAskedAt time.Time
+	Rating        int
+	RatedAt       time.Time
+	// LastAsked is an input, not stored with the request: when this
+	// requester was last asked how we did on any request of the
+	// department (zero: never). The caller looks it up before Step.
+	LastAsked time.Time
 }
 
 // Role is who wrote a message on a request's thread.
@@ -153,6 +163,8 @@ const (
 	Closing     MailKind = "closing"
 	Relay       MailKind = "relay"
 	CommandHelp MailKind = "command-help"
+	// RatingThanks thanks a requester for answering how we did.
+	RatingThanks MailKind = "rating-thanks"
 	Unproven    MailKind = "unproven-notice"
 )
 
@@ -176,6 +188,10 @@ type Intent struct {
 	Unknown []string
 	// At: when the thing the mail tells of happened (resolved, received).
 	At time.Time
+	// Closing: AskRating asks the requester how we did.
+	AskRating bool
+	// RatingThanks, and the escalation of a low one: the answer, 1–5.
+	Rating int
 }
 
 // Transition is what one event does to a request.
@@ -319,6 +335,9 @@ func message(d *config.Department, r Request, m *Message, at time.Time) Transiti
 		t.entry(EntryResumed, at, from, "", 0)
 		t.What = "resumed"
 	case Answered, Resolved:
+		if r.State == Resolved && m.Role == Requester && rate(d, &t, r, m, at) {
+			break
+		}
 		if m.Role != Requester {
 			t.entry(EntryActivity, at, from, "", 0)
 			break
@@ -397,9 +416,7 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			t.Next.State, t.Next.ResolvedAt = Resolved, at
 			t.entry(EntryResolved, at, from, c.Raw, 0)
 			t.What = "resolved"
-			if cat.Closing {
-				t.Mail = append(t.Mail, Intent{Kind: Closing, To: []string{req.Requester}, Request: req, At: at})
-			}
+			closeLoop(d, t, req, at, cat)
 		case rules.CommandETA:
 			old := t.Next.DueAt
 			t.Next.DueAt, t.Next.CycleStart = c.Due, at
@@ -559,9 +576,7 @@ func tick(d *config.Department, r Request, now time.Time) Transition {
 		t.What = "auto-resolve"
 		t.Next.State, t.Next.ResolvedAt = Resolved, now
 		t.entry(EntryResolved, now, "", "resolved automatically: no reply "+cat.AutoResolve.String()+" after the answer", 0)
-		if cat.Closing {
-			t.Mail = append(t.Mail, Intent{Kind: Closing, To: []string{r.Requester}, Request: r, At: now})
-		}
+		closeLoop(d, &t, r, now, cat)
 	case at.Before(r.DueAt):
 		// A ladder step (NextWake gives the due time otherwise).
 		step := cat.Escalate[r.EscalationLevel]

@@ -38,11 +38,27 @@ func toLife(r store.Request) lifecycle.Request {
 	return lifecycle.Request{
 		Ref: r.Ref, MessageID: r.MessageID, Requester: r.Requester, RequesterName: r.RequesterName,
 		Subject: r.Subject, Category: r.Category, Text: r.Text, Recipients: r.Recipients, ReceivedAt: r.ReceivedAt,
-		Language: r.Language, State: lifecycle.State(r.State), DueAt: r.DueAt, CycleStart: r.CycleStart,
+		Language: r.Language, RatingAskedAt: r.RatingAskedAt, Rating: r.Rating, RatedAt: r.RatedAt, State: lifecycle.State(r.State), DueAt: r.DueAt, CycleStart: r.CycleStart,
 		FirstResponseAt: r.FirstResponseAt, AnsweredAt: r.AnsweredAt,
 		EscalationLevel: r.EscalationLevel, Reminders: r.Reminders, AssignedTo: r.AssignedTo,
 		LateNoticeFor: r.LateNoticeFor, WaitingSince: r.WaitingSince, ResolvedAt: r.ResolvedAt, LastActivityAt: r.LastActivityAt,
 	}
+}
+
+// lifeOf is toLife with the input the satisfaction question needs: when
+// the requester was last asked how we did (one indexed query, only for a
+// department that asks).
+func lifeOf(ctx context.Context, st store.Store, d *config.Department, r store.Request) (lifecycle.Request, error) {
+	life := toLife(r)
+	if d.Satisfaction == nil {
+		return life, nil
+	}
+	last, err := st.LastRatingAsked(ctx, d.Key(), r.Requester)
+	if err != nil {
+		return life, err
+	}
+	life.LastAsked = last
+	return life, nil
 }
 
 // nextWake is lifecycle.NextWake of a stored request.
@@ -67,6 +83,7 @@ func applyTransition(ctx context.Context, st store.Store, snapshot store.Request
 		r.FirstResponseAt, r.AnsweredAt = n.FirstResponseAt, n.AnsweredAt
 		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt
+		r.RatingAskedAt, r.Rating, r.RatedAt = n.RatingAskedAt, n.Rating, n.RatedAt
 		r.NextWake = t.Wake
 		return mails, nil
 	}
@@ -149,7 +166,13 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 	case lifecycle.Closing:
 		rendered, err = requesterTemplates(rt, d, r).Closing(templates.Closing{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
-			Ref: r.Ref, Subject: r.Subject, Resolved: in.At, Location: loc,
+			Ref: r.Ref, Subject: r.Subject, Resolved: in.At, Location: loc, AskRating: in.AskRating,
+		})
+	case lifecycle.RatingThanks:
+		low := d.Satisfaction != nil && in.Rating <= d.Satisfaction.Low
+		rendered, err = requesterTemplates(rt, d, r).RatingThanks(templates.RatingThanks{
+			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
+			Ref: r.Ref, Subject: r.Subject, Rating: in.Rating, Low: low,
 		})
 	case lifecycle.Relay:
 		// A person's answer, passed on without their command lines: not

@@ -498,7 +498,10 @@ func (p *Processor) noticedRecently(ctx context.Context, req store.Request, addr
 // mailbox (fromSent) both come this way.
 func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Department, req store.Request, m *rules.Message, f Fetched, key string, at time.Time, fromSent bool) (Outcome, error) {
 	for attempt := 0; ; attempt++ {
-		life := toLife(req)
+		life, err := lifeOf(ctx, p.store, dept, req)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("follow-up on %s: %w", req.Ref, err)
+		}
 		ev := &lifecycle.Message{From: m.From, Role: lifecycle.RoleOf(dept, life, m.From.Address), FromSent: fromSent,
 			ToRequester: addressed(m, req.Requester), Text: m.Text}
 		if ev.Role == lifecycle.Staff {

@@ -91,6 +91,21 @@ type Closing struct {
 	Subject           string
 	Resolved          time.Time
 	Location          *time.Location
+	// AskRating asks how we did: one word or number in reply, no link
+	// (mail scanners follow links and would record ratings nobody gave).
+	AskRating bool
+}
+
+// RatingThanks is the data of the short thanks for an answer to "how did
+// we do?".
+type RatingThanks struct {
+	Department        string
+	DepartmentAddress string
+	Requester         Person
+	Ref               string
+	Subject           string
+	Rating            int  // 1–5
+	Low               bool // at or below the department's low mark: the leads were told
 }
 
 // CommandHelp is the data of the reply to a staff member whose mail held
@@ -160,8 +175,14 @@ func samples(name string) []any {
 	case NameClosing:
 		return []any{
 			Closing{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
-				Ref: "REQ-12", Subject: "Printer on floor 3 jams", Resolved: at(1, 15, 40), Location: loc},
+				Ref: "REQ-12", Subject: "Printer on floor 3 jams", Resolved: at(1, 15, 40), Location: loc, AskRating: true},
 			Closing{Ref: "REQ-1"},
+		}
+	case NameRatingThanks:
+		return []any{
+			RatingThanks{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+				Ref: "REQ-12", Subject: "Printer on floor 3 jams", Rating: 2, Low: true},
+			RatingThanks{Ref: "REQ-1"},
 		}
 	case NameCommandHelp:
 		return []any{

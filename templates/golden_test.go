@@ -88,7 +88,13 @@ func goldenCases(t *testing.T) []struct {
 		{"closing-berlin", NameClosing, Closing{
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
 			Ref: "REQ-12", Subject: "Drucker im 3. OG druckt nicht",
-			Resolved: time.Date(2026, 12, 3, 11, 47, 0, 0, ber), Location: ber}},
+			Resolved: time.Date(2026, 12, 3, 11, 47, 0, 0, ber), Location: ber, AskRating: true}},
+		{"rating-thanks-berlin", NameRatingThanks, RatingThanks{
+			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+			Ref: "REQ-12", Subject: "Drucker im 3. OG druckt nicht", Rating: 4}},
+		{"rating-thanks-low", NameRatingThanks, RatingThanks{
+			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: anon,
+			Ref: "REQ-204", Subject: "Overtime for February & March missing", Rating: 1, Low: true}},
 		{"closing-newyork", NameClosing, Closing{
 			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: anon,
 			Ref: "REQ-204", Subject: "Overtime for February & March missing",

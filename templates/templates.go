@@ -45,6 +45,8 @@ const (
 	NameClosing     = "closing"
 	NameCommandHelp = "command-help"
 	NameUnproven    = "unproven"
+	// NameRatingThanks thanks a requester for answering how we did.
+	NameRatingThanks = "rating-thanks"
 )
 
 // The three parts of a template name, as file name suffixes.
@@ -59,14 +61,15 @@ var defaultFS embed.FS
 
 // dataTypes maps each name to the type its templates are rendered with.
 var dataTypes = map[string]reflect.Type{
-	NameReceipt:     reflect.TypeFor[Receipt](),
-	NameEscalation:  reflect.TypeFor[Escalation](),
-	NameLateNotice:  reflect.TypeFor[LateNotice](),
-	NameDueUpdate:   reflect.TypeFor[DueUpdate](),
-	NameClosing:     reflect.TypeFor[Closing](),
-	NameCommandHelp: reflect.TypeFor[CommandHelp](),
-	NameUnproven:    reflect.TypeFor[Unproven](),
-	NameDigest:      reflect.TypeFor[Digest](),
+	NameReceipt:      reflect.TypeFor[Receipt](),
+	NameEscalation:   reflect.TypeFor[Escalation](),
+	NameLateNotice:   reflect.TypeFor[LateNotice](),
+	NameDueUpdate:    reflect.TypeFor[DueUpdate](),
+	NameClosing:      reflect.TypeFor[Closing](),
+	NameCommandHelp:  reflect.TypeFor[CommandHelp](),
+	NameUnproven:     reflect.TypeFor[Unproven](),
+	NameRatingThanks: reflect.TypeFor[RatingThanks](),
+	NameDigest:       reflect.TypeFor[Digest](),
 }
 
 // Names lists the template names, sorted.
@@ -481,6 +484,9 @@ func (s *Set) DueUpdate(d DueUpdate) (Rendered, error) { return s.Render(NameDue
 
 // Closing renders the mail telling the requester the request is resolved.
 func (s *Set) Closing(d Closing) (Rendered, error) { return s.Render(NameClosing, d) }
+
+// RatingThanks renders the thanks for an answer to "how did we do?".
+func (s *Set) RatingThanks(d RatingThanks) (Rendered, error) { return s.Render(NameRatingThanks, d) }
 
 // CommandHelp renders the reply to staff listing the valid commands.
 func (s *Set) CommandHelp(d CommandHelp) (Rendered, error) { return s.Render(NameCommandHelp, d) }

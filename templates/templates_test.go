@@ -56,6 +56,9 @@ func TestTypedMethods(t *testing.T) {
 		NameCommandHelp: func() (Rendered, error) { return s.CommandHelp(samples(NameCommandHelp)[0].(CommandHelp)) },
 		NameUnproven:    func() (Rendered, error) { return s.Unproven(samples(NameUnproven)[0].(Unproven)) },
 		NameDigest:      func() (Rendered, error) { return s.Digest(samples(NameDigest)[0].(Digest)) },
+		NameRatingThanks: func() (Rendered, error) {
+			return s.RatingThanks(samples(NameRatingThanks)[0].(RatingThanks))
+		},
 	}
 	for _, n := range Names() {
 		t.Run(n, func(t *testing.T) {
@@ -148,10 +151,11 @@ func TestHeaderInjection(t *testing.T) {
 		NameEscalation: Escalation{Department: hostile, Ref: "REQ-9\r\nBcc: z@example.test", Subject: hostile, Requester: p,
 			Category: hostile, Received: now, Due: now, Now: now, Location: ber, Age: hostile, TimeLeft: hostile,
 			Reason: hostile, Quote: hostile},
-		NameLateNotice:  LateNotice{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Due: now, Location: ber},
-		NameDueUpdate:   DueUpdate{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, NewDue: now, Note: hostile},
-		NameClosing:     Closing{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Resolved: now},
-		NameCommandHelp: CommandHelp{Department: hostile, Staff: p, Ref: "REQ-9", Unknown: []string{hostile}, Valid: []string{hostile}},
+		NameLateNotice:   LateNotice{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Due: now, Location: ber},
+		NameDueUpdate:    DueUpdate{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, NewDue: now, Note: hostile},
+		NameClosing:      Closing{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Resolved: now, AskRating: true},
+		NameRatingThanks: RatingThanks{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Rating: 1, Low: true},
+		NameCommandHelp:  CommandHelp{Department: hostile, Staff: p, Ref: "REQ-9", Unknown: []string{hostile}, Valid: []string{hostile}},
 		NameUnproven: Unproven{Department: hostile, DepartmentAddress: hostile, Staff: p, Ref: "REQ-9", Subject: hostile,
 			Received: now, Location: ber, Reason: hostile},
 		NameDigest: Digest{Department: hostile, Now: now, Location: ber, Sections: []DigestSection{{Title: hostile, Short: hostile,
