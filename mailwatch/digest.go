@@ -125,6 +125,9 @@ func DigestData(d *config.Department, rep report.Report) templates.Digest {
 		if !r.Suggest.IsZero() {
 			out.Suggest = r.Suggest.String()
 		}
+		if a := r.RatingAverage(); a >= 0 {
+			out.Rated, out.LowRated, out.Satisfaction = r.Rated, r.LowRated, strconv.FormatFloat(a, 'f', 1, 64)
+		}
 		if !r.Aim.IsZero() {
 			out.Aim, out.AimMet, out.AimJudged, out.AimPercent = r.Aim.String(), r.AimMet, r.AimMet+r.AimMissed, -1
 			if p := r.AimPercent(); p >= 0 {

@@ -87,6 +87,10 @@ type DigestRecord struct {
 	Aim               string
 	AimMet, AimJudged int
 	AimPercent        int
+	// Rated counts the answers to "how did we do?" in the window (0:
+	// none); Satisfaction is their mean ("4.2"), LowRated the low ones.
+	Rated, LowRated int
+	Satisfaction    string
 }
 
 // MissedPercent is the rest of the bar: 100 - KeptPercent, 0 when nothing

@@ -143,7 +143,7 @@ func goldenDigest(ber *time.Location) Digest {
 		Overall: DigestRecord{Kept: 14, Judged: 18, Pending: 2, KeptPercent: 78, Median: "3h", P80: "6h"},
 		Categories: []DigestRecord{
 			{Category: "access", Commitment: "4h", Kept: 5, Judged: 8, Pending: 1, KeptPercent: 63, Median: "3h", P80: "5h",
-				Aim: "2h", AimMet: 3, AimJudged: 8, AimPercent: 38,
+				Aim: "2h", AimMet: 3, AimJudged: 8, AimPercent: 38, Rated: 4, LowRated: 1, Satisfaction: "3.8",
 				Suggest: "5h", Advice: "p80 first response 5h is above the 4h commitment; a realistic commitment is 5h"},
 			{Category: "default", Commitment: "3d", Kept: 5, Judged: 5, Pending: 1, KeptPercent: 100, Median: "30m", P80: "2h",
 				Suggest: "1d", Advice: "p80 first response 2h is below half the 3d commitment; a realistic commitment is 1d"},

@@ -23,15 +23,19 @@ type reportRecord struct {
 	KeptPercent *float64 `json:"kept_percent"` // null when nothing was judged
 	// The aim, beside the promise: null percent when there is no aim or
 	// nothing was judged.
-	Aim         string   `json:"aim,omitempty"`
-	AimMet      int      `json:"aim_met"`
-	AimMissed   int      `json:"aim_missed"`
-	AimPercent  *float64 `json:"aim_met_percent"`
-	Answered    int      `json:"answered"`
-	MedianHours float64  `json:"median_business_hours"`
-	P80Hours    float64  `json:"p80_business_hours"`
-	Suggest     string   `json:"suggest,omitempty"`
-	Advice      string   `json:"advice,omitempty"`
+	Aim        string   `json:"aim,omitempty"`
+	AimMet     int      `json:"aim_met"`
+	AimMissed  int      `json:"aim_missed"`
+	AimPercent *float64 `json:"aim_met_percent"`
+	// Answers to "how did we do?" in the window; null average when none.
+	Ratings       int      `json:"ratings"`
+	RatingAverage *float64 `json:"rating_average"`
+	LowRatings    int      `json:"low_ratings"`
+	Answered      int      `json:"answered"`
+	MedianHours   float64  `json:"median_business_hours"`
+	P80Hours      float64  `json:"p80_business_hours"`
+	Suggest       string   `json:"suggest,omitempty"`
+	Advice        string   `json:"advice,omitempty"`
 }
 
 type reportJSON struct {
@@ -62,6 +66,10 @@ func toRecord(r report.Record) reportRecord {
 	}
 	if p := r.AimPercent(); p >= 0 {
 		out.AimPercent = &p
+	}
+	out.Ratings, out.LowRatings = r.Rated, r.LowRated
+	if a := r.RatingAverage(); a >= 0 {
+		out.RatingAverage = &a
 	}
 	if !r.Suggest.IsZero() {
 		out.Suggest = r.Suggest.String()
@@ -149,6 +157,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			}
 			fmt.Fprintf(stdout, "  %-20s %s, %d pending; median %s, p80 %s\n", name, kept, r.Pending,
 				mailtext.Span(r.Median), mailtext.Span(r.P80))
+			if a := r.RatingAverage(); a >= 0 {
+				fmt.Fprintf(stdout, "  %-20s satisfaction %.1f of 5 (%d answers, %d low)\n", "", a, r.Rated, r.LowRated)
+			}
 			if r.Advice != "" {
 				fmt.Fprintf(stdout, "  %-20s suggestion: %s\n", "", r.Advice)
 			}

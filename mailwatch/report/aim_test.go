@@ -54,3 +54,38 @@ func TestListsGoByAim(t *testing.T) {
 		t.Errorf("overdue %+v, want REQ-1 with aim 10:00 and due 13:00", rep.Overdue)
 	}
 }
+
+// TestSatisfactionPerCategory: answers to "how did we do?" given in the
+// window are averaged per category and overall, low ones counted.
+func TestSatisfactionPerCategory(t *testing.T) {
+	d := fixtureDept(t)
+	f := buildFixture(t, d)
+	rate := func(ref string, n int, at time.Time) {
+		for i := range f.reqs {
+			if f.reqs[i].Ref == ref {
+				f.reqs[i].Rating, f.reqs[i].RatedAt, f.reqs[i].RatingAskedAt = n, at, at.Add(-time.Hour)
+			}
+		}
+	}
+	rate("REQ-1", 5, mar(2, 12, 0))
+	rate("REQ-2", 2, mar(2, 13, 0))
+	rate("REQ-10", 4, mar(2, 16, 0))
+	rate("REQ-20", 1, at(time.January, 20, 9, 0)) // before the window
+	rep := ComputeWith(f.reqs, f.events, d, mar(16, 12, 0), Options{Window: 30 * 24 * time.Hour})
+	got := map[string]Record{"": rep.Overall}
+	for _, c := range rep.Categories {
+		got[c.Category] = c
+	}
+	for name, want := range map[string][3]int{"": {3, 11, 1}, "access": {2, 7, 1}, "hardware": {1, 4, 0}, "default": {0, 0, 0}} {
+		r := got[name]
+		if r.Rated != want[0] || r.RatingSum != want[1] || r.LowRated != want[2] {
+			t.Errorf("%q: rated %d sum %d low %d; want %v", name, r.Rated, r.RatingSum, r.LowRated, want)
+		}
+	}
+	if a := got["access"].RatingAverage(); a != 3.5 {
+		t.Errorf("access average %v, want 3.5", a)
+	}
+	if a := got["default"].RatingAverage(); a != -1 {
+		t.Errorf("default average %v, want -1 (nobody answered)", a)
+	}
+}

@@ -90,6 +90,10 @@ type Record struct {
 	Aim       calendar.Commitment
 	AimMet    int
 	AimMissed int
+	// Rated counts the answers to "how did we do?" given in the window,
+	// RatingSum adds them up (1–5 each), LowRated counts those at or
+	// below the department's low mark.
+	Rated, RatingSum, LowRated int
 	// Answered counts the responses the times below are computed from.
 	Answered int
 	Median   time.Duration // business time to first response; 0 when Answered is 0
@@ -120,6 +124,15 @@ func (r Record) AimPercent() float64 {
 		return -1
 	}
 	return 100 * float64(r.AimMet) / float64(r.AimMet+r.AimMissed)
+}
+
+// RatingAverage is the mean answer to "how did we do?", 1–5; -1 when
+// nobody answered.
+func (r Record) RatingAverage() float64 {
+	if r.Rated == 0 {
+		return -1
+	}
+	return float64(r.RatingSum) / float64(r.Rated)
 }
 
 // Report is what a department's digest and reports show.
@@ -320,6 +333,36 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 			if answered {
 				x.rec.Answered++
 				x.times = append(x.times, took)
+			}
+		}
+	}
+	// Satisfaction: answers given in the window, whenever the request came.
+	low := config.DefaultSatisfactionLow
+	if dept.Satisfaction != nil {
+		low = dept.Satisfaction.Low
+	}
+	for _, r := range mine {
+		if r.Rating == 0 || r.RatedAt.Before(rep.Since) || r.RatedAt.After(now) {
+			continue
+		}
+		cat := categoryOf(dept, r.Category)
+		name := r.Category
+		if cat != nil && cat.Name != "" {
+			name = cat.Name
+		}
+		a := cats[name]
+		if a == nil {
+			a = &acc{rec: Record{Category: name}}
+			if cat != nil {
+				a.rec.Commitment, a.rec.Aim = cat.Commitment, cat.Aim
+			}
+			cats[name] = a
+		}
+		for _, x := range []*acc{a, overall} {
+			x.rec.Rated++
+			x.rec.RatingSum += r.Rating
+			if r.Rating <= low {
+				x.rec.LowRated++
 			}
 		}
 	}
