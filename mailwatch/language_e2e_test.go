@@ -2,10 +2,12 @@ package mailwatch_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailstack"
 	"github.com/ackd/ackd/mailwatch/store"
 )
@@ -91,5 +93,75 @@ func TestAskForE2E(t *testing.T) {
 	b := waitInbox(t, s, e.dept, bob, 20*time.Second, "receipt to bob", atLeast(1))[0]
 	if strings.Contains(b.text, "the name of the shared drive") || !strings.Contains(b.text, "we need from you: - your manager's approval") {
 		t.Errorf("receipt to bob, who named the drive, should ask only for the approval:\n%s", b.text)
+	}
+}
+
+// TestSatisfactionE2E (issue 16): on the real stack, with satisfaction
+// on, #done sends a closing mail that asks how we did; the requester's
+// "2" is recorded once and thanked, and the leads get the low rating with
+// the thread; a second answer changes nothing.
+func TestSatisfactionE2E(t *testing.T) {
+	t.Parallel()
+	s := mailstack.Require(t)
+	dept, staff, lead := s.NewAddress(t, "dept"), s.NewAddress(t, "staff"), s.NewAddress(t, "lead")
+	dir := t.TempDir()
+	y := threadConfig(s, dir, dept, staff, lead, secretFile(t), "{commitment: 1d}")
+	y = strings.Replace(y, "    leads: ["+lead+"]\n", "    leads: ["+lead+"]\n    satisfaction: {every: 30d, low: 2}\n", 1)
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(y))
+	if err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	d := &deployment{t: t, b: &stackBackend{s: s}, dept: dept, cfg: cfg, dbPath: cfg.Store.DSN}
+	d.start()
+	e := &threadEnv{deployment: d, s: s, staff: staff, lead: lead}
+	t.Cleanup(func() {
+		if t.Failed() {
+			e.logHistory(t)
+		}
+	})
+
+	jane := s.NewAddress(t, "jane")
+	o := e.openRequest(t, jane, "Monitor flickers", "My second monitor flickers every few seconds.")
+	sendAs(t, s, o.reply(mailOut{from: staff, to: []string{dept}, body: "#done"}))
+	got := waitInbox(t, s, dept, jane, 20*time.Second, "closing", func(g []gotMail) bool { return len(having(g, kindClosing, "")) == 1 })
+	closing := having(got, kindClosing, "")[0]
+	if !strings.Contains(closing.text, "how did we do? Just reply with a single number from 1 (poor) to 5 (excellent)") ||
+		strings.Contains(closing.text, "http") {
+		t.Errorf("closing does not ask (or carries a link):\n%s", closing.text)
+	}
+	if r := e.request(t, o.receipt.ref); r.RatingAskedAt.IsZero() || r.State != store.StateResolved {
+		t.Fatalf("after #done: %s asked at %v", r.State, r.RatingAskedAt)
+	}
+
+	sendAs(t, s, o.reply(mailOut{from: jane, to: []string{dept}, body: "2\n\n> How did we do?"}))
+	r := e.waitRequest(t, o.receipt.ref, 20*time.Second, "rating recorded", func(r store.Request) bool { return r.Rating != 0 })
+	if r.Rating != 2 || r.State != store.StateResolved {
+		t.Errorf("rating %d, state %s; want 2, still resolved", r.Rating, r.State)
+	}
+	got = waitInbox(t, s, dept, jane, 20*time.Second, "thanks", atLeast(3))
+	var thanked bool
+	for _, g := range got {
+		if strings.Contains(g.text, "Thank you for your answer (2 of 5)") && strings.Contains(g.text, "A team lead has been told") {
+			thanked = true
+		}
+	}
+	if !thanked {
+		t.Errorf("no thanks among %v", got)
+	}
+	leads := waitInbox(t, s, dept, lead, 20*time.Second, "low rating to the leads", func(g []gotMail) bool { return len(having(g, kindEscalation, o.receipt.ref)) == 1 })
+	if esc := having(leads, kindEscalation, o.receipt.ref)[0]; !strings.Contains(esc.text, "rated the resolved request 2 of 5") ||
+		!strings.Contains(esc.text, "My second monitor flickers") {
+		t.Errorf("escalation lacks the rating or the thread:\n%s", esc.text)
+	}
+
+	// Recorded once: a second answer is information, and nobody is mailed.
+	sendAs(t, s, o.reply(mailOut{from: jane, to: []string{dept}, body: "5"}))
+	sendAs(t, s, mailOut{from: jane, to: []string{dept}, subject: "Barrier", body: "A new request after the second answer."})
+	waitInbox(t, s, dept, jane, 20*time.Second, "barrier receipt", atLeast(4))
+	if r := e.request(t, o.receipt.ref); r.Rating != 2 || r.State != store.StateResolved {
+		t.Errorf("after a second answer: rating %d, state %s; want 2, resolved", r.Rating, r.State)
+	}
+	if n := len(inboxOf(t, s, dept, jane)); n != 4 {
+		t.Errorf("jane has %d mails, want 4 (receipt, closing, thanks, barrier receipt)", n)
 	}
 }
