@@ -22,6 +22,9 @@ type Receipt struct {
 	Due               time.Time // zero when no date can be promised
 	Location          *time.Location
 	Excerpt           string // first lines of the request, may be empty
+	// Forecast: Due is a forecast from today's queue, later than the
+	// commitment (promise: forecast); the receipt says so plainly.
+	Forecast bool
 	// AskFor are the things the department needs from the requester to
 	// start (the config's ask_for lines the request does not already
 	// answer); Links are forms and how-tos. Both may be empty.

@@ -46,6 +46,11 @@ func goldenCases(t *testing.T) []struct {
 			AskFor: []string{"the asset number on the printer's label (\"PRN-…\")"},
 			Links: []Link{{Title: "Printer troubleshooting <quick guide>", URL: "https://intranet.example.test/howto/printer?floor=3&lang=de"},
 				{Title: "Hardware request form", URL: "https://intranet.example.test/forms/hardware"}}}},
+		{"receipt-forecast-berlin", NameReceipt, Receipt{
+			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+			Subject: "Passwort abgelaufen", Ref: "REQ-57", Category: "access", Commitment: "4h",
+			Received: time.Date(2026, 11, 16, 9, 5, 0, 0, ber), Due: time.Date(2026, 11, 16, 16, 40, 0, 0, ber), Forecast: true,
+			Location: ber, Excerpt: "Hallo,\nmein Passwort ist abgelaufen."}},
 		{"receipt-newyork", NameReceipt, Receipt{
 			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: omar,
 			Subject: "Overtime for <February> & March missing", Ref: "REQ-204", Category: "pay", Commitment: "2d",

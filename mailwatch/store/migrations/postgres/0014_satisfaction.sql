@@ -1,4 +1,4 @@
--- Asking how we did; mirrors migrations/sqlite/0011_satisfaction.sql (see
+-- Asking how we did; mirrors migrations/sqlite/0014_satisfaction.sql (see
 -- there for what the columns mean). Integers are BIGINT, as in 0001.
 ALTER TABLE requests
     ADD COLUMN rating_asked_at BIGINT,

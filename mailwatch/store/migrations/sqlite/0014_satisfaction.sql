@@ -1,6 +1,6 @@
 -- Asking how we did (issue 16): the closing mail of a resolved request
 -- may ask the requester one question, answered with one word or number.
--- migrations/postgres/0011_satisfaction.sql mirrors this step.
+-- migrations/postgres/0014_satisfaction.sql mirrors this step.
 --   * rating_asked_at: when the question went out, unix milliseconds;
 --     NULL when it was not asked;
 --   * rating: the answer, 1 (poor) to 5 (excellent); 0 = none yet;
