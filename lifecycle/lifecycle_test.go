@@ -445,3 +445,20 @@ func TestParseRating(t *testing.T) {
 		}
 	}
 }
+
+// TestReceivedKeepsLanguageAndAskFor: the request keeps the language
+// Decide chose, and the receipt intent carries what to ask for (issue 16).
+func TestReceivedKeepsLanguageAndAskFor(t *testing.T) {
+	d := dept(t)
+	links := []rules.DecisionLink{{Title: "Formular", URL: "https://intranet.example.test/form"}}
+	tr := lifecycle.Step(d, lifecycle.Request{Requester: "max@example.test", Subject: "Drucker"},
+		&lifecycle.Received{Decision: rules.Decision{Reply: true, Category: "access", Language: "de",
+			AskFor: []string{"die Inventarnummer"}, Links: links,
+			ReceivedAt: at("2026-12-01 10:00"), DueAt: at("2026-12-01 14:00")}}, at("2026-12-01 10:00"))
+	if tr.Next.Language != "de" || len(tr.Mail) != 1 || tr.Mail[0].Request.Language != "de" {
+		t.Fatalf("language not kept: %+v", tr.Next)
+	}
+	if in := tr.Mail[0]; !slices.Equal(in.AskFor, []string{"die Inventarnummer"}) || !slices.Equal(in.Links, links) {
+		t.Errorf("receipt intent asks %v, links %v", in.AskFor, in.Links)
+	}
+}
