@@ -16,7 +16,6 @@ import (
 
 	"github.com/abadojack/whatlanggo"
 	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
 )
 
 // Builtin returns the languages ackd's embedded templates are written in.
@@ -70,15 +69,11 @@ func Normalize(tag string) (string, bool) {
 	return b.String(), true
 }
 
-// Name is the English name of a language code ("German" for "de"), or the
-// code itself when it has none.
+// Name is the English name of a language code ("German" for "de"), as
+// the detection library knows it, or the code itself.
 func Name(tag string) string {
-	t, err := language.Parse(tag)
-	if err != nil {
-		return tag
-	}
-	if n := display.English.Languages().Name(t); n != "" {
-		return n
+	if l, ok := detectable[tag]; ok {
+		return l.String()
 	}
 	return tag
 }
