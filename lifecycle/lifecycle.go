@@ -191,7 +191,7 @@ const (
 	CommandHelp MailKind = "command-help"
 	// RatingThanks thanks a requester for answering how we did.
 	RatingThanks MailKind = "rating-thanks"
-	Unproven    MailKind = "unproven-notice"
+	Unproven     MailKind = "unproven-notice"
 )
 
 // Intent is a mail to send, rendered by the caller: Kind says which
