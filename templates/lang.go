@@ -26,20 +26,6 @@ func Localised() []string {
 
 func isLocalised(name string) bool { return slices.Contains(Localised(), name) }
 
-// baseLanguage returns the base language of a BCP 47 tag ("de" for
-// "de-AT") and false when tag is not one.
-func baseLanguage(tag string) (string, bool) {
-	t, err := language.Parse(tag)
-	if err != nil {
-		return "", false
-	}
-	b, conf := t.Base()
-	if conf == language.No {
-		return "", false
-	}
-	return b.String(), true
-}
-
 // locale is how dates and durations read in one language.
 type locale struct {
 	tag language.Tag

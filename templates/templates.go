@@ -34,6 +34,8 @@ import (
 	"strconv"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/ackd/ackd/lang"
 )
 
 // The template names.
@@ -218,7 +220,7 @@ func Load(overrideDir string) (*Set, error) {
 			}
 			path := filepath.Join(overrideDir, name)
 			if e.IsDir() {
-				if b, ok := baseLanguage(name); !ok || b != name {
+				if b, ok := lang.Normalize(name); !ok || b != name {
 					errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("unknown template file %q: a directory must be named by a language code such as \"de\" or \"pt\"", name)})
 					continue
 				}
