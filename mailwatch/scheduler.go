@@ -171,7 +171,11 @@ func (s *Scheduler) fire(ctx context.Context, rt *Runtime, r store.Request, now 
 	if d == nil {
 		return 0, nil // not asked for: departments lists configured ones
 	}
-	t := lifecycle.Step(d, toLife(r), lifecycle.Tick{}, now)
+	life, err := lifeOf(ctx, s.st, d, r)
+	if err != nil {
+		return 0, fmt.Errorf("plan %s: %w", r.Ref, err)
+	}
+	t := lifecycle.Step(d, life, lifecycle.Tick{}, now)
 	mails, err := renderAll(rt, d, t.Mail, now)
 	if err != nil {
 		s.log.Error("plan request event; trying again later", "ref", r.Ref, "dept", d.Name, "err", err, "retry", retryFailed)

@@ -50,10 +50,11 @@ func printStatus(ctx context.Context, w io.Writer, cfg *config.Config, st store.
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tSTATE\tLEVEL\tREMINDERS\tFIRST RESPONSE\tSUBJECT\n")
+	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tAIM\tLANG\tSTATE\tLEVEL\tREMINDERS\tFIRST RESPONSE\tSUBJECT\n")
 	for _, r := range open {
 		loc := time.UTC
-		if d := cfg.DepartmentByKey(r.Dept); d != nil {
+		d := cfg.DepartmentByKey(r.Dept)
+		if d != nil {
 			loc = d.Calendar.Location()
 		}
 		first := "-"
@@ -63,17 +64,22 @@ func printStatus(ctx context.Context, w io.Writer, cfg *config.Config, st store.
 				first = report.Age(d)
 			}
 		}
-		due := "-"
+		due, aim := "-", "-"
 		if !r.DueAt.IsZero() {
 			due = r.DueAt.In(loc).Format("Mon 2 Jan 15:04 MST")
+		}
+		if d != nil {
+			if a := report.AimAt(d, r); !a.Equal(r.DueAt) {
+				aim = a.In(loc).Format("Mon 2 Jan 15:04 MST")
+			}
 		}
 		state := r.State
 		if heldReceipt[r.ID] {
 			// Tracked all the same: only the mail waits.
 			state += ", receipt held"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Ref, cfg.DepartmentName(r.Dept), r.Requester, r.Category,
-			report.Age(now.Sub(r.ReceivedAt)), due, state, r.EscalationLevel, r.Reminders, first, mailtext.Clip(r.Subject, 50))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Ref, cfg.DepartmentName(r.Dept), r.Requester, r.Category,
+			report.Age(now.Sub(r.ReceivedAt)), due, aim, report.Language(d, r), state, r.EscalationLevel, r.Reminders, first, mailtext.Clip(r.Subject, 50))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
