@@ -733,6 +733,18 @@ func markMailIn(ctx context.Context, tx *txn, op string, id int64, update string
 }
 
 func (s *sqlStore) SentTimes(ctx context.Context, f SentFilter, limit int) ([]time.Time, error) {
+	marks, err := s.SentMarks(ctx, f, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Time, len(marks))
+	for i, m := range marks {
+		out[i] = m.At
+	}
+	return out, nil
+}
+
+func (s *sqlStore) SentMarks(ctx context.Context, f SentFilter, limit int) ([]SentMark, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("count sent mail: limit %d, want > 0", limit)
 	}
@@ -756,10 +768,10 @@ func (s *sqlStore) SentTimes(ctx context.Context, f SentFilter, limit int) ([]ti
 	var q string
 	switch {
 	case f.To != "":
-		q = `SELECT r.sent_at FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox_id
+		q = `SELECT o.id, r.sent_at FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox_id
 			WHERE r.address = ` + arg(limitAddress(f.To)) + ` AND r.sent_at > $1`
 	default:
-		q = `SELECT o.sent_at FROM outbox o WHERE o.sent_at > $1`
+		q = `SELECT o.id, o.sent_at FROM outbox o WHERE o.sent_at > $1`
 	}
 	if f.RequestID != 0 {
 		q += ` AND o.request_id = ` + arg(f.RequestID)
@@ -780,13 +792,16 @@ func (s *sqlStore) SentTimes(ctx context.Context, f SentFilter, limit int) ([]ti
 		return nil, fmt.Errorf("count sent mail: %w", err)
 	}
 	defer rows.Close()
-	var out []time.Time
+	var out []SentMark
 	for rows.Next() {
-		var at sql.NullInt64
-		if err := rows.Scan(&at); err != nil {
+		var (
+			id int64
+			at sql.NullInt64
+		)
+		if err := rows.Scan(&id, &at); err != nil {
 			return nil, fmt.Errorf("count sent mail: %w", err)
 		}
-		out = append(out, fromMillis(at))
+		out = append(out, SentMark{ID: id, At: fromMillis(at)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("count sent mail: %w", err)

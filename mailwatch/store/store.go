@@ -109,6 +109,11 @@ type Store interface {
 	// The sending limits count with it, so every process sharing the
 	// store sees the same counts, across restarts.
 	SentTimes(ctx context.Context, f SentFilter, limit int) ([]time.Time, error)
+	// SentMarks is SentTimes with each mail's ID: the same mails, newest
+	// first, so that a caller merging them with sends it knows of but the
+	// store may not record yet (the outbox sender's marks in flight)
+	// counts each mail once.
+	SentMarks(ctx context.Context, f SentFilter, limit int) ([]SentMark, error)
 	// HeldMail returns the pending mails a limit holds (HeldReason set) of
 	// dept, or of all departments with dept "", oldest (ID) first, without
 	// their Raw bytes.

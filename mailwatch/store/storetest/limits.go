@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -104,10 +105,23 @@ func testSentTimes(t *testing.T, s store.Store) {
 					t.Errorf("SentTimes[%d] = %v, want %v", i, got[i], tc.want[i])
 				}
 			}
+			// SentMarks: the same mails, with their IDs.
+			marks, err := s.SentMarks(ctx, tc.f, tc.limit)
+			if err != nil || len(marks) != len(tc.want) {
+				t.Fatalf("SentMarks = %v, %v; want %d marks", marks, err, len(tc.want))
+			}
+			for i, m := range marks {
+				if j := slices.IndexFunc(at, func(a time.Time) bool { return roundMillis(a).Equal(m.At) }); j < 0 || due[j].ID != m.ID || !m.At.Equal(got[i]) {
+					t.Errorf("SentMarks[%d] = %+v, want the mail sent at %v", i, m, got[i])
+				}
+			}
 		})
 	}
 	if _, err := s.SentTimes(ctx, store.SentFilter{}, 0); err == nil {
 		t.Error("limit 0: no error")
+	}
+	if _, err := s.SentMarks(ctx, store.SentFilter{}, 0); err == nil {
+		t.Error("SentMarks limit 0: no error")
 	}
 }
 
