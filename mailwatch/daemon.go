@@ -164,8 +164,12 @@ func NewDaemon(cfg *config.Config, tpl *templates.Set, st store.Store, log *slog
 	}
 	d.copies = newSentCopies(log.With("component", "sentcopy"))
 	d.claims = &claimQueue{queue: queue{st}}
+	gate := NewLimitGate(st, d.Runtime)
+	if o.ha != nil {
+		gate = NewSharedLimitGate(st, d.Runtime) // other replicas send too: count from the store
+	}
 	d.sender = outbox.NewSender(d.copies.wrap(d.claims), smtpCfg, log.With("component", "outbox"),
-		outbox.WithGate(NewLimitGate(st, d.Runtime)), outbox.WithKeepAlive(cfg.SMTP.KeepAlive))
+		outbox.WithGate(gate), outbox.WithKeepAlive(cfg.SMTP.KeepAlive))
 	var owns Option
 	if o.ha != nil {
 		// Under HA the scheduler and digester fire only for the departments

@@ -67,6 +67,15 @@ type UnmarkedGate interface {
 	AdmitUnmarked(ctx context.Context, m QueuedMail, now time.Time, unmarked []Unmarked) (Admission, error)
 }
 
+// A SentNoter is a Gate told of each mail the server accepted, as soon
+// as it did (before the store records it, and before the next mail is
+// admitted), with the send time the store will record: a gate that keeps
+// its counts in memory adds it there.
+type SentNoter interface {
+	Gate
+	NoteSent(m QueuedMail, at time.Time)
+}
+
 // WithMarkAhead lets up to n mails be accepted by the server before the
 // store records them as sent (default DefaultMarkAhead): the Sender hands
 // each accepted mail to a goroutine that records them in groups, in order,

@@ -447,7 +447,11 @@ mails:
 		}
 		if res.state == stateSent {
 			n.Sent++
-			marks.add(accepted{m: m, res: res, at: s.now()})
+			at := s.now()
+			if sn, ok := s.gate.(SentNoter); ok {
+				sn.NoteSent(m, at)
+			}
+			marks.add(accepted{m: m, res: res, at: at})
 			continue
 		}
 		st, markErr := s.record(ctx, m, res)
