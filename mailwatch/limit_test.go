@@ -481,3 +481,104 @@ func TestLimitsDigest(t *testing.T) {
 		t.Errorf("digest does not count the held receipts:\n%s", rendered.Text)
 	}
 }
+
+// sentReadStore counts the gate's reads of the send times.
+type sentReadStore struct {
+	store.Store
+	mu    sync.Mutex
+	reads int
+}
+
+func (s *sentReadStore) SentTimes(ctx context.Context, f store.SentFilter, limit int) ([]time.Time, error) {
+	s.mu.Lock()
+	s.reads++
+	s.mu.Unlock()
+	return s.Store.SentTimes(ctx, f, limit)
+}
+
+func (s *sentReadStore) SentMarks(ctx context.Context, f store.SentFilter, limit int) ([]store.SentMark, error) {
+	s.mu.Lock()
+	s.reads++
+	s.mu.Unlock()
+	return s.Store.SentMarks(ctx, f, limit)
+}
+
+// TestLimitGateCountsAMailOnce: a mail the sender hands the gate as sent
+// but unrecorded, that the store records meanwhile, counts once. It
+// counted twice, holding the next mail a window late: the flake of
+// TestLimitsEscalationsPerRequest ("Dropped:1, want 2"), where an
+// escalation was held until 49h10m instead of 48h10m.
+func TestLimitGateCountsAMailOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gate func(store.Store, func() *Runtime) outbox.Gate
+	}{{"memory", NewLimitGate}, {"shared", NewSharedLimitGate}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t0 := at("2026-03-02 10:00")
+			lw := newLimitWorld(t, t0, func(l *config.Limits) { l.GlobalPerMinute = 2 })
+			lw.newRequest("jane@example.test", "printer")
+			lw.newRequest("max@example.test", "scanner")
+			due, err := OutboxQueue(lw.st).DueMail(t.Context(), t0, 10)
+			if err != nil || len(due) != 2 {
+				t.Fatalf("due %d mails, %v; want 2", len(due), err)
+			}
+			g := tc.gate(lw.st, func() *Runtime { return lw.rt }).(outbox.UnmarkedGate)
+			if err := lw.st.MarkSent(t.Context(), due[0].ID, t0); err != nil {
+				t.Fatal(err)
+			}
+			a, err := g.AdmitUnmarked(t.Context(), due[1], t0, []outbox.Unmarked{{Mail: due[0], At: t0}})
+			if err != nil || a.Verdict != outbox.Send {
+				t.Fatalf("the second of global_per_minute 2, the first both recorded and unmarked: %+v, %v; want Send", a, err)
+			}
+		})
+	}
+}
+
+// TestLimitGateReadsEachKeyOnce: the gate of the only sender reads a
+// key's sends from the store once and counts the rest in memory, so a
+// backlog costs no query a mail (it read every send of the window for
+// every mail), with the caps as exact as before; a shared gate (replicas)
+// reads at every mail and so sees a send another replica recorded.
+func TestLimitGateReadsEachKeyOnce(t *testing.T) {
+	t0 := at("2026-03-02 10:00")
+	lw := newLimitWorld(t, t0, func(l *config.Limits) { l.PerSenderPerHour, l.GlobalPerMinute = 5, 1000 })
+	for i := range 200 {
+		lw.newRequest(fmt.Sprintf("person%d@example.test", i%20), fmt.Sprintf("printer %d", i))
+	}
+	cs := &sentReadStore{Store: lw.st}
+	smtp := outbox.SMTPConfig{Host: lw.sink.Host(), Port: lw.sink.Port(), TLS: outbox.TLSNone, Timeout: 5 * time.Second}
+	lw.sender = outbox.NewSender(OutboxQueue(lw.st), smtp, lw.log, outbox.WithClock(lw.clock.now),
+		outbox.WithGate(NewLimitGate(cs, func() *Runtime { return lw.rt })))
+	if d := lw.drainAt(t0); d.Sent != 100 || d.Held != 100 {
+		t.Fatalf("%+v, want 5 receipts to each of 20 people sent, the rest held", d)
+	}
+	for to, n := range lw.received() {
+		if strings.HasSuffix(to, " receipt") && n != 5 {
+			t.Errorf("%s: %d, want 5", to, n)
+		}
+	}
+	if cs.reads > 21 {
+		t.Errorf("the gate read the store %d times for 200 mails, want at most 21 (the whole outbox and 20 recipients)", cs.reads)
+	}
+
+	// Replicas: another one records a send; a shared gate counts it.
+	lw.clock.set(t0.Add(2 * time.Hour))
+	lw.newRequest("jane@example.test", "a")
+	lw.newRequest("max@example.test", "b")
+	lw.rt.Config.Limits.GlobalPerMinute = 1
+	due, err := OutboxQueue(lw.st).DueMail(t.Context(), lw.clock.now(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := due[len(due)-1], due[len(due)-2]
+	g := NewSharedLimitGate(lw.st, func() *Runtime { return lw.rt })
+	if a, err := g.Admit(t.Context(), mine, lw.clock.now()); err != nil || a.Verdict != outbox.Send {
+		t.Fatalf("nothing sent this minute: %+v, %v; want Send", a, err)
+	}
+	if err := lw.st.MarkSent(t.Context(), theirs.ID, lw.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := g.Admit(t.Context(), mine, lw.clock.now()); err != nil || a.Verdict != outbox.Hold {
+		t.Fatalf("after another replica's send: %+v, %v; want Hold", a, err)
+	}
+}
