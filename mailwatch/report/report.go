@@ -63,6 +63,10 @@ type Line struct {
 	DueAt      time.Time // zero when there is no commitment
 	// Age is the business time since ReceivedAt.
 	Age time.Duration
+	// Overdue: nobody answered and the due time has passed. An answered,
+	// waiting or resolved request is never overdue, whichever list shows
+	// it.
+	Overdue bool
 }
 
 // Record is the commitment record of a category, or of the department.
@@ -226,6 +230,7 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *rules.Departm
 		if cal != nil {
 			ln.Age = cal.BusinessBetween(r.ReceivedAt, now)
 		}
+		ln.Overdue = unanswered(r) && (r.State == store.StateOverdue || !r.DueAt.IsZero() && now.After(r.DueAt))
 		if !r.ReceivedAt.Before(o.NewSince) && !r.ReceivedAt.After(now) {
 			rep.New = append(rep.New, ln)
 		}
@@ -419,13 +424,18 @@ func DayLength(cal *calendar.Calendar, t time.Time) time.Duration {
 
 // suggest proposes a realistic commitment when the p80 response time is
 // above the commitment, or below half of it: p80 rounded up to the next
-// whole business hour, or working day for a commitment in days.
+// whole working day for a commitment in days, to the next whole business
+// hour when p80 is an hour or more, else to the next whole minute (at
+// least one). A suggestion always moves the commitment toward the record:
+// longer when p80 is above it, shorter when below; when rounding would
+// land on the other side (a 2m commitment with a p80 of 0m must not
+// become 1h), there is none.
 func suggest(cal *calendar.Calendar, rec Record, now time.Time) (calendar.Commitment, string) {
 	cm := rec.Commitment
 	if rec.Answered == 0 || cm.IsZero() || (cm.Days > 0 && cm.Business > 0) {
 		return calendar.Commitment{}, ""
 	}
-	var limit time.Duration
+	var limit, proposed time.Duration
 	var next calendar.Commitment
 	if cm.Days > 0 {
 		day := DayLength(cal, now)
@@ -433,21 +443,24 @@ func suggest(cal *calendar.Calendar, rec Record, now time.Time) (calendar.Commit
 			return calendar.Commitment{}, ""
 		}
 		limit = time.Duration(cm.Days) * day
-		next = calendar.Commitment{Days: max(1, int((rec.P80+day-1)/day))}
+		n := max(1, int((rec.P80+day-1)/day))
+		next, proposed = calendar.Commitment{Days: n}, time.Duration(n)*day
 	} else {
 		limit = cm.Business
-		next = calendar.Commitment{Business: max(time.Hour, (rec.P80+time.Hour-1)/time.Hour*time.Hour)}
+		unit := time.Minute
+		if rec.P80 >= time.Hour {
+			unit = time.Hour
+		}
+		proposed = max(unit, (rec.P80+unit-1)/unit*unit)
+		next = calendar.Commitment{Business: proposed}
 	}
 	var why string
 	switch {
-	case rec.P80 > limit:
+	case rec.P80 > limit && proposed > limit:
 		why = fmt.Sprintf("p80 first response %s is above the %s commitment", mailtext.Span(rec.P80), cm)
-	case rec.P80 < limit/2:
+	case rec.P80 < limit/2 && proposed < limit:
 		why = fmt.Sprintf("p80 first response %s is below half the %s commitment", mailtext.Span(rec.P80), cm)
 	default:
-		return calendar.Commitment{}, ""
-	}
-	if next == cm {
 		return calendar.Commitment{}, ""
 	}
 	return next, why + "; a realistic commitment is " + next.String()

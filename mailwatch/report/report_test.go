@@ -283,3 +283,42 @@ func TestAge(t *testing.T) {
 		}
 	}
 }
+
+// TestSuggestMovesTowardRecord: a suggestion never moves the commitment
+// away from what the department does (issue 15 item 7: a 2m commitment
+// with a p80 of 0m was told to become 1h).
+func TestSuggestMovesTowardRecord(t *testing.T) {
+	cal := fixtureDept(t).Calendar
+	now := mar(16, 12, 0)
+	biz := func(d time.Duration) calendar.Commitment { return calendar.Commitment{Business: d} }
+	days := func(n int) calendar.Commitment { return calendar.Commitment{Days: n} }
+	for _, tc := range []struct {
+		name string
+		cm   calendar.Commitment
+		p80  time.Duration
+		want string
+	}{
+		{"2m commitment, p80 0m", biz(2 * time.Minute), 0, "1m"},
+		{"1m commitment, p80 0m: nothing shorter", biz(time.Minute), 0, ""},
+		{"30m commitment, p80 5m", biz(30 * time.Minute), 5 * time.Minute, "5m"},
+		{"30m commitment, p80 45m", biz(30 * time.Minute), 45 * time.Minute, "45m"},
+		{"4h commitment, p80 5h", biz(4 * time.Hour), 5 * time.Hour, "5h"},
+		{"4h commitment, p80 90m", biz(4 * time.Hour), 90 * time.Minute, "2h"},
+		{"4h commitment, p80 3h: fits", biz(4 * time.Hour), 3 * time.Hour, ""},
+		{"90m commitment, p80 40m", biz(90 * time.Minute), 40 * time.Minute, "40m"},
+		{"3d commitment, p80 2h", days(3), 2 * time.Hour, "1d"},
+		{"1d commitment, p80 1h: nothing shorter", days(1), time.Hour, ""},
+		{"1d commitment, p80 16h", days(1), 16 * time.Hour, "2d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := suggest(cal, Record{Commitment: tc.cm, Answered: 5, P80: tc.p80}, now)
+			s := ""
+			if !got.IsZero() {
+				s = got.String()
+			}
+			if s != tc.want {
+				t.Fatalf("suggest(%s, p80 %s) = %q (%s), want %q", tc.cm, tc.p80, s, why, tc.want)
+			}
+		})
+	}
+}
