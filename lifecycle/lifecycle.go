@@ -95,6 +95,10 @@ type Message struct {
 	ToRequester bool
 	// Text is its plain-text body (commands are parsed from it).
 	Text string
+	// AutoReply, when not "", says why the message is a machine's reply
+	// (an out-of-office, a vacation notice): it is kept as history and
+	// is never an answer, a reminder, a relay or a command.
+	AutoReply string
 }
 
 // Tick is the clock reaching a request's wake-up.
@@ -132,6 +136,11 @@ const (
 	EntryUnproven = "unproven"
 	// EntryUnprovenNotice: the notice about it went to Actor.
 	EntryUnprovenNotice = "unproven-notice"
+	// EntryAutoReply: an auto-reply on the thread, kept as history only.
+	EntryAutoReply = "auto-reply"
+	// EntryHeld: staff words kept from the requester (a command in the
+	// mail could not be read, or they were only a sign-off).
+	EntryHeld = "held"
 )
 
 // UnprovenNoticeEvery is how often one address may be told, per request,
@@ -172,6 +181,9 @@ type Intent struct {
 	Said string
 	// CommandHelp: the lines that were refused.
 	Unknown []string
+	// CommandHelp: what the mail said to the requester, held back because
+	// of them ("" when nothing was).
+	Held string
 	// At: when the thing the mail tells of happened (resolved, received).
 	At time.Time
 }
@@ -257,9 +269,22 @@ func category(d *rules.Department, name string) *rules.Category {
 func newCycle(d *rules.Department, r *Request, at time.Time, cm calendar.Commitment) {
 	r.CycleStart = at
 	r.DueAt = d.Calendar.Due(at, cm)
-	r.EscalationLevel = 0
 	r.LateNoticeFor = time.Time{}
 	r.WaitingSince = time.Time{}
+	resetLadder(d, r, at)
+}
+
+// resetLadder starts the escalation ladder of a new cycle (a reopen, a
+// new expected date) at its first step still ahead of at: a step that a
+// short cycle puts before its own start ("1h before due" in a 30m
+// follow-up) is passed over instead of firing the moment the request
+// reopens.
+func resetLadder(d *rules.Department, r *Request, at time.Time) {
+	r.EscalationLevel = 0
+	steps := category(d, r.Category).Escalate
+	for r.EscalationLevel < len(steps) && !StepTime(d.Calendar, *r, steps[r.EscalationLevel]).After(at) {
+		r.EscalationLevel++
+	}
 }
 
 // message decides what a message on a known thread means.
@@ -268,6 +293,12 @@ func message(d *rules.Department, r Request, m *Message, at time.Time) Transitio
 	from := m.From.Address
 	cat := category(d, r.Category)
 	switch {
+	case m.AutoReply != "":
+		// Nobody wrote it: a staff out-of-office is no answer and is
+		// never relayed, a requester's is no reminder.
+		t.entry(EntryAutoReply, at, from, m.AutoReply, 0)
+		t.What = "auto-reply"
+		return t
 	case m.Role == Staff && !m.Proven:
 		// A From header proves nothing: kept as information, it changes,
 		// relays and commands nothing.
@@ -365,15 +396,27 @@ func staff(d *rules.Department, t *Transition, m *Message, at time.Time) {
 	toRequester := m.ToRequester || m.FromSent
 	said := strings.TrimSpace(rules.StripQuoted(stripped))
 
-	if len(unknown) > 0 {
-		t.entry(EntryCommandRefused, at, from, strings.Join(unknown, "; "), 0)
-		t.Mail = append(t.Mail, Intent{Kind: CommandHelp, To: []string{from}, Request: req, Staff: m.From, Unknown: unknown})
-	}
 	// Words written to ackd alone are passed on to the requester without
 	// the command lines; a reply that already went to the requester is not
-	// repeated.
+	// repeated. Nothing is passed on from a mail with a command ackd could
+	// not read (the sender meant something else and hears so), nor words
+	// that are only a greeting and a signature.
+	relay := !toRequester && said != "" && !IsDeptAddress(d, from)
+	if relay && rules.SignOffOnly(said, m.From.Name, from, d.Name) {
+		relay, t.What = false, "held"
+		t.entry(EntryHeld, at, from, "only a greeting or signature besides the commands: not passed on", 0)
+	}
+	held := ""
+	if relay && len(unknown) > 0 {
+		relay, held, t.What = false, said, "held"
+		t.entry(EntryHeld, at, from, "a command could not be read: not passed on to the requester", 0)
+	}
+	if len(unknown) > 0 {
+		t.entry(EntryCommandRefused, at, from, strings.Join(unknown, "; "), 0)
+		t.Mail = append(t.Mail, Intent{Kind: CommandHelp, To: []string{from}, Request: req, Staff: m.From, Unknown: unknown, Held: held})
+	}
 	answered := toRequester
-	if !toRequester && said != "" && !IsDeptAddress(d, from) {
+	if relay {
 		t.Mail = append(t.Mail, Intent{Kind: Relay, To: []string{req.Requester}, Request: req, Staff: m.From, Said: said})
 		answered = true
 	}
@@ -401,7 +444,8 @@ func staff(d *rules.Department, t *Transition, m *Message, at time.Time) {
 		case rules.CommandETA:
 			old := t.Next.DueAt
 			t.Next.DueAt, t.Next.CycleStart = c.Due, at
-			t.Next.EscalationLevel, t.Next.LateNoticeFor = 0, time.Time{}
+			t.Next.LateNoticeFor = time.Time{}
+			resetLadder(d, &t.Next, at)
 			if t.Next.State == Overdue || t.Next.State == Waiting || t.Next.State == Resolved {
 				t.Next.State = Acknowledged
 			}

@@ -119,7 +119,7 @@ func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time
 	case lifecycle.CommandHelp:
 		rendered, err = rt.Templates.CommandHelp(templates.CommandHelp{
 			Department: d.Name, Staff: templates.Person{Name: in.Staff.Name, Address: in.Staff.Address},
-			Ref: r.Ref, Unknown: in.Unknown, Valid: rules.ValidCommands(),
+			Ref: r.Ref, Unknown: in.Unknown, Valid: rules.ValidCommands(), Held: in.Held,
 		})
 		if err != nil {
 			return store.NewMail{}, fmt.Errorf("render command help: %w", err)

@@ -205,6 +205,16 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	}
 	d := dept.Decide(m, at)
 	if !d.Reply && machineRefusal(d.Refusal) {
+		// A staff member's out-of-office on a request's thread is kept
+		// on it (never an answer, never relayed); any other robot is
+		// skipped.
+		if req, ok, err := p.staffAutoReply(ctx, dept, m, d.Refusal); err != nil {
+			return Outcome{}, err
+		} else if ok {
+			o, err := p.followUp(ctx, rt, dept, req, m, f, key, at, false)
+			o.Decision = d
+			return o, err
+		}
 		o, err := skip(key, m, d.Refusal, d.Reason)
 		o.Decision = d
 		return o, err
@@ -256,6 +266,30 @@ func parseRefusal(err error) rules.Refusal {
 		return "too-large"
 	}
 	return "malformed"
+}
+
+// staffAutoReply finds the request whose thread an auto-reply from staff,
+// a lead or the department's own address is on. Only auto-reply refusals
+// count: ackd's own mail, bounces, lists and other departments stay
+// skipped.
+func (p *Processor) staffAutoReply(ctx context.Context, dept *rules.Department, m *rules.Message, refusal rules.Refusal) (store.Request, bool, error) {
+	switch refusal {
+	case rules.RefuseAutoSubmitted, rules.RefuseAutoReply, rules.RefuseSuppress, rules.RefusePrecedence,
+		rules.RefuseNullReturnPath, rules.RefuseHeuristic:
+	default:
+		return store.Request{}, false, nil
+	}
+	if _, auto := rules.AutoReply(m); !auto {
+		return store.Request{}, false, nil
+	}
+	req, ok, err := p.findThread(ctx, dept.Key(), m)
+	if err != nil || !ok {
+		return store.Request{}, false, err
+	}
+	if lifecycle.RoleOf(dept, toLife(req), m.From.Address) != lifecycle.Staff {
+		return store.Request{}, false, nil
+	}
+	return req, true, nil
 }
 
 func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Message) (store.Request, bool, error) {
@@ -475,6 +509,9 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *rules.Depar
 		life := toLife(req)
 		ev := &lifecycle.Message{From: m.From, Role: lifecycle.RoleOf(dept, life, m.From.Address), FromSent: fromSent,
 			ToRequester: addressed(m, req.Requester), Text: m.Text}
+		if why, auto := rules.AutoReply(m); auto {
+			ev.AutoReply = why
+		}
 		if ev.Role == lifecycle.Staff {
 			auth, err := p.proveAuthor(ctx, dept, req, m, fromSent)
 			if err != nil {

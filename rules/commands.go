@@ -130,6 +130,12 @@ func ParseCommands(text string, cal *calendar.Calendar, now time.Time) (cmds []C
 		raw := lines[i].text
 		name, rest, ok := commandShape(raw)
 		if !ok {
+			// "# done", "/done": a command mistyped. It is reported so
+			// that the sender learns, and kept from the requester's copy.
+			if name, why, near := nearCommand(raw); near {
+				removed[i] = true
+				unknown = append(unknown, "#"+name+": "+why)
+			}
 			continue
 		}
 		removed[i] = true
@@ -221,6 +227,48 @@ func commandShape(raw string) (name, rest string, ok bool) {
 		end = len(s)
 	}
 	return s[:end], s[end:], true
+}
+
+// nearCommand reports a line that is a known command mistyped: a single
+// '#' with space before the name ("# done"), or '/', '!' or a backslash instead
+// of '#' ("/done", "!eta friday"). Only known command names count, so "#
+// Heading" and "/home" stay prose; "## done" is a heading.
+func nearCommand(raw string) (name, why string, ok bool) {
+	s := strings.TrimLeftFunc(raw, isCommandSpace)
+	if s == "" {
+		return "", "", false
+	}
+	lead := s[0]
+	s = s[1:]
+	switch lead {
+	case '#':
+		t := strings.TrimLeftFunc(s, isCommandSpace)
+		if t == s || strings.HasPrefix(t, "#") {
+			return "", "", false
+		}
+		s = t
+	case '/', '!', '\\':
+	default:
+		return "", "", false
+	}
+	end := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
+	if end < 0 {
+		end = len(s)
+	}
+	word := strings.ToLower(s[:end])
+	if _, known := commandNames[word]; !known {
+		return "", "", false
+	}
+	if rest := s[end:]; rest != "" {
+		r, _ := utf8.DecodeRuneInString(rest)
+		if !isCommandSpace(r) && !strings.ContainsRune(trailingPunct, r) {
+			return "", "", false
+		}
+	}
+	if lead == '#' {
+		return word, fmt.Sprintf("write #%s without a space after the #", word), true
+	}
+	return word, fmt.Sprintf("commands start with #: write #%s", word), true
 }
 
 // trailingPunct is what may follow a command or its argument and is

@@ -90,6 +90,9 @@ type CommandHelp struct {
 	Ref        string   // empty when the mail matched no request
 	Unknown    []string // the commands as written ("#etaa 3d")
 	Valid      []string // one line per valid command with its usage
+	// Held is what the mail said to the requester, kept from them because
+	// a command in it could not be read; "" when nothing was held.
+	Held string
 }
 
 // Unproven is the data of the notice to a staff member that a mail in
@@ -154,6 +157,7 @@ func samples(name string) []any {
 		return []any{
 			CommandHelp{Department: "IT Help Desk", Staff: Person{Name: "Alice Smith", Address: "alice@example.test"},
 				Ref: "REQ-12", Unknown: []string{"#etaa 3d"}, Valid: []string{"#eta DATE - set a new expected date"}},
+			CommandHelp{Ref: "REQ-12", Unknown: []string{"# done"}, Held: "Try the new password."},
 			CommandHelp{},
 		}
 	case NameUnproven:

@@ -1,0 +1,145 @@
+package lifecycle_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ackd/ackd/lifecycle"
+	"github.com/ackd/ackd/rules"
+)
+
+// teamConfig is config with a category whose follow-up is shorter than its
+// "before due" step: quick is 4h, follow-up 30m, a step 1h before due.
+var teamConfig = strings.Replace(config, "      default: {commitment: 3d}",
+	"      default: {commitment: 3d}\n      quick: {commitment: 4h, followup: 30m, escalate: [{before_due: 1h, to: staff}]}", 1)
+
+func teamDept(t *testing.T) *rules.Department {
+	t.Helper()
+	cfg, err := rules.Parse("config.yaml", []byte(teamConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Departments[0]
+}
+
+func autoReply(m *lifecycle.Message) { m.AutoReply = "Auto-Submitted: auto-replied" }
+func fromSent(m *lifecycle.Message)  { m.FromSent = true }
+func named(name string) func(*lifecycle.Message) {
+	return func(m *lifecycle.Message) { m.From.Name = name }
+}
+
+type row struct {
+	name  string
+	req   lifecycle.Request
+	ev    lifecycle.Event
+	now   string
+	what  string
+	state lifecycle.State
+	mail  []string
+	hist  []string
+	wake  string // "" = none
+	check func(t *testing.T, tr lifecycle.Transition)
+}
+
+func runRows(t *testing.T, d *rules.Department, rows []row) {
+	t.Helper()
+	for _, tc := range rows {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := lifecycle.Step(d, tc.req, tc.ev, at(tc.now))
+			if tr.What != tc.what || tr.Next.State != tc.state {
+				t.Errorf("what %q state %s; want %q %s", tr.What, tr.Next.State, tc.what, tc.state)
+			}
+			if got := mails(tr); !slices.Equal(got, tc.mail) {
+				t.Errorf("mail %v, want %v", got, tc.mail)
+			}
+			if got := kinds(tr); !slices.Equal(got, tc.hist) {
+				t.Errorf("history %v, want %v", got, tc.hist)
+			}
+			var want time.Time
+			if tc.wake != "" {
+				want = at(tc.wake)
+			}
+			if !tr.Wake.Equal(want) || !tr.Wake.Equal(lifecycle.NextWake(d, tr.Next)) {
+				t.Errorf("wake %v, want %v", tr.Wake.In(berlin), want.In(berlin))
+			}
+			if tc.check != nil {
+				tc.check(t, tr)
+			}
+		})
+	}
+}
+
+// TestStepGuardRelay: issue 15 item 6. A staff mail of commands only, or
+// with a mistyped command, never reaches the requester; auto-replies on a
+// thread are never relayed nor answers; a reopen starts the ladder at its
+// next step ahead instead of alerting at once.
+func TestStepGuardRelay(t *testing.T) {
+	d := teamDept(t)
+	answered := with(open(), func(r *lifecycle.Request) {
+		r.State, r.AnsweredAt, r.FirstResponseAt, r.LastActivityAt = lifecycle.Answered, at("2026-12-01 11:00"), at("2026-12-01 11:00"), at("2026-12-01 11:00")
+	})
+	quick := with(answered, func(r *lifecycle.Request) { r.Category = "quick" })
+	noAnswer := func(t *testing.T, tr lifecycle.Transition) {
+		if !tr.Next.FirstResponseAt.IsZero() || !tr.Next.AnsweredAt.IsZero() {
+			t.Errorf("counted as an answer: first response %v", tr.Next.FirstResponseAt)
+		}
+	}
+	runRows(t, d, []row{
+		{name: "commands and a signature: nothing reaches the requester", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#waiting\n\nThanks,\nAlice Smith\nIT Help Desk\nTel. +49 30 1234-567", named("Alice Smith")),
+			now: "2026-12-01 11:00", what: "waiting", state: lifecycle.Waiting, hist: []string{"held", "waiting"}, check: noAnswer},
+		{name: "a greeting alone to ackd is not relayed", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "Best regards\nalice"),
+			now: "2026-12-01 11:00", what: "held", state: lifecycle.Acknowledged, hist: []string{"held"}, wake: "2026-12-01 12:00", check: noAnswer},
+		{name: "a mistyped command holds the words; the sender gets help", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "Try the new password.\n# done"),
+			now: "2026-12-01 11:00", what: "held", state: lifecycle.Acknowledged, mail: []string{"command-help→alice@example.test"},
+			hist: []string{"held", "command-refused"}, wake: "2026-12-01 12:00",
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				noAnswer(t, tr)
+				if h := tr.Mail[0].Held; h != "Try the new password." {
+					t.Errorf("help holds %q, want the words kept from the requester", h)
+				}
+			}},
+		{name: "a slash command alone: help, nothing relayed", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "/done"),
+			now: "2026-12-01 11:00", what: "follow-up", state: lifecycle.Acknowledged, mail: []string{"command-help→alice@example.test"},
+			hist: []string{"command-refused"}, wake: "2026-12-01 12:00", check: noAnswer},
+		{name: "an unknown command with words: held, valid ones still apply", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "Please reboot.\n#waiting\n#prio high"),
+			now: "2026-12-01 11:00", what: "waiting", state: lifecycle.Waiting, mail: []string{"command-help→alice@example.test"},
+			hist: []string{"held", "command-refused", "waiting"}, check: noAnswer},
+		{name: "words and a valid command are still relayed", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "Please reboot.\n#waiting\n\nAlice"),
+			now: "2026-12-01 11:00", what: "waiting", state: lifecycle.Waiting, mail: []string{"relay→jane@example.test"},
+			hist: []string{"answered", "waiting"}},
+		{name: "staff out-of-office: history only", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "I am out of the office until Monday.", autoReply),
+			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply"}, wake: "2026-12-01 12:00", check: noAnswer},
+		{name: "an autoresponder in the Sent mailbox to the requester is no answer", req: open(),
+			ev:  msg("it-help@example.test", lifecycle.Staff, "We are closed today.", autoReply, fromSent, toRequester),
+			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply"}, wake: "2026-12-01 12:00", check: noAnswer},
+		{name: "an unproven auto-reply is history only, no notice", req: open(),
+			ev:  msg("lead@example.test", lifecycle.Staff, "Out of office", autoReply, unprovenMsg),
+			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply"}, wake: "2026-12-01 12:00"},
+		{name: "a requester's auto-reply after an answer does not reopen", req: answered,
+			ev:  msg("jane@example.test", lifecycle.Requester, "I am away", autoReply),
+			now: "2026-12-01 12:00", what: "auto-reply", state: lifecycle.Answered, hist: []string{"auto-reply"}},
+		{name: "reopen: a step before the short follow-up's start is passed over", req: quick,
+			ev:  msg("jane@example.test", lifecycle.Requester, "still broken"),
+			now: "2026-12-01 15:00", what: "reopened", state: lifecycle.Acknowledged, hist: []string{"reopened"}, wake: "2026-12-01 15:30",
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if tick := lifecycle.Step(d, tr.Next, lifecycle.Tick{}, at("2026-12-01 15:00")); tick.Fired || len(tick.Mail) > 0 {
+					t.Errorf("a tick right after the reopen fired %q: %v", tick.What, mails(tick))
+				}
+			}},
+		{name: "#reopen: the same", req: with(quick, func(r *lifecycle.Request) { r.State, r.ResolvedAt = lifecycle.Resolved, at("2026-12-01 12:00") }),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#reopen"),
+			now: "2026-12-01 15:00", what: "reopened", state: lifecycle.Acknowledged, hist: []string{"reopened"}, wake: "2026-12-01 15:30"},
+		{name: "#eta shorter than a before-due step: no instant escalation", req: with(open(), func(r *lifecycle.Request) { r.Category = "quick"; r.EscalationLevel = 0 }),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#eta 30m"),
+			now: "2026-12-01 11:00", what: "eta", state: lifecycle.Acknowledged, mail: []string{"due-update→jane@example.test"}, hist: []string{"eta"}, wake: "2026-12-01 11:30"},
+	})
+}

@@ -1,0 +1,119 @@
+package mailwatch_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ackd/ackd/internal/mailstack"
+	"github.com/ackd/ackd/mailwatch/store"
+)
+
+// The end-to-end scenarios of issue 15 ("work like a real help desk
+// team"), on the real Dovecot + Postfix stack, run like TestThreadE2E:
+// concurrent subtests, each with a department of its own.
+func TestTeamE2E(t *testing.T) {
+	t.Parallel()
+	s := mailstack.Require(t)
+	scenarios := []struct {
+		name string
+		run  func(t *testing.T, s *mailstack.Stack)
+	}{
+		{"guard-relay", testTeamGuardRelay},
+	}
+	var wg sync.WaitGroup
+	for _, sc := range scenarios {
+		wg.Go(func() { t.Run(sc.name, func(t *testing.T) { sc.run(t, s) }) })
+	}
+	wg.Wait()
+}
+
+// sendAuto submits m as an autoresponder does: Auto-Submitted:
+// auto-replied, an "Automatic reply:" subject.
+func sendAuto(t *testing.T, s *mailstack.Stack, m mailOut) {
+	t.Helper()
+	m.subject = "Automatic reply: " + m.subject
+	_, raw := m.raw()
+	raw = append([]byte("Auto-Submitted: auto-replied\r\n"), raw...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, rcpt := range m.to {
+		if err := s.Send(ctx, m.from, rcpt, raw); err != nil {
+			t.Fatalf("send auto-reply to %s: %v", rcpt, err)
+		}
+	}
+}
+
+// Guard the relay (issue 15 item 6): a staff mail of commands and a
+// signature reaches nobody; one with a mistyped command reaches only its
+// sender, with the help and the words it kept back; a staff
+// out-of-office on the thread is neither relayed nor an answer. A last
+// staff mail with words is relayed: it is the barrier after which the
+// requester's mailbox holds all it will ever get of the ones before.
+func testTeamGuardRelay(t *testing.T, s *mailstack.Stack) {
+	e := newThreadEnv(t, s, `{commitment: 1h}`)
+	req := s.NewAddress(t, "guard")
+	o := e.openRequest(t, req, "Printer on floor 3", "It jams on every page.")
+	ref := o.receipt.ref
+	toDept := func(body string) { sendAs(t, s, o.reply(mailOut{from: e.staff, to: []string{e.dept}, body: body})) }
+
+	toDept("#waiting\n\nThanks,\nStaff\nIT Help Desk")
+	e.waitRequest(t, ref, 20*time.Second, "#waiting", inState(store.StateWaiting))
+	toDept("Please switch it off and on again.\n# done")
+	help := waitInbox(t, s, e.dept, e.staff, 20*time.Second, "command help", func(g []gotMail) bool { return len(having(g, kindOther, ref)) > 0 })
+	h := having(help, kindOther, ref)[0]
+	if !strings.Contains(h.subject, "Command not understood") || !strings.Contains(h.text, "> Please switch it off and on again.") ||
+		!strings.Contains(h.text, "not passed on to the requester") {
+		t.Errorf("command help %q does not hold the words kept back:\n%s", h.subject, h.text)
+	}
+	sendAuto(t, s, o.reply(mailOut{from: e.staff, to: []string{e.dept}, body: "I am out of the office until Monday."}))
+	toDept("The technician comes at two.")
+	got := waitInbox(t, s, e.dept, req, 20*time.Second, "the barrier relay", atLeast(2))
+	expectBox(t, "requester", got, kindReceipt+" "+ref, kindRelay+" "+ref)
+	if r := having(got, kindRelay, ref); len(r) == 1 && (!strings.Contains(r[0].text, "technician comes at two") ||
+		strings.Contains(r[0].text, "switch it off") || strings.Contains(r[0].text, "out of the office")) {
+		t.Errorf("relay carries more than the last words:\n%s", r[0].text)
+	}
+	expectBox(t, "staff", inboxOf(t, s, e.dept, e.staff), kindOther+" "+ref)
+	evs, err := e.store.Events(context.Background(), e.request(t, ref).ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, ev := range evs {
+		kinds = append(kinds, ev.Kind)
+	}
+	for _, k := range []string{"held", "command-refused", "auto-reply"} {
+		if !strings.Contains(strings.Join(kinds, " "), k) {
+			t.Errorf("history %v has no %s", kinds, k)
+		}
+	}
+	if r := e.request(t, ref); r.FirstResponseAt.IsZero() || r.State != store.StateWaiting {
+		// The barrier relay is the first answer; the out-of-office was not.
+		t.Errorf("%s is %s, first response %v; want waiting and answered by the relay", ref, r.State, r.FirstResponseAt)
+	}
+
+	// The shared account's autoresponder wrote to a requester and its
+	// copy landed in Sent: no answer. A person's reply on another
+	// request, saved after it, is the barrier.
+	a := e.openRequest(t, s.NewAddress(t, "auto"), "Laptop battery", "It lasts ten minutes.")
+	b := e.openRequest(t, s.NewAddress(t, "barrier"), "Monitor flickers", "Since this morning.")
+	autoOut := a.reply(mailOut{from: threadDeptName + " <" + e.dept + ">", to: []string{a.requester}, body: "We are closed today."})
+	autoOut.subject = "Automatic reply: " + autoOut.subject
+	_, autoRaw := autoOut.raw()
+	autoRaw = append([]byte("Auto-Submitted: auto-replied\r\n"), autoRaw...)
+	_, barrier := b.reply(mailOut{from: threadDeptName + " <" + e.dept + ">", to: []string{b.requester}, body: "Please try another cable."}).raw()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, raw := range [][]byte{autoRaw, barrier} {
+		if err := s.Append(ctx, e.dept, "Sent", raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitRequest(t, b.receipt.ref, 20*time.Second, "the barrier reply in Sent", inState(store.StateAnswered))
+	if r := e.request(t, a.receipt.ref); r.State != store.StateAcknowledged || !r.FirstResponseAt.IsZero() {
+		t.Errorf("after an autoresponder's copy in Sent %s is %s (first response %v); want acknowledged, unanswered", r.Ref, r.State, r.FirstResponseAt)
+	}
+}
