@@ -99,7 +99,7 @@ func goldenCases(t *testing.T) []struct {
 		{"command-help-held", NameCommandHelp, CommandHelp{
 			Department: "IT Help Desk", Staff: Person{Name: "Alice Smith", Address: "alice@example.test"}, Ref: "REQ-12",
 			Unknown: []string{"#done: write #done without a space after the #"}, Held: "Try the new password.\n\nAlice",
-			Valid:   []string{"#done - the request is resolved"}}},
+			Valid: []string{"#done - the request is resolved"}}},
 		{"unproven-berlin", NameUnproven, Unproven{
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test",
 			Staff: Person{Name: "Smith, Alice", Address: "alice@example.test"}, Ref: "REQ-12",
