@@ -10,6 +10,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,6 +162,9 @@ const (
 	Relay       MailKind = "relay"
 	CommandHelp MailKind = "command-help"
 	Unproven    MailKind = "unproven-notice"
+	// OwnerNotice tells a request's owner that someone else answered it
+	// or took it, so that two people do not solve the same thing.
+	OwnerNotice MailKind = "owner-notice"
 )
 
 // Intent is a mail to send, rendered by the caller: Kind says which
@@ -175,8 +179,12 @@ type Intent struct {
 	Reason string
 	// LateNotice, DueUpdate: the time promised before and the new one.
 	OldDue, NewDue time.Time
-	// Relay, CommandHelp, Unproven: the staff member who wrote.
+	// Relay, CommandHelp, Unproven, OwnerNotice: the staff member who
+	// wrote.
 	Staff rules.Address
+	// OwnerNotice: Staff took the request with #take (else they answered
+	// it).
+	Took bool
 	// Relay: what they wrote to the requester, commands removed.
 	Said string
 	// CommandHelp: the lines that were refused.
@@ -432,8 +440,31 @@ func staff(d *rules.Department, t *Transition, m *Message, at time.Time) {
 		t.entry(EntryAnswered, at, from, "", 0)
 		t.What = "answered"
 	}
+	// Ownership: the first staff answer takes an unowned request; an answer
+	// by someone else tells the owner, once per answer.
+	person := !IsDeptAddress(d, from)
+	owner := t.Next.AssignedTo
+	taking := slices.ContainsFunc(cmds, func(c rules.Command) bool { return c.Kind == rules.CommandTake || c.Kind == rules.CommandAssign })
+	switch {
+	case !answered || !person || taking:
+	case owner == "":
+		t.Next.AssignedTo = from
+		t.entry(EntryAssigned, at, "", from+" (the first staff answer)", 0)
+	case !rules.EqualAddress(owner, from):
+		t.Mail = append(t.Mail, Intent{Kind: OwnerNotice, To: []string{owner}, Request: t.Next, Staff: m.From, Said: said, At: at})
+	}
 	for _, c := range cmds {
 		switch c.Kind {
+		case rules.CommandTake:
+			if !person {
+				t.entry(EntryCommandRefused, at, from, "#take: the department's own address cannot own a request", 0)
+				continue
+			}
+			if prev := t.Next.AssignedTo; prev != "" && !rules.EqualAddress(prev, from) {
+				t.Mail = append(t.Mail, Intent{Kind: OwnerNotice, To: []string{prev}, Request: t.Next, Staff: m.From, Took: true, At: at})
+			}
+			t.Next.AssignedTo = from
+			t.entry(EntryAssigned, at, from, from+" (#take)", 0)
 		case rules.CommandDone:
 			t.Next.State, t.Next.ResolvedAt = Resolved, at
 			t.entry(EntryResolved, at, from, c.Raw, 0)

@@ -199,9 +199,9 @@ func TestStep(t *testing.T) {
 
 		// Staff, proven.
 		{name: "staff reply to the requester answers", req: open(), ev: msg("alice@example.test", lifecycle.Staff, "Done, try now.", toRequester), now: "2026-12-01 11:00",
-			what: "answered", state: lifecycle.Answered, hist: []string{"answered"}},
+			what: "answered", state: lifecycle.Answered, hist: []string{"answered", "assigned"}},
 		{name: "staff words to ackd alone are relayed", req: open(), ev: msg("alice@example.test", lifecycle.Staff, "Try the new password."), now: "2026-12-01 11:00",
-			what: "answered", state: lifecycle.Answered, mail: []string{"relay→jane@example.test"}, hist: []string{"answered"},
+			what: "answered", state: lifecycle.Answered, mail: []string{"relay→jane@example.test"}, hist: []string{"answered", "assigned"},
 			check: func(t *testing.T, tr lifecycle.Transition) {
 				if tr.Mail[0].Said != "Try the new password." {
 					t.Errorf("relayed %q", tr.Mail[0].Said)

@@ -114,7 +114,7 @@ func TestStepGuardRelay(t *testing.T) {
 		{name: "words and a valid command are still relayed", req: open(),
 			ev:  msg("alice@example.test", lifecycle.Staff, "Please reboot.\n#waiting\n\nAlice"),
 			now: "2026-12-01 11:00", what: "waiting", state: lifecycle.Waiting, mail: []string{"relay→jane@example.test"},
-			hist: []string{"answered", "waiting"}},
+			hist: []string{"answered", "assigned", "waiting"}},
 		{name: "staff out-of-office: history only", req: open(),
 			ev:  msg("alice@example.test", lifecycle.Staff, "I am out of the office until Monday.", autoReply),
 			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply"}, wake: "2026-12-01 12:00", check: noAnswer},
@@ -141,5 +141,65 @@ func TestStepGuardRelay(t *testing.T) {
 		{name: "#eta shorter than a before-due step: no instant escalation", req: with(open(), func(r *lifecycle.Request) { r.Category = "quick"; r.EscalationLevel = 0 }),
 			ev:  msg("alice@example.test", lifecycle.Staff, "#eta 30m"),
 			now: "2026-12-01 11:00", what: "eta", state: lifecycle.Acknowledged, mail: []string{"due-update→jane@example.test"}, hist: []string{"eta"}, wake: "2026-12-01 11:30"},
+	})
+}
+
+// TestStepOwnership: issue 15 item 1. #take and the first staff answer
+// make an owner; a second staff member's answer tells the owner; the
+// owner gets the staff escalations.
+func TestStepOwnership(t *testing.T) {
+	d := teamDept(t)
+	owned := func(owner string) lifecycle.Request {
+		return with(open(), func(r *lifecycle.Request) { r.AssignedTo = owner })
+	}
+	owner := func(want string) func(t *testing.T, tr lifecycle.Transition) {
+		return func(t *testing.T, tr lifecycle.Transition) {
+			if tr.Next.AssignedTo != want {
+				t.Errorf("owner %q, want %q", tr.Next.AssignedTo, want)
+			}
+		}
+	}
+	runRows(t, d, []row{
+		{name: "the first staff answer takes the request", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "Try again now.", toRequester),
+			now: "2026-12-01 11:00", what: "answered", state: lifecycle.Answered, hist: []string{"answered", "assigned"}, check: owner("alice@example.test")},
+		{name: "an answer from the shared account takes nothing", req: open(),
+			ev:  msg("it-help@example.test", lifecycle.Staff, "Try again now.", fromSent, toRequester),
+			now: "2026-12-01 11:00", what: "answered", state: lifecycle.Answered, hist: []string{"answered"}, check: owner("")},
+		{name: "a second staff member answers: the owner is told", req: owned("alice@example.test"),
+			ev:  msg("bob@example.test", lifecycle.Staff, "Try again now.", toRequester),
+			now: "2026-12-01 11:00", what: "answered", state: lifecycle.Answered, mail: []string{"owner-notice→alice@example.test"},
+			hist: []string{"answered"}, check: func(t *testing.T, tr lifecycle.Transition) {
+				owner("alice@example.test")(t, tr)
+				if in := tr.Mail[0]; in.Staff.Address != "bob@example.test" || in.Took {
+					t.Errorf("notice names %q, took %v", in.Staff.Address, in.Took)
+				}
+			}},
+		{name: "the owner answers again: nobody is told", req: owned("alice@example.test"),
+			ev:  msg("ALICE@example.test", lifecycle.Staff, "One more thing.", toRequester),
+			now: "2026-12-01 11:00", what: "answered", state: lifecycle.Answered, hist: []string{"answered"}, check: owner("alice@example.test")},
+		{name: "a second staff member's words relayed: the owner is told", req: owned("alice@example.test"),
+			ev:  msg("bob@example.test", lifecycle.Staff, "Reboot please."),
+			now: "2026-12-01 11:00", what: "answered", state: lifecycle.Answered,
+			mail: []string{"relay→jane@example.test", "owner-notice→alice@example.test"}, hist: []string{"answered"}},
+		{name: "#take an unowned request", req: open(),
+			ev:  msg("bob@example.test", lifecycle.Staff, "#take"),
+			now: "2026-12-01 11:00", what: "follow-up", state: lifecycle.Acknowledged, hist: []string{"assigned"}, wake: "2026-12-01 12:00", check: owner("bob@example.test")},
+		{name: "#take from another owner tells them", req: owned("alice@example.test"),
+			ev:  msg("bob@example.test", lifecycle.Staff, "I know this printer.\n#mine"),
+			now: "2026-12-01 11:00", what: "answered", state: lifecycle.Answered,
+			mail: []string{"relay→jane@example.test", "owner-notice→alice@example.test"}, hist: []string{"answered", "assigned"},
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				owner("bob@example.test")(t, tr)
+				if !tr.Mail[1].Took || tr.Mail[1].Request.AssignedTo != "alice@example.test" {
+					t.Errorf("notice took %v, to owner %q", tr.Mail[1].Took, tr.Mail[1].Request.AssignedTo)
+				}
+			}},
+		{name: "#take from the shared account is refused", req: open(),
+			ev:  msg("it-help@example.test", lifecycle.Staff, "#take"),
+			now: "2026-12-01 11:00", what: "follow-up", state: lifecycle.Acknowledged, hist: []string{"command-refused"}, wake: "2026-12-01 12:00", check: owner("")},
+		{name: "the owner gets the staff escalation", req: owned("bob@example.test"), ev: lifecycle.Tick{},
+			now: "2026-12-01 12:00", what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→bob@example.test"},
+			hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
 	})
 }

@@ -99,7 +99,7 @@ func DigestData(d *rules.Department, rep report.Report) templates.Digest {
 	loc := rep.Location
 	item := func(l report.Line) templates.DigestItem {
 		return templates.DigestItem{Ref: l.Ref, Subject: l.Subject, Requester: l.Requester, Category: l.Category,
-			Due: l.DueAt, Age: mailtext.Span(l.Age), Overdue: l.Overdue}
+			Due: l.DueAt, Age: mailtext.Span(l.Age), Overdue: l.Overdue, Owner: l.Owner}
 	}
 	section := func(title, short string, ls []report.Line) templates.DigestSection {
 		s := templates.DigestSection{Title: title, Short: short}

@@ -177,3 +177,20 @@ func TestDigestNewAnsweredNotOverdue(t *testing.T) {
 		t.Errorf("digest text says OVERDUE %d times, want 4:\n%s", n, r.Text)
 	}
 }
+
+// TestDigestShowsOwner: the digest names a request's owner (issue 15
+// item 1).
+func TestDigestShowsOwner(t *testing.T) {
+	d := digestDept(t, "IT", false)
+	mar := func(day, h, m int) time.Time { return time.Date(2026, 3, day, h, m, 0, 0, time.UTC) }
+	reqs := []store.Request{{ID: 1, Dept: d.Key(), Ref: "REQ-1", Subject: "Printer", Category: "default", Requester: "jane@example.test",
+		State: store.StateAcknowledged, ReceivedAt: mar(17, 9, 0), DueAt: mar(17, 13, 0), AssignedTo: "alice@example.test"}}
+	data := DigestData(d, report.ComputeWith(reqs, nil, d, mar(17, 10, 0), report.Options{NewSince: mar(17, 8, 30)}))
+	r, err := templates.Default().Digest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Text, "owner alice@example.test") || !strings.Contains(r.HTML, "owner alice@example.test") {
+		t.Errorf("digest does not name the owner:\n%s", r.Text)
+	}
+}

@@ -110,7 +110,7 @@ func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time
 			Department: d.Name, Ref: r.Ref, Subject: r.Subject, Requester: person(r), Category: r.Category,
 			Level: in.Level, Received: r.ReceivedAt, Due: r.DueAt, Now: in.At, Location: loc,
 			Age: mailtext.Span(cal.BusinessBetween(r.ReceivedAt, in.At)), TimeLeft: left, Reason: in.Reason,
-			Reminders: r.Reminders, Quote: r.Text,
+			Reminders: r.Reminders, Quote: r.Text, Owner: templates.Person{Address: r.AssignedTo},
 		})
 		if err != nil {
 			return store.NewMail{}, fmt.Errorf("render escalation: %w", err)
@@ -132,6 +132,16 @@ func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time
 		})
 		if err != nil {
 			return store.NewMail{}, fmt.Errorf("render unproven notice: %w", err)
+		}
+		return staffMail(d, r, kind, in.To, rendered, now)
+	case lifecycle.OwnerNotice:
+		rendered, err = rt.Templates.OwnerNotice(templates.OwnerNotice{
+			Department: d.Name, Owner: templates.Person{Address: r.AssignedTo},
+			Staff: templates.Person{Name: in.Staff.Name, Address: in.Staff.Address}, Took: in.Took,
+			Ref: r.Ref, Subject: r.Subject, At: in.At, Location: loc, Said: in.Said,
+		})
+		if err != nil {
+			return store.NewMail{}, fmt.Errorf("render owner notice: %w", err)
 		}
 		return staffMail(d, r, kind, in.To, rendered, now)
 	case lifecycle.LateNotice:

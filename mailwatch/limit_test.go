@@ -244,7 +244,7 @@ func TestLimitsBacklog(t *testing.T) {
 	if err != nil || m.State != store.MailDropped || m.DropReason != "no longer useful: the request was answered" {
 		t.Errorf("receipt of the answered request: %+v, %v", m, err)
 	}
-	if evs := lw.eventsOf(req.ID); evs != "received mail-held answered mail-dropped" {
+	if evs := lw.eventsOf(req.ID); evs != "received mail-held answered assigned mail-dropped" {
 		t.Errorf("history of the answered request: %q", evs)
 	}
 	sentLate := lw.request("REQ-31") // jane's 11th: held in the first hour, sent in the second

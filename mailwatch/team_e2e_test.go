@@ -2,6 +2,7 @@ package mailwatch_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ackd/ackd/internal/mailstack"
 	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
 )
 
 // The end-to-end scenarios of issue 15 ("work like a real help desk
@@ -22,6 +24,7 @@ func TestTeamE2E(t *testing.T) {
 		run  func(t *testing.T, s *mailstack.Stack)
 	}{
 		{"guard-relay", testTeamGuardRelay},
+		{"two-answers", testTeamTwoAnswers},
 	}
 	var wg sync.WaitGroup
 	for _, sc := range scenarios {
@@ -116,4 +119,59 @@ func testTeamGuardRelay(t *testing.T, s *mailstack.Stack) {
 	if r := e.request(t, a.receipt.ref); r.State != store.StateAcknowledged || !r.FirstResponseAt.IsZero() {
 		t.Errorf("after an autoresponder's copy in Sent %s is %s (first response %v); want acknowledged, unanswered", r.Ref, r.State, r.FirstResponseAt)
 	}
+}
+
+// teamEnv is a department with two staff members, alice and bob.
+type teamEnv struct {
+	*threadEnv
+	alice, bob string
+}
+
+// newTeamEnv starts a department whose staff are two fresh addresses;
+// extra is YAML appended to the department (its keys indented by four).
+func newTeamEnv(t *testing.T, s *mailstack.Stack, category, extra string) *teamEnv {
+	t.Helper()
+	dept, alice, bob, lead := s.NewAddress(t, "dept"), s.NewAddress(t, "alice"), s.NewAddress(t, "bob"), s.NewAddress(t, "lead")
+	dir := t.TempDir()
+	yaml := threadConfig(s, dir, dept, alice+", "+bob, lead, secretFile(t), category) + extra
+	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
+	if err != nil {
+		t.Fatalf("test config: %v\n%s", err, yaml)
+	}
+	d := &deployment{t: t, b: &stackBackend{s: s}, dept: dept, cfg: cfg, dbPath: cfg.Store.DSN}
+	d.start()
+	e := &threadEnv{deployment: d, s: s, staff: alice, lead: lead}
+	t.Cleanup(func() {
+		if t.Failed() {
+			e.logHistory(t)
+		}
+	})
+	return &teamEnv{threadEnv: e, alice: alice, bob: bob}
+}
+
+// Two staff answer the same request (issue 15 item 1): the first answer
+// makes alice the owner; bob's answer after it tells alice, in one short
+// mail, and leaves her the owner.
+func testTeamTwoAnswers(t *testing.T, s *mailstack.Stack) {
+	e := newTeamEnv(t, s, `{commitment: 1h}`, "")
+	req := s.NewAddress(t, "two")
+	o := e.openRequest(t, req, "Scanner on floor 2", "It scans blank pages.")
+	ref := o.receipt.ref
+	sendAs(t, s, o.reply(mailOut{from: e.alice, to: []string{req}, cc: []string{e.dept}, body: "Please clean the glass."}))
+	e.waitRequest(t, ref, 20*time.Second, "alice's answer", func(r store.Request) bool { return r.State == store.StateAnswered })
+	if r := e.request(t, ref); !rules.EqualAddress(r.AssignedTo, e.alice) {
+		t.Fatalf("after alice's answer %s is owned by %q, want alice", ref, r.AssignedTo)
+	}
+	sendAs(t, s, o.reply(mailOut{from: e.bob, to: []string{req}, cc: []string{e.dept}, body: "Also update the driver."}))
+	got := waitInbox(t, s, e.dept, e.alice, 20*time.Second, "owner notice", func(g []gotMail) bool { return len(having(g, kindOther, ref)) > 0 })
+	n := having(got, kindOther, ref)
+	if len(n) != 1 || !strings.Contains(n[0].subject, "Answered by") || !strings.Contains(n[0].text, "Also update the driver") {
+		t.Errorf("alice got %v, want one owner notice quoting bob:\n%v", mailKinds(got), n)
+	}
+	if r := e.request(t, ref); !rules.EqualAddress(r.AssignedTo, e.alice) {
+		t.Errorf("after bob's answer %s is owned by %q, want still alice", ref, r.AssignedTo)
+	}
+	// Bob hears nothing from ackd; alice heard only the notice.
+	expectBox(t, "bob", forRef(inboxOf(t, s, e.dept, e.bob), ref))
+	expectBox(t, "alice", forRef(inboxOf(t, s, e.dept, e.alice), ref), kindOther+" "+ref)
 }

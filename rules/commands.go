@@ -28,6 +28,8 @@ const (
 	CommandAssign CommandKind = "assign"
 	// CommandReopen opens a closed request again ("#reopen").
 	CommandReopen CommandKind = "reopen"
+	// CommandTake makes the sender the request's owner ("#take", "#mine").
+	CommandTake CommandKind = "take"
 )
 
 // Command is one recognised command line of a staff reply.
@@ -73,6 +75,8 @@ var commandNames = map[string]CommandKind{
 	"wait":     CommandWaiting,
 	"assign":   CommandAssign,
 	"reopen":   CommandReopen,
+	"take":     CommandTake,
+	"mine":     CommandTake,
 }
 
 // ValidCommands lists the commands with a one-line usage each, for the help
@@ -86,6 +90,7 @@ func ValidCommands() []string {
 		"#waiting - the request waits for the requester or a third party (also #wait)",
 		"#assign <address> - hand the request to a colleague, e.g. #assign Bob Smith <bob@example.org>",
 		"#reopen - the request is open again",
+		"#take - you own the request: its escalations come to you first (also #mine)",
 	}
 }
 

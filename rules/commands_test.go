@@ -462,7 +462,7 @@ func TestValidCommands(t *testing.T) {
 		}
 		seen[cmds[0].Kind] = true
 	}
-	for _, k := range []rules.CommandKind{rules.CommandDone, rules.CommandETA, rules.CommandWaiting, rules.CommandAssign, rules.CommandReopen} {
+	for _, k := range []rules.CommandKind{rules.CommandDone, rules.CommandETA, rules.CommandWaiting, rules.CommandAssign, rules.CommandReopen, rules.CommandTake} {
 		if !seen[k] {
 			t.Errorf("no usage line for %s", k)
 		}

@@ -42,6 +42,9 @@ type Escalation struct {
 	Reason     string // "50% of the 4h commitment elapsed", "requester sent a reminder", "overdue"
 	Reminders  int
 	Quote      string // the request text
+	// Owner is who owns the request (#take, the first staff answer,
+	// #assign); empty when nobody does.
+	Owner Person
 }
 
 // LateNotice is the data of the honest "we will not make it" mail to the
@@ -109,6 +112,20 @@ type Unproven struct {
 	Reason            string // why the mail was not proven, in words
 }
 
+// OwnerNotice is the data of the short mail telling a request's owner
+// that another staff member answered it, or took it over.
+type OwnerNotice struct {
+	Department string
+	Owner      Person // who gets it
+	Staff      Person // who answered or took it
+	Took       bool   // Staff took it with #take (else Staff answered it)
+	Ref        string
+	Subject    string
+	At         time.Time
+	Location   *time.Location
+	Said       string // what Staff wrote, commands removed; may be empty
+}
+
 // samples returns data for a template name that Load renders every template
 // with: one value with every field set and one with every optional field
 // empty, so an override that breaks on either is refused at load.
@@ -167,6 +184,13 @@ func samples(name string) []any {
 				Subject: "Printer on floor 3 jams", Received: at(1, 10, 5), Location: loc,
 				Reason: "no Authentication-Results from mx.example.test"},
 			Unproven{},
+		}
+	case NameOwnerNotice:
+		return []any{
+			OwnerNotice{Department: "IT Help Desk", Owner: Person{Name: "Alice Smith", Address: "alice@example.test"},
+				Staff: Person{Name: "Bob Jones", Address: "bob@example.test"}, Ref: "REQ-12", Subject: "Printer on floor 3 jams",
+				At: at(1, 11, 5), Location: loc, Said: "Replaced the fuser."},
+			OwnerNotice{},
 		}
 	case NameDigest:
 		return digestSamples(at, loc)

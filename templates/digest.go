@@ -66,6 +66,8 @@ type DigestItem struct {
 	Overdue   bool
 	// ReceiptHeld: a sending limit holds the request's receipt.
 	ReceiptHeld bool
+	// Owner is who owns the request; "" when nobody does.
+	Owner string
 }
 
 // DigestRecord is one line of the commitment record.

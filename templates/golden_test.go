@@ -57,6 +57,11 @@ func goldenCases(t *testing.T) []struct {
 			Received: time.Date(2026, 10, 23, 14, 0, 0, 0, ber), Due: time.Date(2026, 10, 26, 14, 0, 0, 0, ber),
 			Now: time.Date(2026, 10, 26, 9, 0, 0, 0, ber), Location: ber, Age: "4h", TimeLeft: "4h",
 			Reason: "50% of the 1d commitment elapsed", Quote: longExcerpt}},
+		{"escalation-owner", NameEscalation, Escalation{
+			Department: "IT Help Desk", Ref: "REQ-31", Subject: "VPN disconnects", Requester: jane, Category: "network", Level: 2,
+			Received: time.Date(2026, 10, 23, 14, 0, 0, 0, ber), Due: time.Date(2026, 10, 26, 14, 0, 0, 0, ber),
+			Now: time.Date(2026, 10, 26, 9, 0, 0, 0, ber), Location: ber, Age: "4h", TimeLeft: "4h",
+			Reason: "the requester sent a reminder", Reminders: 1, Owner: Person{Name: "Alice Smith", Address: "alice@example.test"}}},
 		{"escalation-newyork", NameEscalation, Escalation{
 			Department: "Payroll", Ref: "REQ-204", Subject: "Overtime for February & March missing",
 			Requester: omar, Category: "pay", Level: 2,
@@ -100,6 +105,13 @@ func goldenCases(t *testing.T) []struct {
 			Department: "IT Help Desk", Staff: Person{Name: "Alice Smith", Address: "alice@example.test"}, Ref: "REQ-12",
 			Unknown: []string{"#done: write #done without a space after the #"}, Held: "Try the new password.\n\nAlice",
 			Valid: []string{"#done - the request is resolved"}}},
+		{"owner-notice-answered", NameOwnerNotice, OwnerNotice{Department: "IT Help Desk",
+			Owner: Person{Name: "Alice Smith", Address: "alice@example.test"}, Staff: Person{Name: "Bob Jones", Address: "bob@example.test"},
+			Ref: "REQ-12", Subject: "Printer on floor 3 jams", At: time.Date(2026, 12, 1, 11, 5, 0, 0, ber), Location: ber,
+			Said: "Replaced the fuser, please try again."}},
+		{"owner-notice-taken", NameOwnerNotice, OwnerNotice{Department: "IT Help Desk",
+			Owner: Person{Address: "alice@example.test"}, Staff: Person{Address: "bob@example.test"}, Took: true,
+			Ref: "REQ-12", Subject: "Printer on floor 3 jams", At: time.Date(2026, 12, 1, 11, 5, 0, 0, ber), Location: ber}},
 		{"unproven-berlin", NameUnproven, Unproven{
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test",
 			Staff: Person{Name: "Smith, Alice", Address: "alice@example.test"}, Ref: "REQ-12",

@@ -38,6 +38,7 @@ const (
 	NameClosing     = "closing"
 	NameCommandHelp = "command-help"
 	NameUnproven    = "unproven"
+	NameOwnerNotice = "owner-notice"
 )
 
 // The three parts of a template name, as file name suffixes.
@@ -59,6 +60,7 @@ var dataTypes = map[string]reflect.Type{
 	NameClosing:     reflect.TypeFor[Closing](),
 	NameCommandHelp: reflect.TypeFor[CommandHelp](),
 	NameUnproven:    reflect.TypeFor[Unproven](),
+	NameOwnerNotice: reflect.TypeFor[OwnerNotice](),
 	NameDigest:      reflect.TypeFor[Digest](),
 }
 
@@ -359,3 +361,7 @@ func (s *Set) CommandHelp(d CommandHelp) (Rendered, error) { return s.Render(Nam
 // Unproven renders the notice to a staff member that a mail in their name
 // was not acted on.
 func (s *Set) Unproven(d Unproven) (Rendered, error) { return s.Render(NameUnproven, d) }
+
+// OwnerNotice renders the mail telling a request's owner that someone
+// else answered or took it.
+func (s *Set) OwnerNotice(d OwnerNotice) (Rendered, error) { return s.Render(NameOwnerNotice, d) }

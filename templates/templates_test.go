@@ -51,6 +51,7 @@ func TestTypedMethods(t *testing.T) {
 		NameClosing:     func() (Rendered, error) { return s.Closing(samples(NameClosing)[0].(Closing)) },
 		NameCommandHelp: func() (Rendered, error) { return s.CommandHelp(samples(NameCommandHelp)[0].(CommandHelp)) },
 		NameUnproven:    func() (Rendered, error) { return s.Unproven(samples(NameUnproven)[0].(Unproven)) },
+		NameOwnerNotice: func() (Rendered, error) { return s.OwnerNotice(samples(NameOwnerNotice)[0].(OwnerNotice)) },
 		NameDigest:      func() (Rendered, error) { return s.Digest(samples(NameDigest)[0].(Digest)) },
 	}
 	for _, n := range Names() {
@@ -130,6 +131,7 @@ func TestHeaderInjection(t *testing.T) {
 		NameCommandHelp: CommandHelp{Department: hostile, Staff: p, Ref: "REQ-9", Unknown: []string{hostile}, Valid: []string{hostile}},
 		NameUnproven: Unproven{Department: hostile, DepartmentAddress: hostile, Staff: p, Ref: "REQ-9", Subject: hostile,
 			Received: now, Location: ber, Reason: hostile},
+		NameOwnerNotice: OwnerNotice{Department: hostile, Owner: p, Staff: p, Ref: "REQ-9", Subject: hostile, At: now, Location: ber, Said: hostile},
 		NameDigest: Digest{Department: hostile, Now: now, Location: ber, Sections: []DigestSection{{Title: hostile, Short: hostile,
 			Items: []DigestItem{{Ref: "REQ-9", Subject: hostile, Requester: hostile, Category: hostile, Due: now, Age: hostile}}}},
 			Categories: []DigestRecord{{Category: hostile, Commitment: hostile, KeptPercent: 50, Advice: hostile}}},

@@ -63,6 +63,8 @@ type Line struct {
 	DueAt      time.Time // zero when there is no commitment
 	// Age is the business time since ReceivedAt.
 	Age time.Duration
+	// Owner is who owns the request; "" when nobody does.
+	Owner string
 	// Overdue: nobody answered and the due time has passed. An answered,
 	// waiting or resolved request is never overdue, whichever list shows
 	// it.
@@ -226,7 +228,7 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *rules.Departm
 	today := dateOf(now, loc)
 	for _, r := range mine {
 		ln := Line{Ref: r.Ref, Subject: r.Subject, Requester: r.Requester, Category: r.Category,
-			State: r.State, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt}
+			State: r.State, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Owner: r.AssignedTo}
 		if cal != nil {
 			ln.Age = cal.BusinessBetween(r.ReceivedAt, now)
 		}

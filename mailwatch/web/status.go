@@ -44,6 +44,8 @@ type deptView struct {
 
 type openView struct {
 	Ref, Subject, Requester, Category, Age, Due, State string
+	// Owner is who owns the request; "" when nobody does.
+	Owner string
 	Level, Reminders                                   int
 	Overdue                                            bool
 	// HeldReason is why a sending limit holds the request's receipt, ""
@@ -162,6 +164,6 @@ func openRow(d *rules.Department, r store.Request, now time.Time) openView {
 	return openView{
 		Ref: r.Ref, Subject: r.Subject, Requester: who, Category: r.Category,
 		Age: report.Age(now.Sub(r.ReceivedAt)), Due: due, State: r.State,
-		Level: r.EscalationLevel, Reminders: r.Reminders, Overdue: isOverdue(r, now),
+		Level: r.EscalationLevel, Reminders: r.Reminders, Overdue: isOverdue(r, now), Owner: r.AssignedTo,
 	}
 }
