@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/rules"
 )
@@ -219,7 +220,7 @@ func (t *Transition) entry(kind string, at time.Time, actor, detail string, leve
 }
 
 // Step applies e to r in department d at now.
-func Step(d *rules.Department, r Request, e Event, now time.Time) Transition {
+func Step(d *config.Department, r Request, e Event, now time.Time) Transition {
 	var t Transition
 	switch e := e.(type) {
 	case *Message:
@@ -234,7 +235,7 @@ func Step(d *rules.Department, r Request, e Event, now time.Time) Transition {
 }
 
 // IsDeptAddress: addr is the department's address or one of its aliases.
-func IsDeptAddress(d *rules.Department, addr string) bool {
+func IsDeptAddress(d *config.Department, addr string) bool {
 	return rules.EqualAddress(d.Address, addr) || inList(d.Aliases, addr)
 }
 
@@ -252,7 +253,7 @@ func inList(list []string, addr string) bool {
 // staff, which their mail must still prove; the requester is the
 // requester, the request's own recipients are recipients; anyone else on
 // the thread is other.
-func RoleOf(d *rules.Department, r Request, from string) Role {
+func RoleOf(d *config.Department, r Request, from string) Role {
 	switch {
 	case inList(d.Staff, from) || inList(d.Leads, from) || IsDeptAddress(d, from) ||
 		r.AssignedTo != "" && rules.EqualAddress(r.AssignedTo, from):
@@ -266,7 +267,7 @@ func RoleOf(d *rules.Department, r Request, from string) Role {
 	}
 }
 
-func category(d *rules.Department, name string) *rules.Category {
+func category(d *config.Department, name string) *config.Category {
 	if c, ok := d.Categories[name]; ok {
 		return c
 	}
@@ -274,7 +275,7 @@ func category(d *rules.Department, name string) *rules.Category {
 }
 
 // newCycle restarts the commitment clock at `at` with commitment cm.
-func newCycle(d *rules.Department, r *Request, at time.Time, cm calendar.Commitment) {
+func newCycle(d *config.Department, r *Request, at time.Time, cm calendar.Commitment) {
 	r.CycleStart = at
 	r.DueAt = d.Calendar.Due(at, cm)
 	r.LateNoticeFor = time.Time{}
@@ -287,7 +288,7 @@ func newCycle(d *rules.Department, r *Request, at time.Time, cm calendar.Commitm
 // short cycle puts before its own start ("1h before due" in a 30m
 // follow-up) is passed over instead of firing the moment the request
 // reopens.
-func resetLadder(d *rules.Department, r *Request, at time.Time) {
+func resetLadder(d *config.Department, r *Request, at time.Time) {
 	r.EscalationLevel = 0
 	steps := category(d, r.Category).Escalate
 	for r.EscalationLevel < len(steps) && !StepTime(d.Calendar, *r, steps[r.EscalationLevel]).After(at) {
@@ -296,7 +297,7 @@ func resetLadder(d *rules.Department, r *Request, at time.Time) {
 }
 
 // message decides what a message on a known thread means.
-func message(d *rules.Department, r Request, m *Message, at time.Time) Transition {
+func message(d *config.Department, r Request, m *Message, at time.Time) Transition {
 	t := Transition{Next: r, What: "follow-up"}
 	from := m.From.Address
 	cat := category(d, r.Category)
@@ -375,7 +376,7 @@ func message(d *rules.Department, r Request, m *Message, at time.Time) Transitio
 // tells the address it claims to come from, at most once a day per
 // request; the department's own address is never written to (that would
 // be ackd writing into its own mailbox).
-func unproven(d *rules.Department, t *Transition, m *Message, at time.Time) {
+func unproven(d *config.Department, t *Transition, m *Message, at time.Time) {
 	from := m.From.Address
 	t.entry(EntryUnproven, at, from, "not acted on: "+m.Proof, 0)
 	t.What = "unproven"
@@ -386,7 +387,7 @@ func unproven(d *rules.Department, t *Transition, m *Message, at time.Time) {
 	t.entry(EntryUnprovenNotice, at, from, "told that a mail in their name was not acted on", 0)
 }
 
-func staff(d *rules.Department, t *Transition, m *Message, at time.Time) {
+func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 	from := m.From.Address
 	req := t.Next
 	cat := category(d, req.Category)
@@ -395,7 +396,7 @@ func staff(d *rules.Department, t *Transition, m *Message, at time.Time) {
 	// someone: only to staff, leads or an assignable address.
 	var cmds []rules.Command
 	for _, c := range parsed {
-		if c.Kind == rules.CommandAssign && !d.MayAssign(c.Address) {
+		if c.Kind == rules.CommandAssign && !rules.MayAssign(d, c.Address) {
 			unknown = append(unknown, "#assign: "+c.Address+" is not staff, a lead or an assignable address")
 			continue
 		}
@@ -508,7 +509,7 @@ func staff(d *rules.Department, t *Transition, m *Message, at time.Time) {
 // whether an address can be written to: an assignee stored before #assign
 // checked addresses may be one the composer refuses, and staff get the
 // escalation instead of the request's every later mail failing.
-func Targets(d *rules.Department, r Request, to string, valid func(string) bool) []string {
+func Targets(d *config.Department, r Request, to string, valid func(string) bool) []string {
 	switch to {
 	case "staff":
 		if r.AssignedTo != "" && (valid == nil || valid(r.AssignedTo)) {
@@ -527,7 +528,7 @@ func Targets(d *rules.Department, r Request, to string, valid func(string) bool)
 
 // escalate asks for the next rung of the ladder (or the leads when the
 // ladder is used up) and moves the request's level up.
-func escalate(d *rules.Department, t *Transition, now time.Time, reason string, cat *rules.Category) {
+func escalate(d *config.Department, t *Transition, now time.Time, reason string, cat *config.Category) {
 	r := t.Next
 	to := "leads"
 	if r.EscalationLevel < len(cat.Escalate) {
@@ -549,7 +550,7 @@ func validAddress(a string) bool {
 }
 
 // StepTime is when a ladder step falls in the request's current cycle.
-func StepTime(cal *calendar.Calendar, r Request, step rules.EscalationStep) time.Time {
+func StepTime(cal *calendar.Calendar, r Request, step config.EscalationStep) time.Time {
 	if step.BeforeDue > 0 {
 		return cal.SubBusiness(r.DueAt, step.BeforeDue)
 	}
@@ -560,7 +561,7 @@ func StepTime(cal *calendar.Calendar, r Request, step rules.EscalationStep) time
 // next ladder step of its cycle, its due time, or, once answered, its
 // automatic resolve; zero when nothing is scheduled (waiting, resolved, no
 // commitment, the due time already dealt with).
-func NextWake(d *rules.Department, r Request) time.Time {
+func NextWake(d *config.Department, r Request) time.Time {
 	cat := category(d, r.Category)
 	switch r.State {
 	case Answered:
@@ -596,7 +597,7 @@ func NextWake(d *rules.Department, r Request) time.Time {
 // answered request. A step that fell due more than max_age ago mails
 // nobody: the request moves on as if it had fired and its history says
 // what was not sent.
-func tick(d *rules.Department, r Request, now time.Time) Transition {
+func tick(d *config.Department, r Request, now time.Time) Transition {
 	t := Transition{Next: r, What: "wake-up"}
 	at := NextWake(d, r)
 	if at.IsZero() || now.Before(at) {
@@ -626,7 +627,7 @@ func tick(d *rules.Department, r Request, now time.Time) Transition {
 	}
 	if d.TooOld(at, now) && len(t.Mail) > 0 {
 		detail := fmt.Sprintf("%s due at %s not mailed: more than max_age (%s) ago", t.What,
-			at.In(d.Calendar.Location()).Format(time.RFC3339), rules.FormatAge(d.MaxAgeOrDefault()))
+			at.In(d.Calendar.Location()).Format(time.RFC3339), config.FormatAge(d.MaxAgeOrDefault()))
 		t.Mail = nil
 		t.History = []Entry{{Kind: EntrySkippedTooOld, At: now, Detail: detail}}
 		t.What += " (too old, not mailed)"
@@ -642,7 +643,7 @@ const EntrySkippedTooOld = "skipped-too-old"
 // requester hears it honestly with a new expected time and the leads get
 // the overdue escalation; if the new time passes too, the leads hear
 // again and the requester is not sent a string of apologies.
-func late(d *rules.Department, t *Transition, now time.Time, cat *rules.Category) {
+func late(d *config.Department, t *Transition, now time.Time, cat *config.Category) {
 	r := t.Next
 	cal := d.Calendar
 	t.What = "late-notice"

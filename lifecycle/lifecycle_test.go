@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/lifecycle"
 	"github.com/ackd/ackd/rules"
 )
 
-// config: Europe/Berlin, Mon–Fri 09:00–17:00; access is 4h with steps at
+// configYAML: Europe/Berlin, Mon–Fri 09:00–17:00; access is 4h with steps at
 // 50% (staff) and 90% (leads) and a closing note; network 4h with a step
 // 1h before due, a 2h follow-up and auto_resolve after 2d.
-const config = `store: {driver: sqlite, dsn: ackd.db}
+const configYAML = `store: {driver: sqlite, dsn: ackd.db}
 smtp: {host: 127.0.0.1, port: 2525, tls: none}
 departments:
   - name: IT Help Desk
@@ -34,9 +35,9 @@ departments:
         category: access
 `
 
-func dept(t *testing.T) *rules.Department {
+func dept(t *testing.T) *config.Department {
 	t.Helper()
-	cfg, err := rules.Parse("config.yaml", []byte(config))
+	cfg, err := config.Parse("config.yaml", []byte(configYAML))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,18 +6,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/lifecycle"
-	"github.com/ackd/ackd/rules"
 )
 
 // teamConfig is config with a category whose follow-up is shorter than its
 // "before due" step: quick is 4h, follow-up 30m, a step 1h before due.
-var teamConfig = strings.Replace(config, "      default: {commitment: 3d}",
+var teamConfig = strings.Replace(configYAML, "      default: {commitment: 3d}",
 	"      default: {commitment: 3d}\n      quick: {commitment: 4h, followup: 30m, escalate: [{before_due: 1h, to: staff}]}", 1)
 
-func teamDept(t *testing.T) *rules.Department {
+func teamDept(t *testing.T) *config.Department {
 	t.Helper()
-	cfg, err := rules.Parse("config.yaml", []byte(teamConfig))
+	cfg, err := config.Parse("config.yaml", []byte(teamConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ type row struct {
 	check func(t *testing.T, tr lifecycle.Transition)
 }
 
-func runRows(t *testing.T, d *rules.Department, rows []row) {
+func runRows(t *testing.T, d *config.Department, rows []row) {
 	t.Helper()
 	for _, tc := range rows {
 		t.Run(tc.name, func(t *testing.T) {

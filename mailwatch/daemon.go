@@ -16,26 +16,26 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/mailwatch/oauth"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
 // SecretWarnings checks every password file cfg names (SMTP, store and
 // each department's IMAP, OAuth2 client secrets) with secret.Warning, and
 // OAuth2 client and service account key files with oauth.KeyFileWarning.
-func SecretWarnings(cfg *rules.Config) []string {
+func SecretWarnings(cfg *config.Config) []string {
 	var out []string
-	add := func(what string, s rules.Secret) {
+	add := func(what string, s config.Secret) {
 		if w := secret.Warning(s.File); w != "" {
 			out = append(out, what+": "+w)
 		}
 	}
-	addOAuth := func(what string, o *rules.OAuth2Config) {
+	addOAuth := func(what string, o *config.OAuth2Config) {
 		if o == nil {
 			return
 		}
@@ -48,7 +48,7 @@ func SecretWarnings(cfg *rules.Config) []string {
 	}
 	add("smtp", cfg.SMTP.Password)
 	addOAuth("smtp", cfg.SMTP.OAuth2)
-	add("store", rules.Secret{Env: cfg.Store.PasswordEnv, File: cfg.Store.PasswordFile})
+	add("store", config.Secret{Env: cfg.Store.PasswordEnv, File: cfg.Store.PasswordFile})
 	for _, d := range cfg.Departments {
 		add(fmt.Sprintf("department %q imap", d.Name), d.IMAP.Password)
 		addOAuth(fmt.Sprintf("department %q imap", d.Name), d.IMAP.OAuth2)
@@ -60,10 +60,10 @@ func SecretWarnings(cfg *rules.Config) []string {
 // name (see oauth.CheckFiles), each line prefixed with its section. Only
 // check calls it: `ackd run` reads the files anyway, and refuses the bad
 // ones, when it builds the token sources.
-func OAuthFiles(cfg *rules.Config, now time.Time) oauth.FileReport {
+func OAuthFiles(cfg *config.Config, now time.Time) oauth.FileReport {
 	var out oauth.FileReport
 	seen := map[string]bool{}
-	add := func(what string, o *rules.OAuth2Config) {
+	add := func(what string, o *config.OAuth2Config) {
 		r := oauth.CheckFiles(o, now, seen)
 		for _, s := range r.Notes {
 			out.Notes = append(out.Notes, what+" oauth2: "+s)
@@ -120,13 +120,17 @@ type Daemon struct {
 // NewDaemon wires a daemon for cfg. It reads the secrets now, so a missing
 // password is reported at start, not on the first message. Of opts it
 // reads WithHA and OnOutcome (passed to its processor).
-func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.Logger, opts ...Option) (*Daemon, error) {
+func NewDaemon(cfg *config.Config, tpl *templates.Set, st store.Store, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	o := buildOptions(opts)
 	if o.ha != nil && o.leaser == nil {
 		return nil, errors.New("ha: no store to take leases from")
 	}
+	rt, err := NewRuntime(cfg, tpl)
+	if err != nil {
+		return nil, err
+	}
 	d := &Daemon{store: st, log: log, watched: map[string]*Watcher{}}
-	d.rt.Store(&Runtime{Config: cfg, Templates: tpl})
+	d.rt.Store(rt)
 	for _, w := range SecretWarnings(cfg) {
 		log.Warn(w)
 	}
@@ -204,7 +208,7 @@ func NewDaemon(cfg *rules.Config, tpl *templates.Set, st store.Store, log *slog.
 }
 
 // DepartmentMailbox is how to reach dept's INBOX, with its secrets read.
-func DepartmentMailbox(cfg *rules.Config, dept *rules.Department, log *slog.Logger) (MailboxConfig, error) {
+func DepartmentMailbox(cfg *config.Config, dept *config.Department, log *slog.Logger) (MailboxConfig, error) {
 	pass, err := secret.Read(dept.IMAP.Password.Env, dept.IMAP.Password.File)
 	if err != nil {
 		return MailboxConfig{}, fmt.Errorf("department %q imap: %w", dept.Name, err)
@@ -242,7 +246,7 @@ func (d *Daemon) Sender() *outbox.Sender { return d.sender }
 // ladders, commitments, digest times). Mailbox connection settings are
 // read at start; a change to them is logged as needing a restart rather
 // than half-applied. A refused reload changes nothing and wakes nobody.
-func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
+func (d *Daemon) Reload(cfg *config.Config, tpl *templates.Set) error {
 	old := d.rt.Load()
 	for _, dept := range old.Config.Departments {
 		found := false
@@ -263,7 +267,11 @@ func (d *Daemon) Reload(cfg *rules.Config, tpl *templates.Set) error {
 			return fmt.Errorf("reload: department %q added; restart ackd to start watching it", nd.Name)
 		}
 	}
-	d.rt.Store(&Runtime{Config: cfg, Templates: tpl})
+	rt, err := NewRuntime(cfg, tpl)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	d.rt.Store(rt)
 	d.sched.Kick()
 	d.digest.Kick()
 	return nil
@@ -341,7 +349,7 @@ func (d *Daemon) mailboxName(key string) string {
 // departments were keyed by address) to its Key, so an existing database
 // keeps its checkpoints, references and requests. Run it before anything
 // reads or writes department state.
-func AdoptDepartments(ctx context.Context, st store.Store, cfg *rules.Config, log *slog.Logger) error {
+func AdoptDepartments(ctx context.Context, st store.Store, cfg *config.Config, log *slog.Logger) error {
 	for _, dept := range cfg.Departments {
 		moved, err := st.AdoptDepartment(ctx, dept.Name, dept.Key())
 		if err != nil {

@@ -4,13 +4,13 @@ import (
 	"log/slog"
 	"reflect"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/oauth"
-	"github.com/ackd/ackd/rules"
 )
 
 // oauthAuth builds the OAuth2 authenticator for an imap or smtp section,
 // or returns nil when it logs in with a password.
-func oauthAuth(oc *rules.OAuth2Config, username, host string, port int, log *slog.Logger) (*oauth.Authenticator, error) {
+func oauthAuth(oc *config.OAuth2Config, username, host string, port int, log *slog.Logger) (*oauth.Authenticator, error) {
 	if oc == nil {
 		return nil, nil
 	}
@@ -19,4 +19,4 @@ func oauthAuth(oc *rules.OAuth2Config, username, host string, port int, log *slo
 
 // sameIMAP compares IMAP settings by value: the OAuth2 block is a pointer
 // that differs on every load.
-func sameIMAP(a, b rules.IMAPConfig) bool { return reflect.DeepEqual(a, b) }
+func sameIMAP(a, b config.IMAPConfig) bool { return reflect.DeepEqual(a, b) }

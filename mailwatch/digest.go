@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -22,7 +22,7 @@ import (
 // on that day in the department's zone. ok is false when the digest is
 // disabled (no at or no recipients), at is malformed, or the day is not a
 // working day of the calendar (weekends and holidays get no digest).
-func DigestSlot(d *rules.Department, t time.Time) (slot time.Time, ok bool) {
+func DigestSlot(d *config.Department, t time.Time) (slot time.Time, ok bool) {
 	if d.Calendar == nil || d.Digest.At == "" || len(d.Digest.To) == 0 {
 		return time.Time{}, false
 	}
@@ -44,7 +44,7 @@ func DigestSlot(d *rules.Department, t time.Time) (slot time.Time, ok bool) {
 // DigestDay is the key under which the store marks d's digest for the day
 // of t sent (QueueDigest): the date on d's calendar. `ackd digest --send`
 // uses it too, so a manual digest counts as that day's.
-func DigestDay(d *rules.Department, t time.Time) string {
+func DigestDay(d *config.Department, t time.Time) string {
 	loc := time.UTC
 	if d.Calendar != nil {
 		loc = d.Calendar.Location()
@@ -57,7 +57,7 @@ func DigestDay(d *rules.Department, t time.Time) string {
 const digestDays = 400
 
 // nextDigest is the first digest slot strictly after t; zero when none.
-func nextDigest(d *rules.Department, t time.Time) time.Time {
+func nextDigest(d *config.Department, t time.Time) time.Time {
 	loc := d.Calendar.Location()
 	y, m, day := t.In(loc).Date()
 	for i := 0; i < digestDays; i++ {
@@ -69,7 +69,7 @@ func nextDigest(d *rules.Department, t time.Time) time.Time {
 }
 
 // prevDigest is the last digest slot strictly before t; zero when none.
-func prevDigest(d *rules.Department, t time.Time) time.Time {
+func prevDigest(d *config.Department, t time.Time) time.Time {
 	loc := d.Calendar.Location()
 	y, m, day := t.In(loc).Date()
 	for i := 0; i < digestDays; i++ {
@@ -82,7 +82,7 @@ func prevDigest(d *rules.Department, t time.Time) time.Time {
 
 // DigestReport computes dept's report at now for a digest: "new" starts at
 // the previous digest slot (24 hours back when there is none).
-func DigestReport(ctx context.Context, st store.Store, d *rules.Department, now time.Time, window time.Duration) (report.Report, error) {
+func DigestReport(ctx context.Context, st store.Store, d *config.Department, now time.Time, window time.Duration) (report.Report, error) {
 	reqs, evs, err := report.Gather(ctx, st, d.Key(), now, window)
 	if err != nil {
 		return report.Report{}, err
@@ -95,7 +95,7 @@ func DigestReport(ctx context.Context, st store.Store, d *rules.Department, now 
 }
 
 // DigestData turns a report into the digest template's data.
-func DigestData(d *rules.Department, rep report.Report) templates.Digest {
+func DigestData(d *config.Department, rep report.Report) templates.Digest {
 	loc := rep.Location
 	item := func(l report.Line) templates.DigestItem {
 		return templates.DigestItem{Ref: l.Ref, Subject: l.Subject, Requester: l.Requester, Category: l.Category,
@@ -173,7 +173,7 @@ func markHeldReceipts(ctx context.Context, st store.Store, dept string, data *te
 
 // DigestMail renders and composes dept's digest at now: from the
 // department, to digest.to, Auto-Submitted: auto-generated.
-func DigestMail(ctx context.Context, st store.Store, tpl *templates.Set, d *rules.Department, now time.Time) (store.NewMail, templates.Rendered, report.Report, error) {
+func DigestMail(ctx context.Context, st store.Store, tpl *templates.Set, d *config.Department, now time.Time) (store.NewMail, templates.Rendered, report.Report, error) {
 	rep, err := DigestReport(ctx, st, d, now, report.DefaultWindow)
 	if err != nil {
 		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("digest of %s: %w", d.Name, err)
@@ -259,7 +259,7 @@ func NewDigester(st store.Store, runtime func() *Runtime, now func() time.Time, 
 
 // nothingToSay: skip_empty is on and the day has nothing for staff, no
 // request in the report and no parked message waiting for an admin.
-func (g *Digester) nothingToSay(ctx context.Context, d *rules.Department, rep report.Report) (bool, error) {
+func (g *Digester) nothingToSay(ctx context.Context, d *config.Department, rep report.Report) (bool, error) {
 	if !d.Digest.SkipEmpty || !rep.Empty() {
 		return false, nil
 	}

@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
 // digestDept: UTC, Monday to Friday 09:00–17:00, Monday 16 March 2026 a
 // holiday, digest at 08:30.
-func digestDept(t *testing.T, name string, skipEmpty bool) *rules.Department {
+func digestDept(t *testing.T, name string, skipEmpty bool) *config.Department {
 	t.Helper()
 	cal, err := calendar.NewCalendar(calendar.CalendarSpec{
 		Location: time.UTC,
@@ -29,9 +29,9 @@ func digestDept(t *testing.T, name string, skipEmpty bool) *rules.Department {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rules.Department{Name: name, Address: strings.ToLower(name) + "@example.test", Calendar: cal,
-		Digest:     rules.DigestConfig{To: []string{"alice@example.test", "bob@example.test"}, At: "08:30", SkipEmpty: skipEmpty},
-		Categories: map[string]*rules.Category{"default": {Name: "default", Commitment: calendar.Commitment{Business: 4 * time.Hour}}}}
+	return &config.Department{Name: name, Address: strings.ToLower(name) + "@example.test", Calendar: cal,
+		Digest:     config.DigestConfig{To: []string{"alice@example.test", "bob@example.test"}, At: "08:30", SkipEmpty: skipEmpty},
+		Categories: map[string]*config.Category{"default": {Name: "default", Commitment: calendar.Commitment{Business: 4 * time.Hour}}}}
 }
 
 func TestDigesterOncePerWorkingDay(t *testing.T) {
@@ -44,7 +44,7 @@ func TestDigesterOncePerWorkingDay(t *testing.T) {
 	defer st.Close()
 	it := digestDept(t, "IT", false)
 	quiet := digestDept(t, "Quiet", true) // nothing ever arrives: skip_empty sends nothing
-	rt := &Runtime{Config: &rules.Config{Departments: []*rules.Department{it, quiet}}, Templates: templates.Default()}
+	rt := &Runtime{Config: &config.Config{Departments: []*config.Department{it, quiet}}, Templates: templates.Default()}
 	if _, err := st.RecordRequest(ctx, store.NewRequest{Dept: "it@example.test", MessageKey: "<a@x>", MessageID: "<a@x>",
 		Requester: "jane@example.test", Subject: "Printer jams", Category: "default",
 		ReceivedAt: time.Date(2026, 3, 12, 10, 0, 0, 0, time.UTC), DueAt: time.Date(2026, 3, 12, 14, 0, 0, 0, time.UTC)},
@@ -124,7 +124,7 @@ func TestDigestSkipEmptyStillReportsParked(t *testing.T) {
 	}
 	defer st.Close()
 	quiet := digestDept(t, "Quiet", true)
-	rt := &Runtime{Config: &rules.Config{Departments: []*rules.Department{quiet}}, Templates: templates.Default()}
+	rt := &Runtime{Config: &config.Config{Departments: []*config.Department{quiet}}, Templates: templates.Default()}
 	now := time.Date(2026, 3, 13, 8, 30, 0, 0, time.UTC)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	g := NewDigester(st, func() *Runtime { return rt }, func() time.Time { return now }, nil, log)

@@ -12,12 +12,12 @@
 //     jittered backoff. A mailbox without a checkpoint starts at its
 //     newest message; backfill and max_age bound what the past may get.
 //   - Processor (process.go, lifecycle.go): parses a fetched message,
-//     asks rules.Decide, and records the request, its thread keys and the
-//     receipt in one store transaction; later mail on a thread becomes a
-//     reminder, a staff answer or a command, with authority proven by the
-//     Sent folder or a Message-ID only participants know. Mail that fails
-//     on its content is recorded as skipped (poison.go) and the mailbox
-//     moves on.
+//     asks the Runtime's compiled rules (rules.Set.Decide), and records
+//     the request, its thread keys and the receipt in one store
+//     transaction; later mail on a thread becomes a reminder, a staff
+//     answer or a command, with authority proven by the Sent folder or a
+//     Message-ID only participants know. Mail that fails on its content
+//     is recorded as skipped (poison.go) and the mailbox moves on.
 //   - Scheduler (scheduler.go) and Digester (digest.go): sleep until the
 //     next escalation step, due time or digest slot the store holds, or a
 //     kick, then queue mail.

@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/mailstack"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -51,7 +51,7 @@ func (s *syncBuf) String() string {
 // faultRig is an in-process daemon with its store and log.
 type faultRig struct {
 	t      *testing.T
-	cfg    *rules.Config
+	cfg    *config.Config
 	dbPath string
 	d      *Daemon
 	st     store.Store
@@ -65,7 +65,7 @@ type faultRig struct {
 	backoff *Backoff
 }
 
-func faultConfig(t *testing.T, imapYAML, smtpYAML, dept, staff string) (*rules.Config, string) {
+func faultConfig(t *testing.T, imapYAML, smtpYAML, dept, staff string) (*config.Config, string) {
 	t.Helper()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "ackd.db")
@@ -89,7 +89,7 @@ departments:
         match: {subject: [password]}
         category: default
 `, db, smtpYAML, dept, imapYAML, staff)
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatalf("fault config: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch/store"
@@ -54,7 +55,7 @@ func newHistoryWorld(t *testing.T) *historyWorld {
 }
 
 // config is the department named name, with extra top-level keys.
-func (w *historyWorld) config(name, top string) *rules.Config {
+func (w *historyWorld) config(name, top string) *config.Config {
 	w.t.Helper()
 	host, port, _ := strings.Cut(w.srv.Addr(), ":")
 	yaml := fmt.Sprintf(`%s
@@ -71,7 +72,7 @@ departments:
     categories: {default: {commitment: 3d}}
     rules: [{name: never, match: {subject: [zzzzzz]}, category: default}]
 `, top, w.sink.Host(), w.sink.Port(), name, histDept, host, port, histDept)
-	cfg, err := rules.Parse(filepath.Join(w.dir, "config.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(w.dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		w.t.Fatalf("config: %v", err)
 	}
@@ -80,7 +81,7 @@ departments:
 
 // run starts a daemon on cfg and waits until every mailbox had its first
 // look; the returned stop ends it and closes its store.
-func (w *historyWorld) run(cfg *rules.Config) (store.Store, func()) {
+func (w *historyWorld) run(cfg *config.Config) (store.Store, func()) {
 	w.t.Helper()
 	st, err := store.Open(context.Background(), "sqlite", cfg.Store.DSN)
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailstack"
-	"github.com/ackd/ackd/rules"
 )
 
 // TestE2EHistoryIsNotAnswered points a fresh ackd at a department mailbox
@@ -53,7 +53,7 @@ departments:
     rules:
       - {name: printer, match: {subject: [printer]}, category: default}
 `, filepath.Join(dir, "ackd.db"), sh, sp, s.CAFile, dept, ih, ip, s.CAFile, dept, passwordFile(t), s.NewAddress(t, "staff"))
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-
-	"github.com/ackd/ackd/rules"
 )
 
 // MailboxConfig says how to reach one IMAP mailbox.
@@ -64,7 +63,7 @@ type MailboxConfig struct {
 	Backfill time.Duration
 	// MaxAge: after a UIDVALIDITY change only the messages whose
 	// INTERNALDATE lies within MaxAge of now are read again (default
-	// rules.DefaultMaxAge); Message-ID dedupe drops those already handled.
+	// config.DefaultMaxAge); Message-ID dedupe drops those already handled.
 	MaxAge time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -250,7 +249,7 @@ func NewWatcher(cfg MailboxConfig, cp Checkpoints, handle Handler, log *slog.Log
 		cfg.Mailbox = "INBOX"
 	}
 	if cfg.MaxAge <= 0 {
-		cfg.MaxAge = rules.DefaultMaxAge
+		cfg.MaxAge = config.DefaultMaxAge
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -453,7 +452,7 @@ func (w *Watcher) watch(ctx context.Context, c *imapclient.Client, newMail <-cha
 		window, why := w.cfg.Backfill, "first start"
 		if validity != 0 {
 			window, why = w.cfg.MaxAge, "UIDVALIDITY changed"
-			w.log.Warn("UIDVALIDITY changed; re-reading only the messages within max_age", "old", validity, "new", sel.UIDValidity, "max_age", rules.FormatAge(window))
+			w.log.Warn("UIDVALIDITY changed; re-reading only the messages within max_age", "old", validity, "new", sel.UIDValidity, "max_age", config.FormatAge(window))
 		}
 		start, cut, err := w.startPoint(c, sel, window, why)
 		if err != nil {
@@ -540,7 +539,7 @@ func (w *Watcher) startPoint(c *imapclient.Client, sel *imap.SelectData, window 
 	first := slices.Min(recent)
 	w.log.Info(fmt.Sprintf("%s: reading the %d messages since %s; starting after UID %d; %d older messages are history and get no mail",
 		why, len(recent), since.Format(time.RFC3339), first-1, older),
-		"window", rules.FormatAge(window), "recent", len(recent), "last_uid", first-1, "history", older)
+		"window", config.FormatAge(window), "recent", len(recent), "last_uid", first-1, "history", older)
 	return first - 1, historyCut{upTo: highest, since: since}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch/parse"
@@ -314,10 +315,10 @@ func TestWatcherEightBitSubjectRewritten(t *testing.T) {
 	srv := newServer(t, imapmem.Options{Munge8Bit: true})
 	h, _ := startLogged(t, srv, MailboxConfig{IDLE: true, PollInterval: time.Hour}, nil)
 	eventually(t, 10*time.Second, "the session", connected(h.watcher))
-	dept := &rules.Department{
+	dept := &config.Department{
 		Name: "IT Help Desk", Address: "it-help@example.test", AllowedSenders: []string{"*"},
 		Calendar:   &calendar.Calendar{},
-		Categories: map[string]*rules.Category{"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}}},
+		Categories: map[string]*config.Category{"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}}},
 	}
 	for _, tc := range []struct {
 		subject, arrives string
@@ -344,7 +345,7 @@ func TestWatcherEightBitSubjectRewritten(t *testing.T) {
 		if m.Subject != tc.arrives {
 			t.Errorf("subject arrived as %q, want %q", m.Subject, tc.arrives)
 		}
-		if d := dept.Decide(m, time.Now()); d.Reply != tc.reply {
+		if d := new(rules.Set).Decide(dept, m, time.Now()); d.Reply != tc.reply {
 			t.Errorf("%q: reply %v (%s %s), want %v", m.Subject, d.Reply, d.Refusal, d.Reason, tc.reply)
 		}
 	}

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -85,7 +85,7 @@ func TestDepartmentsAreIsolated(t *testing.T) {
 		dept("Hung", "hung@example.test", hhost, hport, good) +
 		dept("Poison", "poison@example.test", host, port, good) +
 		dept("Healthy", "healthy@example.test", host, port, good)
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/addrspec"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/lifecycle"
@@ -45,7 +46,7 @@ func toLife(r store.Request) lifecycle.Request {
 }
 
 // nextWake is lifecycle.NextWake of a stored request.
-func nextWake(d *rules.Department, r store.Request) time.Time {
+func nextWake(d *config.Department, r store.Request) time.Time {
 	return lifecycle.NextWake(d, toLife(r))
 }
 
@@ -74,7 +75,7 @@ func applyTransition(ctx context.Context, st store.Store, snapshot store.Request
 
 // renderAll renders and composes the mail of a transition; now (the
 // injected clock) dates every mail.
-func renderAll(rt *Runtime, d *rules.Department, intents []lifecycle.Intent, now time.Time) ([]store.NewMail, error) {
+func renderAll(rt *Runtime, d *config.Department, intents []lifecycle.Intent, now time.Time) ([]store.NewMail, error) {
 	var out []store.NewMail
 	for _, in := range intents {
 		m, err := render(rt, d, in, now)
@@ -91,7 +92,7 @@ func person(r lifecycle.Request) templates.Person {
 }
 
 // render turns one intent into a composed mail.
-func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time) (store.NewMail, error) {
+func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Time) (store.NewMail, error) {
 	r := in.Request
 	loc := d.Calendar.Location()
 	kind := string(in.Kind)
@@ -174,7 +175,7 @@ func render(rt *Runtime, d *rules.Department, in lifecycle.Intent, now time.Time
 
 // relayed is what a staff member wrote to ackd alone, as the mail the
 // requester gets.
-func relayed(d *rules.Department, r lifecycle.Request, in lifecycle.Intent) templates.Rendered {
+func relayed(d *config.Department, r lifecycle.Request, in lifecycle.Intent) templates.Rendered {
 	subject := templates.ReplySubject(r.Subject, r.Ref)
 	name := in.Staff.Name
 	if name == "" {
@@ -188,7 +189,7 @@ func relayed(d *rules.Department, r lifecycle.Request, in lifecycle.Intent) temp
 // staffMail composes an internal notice. It is not a reply
 // (Auto-Submitted: auto-generated) but threads under the request so staff
 // can answer from it; replies come back to the department address.
-func staffMail(d *rules.Department, r lifecycle.Request, kind string, to []string, rendered templates.Rendered, now time.Time) (store.NewMail, error) {
+func staffMail(d *config.Department, r lifecycle.Request, kind string, to []string, rendered templates.Rendered, now time.Time) (store.NewMail, error) {
 	// An assignee stored before #assign checked addresses may be one the
 	// composer refuses; staff get the mail instead of the request's every
 	// later mail failing.
@@ -224,7 +225,7 @@ func staffMail(d *rules.Department, r lifecycle.Request, kind string, to []strin
 
 // requesterMail composes a mail to the requester about their request, on
 // their thread.
-func requesterMail(d *rules.Department, r lifecycle.Request, kind string, rendered templates.Rendered, autoSubmitted string, now time.Time) (store.NewMail, error) {
+func requesterMail(d *config.Department, r lifecycle.Request, kind string, rendered templates.Rendered, autoSubmitted string, now time.Time) (store.NewMail, error) {
 	id := outbox.NewMessageID(domainOf(d.Address))
 	raw, err := outbox.Compose(outbox.Mail{
 		From:    mail.Address{Name: d.Name, Address: d.Address},

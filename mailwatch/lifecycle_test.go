@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -73,7 +73,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(lifecycleConfig))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(lifecycleConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,11 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	w := &world{t: t, st: st, rt: &Runtime{Config: cfg, Templates: templates.Default()}, seen: map[int64]bool{}}
+	rt, err := NewRuntime(cfg, templates.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, st: st, rt: rt, seen: map[int64]bool{}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	w.sched = NewScheduler(st, func() *Runtime { return w.rt }, func() time.Time { return w.now }, nil, log)
 	w.proc = NewProcessor(st, func() *Runtime { return w.rt }, func() time.Time { return w.now }, nil, w.sched.Kick, log)

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -48,10 +48,10 @@ type limitWorld struct {
 	log    *slog.Logger
 }
 
-func newLimitWorld(t *testing.T, start time.Time, limits func(*rules.Limits)) *limitWorld {
+func newLimitWorld(t *testing.T, start time.Time, limits func(*config.Limits)) *limitWorld {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(lifecycleConfig))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(lifecycleConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +63,12 @@ func newLimitWorld(t *testing.T, start time.Time, limits func(*rules.Limits)) *l
 		t.Fatal(err)
 	}
 	t.Cleanup(sink.Close)
+	rt, err := NewRuntime(cfg, templates.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
 	lw := &limitWorld{
-		world: &world{t: t, rt: &Runtime{Config: cfg, Templates: templates.Default()}, seen: map[int64]bool{}},
+		world: &world{t: t, rt: rt, seen: map[int64]bool{}},
 		clock: &vclock{t: start}, path: filepath.Join(dir, "ackd.db"), sink: sink,
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -175,7 +179,7 @@ func (lw *limitWorld) openCount() int {
 // windows allow, or are closed unsent once answered or past their due.
 func TestLimitsBacklog(t *testing.T) {
 	t0 := at("2026-03-02 10:00") // a Monday
-	lw := newLimitWorld(t, t0, func(l *rules.Limits) { l.PerSenderPerHour, l.GlobalPerMinute = 10, 60 })
+	lw := newLimitWorld(t, t0, func(l *config.Limits) { l.PerSenderPerHour, l.GlobalPerMinute = 10, 60 })
 	people := []string{"jane@example.test", "max@example.test", "li@example.test"}
 	const n = 1000
 	for i := range n {
@@ -273,7 +277,7 @@ func TestLimitsBacklog(t *testing.T) {
 // is for; the held mail leaves minute by minute.
 func TestLimitsGlobalPerMinute(t *testing.T) {
 	t0 := at("2026-03-02 10:00")
-	lw := newLimitWorld(t, t0, func(l *rules.Limits) { l.PerSenderPerHour, l.GlobalPerMinute = 10, 60 })
+	lw := newLimitWorld(t, t0, func(l *config.Limits) { l.PerSenderPerHour, l.GlobalPerMinute = 10, 60 })
 	for i := range 150 {
 		lw.newRequest(fmt.Sprintf("person%d@example.test", i), "printer")
 	}
@@ -301,7 +305,7 @@ func TestLimitsGlobalPerMinute(t *testing.T) {
 // staff: per_sender_per_hour does not hold them.
 func TestLimitsEscalationsPerRequest(t *testing.T) {
 	t0 := at("2026-03-02 10:00")
-	lw := newLimitWorld(t, t0, func(l *rules.Limits) {
+	lw := newLimitWorld(t, t0, func(l *config.Limits) {
 		l.PerSenderPerHour, l.GlobalPerMinute, l.EscalationsPerRequestPerDay = 2, 60, 3
 	})
 	o := lw.newRequest("jane@example.test", "printer")
@@ -355,7 +359,7 @@ func TestLimitsEscalationsPerRequest(t *testing.T) {
 // gets their own receipt however many escalations reached them.
 func TestLimitsStaffMailNotPerSender(t *testing.T) {
 	t0 := at("2026-03-02 10:00")
-	lw := newLimitWorld(t, t0, func(l *rules.Limits) { l.PerSenderPerHour, l.GlobalPerMinute = 10, 1000 })
+	lw := newLimitWorld(t, t0, func(l *config.Limits) { l.PerSenderPerHour, l.GlobalPerMinute = 10, 1000 })
 	for i := range 12 {
 		o := lw.newRequest(fmt.Sprintf("person%d@example.test", i), "printer")
 		req := lw.request(o.Ref)
@@ -379,7 +383,7 @@ func TestLimitsStaffMailNotPerSender(t *testing.T) {
 // (48 hours), which only a loop or a flood reaches.
 func TestLimitsRelaysPerRequest(t *testing.T) {
 	t0 := at("2026-03-02 10:00")
-	lw := newLimitWorld(t, t0, func(l *rules.Limits) {
+	lw := newLimitWorld(t, t0, func(l *config.Limits) {
 		l.PerSenderPerHour, l.GlobalPerMinute, l.RelaysPerRequestPerDay = 100, 100, 2
 	})
 	o := lw.newRequest("jane@example.test", "printer")
@@ -417,7 +421,7 @@ func TestLimitsRelaysPerRequest(t *testing.T) {
 // raises one lets held mail go at its next attempt.
 func TestLimitsReload(t *testing.T) {
 	t0 := at("2026-03-02 10:00")
-	lw := newLimitWorld(t, t0, func(l *rules.Limits) { l.PerSenderPerHour, l.GlobalPerMinute = 1, 60 })
+	lw := newLimitWorld(t, t0, func(l *config.Limits) { l.PerSenderPerHour, l.GlobalPerMinute = 1, 60 })
 	lw.newRequest("jane@example.test", "printer")
 	lw.newRequest("jane@example.test", "scanner")
 	if d := lw.drainAt(t0); d.Sent != 1 || d.Held != 1 {
@@ -456,7 +460,7 @@ func (lw *limitWorld) eventsOf(id int64) string {
 // nothing yet.
 func TestLimitsDigest(t *testing.T) {
 	t0 := at("2026-03-02 10:00")
-	lw := newLimitWorld(t, t0, func(l *rules.Limits) { l.PerSenderPerHour = 1 })
+	lw := newLimitWorld(t, t0, func(l *config.Limits) { l.PerSenderPerHour = 1 })
 	for _, s := range []string{"printer", "scanner", "monitor"} {
 		lw.newRequest("jane@example.test", s)
 	}

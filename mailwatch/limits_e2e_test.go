@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailstack"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -36,7 +36,7 @@ func TestE2ELimitsBurst(t *testing.T) {
 	yaml := threadConfig(s, dir, dept, staff, lead, secretFile(t), "{commitment: 3d}")
 	yaml = strings.Replace(yaml, "limits: {per_sender_per_hour: 1000, global_per_minute: 1000}",
 		fmt.Sprintf("limits: {per_sender_per_hour: %d, global_per_minute: 1000}", capPerHour), 1)
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}
@@ -117,7 +117,10 @@ func TestE2ELimitsBurst(t *testing.T) {
 	host, port, _ := net.SplitHostPort(s.SMTPAddr)
 	p, _ := strconv.Atoi(port)
 	smtp := outbox.SMTPConfig{Host: host, Port: p, TLS: outbox.TLSStartTLS, RootCAs: s.CAPool(), Timeout: 10 * time.Second}
-	rt := &mailwatch.Runtime{Config: cfg, Templates: templates.Default()}
+	rt, err := mailwatch.NewRuntime(cfg, templates.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
 	later := func() time.Time { return time.Now().Add(61 * time.Minute) }
 	sender := outbox.NewSender(mailwatch.OutboxQueue(st), smtp, nil, outbox.WithClock(later),
 		outbox.WithGate(mailwatch.NewLimitGate(st, func() *mailwatch.Runtime { return rt })))

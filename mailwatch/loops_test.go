@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch"
@@ -198,7 +199,7 @@ func testRobotLoops(t *testing.T, staffBot bool) {
 	}
 	yaml := fmt.Sprintf("backfill: 1h\nstore: {driver: sqlite, dsn: %s}\nsmtp: {host: %s, port: %d, tls: none}\nhttp: {listen: \"\"}\ndepartments:\n",
 		filepath.Join(dir, "ackd.db"), sink.Host(), sink.Port()) + dept("IT", "it-help@example.test") + dept("HR", "hr@example.test")
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -20,11 +20,11 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/wneessen/go-mail/smtp"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/oauthtest"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/oauth"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -169,7 +169,7 @@ func TestOAuth2DepartmentEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := func(mech string) *oauth.Authenticator {
-		a, err := oauth.ForConfig(&rules.OAuth2Config{Flow: rules.FlowRefreshToken, TokenURL: srv.URL + "/token",
+		a, err := oauth.ForConfig(&config.OAuth2Config{Flow: config.FlowRefreshToken, TokenURL: srv.URL + "/token",
 			ClientID: "desk", RefreshTokenFile: rtFile, Mechanism: mech}, requester, "127.0.0.1", 0, quietLog)
 		if err != nil {
 			t.Fatal(err)
@@ -178,7 +178,7 @@ func TestOAuth2DepartmentEndToEnd(t *testing.T) {
 	}
 
 	t.Run("IMAP login with each mechanism", func(t *testing.T) {
-		for _, mech := range []string{rules.MechXOAuth2, rules.MechOAuthBearer} {
+		for _, mech := range []string{config.MechXOAuth2, config.MechOAuthBearer} {
 			c, err := s.imapLogin(t, alice(mech))
 			if err != nil {
 				t.Fatalf("%s login: %v", mech, err)
@@ -191,8 +191,8 @@ func TestOAuth2DepartmentEndToEnd(t *testing.T) {
 	})
 
 	t.Run("a token for another user is refused", func(t *testing.T) {
-		a, err := oauth.ForConfig(&rules.OAuth2Config{Flow: rules.FlowRefreshToken, TokenURL: srv.URL + "/token",
-			ClientID: "desk", RefreshTokenFile: rtFile, Mechanism: rules.MechXOAuth2}, "mallory@example.test", "127.0.0.1", 0, quietLog)
+		a, err := oauth.ForConfig(&config.OAuth2Config{Flow: config.FlowRefreshToken, TokenURL: srv.URL + "/token",
+			ClientID: "desk", RefreshTokenFile: rtFile, Mechanism: config.MechXOAuth2}, "mallory@example.test", "127.0.0.1", 0, quietLog)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestOAuth2DepartmentEndToEnd(t *testing.T) {
 	t.Run("token server down", func(t *testing.T) {
 		srv.SetDown(true)
 		defer srv.SetDown(false)
-		_, err := s.imapLogin(t, alice(rules.MechXOAuth2))
+		_, err := s.imapLogin(t, alice(config.MechXOAuth2))
 		if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), srv.URL) {
 			t.Fatalf("login with the token server down: err = %v, want the 503 and the token URL", err)
 		}
@@ -230,15 +230,15 @@ departments:
       default: {commitment: 3d}
     rules:
       - {name: password, match: {subject: [password]}, category: default}
-`, filepath.Join(dir, "ackd.db"), smtpHost, smtpPort, s.caFile, dept, rules.MechXOAuth2,
-		dept, imapHost, imapPort, s.caFile, dept, rules.MechOAuthBearer)
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(cfgYAML))
+`, filepath.Join(dir, "ackd.db"), smtpHost, smtpPort, s.caFile, dept, config.MechXOAuth2,
+		dept, imapHost, imapPort, s.caFile, dept, config.MechOAuthBearer)
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(cfgYAML))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	dm := runOAuthDaemon(t, cfg)
 
-	reader := alice(rules.MechXOAuth2)
+	reader := alice(config.MechXOAuth2)
 	ask := func(subject string) {
 		raw := []byte("From: Alice <" + requester + ">\r\nTo: " + dept + "\r\nSubject: " + subject +
 			"\r\nMessage-ID: <" + freshAddress("req") + ">\r\nDate: " + time.Now().Format(time.RFC1123Z) +
@@ -259,7 +259,7 @@ departments:
 	// one, authenticated before the revocation, would carry it instead.)
 	for i, spoil := range []func(){srv.RevokeAll, srv.ExpireAll} {
 		spoil()
-		reader = alice(rules.MechXOAuth2) // the test's own client does not retry
+		reader = alice(config.MechXOAuth2) // the test's own client does not retry
 		ask(fmt.Sprintf("password again %d", i))
 		s.waitInbox(t, reader, i+2)
 	}
@@ -270,7 +270,7 @@ departments:
 	// A token server clock an hour off changes nothing: ackd counts expiry
 	// from expires_in on its own clock.
 	srv.SetSkew(time.Hour)
-	if c, err := s.imapLogin(t, alice(rules.MechOAuthBearer)); err != nil {
+	if c, err := s.imapLogin(t, alice(config.MechOAuthBearer)); err != nil {
 		t.Errorf("login with the token server's clock an hour ahead: %v", err)
 	} else {
 		c.Close()
@@ -282,7 +282,7 @@ departments:
 
 // runOAuthDaemon runs the daemon on cfg with a fresh store until the test
 // ends and returns it; with -v it logs at debug level.
-func runOAuthDaemon(t *testing.T, cfg *rules.Config) *mailwatch.Daemon {
+func runOAuthDaemon(t *testing.T, cfg *config.Config) *mailwatch.Daemon {
 	t.Helper()
 	st, err := store.Open(t.Context(), "sqlite", cfg.Store.DSN)
 	if err != nil {

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/oauthtest"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/oauth"
-	"github.com/ackd/ackd/rules"
 )
 
 // TestGoogleServiceAccountEndToEnd runs a department the way a Google
@@ -36,8 +36,8 @@ func TestGoogleServiceAccountEndToEnd(t *testing.T) {
 	if err := oauth.WriteRefreshToken(rtFile, srv.IssueRefreshToken(requester)); err != nil {
 		t.Fatal(err)
 	}
-	reader, err := oauth.ForConfig(&rules.OAuth2Config{Provider: rules.ProviderGoogle, Flow: rules.FlowRefreshToken, TokenURL: srv.URL + "/token",
-		ClientID: "desktop.apps.googleusercontent.com", RefreshTokenFile: rtFile, Mechanism: rules.MechXOAuth2}, requester, "127.0.0.1", 0, quietLog)
+	reader, err := oauth.ForConfig(&config.OAuth2Config{Provider: config.ProviderGoogle, Flow: config.FlowRefreshToken, TokenURL: srv.URL + "/token",
+		ClientID: "desktop.apps.googleusercontent.com", RefreshTokenFile: rtFile, Mechanism: config.MechXOAuth2}, requester, "127.0.0.1", 0, quietLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +61,11 @@ departments:
     rules:
       - {name: password, match: {subject: [password]}, category: default}
 `, filepath.Join(dir, "ackd.db"), smtpHost, smtpPort, s.caFile, dept, dept, imapHost, imapPort, s.caFile, dept)
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(cfgYAML))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(cfgYAML))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	if o := cfg.Departments[0].IMAP.OAuth2; o.Mechanism != rules.MechXOAuth2 || o.Scopes[0] != "https://mail.google.com/" {
+	if o := cfg.Departments[0].IMAP.OAuth2; o.Mechanism != config.MechXOAuth2 || o.Scopes[0] != "https://mail.google.com/" {
 		t.Fatalf("google preset: mechanism %q scopes %v", o.Mechanism, o.Scopes)
 	}
 	if w := mailwatch.SecretWarnings(cfg); len(w) != 0 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/lifecycle"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/parse"
@@ -19,17 +20,30 @@ import (
 	"github.com/ackd/ackd/templates"
 )
 
-// Runtime is the configuration in force: rules and templates that were
-// validated together. A reload swaps the whole value.
+// Runtime is the configuration in force: the config, its rules compiled
+// and templates that were validated together. A reload swaps the whole
+// value.
 type Runtime struct {
-	Config    *rules.Config
+	Config *config.Config
+	// Rules are Config's rules compiled; a nil Set matches no rule, so
+	// every message goes to the default category.
+	Rules     *rules.Set
 	Templates *templates.Set
+}
+
+// NewRuntime compiles cfg's rules and pairs them with cfg and tpl.
+func NewRuntime(cfg *config.Config, tpl *templates.Set) (*Runtime, error) {
+	set, err := rules.Compile(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("compile rules: %w", err)
+	}
+	return &Runtime{Config: cfg, Rules: set, Templates: tpl}, nil
 }
 
 // Department returns the department whose Key is key, or nil. A
 // department's display name is accepted too, for callers that hold one
 // (tests, the command line); the store is only ever given the Key.
-func (rt *Runtime) Department(key string) *rules.Department {
+func (rt *Runtime) Department(key string) *config.Department {
 	if d := rt.Config.DepartmentByKey(key); d != nil {
 		return d
 	}
@@ -89,12 +103,12 @@ func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time,
 
 // tooOld says whether a message that arrived at at is older than the
 // department's max_age, and the reason recorded with it.
-func (p *Processor) tooOld(dept *rules.Department, at time.Time) (string, bool) {
+func (p *Processor) tooOld(dept *config.Department, at time.Time) (string, bool) {
 	if !dept.TooOld(at, p.now()) {
 		return "", false
 	}
 	return fmt.Sprintf("arrived %s, more than max_age (%s) ago: ackd sends no mail about it",
-		at.Format(time.RFC3339), rules.FormatAge(dept.MaxAgeOrDefault())), true
+		at.Format(time.RFC3339), config.FormatAge(dept.MaxAgeOrDefault())), true
 }
 
 // composeTime is the Date of mail composed now: the clock's reading, not
@@ -203,7 +217,7 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	if why, old := p.tooOld(dept, at); old {
 		return skip(key, m, rules.RefuseTooOld, why)
 	}
-	d := dept.Decide(m, at)
+	d := rt.Rules.Decide(dept, m, at)
 	if !d.Reply && machineRefusal(d.Refusal) {
 		// A staff member's out-of-office on a request's thread is kept
 		// on it (never an answer, never relayed); any other robot is
@@ -272,7 +286,7 @@ func parseRefusal(err error) rules.Refusal {
 // a lead or the department's own address is on. Only auto-reply refusals
 // count: ackd's own mail, bounces, lists and other departments stay
 // skipped.
-func (p *Processor) staffAutoReply(ctx context.Context, dept *rules.Department, m *rules.Message, refusal rules.Refusal) (store.Request, bool, error) {
+func (p *Processor) staffAutoReply(ctx context.Context, dept *config.Department, m *rules.Message, refusal rules.Refusal) (store.Request, bool, error) {
 	switch refusal {
 	case rules.RefuseAutoSubmitted, rules.RefuseAutoReply, rules.RefuseSuppress, rules.RefusePrecedence,
 		rules.RefuseNullReturnPath, rules.RefuseHeuristic:
@@ -325,7 +339,7 @@ func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Messag
 // receipt renders and composes the receipt for a new request. It runs
 // inside the store's transaction, so the Message-ID it fixes is the one
 // that will be sent, however often the sender retries.
-func (p *Processor) receipt(rt *Runtime, dept *rules.Department, m *rules.Message, d rules.Decision, ref string, now time.Time) ([]store.NewMail, error) {
+func (p *Processor) receipt(rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, ref string, now time.Time) ([]store.NewMail, error) {
 	loc := dept.Calendar.Location()
 	r, err := rt.Templates.Receipt(templates.Receipt{
 		Department:        dept.Name,
@@ -402,7 +416,7 @@ func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // recipientsOf lists the other addresses a new request was written to: its
 // To and Cc without the department's own addresses and the requester.
-func recipientsOf(d *rules.Department, m *rules.Message) []string {
+func recipientsOf(d *config.Department, m *rules.Message) []string {
 	var out []string
 	for _, list := range [][]rules.Address{m.To, m.Cc} {
 		for _, a := range list {
@@ -433,11 +447,11 @@ type authority struct {
 // trusted Authentication-Results show positive, aligned authentication.
 // A subject tag never proves anything, and trusted results that say the
 // sender was forged outweigh a reference.
-func (p *Processor) proveAuthor(ctx context.Context, d *rules.Department, req store.Request, m *rules.Message, fromSent bool) (authority, error) {
+func (p *Processor) proveAuthor(ctx context.Context, d *config.Department, req store.Request, m *rules.Message, fromSent bool) (authority, error) {
 	if fromSent {
 		return authority{proven: true, how: "from the department's Sent mailbox"}, nil
 	}
-	if why, forged := d.AuthFailure(m); forged {
+	if why, forged := rules.AuthFailure(d, m); forged {
 		return authority{how: why}, nil
 	}
 	refs := append(slices.Clone(m.InReplyTo), m.References...)
@@ -455,7 +469,7 @@ func (p *Processor) proveAuthor(ctx context.Context, d *rules.Department, req st
 			return authority{proven: true, how: "replies to ackd's " + ml.Kind + " " + ml.MessageID}, nil
 		}
 	}
-	how, ok := d.AuthProof(m)
+	how, ok := rules.AuthProof(d, m)
 	if ok {
 		return authority{proven: true, how: how}, nil
 	}
@@ -504,7 +518,7 @@ func (p *Processor) noticedRecently(ctx context.Context, req store.Request, addr
 // the version read, stepping again if the request changed meanwhile (the
 // scheduler may have fired a step). Mail from the INBOX and from the Sent
 // mailbox (fromSent) both come this way.
-func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *rules.Department, req store.Request, m *rules.Message, f Fetched, key string, at time.Time, fromSent bool) (Outcome, error) {
+func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Department, req store.Request, m *rules.Message, f Fetched, key string, at time.Time, fromSent bool) (Outcome, error) {
 	for attempt := 0; ; attempt++ {
 		life := toLife(req)
 		ev := &lifecycle.Message{From: m.From, Role: lifecycle.RoleOf(dept, life, m.From.Address), FromSent: fromSent,

@@ -17,6 +17,7 @@ import (
 
 	gomail "github.com/emersion/go-message/mail"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/mailstack"
 	"github.com/ackd/ackd/internal/smtpsink"
@@ -206,7 +207,7 @@ type deployment struct {
 	b          backend
 	dept       string
 	requesters []string
-	cfg        *rules.Config
+	cfg        *config.Config
 	dbPath     string
 	cancel     context.CancelFunc
 	done       chan error
@@ -238,7 +239,7 @@ departments:
         match: {subject: [password, locked out]}
         category: access
 `, filepath.Join(dir, "ackd.db"), smtp, dept, imap, reqs[3], domain, domain)
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}

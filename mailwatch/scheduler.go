@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/lifecycle"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // Scheduler fires what the clock owes open requests: escalation steps
@@ -202,7 +202,7 @@ func (s *Scheduler) fire(ctx context.Context, rt *Runtime, r store.Request, now 
 // wake-ups were stored are due at once) and after a reload (a ladder or a
 // calendar changed). It reads each open request once, holding one page.
 func (s *Scheduler) rewake(ctx context.Context, rt *Runtime) error {
-	mine := map[string]*rules.Department{}
+	mine := map[string]*config.Department{}
 	for _, key := range s.departments(rt) {
 		mine[key] = rt.Department(key)
 	}

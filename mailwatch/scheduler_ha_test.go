@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -104,7 +104,7 @@ func TestDigesterOnlyOwnedDepartments(t *testing.T) {
 	}
 	defer st.Close()
 	it, hr := digestDept(t, "IT", false), digestDept(t, "HR", false)
-	rt := &Runtime{Config: &rules.Config{Departments: []*rules.Department{it, hr}}, Templates: templates.Default()}
+	rt := &Runtime{Config: &config.Config{Departments: []*config.Department{it, hr}}, Templates: templates.Default()}
 	var owned sync.Map
 	now := time.Date(2026, 3, 13, 9, 0, 0, 0, time.UTC) // a Friday, after 08:30
 	g := NewDigester(st, func() *Runtime { return rt }, func() time.Time { return now }, nil, slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // countingStore counts the requests a scheduler reads, by query.
@@ -94,7 +94,7 @@ func TestSchedulerReplansAfterReload(t *testing.T) {
 	if _, next := w.tick(at("2026-12-01 10:30")); !next.Equal(at("2026-12-01 12:00")) {
 		t.Fatalf("next wake-up %v, want 12:00 (50%% of 4h)", next.In(berlin))
 	}
-	cfg, err := rules.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(
 		strings.Replace(lifecycleConfig, "{at: 50%, to: staff}", "{at: 25%, to: staff}", 1)))
 	if err != nil {
 		t.Fatal(err)

@@ -5,17 +5,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/oauthtest"
 	"github.com/ackd/ackd/mailwatch"
-	"github.com/ackd/ackd/rules"
 )
 
 // TestSecretWarningsOAuth2KeyFile checks that a world-readable client key
 // is reported by `ackd check` and at start, and a 0600 one is not.
 func TestSecretWarningsOAuth2KeyFile(t *testing.T) {
 	certFile, keyFile, _ := oauthtest.WriteCertificate(t, t.TempDir(), "ackd", oauthtest.ECDSA)
-	oc := &rules.OAuth2Config{Flow: rules.FlowClientCredentials, ClientCertificateFile: certFile, ClientKeyFile: keyFile}
-	cfg := &rules.Config{Departments: []*rules.Department{{Name: "IT"}}}
+	oc := &config.OAuth2Config{Flow: config.FlowClientCredentials, ClientCertificateFile: certFile, ClientKeyFile: keyFile}
+	cfg := &config.Config{Departments: []*config.Department{{Name: "IT"}}}
 	cfg.Departments[0].IMAP.OAuth2 = oc
 	if w := mailwatch.SecretWarnings(cfg); len(w) != 0 {
 		t.Errorf("key file 0600: warnings %q; want none", w)
@@ -34,8 +34,8 @@ func TestSecretWarningsOAuth2KeyFile(t *testing.T) {
 func TestSecretWarningsServiceAccountKey(t *testing.T) {
 	srv := oauthtest.StartAs(t, "127.0.0.1:0", oauthtest.Google)
 	keyFile, _ := srv.AddServiceAccount(t, t.TempDir(), "ackd", "example.test", "https://mail.google.com/")
-	cfg := &rules.Config{}
-	cfg.SMTP.OAuth2 = &rules.OAuth2Config{Flow: rules.FlowServiceAccount, ServiceAccountKeyFile: keyFile}
+	cfg := &config.Config{}
+	cfg.SMTP.OAuth2 = &config.OAuth2Config{Flow: config.FlowServiceAccount, ServiceAccountKeyFile: keyFile}
 	if w := mailwatch.SecretWarnings(cfg); len(w) != 0 {
 		t.Errorf("key file 0600: warnings %q; want none", w)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailstack"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -134,7 +135,7 @@ func newTeamEnv(t *testing.T, s *mailstack.Stack, category, extra string) *teamE
 	dept, alice, bob, lead := s.NewAddress(t, "dept"), s.NewAddress(t, "alice"), s.NewAddress(t, "bob"), s.NewAddress(t, "lead")
 	dir := t.TempDir()
 	yaml := threadConfig(s, dir, dept, alice+", "+bob, lead, secretFile(t), category) + extra
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatalf("test config: %v\n%s", err, yaml)
 	}

@@ -19,6 +19,7 @@ import (
 
 	gomail "github.com/emersion/go-message/mail"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailstack"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -80,7 +81,7 @@ func newThreadEnv(t *testing.T, s *mailstack.Stack, category string) *threadEnv 
 	t.Helper()
 	dept, staff, lead := s.NewAddress(t, "dept"), s.NewAddress(t, "staff"), s.NewAddress(t, "lead")
 	dir := t.TempDir()
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(threadConfig(s, dir, dept, staff, lead, secretFile(t), category)))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(threadConfig(s, dir, dept, staff, lead, secretFile(t), category)))
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}

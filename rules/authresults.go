@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/ackd/ackd/config"
 	"github.com/emersion/go-msgauth/authres"
 )
 
@@ -240,7 +241,7 @@ func aligned(d, from string) bool {
 // authserv_id is configured, the topmost one naming that server (fields
 // further down may have been written by the sender). err is the field's
 // parse error; its results before the error are kept.
-func (d *Department) authResultsFor(m *Message) (ar AuthResults, found bool, err error) {
+func authResultsFor(d *config.Department, m *Message) (ar AuthResults, found bool, err error) {
 	for _, v := range m.Values("Authentication-Results") {
 		ar, err := ParseAuthResults(v)
 		if d.AuthservID == "" {
@@ -257,11 +258,11 @@ func (d *Department) authResultsFor(m *Message) (ar AuthResults, found bool, err
 // and the trusted field says the message's sender was forged; reason names
 // the server and the result. It does not look at the From address: staff
 // commands use it for any sender.
-func (d *Department) AuthFailure(m *Message) (reason string, failed bool) {
+func AuthFailure(d *config.Department, m *Message) (reason string, failed bool) {
 	if d == nil || m == nil || !d.TrustAuthenticationResults {
 		return "", false
 	}
-	ar, found, _ := d.authResultsFor(m)
+	ar, found, _ := authResultsFor(d, m)
 	if !found {
 		return "", false
 	}
@@ -284,7 +285,7 @@ func (d *Department) AuthFailure(m *Message) (reason string, failed bool) {
 // field may be one the sender wrote, which is enough to refuse a receipt
 // but never to grant authority. A missing or unreadable field proves
 // nothing. how says which result proved it, or why nothing did.
-func (d *Department) AuthProof(m *Message) (how string, ok bool) {
+func AuthProof(d *config.Department, m *Message) (how string, ok bool) {
 	switch {
 	case d == nil || m == nil:
 		return "no message", false
@@ -294,7 +295,7 @@ func (d *Department) AuthProof(m *Message) (how string, ok bool) {
 		return "no authserv_id is configured", false
 	}
 	server := oneLine(strings.ToLower(d.AuthservID))
-	ar, found, err := d.authResultsFor(m)
+	ar, found, err := authResultsFor(d, m)
 	switch {
 	case !found:
 		return "no Authentication-Results from " + server, false
@@ -309,7 +310,7 @@ func (d *Department) AuthProof(m *Message) (how string, ok bool) {
 // own: the department's, an alias's, a staff member's or lead's, or a
 // domain an allowed_senders pattern names ("*@example.test"). Forging
 // those is how a phisher borrows the help desk's trust.
-func (d *Department) internalLooking(from string) bool {
+func internalLooking(d *config.Department, from string) bool {
 	_, dom, ok := strings.Cut(strings.ToLower(from), "@")
 	if !ok || dom == "" {
 		return false
@@ -335,11 +336,11 @@ func (d *Department) internalLooking(from string) bool {
 
 // authRefusal refuses a receipt to an internal-looking From whose trusted
 // Authentication-Results say it was forged.
-func (d *Department) authRefusal(m *Message, from string) (refusal, bool) {
-	if !d.internalLooking(from) {
+func authRefusal(d *config.Department, m *Message, from string) (refusal, bool) {
+	if !internalLooking(d, from) {
 		return refusal{}, false
 	}
-	why, failed := d.AuthFailure(m)
+	why, failed := AuthFailure(d, m)
 	if !failed {
 		return refusal{}, false
 	}

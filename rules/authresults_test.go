@@ -1,9 +1,12 @@
 package rules
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ackd/ackd/config"
 )
 
 // Header values as real servers write them (folding removed as the parser
@@ -73,12 +76,12 @@ func TestParseAuthResults(t *testing.T) {
 	}
 }
 
-func authDept(trust bool, authserv string) *Department {
-	return &Department{
+func authDept(trust bool, authserv string) *config.Department {
+	return &config.Department{
 		Name: "IT", Address: "it-help@example.test",
 		Staff:                      []string{"alice@example.test"},
 		AllowedSenders:             []string{"*@example.test", "*@partner.example.org"},
-		Categories:                 map[string]*Category{DefaultCategory: {Name: DefaultCategory}},
+		Categories:                 map[string]*config.Category{DefaultCategory: {Name: DefaultCategory}},
 		TrustAuthenticationResults: trust, AuthservID: authserv,
 	}
 }
@@ -135,7 +138,7 @@ func TestDecideAuthenticationResults(t *testing.T) {
 			if tt.from == "bob@partner.example.org" {
 				d.AllowedSenders = append(d.AllowedSenders, "bob@partner.example.org")
 			}
-			dec := d.Decide(authMsg(tt.from, tt.ar...), at)
+			dec := decide(d, authMsg(tt.from, tt.ar...), at)
 			if tt.from == "someone@elsewhere.example" {
 				// Outside allowed_senders anyway; the auth check must not
 				// be what refused it.
@@ -163,19 +166,19 @@ func TestDecideAuthenticationResults(t *testing.T) {
 
 func TestAuthFailureForStaff(t *testing.T) {
 	d := authDept(true, "")
-	if _, bad := d.AuthFailure(authMsg("alice@example.test", arGmailPass)); bad {
+	if _, bad := AuthFailure(d, authMsg("alice@example.test", arGmailPass)); bad {
 		t.Errorf("passing staff mail reported as failed")
 	}
-	why, bad := d.AuthFailure(authMsg("alice@example.test", arMicrosoftFail))
+	why, bad := AuthFailure(d, authMsg("alice@example.test", arMicrosoftFail))
 	if !bad || !strings.Contains(why, "dmarc=fail") {
 		t.Errorf("AuthFailure = %q, %v; want a dmarc=fail failure", why, bad)
 	}
 	d.TrustAuthenticationResults = false
-	if _, bad := d.AuthFailure(authMsg("alice@example.test", arMicrosoftFail)); bad {
+	if _, bad := AuthFailure(d, authMsg("alice@example.test", arMicrosoftFail)); bad {
 		t.Errorf("AuthFailure reports failure with trust off")
 	}
-	var nilDept *Department
-	if _, bad := nilDept.AuthFailure(authMsg("alice@example.test", arMicrosoftFail)); bad {
+	var nilDept *config.Department
+	if _, bad := AuthFailure(nilDept, authMsg("alice@example.test", arMicrosoftFail)); bad {
 		t.Errorf("nil department reports failure")
 	}
 }
@@ -279,14 +282,14 @@ func TestAuthProof(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := authDept(tt.trust, tt.authserv)
-			how, ok := d.AuthProof(authMsg(tt.from, tt.ar...))
+			how, ok := AuthProof(d, authMsg(tt.from, tt.ar...))
 			if ok != tt.proven || !strings.Contains(how, tt.why) {
 				t.Errorf("AuthProof = %q, %v; want %v and a reason naming %q", how, ok, tt.proven, tt.why)
 			}
 		})
 	}
-	var nilDept *Department
-	if _, ok := nilDept.AuthProof(authMsg("alice@example.test", ar("dmarc=pass"))); ok {
+	var nilDept *config.Department
+	if _, ok := AuthProof(nilDept, authMsg("alice@example.test", ar("dmarc=pass"))); ok {
 		t.Errorf("nil department proves a mail")
 	}
 }
@@ -309,9 +312,9 @@ departments:
 		t.Fatal(probs)
 	}
 	d := cfg.Departments[0]
-	if d.Assignable != nil || !d.MayAssign("Alice@Example.test") || !d.MayAssign("lead@example.test") || d.MayAssign("bob@example.test") {
+	if d.Assignable != nil || !MayAssign(d, "Alice@Example.test") || !MayAssign(d, "lead@example.test") || MayAssign(d, "bob@example.test") {
 		t.Errorf("default: assignable %q, staff/lead/other = %v %v %v", d.Assignable,
-			d.MayAssign("Alice@Example.test"), d.MayAssign("lead@example.test"), d.MayAssign("bob@example.test"))
+			MayAssign(d, "Alice@Example.test"), MayAssign(d, "lead@example.test"), MayAssign(d, "bob@example.test"))
 	}
 	cfg, probs = configProblems(t, "/etc/ackd/config.yaml", []byte(base+`    assignable: ["*@Contractor.example", "tom@partner.example"]`+"\n"))
 	if len(probs) > 0 {
@@ -320,7 +323,7 @@ departments:
 	d = cfg.Departments[0]
 	for addr, want := range map[string]bool{"ann@contractor.example": true, "tom@partner.example": true,
 		"tim@partner.example": false, "x@evil.example": false, "": false} {
-		if got := d.MayAssign(addr); got != want {
+		if got := MayAssign(d, addr); got != want {
 			t.Errorf("MayAssign(%q) = %v, want %v", addr, got, want)
 		}
 	}
@@ -331,34 +334,14 @@ departments:
 	}
 }
 
-func TestAuthorityWarnings(t *testing.T) {
-	tests := []struct {
-		name       string
-		trust      bool
-		authserv   string
-		assignable []string
-		want       []string // substrings, one per warning
-	}{
-		{"defaults", false, "", nil, nil},
-		{"trust with authserv_id", true, "mx.example.test", []string{"*@contractor.example"}, nil},
-		{"trust without authserv_id", true, "", nil, []string{"trust_authentication_results without authserv_id"}},
-		{"authserv_id without trust", false, "mx.example.test", nil, []string{"authserv_id has no effect"}},
-		{"assignable anyone", true, "mx.example.test", []string{"*"}, []string{`assignable "*"`}},
-		{"assignable any domain", true, "mx.example.test", []string{"*@*", "bob@*.example"}, []string{`assignable "*@*"`}},
+// configProblems loads a config as the daemon does and returns its
+// problems; the config is nil when there are any.
+func configProblems(t *testing.T, file string, data []byte) (*config.Config, config.Problems) {
+	t.Helper()
+	cfg, _, err := Parse(file, data)
+	var ps config.Problems
+	if err != nil && !errors.As(err, &ps) {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := authDept(tt.trust, tt.authserv)
-			d.Assignable = tt.assignable
-			got := (&Config{Departments: []*Department{d}}).AuthorityWarnings()
-			if len(got) != len(tt.want) {
-				t.Fatalf("warnings %q, want %d", got, len(tt.want))
-			}
-			for i, w := range tt.want {
-				if !strings.Contains(got[i], w) || !strings.Contains(got[i], `department "IT"`) {
-					t.Errorf("warning %q does not name the department and %q", got[i], w)
-				}
-			}
-		})
-	}
+	return cfg, ps
 }

@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/corpus"
 	"github.com/ackd/ackd/rules"
 )
@@ -58,14 +59,14 @@ func benchRules(n int) string {
 	return b.String()
 }
 
-func compileBenchRules(b *testing.B, n int) []*rules.Rule {
+func compileBenchRules(b *testing.B, n int) []*config.Rule {
 	b.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(benchRules(n)), &doc); err != nil {
 		b.Fatalf("bench rules yaml: %v", err)
 	}
 	list := doc.Content[0].Content[1]
-	out := make([]*rules.Rule, 0, len(list.Content))
+	out := make([]*config.Rule, 0, len(list.Content))
 	for _, item := range list.Content {
 		var name, cat string
 		var match *yaml.Node
@@ -79,11 +80,7 @@ func compileBenchRules(b *testing.B, n int) []*rules.Rule {
 				match = item.Content[i+1]
 			}
 		}
-		m, ps := rules.CompileMatcher(match, "bench.yaml")
-		if len(ps) > 0 {
-			b.Fatalf("compile %s: %v", name, ps)
-		}
-		out = append(out, &rules.Rule{Name: name, Category: cat, Match: m})
+		out = append(out, &config.Rule{Name: name, Category: cat, Match: match})
 	}
 	return out
 }
@@ -91,10 +88,14 @@ func compileBenchRules(b *testing.B, n int) []*rules.Rule {
 func BenchmarkDecide(b *testing.B) {
 	files := corpus.Files(b, "requests")
 	msgs := make([]*rules.Message, 0, len(files))
-	depts := make([]*rules.Department, 0, len(files))
+	depts := make([]*config.Department, 0, len(files))
 	rs := compileBenchRules(b, 200)
 	if len(rs) != 200 {
 		b.Fatalf("compiled %d rules", len(rs))
+	}
+	set, err := rules.Compile(&config.Config{File: "bench.yaml", Departments: []*config.Department{{Rules: rs}}})
+	if err != nil {
+		b.Fatalf("compile: %v", err)
 	}
 	// Only messages that reach the rules are timed: refused ones stop
 	// early and would flatter the figure.
@@ -103,7 +104,7 @@ func BenchmarkDecide(b *testing.B) {
 		m := parseFile(b, f)
 		d, _ := corpusDept(m)
 		d.Rules = rs
-		dec := d.Decide(m, corpusArrival)
+		dec := set.Decide(d, m, corpusArrival)
 		if !dec.Reply {
 			refused++
 			continue
@@ -121,7 +122,7 @@ func BenchmarkDecide(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		k := n % len(msgs)
-		depts[k].Decide(msgs[k], corpusArrival)
+		set.Decide(depts[k], msgs[k], corpusArrival)
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "decisions/s")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/corpus"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/rules"
@@ -22,7 +23,7 @@ var corpusArrival = time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)
 // address is the first recipient that is not also the sender: many fixtures
 // were mailed to oneself, and a department must never answer its own
 // address. It returns "" as the address when every recipient is a sender.
-func corpusDept(m *rules.Message) (*rules.Department, bool) {
+func corpusDept(m *rules.Message) (*config.Department, bool) {
 	addr := recipient(m)
 	self := addr == ""
 	if self {
@@ -31,12 +32,12 @@ func corpusDept(m *rules.Message) (*rules.Department, bool) {
 	if addr == "" {
 		addr = "it-help@example.test"
 	}
-	return &rules.Department{
+	return &config.Department{
 		Name:           "Corpus Desk",
 		Address:        addr,
 		AllowedSenders: []string{"*"},
 		Calendar:       &calendar.Calendar{},
-		Categories: map[string]*rules.Category{
+		Categories: map[string]*config.Category{
 			"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}},
 		},
 	}, self && addr != "it-help@example.test"
@@ -44,7 +45,16 @@ func corpusDept(m *rules.Message) (*rules.Department, bool) {
 
 func decideCorpus(m *rules.Message) (rules.Decision, bool) {
 	d, self := corpusDept(m)
-	return d.Decide(m, corpusArrival), self
+	return decide(d, m), self
+}
+
+// decide judges m by d's rules, compiled as the daemon compiles them.
+func decide(d *config.Department, m *rules.Message) rules.Decision {
+	s, err := rules.Compile(&config.Config{Departments: []*config.Department{d}})
+	if err != nil {
+		panic("test rules do not compile: " + err.Error())
+	}
+	return s.Decide(d, m, corpusArrival)
 }
 
 // recipients are the message's To, Cc, Delivered-To and X-Original-To
@@ -182,12 +192,12 @@ var requestExceptions = map[string]struct {
 }
 
 func TestCorpusRequests(t *testing.T) {
-	dept := &rules.Department{
+	dept := &config.Department{
 		Name:           "Corpus Desk",
 		Address:        corpusDeptAddress,
 		AllowedSenders: []string{"*"},
 		Calendar:       &calendar.Calendar{},
-		Categories: map[string]*rules.Category{
+		Categories: map[string]*config.Category{
 			"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}},
 		},
 	}
@@ -202,7 +212,7 @@ func TestCorpusRequests(t *testing.T) {
 				t.Errorf("content heuristic refuses a person: %s", reason)
 			}
 			m.Header["Delivered-To"] = append(m.Header["Delivered-To"], corpusDeptAddress)
-			d := dept.Decide(m, corpusArrival)
+			d := decide(dept, m)
 			if ex, ok := requestExceptions[name]; ok {
 				if d.Refusal != ex.refusal {
 					t.Errorf("listed as an exception (%s, %s) but got %q (%s); update requestExceptions", ex.refusal, ex.why, d.Refusal, d.Reason)

@@ -1,21 +1,27 @@
 package rules
 
-import "time"
+import (
+	"time"
+
+	"github.com/ackd/ackd/config"
+)
 
 // DefaultCategory catches every message no rule matched.
-const DefaultCategory = "default"
+const DefaultCategory = config.DefaultCategory
 
-// Decide judges one message that arrived in the department's mailbox at
+// Decide judges one message that arrived in department d's mailbox at
 // `at` (IMAP INTERNALDATE): loop protection first, then content
-// heuristics, then the rules in order (the first match wins), else the
-// default category. It is pure: no I/O, no clock, no state.
-func (d *Department) Decide(m *Message, at time.Time) Decision {
+// heuristics, then d's rules in order, as compiled in s (the first match
+// wins), else the default category. A rule s does not hold (a Department
+// built after Compile) matches nothing. It is pure: no I/O, no clock, no
+// state.
+func (s *Set) Decide(d *config.Department, m *Message, at time.Time) Decision {
 	dec := Decision{Department: d.Name, ReceivedAt: at}
 	if m == nil {
 		dec.Refusal, dec.Reason = RefuseNoMessage, "no message"
 		return dec
 	}
-	if r, ok := d.refuse(m); ok {
+	if r, ok := refuse(d, m); ok {
 		dec.Refusal, dec.Reason = r.code, r.reason
 		return dec
 	}
@@ -28,14 +34,15 @@ func (d *Department) Decide(m *Message, at time.Time) Decision {
 	catName := DefaultCategory
 	dec.Reason = "no rule matched: default category"
 	for _, r := range d.Rules {
-		if r == nil || r.Match == nil {
+		match := s.matcher(r)
+		if match == nil {
 			continue
 		}
 		var hit bool
-		if c, ok := r.Match.(*compiled); ok {
+		if c, ok := match.(*compiled); ok {
 			hit = c.root.eval(v)
 		} else {
-			hit = r.Match.Match(m)
+			hit = match.Match(m)
 		}
 		if hit {
 			dec.Rule, catName = r.Name, r.Category
@@ -60,4 +67,12 @@ func (d *Department) Decide(m *Message, at time.Time) Decision {
 		dec.DueAt = d.Calendar.Due(at, dec.Commitment)
 	}
 	return dec
+}
+
+// matcher returns r's compiled clause, or nil.
+func (s *Set) matcher(r *config.Rule) Matcher {
+	if s == nil || r == nil {
+		return nil
+	}
+	return s.match[r]
 }

@@ -7,31 +7,48 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
+	"gopkg.in/yaml.v3"
 )
 
 var arrival = time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)
 
-func testDept(t *testing.T, rules ...*Rule) *Department {
+func testDept(t *testing.T, rules ...*config.Rule) *config.Department {
 	t.Helper()
-	return &Department{
+	return &config.Department{
 		Name:           "IT Help Desk",
 		Address:        "it-help@example.test",
 		Aliases:        []string{"helpdesk@example.test"},
 		AllowedSenders: []string{"*@example.test", "*@hr.example.test", "partner@extern.example"},
 		Calendar:       &calendar.Calendar{},
-		Categories: map[string]*Category{
+		Categories: map[string]*config.Category{
 			"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}},
 			"access":  {Name: "access", Commitment: calendar.Commitment{Business: 4 * time.Hour}},
 			"print":   {Name: "print", Commitment: calendar.Commitment{Days: 1}},
 		},
 		Rules:  rules,
-		others: []string{"payroll@example.test", "facilities@example.test"},
+		Others: []string{"payroll@example.test", "facilities@example.test"},
 	}
 }
 
-func rule(t *testing.T, name, category, src string) *Rule {
+func rule(t *testing.T, name, category, src string) *config.Rule {
 	t.Helper()
-	return &Rule{Name: name, Category: category, Match: mustCompile(t, src)}
+	mustCompile(t, src) // a bad clause fails here, with its problems
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatalf("yaml %q: %v", src, err)
+	}
+	return &config.Rule{Name: name, Category: category, Match: doc.Content[0]}
+}
+
+// decide compiles d's rules and has them judge m, as the daemon does
+// with a loaded config.
+func decide(d *config.Department, m *Message, at time.Time) Decision {
+	s, err := Compile(&config.Config{File: "rules.yaml", Departments: []*config.Department{d}})
+	if err != nil {
+		panic("test rules do not compile: " + err.Error())
+	}
+	return s.Decide(d, m, at)
 }
 
 // person is a message every check lets through.
@@ -162,7 +179,7 @@ func TestRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := person()
 			tc.edit(m)
-			got := d.Decide(m, arrival)
+			got := decide(d, m, arrival)
 			if got.Refusal != tc.code {
 				t.Fatalf("Refusal = %q (%s), want %q", got.Refusal, got.Reason, tc.code)
 			}
@@ -201,7 +218,7 @@ func TestAllowedSenders(t *testing.T) {
 			d.AllowedSenders = tc.allowed
 			m := person()
 			m.From.Address = tc.from
-			got := d.Decide(m, arrival)
+			got := decide(d, m, arrival)
 			if got.Reply != tc.want {
 				t.Errorf("Reply = %v (%s), want %v", got.Reply, got.Reason, tc.want)
 			}
@@ -267,7 +284,7 @@ func TestHeuristics(t *testing.T) {
 			for i := 0; i+1 < len(tc.headers); i += 2 {
 				m.Header[tc.headers[i]] = []string{tc.headers[i+1]}
 			}
-			got := d.Decide(m, arrival)
+			got := decide(d, m, arrival)
 			if tc.refuse {
 				if got.Refusal != RefuseHeuristic || !strings.Contains(got.Reason, tc.reason) {
 					t.Errorf("got %q %q, want heuristic refusal naming %q", got.Refusal, got.Reason, tc.reason)
@@ -282,7 +299,7 @@ func TestHeuristics(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	rules := []*Rule{
+	rules := []*config.Rule{
 		rule(t, "password-reset", "access", `subject: [password, passwort, "mot de passe", şifre, パスワード, 密码, "locked out"]`),
 		rule(t, "printer", "print", "any:\n  - subject: [drucker, imprimante, printer, 打印机, プリンター]\n  - body: /\\btoner\\b/i\n"),
 		rule(t, "vpn-from-hr", "access", `{subject: vpn, from: "*@hr.example.test"}`),
@@ -315,7 +332,7 @@ func TestDecide(t *testing.T) {
 			if tc.from != "" {
 				m.From.Address = tc.from
 			}
-			got := d.Decide(m, arrival)
+			got := decide(d, m, arrival)
 			if !got.Reply || got.Refusal != "" {
 				t.Fatalf("not replying: %q %q", got.Refusal, got.Reason)
 			}
@@ -343,28 +360,30 @@ type plainMatcher func(*Message) bool
 func (p plainMatcher) Match(m *Message) bool { return p(m) }
 
 func TestDecideOddInputs(t *testing.T) {
+	custom := &config.Rule{Name: "custom", Category: "print"}
 	d := testDept(t,
 		nil,
-		&Rule{Name: "nil-matcher", Category: "print"},
-		&Rule{Name: "custom", Category: "print", Match: plainMatcher(func(m *Message) bool { return m.Subject == "custom" })},
+		&config.Rule{Name: "nil-matcher", Category: "print"},
+		custom,
 	)
-	if got := d.Decide(nil, arrival); got.Reply || got.Refusal != RefuseNoMessage {
+	s := &Set{match: map[*config.Rule]Matcher{custom: plainMatcher(func(m *Message) bool { return m.Subject == "custom" })}}
+	if got := s.Decide(d, nil, arrival); got.Reply || got.Refusal != RefuseNoMessage {
 		t.Errorf("nil message: %+v", got)
 	}
 	m := person()
 	m.Subject = "custom"
-	if got := d.Decide(m, arrival); got.Rule != "custom" {
+	if got := s.Decide(d, m, arrival); got.Rule != "custom" {
 		t.Errorf("custom matcher not used: %+v", got)
 	}
 	m.Header = nil
-	if got := d.Decide(m, arrival); !got.Reply {
+	if got := s.Decide(d, m, arrival); !got.Reply {
 		t.Errorf("nil header map: %+v", got)
 	}
 
-	bare := &Department{Name: "bare", Address: "bare@example.test", AllowedSenders: []string{"*"}}
+	bare := &config.Department{Name: "bare", Address: "bare@example.test", AllowedSenders: []string{"*"}}
 	m = person()
 	m.To = []Address{{Address: "bare@example.test"}}
-	got := bare.Decide(m, arrival)
+	got := new(Set).Decide(bare, m, arrival)
 	if !got.Reply || got.Category != DefaultCategory || !got.DueAt.IsZero() {
 		t.Errorf("department without calendar or categories: %+v", got)
 	}
@@ -372,7 +391,11 @@ func TestDecideOddInputs(t *testing.T) {
 
 func TestDecideConcurrent(t *testing.T) {
 	d := testDept(t, rule(t, "printer", "print", `subject: drucker`))
-	want := d.Decide(person(), arrival)
+	s, err := Compile(&config.Config{Departments: []*config.Department{d}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := s.Decide(d, person(), arrival)
 	var wg sync.WaitGroup
 	errs := make(chan string, 8)
 	for range 8 {
@@ -380,7 +403,7 @@ func TestDecideConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 100 {
-				if got := d.Decide(person(), arrival); got != want {
+				if got := s.Decide(d, person(), arrival); got != want {
 					errs <- got.Reason
 					return
 				}

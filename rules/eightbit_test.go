@@ -59,7 +59,7 @@ func TestSubjectWithServerSubstitutes(t *testing.T) {
 				m.Header["Return-Path"] = []string{"<" + tc.from + ">"}
 				d.AllowedSenders = append(d.AllowedSenders, tc.from)
 			}
-			got := d.Decide(m, arrival)
+			got := decide(d, m, arrival)
 			if got.Refusal != tc.refusal || (tc.refusal == "") != got.Reply {
 				t.Errorf("Decide = reply %v, refusal %q (%s); want refusal %q", got.Reply, got.Refusal, got.Reason, tc.refusal)
 			}

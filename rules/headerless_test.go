@@ -68,11 +68,11 @@ func TestSystemSenderReturnPath(t *testing.T) {
 	d := testDept(t)
 	m := person()
 	m.ReturnPath, m.Header["Return-Path"] = "bounces+1234-abcd@mailer.example.test", []string{"<bounces+1234-abcd@mailer.example.test>"}
-	if got := d.Decide(m, arrival); !got.Reply {
+	if got := decide(d, m, arrival); !got.Reply {
 		t.Errorf("VERP Return-Path refused a person: %s %s", got.Refusal, got.Reason)
 	}
 	m.From.Address = "bounces+1234-abcd@mailer.example.test"
-	if got := d.Decide(m, arrival); got.Refusal != RefuseSystemSender {
+	if got := decide(d, m, arrival); got.Refusal != RefuseSystemSender {
 		t.Errorf("VERP From: got %q %q, want system-sender", got.Refusal, got.Reason)
 	}
 }
@@ -119,7 +119,7 @@ func TestHeaderlessRobot(t *testing.T) {
 				m := person()
 				m.From, m.Subject, m.Text, m.HasAttachedMessage = tc.from, tc.subject, tc.text, tc.attached
 				m.ReturnPath = tc.from.Address
-				got := d.Decide(m, arrival)
+				got := decide(d, m, arrival)
 				if tc.want && got.Refusal != RefuseBounceText {
 					t.Errorf("%s: got %q %q, want %q", tc.name, got.Refusal, got.Reason, RefuseBounceText)
 				}
@@ -149,7 +149,7 @@ func TestHeaderlessRobot(t *testing.T) {
 			m.From = Address{Address: tc.from}
 			m.ReturnPath = tc.from
 			m.Subject, m.Text = tc.subject, tc.text
-			got := d.Decide(m, arrival)
+			got := decide(d, m, arrival)
 			if tc.want && got.Refusal != RefuseListNotice {
 				t.Errorf("got %q %q, want %q", got.Refusal, got.Reason, RefuseListNotice)
 			}

@@ -4,6 +4,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/addrspec"
 )
 
@@ -43,6 +44,9 @@ const (
 	RefuseMalformed     Refusal = "malformed"     // Parse gave up on it
 	RefuseOwnCopy       Refusal = "own-copy"      // ackd's own copy in the Sent folder
 	RefuseUnprocessable Refusal = "unprocessable" // handling it failed on its content (a template, composing)
+	// RefuseTooOld: it arrived more than max_age ago; it is recorded, and
+	// nothing is mailed about it.
+	RefuseTooOld Refusal = "too-old"
 )
 
 // LoopHeader is the header ackd puts on all mail it sends; seeing it on
@@ -57,11 +61,11 @@ type refusal struct {
 // refuse runs RFC 3834 loop protection. The checks run from the most
 // specific signal to the most general, so a DSN from MAILER-DAEMON with a
 // null Return-Path says "bounce", not "null return path".
-func (d *Department) refuse(m *Message) (refusal, bool) {
+func refuse(d *config.Department, m *Message) (refusal, bool) {
 	if m.Has(LoopHeader) {
 		return refusal{RefuseLoop, LoopHeader + " present: mail sent by ackd"}, true
 	}
-	if r, ok := d.ownSender(m); ok {
+	if r, ok := ownSender(d, m); ok {
 		return r, true
 	}
 	if r, ok := reportRefusal(m); ok {
@@ -114,13 +118,13 @@ func (d *Department) refuse(m *Message) (refusal, bool) {
 	if _, err := addrspec.Check(m.From.Address); err != nil {
 		return refusal{RefuseBadAddress, "From address " + quoteAddr(from) + " cannot be replied to: " + oneLine(err.Error())}, true
 	}
-	if !d.addressed(m) {
+	if !addressed(d, m) {
 		return refusal{RefuseNotAddressed, "department address not in To/Cc/Resent-To/Resent-Cc/Delivered-To/X-Original-To"}, true
 	}
-	if !d.allowed(from) {
+	if !allowed(d, from) {
 		return refusal{RefuseNotAllowed, "sender outside allowed_senders"}, true
 	}
-	if r, ok := d.authRefusal(m, from); ok {
+	if r, ok := authRefusal(d, m, from); ok {
 		return r, true
 	}
 	return refusal{}, false
@@ -309,7 +313,7 @@ func hasRole(words []string, roles ...string) bool {
 // ownSender refuses mail whose From, Sender or Reply-To is the department
 // itself or another department: answering it would start a loop between
 // two auto-responders that both think the other is a person.
-func (d *Department) ownSender(m *Message) (refusal, bool) {
+func ownSender(d *config.Department, m *Message) (refusal, bool) {
 	addrs := []struct{ field, addr string }{{"From", m.From.Address}}
 	if m.Sender != nil {
 		addrs = append(addrs, struct{ field, addr string }{"Sender", m.Sender.Address})
@@ -322,10 +326,10 @@ func (d *Department) ownSender(m *Message) (refusal, bool) {
 		if addr == "" {
 			continue
 		}
-		if d.isOwn(addr) {
+		if isOwn(d, addr) {
 			return refusal{RefuseOwnAddress, a.field + " is the department's own address " + quoteAddr(addr)}, true
 		}
-		for _, o := range d.others {
+		for _, o := range d.Others {
 			if addr == o {
 				return refusal{RefuseOtherDepartment, a.field + " is another department's address " + quoteAddr(addr)}, true
 			}
@@ -334,7 +338,7 @@ func (d *Department) ownSender(m *Message) (refusal, bool) {
 	return refusal{}, false
 }
 
-func (d *Department) isOwn(addr string) bool {
+func isOwn(d *config.Department, addr string) bool {
 	if EqualAddress(addr, d.Address) {
 		return true
 	}
@@ -353,7 +357,7 @@ var recipientHeaders = []string{"Resent-To", "Resent-Cc", "Delivered-To", "X-Ori
 // addressed says whether the message names the department or an alias as
 // a recipient. A department without any address cannot be checked and
 // passes (config validation requires one).
-func (d *Department) addressed(m *Message) bool {
+func addressed(d *config.Department, m *Message) bool {
 	own := make([]string, 0, 1+len(d.Aliases))
 	for _, a := range append([]string{d.Address}, d.Aliases...) {
 		if a = strings.ToLower(strings.TrimSpace(a)); a != "" {
@@ -409,7 +413,7 @@ func isAddrByte(c byte) bool {
 
 // allowed matches the lower-cased sender against allowed_senders globs. An
 // empty list allows nobody: receipts go only where an admin said so.
-func (d *Department) allowed(from string) bool {
+func allowed(d *config.Department, from string) bool {
 	for _, p := range d.AllowedSenders {
 		p = strings.ToLower(strings.TrimSpace(p))
 		if p == "*" {

@@ -5,10 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ackd/ackd/config"
 	"gopkg.in/yaml.v3"
 )
 
-func compileYAML(t *testing.T, src string) (Matcher, Problems) {
+func compileYAML(t *testing.T, src string) (Matcher, config.Problems) {
 	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {

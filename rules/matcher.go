@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/internal/editdist"
 	"gopkg.in/yaml.v3"
 )
 
@@ -28,10 +30,10 @@ const maxDepth = 32
 
 var matchKeys = []string{"subject", "body", "from", "to", "cc", "header", "all", "any", "not"}
 
-// CompileMatcher compiles a rule's `match:` node. Problems name file, line
+// CompileMatcher compiles a rule's `match:` node. config.Problems name file, line
 // and column of every bad pattern or key. The returned Matcher is never nil;
 // when there are problems it matches nothing.
-func CompileMatcher(n *yaml.Node, file string) (Matcher, Problems) {
+func CompileMatcher(n *yaml.Node, file string) (Matcher, config.Problems) {
 	c := compiler{file: file}
 	if n == nil {
 		c.add(nil, "match: missing")
@@ -261,11 +263,11 @@ func (c addrCond) eval(v *view) bool {
 // compiler collects problems while walking one match tree.
 type compiler struct {
 	file string
-	ps   Problems
+	ps   config.Problems
 }
 
 func (c *compiler) add(n *yaml.Node, format string, args ...any) {
-	p := Problem{File: c.file, Msg: fmt.Sprintf(format, args...)}
+	p := config.Problem{File: c.file, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		p.Line, p.Col = n.Line, n.Column
 	}
@@ -580,7 +582,7 @@ func suggest(s string, candidates []string) string {
 	best, bestD := "", 1<<30
 	ls := strings.ToLower(s)
 	for _, cand := range candidates {
-		d := levenshtein(ls, cand)
+		d := editdist.Levenshtein(ls, cand)
 		if d < bestD {
 			best, bestD = cand, d
 		}
@@ -601,29 +603,6 @@ func suggest(s string, candidates []string) string {
 		}
 	}
 	return ""
-}
-
-// levenshtein is the edit distance in runes, for did-you-mean hints on
-// config keys and matcher keys alike.
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // view is one message prepared for matching: folded fields computed on

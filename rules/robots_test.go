@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/rules"
 )
 
@@ -46,19 +47,19 @@ func TestRobotsWithoutHeaders(t *testing.T) {
 		{"person-fr-non-remis.eml", "", ""},
 		{"person-named-bounce.eml", "", ""},
 	}
-	dept := &rules.Department{
+	dept := &config.Department{
 		Name:           "IT Help Desk",
 		Address:        "it-help@example.test",
 		AllowedSenders: []string{"*"},
 		Calendar:       &calendar.Calendar{},
-		Categories: map[string]*rules.Category{
+		Categories: map[string]*config.Category{
 			"default": {Name: "default", Commitment: calendar.Commitment{Days: 3}},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(strings.TrimSuffix(tc.file, ".eml"), func(t *testing.T) {
 			m := parseFile(t, filepath.Join("testdata", "robots", tc.file))
-			d := dept.Decide(m, corpusArrival)
+			d := decide(dept, m)
 			if tc.refusal == "" {
 				if !d.Reply {
 					t.Errorf("person refused: %s (%s)", d.Refusal, d.Reason)

@@ -11,11 +11,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/rules"
-	"github.com/ackd/ackd/templates"
 )
 
 // cmdBackfill is the dry run of a first start's backfill: it reads each
@@ -31,17 +31,18 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	var since time.Duration
 	if *sinceFlag != "" {
-		d, err := rules.ParseAge(*sinceFlag)
+		d, err := config.ParseAge(*sinceFlag)
 		if err != nil || d <= 0 {
 			fmt.Fprintf(stderr, "ackd backfill: --since %q: want a positive duration like 2d or 36h\n", *sinceFlag)
 			return 2
 		}
 		since = d
 	}
-	cfg, tpl, ok := loadAll(*path, stderr)
+	rt, ok := loadAll(*path, stderr)
 	if !ok {
 		return 1
 	}
+	cfg := rt.Config
 	depts := cfg.Departments
 	if *deptFlag != "" {
 		d := findDept(cfg, *deptFlag)
@@ -52,7 +53,7 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			fmt.Fprintf(stderr, "ackd backfill: --dept %q is not in %s\n", *deptFlag, *path)
 			return 2
 		}
-		depts = []*rules.Department{d}
+		depts = []*config.Department{d}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	failed := false
@@ -65,7 +66,7 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			fmt.Fprintf(stdout, "== %s <%s>: backfill is not set, so a first start answers nothing; --since lists a window anyway\n\n", d.Name, d.Address)
 			continue
 		}
-		if err := backfillDept(ctx, stdout, cfg, tpl, d, window, time.Now(), log); err != nil {
+		if err := backfillDept(ctx, stdout, rt, d, window, time.Now(), log); err != nil {
 			fmt.Fprintf(stderr, "ackd backfill: %s: %v\n", d.Name, err)
 			failed = true
 		}
@@ -77,8 +78,8 @@ func cmdBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 // backfillDept lists one department's window.
-func backfillDept(ctx context.Context, w io.Writer, cfg *rules.Config, tpl *templates.Set, d *rules.Department, window time.Duration, now time.Time, log *slog.Logger) error {
-	mb, err := mailwatch.DepartmentMailbox(cfg, d, log)
+func backfillDept(ctx context.Context, w io.Writer, rt *mailwatch.Runtime, d *config.Department, window time.Duration, now time.Time, log *slog.Logger) error {
+	mb, err := mailwatch.DepartmentMailbox(rt.Config, d, log)
 	if err != nil {
 		return err
 	}
@@ -88,12 +89,12 @@ func backfillDept(ctx context.Context, w io.Writer, cfg *rules.Config, tpl *temp
 		return err
 	}
 	loc := d.Calendar.Location()
-	fmt.Fprintf(w, "== %s <%s>: %s since %s (%s)\n", d.Name, d.Address, mb.Mailbox, from.In(loc).Format("Mon 2 Jan 2006 15:04 MST"), rules.FormatAge(window))
+	fmt.Fprintf(w, "== %s <%s>: %s since %s (%s)\n", d.Name, d.Address, mb.Mailbox, from.In(loc).Format("Mon 2 Jan 2006 15:04 MST"), config.FormatAge(window))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "UID\tARRIVED\tFROM\tSUBJECT\tRECEIPT\tRULE\tCATEGORY\tDUE\tWHY\n")
 	replies := 0
 	for _, f := range msgs {
-		c := backfillDecision(cfg, tpl, d, f, now)
+		c := backfillDecision(rt, d, f, now)
 		reply, due, rule := "no", "-", c.Rule
 		if c.Reply {
 			reply, due = "yes", c.Due
@@ -124,7 +125,8 @@ func backfillDept(ctx context.Context, w io.Writer, cfg *rules.Config, tpl *temp
 // first start: too large, malformed and too old first, then Decide at the
 // message's INTERNALDATE, exactly as `ackd classify --at` does. A first
 // start knows no threads yet, so every message is judged as a new request.
-func backfillDecision(cfg *rules.Config, tpl *templates.Set, d *rules.Department, f mailwatch.Fetched, now time.Time) classification {
+func backfillDecision(rt *mailwatch.Runtime, d *config.Department, f mailwatch.Fetched, now time.Time) classification {
+	cfg := rt.Config
 	c := classification{File: f.Mailbox + "/" + strconv.FormatUint(uint64(f.UID), 10), Department: d.Name}
 	refuse := func(code rules.Refusal, reason string) classification {
 		c.Refusal, c.Reason = code, reason
@@ -143,7 +145,7 @@ func backfillDecision(cfg *rules.Config, tpl *templates.Set, d *rules.Department
 	}
 	c.From, c.Subject = m.From.Address, m.Subject
 	if d.TooOld(f.InternalDate, now) {
-		return refuse(rules.RefuseTooOld, fmt.Sprintf("more than max_age (%s) ago", rules.FormatAge(d.MaxAgeOrDefault())))
+		return refuse(rules.RefuseTooOld, fmt.Sprintf("more than max_age (%s) ago", config.FormatAge(d.MaxAgeOrDefault())))
 	}
-	return classifyMessage(c, tpl, d, m, d.Decide(m, f.InternalDate), f.InternalDate)
+	return classifyMessage(c, rt.Templates, d, m, rt.Rules.Decide(d, m, f.InternalDate), f.InternalDate)
 }

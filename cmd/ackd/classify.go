@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
@@ -65,10 +67,11 @@ func cmdClassify(args []string, stdout, stderr io.Writer) int {
 		}
 		at = t
 	}
-	cfg, tpl, ok := loadAll(*path, stderr)
+	rt, ok := loadAll(*path, stderr)
 	if !ok {
 		return 1
 	}
+	cfg := rt.Config
 	if *deptFlag != "" && findDept(cfg, *deptFlag) == nil {
 		fmt.Fprintf(stderr, "ackd classify: --department %q is not in %s\n", *deptFlag, *path)
 		return 2
@@ -77,7 +80,7 @@ func cmdClassify(args []string, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	for _, file := range fs.Args() {
-		c := classifyFile(cfg, tpl, file, *deptFlag, at)
+		c := classifyFile(rt, file, *deptFlag, at)
 		if c.Error != "" {
 			failed = true
 			fmt.Fprintf(stderr, "%s: %s\n", file, c.Error)
@@ -99,7 +102,8 @@ func cmdClassify(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func classifyFile(cfg *rules.Config, tpl *templates.Set, file, deptName string, at time.Time) classification {
+func classifyFile(rt *mailwatch.Runtime, file, deptName string, at time.Time) classification {
+	cfg := rt.Config
 	c := classification{File: file}
 	raw, err := os.ReadFile(file)
 	if err != nil {
@@ -111,18 +115,18 @@ func classifyFile(cfg *rules.Config, tpl *templates.Set, file, deptName string, 
 		c.Error = fmt.Sprintf("parse: %v", err)
 		return c
 	}
-	var dept *rules.Department
+	var dept *config.Department
 	if deptName != "" {
 		dept = findDept(cfg, deptName)
 	} else {
 		dept = addressedDept(cfg, m)
 	}
-	return classifyMessage(c, tpl, dept, m, dept.Decide(m, at), at)
+	return classifyMessage(c, rt.Templates, dept, m, rt.Rules.Decide(dept, m, at), at)
 }
 
 // classifyMessage fills c with decision d on m, and the receipt it
 // would send.
-func classifyMessage(c classification, tpl *templates.Set, dept *rules.Department, m *rules.Message, d rules.Decision, at time.Time) classification {
+func classifyMessage(c classification, tpl *templates.Set, dept *config.Department, m *rules.Message, d rules.Decision, at time.Time) classification {
 	c.decision = d
 	c.Department, c.Reply, c.Reason, c.Refusal = dept.Name, d.Reply, d.Reason, d.Refusal
 	c.Rule, c.Category, c.From, c.Subject = d.Rule, d.Category, m.From.Address, m.Subject
@@ -147,7 +151,7 @@ func classifyMessage(c classification, tpl *templates.Set, dept *rules.Departmen
 	return c
 }
 
-func findDept(cfg *rules.Config, name string) *rules.Department {
+func findDept(cfg *config.Config, name string) *config.Department {
 	for _, d := range cfg.Departments {
 		if strings.EqualFold(d.Name, name) {
 			return d
@@ -159,7 +163,7 @@ func findDept(cfg *rules.Config, name string) *rules.Department {
 // addressedDept picks the department a message names in its recipient
 // headers, else the first one (whose loop protection then says the message
 // does not name it).
-func addressedDept(cfg *rules.Config, m *rules.Message) *rules.Department {
+func addressedDept(cfg *config.Config, m *rules.Message) *config.Department {
 	var addrs []string
 	for _, a := range append(append([]rules.Address{}, m.To...), m.Cc...) {
 		addrs = append(addrs, a.Address)

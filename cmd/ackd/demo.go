@@ -17,12 +17,12 @@ import (
 	"time"
 
 	"github.com/ackd/ackd"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -81,7 +81,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func runDemo(ctx context.Context, once, verbose bool, stdout, stderr io.Writer) error {
-	cfg, err := rules.Parse("config.yaml", ackd.ExampleConfig)
+	cfg, err := config.Parse("config.yaml", ackd.ExampleConfig)
 	if err != nil {
 		return fmt.Errorf("the embedded example config.yaml: %w", err)
 	}
@@ -116,16 +116,16 @@ func runDemo(ctx context.Context, once, verbose bool, stdout, stderr io.Writer) 
 
 	// Point the example at the in-process servers; everything else (rules,
 	// categories, calendar, templates) is the example as shipped.
-	cfg.Store = rules.StoreConfig{Driver: "sqlite", DSN: filepath.Join(dir, "ackd.db")}
-	cfg.SMTP = rules.SMTPConfig{Host: sink.Host(), Port: sink.Port(), TLS: rules.TLSNone, Timeout: 10 * time.Second}
+	cfg.Store = config.StoreConfig{Driver: "sqlite", DSN: filepath.Join(dir, "ackd.db")}
+	cfg.SMTP = config.SMTPConfig{Host: sink.Host(), Port: sink.Port(), TLS: config.TLSNone, Timeout: 10 * time.Second}
 	host, portStr, _ := net.SplitHostPort(imapSrv.Addr())
 	port, _ := strconv.Atoi(portStr)
 	for _, d := range cfg.Departments {
 		if err := imapSrv.AddUser(d.IMAP.Username, "demo", d.IMAP.SentMailbox); err != nil {
 			return err
 		}
-		d.IMAP.Host, d.IMAP.Port, d.IMAP.TLS = host, port, rules.TLSNone
-		d.IMAP.Password = rules.Secret{File: secret}
+		d.IMAP.Host, d.IMAP.Port, d.IMAP.TLS = host, port, config.TLSNone
+		d.IMAP.Password = config.Secret{File: secret}
 		d.IMAP.CAFile, d.IMAP.AppendSent = "", false
 		// The demo's mail may land before the watcher's first look, when
 		// it would be history.

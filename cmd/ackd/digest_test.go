@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -122,7 +122,7 @@ func pending(t *testing.T, cfg string) int {
 func scheduledDigest(t *testing.T, cfgPath string, now time.Time) int {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := rules.Load(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,15 +4,15 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // haOption is the daemon option that makes it a replica when the config
 // has ha: (nil without). st must be the raw store, not the metrics wrapper
 // around it: only the store itself takes leases and claims mail.
-func haOption(cfg *rules.Config, st store.Store, log *slog.Logger) (mailwatch.Option, error) {
+func haOption(cfg *config.Config, st store.Store, log *slog.Logger) (mailwatch.Option, error) {
 	if cfg.HA == nil {
 		return nil, nil
 	}

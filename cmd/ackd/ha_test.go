@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // wrapped hides the store's Leaser, as the metrics observer does.
@@ -16,10 +16,10 @@ type wrapped struct{ store.Store }
 func TestHAOptionRefusesAWrappedStore(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var st store.Store = wrapped{}
-	if opt, err := haOption(&rules.Config{}, st, log); err != nil || opt != nil {
+	if opt, err := haOption(&config.Config{}, st, log); err != nil || opt != nil {
 		t.Errorf("without ha: %v, want no option and nil", err)
 	}
-	cfg := &rules.Config{HA: &rules.HAConfig{ReplicaID: "a", LeaseTTL: 10 * time.Second}}
+	cfg := &config.Config{HA: &config.HAConfig{ReplicaID: "a", LeaseTTL: 10 * time.Second}}
 	if _, err := haOption(cfg, st, log); err == nil {
 		t.Error("a store without leases was accepted for ha")
 	}

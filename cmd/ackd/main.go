@@ -17,6 +17,7 @@ import (
 	"time"
 	_ "time/tzdata" // departments name IANA zones; do not depend on the host having them
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
@@ -123,23 +124,24 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// loadAll loads the config and its templates, printing every problem.
-func loadAll(path string, stderr io.Writer) (*rules.Config, *templates.Set, bool) {
-	cfg, err := rules.Load(path)
+// loadAll loads the config, its rules compiled and its templates,
+// printing every problem.
+func loadAll(path string, stderr io.Writer) (*mailwatch.Runtime, bool) {
+	cfg, set, err := rules.Load(path)
 	if err != nil {
 		printProblems(stderr, err)
-		return nil, nil, false
+		return nil, false
 	}
 	tpl, err := templates.Load(cfg.Templates)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: templates: %v\n", path, err)
-		return nil, nil, false
+		return nil, false
 	}
-	return cfg, tpl, true
+	return &mailwatch.Runtime{Config: cfg, Rules: set, Templates: tpl}, true
 }
 
 func printProblems(w io.Writer, err error) {
-	var ps rules.Problems
+	var ps config.Problems
 	if errors.As(err, &ps) {
 		for _, p := range ps {
 			fmt.Fprintln(w, p.Error())
@@ -155,10 +157,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, _, ok := loadAll(*path, stderr)
+	rt, ok := loadAll(*path, stderr)
 	if !ok {
 		return 1
 	}
+	cfg := rt.Config
 	for _, w := range mailwatch.SecretWarnings(cfg) {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
@@ -223,10 +226,11 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ackd:", err)
 		return 2
 	}
-	cfg, tpl, ok := loadAll(*path, stderr)
+	rt, ok := loadAll(*path, stderr)
 	if !ok {
 		return 1
 	}
+	cfg, tpl := rt.Config, rt.Templates
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		log.Error("open store", "err", err)
@@ -235,7 +239,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	defer st.Close()
 	// The daemon writes through the metrics' observer, which counts what it does.
 	var d *mailwatch.Daemon
-	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config }, Mailboxes: func() []web.MailboxStatus { return mailboxes(d)() }})
+	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *config.Config { return d.Runtime().Config }, Mailboxes: func() []web.MailboxStatus { return mailboxes(d)() }})
 	ha, err := haOption(cfg, st, log)
 	if err != nil {
 		log.Error("start", "err", err)
@@ -295,9 +299,9 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 // reload validates the config on disk and swaps it in; a broken config is
 // refused with every problem logged, and the old one keeps running.
 func reload(d *mailwatch.Daemon, path string, log *slog.Logger) {
-	cfg, err := rules.Load(path)
+	cfg, _, err := rules.Load(path)
 	if err != nil {
-		var ps rules.Problems
+		var ps config.Problems
 		if errors.As(err, &ps) {
 			for _, p := range ps {
 				log.Error("reload refused: config problem", "problem", p.Error())
@@ -321,7 +325,7 @@ func reload(d *mailwatch.Daemon, path string, log *slog.Logger) {
 
 // openStore opens the configured store, with its password read from
 // password_env or password_file (never from the DSN).
-func openStore(ctx context.Context, cfg *rules.Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	pw, err := secret.Read(cfg.Store.PasswordEnv, cfg.Store.PasswordFile)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -336,8 +340,8 @@ func openStore(ctx context.Context, cfg *rules.Config) (store.Store, error) {
 
 // configAndStore loads the config and opens its store for the read-side
 // commands, printing what went wrong under the command's name.
-func configAndStore(ctx context.Context, cmd, path string, stderr io.Writer) (*rules.Config, store.Store, bool) {
-	cfg, err := rules.Load(path)
+func configAndStore(ctx context.Context, cmd, path string, stderr io.Writer) (*config.Config, store.Store, bool) {
+	cfg, _, err := rules.Load(path)
 	if err != nil {
 		printProblems(stderr, err)
 		return nil, nil, false

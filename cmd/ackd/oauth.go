@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/secret"
 	"github.com/ackd/ackd/mailwatch/oauth"
 	"github.com/ackd/ackd/rules"
@@ -49,7 +50,7 @@ func cmdOAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "ackd oauth login: --port must be 0..65535")
 		return 2
 	}
-	cfg, err := rules.Load(*cfgPath)
+	cfg, _, err := rules.Load(*cfgPath)
 	if err != nil {
 		printProblems(stderr, err)
 		return 1
@@ -71,8 +72,8 @@ func cmdOAuth(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
-func oauthSection(cfg *rules.Config, dept string, smtp bool) (*rules.OAuth2Config, string, error) {
-	var oc *rules.OAuth2Config
+func oauthSection(cfg *config.Config, dept string, smtp bool) (*config.OAuth2Config, string, error) {
+	var oc *config.OAuth2Config
 	var who string
 	if smtp {
 		oc, who = cfg.SMTP.OAuth2, cfg.SMTP.Username
@@ -89,7 +90,7 @@ func oauthSection(cfg *rules.Config, dept string, smtp bool) (*rules.OAuth2Confi
 	switch {
 	case oc == nil:
 		return nil, "", errors.New("that section has no oauth2: block")
-	case oc.Flow != rules.FlowRefreshToken:
+	case oc.Flow != config.FlowRefreshToken:
 		return nil, "", fmt.Errorf("flow is %s; only flow: refresh_token needs a login", oc.Flow)
 	case oc.AuthURL == "" && oc.DeviceAuthURL == "":
 		return nil, "", errors.New("oauth2 has neither auth_url nor device_auth_url (set one, or provider: microsoft365 or google)")
@@ -100,15 +101,15 @@ func oauthSection(cfg *rules.Config, dept string, smtp bool) (*rules.OAuth2Confi
 // signInAs tells who must sign in. A Microsoft 365 shared mailbox has no
 // password of its own and cannot sign in: a user with Full Access to it
 // does, and ackd then logs in to the shared mailbox with that user's token.
-func signInAs(oc *rules.OAuth2Config, who string) string {
-	if oc.Provider == rules.ProviderMicrosoft365 {
+func signInAs(oc *config.OAuth2Config, who string) string {
+	if oc.Provider == config.ProviderMicrosoft365 {
 		return "as a user with Full Access to " + who + " (a shared mailbox cannot sign in itself; a user mailbox can sign in as itself)"
 	}
 	return "as " + who
 }
 
 // deviceLogin runs RFC 8628 with x/oauth2 and stores the refresh token.
-func deviceLogin(ctx context.Context, oc *rules.OAuth2Config, who string, stdout io.Writer) error {
+func deviceLogin(ctx context.Context, oc *config.OAuth2Config, who string, stdout io.Writer) error {
 	clientSecret, err := secret.Read(oc.ClientSecret.Env, oc.ClientSecret.File)
 	if err != nil {
 		return fmt.Errorf("client secret: %w", err)
@@ -130,7 +131,7 @@ func deviceLogin(ctx context.Context, oc *rules.OAuth2Config, who string, stdout
 	return storeRefreshToken(oc, tok, stdout)
 }
 
-func storeRefreshToken(oc *rules.OAuth2Config, tok *oauth2.Token, stdout io.Writer) error {
+func storeRefreshToken(oc *config.OAuth2Config, tok *oauth2.Token, stdout io.Writer) error {
 	if tok.RefreshToken == "" {
 		return errors.New("the provider returned no refresh token (Microsoft needs the offline_access scope)")
 	}
@@ -155,7 +156,7 @@ func listenLoopback(port int) (net.Listener, error) {
 // person opens the printed URL, signs in, and the browser is redirected
 // to http://127.0.0.1:PORT/ where ackd takes the code and redeems it with
 // the PKCE verifier (RFC 7636, S256).
-func browserLogin(ctx context.Context, oc *rules.OAuth2Config, who string, port int, stdout io.Writer) error {
+func browserLogin(ctx context.Context, oc *config.OAuth2Config, who string, port int, stdout io.Writer) error {
 	clientSecret, err := secret.Read(oc.ClientSecret.Env, oc.ClientSecret.File)
 	if err != nil {
 		return fmt.Errorf("client secret: %w", err)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // TestStatusListsParked: `ackd status` lists parked messages with their
@@ -21,7 +21,7 @@ func TestStatusListsParked(t *testing.T) {
 	}
 	defer st.Close()
 	var out bytes.Buffer
-	if err := printStatus(context.Background(), &out, &rules.Config{}, st, time.Now(), 0); err != nil {
+	if err := printStatus(context.Background(), &out, &config.Config{}, st, time.Now(), 0); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "Parked") {
@@ -32,7 +32,7 @@ func TestStatusListsParked(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := printStatus(context.Background(), &out, &rules.Config{}, st, time.Now(), 0); err != nil {
+	if err := printStatus(context.Background(), &out, &config.Config{}, st, time.Now(), 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Parked messages (1)", "INBOX", "42", "jane@example.test", "Scanner", "database is locked"} {

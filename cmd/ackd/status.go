@@ -8,10 +8,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -34,7 +34,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // printStatus writes the open requests and recently skipped mail.
-func printStatus(ctx context.Context, w io.Writer, cfg *rules.Config, st store.Store, now time.Time, nskipped int) error {
+func printStatus(ctx context.Context, w io.Writer, cfg *config.Config, st store.Store, now time.Time, nskipped int) error {
 	open, err := st.OpenRequests(ctx, "")
 	if err != nil {
 		return fmt.Errorf("list open requests: %w", err)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // TestStatusReceiptHeld: a request whose receipt a sending limit holds is
@@ -44,7 +44,7 @@ func TestStatusReceiptHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := printStatus(ctx, &out, &rules.Config{}, st, now.Add(5*time.Minute), 0); err != nil {
+	if err := printStatus(ctx, &out, &config.Config{}, st, now.Add(5*time.Minute), 0); err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()

@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
-	"github.com/ackd/ackd/rules"
 
 	"github.com/ackd/ackd/internal/loopback"
 	"github.com/ackd/ackd/internal/secret"
@@ -18,7 +18,7 @@ import (
 // startHTTP listens on http.listen and serves the metrics, probes and
 // status page until ctx is done. Listening happens now, so a port in use
 // stops ackd at start rather than leaving it running unobserved.
-func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwatch.Daemon, metrics *web.Metrics, log *slog.Logger) error {
+func startHTTP(ctx context.Context, cfg *config.Config, st store.Store, d *mailwatch.Daemon, metrics *web.Metrics, log *slog.Logger) error {
 	var auth web.BasicAuth
 	if cfg.HTTP.BasicAuthUser != "" {
 		pw, err := secret.Read("", cfg.HTTP.BasicAuthPasswordFile)
@@ -36,7 +36,7 @@ func startHTTP(ctx context.Context, cfg *rules.Config, st store.Store, d *mailwa
 	}
 	srv := web.New(web.Sources{
 		Store:     st,
-		Config:    func() *rules.Config { return d.Runtime().Config },
+		Config:    func() *config.Config { return d.Runtime().Config },
 		Mailboxes: mailboxes(d),
 		Outbox:    d.OutboxFault,
 	}, metrics, auth, log.With("component", "http"))

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -40,7 +40,7 @@ var (
 	manyT1 = manyT0.Add(time.Hour + 5*time.Second)
 )
 
-func manyConfig(tb testing.TB, depts int) *rules.Config {
+func manyConfig(tb testing.TB, depts int) *config.Config {
 	tb.Helper()
 	var b strings.Builder
 	b.WriteString("store: {driver: sqlite, dsn: unused.db}\nsmtp: {host: 127.0.0.1, port: 2525, tls: none}\ndepartments:\n")
@@ -61,7 +61,7 @@ func manyConfig(tb testing.TB, depts int) *rules.Config {
         category: urgent
 `, i)
 	}
-	cfg, err := rules.Parse(filepath.Join(tb.TempDir(), "config.yaml"), []byte(b.String()))
+	cfg, err := config.Parse(filepath.Join(tb.TempDir(), "config.yaml"), []byte(b.String()))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func manyOpen(tb testing.TB, ctx context.Context, path string) store.Store {
 // manyT0 (a 40-day commitment: their first step is days away), and due
 // urgent ones whose 50% step falls in the second before manyT1. Then one
 // scheduler pass plans them (what the first start after an upgrade does).
-func buildMany(tb testing.TB, ctx context.Context, path string, cfg *rules.Config, n, due int) time.Duration {
+func buildMany(tb testing.TB, ctx context.Context, path string, cfg *config.Config, n, due int) time.Duration {
 	tb.Helper()
 	start := time.Now()
 	st := manyOpen(tb, ctx, path)

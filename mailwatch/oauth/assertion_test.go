@@ -17,17 +17,17 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/oauthtest"
-	"github.com/ackd/ackd/rules"
 )
 
 // certConfig registers a certificate client with srv and returns the
 // oauth2: block that uses it.
-func certConfig(t *testing.T, srv *oauthtest.Server, kind string) *rules.OAuth2Config {
+func certConfig(t *testing.T, srv *oauthtest.Server, kind string) *config.OAuth2Config {
 	certFile, keyFile, cert := oauthtest.WriteCertificate(t, t.TempDir(), "ackd", kind)
 	srv.AddClient("ackd-app", oauthtest.Client{Certificate: cert, Mailbox: "it@example.test"})
-	return &rules.OAuth2Config{Flow: rules.FlowClientCredentials, TokenURL: srv.URL + "/token", ClientID: "ackd-app",
-		ClientCertificateFile: certFile, ClientKeyFile: keyFile, Mechanism: rules.MechXOAuth2}
+	return &config.OAuth2Config{Flow: config.FlowClientCredentials, TokenURL: srv.URL + "/token", ClientID: "ackd-app",
+		ClientCertificateFile: certFile, ClientKeyFile: keyFile, Mechanism: config.MechXOAuth2}
 }
 
 func TestCertificateCredentialsGetToken(t *testing.T) {
@@ -207,7 +207,7 @@ func TestLoadClientCertErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			cfg := &rules.OAuth2Config{Flow: rules.FlowClientCredentials, TokenURL: "http://127.0.0.1:1/token", ClientID: "ackd-app",
+			cfg := &config.OAuth2Config{Flow: config.FlowClientCredentials, TokenURL: "http://127.0.0.1:1/token", ClientID: "ackd-app",
 				ClientCertificateFile: tt.cert, ClientKeyFile: tt.key}
 			_, err := NewSource(cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 			if err == nil {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/config"
 )
 
 // CertExpirySoon is how long before a client certificate expires ackd
@@ -45,7 +45,7 @@ type FileReport struct {
 // the token and `ackd oauth login` may not have run yet); a missing one is
 // a warning. seen holds files already reported, so a block shared by imap
 // and smtp (a YAML anchor) is reported once; CheckFiles adds to it.
-func CheckFiles(cfg *rules.OAuth2Config, now time.Time, seen map[string]bool) FileReport {
+func CheckFiles(cfg *config.OAuth2Config, now time.Time, seen map[string]bool) FileReport {
 	var r FileReport
 	if cfg == nil {
 		return r
@@ -133,8 +133,8 @@ func readable(path string) error {
 
 // providerAccepts refuses a certificate the provider would: Entra ID
 // (microsoft365) takes RSA certificates only.
-func providerAccepts(cfg *rules.OAuth2Config, cert *ClientCert) error {
-	if cfg.Provider == rules.ProviderMicrosoft365 && !cert.IsRSA() {
+func providerAccepts(cfg *config.OAuth2Config, cert *ClientCert) error {
+	if cfg.Provider == config.ProviderMicrosoft365 && !cert.IsRSA() {
 		return fmt.Errorf("oauth2 client certificate %s has a %s key; Entra ID (microsoft365) accepts RSA certificates only: make one with `openssl req -x509 -newkey rsa:2048 …` and upload it to the app registration",
 			cfg.ClientCertificateFile, cert.KeyType())
 	}
@@ -143,8 +143,8 @@ func providerAccepts(cfg *rules.OAuth2Config, cert *ClientCert) error {
 
 // providerAcceptsPublic is providerAccepts for a certificate read without
 // its key.
-func providerAcceptsPublic(cfg *rules.OAuth2Config, cert *x509.Certificate) error {
-	if _, ok := cert.PublicKey.(*rsa.PublicKey); cfg.Provider == rules.ProviderMicrosoft365 && !ok {
+func providerAcceptsPublic(cfg *config.OAuth2Config, cert *x509.Certificate) error {
+	if _, ok := cert.PublicKey.(*rsa.PublicKey); cfg.Provider == config.ProviderMicrosoft365 && !ok {
 		return fmt.Errorf("oauth2 client certificate %s has a %s key; Entra ID (microsoft365) accepts RSA certificates only: make one with `openssl req -x509 -newkey rsa:2048 …` and upload it to the app registration",
 			cfg.ClientCertificateFile, cert.PublicKeyAlgorithm)
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/oauthtest"
-	"github.com/ackd/ackd/rules"
 )
 
 // TestCheckFiles: what `ackd check` finds in the files an oauth2 block
@@ -35,18 +35,18 @@ func TestCheckFiles(t *testing.T) {
 	token := write("it-help.token", "rt")
 	missing := filepath.Join(dir, "missing.key")
 	const cred = "/run/credentials/ackd.service/m365.key"
-	m365 := func(crt, key string) *rules.OAuth2Config {
-		return &rules.OAuth2Config{Provider: rules.ProviderMicrosoft365, Flow: rules.FlowClientCredentials,
+	m365 := func(crt, key string) *config.OAuth2Config {
+		return &config.OAuth2Config{Provider: config.ProviderMicrosoft365, Flow: config.FlowClientCredentials,
 			ClientCertificateFile: crt, ClientKeyFile: key}
 	}
-	sa := func(f string) *rules.OAuth2Config {
-		return &rules.OAuth2Config{Provider: rules.ProviderGoogle, Flow: rules.FlowServiceAccount,
+	sa := func(f string) *config.OAuth2Config {
+		return &config.OAuth2Config{Provider: config.ProviderGoogle, Flow: config.FlowServiceAccount,
 			ServiceAccountKeyFile: f, Scopes: []string{"https://mail.google.com/"}}
 	}
 	now := time.Now()
 	tests := []struct {
 		name                      string
-		cfg                       *rules.OAuth2Config
+		cfg                       *config.OAuth2Config
 		now                       time.Time
 		notes, warnings, problems []string // one line containing each
 	}{
@@ -54,7 +54,7 @@ func TestCheckFiles(t *testing.T) {
 		{name: "microsoft365 ECDSA certificate", cfg: m365(ecCrt, ecKey), now: now,
 			problems: []string{"has a ECDSA P-256 key; Entra ID (microsoft365) accepts RSA certificates only"}},
 		{name: "generic ECDSA certificate", now: now,
-			cfg: &rules.OAuth2Config{Flow: rules.FlowClientCredentials, ClientCertificateFile: ecCrt, ClientKeyFile: ecKey}},
+			cfg: &config.OAuth2Config{Flow: config.FlowClientCredentials, ClientCertificateFile: ecCrt, ClientKeyFile: ecKey}},
 		{name: "key of another certificate", cfg: m365(rsaCrt, ecKey), now: now,
 			problems: []string{"does not belong to the certificate"}},
 		{name: "key only inside the unit", cfg: m365(rsaCrt, cred), now: now,
@@ -81,10 +81,10 @@ func TestCheckFiles(t *testing.T) {
 			notes:    []string{"(service_account_key_file): cannot read it here"},
 			warnings: []string{"LoadCredential="}},
 		{name: "refresh token there", now: now,
-			cfg:   &rules.OAuth2Config{Flow: rules.FlowRefreshToken, RefreshTokenFile: token},
+			cfg:   &config.OAuth2Config{Flow: config.FlowRefreshToken, RefreshTokenFile: token},
 			notes: []string{"not opened: " + token + " (refresh_token_file): only `ackd run` reads it"}},
 		{name: "refresh token not yet written", now: now,
-			cfg:      &rules.OAuth2Config{Flow: rules.FlowRefreshToken, RefreshTokenFile: missing},
+			cfg:      &config.OAuth2Config{Flow: config.FlowRefreshToken, RefreshTokenFile: missing},
 			notes:    []string{"not opened: " + missing},
 			warnings: []string{"does not exist yet: run `ackd oauth login`"}},
 	}

@@ -10,17 +10,17 @@ import (
 
 	"golang.org/x/oauth2/google"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/oauthtest"
-	"github.com/ackd/ackd/rules"
 )
 
 // presetConfig loads a config whose department's imap section is given, so
 // the provider preset fills in what the admin leaves out; only token_url
 // is pointed at the test server.
-func presetConfig(t *testing.T, imap string) *rules.OAuth2Config {
+func presetConfig(t *testing.T, imap string) *config.OAuth2Config {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(`smtp: {host: 127.0.0.1}
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(`smtp: {host: 127.0.0.1}
 departments:
   - name: IT
     address: it@example.test
@@ -192,8 +192,8 @@ func TestServiceAccountRefused(t *testing.T) {
 			if tt.mangle != nil {
 				key = tt.mangle(t, srv, key)
 			}
-			oc := &rules.OAuth2Config{Provider: rules.ProviderGoogle, Flow: rules.FlowServiceAccount, TokenURL: srv.URL + "/token",
-				ServiceAccountKeyFile: key, Scopes: []string{"https://mail.google.com/"}, Mechanism: rules.MechXOAuth2}
+			oc := &config.OAuth2Config{Provider: config.ProviderGoogle, Flow: config.FlowServiceAccount, TokenURL: srv.URL + "/token",
+				ServiceAccountKeyFile: key, Scopes: []string{"https://mail.google.com/"}, Mechanism: config.MechXOAuth2}
 			src, err := NewSource(oc, quiet(), WithSubject(tt.sub))
 			if err != nil {
 				t.Fatal(err)
@@ -275,7 +275,7 @@ func TestServiceAccountKeyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewSource(&rules.OAuth2Config{Flow: rules.FlowServiceAccount, ServiceAccountKeyFile: tt.file, TokenURL: "https://t.test/token"},
+			_, err := NewSource(&config.OAuth2Config{Flow: config.FlowServiceAccount, ServiceAccountKeyFile: tt.file, TokenURL: "https://t.test/token"},
 				quiet(), WithSubject(tt.sub))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)

@@ -7,10 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ackd/ackd/config"
 	"github.com/emersion/go-sasl"
 	"github.com/wneessen/go-mail/smtp"
-
-	"github.com/ackd/ackd/rules"
 )
 
 // XOAuth2 is the SASL name of Google's and Microsoft's bearer mechanism.
@@ -35,13 +34,13 @@ func (c *xoauth2Client) Start() (string, []byte, error) {
 // and its text says why.
 func (c *xoauth2Client) Next([]byte) ([]byte, error) { return []byte{}, nil }
 
-// NewClient returns the SASL client for mech (rules.MechXOAuth2 or
-// rules.MechOAuthBearer). host and port go into OAUTHBEARER's message.
+// NewClient returns the SASL client for mech (config.MechXOAuth2 or
+// config.MechOAuthBearer). host and port go into OAUTHBEARER's message.
 func NewClient(mech, username, token, host string, port int) (sasl.Client, error) {
 	switch strings.ToLower(mech) {
-	case rules.MechXOAuth2:
+	case config.MechXOAuth2:
 		return NewXOAuth2Client(username, token), nil
-	case rules.MechOAuthBearer:
+	case config.MechOAuthBearer:
 		return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: username, Token: token, Host: host, Port: port}), nil
 	}
 	return nil, fmt.Errorf("sasl mechanism %q is not xoauth2 or oauthbearer", mech)
@@ -77,7 +76,7 @@ func NewAuthenticator(src *Source, mechanism, username, host string, port int) *
 }
 
 // ForConfig builds the Source and Authenticator for an oauth2: block.
-func ForConfig(cfg *rules.OAuth2Config, username, host string, port int, log *slog.Logger, opts ...Option) (*Authenticator, error) {
+func ForConfig(cfg *config.OAuth2Config, username, host string, port int, log *slog.Logger, opts ...Option) (*Authenticator, error) {
 	src, err := NewSource(cfg, log, slices.Concat([]Option{WithSubject(username)}, opts)...)
 	if err != nil {
 		return nil, err

@@ -26,8 +26,8 @@ import (
 	"golang.org/x/oauth2/google"
 	"golang.org/x/oauth2/jwt"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/secret"
-	"github.com/ackd/ackd/rules"
 )
 
 // Defaults for a Source.
@@ -52,7 +52,7 @@ var ErrBackoff = errors.New("oauth2 token endpoint failed recently; waiting befo
 // by a skewed clock), and it binds one context at creation rather than
 // honouring each caller's.
 type Source struct {
-	cfg    *rules.OAuth2Config
+	cfg    *config.OAuth2Config
 	fetch  func(ctx context.Context) (*oauth2.Token, error)
 	client *http.Client
 	now    func() time.Time
@@ -94,7 +94,7 @@ func WithRetry(minWait, maxWait time.Duration) Option {
 // NewSource builds a token source. It reads the client secret now, so a
 // missing secret is reported at start; the refresh token file is read on
 // every refresh, so `ackd oauth login` can replace it while ackd runs.
-func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Source, error) {
+func NewSource(cfg *config.OAuth2Config, log *slog.Logger, opts ...Option) (*Source, error) {
 	if cfg == nil {
 		return nil, errors.New("oauth2: no configuration")
 	}
@@ -111,7 +111,7 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 		return nil, fmt.Errorf("oauth2 client secret: %w", err)
 	}
 	switch cfg.Flow {
-	case rules.FlowClientCredentials:
+	case config.FlowClientCredentials:
 		if cfg.ClientCertificateFile != "" || cfg.ClientKeyFile != "" {
 			cert, err := LoadClientCert(cfg.ClientCertificateFile, cfg.ClientKeyFile)
 			if err != nil {
@@ -129,13 +129,13 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 		cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: clientSecret, TokenURL: cfg.TokenURL, Scopes: cfg.Scopes,
 			AuthStyle: AuthStyle(cfg.Provider)}
 		s.fetch = cc.Token
-	case rules.FlowRefreshToken:
+	case config.FlowRefreshToken:
 		if cfg.RefreshTokenFile == "" {
 			return nil, errors.New("oauth2: refresh_token flow without refresh_token_file")
 		}
 		oc := Config(cfg, clientSecret)
 		s.fetch = func(ctx context.Context) (*oauth2.Token, error) { return s.refresh(ctx, oc) }
-	case rules.FlowServiceAccount:
+	case config.FlowServiceAccount:
 		jc, err := serviceAccount(cfg, s.sub)
 		if err != nil {
 			return nil, err
@@ -149,7 +149,7 @@ func NewSource(cfg *rules.OAuth2Config, log *slog.Logger, opts ...Option) (*Sour
 
 // Config is the x/oauth2 configuration for cfg, with the client secret
 // already read.
-func Config(cfg *rules.OAuth2Config, secret string) *oauth2.Config {
+func Config(cfg *config.OAuth2Config, secret string) *oauth2.Config {
 	return &oauth2.Config{
 		ClientID: cfg.ClientID, ClientSecret: secret, Scopes: cfg.Scopes,
 		Endpoint: oauth2.Endpoint{AuthURL: cfg.AuthURL, TokenURL: cfg.TokenURL, DeviceAuthURL: cfg.DeviceAuthURL,
@@ -165,7 +165,7 @@ func Config(cfg *rules.OAuth2Config, secret string) *oauth2.Config {
 // unknown (generic) endpoint is still guessed.
 func AuthStyle(provider string) oauth2.AuthStyle {
 	switch provider {
-	case rules.ProviderMicrosoft365, rules.ProviderGoogle:
+	case config.ProviderMicrosoft365, config.ProviderGoogle:
 		return oauth2.AuthStyleInParams
 	}
 	return oauth2.AuthStyleAutoDetect
@@ -174,7 +174,7 @@ func AuthStyle(provider string) oauth2.AuthStyle {
 // serviceAccount reads a Google service account's JSON key (as the Cloud
 // console downloads it) into a JWT-bearer configuration acting for sub.
 // Errors name the file, never its contents.
-func serviceAccount(cfg *rules.OAuth2Config, sub string) (*jwt.Config, error) {
+func serviceAccount(cfg *config.OAuth2Config, sub string) (*jwt.Config, error) {
 	if sub == "" {
 		return nil, errors.New("oauth2: service_account needs the mailbox to act for (the section's username)")
 	}
@@ -195,7 +195,7 @@ func serviceAccount(cfg *rules.OAuth2Config, sub string) (*jwt.Config, error) {
 
 // serviceAccountKey checks the bytes of a service account's JSON key the
 // way Google will: client_email set, private_key an RSA key in PEM.
-func serviceAccountKey(cfg *rules.OAuth2Config, b []byte) (*jwt.Config, error) {
+func serviceAccountKey(cfg *config.OAuth2Config, b []byte) (*jwt.Config, error) {
 	jc, err := google.JWTConfigFromJSON(b, cfg.Scopes...)
 	if err != nil {
 		return nil, fmt.Errorf("service account key file %s is not a Google service account JSON key (Cloud console → IAM & Admin → Service accounts → Keys → Add key → JSON)", cfg.ServiceAccountKeyFile)
@@ -244,7 +244,7 @@ func (s *Source) refresh(ctx context.Context, oc *oauth2.Config) (*oauth2.Token,
 		return nil, fmt.Errorf("refresh token file %s is empty (run `ackd oauth login`)", s.cfg.RefreshTokenFile)
 	}
 	var tok *oauth2.Token
-	if s.cfg.Provider == rules.ProviderMicrosoft365 {
+	if s.cfg.Provider == config.ProviderMicrosoft365 {
 		// Microsoft lists scope as required on a refresh request, which
 		// x/oauth2's refresher never sends; clientcredentials sends the
 		// scopes and lets grant_type be replaced.
@@ -356,9 +356,9 @@ func describe(err error, flow string) error {
 	}
 	hint := ""
 	switch {
-	case flow == rules.FlowServiceAccount && code == "unauthorized_client":
+	case flow == config.FlowServiceAccount && code == "unauthorized_client":
 		hint = "; grant the service account's client id the scopes under domain-wide delegation (Google Admin console → Security → Access and data control → API controls → Domain-wide delegation)"
-	case flow == rules.FlowServiceAccount && code == "invalid_grant":
+	case flow == config.FlowServiceAccount && code == "invalid_grant":
 		hint = "; check the key is current, the server clock, and that the username is a user of the Workspace domain"
 	case code == "invalid_grant":
 		hint = "; the refresh token was revoked or expired: run `ackd oauth login` again"

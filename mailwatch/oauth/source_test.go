@@ -13,8 +13,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/oauthtest"
-	"github.com/ackd/ackd/rules"
 )
 
 // fakeClock is a settable clock for the cache and the backoff.
@@ -28,11 +28,11 @@ func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func ccConfig(t *testing.T, srv *oauthtest.Server) *rules.OAuth2Config {
+func ccConfig(t *testing.T, srv *oauthtest.Server) *config.OAuth2Config {
 	t.Setenv("TEST_CLIENT_SECRET", "s3cret")
 	srv.AddClient("ackd", oauthtest.Client{Secret: "s3cret", Mailbox: "it@example.test"})
-	return &rules.OAuth2Config{Flow: rules.FlowClientCredentials, TokenURL: srv.URL + "/token",
-		ClientID: "ackd", ClientSecret: rules.Secret{Env: "TEST_CLIENT_SECRET"}, Mechanism: rules.MechXOAuth2}
+	return &config.OAuth2Config{Flow: config.FlowClientCredentials, TokenURL: srv.URL + "/token",
+		ClientID: "ackd", ClientSecret: config.Secret{Env: "TEST_CLIENT_SECRET"}, Mechanism: config.MechXOAuth2}
 }
 
 func TestSourceCachesAndRefreshesBeforeExpiry(t *testing.T) {
@@ -66,7 +66,7 @@ func TestSourceInvalidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewAuthenticator(src, rules.MechXOAuth2, "it@example.test", "127.0.0.1", 1)
+	a := NewAuthenticator(src, config.MechXOAuth2, "it@example.test", "127.0.0.1", 1)
 	_, rejected, err := a.SASLClient(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestSourceRefreshTokenRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := &fakeClock{t: time.Now()}
-	cfg := &rules.OAuth2Config{Flow: rules.FlowRefreshToken, TokenURL: srv.URL + "/token", ClientID: "desk", RefreshTokenFile: file}
+	cfg := &config.OAuth2Config{Flow: config.FlowRefreshToken, TokenURL: srv.URL + "/token", ClientID: "desk", RefreshTokenFile: file}
 	src, err := NewSource(cfg, quiet(), WithClock(clock.now))
 	if err != nil {
 		t.Fatal(err)
@@ -157,13 +157,13 @@ func TestSourceBacksOffWhileEndpointDown(t *testing.T) {
 func TestSourceConfigErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  rules.OAuth2Config
+		cfg  config.OAuth2Config
 		want string
 	}{
-		{"secret env unset", rules.OAuth2Config{Flow: rules.FlowClientCredentials, ClientSecret: rules.Secret{Env: "ACKD_TEST_UNSET_SECRET"}}, "ACKD_TEST_UNSET_SECRET is not set"},
-		{"secret file missing", rules.OAuth2Config{Flow: rules.FlowClientCredentials, ClientSecret: rules.Secret{File: "/nonexistent/secret"}}, "read secret file"},
-		{"refresh without file", rules.OAuth2Config{Flow: rules.FlowRefreshToken}, "without refresh_token_file"},
-		{"unknown flow", rules.OAuth2Config{Flow: "implicit"}, `unknown flow "implicit"`},
+		{"secret env unset", config.OAuth2Config{Flow: config.FlowClientCredentials, ClientSecret: config.Secret{Env: "ACKD_TEST_UNSET_SECRET"}}, "ACKD_TEST_UNSET_SECRET is not set"},
+		{"secret file missing", config.OAuth2Config{Flow: config.FlowClientCredentials, ClientSecret: config.Secret{File: "/nonexistent/secret"}}, "read secret file"},
+		{"refresh without file", config.OAuth2Config{Flow: config.FlowRefreshToken}, "without refresh_token_file"},
+		{"unknown flow", config.OAuth2Config{Flow: "implicit"}, `unknown flow "implicit"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

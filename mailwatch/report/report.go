@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -135,7 +136,7 @@ type Options struct {
 }
 
 // Compute is ComputeWith with NewSince 24 hours before now.
-func Compute(reqs []store.Request, events []store.Event, dept *rules.Department, now time.Time, window time.Duration) Report {
+func Compute(reqs []store.Request, events []store.Event, dept *config.Department, now time.Time, window time.Duration) Report {
 	return ComputeWith(reqs, events, dept, now, Options{Window: window})
 }
 
@@ -182,7 +183,7 @@ func unanswered(r store.Request) bool {
 
 // ComputeWith computes dept's report at now from reqs and events. Requests
 // of other departments are ignored; reqs need not be sorted.
-func ComputeWith(reqs []store.Request, events []store.Event, dept *rules.Department, now time.Time, o Options) Report {
+func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Department, now time.Time, o Options) Report {
 	if o.Window <= 0 {
 		o.Window = DefaultWindow
 	}
@@ -329,7 +330,7 @@ const (
 // judge applies the package's definition of a kept commitment to r. It
 // returns the outcome and, when r has a first staff answer, the business
 // time it took.
-func judge(r store.Request, evs []store.Event, dept *rules.Department, cat *rules.Category, now time.Time) (outcome, time.Duration, bool) {
+func judge(r store.Request, evs []store.Event, dept *config.Department, cat *config.Category, now time.Time) (outcome, time.Duration, bool) {
 	cal := dept.Calendar
 	var took time.Duration
 	answered := !r.FirstResponseAt.IsZero()
@@ -370,7 +371,7 @@ func judge(r store.Request, evs []store.Event, dept *rules.Department, cat *rule
 }
 
 // dueInForce is the due time that held when r first responded at resp.
-func dueInForce(r store.Request, evs []store.Event, dept *rules.Department, cat *rules.Category, resp time.Time) time.Time {
+func dueInForce(r store.Request, evs []store.Event, dept *config.Department, cat *config.Category, resp time.Time) time.Time {
 	moved := false
 	var eta time.Time
 	for _, e := range evs {
@@ -408,7 +409,7 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[rank-1]
 }
 
-func categoryOf(d *rules.Department, name string) *rules.Category {
+func categoryOf(d *config.Department, name string) *config.Category {
 	if c, ok := d.Categories[name]; ok {
 		return c
 	}

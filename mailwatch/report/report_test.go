@@ -5,14 +5,14 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // The fixture calendar: UTC, Monday to Friday 09:00–17:00 (8 business
 // hours a day), Wednesday 4 March 2026 a holiday. "Now" is Monday 16 March
 // 2026 12:00, the window 30 days (from Saturday 14 February 12:00).
-func fixtureDept(t *testing.T) *rules.Department {
+func fixtureDept(t *testing.T) *config.Department {
 	t.Helper()
 	cal, err := calendar.NewCalendar(calendar.CalendarSpec{
 		Location: time.UTC,
@@ -23,9 +23,9 @@ func fixtureDept(t *testing.T) *rules.Department {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rules.Department{
+	return &config.Department{
 		Name: "IT Help Desk", Address: "it-help@example.test", Calendar: cal,
-		Categories: map[string]*rules.Category{
+		Categories: map[string]*config.Category{
 			"access":   {Name: "access", Commitment: calendar.Commitment{Business: 4 * time.Hour}},
 			"hardware": {Name: "hardware", Commitment: calendar.Commitment{Days: 1}},
 			"default":  {Name: "default", Commitment: calendar.Commitment{Days: 3}},
@@ -66,7 +66,7 @@ func ev(kind string, at time.Time, detail string) store.Event {
 	return store.Event{Kind: kind, At: at, Detail: detail}
 }
 
-func buildFixture(t *testing.T, d *rules.Department) fixture {
+func buildFixture(t *testing.T, d *config.Department) fixture {
 	cal := d.Calendar
 	due := func(recv time.Time, cat string) time.Time { return cal.Due(recv, d.Categories[cat].Commitment) }
 	var f fixture

@@ -21,7 +21,7 @@ import (
 // Store is the persistent state of ackd. Every method takes a context; each
 // call is also bounded by the store's query timeout. Implementations are
 // safe for concurrent use. A dept argument is a department's stable key
-// (rules.Department.Key: its address, lower-cased), never its display name.
+// (config.Department.Key: its address, lower-cased), never its display name.
 type Store interface {
 	// Close releases the database. Calls after Close fail.
 	Close() error
@@ -266,7 +266,7 @@ type SentFilter struct {
 
 // NewRequest is a request about to be recorded.
 type NewRequest struct {
-	Dept       string // department key (rules.Department.Key, its address); required
+	Dept       string // department key (config.Department.Key, its address); required
 	MessageKey string // Message-ID or a synthetic key; required, unique per department
 	MessageID  string // the request's Message-ID, also stored as a thread key
 	Mailbox    string

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
-	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -33,7 +33,7 @@ func TestHeldMailShown(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	cfg := fixtureConfigParsed(t)
 	cfg.Limits.PerSenderPerHour = 1
-	src := web.Sources{Store: st, Config: func() *rules.Config { return cfg }, Now: tick}
+	src := web.Sources{Store: st, Config: func() *config.Config { return cfg }, Now: tick}
 	metrics := web.NewMetrics(src)
 	observed := metrics.Observe(st)
 	srv := httptest.NewServer(web.New(src, metrics, web.BasicAuth{}, nil).Handler())
@@ -58,7 +58,10 @@ func TestHeldMailShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(sink.Close)
-	rt := &mailwatch.Runtime{Config: cfg, Templates: templates.Default()}
+	rt, err := mailwatch.NewRuntime(cfg, templates.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
 	sender := outbox.NewSender(mailwatch.OutboxQueue(observed), outbox.SMTPConfig{Host: sink.Host(), Port: sink.Port(), TLS: outbox.TLSNone},
 		nil, outbox.WithClock(tick), outbox.WithGate(mailwatch.NewLimitGate(observed, func() *mailwatch.Runtime { return rt })))
 	if n, err := sender.Drain(ctx); err != nil || n.Sent != 1 || n.Held != 2 {

@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ackd/ackd/calendar"
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // Sources are what the endpoints read: the store, the configuration in
@@ -21,7 +21,7 @@ import (
 // called at each request, so a reload shows at once.
 type Sources struct {
 	Store     store.Store
-	Config    func() *rules.Config
+	Config    func() *config.Config
 	Mailboxes func() []MailboxStatus
 	// Outbox reports why queued mail cannot leave (the SMTP server is
 	// unreachable), nil when it can; nil func when unknown.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/imapmem"
 	"github.com/ackd/ackd/internal/smtpsink"
 	"github.com/ackd/ackd/mailwatch"
@@ -140,7 +141,7 @@ departments:
     rules:
       - {name: password, match: {subject: [password]}, category: access}
 `, sink.Host(), sink.Port(), dept, host, port, dept)
-	cfg, err := rules.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -151,7 +152,7 @@ departments:
 	t.Cleanup(func() { st.Close() })
 
 	var d *mailwatch.Daemon
-	src := web.Sources{Store: st, Config: func() *rules.Config { return d.Runtime().Config },
+	src := web.Sources{Store: st, Config: func() *config.Config { return d.Runtime().Config },
 		Mailboxes: func() []web.MailboxStatus {
 			var out []web.MailboxStatus
 			for _, mb := range d.Mailboxes() {

@@ -5,9 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
-	"github.com/ackd/ackd/rules"
 )
 
 // TestMetricsParkedGauge: /metrics shows how many messages each
@@ -24,8 +24,8 @@ func TestMetricsParkedGauge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := &rules.Config{Departments: []*rules.Department{{Name: "IT Help Desk", Address: "it-help@example.test"}, {Name: "Payroll", Address: "payroll@example.test"}}}
-	m := web.NewMetrics(web.Sources{Store: st, Config: func() *rules.Config { return cfg }})
+	cfg := &config.Config{Departments: []*config.Department{{Name: "IT Help Desk", Address: "it-help@example.test"}, {Name: "Payroll", Address: "payroll@example.test"}}}
+	m := web.NewMetrics(web.Sources{Store: st, Config: func() *config.Config { return cfg }})
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

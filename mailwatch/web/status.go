@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
-	"github.com/ackd/ackd/rules"
 )
 
 // OnTimeWindow is how far back the status page's on-time chart looks: the
@@ -45,9 +45,9 @@ type deptView struct {
 type openView struct {
 	Ref, Subject, Requester, Category, Age, Due, State string
 	// Owner is who owns the request; "" when nobody does.
-	Owner string
-	Level, Reminders                                   int
-	Overdue                                            bool
+	Owner            string
+	Level, Reminders int
+	Overdue          bool
 	// HeldReason is why a sending limit holds the request's receipt, ""
 	// when none does.
 	HeldReason string
@@ -151,7 +151,7 @@ func (s *Server) buildStatus(ctx context.Context) (statusPage, error) {
 	return page, nil
 }
 
-func openRow(d *rules.Department, r store.Request, now time.Time) openView {
+func openRow(d *config.Department, r store.Request, now time.Time) openView {
 	loc := d.Calendar.Location()
 	due := "—"
 	if !r.DueAt.IsZero() {

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
-	"github.com/ackd/ackd/rules"
 )
 
 // now is the fixed clock of the seeded fixture: a Wednesday afternoon.
@@ -49,9 +49,9 @@ departments:
       - {name: r1, match: {subject: x}, category: default}
 `
 
-func fixtureConfigParsed(t *testing.T) *rules.Config {
+func fixtureConfigParsed(t *testing.T) *config.Config {
 	t.Helper()
-	cfg, err := rules.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(fixtureConfig))
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(fixtureConfig))
 	if err != nil {
 		t.Fatalf("fixture config: %v", err)
 	}
@@ -124,7 +124,7 @@ func newServer(t *testing.T, st store.Store, mailboxes []web.MailboxStatus, auth
 	cfg := fixtureConfigParsed(t)
 	src := web.Sources{
 		Store:     st,
-		Config:    func() *rules.Config { return cfg },
+		Config:    func() *config.Config { return cfg },
 		Mailboxes: func() []web.MailboxStatus { return mailboxes },
 		Now:       func() time.Time { return now },
 	}
@@ -219,7 +219,7 @@ func TestReadyzReportsHeldOutbox(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			src := web.Sources{
 				Store:     st,
-				Config:    func() *rules.Config { return cfg },
+				Config:    func() *config.Config { return cfg },
 				Mailboxes: func() []web.MailboxStatus { return up },
 				Outbox:    func() error { return tc.fault },
 				Now:       func() time.Time { return now },

@@ -1,4 +1,4 @@
-package rules
+package config
 
 import (
 	"bytes"
@@ -23,6 +23,10 @@ import (
 	"github.com/ackd/ackd/internal/loopback"
 	"github.com/ackd/ackd/internal/pgdsn"
 )
+
+// DefaultCategory is the category every department has: it catches the
+// mail no rule matched.
+const DefaultCategory = "default"
 
 // Defaults for keys a config may leave out.
 const (
@@ -59,7 +63,11 @@ const (
 // Problems error listing all of them. Relative paths in the file are
 // resolved against the file's directory, made absolute so that the daemon's
 // working directory does not matter.
-func Load(path string) (*Config, error) {
+//
+// Rules' match: clauses are kept as written (Rule.Match); they are checked
+// only when an option such as CheckMatches says how. rules.Load does, so
+// that `ackd check` reports a bad pattern with every other problem.
+func Load(path string, opts ...Option) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
@@ -68,7 +76,7 @@ func Load(path string) (*Config, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	cfg, probs := parseConfig(path, dir, data)
+	cfg, probs := parseConfig(path, dir, data, opts...)
 	if len(probs) > 0 {
 		return nil, probs
 	}
@@ -77,18 +85,36 @@ func Load(path string) (*Config, error) {
 
 // Parse validates config bytes; file names the source in problems, and its
 // directory is the base for relative paths.
-func Parse(file string, data []byte) (*Config, error) {
-	cfg, probs := parseConfig(file, filepath.Dir(file), data)
+func Parse(file string, data []byte, opts ...Option) (*Config, error) {
+	cfg, probs := parseConfig(file, filepath.Dir(file), data, opts...)
 	if len(probs) > 0 {
 		return nil, probs
 	}
 	return cfg, nil
 }
 
+// An Option changes how Load and Parse read a file.
+type Option func(*loader)
+
+// A MatchChecker checks one rule's match: clause (n, aliases followed) in
+// the file named file and returns its problems. A problem without a line
+// is placed at the clause.
+type MatchChecker func(n *yaml.Node, file string) Problems
+
+// CheckMatches has the loader check every rule's match: clause with f, the
+// language of which config does not know. f's problems are sorted, merged
+// and redacted with the loader's own, so one run reports everything.
+func CheckMatches(f MatchChecker) Option {
+	return func(l *loader) { l.matchCheck = f }
+}
+
 // parseConfig does the work of Parse and also returns the config built so far when
 // there are problems, so tests can check defaults one field at a time.
-func parseConfig(file, dir string, data []byte) (cfg *Config, probs Problems) {
+func parseConfig(file, dir string, data []byte, opts ...Option) (cfg *Config, probs Problems) {
 	l := &loader{file: file, dir: dir}
+	for _, o := range opts {
+		o(l)
+	}
 	cfg = &Config{File: file}
 	root := l.document(data)
 	var secrets []string
@@ -99,6 +125,23 @@ func parseConfig(file, dir string, data []byte) (cfg *Config, probs Problems) {
 	probs = l.sorted()
 	redactSecrets(probs, secrets)
 	return cfg, probs
+}
+
+// checkMatch checks a rule's match: clause with the loader's MatchChecker,
+// if it has one.
+func (l *loader) checkMatch(v *yaml.Node) {
+	if l.matchCheck == nil {
+		return
+	}
+	for _, p := range l.matchCheck(v, l.file) {
+		if p.File == "" {
+			p.File = l.file
+		}
+		if p.Line <= 0 {
+			p.Line, p.Col = v.Line, v.Column
+		}
+		l.probs = append(l.probs, p)
+	}
 }
 
 // document parses data into its root node, reporting syntax errors, empty
@@ -665,10 +708,10 @@ func (l *loader) departments(n *yaml.Node, cfg *Config) []*Department {
 				continue
 			}
 			if o.Address != "" {
-				d.others = append(d.others, strings.ToLower(o.Address))
+				d.Others = append(d.Others, strings.ToLower(o.Address))
 			}
 			for _, a := range o.Aliases {
-				d.others = append(d.others, strings.ToLower(a))
+				d.Others = append(d.Others, strings.ToLower(a))
 			}
 		}
 	}
@@ -1103,7 +1146,7 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) 
 			c.Escalate = l.escalate(v, d)
 		}
 	}
-	if _, ok := cats["default"]; !ok {
+	if _, ok := cats[DefaultCategory]; !ok {
 		l.at(n, "categories: missing the \"default\" category (used when no rule matches)")
 	}
 	return cats
@@ -1232,20 +1275,8 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 			}
 		}
 		if v := m.get("match"); v != nil {
-			v = followAlias(v)
-			matcher, probs := CompileMatcher(v, l.file)
-			for _, p := range probs {
-				if p.File == "" {
-					p.File = l.file
-				}
-				if p.Line <= 0 {
-					p.Line, p.Col = v.Line, v.Column
-				}
-				l.probs = append(l.probs, p)
-			}
-			if len(probs) == 0 {
-				r.Match = matcher
-			}
+			r.Match = followAlias(v)
+			l.checkMatch(r.Match)
 		}
 		rules = append(rules, r)
 	}

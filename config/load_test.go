@@ -1,4 +1,4 @@
-package rules
+package config
 
 import (
 	"errors"
@@ -254,8 +254,8 @@ func TestParseDefaults(t *testing.T) {
 		{"password env", cfg.Departments[1].IMAP.Password.Env, "PAY_PW"},
 		{"rules", len(cfg.Departments[0].Rules), 1},
 		{"rule category", cfg.Departments[0].Rules[0].Category, "default"},
-		{"others of IT", strings.Join(cfg.Departments[0].others, ","), "payroll@example.test"},
-		{"others of payroll", strings.Join(cfg.Departments[1].others, ","), "it-help@example.test,helpdesk@example.test"},
+		{"others of IT", strings.Join(cfg.Departments[0].Others, ","), "payroll@example.test"},
+		{"others of payroll", strings.Join(cfg.Departments[1].Others, ","), "it-help@example.test,helpdesk@example.test"},
 		{"default category", cfg.Departments[0].Categories["default"].Name, "default"},
 	}
 	{

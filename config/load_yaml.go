@@ -1,4 +1,4 @@
-package rules
+package config
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ackd/ackd/internal/editdist"
 )
 
 // This file holds the generic node-walking helpers of the config loader:
@@ -22,6 +24,8 @@ type loader struct {
 	probs Problems
 	// topHistory is where the top-level backfill and max_age were written.
 	topHistory historyNodes
+	// matchCheck checks rules' match: clauses; nil leaves them unchecked.
+	matchCheck MatchChecker
 }
 
 // at records a problem at n's position. A problem never goes without a line:
@@ -346,7 +350,7 @@ func (l *loader) strs(n *yaml.Node, key string) ([]string, []*yaml.Node) {
 func nearestKey(s string, keys []string) string {
 	best, bestD := "", -1
 	for _, k := range keys {
-		d := levenshtein(strings.ToLower(s), k)
+		d := editdist.Levenshtein(strings.ToLower(s), k)
 		if bestD < 0 || d < bestD {
 			best, bestD = k, d
 		}

@@ -1,4 +1,4 @@
-package rules
+package config
 
 import (
 	"fmt"
@@ -17,10 +17,6 @@ const (
 	// maxAgeWarn is the max_age above which `ackd check` warns.
 	maxAgeWarn = 14 * 24 * time.Hour
 )
-
-// RefuseTooOld is the refusal code of a message that arrived more than
-// max_age ago: it is recorded, and nothing is mailed about it.
-const RefuseTooOld Refusal = "too-old"
 
 // Key is the department's stable identity in the store: its address,
 // lower-cased. The display name may change without losing the

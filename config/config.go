@@ -1,7 +1,9 @@
-package rules
+package config
 
 import (
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/ackd/ackd/calendar"
 )
@@ -197,9 +199,11 @@ type Department struct {
 	// Rules in config order; the first match wins.
 	Rules []*Rule
 
-	// others holds every other department's address and aliases, for loop
-	// protection (ackd never answers another department).
-	others []string
+	// Others holds every other department's address and aliases,
+	// lower-cased, for loop protection (ackd never answers another
+	// department). The loader fills it; a Department built in code sets it
+	// itself.
+	Others []string
 }
 
 // DigestConfig says who gets the staff digest and when.
@@ -241,10 +245,8 @@ type EscalationStep struct {
 type Rule struct {
 	Name     string
 	Category string
-	Match    Matcher
-}
-
-// Matcher is a compiled match expression; see matcher.go.
-type Matcher interface {
-	Match(m *Message) bool
+	// Match is the rule's match: clause as written (aliases followed), with
+	// its positions; nil when the key is missing. Its language is package
+	// rules', which compiles it (rules.Compile).
+	Match *yaml.Node
 }
