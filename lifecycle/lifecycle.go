@@ -283,6 +283,65 @@ func newCycle(d *config.Department, r *Request, at time.Time, cm calendar.Commit
 	resetLadder(d, r, at)
 }
 
+// EntryCategory: #category moved the request to another category.
+const EntryCategory = "category"
+
+// categoryNames lists d's categories, sorted.
+func categoryNames(d *config.Department) []string {
+	names := make([]string, 0, len(d.Categories))
+	for n := range d.Categories {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// recategorise moves the request to the category c names. While nobody
+// has answered, the commitment is counted again from the request's
+// arrival under the new category, and its ladder starts at the first step
+// still ahead (no step fires for the move itself); a due time that has
+// passed under the new commitment becomes the new category's grace from
+// now, never a date in the past. The requester hears the new date only
+// when it changed. An answered, waiting or resolved request only changes
+// category (its next cycle follows the new one).
+func recategorise(d *config.Department, t *Transition, c rules.Command, from string, at time.Time) {
+	old := t.Next
+	if old.Category == c.Name {
+		t.entry(EntryCategory, at, from, c.Name+" (unchanged)", 0)
+		return
+	}
+	t.Next.Category = c.Name
+	t.entry(EntryCategory, at, from, old.Category+" → "+c.Name, 0)
+	t.What = "category"
+	switch old.State {
+	case New, Acknowledged, Overdue:
+	default:
+		return
+	}
+	cat := category(d, c.Name)
+	if cat.Commitment.IsZero() {
+		t.Next.DueAt = time.Time{}
+	} else {
+		t.Next.CycleStart = old.ReceivedAt
+		t.Next.DueAt = d.Calendar.Due(old.ReceivedAt, cat.Commitment)
+		if !t.Next.DueAt.After(at) {
+			grace := cat.Grace
+			if grace.IsZero() {
+				grace = cat.Commitment
+			}
+			t.Next.DueAt = d.Calendar.Due(at, grace)
+		}
+	}
+	t.Next.LateNoticeFor = time.Time{}
+	if old.State == Overdue {
+		t.Next.State = Acknowledged
+	}
+	resetLadder(d, &t.Next, at)
+	if !t.Next.DueAt.Equal(old.DueAt) && !t.Next.DueAt.IsZero() {
+		t.Mail = append(t.Mail, Intent{Kind: DueUpdate, To: []string{old.Requester}, Request: t.Next, OldDue: old.DueAt, NewDue: t.Next.DueAt})
+	}
+}
+
 // resetLadder starts the escalation ladder of a new cycle (a reopen, a
 // new expected date) at its first step still ahead of at: a step that a
 // short cycle puts before its own start ("1h before due" in a 30m
@@ -400,6 +459,10 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			unknown = append(unknown, "#assign: "+c.Address+" is not staff, a lead or an assignable address")
 			continue
 		}
+		if _, ok := d.Categories[c.Name]; c.Kind == rules.CommandCategory && !ok {
+			unknown = append(unknown, fmt.Sprintf("#category: %s has no category %q (it has %s)", d.Name, c.Name, strings.Join(categoryNames(d), ", ")))
+			continue
+		}
 		cmds = append(cmds, c)
 	}
 	toRequester := m.ToRequester || m.FromSent
@@ -456,6 +519,9 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 	}
 	for _, c := range cmds {
 		switch c.Kind {
+		case rules.CommandCategory:
+			recategorise(d, t, c, from, at)
+			cat = category(d, t.Next.Category)
 		case rules.CommandTake:
 			if !person {
 				t.entry(EntryCommandRefused, at, from, "#take: the department's own address cannot own a request", 0)

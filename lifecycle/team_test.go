@@ -203,3 +203,47 @@ func TestStepOwnership(t *testing.T) {
 			hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
 	})
 }
+
+// TestStepCategory: issue 15 item 3. #category moves a request; the
+// commitment is counted again from its arrival, the ladder follows the
+// new category, and the requester hears only of a changed date.
+func TestStepCategory(t *testing.T) {
+	d := teamDept(t)
+	due := func(want string) func(t *testing.T, tr lifecycle.Transition) {
+		return func(t *testing.T, tr lifecycle.Transition) {
+			if !tr.Next.DueAt.Equal(at(want)) {
+				t.Errorf("due %v, want %s", tr.Next.DueAt.In(berlin), want)
+			}
+			for _, m := range tr.Mail {
+				if m.Kind == lifecycle.DueUpdate && (!m.NewDue.Equal(at(want)) || m.Request.Category != tr.Next.Category) {
+					t.Errorf("due update says %v for category %q", m.NewDue.In(berlin), m.Request.Category)
+				}
+			}
+		}
+	}
+	old := with(open(), func(r *lifecycle.Request) {
+		// A 3d request received on Monday, looked at on Wednesday.
+		r.Category, r.ReceivedAt, r.CycleStart, r.DueAt = "default", at("2026-11-30 10:00"), at("2026-11-30 10:00"), at("2026-12-03 10:00")
+	})
+	runRows(t, d, []row{
+		{name: "same commitment: no due update, the new ladder", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#category network"),
+			now: "2026-12-01 11:00", what: "category", state: lifecycle.Acknowledged, hist: []string{"category"}, wake: "2026-12-01 13:00",
+			check: due("2026-12-01 14:00")},
+		{name: "a longer commitment from the arrival: the requester hears the new date", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#category default"),
+			now: "2026-12-01 11:00", what: "category", state: lifecycle.Acknowledged, mail: []string{"due-update→jane@example.test"},
+			hist: []string{"category"}, wake: "2026-12-04 10:00", check: due("2026-12-04 10:00")},
+		{name: "a shorter commitment already past: grace from now, past steps passed over", req: old,
+			ev:  msg("alice@example.test", lifecycle.Staff, "#category access"),
+			now: "2026-12-02 11:00", what: "category", state: lifecycle.Acknowledged, mail: []string{"due-update→jane@example.test"},
+			hist: []string{"category"}, wake: "2026-12-02 11:06", check: due("2026-12-02 13:00")}, // the 90% step of Monday 10:00 to Wednesday 13:00 is still ahead
+		{name: "an unknown category: help, nothing moves", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#category printers"),
+			now: "2026-12-01 11:00", what: "follow-up", state: lifecycle.Acknowledged, mail: []string{"command-help→alice@example.test"},
+			hist: []string{"command-refused"}, wake: "2026-12-01 12:00", check: due("2026-12-01 14:00")},
+		{name: "an answered request only changes category", req: with(open(), func(r *lifecycle.Request) { r.State = lifecycle.Answered }),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#category default"),
+			now: "2026-12-01 11:00", what: "category", state: lifecycle.Answered, hist: []string{"category"}, check: due("2026-12-01 14:00")},
+	})
+}

@@ -67,7 +67,7 @@ func applyTransition(ctx context.Context, st store.Store, snapshot store.Request
 		r.FirstResponseAt, r.AnsweredAt = n.FirstResponseAt, n.AnsweredAt
 		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt
-		r.NextWake = t.Wake
+		r.NextWake, r.Category = t.Wake, n.Category
 		return mails, nil
 	}
 	return st.Apply(ctx, c)

@@ -26,6 +26,7 @@ func TestTeamE2E(t *testing.T) {
 	}{
 		{"guard-relay", testTeamGuardRelay},
 		{"two-answers", testTeamTwoAnswers},
+		{"category", testTeamCategory},
 	}
 	var wg sync.WaitGroup
 	for _, sc := range scenarios {
@@ -175,4 +176,26 @@ func testTeamTwoAnswers(t *testing.T, s *mailstack.Stack) {
 	// Bob hears nothing from ackd; alice heard only the notice.
 	expectBox(t, "bob", forRef(inboxOf(t, s, e.dept, e.bob), ref))
 	expectBox(t, "alice", forRef(inboxOf(t, s, e.dept, e.alice), ref), kindOther+" "+ref)
+}
+
+// Re-categorising (issue 15 item 3): #category moves the request; the
+// requester gets one due update with the date counted from the arrival
+// under the new commitment.
+func testTeamCategory(t *testing.T, s *mailstack.Stack) {
+	e := newTeamEnv(t, s, "{commitment: 1h}\n      slow: {commitment: 3d}", "")
+	req := s.NewAddress(t, "cat")
+	o := e.openRequest(t, req, "New office chair", "Mine is broken.")
+	ref := o.receipt.ref
+	before := e.request(t, ref)
+	sendAs(t, s, o.reply(mailOut{from: e.alice, to: []string{e.dept}, body: "#category slow"}))
+	r := e.waitRequest(t, ref, 20*time.Second, "#category", func(r store.Request) bool { return r.Category == "slow" })
+	want := e.cfg.Departments[0].Calendar.Due(before.ReceivedAt, e.cfg.Departments[0].Categories["slow"].Commitment)
+	if !r.DueAt.Equal(want) {
+		t.Errorf("after #category %s is due %v, want %v (3d from its arrival)", ref, r.DueAt, want)
+	}
+	got := waitInbox(t, s, e.dept, req, 20*time.Second, "due update", atLeast(2))
+	expectBox(t, "requester", got, kindReceipt+" "+ref, kindDueUpdate+" "+ref)
+	if up := having(got, kindDueUpdate, ref); len(up) == 1 && !strings.Contains(up[0].text, longDate(want)) {
+		t.Errorf("due update does not name %q:\n%s", longDate(want), up[0].text)
+	}
 }

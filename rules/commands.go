@@ -30,6 +30,9 @@ const (
 	CommandReopen CommandKind = "reopen"
 	// CommandTake makes the sender the request's owner ("#take", "#mine").
 	CommandTake CommandKind = "take"
+	// CommandCategory moves the request to another category
+	// ("#category hardware").
+	CommandCategory CommandKind = "category"
 )
 
 // Command is one recognised command line of a staff reply.
@@ -45,6 +48,9 @@ type Command struct {
 	// Address is, for CommandAssign, the addr-spec (the display name, if
 	// any, is dropped).
 	Address string
+	// Name is, for CommandCategory, the category named, lower case; the
+	// lifecycle checks that the department has it.
+	Name string
 }
 
 // Limits that keep ParseCommands cheap on any input.
@@ -77,6 +83,7 @@ var commandNames = map[string]CommandKind{
 	"reopen":   CommandReopen,
 	"take":     CommandTake,
 	"mine":     CommandTake,
+	"category": CommandCategory,
 }
 
 // ValidCommands lists the commands with a one-line usage each, for the help
@@ -91,6 +98,7 @@ func ValidCommands() []string {
 		"#assign <address> - hand the request to a colleague, e.g. #assign Bob Smith <bob@example.org>",
 		"#reopen - the request is open again",
 		"#take - you own the request: its escalations come to you first (also #mine)",
+		"#category <name> - move the request to another category: its commitment is counted again from its arrival",
 	}
 }
 
@@ -328,6 +336,11 @@ func parseCommand(name, rest string, cal *calendar.Calendar, now time.Time) (Com
 			return Command{}, reason
 		}
 		cmd.Address = addr
+	case CommandCategory:
+		if arg == "" || strings.ContainsFunc(arg, isCommandSpace) {
+			return Command{}, "needs one category name, e.g. #category hardware"
+		}
+		cmd.Name = strings.ToLower(arg)
 	default:
 		if arg != "" {
 			return Command{}, fmt.Sprintf("takes no argument, got %s", quoteArg(arg))

@@ -370,7 +370,8 @@ type Change struct {
 	// about it. It may change only the mutable fields: State, DueAt,
 	// CycleStart, FirstResponseAt, AnsweredAt, EscalationLevel, Reminders,
 	// AssignedTo, LateNoticeFor, WaitingSince, ResolvedAt, LastActivityAt,
-	// NextWake (Version is the store's).
+	// NextWake, Category (#category moves a request; Version is the
+	// store's).
 	// It may return ErrNoChange (see Store.Apply).
 	Update func(r *Request) ([]NewMail, error)
 }
