@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -172,6 +173,11 @@ type Department struct {
 	// besides staff and leads that "#assign" may hand a request to; empty
 	// means staff and leads only.
 	Assignable []string
+	// Assign says who owns a new request from the start: nobody
+	// (AssignNone, the default), or one of the staff who are not away,
+	// in turn (AssignRoundRobin) or the one with the fewest open requests
+	// (AssignLeastOpen).
+	Assign AssignMode
 
 	Calendar *calendar.Calendar
 	Digest   DigestConfig
@@ -249,4 +255,27 @@ type Rule struct {
 	// its positions; nil when the key is missing. Its language is package
 	// rules', which compiles it (rules.Compile).
 	Match *yaml.Node
+}
+
+// AssignMode is how a department gives new requests an owner.
+type AssignMode int
+
+// Assignment modes (the YAML key assign).
+const (
+	AssignNone       AssignMode = iota // "none": the first staff answer or #take makes the owner
+	AssignRoundRobin                   // "round_robin": staff in turn, skipping who is away
+	AssignLeastOpen                    // "least_open": the staff member with the fewest open requests
+)
+
+// assignModes are the YAML spellings of AssignMode.
+var assignModes = map[string]AssignMode{"none": AssignNone, "round_robin": AssignRoundRobin, "least_open": AssignLeastOpen}
+
+// String is the YAML spelling.
+func (m AssignMode) String() string {
+	for k, v := range assignModes {
+		if v == m {
+			return k
+		}
+	}
+	return fmt.Sprintf("AssignMode(%d)", int(m))
 }

@@ -636,7 +636,7 @@ func (l *loader) addressNodes(n *yaml.Node, key string) ([]string, []*yaml.Node)
 
 var departmentKeys = []string{"name", "address", "aliases", "imap", "staff", "leads",
 	"allowed_senders", "calendar", "digest", "categories", "rules",
-	"trust_authentication_results", "authserv_id", "assignable", "backfill", "max_age"}
+	"trust_authentication_results", "authserv_id", "assignable", "assign", "backfill", "max_age"}
 
 // authResults reads trust_authentication_results and authserv_id into the
 // values given, which hold the inherited defaults.
@@ -773,6 +773,18 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 	}
 	if v := m.get("assignable"); v != nil {
 		d.Assignable = l.globs(v, "assignable")
+	}
+	if v := m.get("assign"); v != nil {
+		if s, ok := l.str(v, "assign"); ok {
+			mode, known := assignModes[s]
+			switch {
+			case !known:
+				l.at(v, "assign: %q is not none, round_robin or least_open", s)
+			case mode != AssignNone && len(d.Staff) == 0:
+				l.at(v, "assign: %s needs staff to assign to", s)
+			}
+			d.Assign = mode
+		}
 	}
 	var spans []calendar.Span
 	if v := m.get("calendar"); v != nil {

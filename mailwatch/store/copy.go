@@ -47,6 +47,8 @@ var copyTables = []copyTable{
 	{name: "digest_sent", cols: []string{"dept", "day", "queued_at"}},
 	{name: "parked", cols: []string{"dept", "mailbox", "uid_validity", "uid", "message_id", "from_addr", "subject",
 		"size", "received_at", "attempts", "last_error", "first_parked", "parked_at"}},
+	{name: "staff_away", cols: []string{"dept", "address", "until_at", "reason", "set_at"}},
+	{name: "assign_cursor", cols: []string{"dept", "last", "updated_at"}},
 }
 
 // copyBatch rows go into one INSERT: few round trips to a remote

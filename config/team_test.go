@@ -1,0 +1,36 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestParseAssign: assign is read into its mode; absent, nobody is
+// assigned (issue 15 item 2).
+func TestParseAssign(t *testing.T) {
+	base := `smtp: {host: 127.0.0.1, port: 2525, tls: none}
+departments:
+  - name: IT
+    address: it@example.test
+    imap: {host: 127.0.0.1, username: it, password_env: IMAP_PW}
+    staff: [alice@example.test]
+    allowed_senders: ["*@example.test"]
+    calendar: {timezone: UTC}
+    categories:
+      default: {commitment: 3d}
+    rules:
+      - {name: r1, match: {subject: x}, category: default}
+`
+	for _, tc := range []struct {
+		line string
+		want AssignMode
+	}{{"", AssignNone}, {"    assign: none\n", AssignNone}, {"    assign: round_robin\n", AssignRoundRobin}, {"    assign: least_open\n", AssignLeastOpen}} {
+		cfg, err := Parse("config.yaml", []byte(strings.Replace(base, "    calendar:", tc.line+"    calendar:", 1)))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.line, err)
+		}
+		if got := cfg.Departments[0].Assign; got != tc.want {
+			t.Errorf("%q: assign = %v, want %v", tc.line, got, tc.want)
+		}
+	}
+}
