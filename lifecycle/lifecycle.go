@@ -58,6 +58,11 @@ type Request struct {
 	WaitingSince    time.Time
 	ResolvedAt      time.Time
 	LastActivityAt  time.Time
+
+	// Away is an input, not stored with the request: the staff and leads
+	// who are away when the step happens (the caller reads them). An
+	// owner who is away gets no escalations; the rest of the staff do.
+	Away []string
 }
 
 // Role is who wrote a message on a request's thread.
@@ -213,7 +218,22 @@ type Transition struct {
 	StepAt time.Time
 	// Fired: a tick found a step due.
 	Fired bool
+	// Away is what the event says of who is away: an out-of-office reply
+	// from staff, #away, #back. The caller stores it for the department.
+	Away []AwayChange
 }
+
+// AwayChange says a staff member is away until Until, or, with Until
+// zero, back.
+type AwayChange struct {
+	Address string
+	Until   time.Time
+	Reason  string
+}
+
+// AwayDefault is how long an out-of-office reply or #away without a date
+// marks someone away.
+const AwayDefault = 24 * time.Hour
 
 func (t *Transition) entry(kind string, at time.Time, actor, detail string, level int) {
 	t.History = append(t.History, Entry{Kind: kind, At: at, Actor: actor, Detail: detail, Level: level})
@@ -237,6 +257,11 @@ func Step(d *config.Department, r Request, e Event, now time.Time) Transition {
 // IsDeptAddress: addr is the department's address or one of its aliases.
 func IsDeptAddress(d *config.Department, addr string) bool {
 	return rules.EqualAddress(d.Address, addr) || inList(d.Aliases, addr)
+}
+
+// InStaff: addr is one of d's staff or leads.
+func InStaff(d *config.Department, addr string) bool {
+	return inList(d.Staff, addr) || inList(d.Leads, addr)
 }
 
 func inList(list []string, addr string) bool {
@@ -285,6 +310,10 @@ func newCycle(d *config.Department, r *Request, at time.Time, cm calendar.Commit
 
 // EntryCategory: #category moved the request to another category.
 const EntryCategory = "category"
+
+// EntryAway: a staff member was marked away (an out-of-office reply,
+// #away) or back (#back).
+const EntryAway = "away"
 
 // categoryNames lists d's categories, sorted.
 func categoryNames(d *config.Department) []string {
@@ -363,9 +392,20 @@ func message(d *config.Department, r Request, m *Message, at time.Time) Transiti
 	switch {
 	case m.AutoReply != "":
 		// Nobody wrote it: a staff out-of-office is no answer and is
-		// never relayed, a requester's is no reminder.
+		// never relayed, a requester's is no reminder. A proven one from
+		// a person on the staff marks them away until the date it
+		// states, or for a day.
 		t.entry(EntryAutoReply, at, from, m.AutoReply, 0)
 		t.What = "auto-reply"
+		if m.Role == Staff && m.Proven && !IsDeptAddress(d, from) {
+			until, ok := rules.ReturnDate(m.Text, d.Calendar.Location(), at)
+			why := "out-of-office reply, back " + until.Format("2006-01-02")
+			if !ok {
+				until, why = at.Add(AwayDefault), "out-of-office reply without a return date: a day"
+			}
+			t.Away = append(t.Away, AwayChange{Address: strings.ToLower(from), Until: until, Reason: why})
+			t.entry(EntryAway, at, from, why, 0)
+		}
 		return t
 	case m.Role == Staff && !m.Proven:
 		// A From header proves nothing: kept as information, it changes,
@@ -522,6 +562,20 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 		case rules.CommandCategory:
 			recategorise(d, t, c, from, at)
 			cat = category(d, t.Next.Category)
+		case rules.CommandAway, rules.CommandBack:
+			if !person {
+				t.entry(EntryCommandRefused, at, from, c.Raw+": the department's own address is never away", 0)
+				continue
+			}
+			ch := AwayChange{Address: strings.ToLower(from), Reason: c.Raw}
+			if c.Kind == rules.CommandAway {
+				ch.Until = c.Due
+				if ch.Until.IsZero() {
+					ch.Until = at.Add(AwayDefault)
+				}
+			}
+			t.Away = append(t.Away, ch)
+			t.entry(EntryAway, at, from, c.Raw, 0)
 		case rules.CommandTake:
 			if !person {
 				t.entry(EntryCommandRefused, at, from, "#take: the department's own address cannot own a request", 0)
@@ -578,10 +632,21 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 func Targets(d *config.Department, r Request, to string, valid func(string) bool) []string {
 	switch to {
 	case "staff":
-		if r.AssignedTo != "" && (valid == nil || valid(r.AssignedTo)) {
+		if r.AssignedTo != "" && !inList(r.Away, r.AssignedTo) && (valid == nil || valid(r.AssignedTo)) {
 			return []string{r.AssignedTo}
 		}
-		return d.Staff
+		// The rest: staff who are not away (all of them when everyone
+		// is), without an owner who is.
+		var rest []string
+		for _, s := range d.Staff {
+			if !inList(r.Away, s) && !rules.EqualAddress(s, r.AssignedTo) {
+				rest = append(rest, s)
+			}
+		}
+		if len(rest) == 0 {
+			return d.Staff
+		}
+		return rest
 	case "leads":
 		if len(d.Leads) == 0 {
 			return d.Staff
@@ -736,4 +801,41 @@ func late(d *config.Department, t *Transition, now time.Time, cat *config.Catego
 	t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to leads: still overdue", r.EscalationLevel+1), r.EscalationLevel+1)
 	t.Next.EscalationLevel = r.EscalationLevel + 1
 	t.Next.LateNoticeFor = r.DueAt
+}
+
+// PickOwner chooses who owns a new request under d's assign mode: the
+// next of d.Staff after last (round robin) or the one with the fewest
+// open requests (least open; ties go to the earlier in d.Staff), never
+// someone in away; "" when the mode assigns nobody or everyone is away.
+// It is pure: the caller reads last, open and away from the store.
+func PickOwner(d *config.Department, last string, open map[string]int, away []string) string {
+	var here []string
+	for _, s := range d.Staff {
+		if !inList(away, s) {
+			here = append(here, s)
+		}
+	}
+	if len(here) == 0 {
+		return ""
+	}
+	switch d.Assign {
+	case config.AssignRoundRobin:
+		at := slices.IndexFunc(d.Staff, func(s string) bool { return rules.EqualAddress(s, last) })
+		for i := 1; i <= len(d.Staff); i++ {
+			// at is -1 when last is nobody (or no longer staff): from the top.
+			s := d.Staff[(at+i+len(d.Staff))%len(d.Staff)]
+			if !inList(away, s) {
+				return s
+			}
+		}
+	case config.AssignLeastOpen:
+		best := here[0]
+		for _, s := range here[1:] {
+			if open[strings.ToLower(s)] < open[strings.ToLower(best)] {
+				best = s
+			}
+		}
+		return best
+	}
+	return ""
 }

@@ -117,7 +117,7 @@ func TestStepGuardRelay(t *testing.T) {
 			hist: []string{"answered", "assigned", "waiting"}},
 		{name: "staff out-of-office: history only", req: open(),
 			ev:  msg("alice@example.test", lifecycle.Staff, "I am out of the office until Monday.", autoReply),
-			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply"}, wake: "2026-12-01 12:00", check: noAnswer},
+			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply", "away"}, wake: "2026-12-01 12:00", check: noAnswer},
 		{name: "an autoresponder in the Sent mailbox to the requester is no answer", req: open(),
 			ev:  msg("it-help@example.test", lifecycle.Staff, "We are closed today.", autoReply, fromSent, toRequester),
 			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply"}, wake: "2026-12-01 12:00", check: noAnswer},
@@ -246,4 +246,93 @@ func TestStepCategory(t *testing.T) {
 			ev:  msg("alice@example.test", lifecycle.Staff, "#category default"),
 			now: "2026-12-01 11:00", what: "category", state: lifecycle.Answered, hist: []string{"category"}, check: due("2026-12-01 14:00")},
 	})
+}
+
+func awayIs(want ...string) func(t *testing.T, tr lifecycle.Transition) {
+	return func(t *testing.T, tr lifecycle.Transition) {
+		t.Helper()
+		var got []string
+		for _, a := range tr.Away {
+			s := a.Address + " back"
+			if !a.Until.IsZero() {
+				s = a.Address + " until " + a.Until.In(berlin).Format("2006-01-02 15:04")
+			}
+			got = append(got, s)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("away %q, want %q", got, want)
+		}
+	}
+}
+
+// TestStepAway: issue 15 item 2. A proven out-of-office from staff marks
+// them away until the date it states, or a day; #away and #back do it by
+// hand; an owner who is away has the staff escalations go to the rest.
+func TestStepAway(t *testing.T) {
+	d := teamDept(t)
+	runRows(t, d, []row{
+		{name: "out-of-office with a date", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "I am out of the office until Monday 7 December.", autoReply),
+			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply", "away"}, wake: "2026-12-01 12:00",
+			check: awayIs("alice@example.test until 2026-12-07 00:00")},
+		{name: "out-of-office without a date: a day", req: open(),
+			ev:  msg("bob@example.test", lifecycle.Staff, "I am away.", autoReply),
+			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply", "away"}, wake: "2026-12-01 12:00",
+			check: awayIs("bob@example.test until 2026-12-02 11:00")},
+		{name: "an unproven out-of-office marks nobody", req: open(),
+			ev:  msg("bob@example.test", lifecycle.Staff, "I am away.", autoReply, unprovenMsg),
+			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply"}, wake: "2026-12-01 12:00",
+			check: awayIs()},
+		{name: "the shared account's autoresponder marks nobody", req: open(),
+			ev:  msg("it-help@example.test", lifecycle.Staff, "We are closed.", autoReply, fromSent),
+			now: "2026-12-01 11:00", what: "auto-reply", state: lifecycle.Acknowledged, hist: []string{"auto-reply"}, wake: "2026-12-01 12:00",
+			check: awayIs()},
+		{name: "#away until a date", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#away until friday"),
+			now: "2026-12-01 11:00", what: "follow-up", state: lifecycle.Acknowledged, hist: []string{"away"}, wake: "2026-12-01 12:00",
+			check: awayIs("alice@example.test until 2026-12-04 00:00")},
+		{name: "#back", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#back"),
+			now: "2026-12-01 11:00", what: "follow-up", state: lifecycle.Acknowledged, hist: []string{"away"}, wake: "2026-12-01 12:00",
+			check: awayIs("alice@example.test back")},
+		{name: "an owner away: the staff escalation goes to the rest", req: with(open(), func(r *lifecycle.Request) {
+			r.AssignedTo, r.Away = "alice@example.test", []string{"alice@example.test"}
+		}), ev: lifecycle.Tick{}, now: "2026-12-01 12:00", what: "escalation", state: lifecycle.Acknowledged,
+			mail: []string{"escalation→bob@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
+		{name: "no owner, one away: the others", req: with(open(), func(r *lifecycle.Request) { r.Away = []string{"BOB@example.test"} }),
+			ev: lifecycle.Tick{}, now: "2026-12-01 12:00", what: "escalation", state: lifecycle.Acknowledged,
+			mail: []string{"escalation→alice@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
+		{name: "everyone away: all staff all the same", req: with(open(), func(r *lifecycle.Request) {
+			r.Away = []string{"alice@example.test", "bob@example.test"}
+		}), ev: lifecycle.Tick{}, now: "2026-12-01 12:00", what: "escalation", state: lifecycle.Acknowledged,
+			mail: []string{"escalation→alice@example.test,bob@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
+	})
+}
+
+func TestPickOwner(t *testing.T) {
+	d := teamDept(t)
+	d.Staff = []string{"alice@example.test", "bob@example.test", "carol@example.test"}
+	open := map[string]int{"alice@example.test": 3, "bob@example.test": 1, "carol@example.test": 1}
+	for _, tc := range []struct {
+		name string
+		mode config.AssignMode
+		last string
+		away []string
+		want string
+	}{
+		{"none assigns nobody", config.AssignNone, "", nil, ""},
+		{"round robin from the top", config.AssignRoundRobin, "", nil, "alice@example.test"},
+		{"round robin after the last", config.AssignRoundRobin, "alice@example.test", nil, "bob@example.test"},
+		{"round robin wraps", config.AssignRoundRobin, "carol@example.test", nil, "alice@example.test"},
+		{"round robin skips who is away", config.AssignRoundRobin, "alice@example.test", []string{"Bob@example.test"}, "carol@example.test"},
+		{"round robin, the last one gone from staff", config.AssignRoundRobin, "dave@example.test", nil, "alice@example.test"},
+		{"least open, ties to the earlier", config.AssignLeastOpen, "", nil, "bob@example.test"},
+		{"least open skips who is away", config.AssignLeastOpen, "", []string{"bob@example.test"}, "carol@example.test"},
+		{"everyone away", config.AssignRoundRobin, "", d.Staff, ""},
+	} {
+		d.Assign = tc.mode
+		if got := lifecycle.PickOwner(d, tc.last, open, tc.away); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
 }

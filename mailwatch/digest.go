@@ -190,6 +190,13 @@ func DigestMail(ctx context.Context, st store.Store, tpl *templates.Set, d *conf
 	if len(parked) > 0 {
 		data.AllClear = false
 	}
+	away, err := st.AwayAt(ctx, d.Key(), now)
+	if err != nil {
+		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("digest of %s: %w", d.Name, err)
+	}
+	for _, a := range away {
+		data.Away = append(data.Away, templates.DigestAway{Address: a.Address, Until: a.Until})
+	}
 	if err := markHeldReceipts(ctx, st, d.Key(), &data); err != nil {
 		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("digest of %s: %w", d.Name, err)
 	}

@@ -242,6 +242,12 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		o.Decision = d
 		return o, err
 	}
+	if why, ok, err := p.awayCommand(ctx, dept, m, at); err != nil {
+		return Outcome{}, err
+	} else if ok {
+		// #away or #back sent to the department: no request.
+		return skip(key, m, "team-command", why)
+	}
 	if !d.Reply {
 		o, err := skip(key, m, d.Refusal, d.Reason)
 		o.Decision = d
@@ -265,7 +271,12 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	if err != nil {
 		return Outcome{}, fmt.Errorf("record request: %w", err)
 	}
-	log.Info("request acknowledged", "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt)
+	if req, err = p.assignNew(ctx, dept, req, at); err != nil {
+		// The request and its receipt are recorded: an owner that could
+		// not be given is not worth failing the message for.
+		log.Warn("request left without an owner", "ref", req.Ref, "err", err)
+	}
+	log.Info("request acknowledged", "ref", req.Ref, "owner", req.AssignedTo, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt)
 	p.kick()
 	p.wake()
 	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
@@ -521,6 +532,11 @@ func (p *Processor) noticedRecently(ctx context.Context, req store.Request, addr
 func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Department, req store.Request, m *rules.Message, f Fetched, key string, at time.Time, fromSent bool) (Outcome, error) {
 	for attempt := 0; ; attempt++ {
 		life := toLife(req)
+		away, err := awayAt(ctx, p.store, dept.Key(), at)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("follow-up on %s: %w", req.Ref, err)
+		}
+		life.Away = away
 		ev := &lifecycle.Message{From: m.From, Role: lifecycle.RoleOf(dept, life, m.From.Address), FromSent: fromSent,
 			ToRequester: addressed(m, req.Requester), Text: m.Text}
 		if why, auto := rules.AutoReply(m); auto {
@@ -540,6 +556,9 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Depa
 			}
 		}
 		t := lifecycle.Step(dept, life, ev, at)
+		if err := storeAway(ctx, p.store, dept.Key(), t.Away, at); err != nil {
+			return Outcome{}, fmt.Errorf("follow-up on %s: %w", req.Ref, err)
+		}
 		mails, err := renderAll(rt, dept, t.Mail, p.composeTime(at))
 		if err != nil {
 			return Outcome{}, fmt.Errorf("plan follow-up on %s: %w", req.Ref, err)

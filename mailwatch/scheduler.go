@@ -170,7 +170,13 @@ func (s *Scheduler) fire(ctx context.Context, rt *Runtime, r store.Request, now 
 	if d == nil {
 		return 0, nil // not asked for: departments lists configured ones
 	}
-	t := lifecycle.Step(d, toLife(r), lifecycle.Tick{}, now)
+	life := toLife(r)
+	away, err := awayAt(ctx, s.st, d.Key(), now)
+	if err != nil {
+		return 0, fmt.Errorf("fire %s: %w", r.Ref, err)
+	}
+	life.Away = away
+	t := lifecycle.Step(d, life, lifecycle.Tick{}, now)
 	mails, err := renderAll(rt, d, t.Mail, now)
 	if err != nil {
 		s.log.Error("plan request event; trying again later", "ref", r.Ref, "dept", d.Name, "err", err, "retry", retryFailed)

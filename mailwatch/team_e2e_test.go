@@ -10,8 +10,10 @@ import (
 
 	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/internal/mailstack"
+	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/templates"
 )
 
 // The end-to-end scenarios of issue 15 ("work like a real help desk
@@ -27,6 +29,7 @@ func TestTeamE2E(t *testing.T) {
 		{"guard-relay", testTeamGuardRelay},
 		{"two-answers", testTeamTwoAnswers},
 		{"category", testTeamCategory},
+		{"away-round-robin", testTeamAwayRoundRobin},
 	}
 	var wg sync.WaitGroup
 	for _, sc := range scenarios {
@@ -197,5 +200,62 @@ func testTeamCategory(t *testing.T, s *mailstack.Stack) {
 	expectBox(t, "requester", got, kindReceipt+" "+ref, kindDueUpdate+" "+ref)
 	if up := having(got, kindDueUpdate, ref); len(up) == 1 && !strings.Contains(up[0].text, longDate(want)) {
 		t.Errorf("due update does not name %q:\n%s", longDate(want), up[0].text)
+	}
+}
+
+// An out-of-office staff member is skipped by round robin (issue 15 item
+// 2): REQ-1 goes to alice, whose escalation (2s in) meets her
+// autoresponder; that marks her away until the date it names, so REQ-2
+// and REQ-3 both go to bob, and the digest lists alice as away.
+func testTeamAwayRoundRobin(t *testing.T, s *mailstack.Stack) {
+	e := newTeamEnv(t, s, `{commitment: 60s, escalate: [{before_due: 58s, to: staff}]}`, "    assign: round_robin\n")
+	owner := func(ref string) string { return strings.ToLower(e.request(t, ref).AssignedTo) }
+	o1 := e.openRequest(t, s.NewAddress(t, "rr1"), "Keyboard missing keys", "The E is gone.")
+	if got := owner(o1.receipt.ref); got != strings.ToLower(e.alice) {
+		t.Fatalf("%s owned by %q, want alice first", o1.receipt.ref, got)
+	}
+	esc := waitInbox(t, s, e.dept, e.alice, 20*time.Second, "escalation to the owner", func(g []gotMail) bool { return len(having(g, kindEscalation, o1.receipt.ref)) > 0 })
+	ec := having(esc, kindEscalation, o1.receipt.ref)[0]
+	if !strings.Contains(ec.text, "Owner:") {
+		t.Errorf("escalation does not name the owner:\n%s", ec.text)
+	}
+	back := time.Now().AddDate(0, 0, 5).In(berlinLoc)
+	sendAuto(t, s, mailOut{from: e.alice, to: []string{e.dept}, subject: ec.subject, inReplyTo: ec.messageID, references: []string{ec.messageID},
+		body: "I am out of the office until " + back.Format("2 January 2006") + " with limited access to mail."})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		away, err := e.store.AwayAt(context.Background(), strings.ToLower(e.dept), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(away) == 1 && rules.EqualAddress(away[0].Address, e.alice) {
+			if y, m, d := away[0].Until.In(berlinLoc).Date(); y != back.Year() || m != back.Month() || d != back.Day() {
+				t.Errorf("alice away until %v, want the day her reply names (%s)", away[0].Until, back.Format("2006-01-02"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's out-of-office did not mark her away: %+v", away)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	o2 := e.openRequest(t, s.NewAddress(t, "rr2"), "Mouse double-clicks", "Every click counts twice.")
+	o3 := e.openRequest(t, s.NewAddress(t, "rr3"), "Headset crackles", "In every call.")
+	for _, o := range []opened{o2, o3} {
+		if got := owner(o.receipt.ref); got != strings.ToLower(e.bob) {
+			t.Errorf("%s owned by %q, want bob (alice is away)", o.receipt.ref, got)
+		}
+	}
+	if r := e.request(t, o1.receipt.ref); !r.FirstResponseAt.IsZero() {
+		t.Errorf("alice's out-of-office counted as an answer on %s", r.Ref)
+	}
+	d := *e.cfg.Departments[0]
+	d.Digest.To = []string{e.bob}
+	_, rendered, _, err := mailwatch.DigestMail(context.Background(), e.store, templates.Default(), &d, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rendered.Text, "Away (1):") || !strings.Contains(rendered.Text, strings.ToLower(e.alice)) {
+		t.Errorf("digest does not list alice as away:\n%s", rendered.Text)
 	}
 }

@@ -33,6 +33,11 @@ const (
 	// CommandCategory moves the request to another category
 	// ("#category hardware").
 	CommandCategory CommandKind = "category"
+	// CommandAway marks the sender away: for a day, or until a date
+	// ("#away", "#away until friday", "#away 2026-12-07").
+	CommandAway CommandKind = "away"
+	// CommandBack ends the sender's #away early ("#back").
+	CommandBack CommandKind = "back"
 )
 
 // Command is one recognised command line of a staff reply.
@@ -43,7 +48,8 @@ type Command struct {
 	Line int
 	// Raw is the line as written, without its line ending.
 	Raw string
-	// Due is, for CommandETA, the new due time in the calendar's zone.
+	// Due is, for CommandETA, the new due time in the calendar's zone;
+	// for CommandAway, when the sender is back (zero: a day from now).
 	Due time.Time
 	// Address is, for CommandAssign, the addr-spec (the display name, if
 	// any, is dropped).
@@ -84,6 +90,8 @@ var commandNames = map[string]CommandKind{
 	"take":     CommandTake,
 	"mine":     CommandTake,
 	"category": CommandCategory,
+	"away":     CommandAway,
+	"back":     CommandBack,
 }
 
 // ValidCommands lists the commands with a one-line usage each, for the help
@@ -99,6 +107,8 @@ func ValidCommands() []string {
 		"#reopen - the request is open again",
 		"#take - you own the request: its escalations come to you first (also #mine)",
 		"#category <name> - move the request to another category: its commitment is counted again from its arrival",
+		"#away until <date> - you are away and get no new requests or escalations until that day, e.g. #away until friday (#away alone: for a day)",
+		"#back - you are back before the date you gave",
 	}
 }
 
@@ -336,6 +346,22 @@ func parseCommand(name, rest string, cal *calendar.Calendar, now time.Time) (Com
 			return Command{}, reason
 		}
 		cmd.Address = addr
+	case CommandAway:
+		if arg == "" {
+			break // a day: the lifecycle knows when "now" is
+		}
+		s := arg
+		if len(s) > 6 && strings.EqualFold(s[:6], "until ") {
+			s = s[6:]
+		}
+		if cal == nil {
+			return Command{}, "no business calendar to resolve it against"
+		}
+		back, ok := ReturnDate("until "+s, cal.Location(), now)
+		if !ok {
+			return Command{}, fmt.Sprintf("%s is not a date ahead, e.g. #away until friday or #away until 2026-12-07", quoteArg(arg))
+		}
+		cmd.Due = back
 	case CommandCategory:
 		if arg == "" || strings.ContainsFunc(arg, isCommandSpace) {
 			return Command{}, "needs one category name, e.g. #category hardware"

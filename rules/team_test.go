@@ -4,6 +4,7 @@ import (
 	"net/textproto"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ackd/ackd/rules"
 )
@@ -92,5 +93,70 @@ func TestAutoReply(t *testing.T) {
 				t.Errorf("AutoReply = %v (%s), want %v", got, why, tc.want)
 			}
 		})
+	}
+}
+
+// TestReturnDate: the return date an out-of-office text states (issue 15
+// item 2); now is Tuesday 1 December 2026, 10:00 in Berlin.
+func TestReturnDate(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, berlin)
+	for _, tc := range []struct{ text, want string }{
+		{"I am out of the office until Monday, 7 December 2026.", "2026-12-07"},
+		{"I am out of the office. I will be back on December 9th.", "2026-12-09"},
+		{"Ich bin bis zum 10.12.2026 nicht im Büro.", "2026-12-10"},
+		{"Ich bin ab 02.12. nicht da und am 14.12. wieder im Büro.", "2026-12-14"},
+		{"Out from 2026-12-02, back 2026-12-08.", "2026-12-08"},
+		{"Away until friday.", "2026-12-04"},
+		{"On leave 3 Dec to 11 Dec", "2026-12-11"},
+		{"Back on 5 January", "2027-01-05"},
+		{"I am on holiday. Last year's party was on 2025-12-10.", ""},
+		{"I am away at the moment.", ""},
+		{"Back on 31.02.2027", ""},
+	} {
+		got, ok := rules.ReturnDate(tc.text, berlin, now)
+		s := ""
+		if ok {
+			s = got.Format("2006-01-02")
+			if got.Hour() != 0 || got.Location() != berlin {
+				t.Errorf("%q: %v, want midnight in Berlin", tc.text, got)
+			}
+		}
+		if s != tc.want {
+			t.Errorf("ReturnDate(%q) = %q, want %q", tc.text, s, tc.want)
+		}
+	}
+}
+
+func TestParseCommandsAway(t *testing.T) {
+	office, _ := cmdCalendars(t)
+	now := berlinAt(t, office, "2026-03-10 10:00") // a Tuesday
+	for _, tc := range []struct{ line, want, bad string }{
+		{"#away", "", ""},
+		{"#away until friday", "2026-03-13 00:00", ""},
+		{"#away 2026-03-16", "2026-03-16 00:00", ""},
+		{"#away until 2025-01-01", "", `#away: "until 2025-01-01" is not a date ahead, e.g. #away until friday or #away until 2026-12-07`},
+		{"#back", "", ""},
+	} {
+		cmds, unknown, _ := rules.ParseCommands(tc.line, office, now)
+		if tc.bad != "" {
+			if !slices.Equal(unknown, []string{tc.bad}) {
+				t.Errorf("%q: unknown %q, want %q", tc.line, unknown, tc.bad)
+			}
+			continue
+		}
+		if len(cmds) != 1 {
+			t.Fatalf("%q: %q", tc.line, unknown)
+		}
+		got := ""
+		if !cmds[0].Due.IsZero() {
+			got = cmds[0].Due.In(office.Location()).Format("2006-01-02 15:04")
+		}
+		if got != tc.want {
+			t.Errorf("%q: back %q, want %q", tc.line, got, tc.want)
+		}
 	}
 }

@@ -121,6 +121,12 @@ func goldenCases(t *testing.T) []struct {
 			Department: "Payroll", Staff: Person{Address: "bob@example.test"}, Ref: "REQ-204",
 			Received: time.Date(2026, 3, 8, 3, 30, 0, 0, nyc), Location: nyc}},
 		{"digest-berlin", NameDigest, goldenDigest(ber)},
+		{"digest-away", NameDigest, func() Digest {
+			d := goldenDigest(ber)
+			d.Away = []DigestAway{{Address: "bob@example.test", Until: time.Date(2026, 12, 7, 0, 0, 0, 0, ber)}}
+			d.Sections[0].Items[0].Owner = "alice@example.test"
+			return d
+		}()},
 		{"digest-allclear", NameDigest, Digest{Department: "Payroll", DepartmentAddress: "payroll@example.test",
 			Now: time.Date(2026, 3, 9, 8, 30, 0, 0, nyc), Since: time.Date(2026, 3, 6, 8, 30, 0, 0, nyc), Location: nyc,
 			WindowDays: 30, AllClear: true, Overall: DigestRecord{KeptPercent: -1}, Reminders: 0}},

@@ -1,0 +1,137 @@
+package mailwatch
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/lifecycle"
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
+)
+
+// This file is the I/O of working as a team (issue 15): who is away, read
+// before a step and written after it, and the owner a new request gets
+// under the department's assign mode. The choices are the lifecycle's.
+
+// awayAt lists who of dept is away at t, for lifecycle.Request.Away.
+func awayAt(ctx context.Context, st store.Store, dept string, t time.Time) ([]string, error) {
+	list, err := st.AwayAt(ctx, dept, t)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(list))
+	for _, a := range list {
+		out = append(out, a.Address)
+	}
+	return out, nil
+}
+
+// storeAway writes what a transition says of who is away.
+func storeAway(ctx context.Context, st store.Store, dept string, changes []lifecycle.AwayChange, at time.Time) error {
+	for _, c := range changes {
+		var err error
+		if c.Until.IsZero() {
+			err = st.ClearAway(ctx, dept, c.Address)
+		} else {
+			err = st.SetAway(ctx, store.Away{Dept: dept, Address: c.Address, Until: c.Until, Reason: c.Reason, SetAt: at})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// assignNew gives a new request its owner under d's assign mode
+// (lifecycle.PickOwner), skipping who is away, and moves the round-robin
+// cursor. A request nobody can take (everyone away) stays unowned: the
+// first staff answer or #take will own it.
+func (p *Processor) assignNew(ctx context.Context, d *config.Department, req store.Request, at time.Time) (store.Request, error) {
+	if d.Assign == config.AssignNone || req.AssignedTo != "" {
+		return req, nil
+	}
+	dept := d.Key()
+	away, err := awayAt(ctx, p.store, dept, at)
+	if err != nil {
+		return req, fmt.Errorf("assign %s: %w", req.Ref, err)
+	}
+	last, err := p.store.AssignCursor(ctx, dept)
+	if err != nil {
+		return req, fmt.Errorf("assign %s: %w", req.Ref, err)
+	}
+	open := map[string]int{}
+	if d.Assign == config.AssignLeastOpen {
+		reqs, err := p.store.OpenRequests(ctx, dept)
+		if err != nil {
+			return req, fmt.Errorf("assign %s: %w", req.Ref, err)
+		}
+		for _, r := range reqs {
+			if r.AssignedTo != "" && r.ID != req.ID {
+				open[strings.ToLower(r.AssignedTo)]++
+			}
+		}
+	}
+	owner := lifecycle.PickOwner(d, last, open, away)
+	if owner == "" {
+		return req, nil
+	}
+	got, err := p.store.Apply(ctx, store.Change{RequestID: req.ID,
+		Events: []store.Event{{Kind: store.EventAssigned, At: at, Detail: owner + " (" + d.Assign.String() + ")"}},
+		Update: func(r *store.Request) ([]store.NewMail, error) {
+			if r.AssignedTo != "" {
+				return nil, store.ErrNoChange
+			}
+			r.AssignedTo = owner
+			return nil, nil
+		}})
+	if err != nil {
+		return req, fmt.Errorf("assign %s to %s: %w", req.Ref, owner, err)
+	}
+	if d.Assign == config.AssignRoundRobin {
+		if err := p.store.SetAssignCursor(ctx, dept, owner); err != nil {
+			return got, fmt.Errorf("assign %s: %w", req.Ref, err)
+		}
+	}
+	return got, nil
+}
+
+// awayCommand handles a mail from staff or a lead, on no request's thread,
+// that holds only #away or #back (and perhaps a greeting): ok says it was
+// one, and why says what became of it, for the skipped record; err is
+// a store failure (the message is tried again). It is acted
+// on only with proof (aligned authentication, see rules.AuthProof); a
+// fresh mail names no thread-only Message-ID. Either way it is no request.
+func (p *Processor) awayCommand(ctx context.Context, d *config.Department, m *rules.Message, at time.Time) (string, bool, error) {
+	from := m.From.Address
+	if !lifecycle.InStaff(d, from) {
+		return "", false, nil
+	}
+	cmds, unknown, stripped := rules.ParseCommands(m.Text, d.Calendar, at)
+	if len(cmds) == 0 || len(unknown) > 0 || !rules.SignOffOnly(rules.StripQuoted(stripped), m.From.Name, from, d.Name) {
+		return "", false, nil
+	}
+	for _, c := range cmds {
+		if c.Kind != rules.CommandAway && c.Kind != rules.CommandBack {
+			return "", false, nil
+		}
+	}
+	how, proven := rules.AuthProof(d, m)
+	if !proven {
+		return "#away/#back from " + from + " not acted on: " + how, true, nil
+	}
+	c := cmds[len(cmds)-1] // the last one written counts
+	ch := lifecycle.AwayChange{Address: strings.ToLower(from), Reason: c.Raw}
+	if c.Kind == rules.CommandAway {
+		ch.Until = c.Due
+		if ch.Until.IsZero() {
+			ch.Until = at.Add(lifecycle.AwayDefault)
+		}
+	}
+	if err := storeAway(ctx, p.store, d.Key(), []lifecycle.AwayChange{ch}, at); err != nil {
+		return "", false, fmt.Errorf("record %s from %s: %w", c.Raw, from, err)
+	}
+	return c.Raw + " from " + from + " (" + how + ")", true, nil
+}
