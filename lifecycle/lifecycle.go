@@ -59,6 +59,10 @@ type Request struct {
 	ResolvedAt      time.Time
 	LastActivityAt  time.Time
 
+	// Parent is the request this one is linked under (#same): while
+	// unanswered it waits on the parent, whose answers reach it.
+	Parent string
+
 	// Away is an input, not stored with the request: the staff and leads
 	// who are away when the step happens (the caller reads them). An
 	// owner who is away gets no escalations; the rest of the staff do.
@@ -102,6 +106,9 @@ type Message struct {
 	ToRequester bool
 	// Text is its plain-text body (commands are parsed from it).
 	Text string
+	// ParentOK says whether a reference names an open request of the
+	// department that #same may link under; nil accepts any.
+	ParentOK func(ref string) bool
 	// AutoReply, when not "", says why the message is a machine's reply
 	// (an out-of-office, a vacation notice): it is kept as history and
 	// is never an answer, a reminder, a relay or a command.
@@ -111,8 +118,18 @@ type Message struct {
 // Tick is the clock reaching a request's wake-up.
 type Tick struct{}
 
-func (*Message) event() {}
-func (Tick) event()     {}
+// ParentAnswer is what staff did on the request a request is linked
+// under: an answer (Said, their words) and/or #done.
+type ParentAnswer struct {
+	Parent string // the parent's reference
+	Staff  rules.Address
+	Said   string
+	Done   bool
+}
+
+func (*Message) event()     {}
+func (Tick) event()         {}
+func (ParentAnswer) event() {}
 
 // Entry is one line of a request's history.
 type Entry struct {
@@ -221,6 +238,9 @@ type Transition struct {
 	// Away is what the event says of who is away: an out-of-office reply
 	// from staff, #away, #back. The caller stores it for the department.
 	Away []AwayChange
+	// FanOut, when set, is what the caller passes, as a ParentAnswer
+	// event, to every request linked under this one.
+	FanOut *ParentAnswer
 }
 
 // AwayChange says a staff member is away until Until, or, with Until
@@ -247,6 +267,8 @@ func Step(d *config.Department, r Request, e Event, now time.Time) Transition {
 		t = message(d, r, e, now)
 	case Tick:
 		t = tick(d, r, now)
+	case ParentAnswer:
+		t = fromParent(d, r, e, now)
 	default:
 		t = Transition{Next: r, What: "nothing"}
 	}
@@ -310,6 +332,45 @@ func newCycle(d *config.Department, r *Request, at time.Time, cm calendar.Commit
 
 // EntryCategory: #category moved the request to another category.
 const EntryCategory = "category"
+
+// EntryLinked: #same linked the request under another; EntryIncident:
+// #incident set what receipts of requests like it say.
+const (
+	EntryLinked   = "linked"
+	EntryIncident = "incident"
+)
+
+// fromParent applies to a linked request what staff did on its parent:
+// their words go to this requester in this thread, #done resolves it.
+func fromParent(d *config.Department, r Request, e ParentAnswer, at time.Time) Transition {
+	t := Transition{Next: r, What: "nothing"}
+	if r.Parent == "" || r.Parent != e.Parent || r.State == Resolved {
+		return t
+	}
+	from := e.Staff.Address
+	if e.Said != "" {
+		t.Mail = append(t.Mail, Intent{Kind: Relay, To: []string{r.Requester}, Request: r, Staff: e.Staff, Said: e.Said})
+		if t.Next.FirstResponseAt.IsZero() {
+			t.Next.FirstResponseAt = at
+		}
+		t.Next.AnsweredAt, t.Next.LastActivityAt = at, at
+		switch t.Next.State {
+		case New, Acknowledged, Overdue:
+			t.Next.State = Answered
+		}
+		t.entry(EntryAnswered, at, from, "answer on "+e.Parent, 0)
+		t.What = "answered"
+	}
+	if e.Done {
+		t.Next.State, t.Next.ResolvedAt = Resolved, at
+		t.entry(EntryResolved, at, from, "#done on "+e.Parent, 0)
+		t.What = "resolved"
+		if category(d, r.Category).Closing {
+			t.Mail = append(t.Mail, Intent{Kind: Closing, To: []string{r.Requester}, Request: r, At: at})
+		}
+	}
+	return t
+}
 
 // EntryAway: a staff member was marked away (an out-of-office reply,
 // #away) or back (#back).
@@ -499,6 +560,10 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			unknown = append(unknown, "#assign: "+c.Address+" is not staff, a lead or an assignable address")
 			continue
 		}
+		if c.Kind == rules.CommandSame && (strings.EqualFold(c.Name, req.Ref) || m.ParentOK != nil && !m.ParentOK(c.Name)) {
+			unknown = append(unknown, "#same: "+c.Name+" is not another open request of "+d.Name)
+			continue
+		}
 		if _, ok := d.Categories[c.Name]; c.Kind == rules.CommandCategory && !ok {
 			unknown = append(unknown, fmt.Sprintf("#category: %s has no category %q (it has %s)", d.Name, c.Name, strings.Join(categoryNames(d), ", ")))
 			continue
@@ -576,6 +641,12 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			}
 			t.Away = append(t.Away, ch)
 			t.entry(EntryAway, at, from, c.Raw, 0)
+		case rules.CommandSame:
+			t.Next.Parent = c.Name
+			t.entry(EntryLinked, at, from, c.Name, 0)
+			t.What = "linked"
+		case rules.CommandIncident:
+			t.entry(EntryIncident, at, from, c.Name, 0)
 		case rules.CommandTake:
 			if !person {
 				t.entry(EntryCommandRefused, at, from, "#take: the department's own address cannot own a request", 0)
@@ -617,6 +688,14 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			t.entry(EntryReopened, at, from, c.Raw, 0)
 			t.What = "reopened"
 		}
+	}
+	// What staff did here reaches the requests linked under this one.
+	done := slices.ContainsFunc(cmds, func(c rules.Command) bool { return c.Kind == rules.CommandDone })
+	if words := said; (answered && words != "" && !rules.SignOffOnly(words, m.From.Name, from, d.Name)) || done {
+		if !answered || rules.SignOffOnly(words, m.From.Name, from, d.Name) {
+			words = ""
+		}
+		t.FanOut = &ParentAnswer{Parent: req.Ref, Staff: m.From, Said: words, Done: done}
 	}
 	if len(t.History) == 0 {
 		t.entry(EntryNote, at, from, "staff wrote to the department only", 0)
@@ -705,6 +784,9 @@ func NextWake(d *config.Department, r Request) time.Time {
 		}
 		return d.Calendar.Due(since, cat.AutoResolve)
 	case Acknowledged, Overdue, New:
+		if r.Parent != "" {
+			return time.Time{} // linked: the parent carries the clock
+		}
 	default:
 		return time.Time{} // waiting: the clock is paused
 	}

@@ -42,6 +42,7 @@ func toLife(r store.Request) lifecycle.Request {
 		FirstResponseAt: r.FirstResponseAt, AnsweredAt: r.AnsweredAt,
 		EscalationLevel: r.EscalationLevel, Reminders: r.Reminders, AssignedTo: r.AssignedTo,
 		LateNoticeFor: r.LateNoticeFor, WaitingSince: r.WaitingSince, ResolvedAt: r.ResolvedAt, LastActivityAt: r.LastActivityAt,
+		Parent: r.ParentRef,
 	}
 }
 
@@ -67,7 +68,7 @@ func applyTransition(ctx context.Context, st store.Store, snapshot store.Request
 		r.FirstResponseAt, r.AnsweredAt = n.FirstResponseAt, n.AnsweredAt
 		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt
-		r.NextWake, r.Category = t.Wake, n.Category
+		r.NextWake, r.Category, r.ParentRef = t.Wake, n.Category, n.Parent
 		return mails, nil
 	}
 	return st.Apply(ctx, c)

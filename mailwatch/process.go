@@ -542,6 +542,10 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Depa
 		if why, auto := rules.AutoReply(m); auto {
 			ev.AutoReply = why
 		}
+		ev.ParentOK = func(ref string) bool {
+			r, err := p.store.RequestByRef(ctx, dept.Key(), ref)
+			return err == nil && r.State != store.StateResolved
+		}
 		if ev.Role == lifecycle.Staff {
 			auth, err := p.proveAuthor(ctx, dept, req, m, fromSent)
 			if err != nil {
@@ -576,6 +580,9 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Depa
 			return Outcome{}, fmt.Errorf("record follow-up on %s: %w", req.Ref, err)
 		}
 		p.log.Info("follow-up", "dept", dept.Name, "ref", got.Ref, "what", t.What, "from", m.From.Address, "state", got.State)
+		if t.FanOut != nil {
+			p.fanOut(ctx, rt, dept, *t.FanOut, at)
+		}
 		if len(mails) > 0 {
 			p.kick()
 		}

@@ -2,6 +2,7 @@ package mailwatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -134,4 +135,46 @@ func (p *Processor) awayCommand(ctx context.Context, d *config.Department, m *ru
 		return "", false, fmt.Errorf("record %s from %s: %w", c.Raw, from, err)
 	}
 	return c.Raw + " from " + from + " (" + how + ")", true, nil
+}
+
+// fanOut passes what staff did on a parent request to every open request
+// linked under it, each in its own thread. It runs once the parent's
+// change is stored (the message is then processed and will not come
+// again), so a child that cannot be planned or stored is logged and the
+// others still get it.
+func (p *Processor) fanOut(ctx context.Context, rt *Runtime, d *config.Department, e lifecycle.ParentAnswer, at time.Time) {
+	kids, err := p.store.LinkedRequests(ctx, d.Key(), e.Parent)
+	if err != nil {
+		p.log.Error("requests linked under a parent were not told", "dept", d.Name, "ref", e.Parent, "err", err)
+		return
+	}
+	for _, kid := range kids {
+		if err := p.passOn(ctx, rt, d, kid, e, at); err != nil {
+			p.log.Error("a linked request was not told of its parent", "dept", d.Name, "ref", kid.Ref, "parent", e.Parent, "err", err)
+		}
+	}
+	if len(kids) > 0 {
+		p.kick()
+	}
+}
+
+func (p *Processor) passOn(ctx context.Context, rt *Runtime, d *config.Department, kid store.Request, e lifecycle.ParentAnswer, at time.Time) error {
+	for attempt := 0; ; attempt++ {
+		t := lifecycle.Step(d, toLife(kid), e, at)
+		mails, err := renderAll(rt, d, t.Mail, p.composeTime(at))
+		if err != nil {
+			return err
+		}
+		_, err = applyTransition(ctx, p.store, kid, t, mails, "", nil, nil)
+		if errors.Is(err, store.ErrStale) && attempt < 5 {
+			if kid, err = p.store.RequestByID(ctx, kid.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		if err == nil {
+			p.log.Info("passed on", "dept", d.Name, "from", e.Parent, "ref", kid.Ref, "what", t.What)
+		}
+		return err
+	}
 }

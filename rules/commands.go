@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"regexp"
 	"net/mail"
 	"strings"
 	"time"
@@ -38,6 +39,12 @@ const (
 	CommandAway CommandKind = "away"
 	// CommandBack ends the sender's #away early ("#back").
 	CommandBack CommandKind = "back"
+	// CommandSame links the request under another one about the same
+	// thing ("#same REQ-12"): answers on that one reach this requester.
+	CommandSame CommandKind = "same"
+	// CommandIncident sets what receipts of a burst of requests like this
+	// one say ("#incident The mail server is down, we are on it").
+	CommandIncident CommandKind = "incident"
 )
 
 // Command is one recognised command line of a staff reply.
@@ -55,7 +62,8 @@ type Command struct {
 	// any, is dropped).
 	Address string
 	// Name is, for CommandCategory, the category named, lower case; the
-	// lifecycle checks that the department has it.
+	// lifecycle checks that the department has it. For CommandSame, the
+	// reference ("REQ-12"); for CommandIncident, the text.
 	Name string
 }
 
@@ -92,6 +100,8 @@ var commandNames = map[string]CommandKind{
 	"category": CommandCategory,
 	"away":     CommandAway,
 	"back":     CommandBack,
+	"same":     CommandSame,
+	"incident": CommandIncident,
 }
 
 // ValidCommands lists the commands with a one-line usage each, for the help
@@ -109,6 +119,8 @@ func ValidCommands() []string {
 		"#category <name> - move the request to another category: its commitment is counted again from its arrival",
 		"#away until <date> - you are away and get no new requests or escalations until that day, e.g. #away until friday (#away alone: for a day)",
 		"#back - you are back before the date you gave",
+		"#same REQ-12 - this request is about the same thing as REQ-12: answers and #done there reach this requester too",
+		"#incident <text> - on the request others are linked under: receipts of more requests like it say <text>",
 	}
 }
 
@@ -362,6 +374,17 @@ func parseCommand(name, rest string, cal *calendar.Calendar, now time.Time) (Com
 			return Command{}, fmt.Sprintf("%s is not a date ahead, e.g. #away until friday or #away until 2026-12-07", quoteArg(arg))
 		}
 		cmd.Due = back
+	case CommandSame:
+		ref := strings.ToUpper(strings.Trim(arg, "[]"))
+		if !sameRef.MatchString(ref) {
+			return Command{}, fmt.Sprintf("%s is not a reference, e.g. #same REQ-12", quoteArg(arg))
+		}
+		cmd.Name = ref
+	case CommandIncident:
+		if arg == "" {
+			return Command{}, "needs the text receipts should say, e.g. #incident The mail server is down; we are on it"
+		}
+		cmd.Name = strings.Join(strings.Fields(strings.TrimPrefix(rest, ":")), " ")
 	case CommandCategory:
 		if arg == "" || strings.ContainsFunc(arg, isCommandSpace) {
 			return Command{}, "needs one category name, e.g. #category hardware"
@@ -374,6 +397,9 @@ func parseCommand(name, rest string, cal *calendar.Calendar, now time.Time) (Com
 	}
 	return cmd, ""
 }
+
+// sameRef is a request reference as #same takes it.
+var sameRef = regexp.MustCompile(`^REQ-[0-9]{1,18}$`)
 
 // quoteArg quotes an argument for a reason, shortened so that a help reply
 // stays readable whatever was written.

@@ -35,7 +35,7 @@ var copyTables = []copyTable{
 		"message_key", "message_id", "mailbox", "uid", "requester", "requester_name", "subject", "category",
 		"rule", "state", "received_at", "due_at", "created_at", "updated_at", "first_response_at",
 		"resolved_at", "escalation_level", "reminders", "text", "cycle_start", "answered_at",
-		"assigned_to", "late_notice_for", "waiting_since", "last_activity_at", "recipients", "next_wake", "version"}},
+		"assigned_to", "late_notice_for", "waiting_since", "last_activity_at", "recipients", "next_wake", "version", "parent_ref"}},
 	{name: "thread_keys", cols: []string{"dept", "thread_key", "request_id"}},
 	{name: "skipped", serial: true, cols: []string{"id", "dept", "mailbox", "uid", "message_key", "message_id",
 		"from_addr", "subject", "reason", "refusal", "skipped_at"}},

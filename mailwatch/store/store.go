@@ -171,6 +171,9 @@ type Store interface {
 	// AwayAt returns who of dept is away at t (Until after t), by
 	// address.
 	AwayAt(ctx context.Context, dept string, t time.Time) ([]Away, error)
+	// LinkedRequests returns the open requests of dept linked under the
+	// request parentRef (#same), oldest first.
+	LinkedRequests(ctx context.Context, dept, parentRef string) ([]Request, error)
 	// AssignCursor returns the address round robin assigned last in dept,
 	// "" when none; SetAssignCursor records it.
 	AssignCursor(ctx context.Context, dept string) (string, error)
@@ -359,6 +362,9 @@ type Request struct {
 	// Version is 1 when recorded and grows by one with every write of the
 	// row; Change.Version compares against it.
 	Version int64
+	// ParentRef is the request this one is linked under (#same); "" when
+	// none.
+	ParentRef string
 }
 
 // Change is one change to a request, applied by Store.Apply.
@@ -385,8 +391,8 @@ type Change struct {
 	// about it. It may change only the mutable fields: State, DueAt,
 	// CycleStart, FirstResponseAt, AnsweredAt, EscalationLevel, Reminders,
 	// AssignedTo, LateNoticeFor, WaitingSince, ResolvedAt, LastActivityAt,
-	// NextWake, Category (#category moves a request; Version is the
-	// store's).
+	// NextWake, Category (#category moves a request), ParentRef (#same;
+	// Version is the store's).
 	// It may return ErrNoChange (see Store.Apply).
 	Update func(r *Request) ([]NewMail, error)
 }

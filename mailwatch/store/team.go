@@ -101,3 +101,26 @@ func (s *sqlStore) SetAssignCursor(ctx context.Context, dept, address string) er
 	}
 	return nil
 }
+
+func (s *sqlStore) LinkedRequests(ctx context.Context, dept, parentRef string) ([]Request, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT `+requestCols+` FROM requests
+		WHERE dept = $1 AND parent_ref = $2 AND parent_ref <> '' AND state <> 'resolved' ORDER BY received_at, id`, dept, parentRef)
+	if err != nil {
+		return nil, fmt.Errorf("list requests linked under %s: %w", parentRef, err)
+	}
+	defer rows.Close()
+	var out []Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list requests linked under %s: %w", parentRef, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list requests linked under %s: %w", parentRef, err)
+	}
+	return out, nil
+}

@@ -14,6 +14,7 @@ var teamTests = []struct {
 }{
 	{"Away", testAway},
 	{"AssignCursor", testAssignCursor},
+	{"LinkedRequests", testLinkedRequests},
 }
 
 func awayAddrs(t *testing.T, s store.Store, dept string, at time.Time) []string {
@@ -94,5 +95,36 @@ func testAssignCursor(t *testing.T, s store.Store) {
 	}
 	if got, err := s.AssignCursor(ctx, "payroll"); err != nil || got != "" {
 		t.Errorf("payroll cursor %q, %v; want empty", got, err)
+	}
+}
+
+func testLinkedRequests(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	parent := record(t, s, newRequest("it", "p"), receipts("<receipt-p@ackd>"))
+	var kids []store.Request
+	for _, k := range []string{"c1", "c2", "c3"} {
+		kids = append(kids, record(t, s, newRequest("it", k), receipts("<receipt-"+k+"@ackd>")))
+	}
+	for i, k := range kids {
+		apply(t, s, store.Change{RequestID: k.ID, Update: func(r *store.Request) ([]store.NewMail, error) {
+			r.ParentRef = parent.Ref
+			if i == 2 {
+				r.State, r.ResolvedAt = store.StateResolved, base.Add(time.Hour)
+			}
+			return nil, nil
+		}})
+	}
+	got, err := s.LinkedRequests(ctx, "it", parent.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != kids[0].ID || got[1].ID != kids[1].ID || got[0].ParentRef != parent.Ref {
+		t.Errorf("linked under %s: %+v, want the two open children", parent.Ref, got)
+	}
+	if none, err := s.LinkedRequests(ctx, "it", ""); err != nil || len(none) != 0 {
+		t.Errorf("linked under \"\": %d, %v; want none", len(none), err)
+	}
+	if back := byID(t, s, kids[0].ID); back.ParentRef != parent.Ref {
+		t.Errorf("stored parent %q, want %s", back.ParentRef, parent.Ref)
 	}
 }

@@ -20,3 +20,7 @@ CREATE TABLE assign_cursor (
     last       TEXT    NOT NULL,
     updated_at BIGINT NOT NULL
 );
+-- requests.parent_ref: #same REQ-n links a request under another (an
+-- outage reported many times); answers on the parent go to every linked
+-- requester. '' when not linked.
+ALTER TABLE requests ADD COLUMN parent_ref TEXT NOT NULL DEFAULT '';
