@@ -8,6 +8,7 @@ import (
 
 	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/lifecycle"
+	"github.com/ackd/ackd/rules"
 )
 
 // teamConfig is config with a category whose follow-up is shorter than its
@@ -333,6 +334,90 @@ func TestPickOwner(t *testing.T) {
 		d.Assign = tc.mode
 		if got := lifecycle.PickOwner(d, tc.last, open, tc.away); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestStepLinked: issue 15 item 4. #same links a request under another;
+// what staff do on the parent is passed to each linked request.
+func TestStepLinked(t *testing.T) {
+	d := teamDept(t)
+	known := func(m *lifecycle.Message) { m.ParentOK = func(ref string) bool { return ref == "REQ-7" } }
+	child := with(open(), func(r *lifecycle.Request) { r.Ref, r.Parent = "REQ-9", "REQ-7" })
+	fan := func(want lifecycle.ParentAnswer) func(t *testing.T, tr lifecycle.Transition) {
+		return func(t *testing.T, tr lifecycle.Transition) {
+			if tr.FanOut == nil || *tr.FanOut != want {
+				t.Errorf("fan out %+v, want %+v", tr.FanOut, want)
+			}
+		}
+	}
+	alice := rules.Address{Address: "alice@example.test"}
+	runRows(t, d, []row{
+		{name: "#same links under an open request; the clock waits on it", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#same req-7", known),
+			now: "2026-12-01 11:00", what: "linked", state: lifecycle.Acknowledged, hist: []string{"linked"},
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if tr.Next.Parent != "REQ-7" {
+					t.Errorf("parent %q", tr.Next.Parent)
+				}
+			}},
+		{name: "#same an unknown request: help", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#same REQ-8", known),
+			now: "2026-12-01 11:00", what: "follow-up", state: lifecycle.Acknowledged, mail: []string{"command-help→alice@example.test"},
+			hist: []string{"command-refused"}, wake: "2026-12-01 12:00"},
+		{name: "#same itself: help", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#same REQ-1"),
+			now: "2026-12-01 11:00", what: "follow-up", state: lifecycle.Acknowledged, mail: []string{"command-help→alice@example.test"},
+			hist: []string{"command-refused"}, wake: "2026-12-01 12:00"},
+		{name: "an answer on the parent fans out", req: with(open(), func(r *lifecycle.Request) { r.Ref = "REQ-7" }),
+			ev:  msg("alice@example.test", lifecycle.Staff, "The mail server is back.\n\nAlice", toRequester),
+			now: "2026-12-01 11:00", what: "answered", state: lifecycle.Answered, hist: []string{"answered", "assigned"},
+			check: fan(lifecycle.ParentAnswer{Parent: "REQ-7", Staff: alice, Said: "The mail server is back.\n\nAlice"})},
+		{name: "#done alone on the parent fans out without words", req: with(open(), func(r *lifecycle.Request) { r.Ref = "REQ-7" }),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#done\nThanks"),
+			now: "2026-12-01 11:00", what: "resolved", state: lifecycle.Resolved, mail: []string{"closing→jane@example.test"}, hist: []string{"held", "resolved"},
+			check: fan(lifecycle.ParentAnswer{Parent: "REQ-7", Staff: alice, Done: true})},
+		{name: "#incident is history", req: open(),
+			ev:  msg("alice@example.test", lifecycle.Staff, "#incident The mail server is down; we are on it."),
+			now: "2026-12-01 11:00", what: "follow-up", state: lifecycle.Acknowledged, hist: []string{"incident"}, wake: "2026-12-01 12:00",
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if tr.History[0].Detail != "The mail server is down; we are on it." {
+					t.Errorf("incident text %q", tr.History[0].Detail)
+				}
+			}},
+		{name: "the child gets the parent's answer in its thread", req: child,
+			ev:  lifecycle.ParentAnswer{Parent: "REQ-7", Staff: alice, Said: "The mail server is back."},
+			now: "2026-12-01 11:00", what: "answered", state: lifecycle.Answered, mail: []string{"relay→jane@example.test"}, hist: []string{"answered"},
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if tr.Mail[0].Request.Ref != "REQ-9" || tr.Mail[0].Said != "The mail server is back." {
+					t.Errorf("relay for %s says %q", tr.Mail[0].Request.Ref, tr.Mail[0].Said)
+				}
+			}},
+		{name: "the child is resolved with the parent", req: child,
+			ev:  lifecycle.ParentAnswer{Parent: "REQ-7", Staff: alice, Done: true},
+			now: "2026-12-01 11:00", what: "resolved", state: lifecycle.Resolved, mail: []string{"closing→jane@example.test"}, hist: []string{"resolved"}},
+		{name: "another parent's answer changes nothing", req: child,
+			ev:  lifecycle.ParentAnswer{Parent: "REQ-8", Staff: alice, Said: "x"},
+			now: "2026-12-01 11:00", what: "nothing", state: lifecycle.Acknowledged},
+	})
+}
+
+func TestAlike(t *testing.T) {
+	for _, tc := range []struct {
+		aRule, a, bRule, b string
+		want               bool
+	}{
+		{"mail", "anything", "mail", "else", true},
+		{"", "Outlook cannot connect to the server", "", "Re: outlook cannot connect [REQ-4]", true},
+		{"", "Mail server down?", "", "mail server is down", true},
+		{"", "Printer jams", "", "Printer on floor 3 jams again", true},
+		{"", "Printer jams", "", "New printer toner", false},
+		{"", "VPN", "", "vpn", true},
+		{"", "VPN", "", "VPN slow", false},
+		{"", "Password reset", "", "Forgot password for payroll", false},
+	} {
+		if got := lifecycle.Alike(tc.aRule, tc.a, tc.bRule, tc.b); got != tc.want {
+			t.Errorf("Alike(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

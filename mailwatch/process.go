@@ -254,6 +254,10 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		return o, err
 	}
 
+	inc, err := p.burstOf(ctx, dept, m.Subject, d.Rule, at)
+	if err != nil {
+		return Outcome{}, err
+	}
 	req, err := p.store.RecordRequest(ctx, store.NewRequest{
 		Dept: deptName, MessageKey: key, MessageID: m.MessageID, Mailbox: f.Mailbox, UID: f.UID,
 		Requester: m.From.Address, RequesterName: m.From.Name, Subject: m.Subject,
@@ -263,13 +267,18 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		NextWake: lifecycle.NextWake(dept, lifecycle.Request{State: lifecycle.Acknowledged, Category: d.Category,
 			ReceivedAt: at, CycleStart: at, LastActivityAt: at, DueAt: d.DueAt}),
 	}, func(ref string) ([]store.NewMail, error) {
-		return p.receipt(rt, dept, m, d, ref, p.composeTime(at))
+		return p.receipt(rt, dept, m, d, ref, inc.text, p.composeTime(at))
 	})
 	if errors.Is(err, store.ErrDuplicate) {
 		return Outcome{Key: key, Action: "duplicate"}, nil
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("record request: %w", err)
+	}
+	if req, err = p.joinBurst(ctx, rt, dept, req, inc, at); err != nil {
+		// Recorded and acknowledged: a link or an alert that failed is
+		// logged, not worth failing the message for.
+		log.Warn("request not linked to its incident, or the leads not told", "ref", req.Ref, "err", err)
 	}
 	if req, err = p.assignNew(ctx, dept, req, at); err != nil {
 		// The request and its receipt are recorded: an owner that could
@@ -350,7 +359,7 @@ func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Messag
 // receipt renders and composes the receipt for a new request. It runs
 // inside the store's transaction, so the Message-ID it fixes is the one
 // that will be sent, however often the sender retries.
-func (p *Processor) receipt(rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, ref string, now time.Time) ([]store.NewMail, error) {
+func (p *Processor) receipt(rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, ref, incident string, now time.Time) ([]store.NewMail, error) {
 	loc := dept.Calendar.Location()
 	r, err := rt.Templates.Receipt(templates.Receipt{
 		Department:        dept.Name,
@@ -364,6 +373,7 @@ func (p *Processor) receipt(rt *Runtime, dept *config.Department, m *rules.Messa
 		Due:               d.DueAt,
 		Location:          loc,
 		Excerpt:           excerpt(m.Text, 600),
+		Incident:          incident,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("render receipt: %w", err)

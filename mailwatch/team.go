@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/internal/mailtext"
 	"github.com/ackd/ackd/lifecycle"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/templates"
 )
 
 // This file is the I/O of working as a team (issue 15): who is away, read
@@ -177,4 +179,129 @@ func (p *Processor) passOn(ctx context.Context, rt *Runtime, d *config.Departmen
 		}
 		return err
 	}
+}
+
+// burst is what the requests alike before a new one say about it.
+type burst struct {
+	alike   []store.Request // recent requests alike, within incident.within, oldest first
+	alerted bool            // the leads were already told of this burst
+	parent  store.Request   // the request whose #incident text applies, if any
+	text    string          // that text; "" when none
+}
+
+// incidentLookback is how far back an #incident text still reaches new
+// requests alike: an outage outlasts the burst that revealed it.
+const incidentLookback = 4 * time.Hour
+
+// burstOf finds the recent requests of d alike a new one (subject, rule)
+// arriving at at, whether the leads heard of them, and the latest
+// #incident text set on one of them or on the request they are linked
+// under.
+func (p *Processor) burstOf(ctx context.Context, d *config.Department, subject, rule string, at time.Time) (burst, error) {
+	var b burst
+	if d.Incident.Count <= 1 {
+		return b, nil
+	}
+	since := at.Add(-max(d.Incident.Within, incidentLookback))
+	recent, err := p.store.RequestsSince(ctx, d.Key(), since)
+	if err != nil {
+		return b, fmt.Errorf("look for a burst: %w", err)
+	}
+	evs, err := p.store.EventsSince(ctx, d.Key(), since)
+	if err != nil {
+		return b, fmt.Errorf("look for a burst: %w", err)
+	}
+	byReq := map[int64][]store.Event{}
+	for _, e := range evs {
+		byReq[e.RequestID] = append(byReq[e.RequestID], e)
+	}
+	var textAt time.Time
+	consider := func(r store.Request, evs []store.Event) {
+		for _, e := range evs {
+			if e.Kind == lifecycle.EntryIncident && e.Detail != "" && !e.At.Before(textAt) {
+				b.parent, b.text, textAt = r, e.Detail, e.At
+			}
+		}
+	}
+	parents := map[string]bool{}
+	for _, r := range recent {
+		if r.ReceivedAt.After(at) || !lifecycle.Alike(rule, subject, r.Rule, r.Subject) {
+			continue
+		}
+		if !r.ReceivedAt.Before(at.Add(-d.Incident.Within)) {
+			b.alike = append(b.alike, r)
+			for _, e := range byReq[r.ID] {
+				if e.Kind == lifecycle.EntryIncidentAlert {
+					b.alerted = true
+				}
+			}
+		}
+		if r.State != store.StateResolved {
+			consider(r, byReq[r.ID])
+		}
+		if r.ParentRef != "" {
+			parents[r.ParentRef] = true
+		}
+	}
+	for ref := range parents {
+		if len(parents) > 5 {
+			break // a handful of parents is an incident; more is noise
+		}
+		pr, err := p.store.RequestByRef(ctx, d.Key(), ref)
+		if err != nil || pr.State == store.StateResolved {
+			continue
+		}
+		pevs, err := p.store.Events(ctx, pr.ID)
+		if err != nil {
+			return b, fmt.Errorf("look for a burst: %w", err)
+		}
+		consider(pr, pevs)
+	}
+	// The text's request may itself be linked: link under its parent.
+	if b.parent.ParentRef != "" {
+		if pr, err := p.store.RequestByRef(ctx, d.Key(), b.parent.ParentRef); err == nil && pr.State != store.StateResolved {
+			b.parent = pr
+		}
+	}
+	return b, nil
+}
+
+// joinBurst links a new request under the request whose #incident text
+// its receipt quoted, or, when it completes a burst nobody was told of,
+// tells the leads once.
+func (p *Processor) joinBurst(ctx context.Context, rt *Runtime, d *config.Department, req store.Request, b burst, at time.Time) (store.Request, error) {
+	switch {
+	case b.text != "" && b.parent.ID != 0 && b.parent.ID != req.ID:
+		return p.store.Apply(ctx, store.Change{RequestID: req.ID,
+			Events: []store.Event{{Kind: lifecycle.EntryLinked, At: at, Detail: b.parent.Ref + " (#incident)"}},
+			Update: func(r *store.Request) ([]store.NewMail, error) {
+				r.ParentRef = b.parent.Ref
+				life := toLife(*r)
+				r.NextWake = lifecycle.NextWake(d, life)
+				return nil, nil
+			}})
+	case b.alerted || !lifecycle.IsBurst(d, len(b.alike)+1):
+		return req, nil
+	}
+	data := templates.IncidentAlert{Department: d.Name, Window: mailtext.Span(d.Incident.Within), Now: at, Location: d.Calendar.Location()}
+	for _, r := range append(b.alike, req) {
+		data.Requests = append(data.Requests, templates.IncidentRequest{Ref: r.Ref, Subject: r.Subject, Requester: r.Requester, Received: r.ReceivedAt})
+	}
+	rendered, err := rt.Templates.IncidentAlert(data)
+	if err != nil {
+		return req, fmt.Errorf("render incident alert: %w", err)
+	}
+	leads := lifecycle.Targets(d, toLife(req), "leads", nil)
+	mail, err := staffMail(d, toLife(req), string(lifecycle.IncidentAlert), leads, rendered, p.composeTime(at))
+	if err != nil {
+		return req, err
+	}
+	got, err := p.store.Apply(ctx, store.Change{RequestID: req.ID,
+		Events: []store.Event{{Kind: lifecycle.EntryIncidentAlert, At: at, Detail: fmt.Sprintf("%d requests alike within %s: the leads were told", len(data.Requests), data.Window)}},
+		Update: func(r *store.Request) ([]store.NewMail, error) { return []store.NewMail{mail}, nil }})
+	if err != nil {
+		return req, err
+	}
+	p.kick()
+	return got, nil
 }

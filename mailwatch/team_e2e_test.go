@@ -2,6 +2,7 @@ package mailwatch_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ func TestTeamE2E(t *testing.T) {
 		{"two-answers", testTeamTwoAnswers},
 		{"category", testTeamCategory},
 		{"away-round-robin", testTeamAwayRoundRobin},
+		{"outage", testTeamOutage},
 	}
 	var wg sync.WaitGroup
 	for _, sc := range scenarios {
@@ -257,5 +259,69 @@ func testTeamAwayRoundRobin(t *testing.T, s *mailstack.Stack) {
 	}
 	if !strings.Contains(rendered.Text, "Away (1):") || !strings.Contains(rendered.Text, strings.ToLower(e.alice)) {
 		t.Errorf("digest does not list alice as away:\n%s", rendered.Text)
+	}
+}
+
+// An outage (issue 15 item 4): 15 mails alike within a few seconds give
+// the leads one incident mail listing them. Staff link them under the
+// first with #same and set #incident there: a 16th gets a receipt that
+// says so and is linked at once. One answer and #done on the first reach
+// all of them, each in its own thread.
+func testTeamOutage(t *testing.T, s *mailstack.Stack) {
+	e := newTeamEnv(t, s, `{commitment: 1h, closing: true}`, "    incident: {count: 5, within: 5m}\n")
+	const n = 15
+	var reqs []opened
+	var addrs []string
+	for i := range n {
+		addr := s.NewAddress(t, fmt.Sprintf("out%d", i))
+		addrs = append(addrs, addr)
+		sendAs(t, s, mailOut{from: addr, to: []string{e.dept}, subject: "Outlook cannot connect to the mail server", body: "Since 9:00."})
+	}
+	for _, addr := range addrs {
+		got := waitInbox(t, s, e.dept, addr, 30*time.Second, "receipt", atLeast(1))
+		reqs = append(reqs, opened{requester: addr, subject: "Outlook cannot connect to the mail server", receipt: got[0]})
+	}
+	alerts := waitInbox(t, s, e.dept, e.lead, 20*time.Second, "incident alert", atLeast(1))
+	if len(alerts) != 1 || !strings.Contains(alerts[0].subject, "Possible incident") {
+		t.Fatalf("lead got %v, want one incident alert", mailKinds(alerts))
+	}
+	// The request the answer goes to, and the others linked under it.
+	first := e.request(t, "REQ-1")
+	o1 := opened{requester: first.Requester, subject: first.Subject, id: strings.Trim(first.MessageID, "<>")}
+	o1.receipt.ref = first.Ref
+	sendAs(t, s, o1.reply(mailOut{from: e.alice, to: []string{e.dept}, body: "#incident The mail server is down; we expect it back by noon."}))
+	for i := 2; i <= n; i++ {
+		r := e.request(t, fmt.Sprintf("REQ-%d", i))
+		oi := opened{requester: r.Requester, subject: r.Subject, id: strings.Trim(r.MessageID, "<>")}
+		oi.receipt.ref = r.Ref
+		sendAs(t, s, oi.reply(mailOut{from: e.alice, to: []string{e.dept}, body: "#same REQ-1"}))
+	}
+	for i := 2; i <= n; i++ {
+		e.waitRequest(t, fmt.Sprintf("REQ-%d", i), 30*time.Second, "#same", func(r store.Request) bool { return r.ParentRef == "REQ-1" })
+	}
+	late := s.NewAddress(t, "late")
+	sendAs(t, s, mailOut{from: late, to: []string{e.dept}, subject: "outlook cannot connect", body: "Me too."})
+	got := waitInbox(t, s, e.dept, late, 20*time.Second, "receipt of a later one", atLeast(1))
+	if !strings.Contains(got[0].text, "We know about this problem and are working on it: The mail server is down") {
+		t.Errorf("the later receipt does not say what staff set:\n%s", got[0].text)
+	}
+	e.waitRequest(t, got[0].ref, 20*time.Second, "linked by #incident", func(r store.Request) bool { return r.ParentRef == "REQ-1" })
+	addrs = append(addrs, late)
+	// One answer and #done on REQ-1, to ackd alone: relayed to all 16.
+	sendAs(t, s, o1.reply(mailOut{from: e.alice, to: []string{e.dept}, body: "The mail server is back; please restart Outlook.\n#done"}))
+	for _, addr := range addrs {
+		got := waitInbox(t, s, e.dept, addr, 30*time.Second, "the answer and the closing note", atLeast(3))
+		relay := having(got, kindRelay, "")
+		if len(relay) != 1 || !strings.Contains(relay[0].text, "please restart Outlook") || len(having(got, kindClosing, "")) != 1 {
+			t.Errorf("%s got %v, want receipt, the answer and the closing note", addr, mailKinds(got))
+		}
+		for _, m := range got {
+			if m.ref != got[0].ref {
+				t.Errorf("%s got mail about %s in the thread of %s", addr, m.ref, got[0].ref)
+			}
+		}
+	}
+	if a := inboxOf(t, s, e.dept, e.lead); len(having(a, kindOther, "")) != 1 {
+		t.Errorf("lead got %v, want exactly one incident alert", mailKinds(a))
 	}
 }

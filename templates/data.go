@@ -22,6 +22,9 @@ type Receipt struct {
 	Due               time.Time // zero when no date can be promised
 	Location          *time.Location
 	Excerpt           string // first lines of the request, may be empty
+	// Incident is what staff said (#incident) about a known problem this
+	// request looks like part of; "" when none.
+	Incident string
 }
 
 // Escalation is the data of the notice staff or leads get when a request
@@ -112,6 +115,22 @@ type Unproven struct {
 	Reason            string // why the mail was not proven, in words
 }
 
+// IncidentAlert is the data of the one mail the leads get when requests
+// alike arrive in a burst: a possible incident.
+type IncidentAlert struct {
+	Department string
+	Window     string // "10m": the window they arrived in
+	Now        time.Time
+	Location   *time.Location
+	Requests   []IncidentRequest // oldest first
+}
+
+// IncidentRequest is one request of a burst.
+type IncidentRequest struct {
+	Ref, Subject, Requester string
+	Received                time.Time
+}
+
 // OwnerNotice is the data of the short mail telling a request's owner
 // that another staff member answered it, or took it over.
 type OwnerNotice struct {
@@ -184,6 +203,13 @@ func samples(name string) []any {
 				Subject: "Printer on floor 3 jams", Received: at(1, 10, 5), Location: loc,
 				Reason: "no Authentication-Results from mx.example.test"},
 			Unproven{},
+		}
+	case NameIncidentAlert:
+		return []any{
+			IncidentAlert{Department: "IT Help Desk", Window: "10m", Now: at(1, 10, 12), Location: loc, Requests: []IncidentRequest{
+				{Ref: "REQ-12", Subject: "Outlook cannot connect", Requester: "jane@example.test", Received: at(1, 10, 2)},
+				{Ref: "REQ-13", Subject: "Re: outlook cannot connect to server", Requester: "bob@example.test", Received: at(1, 10, 5)}}},
+			IncidentAlert{},
 		}
 	case NameOwnerNotice:
 		return []any{

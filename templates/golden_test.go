@@ -105,6 +105,13 @@ func goldenCases(t *testing.T) []struct {
 			Department: "IT Help Desk", Staff: Person{Name: "Alice Smith", Address: "alice@example.test"}, Ref: "REQ-12",
 			Unknown: []string{"#done: write #done without a space after the #"}, Held: "Try the new password.\n\nAlice",
 			Valid: []string{"#done - the request is resolved"}}},
+		{"incident-alert", NameIncidentAlert, IncidentAlert{Department: "IT Help Desk", Window: "10m",
+			Now: time.Date(2026, 12, 1, 10, 12, 0, 0, ber), Location: ber, Requests: []IncidentRequest{
+				{Ref: "REQ-12", Subject: "Outlook cannot connect", Requester: "jane@example.test", Received: time.Date(2026, 12, 1, 10, 2, 0, 0, ber)},
+				{Ref: "REQ-13", Subject: "Re: outlook cannot connect to server", Requester: "bob@example.test", Received: time.Date(2026, 12, 1, 10, 5, 0, 0, ber)}}}},
+		{"receipt-incident", NameReceipt, Receipt{Department: "IT Help Desk", Requester: Person{Name: "Jane Doe", Address: "jane@example.test"},
+			Subject: "Outlook cannot connect", Ref: "REQ-14", Commitment: "4h", Received: time.Date(2026, 12, 1, 10, 6, 0, 0, ber),
+			Due: time.Date(2026, 12, 1, 14, 6, 0, 0, ber), Location: ber, Incident: "The mail server is down; we expect it back by 11:00."}},
 		{"owner-notice-answered", NameOwnerNotice, OwnerNotice{Department: "IT Help Desk",
 			Owner: Person{Name: "Alice Smith", Address: "alice@example.test"}, Staff: Person{Name: "Bob Jones", Address: "bob@example.test"},
 			Ref: "REQ-12", Subject: "Printer on floor 3 jams", At: time.Date(2026, 12, 1, 11, 5, 0, 0, ber), Location: ber,

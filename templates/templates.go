@@ -31,14 +31,15 @@ import (
 
 // The template names.
 const (
-	NameReceipt     = "receipt"
-	NameEscalation  = "escalation"
-	NameLateNotice  = "late-notice"
-	NameDueUpdate   = "due-update"
-	NameClosing     = "closing"
-	NameCommandHelp = "command-help"
-	NameUnproven    = "unproven"
-	NameOwnerNotice = "owner-notice"
+	NameReceipt       = "receipt"
+	NameEscalation    = "escalation"
+	NameLateNotice    = "late-notice"
+	NameDueUpdate     = "due-update"
+	NameClosing       = "closing"
+	NameCommandHelp   = "command-help"
+	NameUnproven      = "unproven"
+	NameOwnerNotice   = "owner-notice"
+	NameIncidentAlert = "incident-alert"
 )
 
 // The three parts of a template name, as file name suffixes.
@@ -53,15 +54,16 @@ var defaultFS embed.FS
 
 // dataTypes maps each name to the type its templates are rendered with.
 var dataTypes = map[string]reflect.Type{
-	NameReceipt:     reflect.TypeFor[Receipt](),
-	NameEscalation:  reflect.TypeFor[Escalation](),
-	NameLateNotice:  reflect.TypeFor[LateNotice](),
-	NameDueUpdate:   reflect.TypeFor[DueUpdate](),
-	NameClosing:     reflect.TypeFor[Closing](),
-	NameCommandHelp: reflect.TypeFor[CommandHelp](),
-	NameUnproven:    reflect.TypeFor[Unproven](),
-	NameOwnerNotice: reflect.TypeFor[OwnerNotice](),
-	NameDigest:      reflect.TypeFor[Digest](),
+	NameReceipt:       reflect.TypeFor[Receipt](),
+	NameEscalation:    reflect.TypeFor[Escalation](),
+	NameLateNotice:    reflect.TypeFor[LateNotice](),
+	NameDueUpdate:     reflect.TypeFor[DueUpdate](),
+	NameClosing:       reflect.TypeFor[Closing](),
+	NameCommandHelp:   reflect.TypeFor[CommandHelp](),
+	NameUnproven:      reflect.TypeFor[Unproven](),
+	NameOwnerNotice:   reflect.TypeFor[OwnerNotice](),
+	NameIncidentAlert: reflect.TypeFor[IncidentAlert](),
+	NameDigest:        reflect.TypeFor[Digest](),
 }
 
 // Names lists the template names, sorted.
@@ -365,3 +367,7 @@ func (s *Set) Unproven(d Unproven) (Rendered, error) { return s.Render(NameUnpro
 // OwnerNotice renders the mail telling a request's owner that someone
 // else answered or took it.
 func (s *Set) OwnerNotice(d OwnerNotice) (Rendered, error) { return s.Render(NameOwnerNotice, d) }
+
+// IncidentAlert renders the mail telling the leads of a burst of requests
+// alike.
+func (s *Set) IncidentAlert(d IncidentAlert) (Rendered, error) { return s.Render(NameIncidentAlert, d) }

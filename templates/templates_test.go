@@ -52,7 +52,10 @@ func TestTypedMethods(t *testing.T) {
 		NameCommandHelp: func() (Rendered, error) { return s.CommandHelp(samples(NameCommandHelp)[0].(CommandHelp)) },
 		NameUnproven:    func() (Rendered, error) { return s.Unproven(samples(NameUnproven)[0].(Unproven)) },
 		NameOwnerNotice: func() (Rendered, error) { return s.OwnerNotice(samples(NameOwnerNotice)[0].(OwnerNotice)) },
-		NameDigest:      func() (Rendered, error) { return s.Digest(samples(NameDigest)[0].(Digest)) },
+		NameIncidentAlert: func() (Rendered, error) {
+			return s.IncidentAlert(samples(NameIncidentAlert)[0].(IncidentAlert))
+		},
+		NameDigest: func() (Rendered, error) { return s.Digest(samples(NameDigest)[0].(Digest)) },
 	}
 	for _, n := range Names() {
 		t.Run(n, func(t *testing.T) {
@@ -131,6 +134,8 @@ func TestHeaderInjection(t *testing.T) {
 		NameCommandHelp: CommandHelp{Department: hostile, Staff: p, Ref: "REQ-9", Unknown: []string{hostile}, Valid: []string{hostile}},
 		NameUnproven: Unproven{Department: hostile, DepartmentAddress: hostile, Staff: p, Ref: "REQ-9", Subject: hostile,
 			Received: now, Location: ber, Reason: hostile},
+		NameIncidentAlert: IncidentAlert{Department: hostile, Window: hostile, Now: now, Location: ber,
+			Requests: []IncidentRequest{{Ref: "REQ-9", Subject: hostile, Requester: hostile, Received: now}}},
 		NameOwnerNotice: OwnerNotice{Department: hostile, Owner: p, Staff: p, Ref: "REQ-9", Subject: hostile, At: now, Location: ber, Said: hostile},
 		NameDigest: Digest{Department: hostile, Now: now, Location: ber, Sections: []DigestSection{{Title: hostile, Short: hostile,
 			Items: []DigestItem{{Ref: "REQ-9", Subject: hostile, Requester: hostile, Category: hostile, Due: now, Age: hostile}}}},
