@@ -2,8 +2,8 @@ package rules
 
 import (
 	"fmt"
-	"regexp"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
