@@ -37,6 +37,49 @@ type Config struct {
 	// HA, when set (the ha: key), makes this ackd one of several replicas
 	// sharing one PostgreSQL store; nil means a single ackd.
 	HA *HAConfig
+
+	// Reload says what makes `ackd run` reload the config: SIGHUP only
+	// (ReloadSignal, the default), or also saving the file (ReloadWatch).
+	Reload ReloadMode
+	// RuleTests is a file of rule test cases `ackd check` runs (the
+	// rule_tests: key, relative paths resolved against the config file's
+	// directory); "" for none.
+	RuleTests string
+	// Push, when set (the push: key), listens for the IMAP server's
+	// push notifications; nil means none (IDLE and polling only).
+	Push *PushConfig
+}
+
+// ReloadMode is the reload: key.
+type ReloadMode int
+
+const (
+	// ReloadSignal reloads on SIGHUP only.
+	ReloadSignal ReloadMode = iota
+	// ReloadWatch reloads on SIGHUP and whenever the config file's
+	// content changes, with the same checks: a broken file is refused and
+	// the running config kept.
+	ReloadWatch
+)
+
+func (r ReloadMode) String() string {
+	if r == ReloadWatch {
+		return "watch"
+	}
+	return "signal"
+}
+
+// PushConfig is the push: section: an HTTP listener where the IMAP
+// server's notification plugin (Dovecot's push_notification) reports new
+// mail, so that the mailbox's watcher looks at once (docs/deployment.md).
+// IDLE and polling go on as configured: a lost push costs what it would
+// cost without push.
+type PushConfig struct {
+	// Listen is host:port, default DefaultPushListen (loopback).
+	Listen string
+	// Password is the shared secret the server must present (bearer
+	// token, or basic auth's password); required.
+	Password Secret
 }
 
 // HAConfig is the ha: section: how this replica takes part in sharing the
@@ -239,6 +282,29 @@ type Category struct {
 	// AutoResolve resolves an answered request when the requester has not
 	// replied for this long (business time or working days); zero never.
 	AutoResolve calendar.Commitment
+	// Promise says which date the receipt gives (YAML promise:
+	// commitment, the default, or forecast).
+	Promise Promise
+}
+
+// Promise is how a category's receipt dates its answer.
+type Promise int
+
+const (
+	// PromiseCommitment: the commitment's due time on the calendar.
+	PromiseCommitment Promise = iota
+	// PromiseForecast: the later of the commitment and the forecast from
+	// the open queue, the staff in and the record (package forecast). The
+	// escalation ladder still runs on the commitment.
+	PromiseForecast
+)
+
+// String is the YAML spelling.
+func (p Promise) String() string {
+	if p == PromiseForecast {
+		return "forecast"
+	}
+	return "commitment"
 }
 
 // EscalationStep is one rung of a category's escalation ladder.

@@ -36,6 +36,7 @@ const (
 	DefaultSMTPTimeout     = 30 * time.Second
 	DefaultSMTPKeepAlive   = 30 * time.Second
 	DefaultHTTPListen      = "127.0.0.1:8025"
+	DefaultPushListen      = "127.0.0.1:8026"
 	DefaultMailbox         = "INBOX"
 	DefaultPollInterval    = 60 * time.Second
 	DefaultHours           = "09:00-17:00"
@@ -239,16 +240,18 @@ func (l *loader) resolve(p string) string {
 
 func (l *loader) config(root *yaml.Node, cfg *Config) {
 	m := l.mapping(root, "config", "store", "smtp", "http", "templates", "limits", "departments",
-		"trust_authentication_results", "authserv_id", "ha", "backfill", "max_age")
+		"trust_authentication_results", "authserv_id", "ha", "backfill", "max_age", "reload", "rule_tests", "push")
 	if m == nil {
 		return
 	}
+	l.admin(m, cfg)
 	l.require(m, "config", "smtp", "departments")
 	l.store(m.get("store"), &cfg.Store)
 	cfg.HA = l.ha(m.get("ha"), cfg.Store.Driver)
 	l.smtp(m.get("smtp"), &cfg.SMTP)
 	cfg.HTTP.Listen = DefaultHTTPListen
 	l.http(m.get("http"), &cfg.HTTP)
+	cfg.Push = l.push(m.get("push"))
 	if n := m.get("templates"); n != nil {
 		if s, ok := l.str(n, "templates"); ok {
 			if s == "" {
@@ -303,6 +306,36 @@ func (l *loader) http(n *yaml.Node, hc *HTTPConfig) {
 	case hm.has("basic_auth_password_file") && !hm.has("basic_auth_user"):
 		l.at(hm.keyNode("basic_auth_password_file"), "http: basic_auth_password_file needs basic_auth_user")
 	}
+}
+
+// push reads the push: section; nil when absent.
+func (l *loader) push(n *yaml.Node) *PushConfig {
+	if n == nil {
+		return nil
+	}
+	m := l.mapping(n, "push", "listen", "password_env", "password_file")
+	if m == nil {
+		return nil
+	}
+	pc := &PushConfig{Listen: DefaultPushListen}
+	if v := m.get("listen"); v != nil {
+		if s, ok := l.str(v, "listen"); ok {
+			if s == "" {
+				l.at(v, "listen: empty; leave the push: section out to receive no pushes")
+			}
+			pc.Listen = s
+			l.listenAddr(v, s)
+		}
+	}
+	pc.Password = l.secret(m, "push")
+	inline := false // an inline password was refused already
+	for i := 0; i+1 < len(m.node.Content); i += 2 {
+		inline = inline || m.node.Content[i].Value == "password"
+	}
+	if !pc.Password.IsSet() && !inline && !m.hinted["password_env"] && !m.hinted["password_file"] {
+		l.at(m.node, "push: needs password_env or password_file: the shared secret the IMAP server must present (ackd takes no unauthenticated wake-ups)")
+	}
+	return pc
 }
 
 func (l *loader) listenAddr(n *yaml.Node, s string) {
@@ -1119,7 +1152,7 @@ func halfCommitment(c calendar.Commitment, spans []calendar.Span) calendar.Commi
 	return calendar.Commitment{Business: time.Duration(c.Days) * day / 2}
 }
 
-var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing", "auto_resolve"}
+var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing", "auto_resolve", "promise"}
 
 func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) map[string]*Category {
 	n = followAlias(n)
@@ -1182,6 +1215,18 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) 
 		}
 		if v := m.get("auto_resolve"); v != nil {
 			c.AutoResolve, _ = l.commitment(v, "auto_resolve")
+		}
+		if v := m.get("promise"); v != nil {
+			if s, ok := l.str(v, "promise"); ok {
+				switch s {
+				case "commitment":
+					c.Promise = PromiseCommitment
+				case "forecast":
+					c.Promise = PromiseForecast
+				default:
+					l.at(v, "promise: want commitment or forecast, got %q", s)
+				}
+			}
 		}
 		if v := m.get("escalate"); v != nil {
 			c.Escalate = l.escalate(v, d)

@@ -16,21 +16,23 @@ import (
 
 	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/internal/addrspec"
 	"github.com/ackd/ackd/internal/mailtext"
+	"github.com/ackd/ackd/internal/reqstate"
 	"github.com/ackd/ackd/rules"
 )
 
-// State is where a request is. The store keeps it as the string.
-type State string
+// State is where a request is (reqstate, shared with the store).
+type State = reqstate.State
 
 // Request states. A request is open until it is resolved.
 const (
-	New          State = "new"
-	Acknowledged State = "acknowledged"
-	Answered     State = "answered"
-	Waiting      State = "waiting"
-	Overdue      State = "overdue"
-	Resolved     State = "resolved"
+	New          = reqstate.New
+	Acknowledged = reqstate.Acknowledged
+	Answered     = reqstate.Answered
+	Waiting      = reqstate.Waiting
+	Overdue      = reqstate.Overdue
+	Resolved     = reqstate.Resolved
 )
 
 // Request is what the lifecycle knows of a request: the fields its rules
@@ -46,8 +48,15 @@ type Request struct {
 	Recipients    []string // its other To/Cc addresses
 	ReceivedAt    time.Time
 
-	State           State
-	DueAt           time.Time // zero = no commitment
+	State State
+	DueAt time.Time // zero = no commitment
+	// PromisedAt is the date the receipt gave when it was later than the
+	// commitment (promise: forecast on a busy day); zero otherwise. The
+	// ladder runs on DueAt; when DueAt passes, the leads hear and DueAt
+	// becomes PromisedAt, whose passing brings the requester's late
+	// notice. It stays as the record of what was promised until a new
+	// cycle or #eta replaces the promise.
+	PromisedAt      time.Time
 	CycleStart      time.Time
 	FirstResponseAt time.Time
 	AnsweredAt      time.Time
@@ -84,8 +93,27 @@ const (
 	Staff
 )
 
-// Event is what happens to a request: a *Message or a Tick.
+// Event is what happens to a request: *Received, *Message or Tick.
 type Event interface{ event() }
+
+// Received is the message that makes a new request, as rules.Decide
+// judged it worth a receipt. The request given to Step holds what the
+// message says (requester, subject, text, recipients, its Message-ID);
+// Step makes it an acknowledged request with its first wake-up and asks
+// for the receipt.
+type Received struct {
+	Decision rules.Decision
+	// References are the message's References, which the receipt
+	// carries on before the message's own Message-ID.
+	References []string
+	// Promise, when set, is a forecast later than the commitment's due
+	// time (promise: forecast on a busy day): the receipt gives it and the
+	// request keeps it as PromisedAt.
+	Promise time.Time
+	// Incident is what staff said (#incident) about a known problem the
+	// request is alike to: the receipt says it.
+	Incident string
+}
 
 // Message is a message on the request's thread.
 type Message struct {
@@ -127,6 +155,7 @@ type ParentAnswer struct {
 	Done   bool
 }
 
+func (*Received) event()    {}
 func (*Message) event()     {}
 func (Tick) event()         {}
 func (ParentAnswer) event() {}
@@ -217,6 +246,12 @@ type Intent struct {
 	Held string
 	// At: when the thing the mail tells of happened (resolved, received).
 	At time.Time
+	// Receipt: the commitment the due time comes from, and the
+	// References of the message it answers.
+	Commitment calendar.Commitment
+	References []string
+	// Receipt: what staff said about a known incident ("" for none).
+	Incident string
 }
 
 // Transition is what one event does to a request.
@@ -263,6 +298,8 @@ func (t *Transition) entry(kind string, at time.Time, actor, detail string, leve
 func Step(d *config.Department, r Request, e Event, now time.Time) Transition {
 	var t Transition
 	switch e := e.(type) {
+	case *Received:
+		t = received(r, e, now)
 	case *Message:
 		t = message(d, r, e, now)
 	case Tick:
@@ -325,6 +362,7 @@ func category(d *config.Department, name string) *config.Category {
 func newCycle(d *config.Department, r *Request, at time.Time, cm calendar.Commitment) {
 	r.CycleStart = at
 	r.DueAt = d.Calendar.Due(at, cm)
+	r.PromisedAt = time.Time{}
 	r.LateNoticeFor = time.Time{}
 	r.WaitingSince = time.Time{}
 	resetLadder(d, r, at)
@@ -445,6 +483,25 @@ func resetLadder(d *config.Department, r *Request, at time.Time) {
 	}
 }
 
+// received makes r, the message at `at`, a request: acknowledged, under
+// the commitment the decision found (and a later promise, when the
+// forecast gave one), and answered at once with a receipt to the
+// requester alone.
+func received(r Request, e *Received, at time.Time) Transition {
+	d := e.Decision
+	t := Transition{Next: r, What: "receipt"}
+	n := &t.Next
+	n.State, n.Category = Acknowledged, d.Category
+	n.ReceivedAt, n.CycleStart, n.LastActivityAt = at, at, at
+	n.DueAt, n.PromisedAt = d.DueAt, time.Time{}
+	if e.Promise.After(d.DueAt) {
+		n.PromisedAt = e.Promise
+	}
+	t.Mail = append(t.Mail, Intent{Kind: Receipt, To: []string{r.Requester}, Request: t.Next, At: at,
+		Commitment: d.Commitment, References: e.References, Incident: e.Incident})
+	return t
+}
+
 // message decides what a message on a known thread means.
 func message(d *config.Department, r Request, m *Message, at time.Time) Transition {
 	t := Transition{Next: r, What: "follow-up"}
@@ -512,6 +569,7 @@ func message(d *config.Department, r Request, m *Message, at time.Time) Transiti
 			t.Next.DueAt = d.Calendar.AddBusiness(at, left)
 			t.Next.CycleStart = d.Calendar.SubBusiness(t.Next.DueAt, total)
 			t.Next.WaitingSince = time.Time{}
+			t.Next.PromisedAt = time.Time{}
 		}
 		t.Next.State = Acknowledged
 		t.entry(EntryResumed, at, from, "", 0)
@@ -666,7 +724,7 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			}
 		case rules.CommandETA:
 			old := t.Next.DueAt
-			t.Next.DueAt, t.Next.CycleStart = c.Due, at
+			t.Next.DueAt, t.Next.CycleStart, t.Next.PromisedAt = c.Due, at, time.Time{}
 			t.Next.LateNoticeFor = time.Time{}
 			resetLadder(d, &t.Next, at)
 			if t.Next.State == Overdue || t.Next.State == Waiting || t.Next.State == Resolved {
@@ -750,13 +808,12 @@ func escalate(d *config.Department, t *Transition, now time.Time, reason string,
 	t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to %s: %s", level, to, reason), level)
 }
 
-// validAddress is the lifecycle's check that an assignee can be written
-// to: one address, local part and domain, no list separators. The
-// composer checks strictly; this only keeps an obviously bad stored
-// assignee from being chosen over staff.
+// validAddress says whether an assignee can be written to, by the one
+// check the composer applies (addrspec), so that a bad stored assignee is
+// never chosen over staff.
 func validAddress(a string) bool {
-	at := strings.LastIndexByte(a, '@')
-	return at > 0 && at < len(a)-1 && !strings.ContainsAny(a, ",; <>\"\t\r\n")
+	_, err := addrspec.Check(a)
+	return err == nil
 }
 
 // StepTime is when a ladder step falls in the request's current cycle.
@@ -861,6 +918,20 @@ func late(d *config.Department, t *Transition, now time.Time, cat *config.Catego
 	cal := d.Calendar
 	t.What = "late-notice"
 	leads := Targets(d, r, "leads", validAddress)
+	if r.State != Overdue && r.PromisedAt.After(r.DueAt) {
+		// The commitment passed but the requester was promised a later
+		// date: the leads see the pressure, the requester is not written
+		// to, and the promise becomes the due time its late notice waits for.
+		t.What = "commitment-passed"
+		t.Mail = append(t.Mail, Intent{Kind: Escalation, To: leads, Request: r, Level: r.EscalationLevel + 1,
+			Reason: "the commitment passed without an answer; the requester was promised " +
+				r.PromisedAt.In(cal.Location()).Format("Monday 2 January, 15:04 MST"), At: now})
+		t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to leads: commitment passed, promise %s", r.EscalationLevel+1,
+			r.PromisedAt.In(cal.Location()).Format(time.RFC3339)), r.EscalationLevel+1)
+		t.Next.DueAt = r.PromisedAt
+		t.Next.EscalationLevel = max(r.EscalationLevel+1, len(cat.Escalate))
+		return
+	}
 	if r.State != Overdue {
 		base := r.DueAt
 		if now.After(base) {

@@ -118,6 +118,7 @@ func TestStep(t *testing.T) {
 		r.State, r.LateNoticeFor, r.DueAt, r.EscalationLevel = lifecycle.Overdue, at("2026-12-01 14:00"), at("2026-12-01 16:00"), 3
 	})
 	network := with(open(), func(r *lifecycle.Request) { r.Category = "network" })
+	promised := with(open(), func(r *lifecycle.Request) { r.PromisedAt = at("2026-12-02 11:00") })
 	netAnswered := with(answered, func(r *lifecycle.Request) { r.Category = "network" })
 
 	tests := []struct {
@@ -132,6 +133,32 @@ func TestStep(t *testing.T) {
 		wake  string // "" = none
 		check func(t *testing.T, tr lifecycle.Transition)
 	}{
+		// A new request.
+		{name: "a new request is acknowledged with a receipt to the requester alone",
+			req: lifecycle.Request{MessageID: "<m1@client.example.test>", Requester: "jane@example.test", Subject: "Forgot my password", Recipients: []string{"carl@example.test"}},
+			ev: &lifecycle.Received{Decision: rules.Decision{Reply: true, Category: "access", Rule: "password", Commitment: d.Categories["access"].Commitment,
+				ReceivedAt: at("2026-12-01 10:00"), DueAt: at("2026-12-01 14:00")}, References: []string{"<earlier@client.example.test>"}},
+			now: "2026-12-01 10:00", what: "receipt", state: lifecycle.Acknowledged, mail: []string{"receipt→jane@example.test"},
+			wake: "2026-12-01 12:00", check: func(t *testing.T, tr lifecycle.Transition) {
+				n, in := tr.Next, tr.Mail[0]
+				if n.Category != "access" || !n.DueAt.Equal(at("2026-12-01 14:00")) || !n.CycleStart.Equal(at("2026-12-01 10:00")) ||
+					!n.ReceivedAt.Equal(n.CycleStart) || !n.LastActivityAt.Equal(n.CycleStart) {
+					t.Errorf("new request %+v", n)
+				}
+				if in.Commitment != d.Categories["access"].Commitment || !slices.Equal(in.References, []string{"<earlier@client.example.test>"}) || in.Request.DueAt != n.DueAt {
+					t.Errorf("receipt intent %+v", in)
+				}
+			}},
+		{name: "a new request with a later forecast keeps the promise; the ladder runs on the commitment",
+			req: lifecycle.Request{MessageID: "<m1@client.example.test>", Requester: "jane@example.test", Subject: "Forgot my password"},
+			ev: &lifecycle.Received{Decision: rules.Decision{Reply: true, Category: "access", Commitment: d.Categories["access"].Commitment,
+				ReceivedAt: at("2026-12-01 10:00"), DueAt: at("2026-12-01 14:00")}, Promise: at("2026-12-02 11:00")},
+			now: "2026-12-01 10:00", what: "receipt", state: lifecycle.Acknowledged, mail: []string{"receipt→jane@example.test"},
+			wake: "2026-12-01 12:00", check: func(t *testing.T, tr lifecycle.Transition) {
+				if !tr.Next.PromisedAt.Equal(at("2026-12-02 11:00")) || !tr.Next.DueAt.Equal(at("2026-12-01 14:00")) || !tr.Mail[0].Request.PromisedAt.Equal(tr.Next.PromisedAt) {
+					t.Errorf("promised %v, due %v; receipt's request promised %v", tr.Next.PromisedAt, tr.Next.DueAt, tr.Mail[0].Request.PromisedAt)
+				}
+			}},
 		// Clock.
 		{name: "nothing due before the first step", req: open(), ev: lifecycle.Tick{}, now: "2026-12-01 11:59",
 			what: "wake-up", state: lifecycle.Acknowledged, wake: "2026-12-01 12:00"},
@@ -143,6 +170,8 @@ func TestStep(t *testing.T) {
 		{name: "staff step goes to the assignee first", req: with(open(), func(r *lifecycle.Request) { r.AssignedTo = "carol@example.test" }), ev: lifecycle.Tick{}, now: "2026-12-01 12:00",
 			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→carol@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
 		{name: "an assignee the composer refuses: staff instead", req: with(open(), func(r *lifecycle.Request) { r.AssignedTo = "x,y@example.test" }), ev: lifecycle.Tick{}, now: "2026-12-01 12:00",
+			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→alice@example.test,bob@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
+		{name: "an assignee only the composer's check refuses (double dot): staff instead", req: with(open(), func(r *lifecycle.Request) { r.AssignedTo = "carol@example..test" }), ev: lifecycle.Tick{}, now: "2026-12-01 12:00",
 			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→alice@example.test,bob@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
 		{name: "before_due step", req: network, ev: lifecycle.Tick{}, now: "2026-12-01 13:00",
 			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→alice@example.test,bob@example.test"}, hist: []string{"escalated"}, wake: "2026-12-01 14:00",
@@ -157,6 +186,36 @@ func TestStep(t *testing.T) {
 			check: func(t *testing.T, tr lifecycle.Transition) {
 				if !tr.Next.LateNoticeFor.Equal(at("2026-12-01 14:00")) || !tr.Mail[0].NewDue.Equal(at("2026-12-01 16:00")) {
 					t.Errorf("late notice for %v, new due %v", tr.Next.LateNoticeFor, tr.Mail[0].NewDue)
+				}
+			}},
+		// promise: forecast on a busy day: promised Wed 11:00, committed Tue 14:00.
+		{name: "forecast promise: the ladder still runs on the commitment", req: promised, ev: lifecycle.Tick{}, now: "2026-12-01 12:00",
+			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→alice@example.test,bob@example.test"},
+			hist: []string{"escalated"}, wake: "2026-12-01 13:36"},
+		{name: "forecast promise: the commitment passes, leads hear, requester is not written to", req: with(promised, func(r *lifecycle.Request) { r.EscalationLevel = 2 }),
+			ev: lifecycle.Tick{}, now: "2026-12-01 14:00",
+			what: "commitment-passed", state: lifecycle.Acknowledged, mail: []string{"escalation→lead@example.test"},
+			hist: []string{"escalated"}, wake: "2026-12-02 11:00",
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if !tr.Next.DueAt.Equal(at("2026-12-02 11:00")) || !tr.Next.PromisedAt.Equal(tr.Next.DueAt) || tr.Next.EscalationLevel != 3 {
+					t.Errorf("due %v promised %v level %d", tr.Next.DueAt, tr.Next.PromisedAt, tr.Next.EscalationLevel)
+				}
+				if !strings.Contains(tr.Mail[0].Reason, "promised Wednesday 2 December, 11:00") {
+					t.Errorf("reason %q", tr.Mail[0].Reason)
+				}
+			}},
+		{name: "forecast promise: the promise passes: the late notice", req: with(promised, func(r *lifecycle.Request) {
+			r.DueAt, r.EscalationLevel = at("2026-12-02 11:00"), 3
+		}), ev: lifecycle.Tick{}, now: "2026-12-02 11:00",
+			what: "late-notice", state: lifecycle.Overdue, mail: []string{"late-notice→jane@example.test", "escalation→lead@example.test"},
+			hist: []string{"late-notice", "escalated"}, wake: "2026-12-02 13:00"},
+		{name: "forecast promise: answered in time, nothing more", req: promised, ev: msg("alice@example.test", lifecycle.Staff, "Done.", toRequester), now: "2026-12-02 10:00",
+			what: "answered", state: lifecycle.Answered, hist: []string{"answered", "assigned"}},
+		{name: "forecast promise: #eta replaces it", req: promised, ev: msg("alice@example.test", lifecycle.Staff, "#eta 2026-12-03 12:00"), now: "2026-12-01 11:00",
+			what: "eta", state: lifecycle.Acknowledged, mail: []string{"due-update→jane@example.test"}, hist: []string{"eta"}, wake: "2026-12-02 11:30",
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if !tr.Next.PromisedAt.IsZero() {
+					t.Errorf("promise kept after #eta: %v", tr.Next.PromisedAt)
 				}
 			}},
 		{name: "the new time passes too: leads again, no second apology", req: overdue, ev: lifecycle.Tick{}, now: "2026-12-01 16:00",

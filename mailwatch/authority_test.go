@@ -62,7 +62,7 @@ func (w *world) escalationMessageID(ref string) string {
 func TestForgedStaffMailIsInformationOnly(t *testing.T) {
 	type result struct {
 		action   string
-		state    string
+		state    store.State
 		answered bool
 		mails    []string // kind→to of what was queued
 	}

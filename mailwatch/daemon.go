@@ -49,6 +49,9 @@ func SecretWarnings(cfg *config.Config) []string {
 	add("smtp", cfg.SMTP.Password)
 	addOAuth("smtp", cfg.SMTP.OAuth2)
 	add("store", config.Secret{Env: cfg.Store.PasswordEnv, File: cfg.Store.PasswordFile})
+	if cfg.Push != nil {
+		add("push", cfg.Push.Password)
+	}
 	for _, d := range cfg.Departments {
 		add(fmt.Sprintf("department %q imap", d.Name), d.IMAP.Password)
 		addOAuth(fmt.Sprintf("department %q imap", d.Name), d.IMAP.OAuth2)
@@ -234,12 +237,6 @@ func DepartmentMailbox(cfg *config.Config, dept *config.Department, log *slog.Lo
 
 // Runtime is the configuration in force.
 func (d *Daemon) Runtime() *Runtime { return d.rt.Load() }
-
-// Processor exposes the message pipeline (the demo listens to outcomes).
-func (d *Daemon) Processor() *Processor { return d.proc }
-
-// Sender exposes the outbox sender.
-func (d *Daemon) Sender() *outbox.Sender { return d.sender }
 
 // Reload swaps in new rules and templates for the next message, then
 // wakes the scheduler and the digester so they plan with the new ones (new

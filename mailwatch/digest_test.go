@@ -149,20 +149,20 @@ func TestDigestNewAnsweredNotOverdue(t *testing.T) {
 	mar := func(day, h, m int) time.Time { return time.Date(2026, 3, day, h, m, 0, 0, time.UTC) }
 	recv, due, now := mar(17, 9, 0), mar(17, 13, 0), mar(18, 8, 30)
 	var reqs []store.Request
-	for i, state := range []string{store.StateAnswered, store.StateWaiting, store.StateResolved, store.StateAcknowledged, store.StateOverdue} {
-		reqs = append(reqs, store.Request{ID: int64(i + 1), Dept: d.Key(), Ref: state, Subject: state, Category: "default",
+	for i, state := range []store.State{store.StateAnswered, store.StateWaiting, store.StateResolved, store.StateAcknowledged, store.StateOverdue} {
+		reqs = append(reqs, store.Request{ID: int64(i + 1), Dept: d.Key(), Ref: string(state), Subject: string(state), Category: "default",
 			Requester: "jane@example.test", State: state, ReceivedAt: recv.Add(time.Duration(i) * time.Minute), DueAt: due,
 			FirstResponseAt: mar(17, 10, 0)})
 	}
 	rep := report.ComputeWith(reqs, nil, d, now, report.Options{NewSince: mar(17, 8, 30)})
 	data := DigestData(d, rep)
-	want := map[string]bool{store.StateAnswered: false, store.StateWaiting: false, store.StateResolved: false,
+	want := map[store.State]bool{store.StateAnswered: false, store.StateWaiting: false, store.StateResolved: false,
 		store.StateAcknowledged: true, store.StateOverdue: true}
 	seen := 0
 	for _, it := range data.Sections[0].Items {
 		seen++
-		if it.Overdue != want[it.Ref] {
-			t.Errorf("new since: %s marked overdue = %v, want %v", it.Ref, it.Overdue, want[it.Ref])
+		if it.Overdue != want[store.State(it.Ref)] {
+			t.Errorf("new since: %s marked overdue = %v, want %v", it.Ref, it.Overdue, want[store.State(it.Ref)])
 		}
 	}
 	if seen != len(want) {

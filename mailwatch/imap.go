@@ -201,6 +201,10 @@ type Watcher struct {
 	// older than max_age. Only the Run goroutine (or Window) touches it.
 	history historyCut
 
+	// kick wakes the wait for new mail at once (Kick): a push from the
+	// server's notification plugin.
+	kick chan struct{}
+
 	mu        sync.Mutex
 	connected bool
 	lastErr   error
@@ -270,7 +274,26 @@ func NewWatcher(cfg MailboxConfig, cp Checkpoints, handle Handler, log *slog.Log
 		// Without replicas a failed write waits as a lost connection
 		// would; SetStoreRetry shortens it.
 		storeBackoff: Backoff{Min: time.Second, Max: 5 * time.Minute},
+		kick:         make(chan struct{}, 1),
 	}
+}
+
+// Kick makes the watcher look for new mail now, as if the poll interval
+// had run out or IDLE had announced mail: the server told ackd about new
+// mail another way (a push notification). It never blocks; kicks while
+// the watcher is busy fold into one more look when it is done. Without a
+// session it does nothing but that.
+func (w *Watcher) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Mailbox says which mailbox w watches: its configured name, "" for a
+// Sent mailbox found by SPECIAL-USE, and the IMAP login it watches it as.
+func (w *Watcher) Mailbox() (username, mailbox string) {
+	return w.cfg.Username, w.cfg.Mailbox
 }
 
 // SetStoreRetry caps the wait after a message the store could not record
@@ -950,6 +973,7 @@ const (
 	wakeOther wake = iota // polling, mail reported before IDLE began, shutdown
 	wakePush              // the server announced new mail during IDLE
 	wakeQuiet             // IDLE reached its time limit without a word
+	wakeKick              // Kick: the server pushed news of new mail another way
 )
 
 // wait blocks until the mailbox may have new mail: an IDLE notification,
@@ -964,6 +988,7 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 			return wakeOther, ctx.Err()
 		case <-timer.C:
 		case <-newMail:
+		case <-w.kick:
 		}
 		// NOOP lets servers that queue updates report new messages.
 		if err := c.Noop().Wait(); err != nil {
@@ -982,6 +1007,8 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 	select {
 	case <-newMail:
 		return wakeOther, nil
+	case <-w.kick:
+		return wakeKick, nil
 	default:
 	}
 	idle, err := c.Idle()
@@ -995,6 +1022,8 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 		woke = wakeQuiet
 	case <-newMail:
 		woke = wakePush
+	case <-w.kick:
+		woke = wakeKick
 	case <-c.Closed():
 	}
 	if err := idle.Close(); err != nil && ctx.Err() == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ func toLife(r store.Request) lifecycle.Request {
 	return lifecycle.Request{
 		Ref: r.Ref, MessageID: r.MessageID, Requester: r.Requester, RequesterName: r.RequesterName,
 		Subject: r.Subject, Category: r.Category, Text: r.Text, Recipients: r.Recipients, ReceivedAt: r.ReceivedAt,
-		State: lifecycle.State(r.State), DueAt: r.DueAt, CycleStart: r.CycleStart,
+		State: r.State, DueAt: r.DueAt, PromisedAt: r.PromisedAt, CycleStart: r.CycleStart,
 		FirstResponseAt: r.FirstResponseAt, AnsweredAt: r.AnsweredAt,
 		EscalationLevel: r.EscalationLevel, Reminders: r.Reminders, AssignedTo: r.AssignedTo,
 		LateNoticeFor: r.LateNoticeFor, WaitingSince: r.WaitingSince, ResolvedAt: r.ResolvedAt, LastActivityAt: r.LastActivityAt,
@@ -64,7 +65,7 @@ func applyTransition(ctx context.Context, st store.Store, snapshot store.Request
 	}
 	n := t.Next
 	c.Update = func(r *store.Request) ([]store.NewMail, error) {
-		r.State, r.DueAt, r.CycleStart = string(n.State), n.DueAt, n.CycleStart
+		r.State, r.DueAt, r.PromisedAt, r.CycleStart = n.State, n.DueAt, n.PromisedAt, n.CycleStart
 		r.FirstResponseAt, r.AnsweredAt = n.FirstResponseAt, n.AnsweredAt
 		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt
@@ -146,6 +147,13 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 			return store.NewMail{}, fmt.Errorf("render owner notice: %w", err)
 		}
 		return staffMail(d, r, kind, in.To, rendered, now)
+	case lifecycle.Receipt:
+		rendered, err = rt.Templates.Receipt(templates.Receipt{
+			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
+			Subject: r.Subject, Ref: r.Ref, Category: r.Category, Commitment: in.Commitment.String(),
+			Received: in.At, Due: receiptDue(r), Forecast: !r.PromisedAt.IsZero(), Location: loc, Excerpt: excerpt(r.Text, 600),
+			Incident: in.Incident,
+		})
 	case lifecycle.LateNotice:
 		rendered, err = rt.Templates.LateNotice(templates.LateNotice{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
@@ -164,14 +172,23 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 	case lifecycle.Relay:
 		// A person's answer, passed on without their command lines: not
 		// marked Auto-Submitted.
-		return requesterMail(d, r, kind, relayed(d, r, in), outbox.NotAutomatic, now)
+		return requesterMail(d, r, kind, relayed(d, r, in), nil, outbox.NotAutomatic, now)
 	default:
 		return store.NewMail{}, fmt.Errorf("render %s for %s: no template for this kind", kind, r.Ref)
 	}
 	if err != nil {
 		return store.NewMail{}, fmt.Errorf("render %s: %w", kind, err)
 	}
-	return requesterMail(d, r, kind, rendered, outbox.AutoReplied, now)
+	return requesterMail(d, r, kind, rendered, in.References, outbox.AutoReplied, now)
+}
+
+// receiptDue is the date a receipt gives: the promise when a forecast
+// gave a later one, the commitment's due time otherwise.
+func receiptDue(r lifecycle.Request) time.Time {
+	if !r.PromisedAt.IsZero() {
+		return r.PromisedAt
+	}
+	return r.DueAt
 }
 
 // relayed is what a staff member wrote to ackd alone, as the mail the
@@ -225,14 +242,15 @@ func staffMail(d *config.Department, r lifecycle.Request, kind string, to []stri
 }
 
 // requesterMail composes a mail to the requester about their request, on
-// their thread.
-func requesterMail(d *config.Department, r lifecycle.Request, kind string, rendered templates.Rendered, autoSubmitted string, now time.Time) (store.NewMail, error) {
+// their thread: in reply to the request, with refs (the references the
+// request itself carried, for the receipt) before its Message-ID.
+func requesterMail(d *config.Department, r lifecycle.Request, kind string, rendered templates.Rendered, refs []string, autoSubmitted string, now time.Time) (store.NewMail, error) {
 	id := outbox.NewMessageID(domainOf(d.Address))
 	raw, err := outbox.Compose(outbox.Mail{
 		From:    mail.Address{Name: d.Name, Address: d.Address},
 		To:      []mail.Address{{Name: r.RequesterName, Address: r.Requester}},
 		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
-		MessageID: id, InReplyTo: r.MessageID, References: nonEmpty(r.MessageID),
+		MessageID: id, InReplyTo: r.MessageID, References: append(slices.Clone(refs), nonEmpty(r.MessageID)...),
 		AutoSubmitted: autoSubmitted, Date: now,
 		Extra: map[string]string{"X-Ackd-Ref": r.Ref, "X-Ackd-Loop": d.Address},
 	})

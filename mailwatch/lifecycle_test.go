@@ -72,8 +72,14 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldConfig(t, lifecycleConfig)
+}
+
+// newWorldConfig is newWorld with another config.
+func newWorldConfig(t *testing.T, yaml string) *world {
+	t.Helper()
 	dir := t.TempDir()
-	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(lifecycleConfig))
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,8 +46,10 @@ import (
 // reason (see useless).
 //
 // The count and the send are not one transaction: within a replica the
-// sender marks each mail sent before it asks about the next, so a cap is
-// exact; replicas sending at the same instant can each pass the last free
+// sender records sent mail in groups while the next goes out, and hands
+// the gate the mails it sent but has not recorded yet (AdmitUnmarked),
+// which count as sent, so a cap is exact (a mail recorded while the gate
+// counts may count twice, holding the next a little early, never late); replicas sending at the same instant can each pass the last free
 // slot, so with r replicas a window may carry up to r-1 mails over its cap.
 // Taking a store-wide lock per mail to close that gap would serialise all
 // sending for a bound that is already small.
@@ -81,6 +83,11 @@ func NewLimitGate(st store.Store, runtime func() *Runtime) outbox.Gate {
 // refuses until the latest moment one of them allows it, and lets the
 // rest go.
 func (g *limitGate) Admit(ctx context.Context, m outbox.QueuedMail, now time.Time) (outbox.Admission, error) {
+	return g.AdmitUnmarked(ctx, m, now, nil)
+}
+
+// AdmitUnmarked is Admit counting unmarked as sent too (outbox.UnmarkedGate).
+func (g *limitGate) AdmitUnmarked(ctx context.Context, m outbox.QueuedMail, now time.Time, unmarked []outbox.Unmarked) (outbox.Admission, error) {
 	rt := g.runtime()
 	if !m.HeldSince.IsZero() && m.RequestID != 0 {
 		// Only mail a limit delayed: mail on its first try is as fresh
@@ -102,6 +109,14 @@ func (g *limitGate) Admit(ctx context.Context, m outbox.QueuedMail, now time.Tim
 		times, err := g.st.SentTimes(ctx, f, limit)
 		if err != nil {
 			return err
+		}
+		if len(unmarked) > 0 {
+			for _, u := range unmarked {
+				if f.Matches(u.Mail.RequestID, u.Mail.Kind, u.Mail.Recipients, u.At) {
+					times = append(times, u.At)
+				}
+			}
+			slices.SortFunc(times, func(a, b time.Time) int { return b.Compare(a) })
 		}
 		if len(times) < limit {
 			return nil
@@ -186,7 +201,7 @@ func (g *limitGate) useless(ctx context.Context, m outbox.QueuedMail, now time.T
 		return g.superseded(ctx, m)
 	case "late-notice", "escalation":
 		if stopped {
-			return "the request is " + req.State, nil
+			return "the request is " + string(req.State), nil
 		}
 		return g.superseded(ctx, m)
 	case "closing":
@@ -211,3 +226,6 @@ func (g *limitGate) superseded(ctx context.Context, m outbox.QueuedMail) (string
 	}
 	return "", nil
 }
+
+// The sender hands the gate its unrecorded mail through AdmitUnmarked.
+var _ outbox.UnmarkedGate = (*limitGate)(nil)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/ackd/ackd/config"
 	"github.com/ackd/ackd/lifecycle"
-	"github.com/ackd/ackd/mailwatch/outbox"
 	"github.com/ackd/ackd/mailwatch/parse"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -151,21 +149,39 @@ func (p *Processor) Handler(dept string) Handler {
 // refTag finds "[REQ-12]" in a subject.
 var refTag = regexp.MustCompile(`\[(REQ-[0-9]+)\]`)
 
-// Process handles one message durably: it is recorded as a new request with
-// its receipt in the outbox, as a follow-up on a known thread, or as
-// skipped with the reason. A message already processed is a no-op. A
-// message whose handling fails because of its content (IsPermanent) is
-// recorded as skipped with the error, so the mailbox moves on; only
-// transient errors (store, clock) are returned.
+// Process handles one message of a department's INBOX durably: it is
+// recorded as a new request with its receipt in the outbox, as a
+// follow-up on a known thread, or as skipped with the reason. A message
+// already processed is a no-op. A message whose handling fails because of
+// its content (IsPermanent) is recorded as skipped with the error, so the
+// mailbox moves on; only transient errors (store, clock) are returned.
 func (p *Processor) Process(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
-	o, err := p.process(ctx, deptName, f)
+	return p.handle(ctx, deptName, f, false)
+}
+
+// ProcessSent handles one message of a department's Sent mailbox, where
+// mail staff send from the shared account lands: on a known thread it is
+// an answer; anything else is recorded as skipped. Like Process, a
+// message that fails because of its content is recorded as skipped.
+func (p *Processor) ProcessSent(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
+	return p.handle(ctx, deptName, f, true)
+}
+
+func (p *Processor) handle(ctx context.Context, deptName string, f Fetched, fromSent bool) (Outcome, error) {
+	o, err := p.process(ctx, deptName, f, fromSent)
 	if IsPermanent(err) {
 		return p.skipUnprocessable(ctx, deptName, f, err)
 	}
 	return o, err
 }
 
-func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
+// process is the one path of every message, from the INBOX or from the
+// Sent mailbox (fromSent): parse, recognise what was seen or is too old,
+// then a message on a known thread is stepped through the lifecycle as a
+// follow-up (where only Sent mail is proven staff mail by where it was
+// read), and one on no thread becomes a new request (INBOX) or is
+// recorded as not a thread (Sent).
+func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fromSent bool) (Outcome, error) {
 	rt := p.runtime()
 	dept := rt.Department(deptName)
 	if dept == nil {
@@ -187,7 +203,12 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		if err != nil {
 			return Outcome{}, fmt.Errorf("record skipped message: %w", err)
 		}
-		log.Info("skipped message", "key", key, "refusal", refusal, "reason", reason)
+		if fromSent {
+			// Most of what staff send is on no request: not news.
+			log.Debug("sent message not tracked", "key", key, "refusal", refusal, "reason", reason)
+		} else {
+			log.Info("skipped message", "key", key, "refusal", refusal, "reason", reason)
+		}
 		return Outcome{Key: key, Action: "skipped", Decision: rules.Decision{Refusal: refusal, Reason: reason}}, nil
 	}
 
@@ -195,6 +216,9 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		// No body was fetched; the UID within its UIDVALIDITY is the only
 		// stable name it has.
 		key := fmt.Sprintf("too-large-%d-%d@ackd.invalid", f.UIDValidity, f.UID)
+		if fromSent {
+			key = fmt.Sprintf("too-large-sent-%d-%d@ackd.invalid", f.UIDValidity, f.UID)
+		}
 		return skip(key, nil, "too-large", fmt.Sprintf("message of %d bytes exceeds max_message_bytes (%d)", f.Size, limits.MaxMessageBytes))
 	}
 	m, err := parse.Parse(f.Raw, parse.Options{MaxBytes: limits.MaxMessageBytes, MaxTextBytes: limits.MaxTextBytes})
@@ -209,6 +233,9 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	if seen {
 		return Outcome{Key: key, Action: "duplicate"}, nil
 	}
+	if fromSent && m.Has(rules.LoopHeader) {
+		return skip(key, m, "own-copy", "ackd's own copy in the Sent folder")
+	}
 
 	at := f.InternalDate
 	if at.IsZero() {
@@ -217,30 +244,38 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	if why, old := p.tooOld(dept, at); old {
 		return skip(key, m, rules.RefuseTooOld, why)
 	}
-	d := rt.Rules.Decide(dept, m, at)
-	if !d.Reply && machineRefusal(d.Refusal) {
-		// A staff member's out-of-office on a request's thread is kept
-		// on it (never an answer, never relayed); any other robot is
-		// skipped.
-		if req, ok, err := p.staffAutoReply(ctx, dept, m, d.Refusal); err != nil {
-			return Outcome{}, err
-		} else if ok {
-			o, err := p.followUp(ctx, rt, dept, req, m, f, key, at, false)
+	// Mail sent from the shared account is not a request: Decide judges
+	// only what arrives.
+	var d rules.Decision
+	if !fromSent {
+		d = rt.Rules.Decide(dept, m, at)
+		if !d.Reply && machineRefusal(d.Refusal) {
+			// A staff member's out-of-office on a request's thread is
+			// kept on it (never an answer, never relayed); any other
+			// robot is skipped.
+			if req, ok, err := p.staffAutoReply(ctx, dept, m, d.Refusal); err != nil {
+				return Outcome{}, err
+			} else if ok {
+				o, err := p.followUp(ctx, rt, dept, req, m, f, key, at, false)
+				o.Decision = d
+				return o, err
+			}
+			o, err := skip(key, m, d.Refusal, d.Reason)
 			o.Decision = d
 			return o, err
 		}
-		o, err := skip(key, m, d.Refusal, d.Reason)
-		o.Decision = d
-		return o, err
 	}
 	// A message on a known thread is an answer, a reminder or a reopening,
 	// never a new request: at most one receipt per thread.
 	if req, ok, err := p.findThread(ctx, deptName, m); err != nil {
 		return Outcome{}, err
 	} else if ok {
-		o, err := p.followUp(ctx, rt, dept, req, m, f, key, at, false)
+		o, err := p.followUp(ctx, rt, dept, req, m, f, key, at, fromSent)
 		o.Decision = d
 		return o, err
+	}
+	if fromSent {
+		return skip(key, m, "not-a-thread", "sent from the shared account on no known request")
 	}
 	if why, ok, err := p.awayCommand(ctx, dept, m, at); err != nil {
 		return Outcome{}, err
@@ -253,21 +288,48 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 		o.Decision = d
 		return o, err
 	}
+	return p.newRequest(ctx, rt, dept, m, d, f, key, at)
+}
 
+// newRequest records m as a new request: the lifecycle makes it one and
+// asks for its receipt, which is rendered inside the store's transaction
+// once the reference is known, so the Message-ID it fixes is the one that
+// will be sent, however often the sender retries.
+func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, f Fetched, key string, at time.Time) (Outcome, error) {
+	input, err := EncodeDecideInput(m, d)
+	if err != nil {
+		return Outcome{}, err
+	}
+	promised, later, err := p.promise(ctx, dept, d.Category, at, d.DueAt)
+	if err != nil {
+		return Outcome{}, err
+	}
+	// Requests alike just before this one: a burst the leads should hear
+	// of, or an incident staff already described (#incident).
 	inc, err := p.burstOf(ctx, dept, m.Subject, d.Rule, at)
 	if err != nil {
 		return Outcome{}, err
 	}
+	ev := &lifecycle.Received{Decision: d, References: m.References, Incident: inc.text}
+	if later {
+		ev.Promise = promised
+	}
+	life := lifecycle.Request{MessageID: m.MessageID, Requester: m.From.Address, RequesterName: m.From.Name,
+		Subject: m.Subject, Text: excerpt(m.Text, 4000), Recipients: recipientsOf(dept, m)}
+	t := lifecycle.Step(dept, life, ev, at)
+	n := t.Next
 	req, err := p.store.RecordRequest(ctx, store.NewRequest{
-		Dept: deptName, MessageKey: key, MessageID: m.MessageID, Mailbox: f.Mailbox, UID: f.UID,
-		Requester: m.From.Address, RequesterName: m.From.Name, Subject: m.Subject,
-		Category: d.Category, Rule: d.Rule, ReceivedAt: at, DueAt: d.DueAt,
-		Text: excerpt(m.Text, 4000), ThreadKeys: threadKeys(m), State: store.StateAcknowledged,
-		Recipients: recipientsOf(dept, m),
-		NextWake: lifecycle.NextWake(dept, lifecycle.Request{State: lifecycle.Acknowledged, Category: d.Category,
-			ReceivedAt: at, CycleStart: at, LastActivityAt: at, DueAt: d.DueAt}),
+		Dept: dept.Key(), MessageKey: key, MessageID: n.MessageID, Mailbox: f.Mailbox, UID: f.UID,
+		Requester: n.Requester, RequesterName: n.RequesterName, Subject: n.Subject,
+		Category: n.Category, Rule: d.Rule, ReceivedAt: n.ReceivedAt, DueAt: n.DueAt, PromisedAt: n.PromisedAt,
+		Text: n.Text, ThreadKeys: threadKeys(m), State: n.State, Recipients: n.Recipients, DecideInput: input,
+		NextWake: t.Wake,
 	}, func(ref string) ([]store.NewMail, error) {
-		return p.receipt(rt, dept, m, d, ref, inc.text, p.composeTime(at))
+		intents := slices.Clone(t.Mail)
+		for i := range intents {
+			intents[i].Request.Ref = ref
+		}
+		return renderAll(rt, dept, intents, p.composeTime(at))
 	})
 	if errors.Is(err, store.ErrDuplicate) {
 		return Outcome{Key: key, Action: "duplicate"}, nil
@@ -278,14 +340,14 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched) (Ou
 	if req, err = p.joinBurst(ctx, rt, dept, req, inc, at); err != nil {
 		// Recorded and acknowledged: a link or an alert that failed is
 		// logged, not worth failing the message for.
-		log.Warn("request not linked to its incident, or the leads not told", "ref", req.Ref, "err", err)
+		p.log.Warn("request not linked to its incident, or the leads not told", "dept", dept.Name, "ref", req.Ref, "err", err)
 	}
 	if req, err = p.assignNew(ctx, dept, req, at); err != nil {
 		// The request and its receipt are recorded: an owner that could
 		// not be given is not worth failing the message for.
-		log.Warn("request left without an owner", "ref", req.Ref, "err", err)
+		p.log.Warn("request left without an owner", "dept", dept.Name, "ref", req.Ref, "err", err)
 	}
-	log.Info("request acknowledged", "ref", req.Ref, "owner", req.AssignedTo, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt)
+	p.log.Info("request acknowledged", "dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID, "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt, "promised", promised, "owner", req.AssignedTo)
 	p.kick()
 	p.wake()
 	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
@@ -354,53 +416,6 @@ func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Messag
 		}
 	}
 	return store.Request{}, false, nil
-}
-
-// receipt renders and composes the receipt for a new request. It runs
-// inside the store's transaction, so the Message-ID it fixes is the one
-// that will be sent, however often the sender retries.
-func (p *Processor) receipt(rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, ref, incident string, now time.Time) ([]store.NewMail, error) {
-	loc := dept.Calendar.Location()
-	r, err := rt.Templates.Receipt(templates.Receipt{
-		Department:        dept.Name,
-		DepartmentAddress: dept.Address,
-		Requester:         templates.Person{Name: m.From.Name, Address: m.From.Address},
-		Subject:           m.Subject,
-		Ref:               ref,
-		Category:          d.Category,
-		Commitment:        d.Commitment.String(),
-		Received:          d.ReceivedAt,
-		Due:               d.DueAt,
-		Location:          loc,
-		Excerpt:           excerpt(m.Text, 600),
-		Incident:          incident,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("render receipt: %w", err)
-	}
-	id := outbox.NewMessageID(domainOf(dept.Address))
-	var refs []string
-	refs = append(refs, m.References...)
-	if m.MessageID != "" {
-		refs = append(refs, m.MessageID)
-	}
-	raw, err := outbox.Compose(outbox.Mail{
-		From:          mail.Address{Name: dept.Name, Address: dept.Address},
-		To:            []mail.Address{{Name: m.From.Name, Address: m.From.Address}},
-		Subject:       r.Subject,
-		Text:          r.Text,
-		HTML:          r.HTML,
-		MessageID:     id,
-		InReplyTo:     m.MessageID,
-		References:    refs,
-		AutoSubmitted: "auto-replied",
-		Date:          now, // composed now, by the injected clock
-		Extra:         map[string]string{"X-Ackd-Ref": ref, "X-Ackd-Loop": dept.Address},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("compose receipt: %w", err)
-	}
-	return []store.NewMail{{Kind: "receipt", MessageID: id, EnvelopeFrom: "", Recipients: []string{m.From.Address}, Raw: raw}}, nil
 }
 
 func threadKeys(m *rules.Message) []string {
@@ -615,65 +630,4 @@ func (p *Processor) SentHandler(dept string) Handler {
 		}
 		return nil
 	}
-}
-
-// ProcessSent handles one message of the Sent mailbox; like Process, a
-// message that fails because of its content is recorded as skipped.
-func (p *Processor) ProcessSent(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
-	o, err := p.processSent(ctx, deptName, f)
-	if IsPermanent(err) {
-		return p.skipUnprocessable(ctx, deptName, f, err)
-	}
-	return o, err
-}
-
-func (p *Processor) processSent(ctx context.Context, deptName string, f Fetched) (Outcome, error) {
-	rt := p.runtime()
-	dept := rt.Department(deptName)
-	if dept == nil {
-		return Outcome{}, fmt.Errorf("department %q is not configured", deptName)
-	}
-	deptName = dept.Key() // the store knows departments by their key
-	record := func(key string, m *rules.Message, refusal rules.Refusal, reason string) (Outcome, error) {
-		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: string(refusal), At: f.InternalDate}
-		if m != nil {
-			s.MessageID, s.From, s.Subject = m.MessageID, m.From.Address, m.Subject
-		}
-		if err := p.store.RecordSkipped(ctx, s); err != nil && !errors.Is(err, store.ErrDuplicate) {
-			return Outcome{}, fmt.Errorf("record sent message: %w", err)
-		}
-		return Outcome{Key: key, Action: "skipped", Decision: rules.Decision{Refusal: refusal, Reason: reason}}, nil
-	}
-	if f.TooLarge {
-		return record(fmt.Sprintf("too-large-sent-%d-%d@ackd.invalid", f.UIDValidity, f.UID), nil, "too-large", "message too large")
-	}
-	limits := rt.Config.Limits
-	m, err := parse.Parse(f.Raw, parse.Options{MaxBytes: limits.MaxMessageBytes, MaxTextBytes: limits.MaxTextBytes})
-	if err != nil {
-		return record(parse.SyntheticID(f.Raw), nil, parseRefusal(err), "malformed message: "+err.Error())
-	}
-	key := parse.Key(m, f.Raw)
-	if seen, err := p.store.Seen(ctx, deptName, key); err != nil {
-		return Outcome{}, fmt.Errorf("check whether %s was seen: %w", key, err)
-	} else if seen {
-		return Outcome{Key: key, Action: "duplicate"}, nil
-	}
-	if m.Has(rules.LoopHeader) {
-		return record(key, m, "own-copy", "ackd's own copy in the Sent folder")
-	}
-	at := f.InternalDate
-	if at.IsZero() {
-		at = p.now()
-	}
-	if why, old := p.tooOld(dept, at); old {
-		return record(key, m, rules.RefuseTooOld, why)
-	}
-	req, ok, err := p.findThread(ctx, deptName, m)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if !ok {
-		return record(key, m, "not-a-thread", "sent from the shared account on no known request")
-	}
-	return p.followUp(ctx, rt, dept, req, m, f, key, at, true)
 }

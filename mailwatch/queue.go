@@ -35,6 +35,16 @@ func (q queue) MarkSent(ctx context.Context, id int64, at time.Time) error {
 	return q.st.MarkSent(ctx, id, at)
 }
 
+// MarkSentGroup implements outbox.GroupMarker with the store's
+// MarkSentMany.
+func (q queue) MarkSentGroup(ctx context.Context, marks []outbox.SentMark) ([]error, error) {
+	sm := make([]store.SentMark, len(marks))
+	for i, m := range marks {
+		sm[i] = store.SentMark{ID: m.ID, At: m.At}
+	}
+	return q.st.MarkSentMany(ctx, sm)
+}
+
 func (q queue) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
 	return q.st.MarkRetry(ctx, id, next, lastErr)
 }
@@ -141,6 +151,37 @@ func (q *claimQueue) CheckClaim(ctx context.Context, id int64) error {
 
 func (q *claimQueue) MarkSent(ctx context.Context, id int64, at time.Time) error {
 	return lost(q.queue.MarkSent(q.claimed(ctx, id), id, at))
+}
+
+// MarkSentGroup records marks under their claim tokens: one group per
+// token, in order (a batch is claimed under one token).
+func (q *claimQueue) MarkSentGroup(ctx context.Context, marks []outbox.SentMark) ([]error, error) {
+	q.mu.Lock()
+	tokens := make([]string, len(marks))
+	for i, m := range marks {
+		tokens[i] = q.tokens[m.ID]
+	}
+	q.mu.Unlock()
+	errs := make([]error, 0, len(marks))
+	for start := 0; start < len(marks); {
+		end := start + 1
+		for end < len(marks) && tokens[end] == tokens[start] {
+			end++
+		}
+		gctx := ctx
+		if tokens[start] != "" {
+			gctx = store.WithClaim(ctx, tokens[start])
+		}
+		got, err := q.queue.MarkSentGroup(gctx, marks[start:end])
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range got {
+			errs = append(errs, lost(e))
+		}
+		start = end
+	}
+	return errs, nil
 }
 
 func (q *claimQueue) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {

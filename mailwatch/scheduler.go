@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/ackd/ackd/config"
@@ -30,9 +31,12 @@ type Scheduler struct {
 	// owns, when set, limits the scheduler to the departments it
 	// reports true for (replicas: the ones whose lease is held).
 	owns func(dept string) bool
-	// planned is the configuration every stored wake-up was computed
-	// with; another one (start, reload) computes them again.
-	planned *Runtime
+	// plannedFor is the configuration the departments in planned were
+	// checked under: their stored wake-ups are planned under it.
+	plannedFor *Runtime
+	planned    map[string]bool
+	// replanned counts the departments whose wake-ups were planned again.
+	replanned atomic.Int64
 }
 
 // dueBatch is how many due requests one query loads.
@@ -119,11 +123,8 @@ func (s *Scheduler) departments(rt *Runtime) []string {
 func (s *Scheduler) RunOnce(ctx context.Context) (time.Time, int, error) {
 	rt := s.runtime()
 	depts := s.departments(rt)
-	if rt != s.planned {
-		if err := s.rewake(ctx, rt); err != nil {
-			return time.Time{}, 0, err
-		}
-		s.planned = rt
+	if err := s.plan(ctx, rt, depts); err != nil {
+		return time.Time{}, 0, err
 	}
 	fired := 0
 	defer func() {
@@ -202,29 +203,60 @@ func (s *Scheduler) fire(ctx context.Context, rt *Runtime, r store.Request, now 
 	return 1, nil
 }
 
-// rewake computes every open request's next wake-up again under rt, a
-// page at a time, and stores those that differ: at start (the config may
-// have changed while ackd was down, and requests migrated from before
-// wake-ups were stored are due at once) and after a reload (a ladder or a
-// calendar changed). It reads each open request once, holding one page.
-func (s *Scheduler) rewake(ctx context.Context, rt *Runtime) error {
-	mine := map[string]*config.Department{}
-	for _, key := range s.departments(rt) {
-		mine[key] = rt.Department(key)
+// plan makes sure the stored wake-ups of every department in depts are
+// planned under rt: at start, after a reload and when a lease brings a
+// department, it compares each one's fingerprint (lifecycle.PlanFingerprint:
+// calendar, commitments, ladders) with the one stored with its last plan
+// and plans again only those that differ or were never planned (the
+// config may have changed while ackd was down, and requests migrated from
+// before wake-ups were stored are due at once). The new fingerprint is
+// stored once a department is done, so a plan cut short starts over.
+func (s *Scheduler) plan(ctx context.Context, rt *Runtime, depts []string) error {
+	if rt != s.plannedFor {
+		s.plannedFor, s.planned = rt, map[string]bool{}
 	}
-	// One walk over every open request by ID (the primary key), not one
-	// per department.
-	after := int64(0)
+	var todo []string
+	for _, key := range depts {
+		if !s.planned[key] {
+			todo = append(todo, key)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	stored, err := s.st.WakePlans(ctx)
+	if err != nil {
+		return fmt.Errorf("plan wake-ups: %w", err)
+	}
+	for _, key := range todo {
+		d := rt.Department(key)
+		if fp := lifecycle.PlanFingerprint(d); stored[key] != fp {
+			n, err := s.rewake(ctx, d)
+			if err != nil {
+				return err
+			}
+			if err := s.st.SetWakePlan(ctx, key, fp); err != nil {
+				return fmt.Errorf("plan wake-ups: %w", err)
+			}
+			s.replanned.Add(1)
+			s.log.Info("planned wake-ups under a changed configuration", "dept", d.Name, "changed", n)
+		}
+		s.planned[key] = true
+	}
+	return nil
+}
+
+// rewake computes the next wake-up of every open request of d again, a
+// page at a time, and stores those that differ; it returns how many. It
+// reads each open request of d once, holding one page.
+func (s *Scheduler) rewake(ctx context.Context, d *config.Department) (int, error) {
+	after, changed := int64(0), 0
 	for {
-		page, err := s.st.OpenRequestsAfter(ctx, "", after, dueBatch)
+		page, err := s.st.OpenRequestsAfter(ctx, d.Key(), after, dueBatch)
 		if err != nil {
-			return fmt.Errorf("plan wake-ups: %w", err)
+			return changed, fmt.Errorf("plan wake-ups of %s: %w", d.Name, err)
 		}
 		for _, r := range page {
-			d := mine[r.Dept]
-			if d == nil {
-				continue // another replica's, or a department no longer configured
-			}
 			want := nextWake(d, r)
 			if want.Equal(r.NextWake) {
 				continue
@@ -234,11 +266,12 @@ func (s *Scheduler) rewake(ctx context.Context, rt *Runtime) error {
 				return nil, nil
 			}})
 			if err != nil && !errors.Is(err, store.ErrStale) { // stale: its writer stored a fresh one
-				return fmt.Errorf("plan wake-up of %s: %w", r.Ref, err)
+				return changed, fmt.Errorf("plan wake-up of %s: %w", r.Ref, err)
 			}
+			changed++
 		}
 		if len(page) < dueBatch {
-			return nil
+			return changed, nil
 		}
 		after = page[len(page)-1].ID
 	}

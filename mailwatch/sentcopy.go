@@ -192,6 +192,16 @@ func (q *copyingQueue) MarkSent(ctx context.Context, id int64, at time.Time) err
 	return err
 }
 
+// MarkSentGroup passes the group through and copies every mail in it,
+// recorded or not, as MarkSent does.
+func (q *copyingQueue) MarkSentGroup(ctx context.Context, marks []outbox.SentMark) ([]error, error) {
+	errs, err := outbox.MarkSentGroup(ctx, q.Queue, marks)
+	for _, m := range marks {
+		q.s.sent(m.ID)
+	}
+	return errs, err
+}
+
 func (q *copyingQueue) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
 	q.s.forget(id) // DueMail hands the row out again when it is due
 	return q.Queue.MarkRetry(ctx, id, next, lastErr)

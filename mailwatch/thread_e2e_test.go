@@ -386,7 +386,7 @@ func (e *threadEnv) waitRequest(t *testing.T, ref string, timeout time.Duration,
 	}
 }
 
-func inState(state string) func(store.Request) bool {
+func inState(state store.State) func(store.Request) bool {
 	return func(r store.Request) bool { return r.State == state }
 }
 

@@ -22,6 +22,9 @@ type Receipt struct {
 	Due               time.Time // zero when no date can be promised
 	Location          *time.Location
 	Excerpt           string // first lines of the request, may be empty
+	// Forecast: Due is a forecast from today's queue, later than the
+	// commitment (promise: forecast); the receipt says so plainly.
+	Forecast bool
 	// Incident is what staff said (#incident) about a known problem this
 	// request looks like part of; "" when none.
 	Incident string

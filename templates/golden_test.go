@@ -42,6 +42,11 @@ func goldenCases(t *testing.T) []struct {
 			Subject: "AW: RE: Drucker im 3. OG druckt nicht", Ref: "REQ-12", Category: "hardware", Commitment: "1d",
 			Received: time.Date(2026, 11, 30, 15, 20, 0, 0, ber), Due: time.Date(2026, 12, 1, 15, 20, 0, 0, ber),
 			Location: ber, Excerpt: longExcerpt}},
+		{"receipt-forecast-berlin", NameReceipt, Receipt{
+			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+			Subject: "Passwort abgelaufen", Ref: "REQ-57", Category: "access", Commitment: "4h",
+			Received: time.Date(2026, 11, 16, 9, 5, 0, 0, ber), Due: time.Date(2026, 11, 16, 16, 40, 0, 0, ber), Forecast: true,
+			Location: ber, Excerpt: "Hallo,\nmein Passwort ist abgelaufen."}},
 		{"receipt-newyork", NameReceipt, Receipt{
 			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: omar,
 			Subject: "Overtime for <February> & March missing", Ref: "REQ-204", Category: "pay", Commitment: "2d",

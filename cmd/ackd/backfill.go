@@ -147,5 +147,5 @@ func backfillDecision(rt *mailwatch.Runtime, d *config.Department, f mailwatch.F
 	if d.TooOld(f.InternalDate, now) {
 		return refuse(rules.RefuseTooOld, fmt.Sprintf("more than max_age (%s) ago", config.FormatAge(d.MaxAgeOrDefault())))
 	}
-	return classifyMessage(c, rt.Templates, d, m, rt.Rules.Decide(d, m, f.InternalDate), f.InternalDate)
+	return classifyMessage(c, rt.Templates, d, m, rt.Rules.Decide(d, m, f.InternalDate), f.InternalDate, 0)
 }

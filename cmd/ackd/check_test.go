@@ -54,6 +54,8 @@ func breakConfig(t *testing.T, dir string, edits []edit, mark []string) (string,
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The example's rule_tests travel with it.
+	copyFile(t, "../../rules.test.yaml", filepath.Join(dir, "rules.test.yaml"))
 	return path, lines
 }
 

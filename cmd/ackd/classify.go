@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/forecast"
 	"github.com/ackd/ackd/mailwatch"
 	"github.com/ackd/ackd/mailwatch/parse"
+	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/rules"
 	"github.com/ackd/ackd/templates"
 )
@@ -34,6 +36,11 @@ type classification struct {
 	Receipt    *receiptJSON   `json:"receipt,omitempty"`
 	Error      string         `json:"error,omitempty"`
 	decision   rules.Decision `json:"-"`
+
+	// Promise and Forecast, for a category with promise: forecast: the
+	// date the receipt gives and the forecast's inputs and outcome.
+	Promise  string   `json:"promise,omitempty"`
+	Forecast []string `json:"forecast,omitempty"`
 }
 
 type receiptJSON struct {
@@ -51,6 +58,7 @@ func cmdClassify(args []string, stdout, stderr io.Writer) int {
 	atFlag := fs.String("at", "", "arrival time to assume (RFC 3339), default now")
 	asJSON := fs.Bool("json", false, "print one JSON object per file")
 	deptFlag := fs.String("department", "", "department to decide for (default: the one the message is addressed to)")
+	ahead := fs.Int("ahead", 0, "for a category with promise: forecast, the open requests to assume ahead (classify reads no store)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -80,7 +88,7 @@ func cmdClassify(args []string, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	for _, file := range fs.Args() {
-		c := classifyFile(rt, file, *deptFlag, at)
+		c := classifyFile(rt, file, *deptFlag, at, *ahead)
 		if c.Error != "" {
 			failed = true
 			fmt.Fprintf(stderr, "%s: %s\n", file, c.Error)
@@ -102,7 +110,7 @@ func cmdClassify(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func classifyFile(rt *mailwatch.Runtime, file, deptName string, at time.Time) classification {
+func classifyFile(rt *mailwatch.Runtime, file, deptName string, at time.Time, ahead int) classification {
 	cfg := rt.Config
 	c := classification{File: file}
 	raw, err := os.ReadFile(file)
@@ -119,14 +127,14 @@ func classifyFile(rt *mailwatch.Runtime, file, deptName string, at time.Time) cl
 	if deptName != "" {
 		dept = findDept(cfg, deptName)
 	} else {
-		dept = addressedDept(cfg, m)
+		dept = rules.AddressedDepartment(cfg, m)
 	}
-	return classifyMessage(c, rt.Templates, dept, m, rt.Rules.Decide(dept, m, at), at)
+	return classifyMessage(c, rt.Templates, dept, m, rt.Rules.Decide(dept, m, at), at, ahead)
 }
 
 // classifyMessage fills c with decision d on m, and the receipt it
 // would send.
-func classifyMessage(c classification, tpl *templates.Set, dept *config.Department, m *rules.Message, d rules.Decision, at time.Time) classification {
+func classifyMessage(c classification, tpl *templates.Set, dept *config.Department, m *rules.Message, d rules.Decision, at time.Time, ahead int) classification {
 	c.decision = d
 	c.Department, c.Reply, c.Reason, c.Refusal = dept.Name, d.Reply, d.Reason, d.Refusal
 	c.Rule, c.Category, c.From, c.Subject = d.Rule, d.Category, m.From.Address, m.Subject
@@ -135,12 +143,24 @@ func classifyMessage(c classification, tpl *templates.Set, dept *config.Departme
 	}
 	c.Received = at.In(dept.Calendar.Location()).Format(time.RFC3339)
 	if d.Reply {
-		c.Due = d.DueAt.In(dept.Calendar.Location()).Format(time.RFC3339)
+		loc := dept.Calendar.Location()
+		c.Due = d.DueAt.In(loc).Format(time.RFC3339)
+		due, later := d.DueAt, false
+		if cat := dept.Categories[d.Category]; cat != nil && cat.Promise == config.PromiseForecast && !d.DueAt.IsZero() {
+			// No store: the record is empty (the default rate) and the
+			// queue is what --ahead says.
+			in := forecast.Assemble(report.Desk(dept, nil), nil, at, d.DueAt)
+			in.Ahead = ahead
+			f := forecast.Expect(in)
+			due, later = f.Promise, f.Later
+			c.Promise = f.Promise.In(loc).Format(time.RFC3339)
+			c.Forecast = append([]string{"(classify reads no store: the queue is --ahead, the record empty)"}, f.Lines(loc)...)
+		}
 		r, err := tpl.Receipt(templates.Receipt{
 			Department: dept.Name, DepartmentAddress: dept.Address,
 			Requester: templates.Person{Name: m.From.Name, Address: m.From.Address},
 			Subject:   m.Subject, Ref: placeholderRef, Category: d.Category, Commitment: d.Commitment.String(),
-			Received: d.ReceivedAt, Due: d.DueAt, Location: dept.Calendar.Location(),
+			Received: d.ReceivedAt, Due: due, Forecast: later, Location: loc,
 		})
 		if err != nil {
 			c.Error = fmt.Sprintf("render receipt: %v", err)
@@ -160,32 +180,6 @@ func findDept(cfg *config.Config, name string) *config.Department {
 	return nil
 }
 
-// addressedDept picks the department a message names in its recipient
-// headers, else the first one (whose loop protection then says the message
-// does not name it).
-func addressedDept(cfg *config.Config, m *rules.Message) *config.Department {
-	var addrs []string
-	for _, a := range append(append([]rules.Address{}, m.To...), m.Cc...) {
-		addrs = append(addrs, a.Address)
-	}
-	for _, h := range []string{"Delivered-To", "X-Original-To"} {
-		addrs = append(addrs, m.Values(h)...)
-	}
-	for _, d := range cfg.Departments {
-		for _, a := range addrs {
-			if rules.EqualAddress(strings.Trim(a, "<> "), d.Address) {
-				return d
-			}
-			for _, alias := range d.Aliases {
-				if rules.EqualAddress(strings.Trim(a, "<> "), alias) {
-					return d
-				}
-			}
-		}
-	}
-	return cfg.Departments[0]
-}
-
 func printClassification(w io.Writer, c classification) {
 	fmt.Fprintf(w, "== %s\n", c.File)
 	fmt.Fprintf(w, "department: %s\nfrom:       %s\nsubject:    %s\n", c.Department, c.From, c.Subject)
@@ -203,6 +197,12 @@ func printClassification(w io.Writer, c classification) {
 	}
 	fmt.Fprintf(w, "reply:      yes (%s)\nrule:       %s\ncategory:   %s (commitment %s)\nreceived:   %s\ndue:        %s\n",
 		c.Reason, rule, c.Category, c.Commitment, c.Received, c.Due)
+	if c.Promise != "" {
+		fmt.Fprintf(w, "promise:    %s (promise: forecast)\n", c.Promise)
+		for _, l := range c.Forecast {
+			fmt.Fprintf(w, "  forecast: %s\n", l)
+		}
+	}
 	if c.Receipt != nil {
 		fmt.Fprintf(w, "\n--- receipt ---\nSubject: %s\n\n%s\n", c.Receipt.Subject, strings.TrimRight(c.Receipt.Text, "\n"))
 	}

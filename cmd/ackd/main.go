@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 	_ "time/tzdata" // departments name IANA zones; do not depend on the host having them
@@ -23,6 +24,7 @@ import (
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/mailwatch/web"
 	"github.com/ackd/ackd/rules"
+	"github.com/ackd/ackd/ruletests"
 	"github.com/ackd/ackd/templates"
 )
 
@@ -38,10 +40,13 @@ commands:
   status   -c config.yaml                            open requests and recently skipped mail
   digest   -c config.yaml --print|--send [--force] [--department NAME]   render or queue today's staff digest
   report   -c config.yaml [--since 30d] [--json]     commitments kept, response times, per category
+  explain  -c config.yaml [--department NAME] REF    why a request is where it is: rule and words, due-date arithmetic, escalations, history
+  replay   -c NEW.yaml [--since 30d]                 what-if: decide the stored requests again with NEW.yaml (read-only)
   oauth login -c config.yaml (--department NAME | --smtp) [--port N]
                                                      one-time login (Google: browser, Microsoft: device code); stores the refresh token
   migrate  --from sqlite:PATH --to postgres:DSN [--to-password-env NAME | --to-password-file PATH]
                                                      copy every request and the outbox into an empty store
+  simulate SCENARIO.yaml [--seed N] [--svg FILE]    a simulated month: static commitments vs queue-aware promises
   demo     [--once]                                  a self-contained demo: in-process IMAP and SMTP
   version                                            print the version
 `
@@ -71,8 +76,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdDigest(ctx, args, stdout, stderr)
 	case "report":
 		return cmdReport(ctx, args, stdout, stderr)
+	case "replay":
+		return cmdReplay(ctx, args, stdout, stderr)
+	case "explain":
+		return cmdExplain(ctx, args, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args, stdout, stderr)
+	case "simulate":
+		return cmdSimulate(args, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args, stdout, stderr)
 	case "oauth":
@@ -174,6 +185,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.ProviderWarnings() {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
+	for _, w := range cfg.PushWarnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
 	// OAuth2 certificates and keys are checked when check can read them;
 	// under systemd the unit's own check before each start can.
 	files := mailwatch.OAuthFiles(cfg, time.Now())
@@ -188,6 +202,16 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, n := range files.Notes {
 		fmt.Fprintf(stdout, "%s: note: %s\n", *path, n)
+	}
+	if cfg.RuleTests != "" {
+		n, ps := ruletests.Run(cfg, rt.Rules, cfg.RuleTests)
+		if len(ps) > 0 {
+			for _, p := range ps {
+				fmt.Fprintln(stderr, p.Error())
+			}
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: %d rule test case(s) passed\n", cfg.RuleTests, n)
 	}
 	nrules := 0
 	for _, d := range cfg.Departments {
@@ -237,19 +261,24 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
-	// The daemon writes through the metrics' observer, which counts what it does.
-	var d *mailwatch.Daemon
-	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *config.Config { return d.Runtime().Config }, Mailboxes: func() []web.MailboxStatus { return mailboxes(d)() }})
+	// The daemon writes through the counters' observer, which counts what
+	// it does; the counters read the configuration in force from inForce,
+	// which reload keeps in step with the daemon's. The scrape-time gauges
+	// read the daemon's sessions, so they are built after it.
+	var inForce atomic.Pointer[config.Config]
+	inForce.Store(cfg)
+	counters := web.NewCounters(inForce.Load)
 	ha, err := haOption(cfg, st, log)
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
 	}
-	d, err = mailwatch.NewDaemon(cfg, tpl, metrics.Observe(st), log, ha)
+	d, err := mailwatch.NewDaemon(cfg, tpl, counters.Observe(st), log, ha)
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
 	}
+	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *config.Config { return d.Runtime().Config }, Mailboxes: mailboxes(d), Counters: counters})
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -259,16 +288,40 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if cfg.Push != nil {
+		if err := startPush(ctx, cfg, d, log); err != nil {
+			log.Error("start", "err", err)
+			return 1
+		}
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// reload: watch turns a save of the file into the same reload as
+	// SIGHUP, run by the same goroutine so reloads never overlap.
+	saved := make(chan struct{}, 1)
+	if cfg.Reload == config.ReloadWatch {
+		go func() {
+			err := mailwatch.WatchConfig(ctx, *path, 0, log, func() {
+				select {
+				case saved <- struct{}{}:
+				default: // a reload is already due
+				}
+			})
+			if err != nil {
+				log.Error("reload: watch: not watching the config file; SIGHUP still reloads", "err", err)
+			}
+		}()
+	}
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(d, *path, log)
+				reload(d, &inForce, *path, log)
+			case <-saved:
+				reload(d, &inForce, *path, log)
 			}
 		}
 	}()
@@ -298,7 +351,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 
 // reload validates the config on disk and swaps it in; a broken config is
 // refused with every problem logged, and the old one keeps running.
-func reload(d *mailwatch.Daemon, path string, log *slog.Logger) {
+func reload(d *mailwatch.Daemon, inForce *atomic.Pointer[config.Config], path string, log *slog.Logger) {
 	cfg, _, err := rules.Load(path)
 	if err != nil {
 		var ps config.Problems
@@ -320,6 +373,7 @@ func reload(d *mailwatch.Daemon, path string, log *slog.Logger) {
 		log.Error("reload refused", "err", err)
 		return
 	}
+	inForce.Store(cfg)
 	log.Info("reloaded rules and templates", "config", path)
 }
 

@@ -40,6 +40,30 @@ type reportJSON struct {
 	LateNotices int            `json:"late_notices"`
 	Overall     reportRecord   `json:"overall"`
 	Categories  []reportRecord `json:"categories"`
+	Promises    promisesJSON   `json:"promises"`
+}
+
+// promisesJSON compares the dates receipts gave with a forecast's.
+type promisesJSON struct {
+	Given    tallyJSON `json:"given"`
+	Forecast tallyJSON `json:"forecast"`
+}
+
+type tallyJSON struct {
+	Kept        int      `json:"kept"`
+	Judged      int      `json:"judged"`
+	Pending     int      `json:"pending"`
+	KeptPercent *float64 `json:"kept_percent"`
+	MedianHours float64  `json:"median_promised_business_hours"`
+	P90Hours    float64  `json:"p90_promised_business_hours"`
+}
+
+func toTally(t report.Tally) tallyJSON {
+	out := tallyJSON{Kept: t.Kept, Judged: t.Judged, Pending: t.Pending, MedianHours: t.MedianWait.Hours(), P90Hours: t.P90Wait.Hours()}
+	if p := t.KeptPercent(); p >= 0 {
+		out.KeptPercent = &p
+	}
+	return out
 }
 
 func toRecord(r report.Record) reportRecord {
@@ -103,11 +127,18 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return 1
 		}
 		rep := report.Compute(reqs, evs, d, now, window)
+		rows, err := report.GatherPromises(ctx, st, d.Key(), now, window)
+		if err != nil {
+			fmt.Fprintln(stderr, "ackd report:", err)
+			return 1
+		}
+		prom := report.ComparePromises(rows, d, now, window)
 		if *asJSON {
 			out := reportJSON{Department: d.Name, Since: rep.Since, Now: rep.Now, Open: rep.Open,
 				Overdue: len(rep.Overdue), DueToday: len(rep.DueToday), Waiting: len(rep.Waiting),
 				Reminders: rep.Reminders, LateNotices: rep.LateNotices, Overall: toRecord(rep.Overall),
-				Categories: []reportRecord{}}
+				Categories: []reportRecord{},
+				Promises:   promisesJSON{Given: toTally(prom.Given), Forecast: toTally(prom.Forecast)}}
 			for _, c := range rep.Categories {
 				out.Categories = append(out.Categories, toRecord(c))
 			}
@@ -135,6 +166,17 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			if r.Advice != "" {
 				fmt.Fprintf(stdout, "  %-20s suggestion: %s\n", "", r.Advice)
 			}
+		}
+		for _, row := range []struct {
+			name string
+			t    report.Tally
+		}{{"dates given", prom.Given}, {"a forecast's", prom.Forecast}} {
+			kept := "none judged"
+			if p := row.t.KeptPercent(); p >= 0 {
+				kept = fmt.Sprintf("%.0f%% kept (%d of %d)", p, row.t.Kept, row.t.Judged)
+			}
+			fmt.Fprintf(stdout, "  promises: %-12s %s, %d pending; median promised %s, p90 %s\n", row.name, kept, row.t.Pending,
+				mailtext.Span(row.t.MedianWait), mailtext.Span(row.t.P90Wait))
 		}
 	}
 	return 0

@@ -61,3 +61,26 @@ func mailboxes(d *mailwatch.Daemon) func() []web.MailboxStatus {
 		return out
 	}
 }
+
+// startPush listens on push.listen for the IMAP server's push
+// notifications, which wake the named mailbox's watcher (see
+// mailwatch.PushHandler), until ctx is done. The secret is read and the
+// port taken now, so either failing stops ackd at start.
+func startPush(ctx context.Context, cfg *config.Config, d *mailwatch.Daemon, log *slog.Logger) error {
+	pw, err := secret.Read(cfg.Push.Password.Env, cfg.Push.Password.File)
+	if err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Push.Listen)
+	if err != nil {
+		return fmt.Errorf("push listen: %w", err)
+	}
+	plog := log.With("component", "push")
+	plog.Info("push listening", "addr", ln.Addr().String())
+	go func() {
+		if err := mailwatch.ServePush(ctx, ln, mailwatch.PushHandler(pw, d.Wake, plog)); err != nil {
+			plog.Error("push stopped", "err", err)
+		}
+	}()
+	return nil
+}

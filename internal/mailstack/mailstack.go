@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,9 @@ const (
 	EnvIMAPSAddr = "ACKD_IMAPS_ADDR"
 	EnvSMTPAddr  = "ACKD_SMTP_ADDR"
 	EnvSMTPSAddr = "ACKD_SMTPS_ADDR"
+	// EnvPush is the directory of per-user push targets (see PushTo); set
+	// only by a stack whose Dovecot runs the push_notification script.
+	EnvPush = "ACKD_MAILSTACK_PUSH"
 )
 
 // defaultWait bounds waits whose context has no deadline, so a test that
@@ -53,6 +57,9 @@ type Stack struct {
 	SMTPAddr string
 	// SMTPSAddr is Postfix's smtpd with implicit TLS.
 	SMTPSAddr string
+	// PushDir holds the per-user push targets; "" when this stack's
+	// Dovecot pushes nothing (started before push was added).
+	PushDir string
 	// CAFile is the PEM file of the throwaway CA that signed the servers' certificate.
 	CAFile string
 
@@ -122,6 +129,7 @@ func FromEnv(getenv func(string) string) (*Stack, error) {
 		IMAPSAddr: get(EnvIMAPSAddr),
 		SMTPAddr:  get(EnvSMTPAddr),
 		SMTPSAddr: get(EnvSMTPSAddr),
+		PushDir:   getenv(EnvPush),
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("environment lacks %s", strings.Join(missing, ", "))
@@ -221,4 +229,27 @@ func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, defaultWait)
+}
+
+// PushTo makes Dovecot POST a push notification to url, with token as
+// the bearer, whenever mail arrives in any mailbox of user (delivery or
+// APPEND), until the test ends. It skips the test on a stack whose
+// Dovecot predates push (restart it with scripts/mailstack).
+func (s *Stack) PushTo(t testing.TB, user, url, token string) {
+	t.Helper()
+	if s.PushDir == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mailstack: the stack's Dovecot has no push_notification script; restart it with scripts/mailstack restart dovecot")
+		}
+		t.Skip("SKIP: the mail stack's Dovecot predates push wake-ups; scripts/mailstack restart dovecot")
+	}
+	if strings.ContainsAny(user, "/\x00") || url == "" || strings.ContainsAny(url+token, "\r\n") {
+		t.Fatalf("mailstack: push target %q -> %q: invalid", user, url)
+	}
+	path := filepath.Join(s.PushDir, user)
+	// Dovecot's mail processes read it as the mail user.
+	if err := os.WriteFile(path, []byte(url+"\n"+token+"\n"), 0o644); err != nil {
+		t.Fatalf("mailstack: push target: %v", err)
+	}
+	t.Cleanup(func() { _ = os.Remove(path) })
 }

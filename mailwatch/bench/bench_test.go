@@ -22,6 +22,8 @@ import (
 var (
 	latencyN      = flag.Int("bench.latency", 200, "requests sent one at a time for the latency figures")
 	pollN         = flag.Int("bench.latency-poll", 100, "requests for the latency figures with ackd polling instead of IDLE")
+	pushN         = flag.Int("bench.latency-push", 200, "requests for the latency figures with Dovecot pushing new mail to ackd")
+	pushIdle      = flag.Bool("bench.push-idle", true, "keep IDLE on beside push (false: poll every 5m as the safety net instead)")
 	baselineEvery = flag.Int("bench.baseline-every", 4, "measure the stack's one-hop delivery after every N-th latency request")
 	backlogN      = flag.Int("bench.backlog", 5000, "requests waiting in the INBOX when ackd starts")
 	requestersN   = flag.Int("bench.requesters", 300, "distinct requesters of the backlog")
@@ -34,9 +36,12 @@ var (
 func BenchmarkE2E(b *testing.B) {
 	s := requireStack(b)
 	bin := buildAckd(b)
+	var judged []judgement
+	defer func() { printJudgements(os.Stdout, judged) }()
 	b.Run("latency", func(b *testing.B) {
 		r := runLatency(b, s, bin, idleMode, *latencyN, *baselineEvery)
 		r.print(os.Stdout)
+		judged = append(judged, r.judge()...)
 		b.ReportMetric(ms(r.ackd.p50), "p50-ms")
 		b.ReportMetric(ms(r.ackd.p90), "p90-ms")
 		b.ReportMetric(ms(r.ackd.p99), "p99-ms")
@@ -47,12 +52,23 @@ func BenchmarkE2E(b *testing.B) {
 	b.Run("latency-poll", func(b *testing.B) {
 		r := runLatency(b, s, bin, fastPoll, *pollN, *baselineEvery)
 		r.print(os.Stdout)
+		judged = append(judged, r.judge()...)
+		b.ReportMetric(ms(r.ackd.p50), "p50-ms")
+		b.ReportMetric(ms(r.ackd.p99), "p99-ms")
+	})
+	b.Run("latency-push", func(b *testing.B) {
+		mode := pushMode
+		mode.idle = *pushIdle
+		r := runLatency(b, s, bin, mode, *pushN, *baselineEvery)
+		r.print(os.Stdout)
+		judged = append(judged, r.judge()...)
 		b.ReportMetric(ms(r.ackd.p50), "p50-ms")
 		b.ReportMetric(ms(r.ackd.p99), "p99-ms")
 	})
 	b.Run("backlog", func(b *testing.B) {
 		r := runBacklog(b, s, bin, *backlogN, *requestersN)
 		r.print(os.Stdout)
+		judged = append(judged, r.judge()...)
 		b.ReportMetric(r.ackdRate(), "ackd-receipts/s")
 		b.ReportMetric(r.plainRate(), "plain-msgs/s")
 		b.ReportMetric(r.ackdRate()/r.plainRate(), "ratio")
@@ -78,6 +94,12 @@ func TestHarnessSmoke(t *testing.T) {
 			if d <= 0 {
 				t.Errorf("sample %d is %v, want > 0", i, d)
 			}
+		}
+	})
+	t.Run("latency-push", func(t *testing.T) {
+		r := runLatency(t, s, bin, pushMode, 3, 1)
+		if len(r.samples) != 3 || len(r.judge()) != 2 {
+			t.Fatalf("%d latency samples and %d judged figures, want 3 and 2", len(r.samples), len(r.judge()))
 		}
 	})
 	t.Run("backlog", func(t *testing.T) {
@@ -112,7 +134,66 @@ func (r latencyResult) print(w *os.File) {
 	fmt.Fprintf(w, "  breakdown: accepted -> recorded  %s\n", r.toRecorded)
 	fmt.Fprintf(w, "             recorded -> sent      %s\n", r.toSent)
 	fmt.Fprintf(w, "             sent -> in INBOX      %s\n", r.toSeen)
-	fmt.Fprintf(w, "  targets: p50 <= 150 ms %s, p99 <= 500 ms %s\n", met(r.ackd.p50 <= 150*time.Millisecond), met(r.ackd.p99 <= 500*time.Millisecond))
+	for _, j := range r.judge() {
+		fmt.Fprintf(w, "  %s\n", j)
+	}
+}
+
+// judgement is one figure issue 13 judges ackd by: the measured value,
+// what it is compared with, the ratio and the target.
+type judgement struct {
+	figure   string
+	measured string
+	ratio    float64 // measured / reference; 0 when the target is absolute
+	target   string
+	ok       bool
+}
+
+func (j judgement) String() string {
+	r := "     -"
+	if j.ratio > 0 {
+		r = fmt.Sprintf("%5.2fx", j.ratio)
+	}
+	return fmt.Sprintf("%-44s %-30s %s  target %-22s %s", j.figure, j.measured, r, j.target, met(j.ok))
+}
+
+func printJudgements(w *os.File, js []judgement) {
+	if len(js) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "=== judged figures (issue 13; load average now %s)\n", loadavg())
+	for _, j := range js {
+		fmt.Fprintf(w, "  %s\n", j)
+	}
+}
+
+// judge returns the figures of this mode that issue 13 sets targets for,
+// latency against the one-hop floor measured in the same run.
+func (r latencyResult) judge() []judgement {
+	floor := r.hop.p50
+	ratio := func(d time.Duration) float64 {
+		if floor <= 0 {
+			return 0
+		}
+		return float64(d) / float64(floor)
+	}
+	vsFloor := func(name string, d time.Duration, times float64) judgement {
+		return judgement{figure: fmt.Sprintf("receipt %s, %v", name, r.mode),
+			measured: fmt.Sprintf("%.1f ms (floor %.1f ms)", ms(d), ms(floor)), ratio: ratio(d),
+			target: fmt.Sprintf("<= %gx floor", times), ok: floor > 0 && ratio(d) <= times}
+	}
+	absolute := func(name string, d, max time.Duration) judgement {
+		return judgement{figure: fmt.Sprintf("receipt %s, %v", name, r.mode), measured: fmt.Sprintf("%.1f ms", ms(d)),
+			target: fmt.Sprintf("<= %v", max), ok: d <= max}
+	}
+	switch {
+	case r.mode.push:
+		return []judgement{vsFloor("p50", r.ackd.p50, 2), absolute("p99", r.ackd.p99, 150*time.Millisecond)}
+	case r.mode.idle:
+		return []judgement{absolute("p99", r.ackd.p99, time.Second)}
+	default:
+		return []judgement{vsFloor("p50", r.ackd.p50, 3)}
+	}
 }
 
 func met(ok bool) string {
@@ -249,10 +330,22 @@ func (r backlogResult) print(w *os.File) {
 		r.plainRate(), rate(r.n, r.plainAccepted))
 	fmt.Fprintf(w, "  ackd's outbox.Sender without the store (in-memory queue) msgs/s  end to end %7.1f   accepted by Postfix %7.1f  (same messages)\n",
 		rate(r.n, r.senderDelivered), rate(r.n, r.senderAccepted))
-	ratio := r.ackdRate() / r.plainRate()
-	fmt.Fprintf(w, "  ratio ackd/plain  end to end %.2f (target >= 0.9 %s)   accepted %.2f\n", ratio, met(ratio >= 0.9),
-		rate(r.n, r.ackdAccepted)/rate(r.n, r.plainAccepted))
+	for _, j := range r.judge() {
+		fmt.Fprintf(w, "  %s\n", j)
+	}
 	fmt.Fprintf(w, "  peak RSS of ackd (VmHWM) %.1f MiB\n", float64(r.peakRSS)/(1<<20))
+}
+
+// judge compares ackd's backlog rates with the plain client's, end to
+// end and as accepted by Postfix; issue 13 asks for 0.9 of it on a quiet
+// machine.
+func (r backlogResult) judge() []judgement {
+	j := func(what string, ackd, plain time.Duration) judgement {
+		a, p := rate(r.n, ackd), rate(r.n, plain)
+		return judgement{figure: fmt.Sprintf("backlog of %d, %s", r.n, what),
+			measured: fmt.Sprintf("%.1f vs plain %.1f /s", a, p), ratio: a / p, target: ">= 0.9x plain", ok: a/p >= 0.9}
+	}
+	return []judgement{j("end to end", r.ackdDelivered, r.plainDelivered), j("accepted by Postfix", r.ackdAccepted, r.plainAccepted)}
 }
 
 // runBacklog stores n requests in a fresh department's INBOX, starts ackd

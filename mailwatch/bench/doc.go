@@ -4,5 +4,8 @@
 // the daemon's peak memory. It is test code only; scripts/bench runs it and
 // docs/performance.md records the figures. TestBigMailboxRestart (run by
 // hand with -bench.bigbox) measures what a start or restart against a
-// mailbox of 100,000 messages costs.
+// mailbox of 100,000 messages costs. TestManyOpenRequests (run by hand
+// with -bench.many 100000) measures the core with that many open requests,
+// on SQLite or, with -bench.many-driver postgres, on the PostgreSQL server
+// ACKD_TEST_POSTGRES names.
 package bench

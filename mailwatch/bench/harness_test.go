@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,10 +74,12 @@ type deployment struct {
 	dept   string
 }
 
-// watchMode is how ackd waits for new mail: IDLE, or a NOOP every poll.
+// watchMode is how ackd waits for new mail: IDLE, or a NOOP every poll,
+// and whether Dovecot pushes new mail to ackd's push: endpoint as well.
 type watchMode struct {
 	idle bool
 	poll time.Duration
+	push bool
 }
 
 var (
@@ -84,13 +87,20 @@ var (
 	// fastPoll is the alternative measured beside IDLE: Dovecot reports
 	// new mail on NOOP at once, but holds IDLE notifications back.
 	fastPoll = watchMode{idle: false, poll: 50 * time.Millisecond}
+	// pushMode: Dovecot's push_notification plugin wakes ackd, IDLE stays
+	// on as the safety net (the recommended setup on Dovecot).
+	pushMode = watchMode{idle: true, poll: 5 * time.Minute, push: true}
 )
 
 func (m watchMode) String() string {
+	w := "NOOP every " + m.poll.String()
 	if m.idle {
-		return "IDLE"
+		w = "IDLE"
 	}
-	return "NOOP every " + m.poll.String()
+	if m.push {
+		return "push from Dovecot (and " + w + ")"
+	}
+	return w
 }
 
 // keepAliveKey is the smtp.keep_alive entry -bench.smtp-keep-alive asks for.
@@ -145,11 +155,33 @@ departments:
         match: {subject: [printer, laptop, monitor]}
         category: hardware
 `)
+	if mode.push {
+		yaml += pushConfig(tb, s, dir, dept)
+	}
 	cfg := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	return deployment{dir: dir, config: cfg, dept: dept}
+}
+
+// pushConfig returns the push: section for a free loopback port and
+// points the stack's Dovecot at it for dept's mailboxes.
+func pushConfig(tb testing.TB, s *mailstack.Stack, dir, dept string) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // ackd listens on it; nothing else takes a port this fresh
+	secret := token(tb, 32)
+	file := filepath.Join(dir, "push-secret")
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	s.PushTo(tb, dept, "http://"+addr+"/", secret)
+	return fmt.Sprintf("push: {listen: %q, password_file: %s}\n", addr, file)
 }
 
 func splitAddr(tb testing.TB, addr string) (string, string) {

@@ -76,9 +76,6 @@ type Option func(*Source)
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option { return func(s *Source) { s.now = now } }
 
-// WithHTTPClient sets the client for the token endpoint (default: 30s timeout).
-func WithHTTPClient(c *http.Client) Option { return func(s *Source) { s.client = c } }
-
 // WithSubject names the mailbox a Google service account acts for (the
 // JWT's sub). ForConfig passes the section's username.
 func WithSubject(user string) Option { return func(s *Source) { s.sub = user } }

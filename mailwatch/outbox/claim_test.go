@@ -94,7 +94,9 @@ func TestSenderLostClaimOnMarkEndsBatch(t *testing.T) {
 	for i := range 2 {
 		f.enqueue(t, i, "")
 	}
-	s := NewSender(lostMarks{f.q}, f.config(), nil, WithClock(f.clock.Now), WithBackoff(testBackoff))
+	// WithMarkAhead(1): the first mark's refusal is known before the
+	// second mail could leave (TestSenderMarkAheadBound covers more).
+	s := NewSender(lostMarks{f.q}, f.config(), nil, WithClock(f.clock.Now), WithBackoff(testBackoff), WithMarkAhead(1))
 	n, err := s.Drain(t.Context())
 	if err != nil {
 		t.Fatalf("Drain: %v, want no error", err)

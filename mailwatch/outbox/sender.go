@@ -134,9 +134,6 @@ func WithBackoff(b Backoff) Option { return func(s *Sender) { s.backoff = b } }
 // before the mail is marked failed (default 48h).
 func WithMaxAge(d time.Duration) Option { return func(s *Sender) { s.maxAge = d } }
 
-// WithBatchSize sets how many due mails one connection carries (default 50).
-func WithBatchSize(n int) Option { return func(s *Sender) { s.batch = max(n, 1) } }
-
 // WithGate makes every due mail pass g before it is delivered (the
 // sending limits); without one every due mail is sent.
 func WithGate(g Gate) Option { return func(s *Sender) { s.gate = g } }
@@ -175,6 +172,8 @@ type Sender struct {
 	keepAlive time.Duration
 	keptMu    sync.Mutex
 	kept      *keptConn
+
+	markAhead int // see WithMarkAhead
 
 	// health: the last connection failure, cleared by the next delivery
 	// that reaches the server; /readyz reports it while mail waits.
@@ -215,6 +214,8 @@ func NewSender(q Queue, cfg SMTPConfig, log *slog.Logger, opts ...Option) *Sende
 		batch:   50,
 		poll:    time.Minute,
 		kick:    make(chan struct{}, 1),
+		// markAhead: see WithMarkAhead.
+		markAhead: DefaultMarkAhead,
 		timer: func(d time.Duration) (<-chan time.Time, func() bool) {
 			t := time.NewTimer(d)
 			return t.C, t.Stop
@@ -316,6 +317,10 @@ type Drained struct {
 }
 
 // Drain is DrainOnce with every outcome counted.
+//
+// Mail the server accepted is recorded as sent in groups by a goroutine
+// while the next mail goes out (WithMarkAhead); Drain returns when all of
+// it is recorded.
 func (s *Sender) Drain(ctx context.Context) (Drained, error) {
 	var n Drained
 	if ctx.Err() != nil {
@@ -328,6 +333,19 @@ func (s *Sender) Drain(ctx context.Context) (Drained, error) {
 	if len(mails) == 0 {
 		return n, nil
 	}
+	marks := newMarker(s, ctx)
+	err = s.drain(ctx, mails, marks, &n)
+	lost, markErr := marks.close()
+	n.Lost += lost
+	if err == nil {
+		err = markErr
+	}
+	return n, err
+}
+
+// drain delivers mails in order, handing those the server accepted to
+// marks.
+func (s *Sender) drain(ctx context.Context, mails []QueuedMail, marks *marker, n *Drained) error {
 	cc, _ := s.q.(ClaimChecker)
 	var (
 		c       *smtp.Client
@@ -346,10 +364,14 @@ mails:
 		if ctx.Err() != nil {
 			break
 		}
+		if !marks.room() {
+			break // a mark failed; close reports it
+		}
 		if s.gate != nil {
 			// Asked for each mail just before it would leave, so the
-			// counts include the mail this batch already sent.
-			pass, err := s.admit(ctx, m)
+			// counts include the mail this batch already sent, recorded
+			// or not.
+			pass, err := s.admit(ctx, m, marks)
 			switch {
 			case err != nil && ctx.Err() != nil:
 				break mails // nothing was decided; the mail stays pending
@@ -358,7 +380,9 @@ mails:
 				n.Lost++
 				break mails
 			case err != nil:
-				return n, err
+				return err
+			case pass == stateLost:
+				break mails
 			case pass == stateHeld:
 				n.Held++
 				continue
@@ -421,10 +445,13 @@ mails:
 			n.Lost++
 			break
 		}
+		if res.state == stateSent {
+			n.Sent++
+			marks.add(accepted{m: m, res: res, at: s.now()})
+			continue
+		}
 		st, markErr := s.record(ctx, m, res)
 		switch st {
-		case stateSent:
-			n.Sent++
 		case stateFailed:
 			n.Failed++
 		case stateRetry:
@@ -435,10 +462,10 @@ mails:
 			break
 		}
 		if markErr != nil {
-			return n, markErr
+			return markErr
 		}
 	}
-	return n, nil
+	return nil
 }
 
 // keptConn is a connection left open after a batch.
@@ -579,9 +606,20 @@ const (
 // stateSent when m may go. A mail held longer than the give-up age is
 // dropped: by then it has lost its point, as a mail failing that long
 // would be given up.
-func (s *Sender) admit(ctx context.Context, m QueuedMail) (state, error) {
+func (s *Sender) admit(ctx context.Context, m QueuedMail, marks *marker) (state, error) {
+	var (
+		a   Admission
+		err error
+	)
+	if ug, ok := s.gate.(UnmarkedGate); ok {
+		a, err = ug.AdmitUnmarked(ctx, m, s.now(), marks.unmarked())
+	} else {
+		if !marks.settle() {
+			return stateLost, nil // a mark failed: the batch ends here
+		}
+		a, err = s.gate.Admit(ctx, m, s.now())
+	}
 	now := s.now()
-	a, err := s.gate.Admit(ctx, m, now)
 	if err != nil {
 		return 0, fmt.Errorf("check limits for mail %d: %w", m.ID, err)
 	}
@@ -839,31 +877,26 @@ func validPath(addr string) bool {
 	return err == nil
 }
 
-// record stores the outcome and logs it. Marks use a context that outlives
+// mailLog is the logger for what happens to m.
+func (s *Sender) mailLog(m QueuedMail) *slog.Logger {
+	return s.log.With("id", m.ID, "kind", m.Kind, "dept", m.Dept, "message_id", m.MessageID,
+		"recipients", len(m.Recipients), "attempts", m.Attempts+1)
+}
+
+// record stores a failed attempt's outcome and logs it (sent mail is
+// recorded by the marker). Marks use a context that outlives
 // ctx: a message the server accepted must be recorded as sent even while
 // shutting down, or it would go out twice.
 func (s *Sender) record(ctx context.Context, m QueuedMail, res result) (state, error) {
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	now := s.now()
-	log := s.log.With("id", m.ID, "kind", m.Kind, "dept", m.Dept, "message_id", m.MessageID,
-		"recipients", len(m.Recipients), "attempts", m.Attempts+1)
+	log := s.mailLog(m)
 
 	if res.state == stateRetry && s.maxAge > 0 && !m.CreatedAt.IsZero() && now.Sub(m.CreatedAt) >= s.maxAge {
 		res = result{state: stateFailed, err: fmt.Sprintf("gave up after %s: %s", s.maxAge, res.err)}
 	}
 	switch res.state {
-	case stateSent:
-		if err := s.q.MarkSent(mctx, m.ID, now); err != nil {
-			// The server has it; if this row stays pending it will be sent again.
-			log.Error("mail sent but not marked sent; it may be sent twice", "error", err)
-			return stateSent, fmt.Errorf("mark mail %d sent: %w", m.ID, err)
-		}
-		if len(res.rejected) > 0 {
-			log.Warn("mail sent, some recipients refused", "refused", res.rejected, "error", res.err)
-		} else {
-			log.Info("mail sent")
-		}
 	case stateRetry:
 		next := now.Add(s.backoff(m.Attempts))
 		log.Warn("mail deferred", "error", res.err, "next_attempt", next)

@@ -229,7 +229,7 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 	today := dateOf(now, loc)
 	for _, r := range mine {
 		ln := Line{Ref: r.Ref, Subject: r.Subject, Requester: r.Requester, Category: r.Category,
-			State: r.State, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Owner: r.AssignedTo}
+			State: string(r.State), ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Owner: r.AssignedTo}
 		if cal != nil {
 			ln.Age = cal.BusinessBetween(r.ReceivedAt, now)
 		}

@@ -45,7 +45,7 @@ type fixture struct {
 	events []store.Event
 }
 
-func (f *fixture) add(ref, cat, state string, recv, due, first time.Time, evs ...store.Event) *store.Request {
+func (f *fixture) add(ref, cat string, state store.State, recv, due, first time.Time, evs ...store.Event) *store.Request {
 	id := int64(len(f.reqs) + 1)
 	r := store.Request{ID: id, Dept: "it-help@example.test", Ref: ref, Subject: "subject of " + ref, Category: cat,
 		Requester: "jane@example.test", State: state, ReceivedAt: recv, DueAt: due, FirstResponseAt: first,

@@ -12,7 +12,7 @@ import (
 // AdoptDepartment leaves its rows behind.
 var deptTables = []string{
 	"sync_state", "ref_counters", "processed", "requests", "thread_keys",
-	"skipped", "outbox", "events", "digest_sent", "parked",
+	"skipped", "outbox", "events", "digest_sent", "parked", "wake_plans",
 }
 
 func (s *sqlStore) AdoptDepartment(ctx context.Context, oldKey, newKey string) (bool, error) {

@@ -35,7 +35,8 @@ var copyTables = []copyTable{
 		"message_key", "message_id", "mailbox", "uid", "requester", "requester_name", "subject", "category",
 		"rule", "state", "received_at", "due_at", "created_at", "updated_at", "first_response_at",
 		"resolved_at", "escalation_level", "reminders", "text", "cycle_start", "answered_at",
-		"assigned_to", "late_notice_for", "waiting_since", "last_activity_at", "recipients", "next_wake", "version", "parent_ref"}},
+		"assigned_to", "late_notice_for", "waiting_since", "last_activity_at", "recipients", "next_wake", "version", "promised_at",
+		"decide_input", "parent_ref"}},
 	{name: "thread_keys", cols: []string{"dept", "thread_key", "request_id"}},
 	{name: "skipped", serial: true, cols: []string{"id", "dept", "mailbox", "uid", "message_key", "message_id",
 		"from_addr", "subject", "reason", "refusal", "skipped_at"}},
@@ -47,6 +48,9 @@ var copyTables = []copyTable{
 	{name: "digest_sent", cols: []string{"dept", "day", "queued_at"}},
 	{name: "parked", cols: []string{"dept", "mailbox", "uid_validity", "uid", "message_id", "from_addr", "subject",
 		"size", "received_at", "attempts", "last_error", "first_parked", "parked_at"}},
+	// The copied next_wake values were planned under these: without them
+	// the first start on the new store would plan every request again.
+	{name: "wake_plans", cols: []string{"dept", "fingerprint", "planned_at"}},
 	{name: "staff_away", cols: []string{"dept", "address", "until_at", "reason", "set_at"}},
 	{name: "assign_cursor", cols: []string{"dept", "last", "updated_at"}},
 }

@@ -91,6 +91,11 @@ func seedHistory(t *testing.T, s store.Store) []int64 {
 			t.Fatal(err)
 		}
 	}
+	for _, dept := range []string{"it", "hr"} {
+		if err := s.SetWakePlan(ctx, dept, "plan-of-"+dept); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return ids
 }
 
@@ -106,6 +111,7 @@ type storeView struct {
 	Skipped  []store.Skipped
 	Pending  int
 	Requests []store.Request
+	Plans    map[string]string
 }
 
 func viewOf(t *testing.T, s store.Store, mailIDs []int64) storeView {
@@ -157,6 +163,9 @@ func viewOf(t *testing.T, s store.Store, mailIDs []int64) storeView {
 	if v.Pending, err = s.PendingMail(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if v.Plans, err = s.WakePlans(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return v
 }
 
@@ -183,7 +192,7 @@ func TestCopy(t *testing.T) {
 			}
 			// 8 requests, 2 replies, 2 skips; 8 receipts + 2 late + 2 digests.
 			want := map[string]int64{"requests": 8, "processed": 12, "skipped": 2, "outbox": 12, "outbox_recipients": 12, "digest_sent": 2,
-				"sync_state": 2, "ref_counters": 2, "events": 8 + 2 + 2}
+				"sync_state": 2, "ref_counters": 2, "events": 8 + 2 + 2, "wake_plans": 2}
 			for table, n := range want {
 				if byTable[table] != n {
 					t.Errorf("copied %d rows of %s, want %d (all: %v)", byTable[table], table, n, counts)

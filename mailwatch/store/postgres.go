@@ -73,6 +73,9 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	if opts.LeaseTTL > 0 {
 		sessionLimits(cfg, opts.LeaseTTL)
 	}
+	if opts.ReadOnly {
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "ackd"
 	}
@@ -96,7 +99,12 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	if err != nil {
 		return fail(err)
 	}
-	if err := migrate(ctx, db, ms, postgresMigrationLock); err != nil {
+	if opts.ReadOnly {
+		err = checkReadOnlySchema(ctx, db, ms)
+	} else {
+		err = migrate(ctx, db, ms, postgresMigrationLock)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	return &sqlStore{w: db, r: db, opts: opts, textBytes: true, postgres: true}, nil

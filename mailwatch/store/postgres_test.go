@@ -331,3 +331,19 @@ func BenchmarkPostgresRecordRequest(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+func TestPostgresReadOnly(t *testing.T) {
+	dsn, pw := freshDatabase(t)
+	s, err := store.OpenOptions(t.Context(), "postgres", dsn, store.Options{Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.ReadOnly(t, s, func(t *testing.T) store.Store {
+		ro, err := store.OpenOptions(t.Context(), "postgres", dsn, store.Options{Password: pw, ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ro.Close() })
+		return ro
+	})
+}

@@ -90,7 +90,7 @@ func normKeys(keys []string) []string {
 	return out
 }
 
-func validState(st string) bool {
+func validState(st State) bool {
 	switch st {
 	case StateNew, StateAcknowledged, StateAnswered, StateWaiting, StateOverdue, StateResolved:
 		return true
@@ -244,7 +244,7 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 		Mailbox: r.Mailbox, UID: r.UID,
 		Requester: r.Requester, RequesterName: r.RequesterName, Subject: r.Subject,
 		Category: r.Category, Rule: r.Rule, State: r.State,
-		ReceivedAt: roundTrip(r.ReceivedAt), DueAt: roundTrip(r.DueAt), CreatedAt: now,
+		ReceivedAt: roundTrip(r.ReceivedAt), DueAt: roundTrip(r.DueAt), PromisedAt: roundTrip(r.PromisedAt), CreatedAt: now,
 		Text: r.Text, CycleStart: roundTrip(r.ReceivedAt), LastActivityAt: roundTrip(r.ReceivedAt),
 		Version: 1,
 	}
@@ -270,12 +270,14 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO requests (dept, seq, ref, message_key, message_id, mailbox, uid,
 			requester, requester_name, subject, category, rule, state,
-			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients, next_wake, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1)
+			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients, next_wake, version,
+			promised_at, decide_input)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1, $20, $21)
 		RETURNING id`,
 		r.Dept, seq, ref, r.MessageKey, r.MessageID, r.Mailbox, int64(r.UID),
 		r.Requester, r.RequesterName, r.Subject, r.Category, r.Rule, r.State,
-		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt), millis(req.NextWake)).Scan(&req.ID)
+		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt), millis(req.NextWake),
+		millis(r.PromisedAt), cleanText(r.DecideInput)).Scan(&req.ID)
 	if err != nil {
 		return Request{}, fmt.Errorf("insert request: %w", err)
 	}
@@ -579,9 +581,13 @@ func (s *sqlStore) markMail(ctx context.Context, op string, id int64, query stri
 	return fmt.Errorf("%s %d: %w (it is %s)", op, id, ErrNotPending, state)
 }
 
-func (s *sqlStore) MarkSent(ctx context.Context, id int64, at time.Time) error {
-	return s.markMailTx(ctx, "mark mail sent", id, `UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = $2
-		WHERE id = $1 AND state = 'pending'`, []any{at.UnixMilli()}, func(tx *sql.Tx, m markedMail) error {
+const markSentUpdate = `UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = $2
+		WHERE id = $1 AND state = 'pending'`
+
+// markSentAfter records the recipients' send time and, for mail a limit
+// had held, the release in the request's history.
+func markSentAfter(ctx context.Context, id int64, at time.Time) func(*sql.Tx, markedMail) error {
+	return func(tx *sql.Tx, m markedMail) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox_recipients SET sent_at = $2 WHERE outbox_id = $1`, id, at.UnixMilli()); err != nil {
 			return fmt.Errorf("record send time of recipients: %w", err)
 		}
@@ -589,7 +595,40 @@ func (s *sqlStore) MarkSent(ctx context.Context, id int64, at time.Time) error {
 			return m.event(ctx, tx, EventMailReleased, at, m.kind+" sent, held since "+fromMillis(m.heldSince).Format(time.RFC3339))
 		}
 		return nil
-	})
+	}
+}
+
+func (s *sqlStore) MarkSent(ctx context.Context, id int64, at time.Time) error {
+	return s.markMailTx(ctx, "mark mail sent", id, markSentUpdate, []any{at.UnixMilli()}, markSentAfter(ctx, id, at))
+}
+
+func (s *sqlStore) MarkSentMany(ctx context.Context, marks []SentMark) ([]error, error) {
+	if len(marks) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mark %d mails sent: begin: %w", len(marks), err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	errs := make([]error, len(marks))
+	for i, mk := range marks {
+		err := markMailIn(ctx, tx, "mark mail sent", mk.ID, markSentUpdate, []any{mk.At.UnixMilli()}, markSentAfter(ctx, mk.ID, mk.At))
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotPending) || errors.Is(err, ErrFenced) {
+			// Refused before anything was written for it: the others go on.
+			errs[i] = err
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mark %d mails sent: %w", len(marks), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("mark %d mails sent: commit: %w", len(marks), err)
+	}
+	return errs, nil
 }
 
 func (s *sqlStore) HoldMail(ctx context.Context, id int64, next time.Time, reason string, at time.Time) error {
@@ -628,9 +667,8 @@ func (m markedMail) event(ctx context.Context, tx *sql.Tx, kind string, at time.
 	return insertEvents(ctx, tx, Request{ID: m.requestID.Int64, Dept: m.dept}, []Event{{Kind: kind, At: at, Detail: detail}}, at)
 }
 
-// markMailTx runs a pending → state transition in one transaction: it
-// reads the mail (ErrNotFound; ErrNotPending unless pending), runs update
-// (the id as $1, args after it) and then after with what it read.
+// markMailTx runs a pending → state transition in one transaction (see
+// markMailIn).
 func (s *sqlStore) markMailTx(ctx context.Context, op string, id int64, update string, args []any, after func(*sql.Tx, markedMail) error) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
@@ -639,11 +677,25 @@ func (s *sqlStore) markMailTx(ctx context.Context, op string, id int64, update s
 		return fmt.Errorf("%s %d: begin: %w", op, id, err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := markMailIn(ctx, tx, op, id, update, args, after); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s %d: commit: %w", op, id, err)
+	}
+	return nil
+}
+
+// markMailIn runs a pending → state transition inside tx: it reads the
+// mail (ErrNotFound; ErrNotPending unless pending; ErrFenced when ctx's
+// claim is no longer the mail's), runs update (the id as $1, args after
+// it) and then after with what it read. A refusal changes nothing in tx.
+func markMailIn(ctx context.Context, tx *sql.Tx, op string, id int64, update string, args []any, after func(*sql.Tx, markedMail) error) error {
 	var (
 		m            markedMail
 		state, holds string
 	)
-	err = tx.QueryRowContext(ctx, `SELECT state, request_id, dept, kind, held_since, claim_token FROM outbox WHERE id = $1`, id).
+	err := tx.QueryRowContext(ctx, `SELECT state, request_id, dept, kind, held_since, claim_token FROM outbox WHERE id = $1`, id).
 		Scan(&state, &m.requestID, &m.dept, &m.kind, &m.heldSince, &holds)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s %d: %w", op, id, ErrNotFound)
@@ -673,9 +725,6 @@ func (s *sqlStore) markMailTx(ctx context.Context, op string, id int64, update s
 	}
 	if err := after(tx, m); err != nil {
 		return fmt.Errorf("%s %d: %w", op, id, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s %d: commit: %w", op, id, err)
 	}
 	return nil
 }
@@ -801,7 +850,7 @@ func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
 const requestCols = `id, dept, ref, message_key, message_id, mailbox, uid, requester, requester_name, subject,
 	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text,
 	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at, recipients,
-	next_wake, version, parent_ref`
+	next_wake, version, promised_at, parent_ref`
 
 func scanRequest(sc scanner) (Request, error) {
 	var (
@@ -810,13 +859,14 @@ func scanRequest(sc scanner) (Request, error) {
 		received, due, created, first  sql.NullInt64
 		cycle, answered, late, waiting sql.NullInt64
 		resolved, activity, wake       sql.NullInt64
+		promised                       sql.NullInt64
 		rcpt                           string
 	)
 	err := sc.Scan(&r.ID, &r.Dept, &r.Ref, &r.MessageKey, &r.MessageID, &r.Mailbox, &uid, &r.Requester,
 		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &first,
 		&r.EscalationLevel, &r.Reminders, &r.Text,
 		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity, &rcpt,
-		&wake, &r.Version, &r.ParentRef)
+		&wake, &r.Version, &promised, &r.ParentRef)
 	if err != nil {
 		return Request{}, err
 	}
@@ -833,7 +883,36 @@ func scanRequest(sc scanner) (Request, error) {
 	r.LateNoticeFor, r.WaitingSince = fromMillis(late), fromMillis(waiting)
 	r.ResolvedAt, r.LastActivityAt = fromMillis(resolved), fromMillis(activity)
 	r.NextWake = fromMillis(wake)
+	r.PromisedAt = fromMillis(promised)
 	return r, nil
+}
+
+func (s *sqlStore) RecordSince(ctx context.Context, dept string, since time.Time) ([]Request, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT id, ref, category, state, received_at, due_at, promised_at, first_response_at
+		FROM requests WHERE dept = $1 AND (received_at >= $2 OR (state <> 'resolved' AND first_response_at IS NULL))
+		ORDER BY received_at, id`, dept, since.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("read the record of %s: %w", dept, err)
+	}
+	defer rows.Close()
+	var out []Request
+	for rows.Next() {
+		var r Request
+		var received, due, promised, first sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.Ref, &r.Category, &r.State, &received, &due, &promised, &first); err != nil {
+			return nil, fmt.Errorf("read the record of %s: %w", dept, err)
+		}
+		r.Dept = dept
+		r.ReceivedAt, r.DueAt = fromMillis(received), fromMillis(due)
+		r.PromisedAt, r.FirstResponseAt = fromMillis(promised), fromMillis(first)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the record of %s: %w", dept, err)
+	}
+	return out, nil
 }
 
 func (s *sqlStore) OpenRequests(ctx context.Context, dept string) ([]Request, error) {

@@ -47,6 +47,9 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (Store, error) {
 		return nil, fmt.Errorf("open sqlite %q: dsn must be a plain file path (ackd sets the connection options itself)", dsn)
 	}
 	memory := dsn == ":memory:"
+	if opts.ReadOnly {
+		return openSQLiteReadOnly(ctx, dsn, opts)
+	}
 	if !memory {
 		// SQLite would create the file with 0644; it holds mail, so create
 		// it private first. The WAL and shared-memory files copy its mode.
@@ -107,4 +110,28 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (Store, error) {
 		}
 	}
 	return &sqlStore{w: w, r: r, opts: opts}, nil
+}
+
+// openSQLiteReadOnly opens an existing database file with one read-only
+// pool and checks that its schema is this ackd's (Options.ReadOnly).
+func openSQLiteReadOnly(ctx context.Context, dsn string, opts Options) (Store, error) {
+	if _, err := os.Stat(dsn); err != nil {
+		return nil, fmt.Errorf("open sqlite read-only: %w", err)
+	}
+	r, err := sql.Open("sqlite", dsn+fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=query_only(1)", sqliteBusyTimeoutMS))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
+	}
+	r.SetMaxOpenConns(sqliteReaders)
+	ctx, cancel := context.WithTimeout(ctx, opts.QueryTimeout)
+	defer cancel()
+	ms, err := loadMigrations(sqliteMigrations, "migrations/sqlite")
+	if err == nil {
+		err = checkReadOnlySchema(ctx, r, ms)
+	}
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
+	}
+	return &sqlStore{w: r, r: r, opts: opts}, nil
 }

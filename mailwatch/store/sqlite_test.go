@@ -375,3 +375,22 @@ func TestSQLiteMigrateFromVersion1(t *testing.T) {
 		t.Errorf("follow-up mark = %q %d, %v; want INBOX 10", mailbox, uid, err)
 	}
 }
+
+func TestSQLiteReadOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ackd.db")
+	s, err := store.Open(t.Context(), "sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.ReadOnly(t, s, func(t *testing.T) store.Store {
+		ro, err := store.OpenOptions(t.Context(), "sqlite", path, store.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ro.Close() })
+		return ro
+	})
+	if _, err := store.OpenOptions(t.Context(), "sqlite", filepath.Join(t.TempDir(), "absent.db"), store.Options{ReadOnly: true}); err == nil {
+		t.Error("read-only open of a missing file succeeded")
+	}
+}

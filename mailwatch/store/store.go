@@ -15,7 +15,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/ackd/ackd/internal/reqstate"
 )
 
 // Store is the persistent state of ackd. Every method takes a context; each
@@ -78,6 +81,15 @@ type Store interface {
 	// an EventMailReleased to the request's history, in the same
 	// transaction.
 	MarkSent(ctx context.Context, id int64, at time.Time) error
+	// MarkSentMany is MarkSent for several mails in one transaction, in
+	// the order given (the order the server accepted them; the outbox
+	// sender records sent mail in groups with it). Each mark is checked
+	// and recorded as MarkSent would, under ctx's claim (WithClaim) if
+	// any. A mark MarkSent would refuse (ErrNotFound, ErrNotPending,
+	// ErrFenced) writes nothing and does not stop the others: errs has
+	// one entry per mark, its refusal or nil where it was recorded. err is
+	// any other failure; then nothing at all is recorded.
+	MarkSentMany(ctx context.Context, marks []SentMark) (errs []error, err error)
 	// HoldMail keeps a pending mail back because a sending limit holds it:
 	// it records reason as HeldReason, moves NextAttempt to next (the
 	// moment the limit's window allows the mail), sets HeldSince to at on
@@ -118,6 +130,12 @@ type Store interface {
 	// It loads every open request: for reports and the status page, never
 	// for the scheduler's passes (DueRequests, NextWake).
 	OpenRequests(ctx context.Context, dept string) ([]Request, error)
+	// RecordSince returns what a forecast reads of dept's record: every
+	// request received at or after since, and every request still open
+	// without a first response whatever its age; by ReceivedAt, then ID.
+	// Only the fields a forecast needs are set: ID, Dept, Ref, Category,
+	// State, ReceivedAt, DueAt, PromisedAt, FirstResponseAt.
+	RecordSince(ctx context.Context, dept string, since time.Time) ([]Request, error)
 	// OpenRequestsAfter returns up to limit (> 0) open requests of dept,
 	// or of all departments with dept "", whose ID is greater than after,
 	// by ID: one page of a walk over the open requests that holds only a
@@ -133,6 +151,15 @@ type Store interface {
 	// after now, earliest NextWake first, then by ID. A request with a
 	// zero NextWake is never due.
 	DueRequests(ctx context.Context, depts []string, now time.Time, limit int) ([]Request, error)
+	// WakePlans returns, by department key, the fingerprint of the
+	// configuration under which each department's wake-ups were last
+	// planned (SetWakePlan); a department never planned is absent.
+	WakePlans(ctx context.Context) (map[string]string, error)
+	// SetWakePlan records that every open request of dept has its
+	// NextWake planned under the configuration whose fingerprint is
+	// given, replacing the one recorded before. The caller sets it only
+	// after the planning finished, so a plan cut short is done again.
+	SetWakePlan(ctx context.Context, dept, fingerprint string) error
 	// RequestByRef returns the department's request with reference ref
 	// ("REQ-12"); ErrNotFound.
 	RequestByRef(ctx context.Context, dept, ref string) (Request, error)
@@ -220,6 +247,13 @@ type Store interface {
 	// departments with dept "", received at or after since; oldest
 	// (ReceivedAt) first.
 	RequestsSince(ctx context.Context, dept string, since time.Time) ([]Request, error)
+	// DecideInputs returns NewRequest.DecideInput of the requests of dept,
+	// or of all departments with dept "", received at or after since,
+	// keyed by request ID. Requests recorded without one (before schema
+	// version 10, or by a caller that left it empty) are absent. It is
+	// for `ackd replay`, which decides stored requests again; the
+	// daemon's reads of requests never load these bytes.
+	DecideInputs(ctx context.Context, dept string, since time.Time) (map[int64]string, error)
 	// QueueMail queues mails that belong to no request (digests, reports)
 	// in one transaction: all or none. Their Message-IDs are not thread
 	// keys, since no request owns them.
@@ -232,7 +266,7 @@ type Store interface {
 
 	// AdoptDepartment moves every row of department oldKey (sync state,
 	// reference counter, processed marks, requests, thread keys, skips,
-	// outbox, events, digest days) to newKey in one transaction, and drops
+	// outbox, events, digest days, wake-up plans) to newKey in one transaction, and drops
 	// oldKey's lease, when the store holds rows under oldKey and none under
 	// newKey; it reports whether it moved anything. Otherwise it writes
 	// nothing and returns false: adopting twice, or after the department
@@ -248,14 +282,18 @@ type SyncState struct {
 	LastUID     uint32 // highest UID processed under UIDValidity
 }
 
+// State is where a request is: the states are reqstate's, the one set
+// the lifecycle moves between too.
+type State = reqstate.State
+
 // Request states. A request is open until it is resolved.
 const (
-	StateNew          = "new"
-	StateAcknowledged = "acknowledged"
-	StateAnswered     = "answered"
-	StateWaiting      = "waiting"
-	StateOverdue      = "overdue"
-	StateResolved     = "resolved"
+	StateNew          = reqstate.New
+	StateAcknowledged = reqstate.Acknowledged
+	StateAnswered     = reqstate.Answered
+	StateWaiting      = reqstate.Waiting
+	StateOverdue      = reqstate.Overdue
+	StateResolved     = reqstate.Resolved
 )
 
 // Outbox mail states.
@@ -269,6 +307,12 @@ const (
 )
 
 // SentFilter selects the sent mail SentTimes counts.
+// SentMark is one delivery for MarkSentMany.
+type SentMark struct {
+	ID int64
+	At time.Time // as MarkSent's at
+}
+
 type SentFilter struct {
 	// Since: only mail sent strictly after it counts, so a window of d at
 	// now is Since now-d and a mail sent at t stops counting at t+d.
@@ -280,6 +324,28 @@ type SentFilter struct {
 	// Kinds, if not empty, keeps mail of these kinds; ExceptKinds drops
 	// mail of those.
 	Kinds, ExceptKinds []string
+}
+
+// Matches says whether a mail with these fields, sent at at, is one that
+// SentTimes with f counts; for mail sent but not yet recorded (the outbox
+// sender's marks in flight).
+func (f SentFilter) Matches(requestID int64, kind string, recipients []string, at time.Time) bool {
+	if !at.After(f.Since) {
+		return false
+	}
+	if f.RequestID != 0 && requestID != f.RequestID {
+		return false
+	}
+	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, kind) {
+		return false
+	}
+	if slices.Contains(f.ExceptKinds, kind) {
+		return false
+	}
+	if f.To != "" {
+		return slices.ContainsFunc(recipients, func(r string) bool { return limitAddress(r) == limitAddress(f.To) })
+	}
+	return true
 }
 
 // NewRequest is a request about to be recorded.
@@ -300,7 +366,7 @@ type NewRequest struct {
 	DueAt      time.Time // zero when there is no commitment
 	Text       string    // capped excerpt, quoted in escalations
 	ThreadKeys []string  // more Message-IDs that identify the thread
-	State      string    // one of the State constants; "" means StateAcknowledged
+	State      State     // one of the State constants; "" means StateAcknowledged
 	// Recipients are the other addresses the request was written to (its
 	// To and Cc without the department's own): with the requester, the
 	// only people whose mail on the thread counts as a reminder.
@@ -310,6 +376,14 @@ type NewRequest struct {
 	// real time (a caller that does not know the lifecycle need not).
 	// Ignored (zero) for a resolved request.
 	NextWake time.Time
+	// PromisedAt is the date the receipt gave when it is later than DueAt
+	// (promise: forecast); zero otherwise.
+	PromisedAt time.Time
+	// DecideInput is what the request was decided from, encoded by the
+	// caller (the daemon writes JSON of the parsed message and the
+	// decision); the store keeps it as text, with invalid UTF-8 and NULs
+	// made U+FFFD, and returns it only through DecideInputs.
+	DecideInput string
 }
 
 // Request is a recorded request.
@@ -326,7 +400,7 @@ type Request struct {
 	Subject         string
 	Category        string
 	Rule            string
-	State           string
+	State           State
 	ReceivedAt      time.Time
 	DueAt           time.Time // zero = no commitment
 	CreatedAt       time.Time
@@ -362,6 +436,9 @@ type Request struct {
 	// Version is 1 when recorded and grows by one with every write of the
 	// row; Change.Version compares against it.
 	Version int64
+	// PromisedAt is the date the receipt gave when it was later than the
+	// commitment (lifecycle.Request.PromisedAt); zero otherwise.
+	PromisedAt time.Time
 	// ParentRef is the request this one is linked under (#same); "" when
 	// none.
 	ParentRef string
@@ -544,6 +621,12 @@ type Options struct {
 	TestPause func(point string)
 	// Now is the clock for CreatedAt and similar stamps; time.Now when nil.
 	Now func() time.Time
+	// ReadOnly opens the store for reading only (`ackd replay`): no
+	// migration is applied, a database at another schema version than
+	// this ackd's is refused, and the database itself refuses every write
+	// (SQLite query_only, PostgreSQL default_transaction_read_only). A
+	// SQLite file that does not exist is an error, not a new database.
+	ReadOnly bool
 	// Password authenticates to PostgreSQL; the caller reads it from
 	// password_env or password_file, since a DSN with a password is refused.
 	// Empty leaves PostgreSQL's own defaults (PGPASSWORD, ~/.pgpass). It is

@@ -86,8 +86,13 @@ func (s *sqlStore) OpenRequestsAfter(ctx context.Context, dept string, after int
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
+	if dept == "" {
+		return s.listRequests(ctx, "list open requests", `SELECT `+requestCols+` FROM requests
+		WHERE state <> 'resolved' AND id > $1 ORDER BY id LIMIT $2`, after, limit)
+	}
+	// A seek in requests_dept_open.
 	return s.listRequests(ctx, "list open requests", `SELECT `+requestCols+` FROM requests
-		WHERE state <> 'resolved' AND ($1 = '' OR dept = $1) AND id > $2 ORDER BY id LIMIT $3`, dept, after, limit)
+		WHERE state <> 'resolved' AND dept = $1 AND id > $2 ORDER BY id LIMIT $3`, dept, after, limit)
 }
 
 func (s *sqlStore) listRequests(ctx context.Context, what, q string, args ...any) ([]Request, error) {
@@ -108,4 +113,38 @@ func (s *sqlStore) listRequests(ctx context.Context, what, q string, args ...any
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
+}
+
+func (s *sqlStore) WakePlans(ctx context.Context) (map[string]string, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT dept, fingerprint FROM wake_plans`)
+	if err != nil {
+		return nil, fmt.Errorf("read wake-up plans: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var dept, fp string
+		if err := rows.Scan(&dept, &fp); err != nil {
+			return nil, fmt.Errorf("read wake-up plans: %w", err)
+		}
+		out[dept] = fp
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read wake-up plans: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) SetWakePlan(ctx context.Context, dept, fingerprint string) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	_, err := s.w.ExecContext(ctx, `INSERT INTO wake_plans (dept, fingerprint, planned_at) VALUES ($1, $2, $3)
+		ON CONFLICT (dept) DO UPDATE SET fingerprint = excluded.fingerprint, planned_at = excluded.planned_at`,
+		dept, fingerprint, s.opts.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("record the wake-up plan of %s: %w", dept, err)
+	}
+	return nil
 }

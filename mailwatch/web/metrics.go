@@ -28,6 +28,10 @@ type Sources struct {
 	Outbox func() error
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Counters, when set, are the ones built before the daemon
+	// (NewCounters) whose Observe wraps its store; nil: NewMetrics
+	// builds its own from Config.
+	Counters *Counters
 }
 
 // MailboxStatus is one watched mailbox's IMAP session, for /readyz and
@@ -87,14 +91,21 @@ const scrapeTimeout = 5 * time.Second
 // would grow without bound.
 const maxLevelLabel = 5
 
-// Metrics are ackd's Prometheus metrics, in a registry of their own.
-// Counters count what this process did since it started (they restart at
-// zero, as Prometheus expects); gauges are computed from the store at
-// each scrape. Feed the counters by wrapping the daemon's store with
-// Observe.
+// Metrics are ackd's Prometheus metrics, in a registry of their own:
+// the Counters of what this process did and the gauges computed from the
+// store and the sessions at each scrape.
 type Metrics struct {
-	src Sources
+	*Counters
 	reg *prometheus.Registry
+}
+
+// Counters count what this process did since it started (they restart at
+// zero, as Prometheus expects). They are fed by wrapping the daemon's
+// store with Observe, so they are built before the daemon, from the
+// configuration alone (department names, calendars); the gauges, which
+// need the daemon's sessions, are built after it by NewMetrics.
+type Counters struct {
+	src Sources // Config only
 
 	received      *prometheus.CounterVec
 	receiptsSent  *prometheus.CounterVec
@@ -109,14 +120,12 @@ type Metrics struct {
 	firstResponse *prometheus.HistogramVec
 }
 
-// NewMetrics builds the registry: ackd's metrics, the scrape-time gauges
-// read from src, and the Go runtime and process collectors.
-func NewMetrics(src Sources) *Metrics {
-	m := &Metrics{src: src, reg: prometheus.NewRegistry()}
+// NewCounters builds the counters; cfg is the configuration in force
+// (read at each count, for the department's name and calendar).
+func NewCounters(cfg func() *config.Config) *Counters {
+	m := &Counters{src: Sources{Config: cfg}}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
-		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ackd", Name: name, Help: help}, labels)
-		m.reg.MustRegister(c)
-		return c
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ackd", Name: name, Help: help}, labels)
 	}
 	m.received = counter("requests_received_total", "New requests recorded (each got a receipt queued; a sending limit may hold it).", "dept", "category")
 	m.receiptsSent = counter("receipts_sent_total", "Receipts the SMTP server accepted.", "dept")
@@ -133,7 +142,24 @@ func NewMetrics(src Sources) *Metrics {
 		Help:    "Business hours from a request's arrival to the first staff answer, in the department's calendar.",
 		Buckets: []float64{0.25, 0.5, 1, 2, 4, 8, 16, 24, 40, 80},
 	}, []string{"dept", "category"})
-	m.reg.MustRegister(m.firstResponse)
+	return m
+}
+
+func (m *Counters) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.received, m.receiptsSent, m.mailSent, m.skipped, m.reminders, m.escalations,
+		m.lateNotices, m.sendRetries, m.sendFailed, m.sendDropped, m.firstResponse}
+}
+
+// NewMetrics builds the registry: the counters (src.Counters, or new ones
+// reading src.Config), the scrape-time gauges read from src, and the Go
+// runtime and process collectors.
+func NewMetrics(src Sources) *Metrics {
+	c := src.Counters
+	if c == nil {
+		c = NewCounters(src.Config)
+	}
+	m := &Metrics{Counters: c, reg: prometheus.NewRegistry()}
+	m.reg.MustRegister(c.collectors()...)
 	m.reg.MustRegister(&scrapeCollector{src: src})
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -150,11 +176,11 @@ func levelLabel(level int) string {
 	return strconv.Itoa(level)
 }
 
-func (m *Metrics) requestRecorded(r store.Request) {
+func (m *Counters) requestRecorded(r store.Request) {
 	m.received.WithLabelValues(m.src.deptName(r.Dept), r.Category).Inc()
 }
 
-func (m *Metrics) skip(s store.Skipped) {
+func (m *Counters) skip(s store.Skipped) {
 	reason := s.Refusal
 	if reason == "" {
 		reason = "unknown"
@@ -164,7 +190,7 @@ func (m *Metrics) skip(s store.Skipped) {
 
 // applied counts the events of a change and, when it carried the first
 // staff answer, the first-response time.
-func (m *Metrics) applied(before, after store.Request, events []store.Event) {
+func (m *Counters) applied(before, after store.Request, events []store.Event) {
 	for _, e := range events {
 		switch e.Kind {
 		case store.EventReminder:
@@ -184,7 +210,7 @@ func (m *Metrics) applied(before, after store.Request, events []store.Event) {
 	}
 }
 
-func (m *Metrics) sent(dept, kind string) {
+func (m *Counters) sent(dept, kind string) {
 	m.mailSent.WithLabelValues(dept, kind).Inc()
 	if kind == "receipt" {
 		m.receiptsSent.WithLabelValues(dept).Inc()
@@ -262,7 +288,7 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, r := range open {
 			name := c.src.deptName(r.Dept)
-			states[key{name, r.State}]++
+			states[key{name, string(r.State)}]++
 			if isOverdue(r, now) {
 				overdue[name]++
 			}

@@ -151,8 +151,15 @@ departments:
 	}
 	t.Cleanup(func() { st.Close() })
 
-	var d *mailwatch.Daemon
-	src := web.Sources{Store: st, Config: func() *config.Config { return d.Runtime().Config },
+	// Wired as cmd/ackd does: counters before the daemon, gauges after.
+	counters := web.NewCounters(func() *config.Config { return cfg })
+	outcomes := make(chan mailwatch.Outcome, 16)
+	d, err := mailwatch.NewDaemon(cfg, templates.Default(), counters.Observe(st), slog.New(slog.DiscardHandler),
+		mailwatch.OnOutcome(func(_ string, o mailwatch.Outcome) { outcomes <- o }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := web.Sources{Store: st, Config: func() *config.Config { return d.Runtime().Config }, Counters: counters,
 		Mailboxes: func() []web.MailboxStatus {
 			var out []web.MailboxStatus
 			for _, mb := range d.Mailboxes() {
@@ -161,12 +168,6 @@ departments:
 			return out
 		}}
 	metrics := web.NewMetrics(src)
-	outcomes := make(chan mailwatch.Outcome, 16)
-	d, err = mailwatch.NewDaemon(cfg, templates.Default(), metrics.Observe(st), slog.New(slog.DiscardHandler),
-		mailwatch.OnOutcome(func(_ string, o mailwatch.Outcome) { outcomes <- o }))
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := httptest.NewServer(web.New(src, metrics, web.BasicAuth{}, nil).Handler())
 	t.Cleanup(srv.Close)
 
@@ -224,8 +225,8 @@ departments:
 	expect(t, fams, 1, "ackd_reminders_total", "dept", "IT Help Desk")
 	expect(t, fams, 1, "ackd_escalations_total", "dept", "IT Help Desk", "level", "1")
 	expect(t, fams, 1, "ackd_first_response_business_hours", "dept", "IT Help Desk", "category", "default")
-	expect(t, fams, 1, "ackd_open_requests", "dept", "IT Help Desk", "state", store.StateAcknowledged)
-	expect(t, fams, 1, "ackd_open_requests", "dept", "IT Help Desk", "state", store.StateAnswered)
+	expect(t, fams, 1, "ackd_open_requests", "dept", "IT Help Desk", "state", string(store.StateAcknowledged))
+	expect(t, fams, 1, "ackd_open_requests", "dept", "IT Help Desk", "state", string(store.StateAnswered))
 	expect(t, fams, 0, "ackd_overdue_open_requests", "dept", "IT Help Desk")
 	expect(t, fams, 1, "ackd_store_up")
 	if f := fams["ackd_first_response_business_hours"]; f == nil || f.GetType() != dto.MetricType_HISTOGRAM {
@@ -249,4 +250,49 @@ departments:
 	if _, ok := value(fams, "ackd_outbox_failed_total", "dept", "IT Help Desk", "kind", "receipt"); ok {
 		t.Error("a failed delivery was counted; none failed")
 	}
+}
+
+// TestCountersBeforeGauges: the counters are built before the daemon, from
+// the configuration alone, and count writes made before any gauge or
+// registry exists (the daemon's start); the registry built afterwards
+// shows them. cmd/ackd used to build both at once with a closure over a
+// daemon variable not yet assigned, which a write during the daemon's
+// construction would have dereferenced.
+func TestCountersBeforeGauges(t *testing.T) {
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "config.yaml"), []byte(`store: {driver: sqlite, dsn: ackd.db}
+smtp: {host: 127.0.0.1, port: 2525, tls: none}
+departments:
+  - name: IT Help Desk
+    address: it-help@example.test
+    imap: {host: 127.0.0.1, port: 1143, tls: none, username: it, password_file: pw}
+    staff: [alice@example.test]
+    allowed_senders: ["*"]
+    calendar: {timezone: UTC, hours: "09:00-17:00"}
+    categories: {default: {commitment: 3d}}
+    rules: [{name: all, match: {subject: [a]}, category: default}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.Context(), "sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	counters := web.NewCounters(func() *config.Config { return cfg })
+	observed := counters.Observe(st)
+	if _, err := observed.RecordRequest(t.Context(), store.NewRequest{Dept: "it-help@example.test", MessageKey: "<k@x>", Requester: "jane@example.test",
+		Category: "default", ReceivedAt: time.Now()}, func(string) ([]store.NewMail, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	metrics := web.NewMetrics(web.Sources{Store: st, Config: func() *config.Config { return cfg }, Counters: counters})
+	fams, err := metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		byName[f.GetName()] = f
+	}
+	expect(t, byName, 1, "ackd_requests_received_total", "dept", "IT Help Desk", "category", "default")
 }

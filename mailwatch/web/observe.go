@@ -14,7 +14,7 @@ import (
 // of each delivery attempt. Counting at the store means the processor and
 // the scheduler need no hooks, and a write that failed (a duplicate, a
 // stale plan) is not counted. Reads pass through untouched.
-func (m *Metrics) Observe(st store.Store) store.Store {
+func (m *Counters) Observe(st store.Store) store.Store {
 	return &observed{Store: st, m: m, inFlight: map[int64]mailLabels{}}
 }
 
@@ -22,7 +22,7 @@ type mailLabels struct{ dept, kind string }
 
 type observed struct {
 	store.Store
-	m *Metrics
+	m *Counters
 
 	mu sync.Mutex
 	// inFlight remembers the department and kind of mail handed to the
@@ -100,6 +100,20 @@ func (o *observed) MarkSent(ctx context.Context, id int64, at time.Time) error {
 		o.m.sent(l.dept, l.kind)
 	}
 	return err
+}
+
+func (o *observed) MarkSentMany(ctx context.Context, marks []store.SentMark) ([]error, error) {
+	errs, err := o.Store.MarkSentMany(ctx, marks)
+	if err != nil {
+		return errs, err
+	}
+	for i, mk := range marks {
+		if errs[i] == nil {
+			l := o.labels(ctx, mk.ID, true)
+			o.m.sent(l.dept, l.kind)
+		}
+	}
+	return errs, nil
 }
 
 func (o *observed) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {

@@ -163,7 +163,7 @@ func openRow(d *config.Department, r store.Request, now time.Time) openView {
 	}
 	return openView{
 		Ref: r.Ref, Subject: r.Subject, Requester: who, Category: r.Category,
-		Age: report.Age(now.Sub(r.ReceivedAt)), Due: due, State: r.State,
+		Age: report.Age(now.Sub(r.ReceivedAt)), Due: due, State: string(r.State),
 		Level: r.EscalationLevel, Reminders: r.Reminders, Overdue: isOverdue(r, now), Owner: r.AssignedTo,
 	}
 }

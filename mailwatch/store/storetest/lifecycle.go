@@ -596,7 +596,7 @@ func testEventsSince(t *testing.T, s store.Store) {
 
 func testRequestsSince(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	mk := func(dept, key string, received time.Duration, state string) {
+	mk := func(dept, key string, received time.Duration, state store.State) {
 		r := newRequest(dept, key)
 		r.ReceivedAt, r.State = base.Add(received), state
 		record(t, s, r, receipts("<receipt-"+dept+key+"@ackd>"))

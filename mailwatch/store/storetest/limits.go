@@ -18,6 +18,7 @@ var limitsTests = []struct {
 }{
 	{"SentTimes", testSentTimes},
 	{"HoldMail", testHoldMail},
+	{"MarkSentMany", testMarkSentMany},
 	{"DropMail", testDropMail},
 	{"HeldAndRequestMail", testHeldAndRequestMail},
 }
@@ -283,5 +284,79 @@ func testHeldAndRequestMail(t *testing.T, s store.Store) {
 	}
 	if ms, err := s.RequestMail(ctx, 999999); err != nil || len(ms) != 0 {
 		t.Errorf("RequestMail(unknown) = %v, %v; want none", ms, err)
+	}
+}
+
+// MarkSentMany records a group of sends in one call, each as MarkSent
+// would (send times, recipients, the release of a held mail); a mark
+// MarkSent would refuse is refused alone and the others are recorded.
+func testMarkSentMany(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var reqs []store.Request
+	for _, k := range []string{"a", "b", "c"} {
+		reqs = append(reqs, record(t, s, newRequest("it", k), receipts("<receipt-"+k+"@ackd>")))
+	}
+	ms := dueMail(t, s, 10)
+	if len(ms) != 3 {
+		t.Fatalf("%d due mails, want 3", len(ms))
+	}
+	if err := s.MarkSent(ctx, ms[1].ID, base); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HoldMail(ctx, ms[2].ID, base, "global_per_minute (60) reached", base); err != nil {
+		t.Fatal(err)
+	}
+	if errs, err := s.MarkSentMany(ctx, nil); err != nil || len(errs) != 0 {
+		t.Errorf("MarkSentMany(nil) = %v, %v", errs, err)
+	}
+	at := base.Add(time.Minute)
+	errs, err := s.MarkSentMany(ctx, []store.SentMark{
+		{ID: ms[0].ID, At: at}, {ID: ms[1].ID, At: at}, {ID: 99999, At: at}, {ID: ms[2].ID, At: at.Add(time.Second)},
+	})
+	if err != nil {
+		t.Fatalf("MarkSentMany: %v", err)
+	}
+	if len(errs) != 4 || errs[0] != nil || !errors.Is(errs[1], store.ErrNotPending) || !errors.Is(errs[2], store.ErrNotFound) || errs[3] != nil {
+		t.Fatalf("MarkSentMany errs = %v, want [nil ErrNotPending ErrNotFound nil]", errs)
+	}
+	for i, want := range []time.Time{at, base, at.Add(time.Second)} {
+		got, err := s.MailByID(ctx, ms[i].ID)
+		if err != nil || got.State != store.MailSent || !got.SentAt.Equal(roundMillis(want)) || got.Attempts != 1 {
+			t.Errorf("mail %d = %+v, %v; want sent at %v after one attempt", i, got, err, want)
+		}
+	}
+	if got := sentTimes(t, s, store.SentFilter{Since: base.Add(-time.Hour)}, 10); len(got) != 3 {
+		t.Errorf("SentTimes after MarkSentMany = %v, want 3", got)
+	}
+	if got := sentTimes(t, s, store.SentFilter{Since: base.Add(-time.Hour), To: "carol@example.test"}, 10); len(got) != 3 {
+		t.Errorf("SentTimes for the recipient = %v, want 3 (recipients marked too)", got)
+	}
+	if k := eventKinds(events(t, s, reqs[2].ID)); k != "received mail-held mail-released" {
+		t.Errorf("history of the held mail sent in a group = %q", k)
+	}
+	if n := pending(t, s); n != 0 {
+		t.Errorf("pending = %d after MarkSentMany, want 0", n)
+	}
+
+	// Under a claim (replicas): a mark with another claim's token is
+	// fenced, alone.
+	l, ok := s.(store.Leaser)
+	if !ok {
+		return
+	}
+	for _, k := range []string{"d", "e"} {
+		record(t, s, newRequest("it", k), receipts("<receipt-"+k+"@ackd>"))
+	}
+	claimed, err := l.ClaimMail(ctx, "replica-a", time.Now(), 10, time.Minute)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("ClaimMail = %d mails, %v", len(claimed), err)
+	}
+	errs, err = s.MarkSentMany(store.WithClaim(ctx, "not-the-token"), []store.SentMark{{ID: claimed[0].ID, At: at}})
+	if err != nil || len(errs) != 1 || !errors.Is(errs[0], store.ErrFenced) {
+		t.Errorf("MarkSentMany under a stale claim = %v, %v; want ErrFenced", errs, err)
+	}
+	errs, err = s.MarkSentMany(store.WithClaim(ctx, claimed[0].ClaimToken), []store.SentMark{{ID: claimed[0].ID, At: at}, {ID: claimed[1].ID, At: at}})
+	if err != nil || len(errs) != 2 || errs[0] != nil || errs[1] != nil {
+		t.Errorf("MarkSentMany under the claim = %v, %v", errs, err)
 	}
 }

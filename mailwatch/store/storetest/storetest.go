@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, authorityTests...)
 	tests = append(tests, limitsTests...)
 	tests = append(tests, wakeTests...)
+	tests = append(tests, promiseTests...)
+	tests = append(tests, replayTests...)
 	tests = append(tests, teamTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -885,7 +887,7 @@ func testFindThread(t *testing.T, s store.Store) {
 }
 
 func testOpenRequests(t *testing.T, s store.Store) {
-	mk := func(dept, key string, offset time.Duration, state string) store.NewRequest {
+	mk := func(dept, key string, offset time.Duration, state store.State) store.NewRequest {
 		r := newRequest(dept, key)
 		r.ReceivedAt = base.Add(offset)
 		r.State = state

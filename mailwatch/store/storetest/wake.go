@@ -20,6 +20,7 @@ var wakeTests = []struct {
 	{"NextWakeRoundTrip", testNextWakeRoundTrip},
 	{"DueRequests", testDueRequests},
 	{"OpenRequestsAfter", testOpenRequestsAfter},
+	{"WakePlans", testWakePlans},
 }
 
 func setWake(at time.Time) func(r *store.Request) ([]store.NewMail, error) {
@@ -249,5 +250,40 @@ func testOpenRequestsAfter(t *testing.T, s store.Store) {
 	all, err := s.OpenRequestsAfter(ctx, "", 0, 100)
 	if err != nil || len(all) != 6 {
 		t.Errorf("all open requests: %d, %v; want 6", len(all), err)
+	}
+}
+
+// A department's wake-up plan is recorded, replaced, kept per department,
+// survives nothing else and moves with AdoptDepartment.
+func testWakePlans(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	plans := func() map[string]string {
+		t.Helper()
+		got, err := s.WakePlans(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := plans(); len(got) != 0 {
+		t.Fatalf("fresh store: plans %v, want none", got)
+	}
+	for _, p := range [][2]string{{"it", "a1"}, {"hr", "b1"}, {"it", "a2"}} {
+		if err := s.SetWakePlan(ctx, p[0], p[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := plans(), map[string]string{"it": "a2", "hr": "b1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("plans %v, want %v", got, want)
+	}
+	record(t, s, newRequest("old-name", "k1"), receipts("<r1@ackd>"))
+	if err := s.SetWakePlan(ctx, "old-name", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if moved, err := s.AdoptDepartment(ctx, "old-name", "new@example.test"); err != nil || !moved {
+		t.Fatalf("adopt: %v, %v", moved, err)
+	}
+	if got, want := plans(), map[string]string{"it": "a2", "hr": "b1", "new@example.test": "c1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after adopting: plans %v, want %v", got, want)
 	}
 }

@@ -1,4 +1,4 @@
--- Working as a team (issue 15). migrations/postgres/0010_team.sql mirrors
+-- Working as a team (issue 15). migrations/postgres/0013_team.sql mirrors
 -- this step.
 --
 -- staff_away: who of a department's staff is away, and until when (unix

@@ -1,0 +1,2 @@
+-- promise: forecast; mirrors migrations/sqlite/0010_promise.sql (see there).
+ALTER TABLE requests ADD COLUMN promised_at BIGINT;

@@ -1,0 +1,80 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ackd/ackd/mailwatch/store"
+)
+
+var replayTests = []struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}{
+	{"DecideInputs", testDecideInputs},
+}
+
+// testDecideInputs: the input is kept as given (invalid UTF-8 and NUL
+// cleaned), only requests that have one are returned, and since and dept
+// filter like RequestsSince.
+func testDecideInputs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := newRequest("it", "a")
+	a.DecideInput = `{"subject":"VPN down"}`
+	ra := record(t, s, a, receipts())
+	b := newRequest("it", "b")
+	b.DecideInput = "bad \xff and \x00"
+	b.ReceivedAt = base.Add(time.Hour)
+	rb := record(t, s, b, receipts())
+	record(t, s, newRequest("it", "none"), receipts())
+	c := newRequest("hr", "c")
+	c.DecideInput = `{}`
+	rc := record(t, s, c, receipts())
+
+	got, err := s.DecideInputs(ctx, "it", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]string{ra.ID: a.DecideInput, rb.ID: "bad \uFFFD and \uFFFD"}
+	if len(got) != len(want) || got[ra.ID] != want[ra.ID] || got[rb.ID] != want[rb.ID] {
+		t.Errorf("DecideInputs(it) = %v, want %v", got, want)
+	}
+	got, err = s.DecideInputs(ctx, "it", base.Add(time.Minute))
+	if err != nil || len(got) != 1 || got[rb.ID] == "" {
+		t.Errorf("DecideInputs(it, since +1m) = %v, %v; want only %d", got, err, rb.ID)
+	}
+	got, err = s.DecideInputs(ctx, "", base)
+	if err != nil || len(got) != 3 || got[rc.ID] != "{}" {
+		t.Errorf("DecideInputs(all) = %v, %v; want 3 with %d", got, err, rc.ID)
+	}
+}
+
+// ReadOnly fills s, closes it and reopens the database with reopenRO
+// (Options.ReadOnly): everything reads as before and every write fails.
+func ReadOnly(t *testing.T, s store.Store, reopenRO func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	in := newRequest("it", "k1")
+	in.DecideInput = `{"x":1}`
+	r1 := record(t, s, in, receipts())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro := reopenRO(t)
+	got, err := ro.RequestByRef(ctx, "it", r1.Ref)
+	if err != nil || got.ID != r1.ID {
+		t.Fatalf("read-only RequestByRef = %+v, %v", got, err)
+	}
+	ins, err := ro.DecideInputs(ctx, "", time.Time{})
+	if err != nil || ins[r1.ID] != in.DecideInput {
+		t.Errorf("read-only DecideInputs = %v, %v", ins, err)
+	}
+	if _, err := ro.RecordRequest(ctx, newRequest("it", "k2"), receipts()); err == nil {
+		t.Error("read-only store: RecordRequest succeeded")
+	}
+	if err := ro.SaveSyncState(ctx, "it", "INBOX", store.SyncState{UIDValidity: 1, LastUID: 2}); err == nil {
+		t.Error("read-only store: SaveSyncState succeeded")
+	}
+	if _, err := ro.Apply(ctx, store.Change{RequestID: r1.ID, Events: []store.Event{{Kind: store.EventAnswered}}}); err == nil {
+		t.Error("read-only store: Apply succeeded")
+	}
+}
