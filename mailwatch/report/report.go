@@ -36,11 +36,13 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ackd/ackd/calendar"
@@ -83,6 +85,15 @@ type Record struct {
 	Answered int
 	Median   time.Duration // business time to first response; 0 when Answered is 0
 	P80      time.Duration
+	// P95 is the 95th percentile first response: the tail the median
+	// hides.
+	P95 time.Duration
+	// Slowest are the refs of the slowest tenth of the answered requests
+	// (at least one when any was answered), slowest first.
+	Slowest []string
+	// Reopens counts reopenings (a reply after the answer, #reopen) in
+	// the window.
+	Reopens int
 	// Suggest is a realistic commitment when P80 is above the commitment
 	// or below half of it; zero otherwise.
 	Suggest calendar.Commitment
@@ -119,6 +130,8 @@ type Report struct {
 
 	Overall    Record
 	Categories []Record // by category name
+	// Staff is first response per staff member, with Options.PerStaff.
+	Staff []StaffRecord
 
 	Reminders   int // reminders received in the window
 	LateNotices int // late notices sent in the window
@@ -133,6 +146,68 @@ type Options struct {
 	Window time.Duration
 	// NewSince is the start of "new"; now minus 24 hours when zero.
 	NewSince time.Time
+	// PerStaff adds first response per staff member (Report.Staff):
+	// opt-in, since some teams do not want individual figures.
+	PerStaff bool
+}
+
+// StaffRecord is one staff member's first responses: the requests whose
+// first answer was theirs.
+type StaffRecord struct {
+	Address  string
+	Answered int
+	Median   time.Duration
+	P80      time.Duration
+}
+
+type slowOne struct {
+	ref  string
+	took time.Duration
+}
+
+// slowest returns the refs of the slowest tenth, slowest first (ties by
+// ref).
+func slowest(all []slowOne) []string {
+	if len(all) == 0 {
+		return nil
+	}
+	s := slices.Clone(all)
+	slices.SortStableFunc(s, func(a, b slowOne) int {
+		if a.took != b.took {
+			return cmp.Compare(b.took, a.took)
+		}
+		return strings.Compare(a.ref, b.ref)
+	})
+	n := (len(s) + 9) / 10
+	out := make([]string, 0, n)
+	for _, x := range s[:n] {
+		out = append(out, x.ref)
+	}
+	return out
+}
+
+// countKind counts the events of kind in [since, now].
+func countKind(evs []store.Event, kind string, since, now time.Time) int {
+	n := 0
+	for _, e := range evs {
+		if e.Kind == kind && !e.At.Before(since) && !e.At.After(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// firstAnswerBy is who answered a request first, and when: the earliest
+// "answered" event with an actor that is a person.
+func firstAnswerBy(evs []store.Event) (string, time.Time, bool) {
+	var who string
+	var at time.Time
+	for _, e := range evs {
+		if e.Kind == store.EventAnswered && e.Actor != "" && (who == "" || e.At.Before(at)) {
+			who, at = strings.ToLower(e.Actor), e.At
+		}
+	}
+	return who, at, who != ""
 }
 
 // Compute is ComputeWith with NewSince 24 hours before now.
@@ -260,8 +335,10 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 	type acc struct {
 		rec   Record
 		times []time.Duration
+		slow  []slowOne
 	}
 	cats := make(map[string]*acc)
+	staff := make(map[string][]time.Duration)
 	overall := &acc{}
 	for _, r := range mine {
 		if r.ReceivedAt.Before(rep.Since) || r.ReceivedAt.After(now) {
@@ -293,6 +370,13 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 			if answered {
 				x.rec.Answered++
 				x.times = append(x.times, took)
+				x.slow = append(x.slow, slowOne{r.Ref, took})
+			}
+			x.rec.Reopens += countKind(byReq[r.ID], store.EventReopened, rep.Since, now)
+		}
+		if o.PerStaff {
+			if who, at, ok := firstAnswerBy(byReq[r.ID]); ok && cal != nil {
+				staff[who] = append(staff[who], cal.BusinessBetween(r.ReceivedAt, at))
 			}
 		}
 	}
@@ -300,6 +384,8 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 		slices.Sort(a.times)
 		a.rec.Median = Percentile(a.times, 50)
 		a.rec.P80 = Percentile(a.times, 80)
+		a.rec.P95 = Percentile(a.times, 95)
+		a.rec.Slowest = slowest(a.slow)
 		return a.rec
 	}
 	names := make([]string, 0, len(cats))
@@ -315,6 +401,12 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 		rep.Categories = append(rep.Categories, rec)
 	}
 	rep.Overall = finish(overall)
+	for who, times := range staff {
+		slices.Sort(times)
+		rep.Staff = append(rep.Staff, StaffRecord{Address: who, Answered: len(times),
+			Median: Percentile(times, 50), P80: Percentile(times, 80)})
+	}
+	slices.SortFunc(rep.Staff, func(a, b StaffRecord) int { return strings.Compare(a.Address, b.Address) })
 	return rep
 }
 
