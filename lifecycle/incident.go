@@ -24,7 +24,9 @@ const EntryIncidentAlert = "incident-alert"
 // rule matched both (the default category's "no rule" does not count), or
 // their subjects share most words: at least half of the words of the
 // longer one, with at least two in common (one-word subjects must be
-// equal).
+// equal). Numbers tell things apart: subjects that both hold numbers and
+// share none ("printer on floor 2", "printer on floor 3"; "request 7",
+// "request 8") are not alike.
 func Alike(aRule, aSubject, bRule, bSubject string) bool {
 	if aRule != "" && aRule == bRule {
 		return true
@@ -33,11 +35,25 @@ func Alike(aRule, aSubject, bRule, bSubject string) bool {
 	if len(a) == 0 || len(b) == 0 {
 		return false
 	}
-	common := 0
+	common, aNums, bNums, commonNums := 0, 0, 0, 0
 	for w := range a {
 		if b[w] {
 			common++
 		}
+		if isNumber(w) {
+			aNums++
+			if b[w] {
+				commonNums++
+			}
+		}
+	}
+	for w := range b {
+		if isNumber(w) {
+			bNums++
+		}
+	}
+	if aNums > 0 && bNums > 0 && commonNums == 0 {
+		return false
 	}
 	longer := max(len(a), len(b))
 	if longer == 1 {
@@ -72,3 +88,5 @@ func subjectWords(s string) map[string]bool {
 func IsBurst(d *config.Department, n int) bool {
 	return d.Incident.Count > 1 && n >= d.Incident.Count
 }
+
+func isNumber(w string) bool { return strings.Trim(w, "0123456789") == "" }

@@ -415,6 +415,10 @@ func TestAlike(t *testing.T) {
 		{"", "VPN", "", "vpn", true},
 		{"", "VPN", "", "VPN slow", false},
 		{"", "Password reset", "", "Forgot password for payroll", false},
+		{"", "Printer on floor 2 jams", "", "Printer on floor 3 jams", false},
+		{"", "Kill test request 7", "", "Kill test request 8", false},
+		{"", "Printer on floor 3 jams", "", "printer floor 3 jammed", true},
+		{"password", "Password reset 7", "password", "Password reset 8", true},
 	} {
 		if got := lifecycle.Alike(tc.aRule, tc.a, tc.bRule, tc.b); got != tc.want {
 			t.Errorf("Alike(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
