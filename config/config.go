@@ -225,6 +225,11 @@ type Department struct {
 	// or most subject words shared) within Within are a possible
 	// incident, and the leads hear of it once.
 	Incident IncidentConfig
+	// Primary: a message addressed to this department and to others it
+	// serves is this department's alone; the others record it and send
+	// nothing. Without a primary among them, each department registers
+	// it and its receipt names the others.
+	Primary bool
 
 	Calendar *calendar.Calendar
 	Digest   DigestConfig

@@ -669,7 +669,7 @@ func (l *loader) addressNodes(n *yaml.Node, key string) ([]string, []*yaml.Node)
 
 var departmentKeys = []string{"name", "address", "aliases", "imap", "staff", "leads",
 	"allowed_senders", "calendar", "digest", "categories", "rules",
-	"trust_authentication_results", "authserv_id", "assignable", "assign", "incident", "backfill", "max_age"}
+	"trust_authentication_results", "authserv_id", "assignable", "assign", "incident", "primary", "backfill", "max_age"}
 
 // authResults reads trust_authentication_results and authserv_id into the
 // values given, which hold the inherited defaults.
@@ -807,6 +807,9 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 	}
 	if v := m.get("assignable"); v != nil {
 		d.Assignable = l.globs(v, "assignable")
+	}
+	if v := m.get("primary"); v != nil {
+		d.Primary, _ = l.boolean(v, "primary")
 	}
 	if v := m.get("incident"); v != nil {
 		l.incident(v, &d.Incident)

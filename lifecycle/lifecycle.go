@@ -113,6 +113,9 @@ type Received struct {
 	// Incident is what staff said (#incident) about a known problem the
 	// request is alike to: the receipt says it.
 	Incident string
+	// Also names the other departments the message was addressed to,
+	// which register it too: the receipt says so.
+	Also []string
 }
 
 // Message is a message on the request's thread.
@@ -250,8 +253,10 @@ type Intent struct {
 	// References of the message it answers.
 	Commitment calendar.Commitment
 	References []string
-	// Receipt: what staff said about a known incident ("" for none).
+	// Receipt: what staff said about a known incident ("" for none), and
+	// the other departments that also have the request.
 	Incident string
+	Also     []string
 }
 
 // Transition is what one event does to a request.
@@ -498,7 +503,7 @@ func received(r Request, e *Received, at time.Time) Transition {
 		n.PromisedAt = e.Promise
 	}
 	t.Mail = append(t.Mail, Intent{Kind: Receipt, To: []string{r.Requester}, Request: t.Next, At: at,
-		Commitment: d.Commitment, References: e.References, Incident: e.Incident})
+		Commitment: d.Commitment, References: e.References, Incident: e.Incident, Also: e.Also})
 	return t
 }
 

@@ -152,7 +152,7 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
 			Subject: r.Subject, Ref: r.Ref, Category: r.Category, Commitment: in.Commitment.String(),
 			Received: in.At, Due: receiptDue(r), Forecast: !r.PromisedAt.IsZero(), Location: loc, Excerpt: excerpt(r.Text, 600),
-			Incident: in.Incident,
+			Incident: in.Incident, Also: in.Also,
 		})
 	case lifecycle.LateNotice:
 		rendered, err = rt.Templates.LateNotice(templates.LateNotice{

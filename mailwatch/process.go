@@ -288,14 +288,25 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 		o.Decision = d
 		return o, err
 	}
-	return p.newRequest(ctx, rt, dept, m, d, f, key, at)
+	// Written to two departments at once: a primary among the others
+	// takes it alone; otherwise each registers it and says so.
+	var also []string
+	for _, o := range rules.AlsoAddressed(rt.Config, dept, m) {
+		switch {
+		case o.Primary && !dept.Primary:
+			return skip(key, m, "other-department-primary", "also addressed to "+o.Name+", which takes such mail alone (primary)")
+		case o.Primary || !dept.Primary:
+			also = append(also, o.Name) // it registers the message too
+		}
+	}
+	return p.newRequest(ctx, rt, dept, m, d, f, key, at, also)
 }
 
 // newRequest records m as a new request: the lifecycle makes it one and
 // asks for its receipt, which is rendered inside the store's transaction
 // once the reference is known, so the Message-ID it fixes is the one that
 // will be sent, however often the sender retries.
-func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, f Fetched, key string, at time.Time) (Outcome, error) {
+func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, f Fetched, key string, at time.Time, also []string) (Outcome, error) {
 	input, err := EncodeDecideInput(m, d)
 	if err != nil {
 		return Outcome{}, err
@@ -310,7 +321,7 @@ func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.De
 	if err != nil {
 		return Outcome{}, err
 	}
-	ev := &lifecycle.Received{Decision: d, References: m.References, Incident: inc.text}
+	ev := &lifecycle.Received{Decision: d, References: m.References, Incident: inc.text, Also: also}
 	if later {
 		ev.Promise = promised
 	}

@@ -28,6 +28,9 @@ type Receipt struct {
 	// Incident is what staff said (#incident) about a known problem this
 	// request looks like part of; "" when none.
 	Incident string
+	// Also are the other departments the message was addressed to, which
+	// register it for their part too.
+	Also []string
 }
 
 // Escalation is the data of the notice staff or leads get when a request
