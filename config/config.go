@@ -234,6 +234,15 @@ type Department struct {
 	Calendar *calendar.Calendar
 	Digest   DigestConfig
 
+	// Satisfaction, when set, asks requesters how we did in the closing
+	// mail of a resolved request.
+	Satisfaction *Satisfaction
+
+	// Language is the base language code ("en", "de") the department
+	// writes in when a request's own language is unsure, and the language
+	// of staff command help. Default lang.Default.
+	Language string
+
 	// TrustAuthenticationResults says the receiving server writes a
 	// trustworthy Authentication-Results header (RFC 8601): a forged
 	// internal From then gets no receipt and forged staff mail carries no
@@ -287,6 +296,14 @@ type Category struct {
 	// AutoResolve resolves an answered request when the requester has not
 	// replied for this long (business time or working days); zero never.
 	AutoResolve calendar.Commitment
+	// Aim, when set, is the team's own, shorter goal: the requester is
+	// promised Commitment, the escalation ladder and the digest run on
+	// Aim, and the report shows both. Zero means Commitment.
+	Aim calendar.Commitment
+	// AskFor lists what the receipt asks the requester for; Links the
+	// forms and how-tos it points to (ask_for, links).
+	AskFor []AskItem
+	Links  []Link
 	// Promise says which date the receipt gives (YAML promise:
 	// commitment, the default, or forecast).
 	Promise Promise
@@ -330,6 +347,12 @@ type Rule struct {
 	// its positions; nil when the key is missing. Its language is package
 	// rules', which compiles it (rules.Compile).
 	Match *yaml.Node
+	// Language, when set, is the language of every request the rule
+	// matches, whatever the message says; "" detects it.
+	Language string
+	// AskFor and Links come after the category's in the receipt.
+	AskFor []AskItem
+	Links  []Link
 }
 
 // AssignMode is how a department gives new requests an owner.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ackd/ackd/lang"
 	"io"
 	"net"
 	"net/mail"
@@ -669,7 +670,7 @@ func (l *loader) addressNodes(n *yaml.Node, key string) ([]string, []*yaml.Node)
 
 var departmentKeys = []string{"name", "address", "aliases", "imap", "staff", "leads",
 	"allowed_senders", "calendar", "digest", "categories", "rules",
-	"trust_authentication_results", "authserv_id", "assignable", "assign", "incident", "primary", "backfill", "max_age"}
+	"trust_authentication_results", "authserv_id", "assignable", "assign", "incident", "primary", "backfill", "max_age", "language", "satisfaction"}
 
 // authResults reads trust_authentication_results and authserv_id into the
 // values given, which hold the inherited defaults.
@@ -824,6 +825,15 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 				l.at(v, "assign: %s needs staff to assign to", s)
 			}
 			d.Assign = mode
+		}
+	}
+	if v := m.get("satisfaction"); v != nil {
+		d.Satisfaction = l.satisfaction(v)
+	}
+	d.Language = lang.Default
+	if v := m.get("language"); v != nil {
+		if s, ok := l.language(v); ok {
+			d.Language = s
 		}
 	}
 	var spans []calendar.Span
@@ -1155,7 +1165,7 @@ func halfCommitment(c calendar.Commitment, spans []calendar.Span) calendar.Commi
 	return calendar.Commitment{Business: time.Duration(c.Days) * day / 2}
 }
 
-var categoryKeys = []string{"commitment", "followup", "grace", "escalate", "closing", "auto_resolve", "promise"}
+var categoryKeys = []string{"commitment", "aim", "followup", "grace", "escalate", "closing", "auto_resolve", "promise", "ask_for", "links"}
 
 func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) map[string]*Category {
 	n = followAlias(n)
@@ -1234,11 +1244,38 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) 
 		if v := m.get("escalate"); v != nil {
 			c.Escalate = l.escalate(v, d)
 		}
+		if v := m.get("aim"); v != nil {
+			if a, ok := l.commitment(v, "aim"); ok && cmOK {
+				if longerThan(a, c.Commitment) {
+					l.at(v, "aim: %s is longer than the commitment %s (the aim is the team's own, shorter goal)", a, c.Commitment)
+				} else {
+					c.Aim = a
+				}
+			}
+		}
+		if v := m.get("ask_for"); v != nil {
+			c.AskFor = l.askFor(v, what)
+		}
+		if v := m.get("links"); v != nil {
+			c.Links = l.links(v, what)
+		}
 	}
 	if _, ok := cats[DefaultCategory]; !ok {
 		l.at(n, "categories: missing the \"default\" category (used when no rule matches)")
 	}
 	return cats
+}
+
+// longerThan says whether a is longer than b when both count the same
+// unit (business time or working days); mixed units are not compared.
+func longerThan(a, b calendar.Commitment) bool {
+	switch {
+	case a.Days > 0 && b.Days > 0:
+		return a.Days > b.Days
+	case a.Days == 0 && b.Days == 0:
+		return a.Business > b.Business
+	}
+	return false
 }
 
 func (l *loader) escalate(n *yaml.Node, d *Department) []EscalationStep {
@@ -1332,7 +1369,7 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 	var rules []*Rule
 	names := map[string]*yaml.Node{}
 	for _, it := range items {
-		m := l.mapping(it, "rule", "name", "category", "match")
+		m := l.mapping(it, "rule", "name", "category", "match", "language", "ask_for", "links")
 		if m == nil {
 			continue
 		}
@@ -1363,6 +1400,15 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 				r.Category = s
 			}
 		}
+		if v := m.get("language"); v != nil {
+			r.Language, _ = l.language(v)
+		}
+		if v := m.get("ask_for"); v != nil {
+			r.AskFor = l.askFor(v, "rule")
+		}
+		if v := m.get("links"); v != nil {
+			r.Links = l.links(v, "rule")
+		}
 		if v := m.get("match"); v != nil {
 			r.Match = followAlias(v)
 			l.checkMatch(r.Match)
@@ -1370,6 +1416,22 @@ func (l *loader) rules(n *yaml.Node, d *Department) []*Rule {
 		rules = append(rules, r)
 	}
 	return rules
+}
+
+// language reads a language key: a BCP 47 tag, kept as its base language
+// ("de-AT" is "de"); whether templates exist for it is checked where the
+// templates are loaded (ackd check, ackd run, reload).
+func (l *loader) language(n *yaml.Node) (string, bool) {
+	s, ok := l.str(n, "language")
+	if !ok {
+		return "", false
+	}
+	b, ok := lang.Normalize(s)
+	if !ok {
+		l.at(n, "language: %q is not a language code (like \"en\", \"de\" or \"pt-BR\")", s)
+		return "", false
+	}
+	return b, true
 }
 
 func categoryNamesOf(d *Department) []string {

@@ -161,7 +161,27 @@ func configSchema() (root *schemaNode, defs map[string]*schemaNode) {
 		sKey("auto_resolve", sPat("Resolve an answered request when the requester has not replied for this long: business time or working days.", patCommitment)),
 		sKey("promise", sEnum("Which date the receipt gives: commitment (its due time on the calendar) or forecast (the later of that and a forecast from the queue, the staff in and the record; see docs/promises.md).",
 			"commitment", "forecast").withDefault("commitment")),
+		sKey("aim", sPat("The team's own, shorter goal: the requester is promised the commitment, the escalation ladder and the digest run on the aim, and the report shows both. At most the commitment.", patCommitment)),
+		sKey("ask_for", sRef("", "ask_for")),
+		sKey("links", sRef("", "links")),
 	)
+	localised := func(what string) *schemaNode {
+		return &schemaNode{desc: what + ": one text, or one per language code ({en: …, de: …}).", anyOf: []*schemaNode{
+			{typ: "string"}, {typ: "object", values: &schemaNode{typ: "string"}},
+		}}
+	}
+	askFor := sList("What the receipt asks the requester for so work can start; a line is left out when its present: clause matches the request.",
+		&schemaNode{desc: "One thing to ask for: a text, or {ask: TEXT, present: MATCH}.", anyOf: []*schemaNode{
+			localised("The line"),
+			sObj("A line with a matcher.",
+				sKey("ask", localised("The line")),
+				sKey("present", sRef("A match expression (as a rule's match:) that says the request already holds it.", "match")),
+			).required("ask"),
+		}})
+	links := sList("Forms and how-tos the receipt points to.", sObj("A link.",
+		sKey("title", localised("What the link is")),
+		sKey("url", sPat("An http or https address.", "^https?://")),
+	).required("title", "url"))
 	textPatterns := func(what string) *schemaNode {
 		return &schemaNode{desc: what + ": a word or phrase (case-insensitive, on word boundaries), /RE2/ or /RE2/i, or a list of them (any matches).", anyOf: []*schemaNode{
 			{typ: "string"}, {typ: "array", items: &schemaNode{typ: "string"}, minItems: 1},
@@ -183,7 +203,7 @@ func configSchema() (root *schemaNode, defs map[string]*schemaNode) {
 		sKey("any", sList("At least one expression must match.", sRef("", "match"))),
 		sKey("not", sRef("The expression must not match.", "match")),
 	)
-	defs = map[string]*schemaNode{"match": match, "category": category}
+	defs = map[string]*schemaNode{"match": match, "category": category, "ask_for": askFor, "links": links}
 
 	imap := sObj("The department's mailbox.",
 		sKey("host", sStr("IMAP server host name or IP address.")),
@@ -225,7 +245,18 @@ func configSchema() (root *schemaNode, defs map[string]*schemaNode) {
 			sKey("name", sStr("The rule's name, shown in receipts' logs, `ackd classify` and `ackd explain`.")),
 			sKey("category", sStr("The category it files requests under; must be one of categories.")),
 			sKey("match", sRef("What the message must look like.", "match")),
+			sKey("language", sStr("The language of every request the rule matches (en, de, fr, es, nl or one a templates directory adds), whatever the message says.")),
+			sKey("ask_for", sRef("", "ask_for")),
+			sKey("links", sRef("", "links")),
 		).required("name", "category", "match"))),
+		sKey("language", sStr("The language of requests whose own is unsure, and of command help to staff: en (default), de, fr, es, nl, or one a templates directory adds.").withDefault("en")),
+		sKey("satisfaction", &schemaNode{desc: "Ask requesters how we did in the closing mail (opt-in): true for the defaults, or {every, low}.", anyOf: []*schemaNode{
+			{typ: "boolean"},
+			sObj("When to ask and what counts as low.",
+				sKey("every", sPat("At most one question per requester in this period: 30d.", patAge).withDefault("30d")),
+				sKey("low", sInt("An answer at or below this (1-5) goes to the leads with the thread.", 0, 4).withDefault(2)),
+			),
+		}}),
 	)
 	department.props = append(department.props, authResults(" for this department")...)
 	department.props = append(department.props,

@@ -47,6 +47,7 @@ type Request struct {
 	Text          string
 	Recipients    []string // its other To/Cc addresses
 	ReceivedAt    time.Time
+	Language      string // the requester's language; "" means the department's
 
 	State State
 	DueAt time.Time // zero = no commitment
@@ -76,6 +77,15 @@ type Request struct {
 	// who are away when the step happens (the caller reads them). An
 	// owner who is away gets no escalations; the rest of the staff do.
 	Away []string
+	// RatingAskedAt is when the closing mail asked how we did (zero: not
+	// asked); Rating the answer, 1–5 (0: none); RatedAt when it came.
+	RatingAskedAt time.Time
+	Rating        int
+	RatedAt       time.Time
+	// LastAsked is an input, not stored with the request: when this
+	// requester was last asked how we did on any request of the
+	// department (zero: never). The caller looks it up before Step.
+	LastAsked time.Time
 }
 
 // Role is who wrote a message on a request's thread.
@@ -216,10 +226,12 @@ const (
 	Closing     MailKind = "closing"
 	Relay       MailKind = "relay"
 	CommandHelp MailKind = "command-help"
-	Unproven    MailKind = "unproven-notice"
 	// OwnerNotice tells a request's owner that someone else answered it
 	// or took it, so that two people do not solve the same thing.
 	OwnerNotice MailKind = "owner-notice"
+	// RatingThanks thanks a requester for answering how we did.
+	RatingThanks MailKind = "rating-thanks"
+	Unproven     MailKind = "unproven-notice"
 )
 
 // Intent is a mail to send, rendered by the caller: Kind says which
@@ -249,6 +261,10 @@ type Intent struct {
 	Held string
 	// At: when the thing the mail tells of happened (resolved, received).
 	At time.Time
+	// Closing: AskRating asks the requester how we did.
+	AskRating bool
+	// RatingThanks, and the escalation of a low one: the answer, 1–5.
+	Rating int
 	// Receipt: the commitment the due time comes from, and the
 	// References of the message it answers.
 	Commitment calendar.Commitment
@@ -257,6 +273,10 @@ type Intent struct {
 	// the other departments that also have the request.
 	Incident string
 	Also     []string
+	// Receipt: what the department needs from the requester and the
+	// links to point to (ask_for, links), in the request's language.
+	AskFor []string
+	Links  []rules.DecisionLink
 }
 
 // Transition is what one event does to a request.
@@ -502,8 +522,10 @@ func received(r Request, e *Received, at time.Time) Transition {
 	if e.Promise.After(d.DueAt) {
 		n.PromisedAt = e.Promise
 	}
+	n.Language = d.Language
 	t.Mail = append(t.Mail, Intent{Kind: Receipt, To: []string{r.Requester}, Request: t.Next, At: at,
-		Commitment: d.Commitment, References: e.References, Incident: e.Incident, Also: e.Also})
+		Commitment: d.Commitment, References: e.References, AskFor: d.AskFor, Links: d.Links,
+		Incident: e.Incident, Also: e.Also})
 	return t
 }
 
@@ -580,6 +602,9 @@ func message(d *config.Department, r Request, m *Message, at time.Time) Transiti
 		t.entry(EntryResumed, at, from, "", 0)
 		t.What = "resumed"
 	case Answered, Resolved:
+		if r.State == Resolved && m.Role == Requester && rate(d, &t, r, m, at) {
+			break
+		}
 		if m.Role != Requester {
 			t.entry(EntryActivity, at, from, "", 0)
 			break
@@ -724,9 +749,7 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			t.Next.State, t.Next.ResolvedAt = Resolved, at
 			t.entry(EntryResolved, at, from, c.Raw, 0)
 			t.What = "resolved"
-			if cat.Closing {
-				t.Mail = append(t.Mail, Intent{Kind: Closing, To: []string{req.Requester}, Request: req, At: at})
-			}
+			closeLoop(d, t, req, at, cat)
 		case rules.CommandETA:
 			old := t.Next.DueAt
 			t.Next.DueAt, t.Next.CycleStart, t.Next.PromisedAt = c.Due, at, time.Time{}
@@ -829,6 +852,29 @@ func StepTime(cal *calendar.Calendar, r Request, step config.EscalationStep) tim
 	return cal.AtShare(r.CycleStart, r.DueAt, step.At)
 }
 
+// AimAt is the team's own deadline for r's current cycle: its category's
+// aim from the cycle's start, never later than the due time promised to
+// the requester; the due time itself when the category has no aim. The
+// escalation ladder runs on it.
+func AimAt(d *config.Department, r Request) time.Time {
+	cat := category(d, r.Category)
+	if cat == nil || cat.Aim.IsZero() || r.DueAt.IsZero() || r.CycleStart.IsZero() {
+		return r.DueAt
+	}
+	if a := d.Calendar.Due(r.CycleStart, cat.Aim); a.Before(r.DueAt) {
+		return a
+	}
+	return r.DueAt
+}
+
+// ladderStepAt is StepTime on the aim: shares of the time from the cycle's
+// start to the aim, before_due counted back from the aim.
+func ladderStepAt(d *config.Department, r Request, step config.EscalationStep) time.Time {
+	aimed := r
+	aimed.DueAt = AimAt(d, r)
+	return StepTime(d.Calendar, aimed, step)
+}
+
 // NextWake is when r next needs the clock under d's configuration: the
 // next ladder step of its cycle, its due time, or, once answered, its
 // automatic resolve; zero when nothing is scheduled (waiting, resolved, no
@@ -857,7 +903,7 @@ func NextWake(d *config.Department, r Request) time.Time {
 	}
 	// The next ladder step, unless the due time comes first.
 	if r.EscalationLevel < len(cat.Escalate) {
-		if at := StepTime(d.Calendar, r, cat.Escalate[r.EscalationLevel]); at.Before(r.DueAt) {
+		if at := ladderStepAt(d, r, cat.Escalate[r.EscalationLevel]); at.Before(r.DueAt) {
 			return at
 		}
 	}
@@ -885,15 +931,19 @@ func tick(d *config.Department, r Request, now time.Time) Transition {
 		t.What = "auto-resolve"
 		t.Next.State, t.Next.ResolvedAt = Resolved, now
 		t.entry(EntryResolved, now, "", "resolved automatically: no reply "+cat.AutoResolve.String()+" after the answer", 0)
-		if cat.Closing {
-			t.Mail = append(t.Mail, Intent{Kind: Closing, To: []string{r.Requester}, Request: r, At: now})
-		}
+		closeLoop(d, &t, r, now, cat)
 	case at.Before(r.DueAt):
 		// A ladder step (NextWake gives the due time otherwise).
 		step := cat.Escalate[r.EscalationLevel]
 		reason := fmt.Sprintf("%.0f%% of the %s commitment elapsed", step.At*100, cat.Commitment)
 		if step.BeforeDue > 0 {
 			reason = fmt.Sprintf("%s of business time left before the due time", mailtext.Span(step.BeforeDue))
+		}
+		if !cat.Aim.IsZero() {
+			reason = fmt.Sprintf("%.0f%% of the %s aim elapsed (%s promised)", step.At*100, cat.Aim, cat.Commitment)
+			if step.BeforeDue > 0 {
+				reason = fmt.Sprintf("%s of business time left before the %s aim (%s promised)", mailtext.Span(step.BeforeDue), cat.Aim, cat.Commitment)
+			}
 		}
 		t.What = "escalation"
 		escalate(d, &t, now, reason, cat)

@@ -28,6 +28,7 @@ departments:
     categories:
       access: {commitment: 4h, closing: true, escalate: [{at: 50%, to: staff}, {at: 90%, to: leads}]}
       network: {commitment: 4h, followup: 2h, auto_resolve: 2d, escalate: [{before_due: 1h, to: staff}]}
+      aimed: {commitment: 4h, aim: 2h, escalate: [{at: 50%, to: staff}, {before_due: 30m, to: leads}]}
       default: {commitment: 3d}
     rules:
       - name: password
@@ -120,6 +121,12 @@ func TestStep(t *testing.T) {
 	network := with(open(), func(r *lifecycle.Request) { r.Category = "network" })
 	promised := with(open(), func(r *lifecycle.Request) { r.PromisedAt = at("2026-12-02 11:00") })
 	netAnswered := with(answered, func(r *lifecycle.Request) { r.Category = "network" })
+	// Asking how we did: resolved requests that were asked, or not.
+	resolved := with(answered, func(r *lifecycle.Request) { r.State, r.ResolvedAt = lifecycle.Resolved, at("2026-12-01 12:00") })
+	asked := with(resolved, func(r *lifecycle.Request) { r.RatingAskedAt = at("2026-12-01 12:00") })
+	rated := with(asked, func(r *lifecycle.Request) { r.Rating, r.RatedAt = 4, at("2026-12-01 13:00") })
+	// aimed: promised by 14:00 (4h), aimed at 12:00 (2h).
+	aimed := with(open(), func(r *lifecycle.Request) { r.Category = "aimed" })
 
 	tests := []struct {
 		name  string
@@ -132,7 +139,77 @@ func TestStep(t *testing.T) {
 		hist  []string
 		wake  string // "" = none
 		check func(t *testing.T, tr lifecycle.Transition)
+		sat   bool // the department asks how we did (satisfaction: {every: 30d, low: 2})
 	}{
+		// Asking how we did (opt-in per department).
+		{name: "rating: #done asks how we did in the closing mail", sat: true, req: open(), ev: msg("alice@example.test", lifecycle.Staff, "#done"), now: "2026-12-01 11:00",
+			what: "resolved", state: lifecycle.Resolved, mail: []string{"closing→jane@example.test"}, hist: []string{"resolved", "rating-asked"},
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if !tr.Mail[0].AskRating || !tr.Next.RatingAskedAt.Equal(at("2026-12-01 11:00")) {
+					t.Errorf("closing does not ask: %+v, asked at %v", tr.Mail[0], tr.Next.RatingAskedAt)
+				}
+			}},
+		{name: "rating: not opted in, the closing asks nothing", req: open(), ev: msg("alice@example.test", lifecycle.Staff, "#done"), now: "2026-12-01 11:00",
+			what: "resolved", state: lifecycle.Resolved, mail: []string{"closing→jane@example.test"}, hist: []string{"resolved"},
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if tr.Mail[0].AskRating || !tr.Next.RatingAskedAt.IsZero() {
+					t.Errorf("asked without opting in")
+				}
+			}},
+		{name: "rating: asked within the period, not again", sat: true, req: with(open(), func(r *lifecycle.Request) { r.LastAsked = at("2026-11-20 10:00") }),
+			ev: msg("alice@example.test", lifecycle.Staff, "#done"), now: "2026-12-01 11:00",
+			what: "resolved", state: lifecycle.Resolved, mail: []string{"closing→jane@example.test"}, hist: []string{"resolved"}},
+		{name: "rating: asked longer ago than the period, asked again", sat: true, req: with(open(), func(r *lifecycle.Request) { r.LastAsked = at("2026-10-20 10:00") }),
+			ev: msg("alice@example.test", lifecycle.Staff, "#done"), now: "2026-12-01 11:00",
+			what: "resolved", state: lifecycle.Resolved, mail: []string{"closing→jane@example.test"}, hist: []string{"resolved", "rating-asked"}},
+		{name: "rating: auto_resolve of a category without closing note still asks", sat: true, req: netAnswered, ev: lifecycle.Tick{}, now: "2026-12-03 11:00",
+			what: "auto-resolve", state: lifecycle.Resolved, mail: []string{"closing→jane@example.test"}, hist: []string{"resolved", "rating-asked"}},
+		{name: "rating: an answer is recorded and thanked", sat: true, req: asked, ev: msg("jane@example.test", lifecycle.Requester, "4\n\n> How did we do?"), now: "2026-12-01 15:00",
+			what: "rated", state: lifecycle.Resolved, mail: []string{"rating-thanks→jane@example.test"}, hist: []string{"rated"},
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if tr.Next.Rating != 4 || !tr.Next.RatedAt.Equal(at("2026-12-01 15:00")) {
+					t.Errorf("rating %d at %v", tr.Next.Rating, tr.Next.RatedAt)
+				}
+			}},
+		{name: "rating: a low one goes to the leads with the thread", sat: true, req: asked, ev: msg("jane@example.test", lifecycle.Requester, "schlecht"), now: "2026-12-01 15:00",
+			what: "rated", state: lifecycle.Resolved, mail: []string{"rating-thanks→jane@example.test", "escalation→lead@example.test"}, hist: []string{"rated", "escalated"},
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if tr.Next.Rating != 1 || tr.Mail[1].Rating != 1 || !strings.Contains(tr.Mail[1].Reason, "1 of 5") {
+					t.Errorf("low rating: %+v", tr.Mail[1])
+				}
+			}},
+		{name: "rating: recorded once, a second answer is information", sat: true, req: rated, ev: msg("jane@example.test", lifecycle.Requester, "1"), now: "2026-12-01 16:00",
+			what: "rated-again", state: lifecycle.Resolved, hist: []string{"activity"},
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if tr.Next.Rating != 4 {
+					t.Errorf("rating changed to %d", tr.Next.Rating)
+				}
+			}},
+		{name: "rating: a real reply reopens as before", sat: true, req: asked, ev: msg("jane@example.test", lifecycle.Requester, "It broke again this morning."), now: "2026-12-01 15:00",
+			what: "reopened", state: lifecycle.Acknowledged, hist: []string{"reopened"}, wake: "2026-12-01 17:00"},
+		{name: "rating: a number on a request never asked reopens", sat: true, req: resolved, ev: msg("jane@example.test", lifecycle.Requester, "5"), now: "2026-12-01 15:00",
+			what: "reopened", state: lifecycle.Acknowledged, hist: []string{"reopened"}, wake: "2026-12-01 17:00"},
+
+		// Promise and aim: the ladder runs on the aim, the late notice on the promise.
+		{name: "aim: nothing before 50% of the aim", req: aimed, ev: lifecycle.Tick{}, now: "2026-12-01 10:59",
+			what: "wake-up", state: lifecycle.Acknowledged, wake: "2026-12-01 11:00"},
+		{name: "aim: 50% of the aim escalates to staff", req: aimed, ev: lifecycle.Tick{}, now: "2026-12-01 11:00",
+			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→alice@example.test,bob@example.test"},
+			hist: []string{"escalated"}, wake: "2026-12-01 11:30",
+			check: func(t *testing.T, tr lifecycle.Transition) {
+				if r := tr.Mail[0].Reason; !strings.Contains(r, "2h aim") || !strings.Contains(r, "4h promised") {
+					t.Errorf("reason %q does not name aim and promise", r)
+				}
+			}},
+		{name: "aim: before_due counts back from the aim", req: with(aimed, func(r *lifecycle.Request) { r.EscalationLevel = 1 }), ev: lifecycle.Tick{}, now: "2026-12-01 11:30",
+			what: "escalation", state: lifecycle.Acknowledged, mail: []string{"escalation→lead@example.test"},
+			hist: []string{"escalated"}, wake: "2026-12-01 14:00"},
+		{name: "aim: past the aim the requester hears nothing until the promise", req: with(aimed, func(r *lifecycle.Request) { r.EscalationLevel = 2 }), ev: lifecycle.Tick{}, now: "2026-12-01 12:30",
+			what: "wake-up", state: lifecycle.Acknowledged, wake: "2026-12-01 14:00"},
+		{name: "aim: the late notice comes at the promise", req: with(aimed, func(r *lifecycle.Request) { r.EscalationLevel = 2 }), ev: lifecycle.Tick{}, now: "2026-12-01 14:00",
+			what: "late-notice", state: lifecycle.Overdue, mail: []string{"late-notice→jane@example.test", "escalation→lead@example.test"},
+			hist: []string{"late-notice", "escalated"}, wake: "2026-12-01 16:00"},
+
 		// A new request.
 		{name: "a new request is acknowledged with a receipt to the requester alone",
 			req: lifecycle.Request{MessageID: "<m1@client.example.test>", Requester: "jane@example.test", Subject: "Forgot my password", Recipients: []string{"carl@example.test"}},
@@ -299,8 +376,14 @@ func TestStep(t *testing.T) {
 		{name: "unproven from the department's own address: never written to", req: open(), ev: msg("helpdesk@example.test", lifecycle.Staff, "#done", unprovenMsg), now: "2026-12-01 11:00",
 			what: "unproven", state: lifecycle.Acknowledged, hist: []string{"unproven"}, wake: "2026-12-01 12:00"},
 	}
+	asking := *d
+	asking.Satisfaction = &config.Satisfaction{Every: 30 * 24 * time.Hour, Low: 2}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			d := d
+			if tc.sat {
+				d = &asking
+			}
 			tr := lifecycle.Step(d, tc.req, tc.ev, at(tc.now))
 			if tr.What != tc.what || tr.Next.State != tc.state {
 				t.Errorf("what %q state %s; want %q %s", tr.What, tr.Next.State, tc.what, tc.state)
@@ -347,5 +430,35 @@ func TestRoleOf(t *testing.T) {
 		if got := lifecycle.RoleOf(d, r, addr); got != want {
 			t.Errorf("RoleOf(%s) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+func TestParseRating(t *testing.T) {
+	for in, want := range map[string]int{
+		"4": 4, " 5 \n": 5, "3/5": 3, "2 of 5": 2, "1.": 1, "Good": 4, "schlecht!": 1, "très": 0, "uitstekend": 5,
+		"4\n\n> On Tue, IT Help Desk wrote:\n> How did we do?": 4, "6": 0, "0": 0, "4 stars but slow": 0,
+		"> 5\nquoted only": 0, "": 0, "Thanks, it works now": 0,
+	} {
+		got, ok := lifecycle.ParseRating(in)
+		if got != want || ok != (want != 0) {
+			t.Errorf("ParseRating(%q) = %d, %v; want %d", in, got, ok, want)
+		}
+	}
+}
+
+// TestReceivedKeepsLanguageAndAskFor: the request keeps the language
+// Decide chose, and the receipt intent carries what to ask for (issue 16).
+func TestReceivedKeepsLanguageAndAskFor(t *testing.T) {
+	d := dept(t)
+	links := []rules.DecisionLink{{Title: "Formular", URL: "https://intranet.example.test/form"}}
+	tr := lifecycle.Step(d, lifecycle.Request{Requester: "max@example.test", Subject: "Drucker"},
+		&lifecycle.Received{Decision: rules.Decision{Reply: true, Category: "access", Language: "de",
+			AskFor: []string{"die Inventarnummer"}, Links: links,
+			ReceivedAt: at("2026-12-01 10:00"), DueAt: at("2026-12-01 14:00")}}, at("2026-12-01 10:00"))
+	if tr.Next.Language != "de" || len(tr.Mail) != 1 || tr.Mail[0].Request.Language != "de" {
+		t.Fatalf("language not kept: %+v", tr.Next)
+	}
+	if in := tr.Mail[0]; !slices.Equal(in.AskFor, []string{"die Inventarnummer"}) || !slices.Equal(in.Links, links) {
+		t.Errorf("receipt intent asks %v, links %v", in.AskFor, in.Links)
 	}
 }

@@ -98,8 +98,9 @@ func DigestReport(ctx context.Context, st store.Store, d *config.Department, now
 func DigestData(d *config.Department, rep report.Report) templates.Digest {
 	loc := rep.Location
 	item := func(l report.Line) templates.DigestItem {
+		// Staff work to the aim (the due time where there is none).
 		return templates.DigestItem{Ref: l.Ref, Subject: l.Subject, Requester: l.Requester, Category: l.Category,
-			Due: l.DueAt, Age: mailtext.Span(l.Age), Overdue: l.Overdue, Owner: l.Owner}
+			Due: l.AimAt, Age: mailtext.Span(l.Age), Overdue: l.Overdue, Owner: l.Owner}
 	}
 	section := func(title, short string, ls []report.Line) templates.DigestSection {
 		s := templates.DigestSection{Title: title, Short: short}
@@ -123,6 +124,15 @@ func DigestData(d *config.Department, rep report.Report) templates.Digest {
 		}
 		if !r.Suggest.IsZero() {
 			out.Suggest = r.Suggest.String()
+		}
+		if a := r.RatingAverage(); a >= 0 {
+			out.Rated, out.LowRated, out.Satisfaction = r.Rated, r.LowRated, strconv.FormatFloat(a, 'f', 1, 64)
+		}
+		if !r.Aim.IsZero() {
+			out.Aim, out.AimMet, out.AimJudged, out.AimPercent = r.Aim.String(), r.AimMet, r.AimMet+r.AimMissed, -1
+			if p := r.AimPercent(); p >= 0 {
+				out.AimPercent = int(math.Round(p))
+			}
 		}
 		return out
 	}

@@ -39,12 +39,29 @@ func toLife(r store.Request) lifecycle.Request {
 	return lifecycle.Request{
 		Ref: r.Ref, MessageID: r.MessageID, Requester: r.Requester, RequesterName: r.RequesterName,
 		Subject: r.Subject, Category: r.Category, Text: r.Text, Recipients: r.Recipients, ReceivedAt: r.ReceivedAt,
+		Language: r.Language, RatingAskedAt: r.RatingAskedAt, Rating: r.Rating, RatedAt: r.RatedAt,
 		State: r.State, DueAt: r.DueAt, PromisedAt: r.PromisedAt, CycleStart: r.CycleStart,
 		FirstResponseAt: r.FirstResponseAt, AnsweredAt: r.AnsweredAt,
 		EscalationLevel: r.EscalationLevel, Reminders: r.Reminders, AssignedTo: r.AssignedTo,
 		LateNoticeFor: r.LateNoticeFor, WaitingSince: r.WaitingSince, ResolvedAt: r.ResolvedAt, LastActivityAt: r.LastActivityAt,
 		Parent: r.ParentRef,
 	}
+}
+
+// lifeOf is toLife with the input the satisfaction question needs: when
+// the requester was last asked how we did (one indexed query, only for a
+// department that asks).
+func lifeOf(ctx context.Context, st store.Store, d *config.Department, r store.Request) (lifecycle.Request, error) {
+	life := toLife(r)
+	if d.Satisfaction == nil {
+		return life, nil
+	}
+	last, err := st.LastRatingAsked(ctx, d.Key(), r.Requester)
+	if err != nil {
+		return life, err
+	}
+	life.LastAsked = last
+	return life, nil
 }
 
 // nextWake is lifecycle.NextWake of a stored request.
@@ -69,6 +86,7 @@ func applyTransition(ctx context.Context, st store.Store, snapshot store.Request
 		r.FirstResponseAt, r.AnsweredAt = n.FirstResponseAt, n.AnsweredAt
 		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt
+		r.RatingAskedAt, r.Rating, r.RatedAt = n.RatingAskedAt, n.Rating, n.RatedAt
 		r.NextWake, r.Category, r.ParentRef = t.Wake, n.Category, n.Parent
 		return mails, nil
 	}
@@ -120,7 +138,8 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 		}
 		return staffMail(d, r, kind, in.To, rendered, now)
 	case lifecycle.CommandHelp:
-		rendered, err = rt.Templates.CommandHelp(templates.CommandHelp{
+		// Command help goes to staff: the department's language.
+		rendered, err = rt.Templates.In(d.Language).CommandHelp(templates.CommandHelp{
 			Department: d.Name, Staff: templates.Person{Name: in.Staff.Name, Address: in.Staff.Address},
 			Ref: r.Ref, Unknown: in.Unknown, Valid: rules.ValidCommands(), Held: in.Held,
 		})
@@ -148,26 +167,33 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 		}
 		return staffMail(d, r, kind, in.To, rendered, now)
 	case lifecycle.Receipt:
-		rendered, err = rt.Templates.Receipt(templates.Receipt{
+		rendered, err = requesterTemplates(rt, d, r).Receipt(templates.Receipt{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
 			Subject: r.Subject, Ref: r.Ref, Category: r.Category, Commitment: in.Commitment.String(),
 			Received: in.At, Due: receiptDue(r), Forecast: !r.PromisedAt.IsZero(), Location: loc, Excerpt: excerpt(r.Text, 600),
 			Incident: in.Incident, Also: in.Also,
+			AskFor: in.AskFor, Links: receiptLinks(in.Links),
 		})
 	case lifecycle.LateNotice:
-		rendered, err = rt.Templates.LateNotice(templates.LateNotice{
+		rendered, err = requesterTemplates(rt, d, r).LateNotice(templates.LateNotice{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
 			Ref: r.Ref, Subject: r.Subject, Due: in.OldDue, NewDue: in.NewDue, Location: loc,
 		})
 	case lifecycle.DueUpdate:
-		rendered, err = rt.Templates.DueUpdate(templates.DueUpdate{
+		rendered, err = requesterTemplates(rt, d, r).DueUpdate(templates.DueUpdate{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
 			Ref: r.Ref, Subject: r.Subject, OldDue: in.OldDue, NewDue: in.NewDue, Location: loc,
 		})
 	case lifecycle.Closing:
-		rendered, err = rt.Templates.Closing(templates.Closing{
+		rendered, err = requesterTemplates(rt, d, r).Closing(templates.Closing{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
-			Ref: r.Ref, Subject: r.Subject, Resolved: in.At, Location: loc,
+			Ref: r.Ref, Subject: r.Subject, Resolved: in.At, Location: loc, AskRating: in.AskRating,
+		})
+	case lifecycle.RatingThanks:
+		low := d.Satisfaction != nil && in.Rating <= d.Satisfaction.Low
+		rendered, err = requesterTemplates(rt, d, r).RatingThanks(templates.RatingThanks{
+			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
+			Ref: r.Ref, Subject: r.Subject, Rating: in.Rating, Low: low,
 		})
 	case lifecycle.Relay:
 		// A person's answer, passed on without their command lines: not
@@ -189,6 +215,16 @@ func receiptDue(r lifecycle.Request) time.Time {
 		return r.PromisedAt
 	}
 	return r.DueAt
+}
+
+// requesterTemplates are the templates in the language the request was
+// answered in from its receipt on; a request recorded before languages
+// were kept gets its department's.
+func requesterTemplates(rt *Runtime, d *config.Department, r lifecycle.Request) *templates.Set {
+	if r.Language != "" {
+		return rt.Templates.In(r.Language)
+	}
+	return rt.Templates.In(d.Language)
 }
 
 // relayed is what a staff member wrote to ackd alone, as the mail the

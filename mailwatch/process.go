@@ -332,7 +332,7 @@ func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.De
 	req, err := p.store.RecordRequest(ctx, store.NewRequest{
 		Dept: dept.Key(), MessageKey: key, MessageID: n.MessageID, Mailbox: f.Mailbox, UID: f.UID,
 		Requester: n.Requester, RequesterName: n.RequesterName, Subject: n.Subject,
-		Category: n.Category, Rule: d.Rule, ReceivedAt: n.ReceivedAt, DueAt: n.DueAt, PromisedAt: n.PromisedAt,
+		Category: n.Category, Rule: d.Rule, Language: n.Language, ReceivedAt: n.ReceivedAt, DueAt: n.DueAt, PromisedAt: n.PromisedAt,
 		Text: n.Text, ThreadKeys: threadKeys(m), State: n.State, Recipients: n.Recipients, DecideInput: input,
 		NextWake: t.Wake,
 	}, func(ref string) ([]store.NewMail, error) {
@@ -358,10 +358,22 @@ func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.De
 		// not be given is not worth failing the message for.
 		p.log.Warn("request left without an owner", "dept", dept.Name, "ref", req.Ref, "err", err)
 	}
-	p.log.Info("request acknowledged", "dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID, "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt, "promised", promised, "owner", req.AssignedTo)
+	p.log.Info("request acknowledged", "dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID, "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt, "promised", promised,
+		"language", d.Language, "language_reason", d.LanguageReason, "owner", req.AssignedTo)
 	p.kick()
 	p.wake()
 	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
+}
+
+// ReceiptLinks are the decision's links as the receipt template takes them.
+func ReceiptLinks(d rules.Decision) []templates.Link { return receiptLinks(d.Links) }
+
+func receiptLinks(ls []rules.DecisionLink) []templates.Link {
+	var out []templates.Link
+	for _, k := range ls {
+		out = append(out, templates.Link{Title: k.Title, URL: k.URL})
+	}
+	return out
 }
 
 // parseRefusal is the refusal code for a message Parse gave up on: one
@@ -567,12 +579,13 @@ func (p *Processor) noticedRecently(ctx context.Context, req store.Request, addr
 // mailbox (fromSent) both come this way.
 func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Department, req store.Request, m *rules.Message, f Fetched, key string, at time.Time, fromSent bool) (Outcome, error) {
 	for attempt := 0; ; attempt++ {
-		life := toLife(req)
-		away, err := awayAt(ctx, p.store, dept.Key(), at)
+		life, err := lifeOf(ctx, p.store, dept, req)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("follow-up on %s: %w", req.Ref, err)
 		}
-		life.Away = away
+		if life.Away, err = awayAt(ctx, p.store, dept.Key(), at); err != nil {
+			return Outcome{}, fmt.Errorf("follow-up on %s: %w", req.Ref, err)
+		}
 		ev := &lifecycle.Message{From: m.From, Role: lifecycle.RoleOf(dept, life, m.From.Address), FromSent: fromSent,
 			ToRequester: addressed(m, req.Requester), Text: m.Text}
 		if why, auto := rules.AutoReply(m); auto {

@@ -171,12 +171,13 @@ func (s *Scheduler) fire(ctx context.Context, rt *Runtime, r store.Request, now 
 	if d == nil {
 		return 0, nil // not asked for: departments lists configured ones
 	}
-	life := toLife(r)
-	away, err := awayAt(ctx, s.st, d.Key(), now)
+	life, err := lifeOf(ctx, s.st, d, r)
 	if err != nil {
-		return 0, fmt.Errorf("fire %s: %w", r.Ref, err)
+		return 0, fmt.Errorf("plan %s: %w", r.Ref, err)
 	}
-	life.Away = away
+	if life.Away, err = awayAt(ctx, s.st, d.Key(), now); err != nil {
+		return 0, fmt.Errorf("plan %s: %w", r.Ref, err)
+	}
 	t := lifecycle.Step(d, life, lifecycle.Tick{}, now)
 	mails, err := renderAll(rt, d, t.Mail, now)
 	if err != nil {

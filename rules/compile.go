@@ -19,6 +19,9 @@ type Matcher interface {
 // (a reload compiles a new one).
 type Set struct {
 	match map[*config.Rule]Matcher
+	// present holds the compiled present: clauses of ask_for items, by
+	// their node.
+	present map[*yaml.Node]Matcher
 }
 
 // Load reads and validates a config file (config.Load) and compiles its
@@ -54,25 +57,33 @@ func CheckMatch(n *yaml.Node, file string) config.Problems {
 // was loaded without Load (config.Load, or built in code). Problems name
 // file:line:col, sorted by place; a rule without a clause matches nothing.
 func Compile(cfg *config.Config) (*Set, error) {
-	s := &Set{match: map[*config.Rule]Matcher{}}
+	s := &Set{match: map[*config.Rule]Matcher{}, present: map[*yaml.Node]Matcher{}}
 	var probs config.Problems
+	compile := func(n *yaml.Node) (Matcher, bool) {
+		m, ps := CompileMatcher(n, cfg.File)
+		for _, p := range ps {
+			if p.File == "" {
+				p.File = cfg.File
+			}
+			if p.Line <= 0 {
+				p.Line, p.Col = n.Line, n.Column
+			}
+			probs = append(probs, p)
+		}
+		return m, len(ps) == 0
+	}
 	for _, d := range cfg.Departments {
 		for _, r := range d.Rules {
 			if r == nil || r.Match == nil {
 				continue
 			}
-			m, ps := CompileMatcher(r.Match, cfg.File)
-			for _, p := range ps {
-				if p.File == "" {
-					p.File = cfg.File
-				}
-				if p.Line <= 0 {
-					p.Line, p.Col = r.Match.Line, r.Match.Column
-				}
-				probs = append(probs, p)
-			}
-			if len(ps) == 0 {
+			if m, ok := compile(r.Match); ok {
 				s.match[r] = m
+			}
+		}
+		for _, n := range presentNodes(d) {
+			if m, ok := compile(n); ok {
+				s.present[n] = m
 			}
 		}
 	}
@@ -110,8 +121,13 @@ func (c *collector) check(n *yaml.Node, file string) config.Problems {
 
 // set pairs each rule of cfg with the matcher compiled from its clause.
 func (c *collector) set(cfg *config.Config) *Set {
-	s := &Set{match: map[*config.Rule]Matcher{}}
+	s := &Set{match: map[*config.Rule]Matcher{}, present: map[*yaml.Node]Matcher{}}
 	for _, d := range cfg.Departments {
+		for _, n := range presentNodes(d) {
+			if m, ok := c.byNode[n]; ok {
+				s.present[n] = m
+			}
+		}
 		for _, r := range d.Rules {
 			if r == nil || r.Match == nil {
 				continue
@@ -122,4 +138,28 @@ func (c *collector) set(cfg *config.Config) *Set {
 		}
 	}
 	return s
+}
+
+// presentNodes are the present: clauses of d's ask_for items, of its
+// categories and rules.
+func presentNodes(d *config.Department) []*yaml.Node {
+	var out []*yaml.Node
+	add := func(items []config.AskItem) {
+		for _, it := range items {
+			if it.Present != nil {
+				out = append(out, it.Present)
+			}
+		}
+	}
+	for _, c := range d.Categories {
+		if c != nil {
+			add(c.AskFor)
+		}
+	}
+	for _, r := range d.Rules {
+		if r != nil {
+			add(r.AskFor)
+		}
+	}
+	return out
 }

@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/lang"
 )
 
 // DefaultCategory catches every message no rule matched.
@@ -66,7 +68,67 @@ func (s *Set) Decide(d *config.Department, m *Message, at time.Time) Decision {
 	if d.Calendar != nil {
 		dec.DueAt = d.Calendar.Due(at, dec.Commitment)
 	}
+	r := ruleNamed(d, dec.Rule)
+	var ruleLang string
+	if r != nil {
+		ruleLang = r.Language
+	}
+	c := ChooseLanguage(d, ruleLang, m)
+	dec.Language, dec.LanguageReason = c.Tag, c.Reason
+	var items []config.AskItem
+	var links []config.Link
+	if cat != nil {
+		items, links = append(items, cat.AskFor...), append(links, cat.Links...)
+	}
+	if r != nil {
+		items, links = append(items, r.AskFor...), append(links, r.Links...)
+	}
+	dec.AskFor, dec.Present = s.needs(d, items, m, dec.Language)
+	for _, k := range links {
+		dec.Links = append(dec.Links, DecisionLink{Title: k.Title.In(dec.Language, d.Language), URL: k.URL})
+	}
 	return dec
+}
+
+// ChooseLanguage picks the language to answer m in (see package lang):
+// ruleLang when set, else Content-Language, else the subject and text,
+// else the department's language. Detection is among the built-in
+// languages and those the config names (a language an override directory
+// adds is used where a department or rule names it).
+func ChooseLanguage(d *config.Department, ruleLang string, m *Message) lang.Choice {
+	fallback := d.Language
+	if fallback == "" {
+		fallback = lang.Default
+	}
+	available := lang.Builtin()
+	for _, l := range append([]string{fallback}, ruleLanguages(d)...) {
+		if !slices.Contains(available, l) {
+			available = append(available, l)
+		}
+	}
+	return lang.Choose(ruleLang, m.Header["Content-Language"], m.Subject+"\n"+m.Text, available, fallback)
+}
+
+func ruleLanguages(d *config.Department) []string {
+	var out []string
+	for _, r := range d.Rules {
+		if r != nil && r.Language != "" {
+			out = append(out, r.Language)
+		}
+	}
+	return out
+}
+
+func ruleNamed(d *config.Department, name string) *config.Rule {
+	if name == "" {
+		return nil
+	}
+	for _, r := range d.Rules {
+		if r != nil && r.Name == name {
+			return r
+		}
+	}
+	return nil
 }
 
 // matcher returns r's compiled clause, or nil.

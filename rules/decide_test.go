@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -403,7 +404,7 @@ func TestDecideConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 100 {
-				if got := s.Decide(d, person(), arrival); got != want {
+				if got := s.Decide(d, person(), arrival); !reflect.DeepEqual(got, want) {
 					errs <- got.Reason
 					return
 				}

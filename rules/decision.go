@@ -26,4 +26,22 @@ type Decision struct {
 	Commitment calendar.Commitment
 	ReceivedAt time.Time // arrival time (IMAP INTERNALDATE), as given to Decide
 	DueAt      time.Time // ReceivedAt plus Commitment in business time; zero when Reply is false
+
+	// Language is the base language code the requester is answered in
+	// and LanguageReason why (lang.Choice); both empty when Reply is false.
+	Language       string
+	LanguageReason string
+
+	// AskFor are the lines of the category's and rule's ask_for the
+	// request does not already answer, in Language; Present the ones it
+	// does (left out of the receipt). Links are the category's and rule's
+	// links with their titles in Language.
+	AskFor  []string
+	Present []string
+	Links   []DecisionLink
+}
+
+// DecisionLink is a link for the receipt, its title in the request's language.
+type DecisionLink struct {
+	Title, URL string
 }

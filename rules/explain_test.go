@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/ackd/ackd/config"
@@ -32,7 +33,7 @@ func TestExplainHits(t *testing.T) {
 				t.Fatal(err)
 			}
 			dec, hits := set.Explain(d, m, arrival)
-			if want := decide(d, m, arrival); dec != want {
+			if want := decide(d, m, arrival); !reflect.DeepEqual(dec, want) {
 				t.Errorf("Explain's decision %+v differs from Decide's %+v", dec, want)
 			}
 			got := ""

@@ -31,6 +31,17 @@ type Receipt struct {
 	// Also are the other departments the message was addressed to, which
 	// register it for their part too.
 	Also []string
+	// AskFor are the things the department needs from the requester to
+	// start (the config's ask_for lines the request does not already
+	// answer); Links are forms and how-tos. Both may be empty.
+	AskFor []string
+	Links  []Link
+}
+
+// Link is a form or how-to a receipt points to.
+type Link struct {
+	Title string
+	URL   string // http or https, checked when the config is loaded
 }
 
 // Escalation is the data of the notice staff or leads get when a request
@@ -92,6 +103,21 @@ type Closing struct {
 	Subject           string
 	Resolved          time.Time
 	Location          *time.Location
+	// AskRating asks how we did: one word or number in reply, no link
+	// (mail scanners follow links and would record ratings nobody gave).
+	AskRating bool
+}
+
+// RatingThanks is the data of the short thanks for an answer to "how did
+// we do?".
+type RatingThanks struct {
+	Department        string
+	DepartmentAddress string
+	Requester         Person
+	Ref               string
+	Subject           string
+	Rating            int  // 1–5
+	Low               bool // at or below the department's low mark: the leads were told
 }
 
 // CommandHelp is the data of the reply to a staff member whose mail held
@@ -165,7 +191,9 @@ func samples(name string) []any {
 		return []any{
 			Receipt{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
 				Subject: "Printer on floor 3 jams", Ref: "REQ-12", Category: "hardware", Commitment: "4h",
-				Received: at(1, 9, 12), Due: at(1, 13, 12), Location: loc, Excerpt: "Hello,\nthe printer jams again."},
+				Received: at(1, 9, 12), Due: at(1, 13, 12), Location: loc, Excerpt: "Hello,\nthe printer jams again.",
+				AskFor: []string{"the asset number on the printer's label", "a photo of the error message"},
+				Links:  []Link{{Title: "Printer troubleshooting", URL: "https://intranet.example.test/howto/printer"}}},
 			Receipt{Ref: "REQ-1"},
 		}
 	case NameEscalation:
@@ -192,8 +220,14 @@ func samples(name string) []any {
 	case NameClosing:
 		return []any{
 			Closing{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
-				Ref: "REQ-12", Subject: "Printer on floor 3 jams", Resolved: at(1, 15, 40), Location: loc},
+				Ref: "REQ-12", Subject: "Printer on floor 3 jams", Resolved: at(1, 15, 40), Location: loc, AskRating: true},
 			Closing{Ref: "REQ-1"},
+		}
+	case NameRatingThanks:
+		return []any{
+			RatingThanks{Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+				Ref: "REQ-12", Subject: "Printer on floor 3 jams", Rating: 2, Low: true},
+			RatingThanks{Ref: "REQ-1"},
 		}
 	case NameCommandHelp:
 		return []any{

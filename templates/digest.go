@@ -93,6 +93,15 @@ type DigestRecord struct {
 	// Suggest is a realistic commitment ("5h", "2d"), "" when the current
 	// one fits; Advice says why.
 	Suggest, Advice string
+	// Aim is the category's aim ("2h"), "" when it has none; AimMet of
+	// AimJudged met it, AimPercent rounded (-1 when none was judged).
+	Aim               string
+	AimMet, AimJudged int
+	AimPercent        int
+	// Rated counts the answers to "how did we do?" in the window (0:
+	// none); Satisfaction is their mean ("4.2"), LowRated the low ones.
+	Rated, LowRated int
+	Satisfaction    string
 }
 
 // MissedPercent is the rest of the bar: 100 - KeptPercent, 0 when nothing

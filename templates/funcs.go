@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -19,18 +18,19 @@ const maxSubjectRunes = 250
 // and our own words still fit under maxSubjectRunes.
 const maxTopicRunes = 160
 
-// funcs are the template functions shared by text and HTML templates.
-func funcs() map[string]any {
+// funcs are the template functions shared by text and HTML templates;
+// dates and durations read in l's language.
+func funcs(l locale) map[string]any {
 	return map[string]any{
 		"greeting":     greeting,
 		"displayname":  DisplayName,
-		"longdate":     longDate,
+		"longdate":     l.longDate,
 		"topic":        topic,
 		"replysubject": ReplySubject,
 		"oneline":      OneLine,
 		"quote":        quote,
 		"clip":         clip,
-		"commitment":   commitment,
+		"commitment":   l.commitment,
 	}
 }
 
@@ -173,20 +173,6 @@ func greeting(p Person) string {
 	return "Hello,"
 }
 
-// longDate writes t in words in loc, in a form that reads the same in any
-// language: "Tuesday 1 December 2026, 17:00 CET". Zones without an
-// abbreviation print as Go gives them ("+03"). A nil loc keeps t's own
-// zone; the zero time gives "".
-func longDate(t time.Time, loc *time.Location) string {
-	if t.IsZero() {
-		return ""
-	}
-	if loc != nil {
-		t = t.In(loc)
-	}
-	return t.Format("Monday 2 January 2006, 15:04 MST")
-}
-
 // quote prefixes every line of s with "> " as mail clients quote, after
 // trimming blank lines at both ends.
 func quote(s string) string {
@@ -209,18 +195,15 @@ func quote(s string) string {
 // commitmentPart is one number-and-unit piece of a commitment like "1d4h".
 var commitmentPart = regexp.MustCompile(`([0-9]+)\s*([a-z]+)`)
 
-// commitment writes a commitment from the config in words: "4h" is
-// "4 working hours", "1d" "1 working day". Anything it does not recognise
-// is returned as written.
-func commitment(s string) string {
+// commitment writes a commitment from the config in words in l's
+// language: "4h" is "4 working hours", "1d" "1 Arbeitstag". Anything it
+// does not recognise is returned as written.
+func (l locale) commitment(s string) string {
 	s = strings.ToLower(OneLine(s))
 	if s == "" {
 		return ""
 	}
-	units := map[string][2]string{
-		"d": {"working day", "working days"}, "h": {"working hour", "working hours"},
-		"m": {"minute", "minutes"}, "w": {"working week", "working weeks"},
-	}
+	units := map[string]string{"d": "%d working days", "h": "%d working hours", "m": "%d minutes", "w": "%d working weeks"}
 	var out []string
 	rest := s
 	for rest != "" {
@@ -237,11 +220,7 @@ func commitment(s string) string {
 		if err != nil {
 			return s
 		}
-		word := u[1]
-		if n == 1 {
-			word = u[0]
-		}
-		out = append(out, num+" "+word)
+		out = append(out, l.duration(u, n))
 		rest = strings.TrimSpace(rest[m[1]:])
 	}
 	return strings.Join(out, " ")

@@ -124,7 +124,7 @@ func TestLongDate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := longDate(tt.t, tt.loc); got != tt.want {
+			if got := newLocale("en").longDate(tt.t, tt.loc); got != tt.want {
 				t.Errorf("longDate = %q, want %q", got, tt.want)
 			}
 		})
@@ -147,7 +147,7 @@ func TestCommitment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			if got := commitment(tt.in); got != tt.want {
+			if got := newLocale("en").commitment(tt.in); got != tt.want {
 				t.Errorf("commitment(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})

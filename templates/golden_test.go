@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 	_ "time/tzdata" // the golden files must not depend on the host's zoneinfo
@@ -41,7 +42,10 @@ func goldenCases(t *testing.T) []struct {
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
 			Subject: "AW: RE: Drucker im 3. OG druckt nicht", Ref: "REQ-12", Category: "hardware", Commitment: "1d",
 			Received: time.Date(2026, 11, 30, 15, 20, 0, 0, ber), Due: time.Date(2026, 12, 1, 15, 20, 0, 0, ber),
-			Location: ber, Excerpt: longExcerpt}},
+			Location: ber, Excerpt: longExcerpt,
+			AskFor: []string{"the asset number on the printer's label (\"PRN-…\")"},
+			Links: []Link{{Title: "Printer troubleshooting <quick guide>", URL: "https://intranet.example.test/howto/printer?floor=3&lang=de"},
+				{Title: "Hardware request form", URL: "https://intranet.example.test/forms/hardware"}}}},
 		{"receipt-forecast-berlin", NameReceipt, Receipt{
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
 			Subject: "Passwort abgelaufen", Ref: "REQ-57", Category: "access", Commitment: "4h",
@@ -51,7 +55,8 @@ func goldenCases(t *testing.T) []struct {
 			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: omar,
 			Subject: "Overtime for <February> & March missing", Ref: "REQ-204", Category: "pay", Commitment: "2d",
 			Received: time.Date(2026, 3, 6, 16, 5, 0, 0, nyc), Due: time.Date(2026, 3, 10, 16, 5, 0, 0, nyc),
-			Location: nyc, Excerpt: "Hi,\nmy <b>overtime</b> for February is not on the March payslip. Could you check?\n\nThanks, Omar"}},
+			Location: nyc, Excerpt: "Hi,\nmy <b>overtime</b> for February is not on the March payslip. Could you check?\n\nThanks, Omar",
+			AskFor: []string{"your employee number", "the dates you worked overtime"}}},
 		{"receipt-anonymous", NameReceipt, Receipt{
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: anon,
 			Subject: "", Ref: "REQ-13", Category: "default", Commitment: "3d",
@@ -93,7 +98,13 @@ func goldenCases(t *testing.T) []struct {
 		{"closing-berlin", NameClosing, Closing{
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
 			Ref: "REQ-12", Subject: "Drucker im 3. OG druckt nicht",
-			Resolved: time.Date(2026, 12, 3, 11, 47, 0, 0, ber), Location: ber}},
+			Resolved: time.Date(2026, 12, 3, 11, 47, 0, 0, ber), Location: ber, AskRating: true}},
+		{"rating-thanks-berlin", NameRatingThanks, RatingThanks{
+			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
+			Ref: "REQ-12", Subject: "Drucker im 3. OG druckt nicht", Rating: 4}},
+		{"rating-thanks-low", NameRatingThanks, RatingThanks{
+			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: anon,
+			Ref: "REQ-204", Subject: "Overtime for February & March missing", Rating: 1, Low: true}},
 		{"closing-newyork", NameClosing, Closing{
 			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: anon,
 			Ref: "REQ-204", Subject: "Overtime for February & March missing",
@@ -169,6 +180,7 @@ func goldenDigest(ber *time.Location) Digest {
 		Overall: DigestRecord{Kept: 14, Judged: 18, Pending: 2, KeptPercent: 78, Median: "3h", P80: "6h"},
 		Categories: []DigestRecord{
 			{Category: "access", Commitment: "4h", Kept: 5, Judged: 8, Pending: 1, KeptPercent: 63, Median: "3h", P80: "5h",
+				Aim: "2h", AimMet: 3, AimJudged: 8, AimPercent: 38, Rated: 4, LowRated: 1, Satisfaction: "3.8",
 				Suggest: "5h", Advice: "p80 first response 5h is above the 4h commitment; a realistic commitment is 5h"},
 			{Category: "default", Commitment: "3d", Kept: 5, Judged: 5, Pending: 1, KeptPercent: 100, Median: "30m", P80: "2h",
 				Suggest: "1d", Advice: "p80 first response 2h is below half the 3d commitment; a realistic commitment is 1d"},
@@ -186,32 +198,70 @@ func TestGolden(t *testing.T) {
 	seen := make(map[string]bool)
 	for _, c := range goldenCases(t) {
 		seen[c.name] = true
-		t.Run(c.file, func(t *testing.T) {
-			r, err := s.Render(c.name, c.data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for ext, got := range map[string]string{"subject": r.Subject + "\n", "txt": r.Text, "html": r.HTML} {
-				path := filepath.Join("testdata", c.file+"."+ext+".golden")
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test -update to create it)", err)
-				}
-				if got != string(want) {
-					t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-				}
-			}
-		})
+		checkGolden(t, s, c.file, c.name, c.data)
 	}
 	for _, n := range Names() {
 		if !seen[n] {
 			t.Errorf("template %s has no golden case", n)
 		}
 	}
+}
+
+// TestGoldenLanguages renders every localised template in every built-in
+// language other than English into testdata/LANG/.
+func TestGoldenLanguages(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Languages(), []string{"de", "en", "es", "fr", "nl"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Languages() = %v, want %v", got, want)
+	}
+	for _, lang := range s.Languages() {
+		if lang == DefaultLanguage {
+			continue
+		}
+		seen := make(map[string]bool)
+		for _, c := range goldenCases(t) {
+			if !isLocalised(c.name) {
+				continue
+			}
+			seen[c.name] = true
+			checkGolden(t, s.In(lang), filepath.Join(lang, c.file), c.name, c.data)
+		}
+		for _, n := range Localised() {
+			if !seen[n] {
+				t.Errorf("template %s has no golden case in %s", n, lang)
+			}
+		}
+	}
+}
+
+func checkGolden(t *testing.T, s *Set, file, name string, data any) {
+	t.Helper()
+	t.Run(file, func(t *testing.T) {
+		r, err := s.Render(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ext, got := range map[string]string{"subject": r.Subject + "\n", "txt": r.Text, "html": r.HTML} {
+			path := filepath.Join("testdata", file+"."+ext+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+			}
+		}
+	})
 }

@@ -4,6 +4,13 @@
 // Each template name has three files: NAME.subject.tmpl and NAME.txt.tmpl
 // (text/template) and NAME.html.tmpl (html/template). The defaults are
 // embedded; an override directory may replace any subset of the files.
+//
+// The templates written to requesters (Localised) exist in several
+// languages: the flat files are English, default/LANG/ holds the built-in
+// translations (de, fr, es, nl), and an override directory's LANG/
+// subdirectory replaces them or, for a language not built in, adds it
+// (then with every Localised file). Set.In picks the language; dates and
+// durations read in it.
 // Every template is test-rendered with sample data when loaded, so a broken
 // override is refused at load, naming its file and line, rather than when
 // the first mail goes out.
@@ -27,17 +34,21 @@ import (
 	"strconv"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/ackd/ackd/lang"
 )
 
 // The template names.
 const (
-	NameReceipt       = "receipt"
-	NameEscalation    = "escalation"
-	NameLateNotice    = "late-notice"
-	NameDueUpdate     = "due-update"
-	NameClosing       = "closing"
-	NameCommandHelp   = "command-help"
-	NameUnproven      = "unproven"
+	NameReceipt     = "receipt"
+	NameEscalation  = "escalation"
+	NameLateNotice  = "late-notice"
+	NameDueUpdate   = "due-update"
+	NameClosing     = "closing"
+	NameCommandHelp = "command-help"
+	NameUnproven    = "unproven"
+	// NameRatingThanks thanks a requester for answering how we did.
+	NameRatingThanks  = "rating-thanks"
 	NameOwnerNotice   = "owner-notice"
 	NameIncidentAlert = "incident-alert"
 )
@@ -49,7 +60,7 @@ const (
 	partHTML    = ".html.tmpl"
 )
 
-//go:embed default/*.tmpl
+//go:embed default/*.tmpl default/*/*.tmpl
 var defaultFS embed.FS
 
 // dataTypes maps each name to the type its templates are rendered with.
@@ -61,6 +72,7 @@ var dataTypes = map[string]reflect.Type{
 	NameClosing:       reflect.TypeFor[Closing](),
 	NameCommandHelp:   reflect.TypeFor[CommandHelp](),
 	NameUnproven:      reflect.TypeFor[Unproven](),
+	NameRatingThanks:  reflect.TypeFor[RatingThanks](),
 	NameOwnerNotice:   reflect.TypeFor[OwnerNotice](),
 	NameIncidentAlert: reflect.TypeFor[IncidentAlert](),
 	NameDigest:        reflect.TypeFor[Digest](),
@@ -103,7 +115,8 @@ type set struct {
 // Set holds parsed templates: the embedded defaults overlaid with an
 // optional override directory. It is immutable and safe for concurrent use.
 type Set struct {
-	byName    map[string]set
+	byLang    map[string]map[string]set // language → name → templates
+	lang      string                    // the language In chose; DefaultLanguage at first
 	overrides []string
 	err       error // only from Default, which must not fail
 }
@@ -160,19 +173,41 @@ func templateError(file string, err error) *Error {
 
 // Load parses the embedded defaults and, when overrideDir is not empty,
 // the files of that directory, which replace the defaults of the same
-// name. Every template is then rendered with sample data. A file name that
-// is not one of Files, a parse error or a render error is reported as an
-// *Error naming the file; all problems are joined into one error.
-// Dot-files (editor droppings) in overrideDir are ignored.
+// name; a subdirectory named by a language code ("de", "pt") holds that
+// language's Localised files. Every template is then rendered with sample
+// data in every language. A file name that is not one of Files, a
+// language directory that is not a base language code, a non-Localised
+// file in one, a parse error or a render error is reported as an *Error
+// naming the file; all problems are joined into one error. Dot-files
+// (editor droppings) in overrideDir are ignored.
 func Load(overrideDir string) (*Set, error) {
 	type source struct{ shown, body string }
-	sources := make(map[string]source)
+	// sources[lang][file]; "" is the flat (English) files.
+	sources := map[string]map[string]source{DefaultLanguage: {}}
 	for _, f := range Files() {
 		b, err := defaultFS.ReadFile("default/" + f)
 		if err != nil {
 			return nil, fmt.Errorf("load default template %s: %w", f, err)
 		}
-		sources[f] = source{"default/" + f, string(b)}
+		sources[DefaultLanguage][f] = source{"default/" + f, string(b)}
+	}
+	builtin, err := fs.ReadDir(defaultFS, "default")
+	if err != nil {
+		return nil, fmt.Errorf("load default templates: %w", err)
+	}
+	for _, d := range builtin {
+		if !d.IsDir() {
+			continue
+		}
+		lang := d.Name()
+		sources[lang] = make(map[string]source)
+		for _, f := range localisedFiles() {
+			b, err := defaultFS.ReadFile("default/" + lang + "/" + f)
+			if err != nil {
+				return nil, fmt.Errorf("load default template %s/%s: %w", lang, f, err)
+			}
+			sources[lang][f] = source{"default/" + lang + "/" + f, string(b)}
+		}
 	}
 
 	var errs []error
@@ -188,8 +223,54 @@ func Load(overrideDir string) (*Set, error) {
 				continue
 			}
 			path := filepath.Join(overrideDir, name)
-			if _, ok := sources[name]; !ok || e.IsDir() {
-				errs = append(errs, &Error{File: path, Msg: unknownFileMsg(name)})
+			if e.IsDir() {
+				if b, ok := lang.Normalize(name); !ok || b != name {
+					errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("unknown template file %q: a directory must be named by a language code such as \"de\" or \"pt\"", name)})
+					continue
+				}
+				sub, err := os.ReadDir(path)
+				if err != nil {
+					errs = append(errs, &Error{File: path, Msg: err.Error()})
+					continue
+				}
+				added := sources[name] == nil
+				if added {
+					sources[name] = make(map[string]source)
+				}
+				for _, se := range sub {
+					sname := se.Name()
+					if strings.HasPrefix(sname, ".") {
+						continue
+					}
+					spath := filepath.Join(path, sname)
+					if se.IsDir() || !slices.Contains(localisedFiles(), sname) {
+						errs = append(errs, &Error{File: spath, Msg: unknownFileMsg(sname, localisedFiles())})
+						continue
+					}
+					b, err := fs.ReadFile(os.DirFS(path), sname)
+					if err != nil {
+						errs = append(errs, &Error{File: spath, Msg: err.Error()})
+						continue
+					}
+					sources[name][sname] = source{spath, string(b)}
+					overrides = append(overrides, spath)
+				}
+				if added {
+					complete := true
+					for _, f := range localisedFiles() {
+						if _, ok := sources[name][f]; !ok {
+							complete = false
+							errs = append(errs, &Error{File: filepath.Join(path, f), Msg: "missing: a language that is not built in needs every file of " + strings.Join(Localised(), ", ")})
+						}
+					}
+					if !complete {
+						delete(sources, name)
+					}
+				}
+				continue
+			}
+			if _, ok := sources[DefaultLanguage][name]; !ok {
+				errs = append(errs, &Error{File: path, Msg: unknownFileMsg(name, Files())})
 				continue
 			}
 			b, err := fs.ReadFile(os.DirFS(overrideDir), name)
@@ -197,43 +278,52 @@ func Load(overrideDir string) (*Set, error) {
 				errs = append(errs, &Error{File: path, Msg: err.Error()})
 				continue
 			}
-			sources[name] = source{path, string(b)}
+			sources[DefaultLanguage][name] = source{path, string(b)}
 			overrides = append(overrides, path)
 		}
 	}
-
-	s := &Set{byName: make(map[string]set), overrides: overrides}
-	broken := make(map[string]bool)
-	for _, n := range Names() {
-		var ts set
-		var err error
-		src := sources[n+partSubject]
-		if ts.subject, err = texttemplate.New(src.shown).Funcs(funcs()).Option("missingkey=error").Parse(src.body); err != nil {
-			errs = append(errs, templateError(src.shown, err))
-			broken[n] = true
+	s := &Set{byLang: make(map[string]map[string]set), lang: DefaultLanguage, overrides: overrides}
+	broken := make(map[string]bool) // "lang/name"
+	for _, lang := range sortedKeys(sources) {
+		l := newLocale(lang)
+		s.byLang[lang] = make(map[string]set)
+		for _, n := range Names() {
+			if lang != DefaultLanguage && !isLocalised(n) {
+				continue
+			}
+			var ts set
+			var err error
+			src := sources[lang][n+partSubject]
+			if ts.subject, err = texttemplate.New(src.shown).Funcs(funcs(l)).Option("missingkey=error").Parse(src.body); err != nil {
+				errs = append(errs, templateError(src.shown, err))
+				broken[lang+"/"+n] = true
+			}
+			src = sources[lang][n+partText]
+			if ts.text, err = texttemplate.New(src.shown).Funcs(funcs(l)).Option("missingkey=error").Parse(src.body); err != nil {
+				errs = append(errs, templateError(src.shown, err))
+				broken[lang+"/"+n] = true
+			}
+			src = sources[lang][n+partHTML]
+			if ts.html, err = htmltemplate.New(src.shown).Funcs(funcs(l)).Option("missingkey=error").Parse(src.body); err != nil {
+				errs = append(errs, templateError(src.shown, err))
+				broken[lang+"/"+n] = true
+			}
+			s.byLang[lang][n] = ts
 		}
-		src = sources[n+partText]
-		if ts.text, err = texttemplate.New(src.shown).Funcs(funcs()).Option("missingkey=error").Parse(src.body); err != nil {
-			errs = append(errs, templateError(src.shown, err))
-			broken[n] = true
-		}
-		src = sources[n+partHTML]
-		if ts.html, err = htmltemplate.New(src.shown).Funcs(funcs()).Option("missingkey=error").Parse(src.body); err != nil {
-			errs = append(errs, templateError(src.shown, err))
-			broken[n] = true
-		}
-		s.byName[n] = ts
 	}
 
 	// Render what parsed, so that one run reports every problem.
-	for _, n := range Names() {
-		if broken[n] {
-			continue
-		}
-		for _, d := range samples(n) {
-			if _, err := s.Render(n, d); err != nil {
-				errs = append(errs, err)
-				break // the same fault would repeat with the next sample
+	for _, lang := range sortedKeys(s.byLang) {
+		ls := s.In(lang)
+		for _, n := range Names() {
+			if broken[lang+"/"+n] || (lang != DefaultLanguage && !isLocalised(n)) {
+				continue
+			}
+			for _, d := range samples(n) {
+				if _, err := ls.Render(n, d); err != nil {
+					errs = append(errs, err)
+					break // the same fault would repeat with the next sample
+				}
 			}
 		}
 	}
@@ -243,11 +333,51 @@ func Load(overrideDir string) (*Set, error) {
 	return s, nil
 }
 
+// localisedFiles are the file names of the Localised templates, sorted.
+func localisedFiles() []string {
+	var files []string
+	for _, n := range Localised() {
+		files = append(files, n+partSubject, n+partText, n+partHTML)
+	}
+	slices.Sort(files)
+	return files
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Languages lists the languages the Localised templates exist in, sorted.
+func (s *Set) Languages() []string {
+	return sortedKeys(s.byLang)
+}
+
+// In returns the same templates rendering in lang (a base language code
+// such as "de"); a language without templates keeps the receiver's. Only
+// the Localised templates have languages; the others are always in
+// DefaultLanguage.
+func (s *Set) In(lang string) *Set {
+	if s.err != nil || s.byLang[lang] == nil || lang == s.lang {
+		return s
+	}
+	c := *s
+	c.lang = lang
+	return &c
+}
+
+// Language is the language In chose.
+func (s *Set) Language() string { return s.lang }
+
 // unknownFileMsg explains a file name Load does not know, suggesting the
 // closest known one: a typo must not silently do nothing.
-func unknownFileMsg(name string) string {
+func unknownFileMsg(name string, known []string) string {
 	best, bestD := "", 4
-	for _, f := range Files() {
+	for _, f := range known {
 		if d := editDistance(name, f); d < bestD {
 			best, bestD = f, d
 		}
@@ -255,7 +385,7 @@ func unknownFileMsg(name string) string {
 	if best != "" {
 		return fmt.Sprintf("unknown template file %q (did you mean %q?)", name, best)
 	}
-	return fmt.Sprintf("unknown template file %q (known: %s)", name, strings.Join(Files(), ", "))
+	return fmt.Sprintf("unknown template file %q (known: %s)", name, strings.Join(known, ", "))
 }
 
 // editDistance is the Levenshtein distance of a and b, in bytes.
@@ -302,7 +432,11 @@ func (s *Set) Render(name string, data any) (Rendered, error) {
 	if s.err != nil {
 		return Rendered{}, s.err
 	}
-	ts, ok := s.byName[name]
+	lang := s.lang
+	if !isLocalised(name) {
+		lang = DefaultLanguage
+	}
+	ts, ok := s.byLang[lang][name]
 	want := dataTypes[name]
 	if !ok || want == nil {
 		return Rendered{}, fmt.Errorf("render %q: no such template", name)
@@ -356,6 +490,9 @@ func (s *Set) DueUpdate(d DueUpdate) (Rendered, error) { return s.Render(NameDue
 
 // Closing renders the mail telling the requester the request is resolved.
 func (s *Set) Closing(d Closing) (Rendered, error) { return s.Render(NameClosing, d) }
+
+// RatingThanks renders the thanks for an answer to "how did we do?".
+func (s *Set) RatingThanks(d RatingThanks) (Rendered, error) { return s.Render(NameRatingThanks, d) }
 
 // CommandHelp renders the reply to staff listing the valid commands.
 func (s *Set) CommandHelp(d CommandHelp) (Rendered, error) { return s.Render(NameCommandHelp, d) }

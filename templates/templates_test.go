@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +34,10 @@ func TestDefaultRendersEveryTemplate(t *testing.T) {
 				}
 			}
 			// Mail clients block remote content; the defaults need none.
+			// Links the config names (ask_for's links) are anchors only.
+			html := regexp.MustCompile(`<a href="https://[^"]*">`).ReplaceAllString(r.HTML, "<a>")
 			for _, bad := range []string{"http:", "https:", "src=", "<link", "<script", "<style", "url("} {
-				if strings.Contains(strings.ToLower(r.HTML), bad) {
+				if strings.Contains(strings.ToLower(html), bad) {
 					t.Errorf("%s: HTML contains %q", n, bad)
 				}
 			}
@@ -56,6 +60,9 @@ func TestTypedMethods(t *testing.T) {
 			return s.IncidentAlert(samples(NameIncidentAlert)[0].(IncidentAlert))
 		},
 		NameDigest: func() (Rendered, error) { return s.Digest(samples(NameDigest)[0].(Digest)) },
+		NameRatingThanks: func() (Rendered, error) {
+			return s.RatingThanks(samples(NameRatingThanks)[0].(RatingThanks))
+		},
 	}
 	for _, n := range Names() {
 		t.Run(n, func(t *testing.T) {
@@ -106,12 +113,32 @@ func TestNamesAndFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
+	var got, langs []string
 	for _, e := range embedded {
+		if e.IsDir() {
+			langs = append(langs, e.Name())
+			continue
+		}
 		got = append(got, e.Name())
 	}
 	if !reflect.DeepEqual(got, Files()) {
 		t.Errorf("embedded files %v, want exactly %v", got, Files())
+	}
+	if want := []string{"de", "es", "fr", "nl"}; !reflect.DeepEqual(langs, want) {
+		t.Errorf("embedded languages %v, want %v", langs, want)
+	}
+	for _, l := range langs {
+		files, err := defaultFS.ReadDir("default/" + l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, f := range files {
+			names = append(names, f.Name())
+		}
+		if !reflect.DeepEqual(names, localisedFiles()) {
+			t.Errorf("default/%s holds %v, want exactly %v", l, names, localisedFiles())
+		}
 	}
 }
 
@@ -128,10 +155,11 @@ func TestHeaderInjection(t *testing.T) {
 		NameEscalation: Escalation{Department: hostile, Ref: "REQ-9\r\nBcc: z@example.test", Subject: hostile, Requester: p,
 			Category: hostile, Received: now, Due: now, Now: now, Location: ber, Age: hostile, TimeLeft: hostile,
 			Reason: hostile, Quote: hostile},
-		NameLateNotice:  LateNotice{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Due: now, Location: ber},
-		NameDueUpdate:   DueUpdate{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, NewDue: now, Note: hostile},
-		NameClosing:     Closing{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Resolved: now},
-		NameCommandHelp: CommandHelp{Department: hostile, Staff: p, Ref: "REQ-9", Unknown: []string{hostile}, Valid: []string{hostile}},
+		NameLateNotice:   LateNotice{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Due: now, Location: ber},
+		NameDueUpdate:    DueUpdate{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, NewDue: now, Note: hostile},
+		NameClosing:      Closing{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Resolved: now, AskRating: true},
+		NameRatingThanks: RatingThanks{Department: hostile, Requester: p, Ref: "REQ-9", Subject: hostile, Rating: 1, Low: true},
+		NameCommandHelp:  CommandHelp{Department: hostile, Staff: p, Ref: "REQ-9", Unknown: []string{hostile}, Valid: []string{hostile}},
 		NameUnproven: Unproven{Department: hostile, DepartmentAddress: hostile, Staff: p, Ref: "REQ-9", Subject: hostile,
 			Received: now, Location: ber, Reason: hostile},
 		NameIncidentAlert: IncidentAlert{Department: hostile, Window: hostile, Now: now, Location: ber,
@@ -350,5 +378,71 @@ func TestOverrideReportsEveryProblem(t *testing.T) {
 func TestLoadMissingDir(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "nope")); err == nil {
 		t.Error("Load accepted a missing directory")
+	}
+}
+
+// TestOverrideLanguages: a language directory replaces a built-in
+// translation file by file, adds a language when it holds every localised
+// file, and is refused when it is incomplete or not a language code.
+func TestOverrideLanguages(t *testing.T) {
+	d := Receipt{Requester: Person{Name: "Doe, Jane"}, Subject: "Drucker", Ref: "REQ-4",
+		Due: time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC), Location: time.UTC}
+
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "de"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "de/receipt.txt.tmpl", "Moin {{displayname .Requester}}, bis {{longdate .Due .Location}}: [{{.Ref}}].\n")
+	if err := os.Mkdir(filepath.Join(dir, "pt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range localisedFiles() {
+		writeFile(t, dir, "pt/"+f, "Olá [{{with .Ref}}{{.}}{{end}}] {{with .Ref}}{{end}}{{printf \"%T\" .}}\n")
+	}
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Languages(); !slices.Contains(got, "pt") || !slices.Contains(got, "de") {
+		t.Errorf("Languages() = %v, want pt and de among them", got)
+	}
+	r, err := s.In("de").Receipt(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Moin Jane Doe, bis Dienstag, 1. Dezember 2026, 17:00 Uhr UTC: [REQ-4].\n"; r.Text != want {
+		t.Errorf("de override text = %q, want %q", r.Text, want)
+	}
+	if r.HTML == "" || !strings.Contains(r.HTML, "Guten Tag") {
+		t.Errorf("de HTML should stay the built-in one:\n%s", r.HTML)
+	}
+	if r, err := s.In("pt").Receipt(d); err != nil || !strings.HasPrefix(r.Text, "Olá [REQ-4]") {
+		t.Errorf("pt receipt = %q, %v", r.Text, err)
+	}
+	// A language without templates keeps English; staff mail is English.
+	if r, err := s.In("sv").Receipt(d); err != nil || !strings.HasPrefix(r.Text, "Dear Jane Doe,") {
+		t.Errorf("sv receipt = %q, %v", r.Text, err)
+	}
+	if r, err := s.In("de").Escalation(Escalation{Ref: "REQ-4"}); err != nil || strings.Contains(r.Text, "Guten") {
+		t.Errorf("escalation in de = %q, %v", r.Text, err)
+	}
+
+	bad := t.TempDir()
+	for _, d := range []string{"it", "receipts"} {
+		if err := os.Mkdir(filepath.Join(bad, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, bad, "it/receipt.txt.tmpl", "Ciao\n")
+	writeFile(t, bad, "it/digest.txt.tmpl", "x\n")
+	_, err = Load(bad)
+	for _, want := range []string{
+		filepath.Join(bad, "it", "closing.txt.tmpl") + ": missing",
+		filepath.Join(bad, "it", "digest.txt.tmpl") + ": unknown template file",
+		filepath.Join(bad, "receipts") + `: unknown template file "receipts"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load error %v does not say %q", err, want)
+		}
 	}
 }

@@ -204,3 +204,18 @@ func TestCheckWarnsAboutWeakAuthority(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckLanguageWithoutTemplates: a department or rule language that
+// has no templates is refused, naming it and the languages there are.
+func TestCheckLanguageWithoutTemplates(t *testing.T) {
+	dir := t.TempDir()
+	path, _ := breakConfig(t, dir, []edit{{"    language: en   # the default\n", "    language: it\n"}}, nil)
+	r := runAckd(t, "check", "-c", path)
+	if r.code != 1 || !strings.Contains(r.stderr, `department "IT Help Desk": language "it" has no templates (have de, en, es, fr, nl;`) {
+		t.Fatalf("want exit 1 naming the language; got %s", r)
+	}
+	path, _ = breakConfig(t, dir, []edit{{"    language: en   # the default\n", "    language: de-AT\n"}}, nil)
+	if r := runAckd(t, "check", "-c", path); r.code != 0 {
+		t.Fatalf("de-AT is German: want exit 0; got %s", r)
+	}
+}

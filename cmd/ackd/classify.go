@@ -41,6 +41,14 @@ type classification struct {
 	// date the receipt gives and the forecast's inputs and outcome.
 	Promise  string   `json:"promise,omitempty"`
 	Forecast []string `json:"forecast,omitempty"`
+
+	// Language is the language of the receipt, LanguageWhy why.
+	Language    string `json:"language,omitempty"`
+	LanguageWhy string `json:"language_reason,omitempty"`
+	// AskFor are the ask_for lines the receipt carries; Present the ones
+	// left out because the request already holds them.
+	AskFor  []string `json:"ask_for,omitempty"`
+	Present []string `json:"ask_for_present,omitempty"`
 }
 
 type receiptJSON struct {
@@ -156,11 +164,14 @@ func classifyMessage(c classification, tpl *templates.Set, dept *config.Departme
 			c.Promise = f.Promise.In(loc).Format(time.RFC3339)
 			c.Forecast = append([]string{"(classify reads no store: the queue is --ahead, the record empty)"}, f.Lines(loc)...)
 		}
-		r, err := tpl.Receipt(templates.Receipt{
+		c.Language, c.LanguageWhy = d.Language, d.LanguageReason
+		c.AskFor, c.Present = d.AskFor, d.Present
+		r, err := tpl.In(d.Language).Receipt(templates.Receipt{
 			Department: dept.Name, DepartmentAddress: dept.Address,
 			Requester: templates.Person{Name: m.From.Name, Address: m.From.Address},
 			Subject:   m.Subject, Ref: placeholderRef, Category: d.Category, Commitment: d.Commitment.String(),
 			Received: d.ReceivedAt, Due: due, Forecast: later, Location: loc,
+			AskFor: d.AskFor, Links: mailwatch.ReceiptLinks(d),
 		})
 		if err != nil {
 			c.Error = fmt.Sprintf("render receipt: %v", err)
@@ -195,8 +206,14 @@ func printClassification(w io.Writer, c classification) {
 	if rule == "" {
 		rule = "(none: default category)"
 	}
-	fmt.Fprintf(w, "reply:      yes (%s)\nrule:       %s\ncategory:   %s (commitment %s)\nreceived:   %s\ndue:        %s\n",
-		c.Reason, rule, c.Category, c.Commitment, c.Received, c.Due)
+	fmt.Fprintf(w, "reply:      yes (%s)\nrule:       %s\ncategory:   %s (commitment %s)\nreceived:   %s\ndue:        %s\nlanguage:   %s (%s)\n",
+		c.Reason, rule, c.Category, c.Commitment, c.Received, c.Due, c.Language, c.LanguageWhy)
+	for _, a := range c.AskFor {
+		fmt.Fprintf(w, "asks for:   %s\n", a)
+	}
+	for _, a := range c.Present {
+		fmt.Fprintf(w, "has:        %s (left out)\n", a)
+	}
 	if c.Promise != "" {
 		fmt.Fprintf(w, "promise:    %s (promise: forecast)\n", c.Promise)
 		for _, l := range c.Forecast {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -283,5 +284,76 @@ func TestClassifyPoisonFrom(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &refusal); err != nil || refusal.Refusal != "bad-address" {
 		t.Errorf("JSON refusal = %q, %v; want bad-address", refusal.Refusal, err)
+	}
+}
+
+// TestClassifyLanguage: classify says which language the receipt is in
+// and why, and renders it in that language (issue 16): the demo's German
+// VPN request gets a German receipt with a German date.
+func TestClassifyLanguage(t *testing.T) {
+	for _, tc := range []struct {
+		file, lang, why, text string
+	}{
+		{"vpn.eml", "de", "text reads as German", "bis Montag, 28. Dezember 2026, 10:00 Uhr CET"},
+		{"password.eml", "en", "text reads as English", "by Monday 28 December 2026, 10:00 CET"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			r := runAckd(t, "classify", "-c", exampleConfig, "--json", "--at", "2026-12-23T14:00:00+01:00",
+				filepath.Join("testdata", "requests", tc.file))
+			var c struct {
+				Lang    string `json:"language"`
+				Why     string `json:"language_reason"`
+				Receipt struct{ Text string }
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
+				t.Fatalf("%v; %s", err, r)
+			}
+			if c.Lang != tc.lang || !strings.Contains(c.Why, tc.why) {
+				t.Errorf("language %q (%s), want %q (%s)", c.Lang, c.Why, tc.lang, tc.why)
+			}
+			if !strings.Contains(strings.ReplaceAll(c.Receipt.Text, "\n", " "), tc.text) {
+				t.Errorf("receipt lacks %q:\n%s", tc.text, c.Receipt.Text)
+			}
+		})
+	}
+}
+
+// TestClassifyAskFor: classify lists what the receipt asks for, and a
+// request that already names the drive is not asked for it (issue 16).
+func TestClassifyAskFor(t *testing.T) {
+	dir := t.TempDir()
+	raw, err := os.ReadFile(filepath.Join("testdata", "requests", "access.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := filepath.Join(dir, "named.eml")
+	if err := os.WriteFile(named, append(raw, []byte("\nIt is \\\\fs01\\finance.\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file              string
+		ask, present      []string
+		inText, notInText string
+	}{
+		{filepath.Join("testdata", "requests", "access.eml"), []string{`the path of the shared drive (\\server\share)`, "your manager's approval"}, nil,
+			"- your manager's approval", ""},
+		{named, []string{"your manager's approval"}, []string{`the path of the shared drive (\\server\share)`},
+			"- your manager's approval", "the path of the shared drive"},
+	} {
+		r := runAckd(t, "classify", "-c", exampleConfig, "--json", "--at", "2026-12-23T14:00:00+01:00", tc.file)
+		var c struct {
+			AskFor  []string `json:"ask_for"`
+			Present []string `json:"ask_for_present"`
+			Receipt struct{ Text string }
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
+			t.Fatalf("%v; %s", err, r)
+		}
+		if !slices.Equal(c.AskFor, tc.ask) || !slices.Equal(c.Present, tc.present) {
+			t.Errorf("%s: ask_for %q, present %q; want %q, %q", tc.file, c.AskFor, c.Present, tc.ask, tc.present)
+		}
+		if !strings.Contains(c.Receipt.Text, tc.inText) || (tc.notInText != "" && strings.Contains(c.Receipt.Text, tc.notInText)) {
+			t.Errorf("%s: receipt text:\n%s", tc.file, c.Receipt.Text)
+		}
 	}
 }

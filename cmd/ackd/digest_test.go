@@ -201,3 +201,86 @@ func TestDigestSendMarksTheDay(t *testing.T) {
 		}
 	})
 }
+
+// TestReportAimBesidePromise: with access aimed at 30m beside its 4h
+// promise, ackd report shows both, in text and JSON (issue 16): the
+// request answered after 1h kept the promise and missed the aim.
+func TestReportAimBesidePromise(t *testing.T) {
+	cfg := seeded(t)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aimed := strings.Replace(string(b), "access:  {commitment: 4h}", "access:  {commitment: 4h, aim: 30m}", 1)
+	if err := os.WriteFile(cfg, []byte(aimed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"report", "-c", cfg, "--since", "30d", "--at", "2026-03-11T08:30:00Z"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if want := "access (4h, aim 30m) 50% kept (1 of 2), 0% met the aim (0 of 2)"; !strings.Contains(out.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"report", "-c", cfg, "--since", "30d", "--json", "--at", "2026-03-11T08:30:00Z"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var got reportJSON
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	var access reportRecord
+	for _, c := range got.Categories {
+		if c.Category == "access" {
+			access = c
+		}
+	}
+	if access.Aim != "30m" || access.AimMet != 0 || access.AimMissed != 2 || access.AimPercent == nil || *access.AimPercent != 0 ||
+		access.KeptPercent == nil || *access.KeptPercent != 50 {
+		t.Errorf("access record = %+v", access)
+	}
+}
+
+// TestStatusLanguageAndAim: ackd status shows each open request's
+// language and, where its category has one, its aim (issue 16).
+func TestStatusLanguageAndAim(t *testing.T) {
+	cfgPath := seeded(t)
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aimed := strings.Replace(string(b), "access:  {commitment: 4h}", "access:  {commitment: 4h, aim: 1h}", 1)
+	aimed = strings.Replace(aimed, "    staff: [alice@example.test]\n", "    staff: [alice@example.test]\n    language: nl\n", 1)
+	if err := os.WriteFile(cfgPath, []byte(aimed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite", filepath.Join(filepath.Dir(cfgPath), "ackd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := func(string) ([]store.NewMail, error) { return nil, nil }
+	if _, err := st.RecordRequest(ctx, store.NewRequest{Dept: "it-help@example.test", MessageKey: "<3@x>", Requester: "max@example.test",
+		Subject: "Drucker", Category: "access", Language: "de", ReceivedAt: time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC),
+		DueAt: time.Date(2026, 3, 10, 13, 0, 0, 0, time.UTC)}, none); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"status", "-c", cfgPath}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var row string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, "max@example.test") {
+			row = l
+		}
+	}
+	if !strings.Contains(out.String(), "DUE   ") || !strings.Contains(out.String(), "AIM") || !strings.Contains(out.String(), "LANG") {
+		t.Errorf("no AIM and LANG columns:\n%s", out.String())
+	}
+	if !strings.Contains(row, "Tue 10 Mar 13:00 UTC  Tue 10 Mar 10:00 UTC  de") {
+		t.Errorf("row lacks due, aim and language:\n%s", out.String())
+	}
+}

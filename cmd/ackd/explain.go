@@ -29,6 +29,23 @@ func openReadOnly(ctx context.Context, cfg *config.Config) (store.Store, error) 
 	return store.OpenOptions(ctx, cfg.Store.Driver, cfg.Store.DSN, store.Options{Password: pw, ReadOnly: true})
 }
 
+// loadReadOnly loads the config at path with its rules and opens its store
+// read-only, for the commands that only look (explain, replay). On failure
+// it has printed why, naming cmd, and returns the exit code.
+func loadReadOnly(ctx context.Context, cmd, path string, stderr io.Writer) (*config.Config, *rules.Set, store.Store, int) {
+	cfg, set, err := rules.Load(path)
+	if err != nil {
+		printProblems(stderr, err)
+		return nil, nil, nil, 1
+	}
+	st, err := openReadOnly(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "ackd %s: open store: %v\n", cmd, err)
+		return nil, nil, nil, 1
+	}
+	return cfg, set, st, 0
+}
+
 // cmdExplain prints why a request is where it is: the rule and the words
 // that matched, the arithmetic of its due date, its escalation ladder
 // step by step, its history and its mail.
@@ -50,15 +67,9 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "ackd explain:", err)
 		return 2
 	}
-	cfg, set, err := rules.Load(*path)
-	if err != nil {
-		printProblems(stderr, err)
-		return 1
-	}
-	st, err := openReadOnly(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "ackd explain: open store: %v\n", err)
-		return 1
+	cfg, set, st, code := loadReadOnly(ctx, "explain", *path, stderr)
+	if code != 0 {
+		return code
 	}
 	defer st.Close()
 	var found []*config.Department

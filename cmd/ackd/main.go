@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -148,7 +150,32 @@ func loadAll(path string, stderr io.Writer) (*mailwatch.Runtime, bool) {
 		fmt.Fprintf(stderr, "%s: templates: %v\n", path, err)
 		return nil, false
 	}
+	if err := missingLanguages(cfg, tpl); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		return nil, false
+	}
 	return &mailwatch.Runtime{Config: cfg, Rules: set, Templates: tpl}, true
+}
+
+// missingLanguages reports every department or rule language that has no
+// templates: built in are en, de, fr, es and nl, and a templates
+// directory adds one with a LANG/ subdirectory.
+func missingLanguages(cfg *config.Config, tpl *templates.Set) error {
+	var errs []error
+	have := tpl.Languages()
+	check := func(what, l string) {
+		if l != "" && !slices.Contains(have, l) {
+			errs = append(errs, fmt.Errorf("%s: language %q has no templates (have %s; add a %s/ directory of templates)",
+				what, l, strings.Join(have, ", "), l))
+		}
+	}
+	for _, d := range cfg.Departments {
+		check(fmt.Sprintf("department %q", d.Name), d.Language)
+		for _, r := range d.Rules {
+			check(fmt.Sprintf("department %q, rule %q", d.Name, r.Name), r.Language)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func printProblems(w io.Writer, err error) {
@@ -366,6 +393,10 @@ func reload(d *mailwatch.Daemon, inForce *atomic.Pointer[config.Config], path st
 	}
 	tpl, err := templates.Load(cfg.Templates)
 	if err != nil {
+		log.Error("reload refused: templates", "err", err)
+		return
+	}
+	if err := missingLanguages(cfg, tpl); err != nil {
 		log.Error("reload refused: templates", "err", err)
 		return
 	}

@@ -93,15 +93,9 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "ackd replay:", err)
 		return 2
 	}
-	cfg, set, err := rules.Load(*path)
-	if err != nil {
-		printProblems(stderr, err)
-		return 1
-	}
-	st, err := openReadOnly(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "ackd replay: open store: %v\n", err)
-		return 1
+	cfg, set, st, code := loadReadOnly(ctx, "replay", *path, stderr)
+	if code != 0 {
+		return code
 	}
 	defer st.Close()
 	since := now.Add(-window)

@@ -21,14 +21,24 @@ type reportRecord struct {
 	Missed      int      `json:"missed"`
 	Pending     int      `json:"pending"`
 	KeptPercent *float64 `json:"kept_percent"` // null when nothing was judged
-	Answered    int      `json:"answered"`
-	MedianHours float64  `json:"median_business_hours"`
-	P80Hours    float64  `json:"p80_business_hours"`
-	P95Hours    float64  `json:"p95_business_hours"`
-	Slowest     []string `json:"slowest,omitempty"` // refs of the slowest tenth
-	Reopens     int      `json:"reopens"`
-	Suggest     string   `json:"suggest,omitempty"`
-	Advice      string   `json:"advice,omitempty"`
+	// The aim, beside the promise: null percent when there is no aim or
+	// nothing was judged.
+	Aim        string   `json:"aim,omitempty"`
+	AimMet     int      `json:"aim_met"`
+	AimMissed  int      `json:"aim_missed"`
+	AimPercent *float64 `json:"aim_met_percent"`
+	// Answers to "how did we do?" in the window; null average when none.
+	Ratings       int      `json:"ratings"`
+	RatingAverage *float64 `json:"rating_average"`
+	LowRatings    int      `json:"low_ratings"`
+	Answered      int      `json:"answered"`
+	MedianHours   float64  `json:"median_business_hours"`
+	P80Hours      float64  `json:"p80_business_hours"`
+	P95Hours      float64  `json:"p95_business_hours"`
+	Slowest       []string `json:"slowest,omitempty"` // refs of the slowest tenth
+	Reopens       int      `json:"reopens"`
+	Suggest       string   `json:"suggest,omitempty"`
+	Advice        string   `json:"advice,omitempty"`
 }
 
 type reportJSON struct {
@@ -87,6 +97,16 @@ func toRecord(r report.Record) reportRecord {
 	}
 	if p := r.KeptPercent(); p >= 0 {
 		out.KeptPercent = &p
+	}
+	if !r.Aim.IsZero() {
+		out.Aim, out.AimMet, out.AimMissed = r.Aim.String(), r.AimMet, r.AimMissed
+	}
+	if p := r.AimPercent(); p >= 0 {
+		out.AimPercent = &p
+	}
+	out.Ratings, out.LowRatings = r.Rated, r.LowRated
+	if a := r.RatingAverage(); a >= 0 {
+		out.RatingAverage = &a
 	}
 	if !r.Suggest.IsZero() {
 		out.Suggest = r.Suggest.String()
@@ -171,6 +191,8 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			name := r.Category
 			if name == "" {
 				name = "overall"
+			} else if !r.Commitment.IsZero() && !r.Aim.IsZero() {
+				name += " (" + r.Commitment.String() + ", aim " + r.Aim.String() + ")"
 			} else if !r.Commitment.IsZero() {
 				name += " (" + r.Commitment.String() + ")"
 			}
@@ -178,10 +200,16 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			if p := r.KeptPercent(); p >= 0 {
 				kept = fmt.Sprintf("%.0f%% kept (%d of %d)", p, r.Kept, r.Judged())
 			}
+			if p := r.AimPercent(); p >= 0 {
+				kept += fmt.Sprintf(", %.0f%% met the aim (%d of %d)", p, r.AimMet, r.AimMet+r.AimMissed)
+			}
 			fmt.Fprintf(stdout, "  %-20s %s, %d pending; median %s, p80 %s, p95 %s; %d reopened\n", name, kept, r.Pending,
 				mailtext.Span(r.Median), mailtext.Span(r.P80), mailtext.Span(r.P95), r.Reopens)
 			if len(r.Slowest) > 0 {
 				fmt.Fprintf(stdout, "  %-20s slowest tenth: %s\n", "", strings.Join(r.Slowest, ", "))
+			}
+			if a := r.RatingAverage(); a >= 0 {
+				fmt.Fprintf(stdout, "  %-20s satisfaction %.1f of 5 (%d answers, %d low)\n", "", a, r.Rated, r.LowRated)
 			}
 			if r.Advice != "" {
 				fmt.Fprintf(stdout, "  %-20s suggestion: %s\n", "", r.Advice)

@@ -50,10 +50,11 @@ func printStatus(ctx context.Context, w io.Writer, cfg *config.Config, st store.
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tSTATE\tLEVEL\tREMINDERS\tFIRST RESPONSE\tOWNER\tSUBJECT\n")
+	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tAIM\tLANG\tSTATE\tLEVEL\tREMINDERS\tFIRST RESPONSE\tOWNER\tSUBJECT\n")
 	for _, r := range open {
 		loc := time.UTC
-		if d := cfg.DepartmentByKey(r.Dept); d != nil {
+		d := cfg.DepartmentByKey(r.Dept)
+		if d != nil {
 			loc = d.Calendar.Location()
 		}
 		first := "-"
@@ -63,9 +64,14 @@ func printStatus(ctx context.Context, w io.Writer, cfg *config.Config, st store.
 				first = report.Age(d)
 			}
 		}
-		due := "-"
+		due, aim := "-", "-"
 		if !r.DueAt.IsZero() {
 			due = r.DueAt.In(loc).Format("Mon 2 Jan 15:04 MST")
+		}
+		if d != nil {
+			if a := report.AimAt(d, r); !a.Equal(r.DueAt) {
+				aim = a.In(loc).Format("Mon 2 Jan 15:04 MST")
+			}
 		}
 		state := r.State
 		if heldReceipt[r.ID] {
@@ -76,8 +82,8 @@ func printStatus(ctx context.Context, w io.Writer, cfg *config.Config, st store.
 		if r.AssignedTo != "" {
 			owner = r.AssignedTo
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.Ref, cfg.DepartmentName(r.Dept), r.Requester, r.Category,
-			report.Age(now.Sub(r.ReceivedAt)), due, state, r.EscalationLevel, r.Reminders, first, owner, mailtext.Clip(r.Subject, 50))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.Ref, cfg.DepartmentName(r.Dept), r.Requester, r.Category,
+			report.Age(now.Sub(r.ReceivedAt)), due, aim, report.Language(d, r), state, r.EscalationLevel, r.Reminders, first, owner, mailtext.Clip(r.Subject, 50))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

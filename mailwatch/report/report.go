@@ -28,6 +28,14 @@
 // "#waiting" pause before the first response is not reconstructed in that
 // last case.
 //
+// # Aim
+//
+// A category with an aim (a shorter goal than the commitment promised to
+// the requester) is judged twice: kept against the promise as above, and
+// met against the aim: a judged request that responded at or before the
+// aim counted from ReceivedAt on the calendar (never later than the due
+// time in force) met it; every other judged request missed it.
+//
 // Response times are business time on the department's calendar
 // (Calendar.BusinessBetween(ReceivedAt, response)). Median and p80 use the
 // nearest-rank method: sorted ascending, the p-th percentile of n values
@@ -64,11 +72,16 @@ type Line struct {
 	State      string
 	ReceivedAt time.Time
 	DueAt      time.Time // zero when there is no commitment
+	// AimAt is the team's own deadline: the category's aim from the
+	// cycle's start, never after DueAt; DueAt when there is no aim. The
+	// lists (due today, overdue) go by it.
+	AimAt time.Time
 	// Age is the business time since ReceivedAt.
 	Age time.Duration
 	// Owner is who owns the request; "" when nobody does.
 	Owner string
-	// Overdue: nobody answered and the due time has passed. An answered,
+	// Overdue: nobody answered and the aim (the due time when the
+	// category has no aim) has passed. An answered,
 	// waiting or resolved request is never overdue, whichever list shows
 	// it.
 	Overdue bool
@@ -81,6 +94,15 @@ type Record struct {
 	Kept       int
 	Missed     int
 	Pending    int // received in the window, not yet due and unanswered
+	// Aim is the category's aim (zero when it has none); AimMet and
+	// AimMissed judge the same requests as Kept and Missed against it.
+	Aim       calendar.Commitment
+	AimMet    int
+	AimMissed int
+	// Rated counts the answers to "how did we do?" given in the window,
+	// RatingSum adds them up (1–5 each), LowRated counts those at or
+	// below the department's low mark.
+	Rated, RatingSum, LowRated int
 	// Answered counts the responses the times below are computed from.
 	Answered int
 	Median   time.Duration // business time to first response; 0 when Answered is 0
@@ -111,6 +133,24 @@ func (r Record) KeptPercent() float64 {
 		return -1
 	}
 	return 100 * float64(r.Kept) / float64(r.Judged())
+}
+
+// AimPercent is the share of judged requests that met the aim, 0–100; -1
+// when there is no aim or nothing was judged.
+func (r Record) AimPercent() float64 {
+	if r.Aim.IsZero() || r.AimMet+r.AimMissed == 0 {
+		return -1
+	}
+	return 100 * float64(r.AimMet) / float64(r.AimMet+r.AimMissed)
+}
+
+// RatingAverage is the mean answer to "how did we do?", 1–5; -1 when
+// nobody answered.
+func (r Record) RatingAverage() float64 {
+	if r.Rated == 0 {
+		return -1
+	}
+	return float64(r.RatingSum) / float64(r.Rated)
 }
 
 // Report is what a department's digest and reports show.
@@ -304,11 +344,11 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 	today := dateOf(now, loc)
 	for _, r := range mine {
 		ln := Line{Ref: r.Ref, Subject: r.Subject, Requester: r.Requester, Category: r.Category,
-			State: string(r.State), ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Owner: r.AssignedTo}
+			State: string(r.State), ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, AimAt: AimAt(dept, r), Owner: r.AssignedTo}
 		if cal != nil {
 			ln.Age = cal.BusinessBetween(r.ReceivedAt, now)
 		}
-		ln.Overdue = unanswered(r) && (r.State == store.StateOverdue || !r.DueAt.IsZero() && now.After(r.DueAt))
+		ln.Overdue = unanswered(r) && (r.State == store.StateOverdue || !ln.AimAt.IsZero() && now.After(ln.AimAt))
 		if !r.ReceivedAt.Before(o.NewSince) && !r.ReceivedAt.After(now) {
 			rep.New = append(rep.New, ln)
 		}
@@ -319,15 +359,15 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 		case r.State == store.StateWaiting:
 			rep.Waiting = append(rep.Waiting, ln)
 		case !unanswered(r):
-		case !r.DueAt.IsZero() && now.After(r.DueAt):
+		case !ln.AimAt.IsZero() && now.After(ln.AimAt):
 			rep.Overdue = append(rep.Overdue, ln)
-		case !r.DueAt.IsZero() && dateOf(r.DueAt, loc) == today:
+		case !ln.AimAt.IsZero() && dateOf(ln.AimAt, loc) == today:
 			rep.DueToday = append(rep.DueToday, ln)
 		default:
 			rep.Unanswered = append(rep.Unanswered, ln)
 		}
 	}
-	byDue := func(a, b Line) int { return a.DueAt.Compare(b.DueAt) }
+	byDue := func(a, b Line) int { return a.AimAt.Compare(b.AimAt) }
 	slices.SortStableFunc(rep.Overdue, byDue)
 	slices.SortStableFunc(rep.DueToday, byDue)
 
@@ -354,10 +394,11 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 		}
 		a := cats[name]
 		if a == nil {
-			a = &acc{rec: Record{Category: name, Commitment: cat.Commitment}}
+			a = &acc{rec: Record{Category: name, Commitment: cat.Commitment, Aim: cat.Aim}}
 			cats[name] = a
 		}
 		out, took, answered := judge(r, byReq[r.ID], dept, cat, now)
+		aimMet := (out == kept || out == missed) && metAim(r, byReq[r.ID], dept, cat)
 		for _, x := range []*acc{a, overall} {
 			switch out {
 			case kept:
@@ -366,6 +407,13 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 				x.rec.Missed++
 			case pending:
 				x.rec.Pending++
+			}
+			if x == a && !cat.Aim.IsZero() && (out == kept || out == missed) { // aims differ by category: no overall figure
+				if aimMet {
+					x.rec.AimMet++
+				} else {
+					x.rec.AimMissed++
+				}
 			}
 			if answered {
 				x.rec.Answered++
@@ -377,6 +425,36 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 		if o.PerStaff {
 			if who, at, ok := firstAnswerBy(byReq[r.ID]); ok && cal != nil {
 				staff[who] = append(staff[who], cal.BusinessBetween(r.ReceivedAt, at))
+			}
+		}
+	}
+	// Satisfaction: answers given in the window, whenever the request came.
+	low := config.DefaultSatisfactionLow
+	if dept.Satisfaction != nil {
+		low = dept.Satisfaction.Low
+	}
+	for _, r := range mine {
+		if r.Rating == 0 || r.RatedAt.Before(rep.Since) || r.RatedAt.After(now) {
+			continue
+		}
+		cat := categoryOf(dept, r.Category)
+		name := r.Category
+		if cat != nil && cat.Name != "" {
+			name = cat.Name
+		}
+		a := cats[name]
+		if a == nil {
+			a = &acc{rec: Record{Category: name}}
+			if cat != nil {
+				a.rec.Commitment, a.rec.Aim = cat.Commitment, cat.Aim
+			}
+			cats[name] = a
+		}
+		for _, x := range []*acc{a, overall} {
+			x.rec.Rated++
+			x.rec.RatingSum += r.Rating
+			if r.Rating <= low {
+				x.rec.LowRated++
 			}
 		}
 	}
@@ -460,6 +538,40 @@ func judge(r store.Request, evs []store.Event, dept *config.Department, cat *con
 		return kept, took, answered
 	}
 	return missed, took, answered
+}
+
+// AimAt is r's aim in its current cycle, as lifecycle.AimAt computes it
+// for the ladder: the category's aim from CycleStart, never after DueAt;
+// DueAt when the category has no aim.
+func AimAt(dept *config.Department, r store.Request) time.Time {
+	cat := categoryOf(dept, r.Category)
+	if cat == nil || cat.Aim.IsZero() || r.DueAt.IsZero() || r.CycleStart.IsZero() || dept.Calendar == nil {
+		return r.DueAt
+	}
+	if a := dept.Calendar.Due(r.CycleStart, cat.Aim); a.Before(r.DueAt) {
+		return a
+	}
+	return r.DueAt
+}
+
+// metAim says whether r, judged against its promise, responded by the
+// category's aim (see the package comment).
+func metAim(r store.Request, evs []store.Event, dept *config.Department, cat *config.Category) bool {
+	if cat.Aim.IsZero() || dept.Calendar == nil {
+		return false
+	}
+	resp := r.FirstResponseAt
+	if resp.IsZero() && r.State == store.StateResolved {
+		resp = r.ResolvedAt
+	}
+	if resp.IsZero() {
+		return false
+	}
+	aim := dept.Calendar.Due(r.ReceivedAt, cat.Aim)
+	if due := dueInForce(r, evs, dept, cat, resp); !due.IsZero() && due.Before(aim) {
+		aim = due
+	}
+	return !resp.After(aim)
 }
 
 // dueInForce is the due time that held when r first responded at resp.
@@ -559,6 +671,18 @@ func suggest(cal *calendar.Calendar, rec Record, now time.Time) (calendar.Commit
 		return calendar.Commitment{}, ""
 	}
 	return next, why + "; a realistic commitment is " + next.String()
+}
+
+// Language is the language r is answered in: its own, else its
+// department's.
+func Language(dept *config.Department, r store.Request) string {
+	if r.Language != "" {
+		return r.Language
+	}
+	if dept != nil && dept.Language != "" {
+		return dept.Language
+	}
+	return "en"
 }
 
 // Age writes how long ago something happened, for lists people scan:

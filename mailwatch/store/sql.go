@@ -246,7 +246,7 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 		Category: r.Category, Rule: r.Rule, State: r.State,
 		ReceivedAt: roundTrip(r.ReceivedAt), DueAt: roundTrip(r.DueAt), PromisedAt: roundTrip(r.PromisedAt), CreatedAt: now,
 		Text: r.Text, CycleStart: roundTrip(r.ReceivedAt), LastActivityAt: roundTrip(r.ReceivedAt),
-		Version: 1,
+		Version: 1, Language: r.Language,
 	}
 	// A new request that does not say when it wakes is planned at once.
 	switch {
@@ -271,13 +271,13 @@ func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq
 	err = tx.QueryRowContext(ctx, `INSERT INTO requests (dept, seq, ref, message_key, message_id, mailbox, uid,
 			requester, requester_name, subject, category, rule, state,
 			received_at, due_at, created_at, updated_at, text, cycle_start, last_activity_at, recipients, next_wake, version,
-			promised_at, decide_input)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1, $20, $21)
+			promised_at, decide_input, language)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $14, $14, $18, $19, 1, $20, $21, $22)
 		RETURNING id`,
 		r.Dept, seq, ref, r.MessageKey, r.MessageID, r.Mailbox, int64(r.UID),
 		r.Requester, r.RequesterName, r.Subject, r.Category, r.Rule, r.State,
 		millis(r.ReceivedAt), millis(r.DueAt), now.UnixMilli(), text, string(rcpt), millis(req.NextWake),
-		millis(r.PromisedAt), cleanText(r.DecideInput)).Scan(&req.ID)
+		millis(r.PromisedAt), cleanText(r.DecideInput), r.Language).Scan(&req.ID)
 	if err != nil {
 		return Request{}, fmt.Errorf("insert request: %w", err)
 	}
@@ -850,7 +850,7 @@ func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
 const requestCols = `id, dept, ref, message_key, message_id, mailbox, uid, requester, requester_name, subject,
 	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text,
 	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at, recipients,
-	next_wake, version, promised_at, parent_ref`
+	next_wake, version, promised_at, language, rating_asked_at, rating, rated_at, parent_ref`
 
 func scanRequest(sc scanner) (Request, error) {
 	var (
@@ -859,14 +859,14 @@ func scanRequest(sc scanner) (Request, error) {
 		received, due, created, first  sql.NullInt64
 		cycle, answered, late, waiting sql.NullInt64
 		resolved, activity, wake       sql.NullInt64
-		promised                       sql.NullInt64
+		promised, asked, rated         sql.NullInt64
 		rcpt                           string
 	)
 	err := sc.Scan(&r.ID, &r.Dept, &r.Ref, &r.MessageKey, &r.MessageID, &r.Mailbox, &uid, &r.Requester,
 		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &first,
 		&r.EscalationLevel, &r.Reminders, &r.Text,
 		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity, &rcpt,
-		&wake, &r.Version, &promised, &r.ParentRef)
+		&wake, &r.Version, &promised, &r.Language, &asked, &r.Rating, &rated, &r.ParentRef)
 	if err != nil {
 		return Request{}, err
 	}
@@ -884,6 +884,7 @@ func scanRequest(sc scanner) (Request, error) {
 	r.ResolvedAt, r.LastActivityAt = fromMillis(resolved), fromMillis(activity)
 	r.NextWake = fromMillis(wake)
 	r.PromisedAt = fromMillis(promised)
+	r.RatingAskedAt, r.RatedAt = fromMillis(asked), fromMillis(rated)
 	return r, nil
 }
 
@@ -950,6 +951,20 @@ func (s *sqlStore) RequestByRef(ctx context.Context, dept, ref string) (Request,
 		return Request{}, fmt.Errorf("find request %s/%s: %w", dept, ref, err)
 	}
 	return r, nil
+}
+
+func (s *sqlStore) LastRatingAsked(ctx context.Context, dept, requester string) (time.Time, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var at sql.NullInt64
+	// requester is stored as written; lower() on both sides compares it
+	// the way addresses are compared elsewhere.
+	err := s.r.QueryRowContext(ctx, `SELECT MAX(rating_asked_at) FROM requests
+		WHERE dept = $1 AND lower(requester) = lower($2) AND rating_asked_at IS NOT NULL`, dept, requester).Scan(&at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last rating question to %s in %s: %w", requester, dept, err)
+	}
+	return fromMillis(at), nil
 }
 
 func (s *sqlStore) FindThread(ctx context.Context, dept string, keys []string) (Request, error) {

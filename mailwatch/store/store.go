@@ -163,6 +163,10 @@ type Store interface {
 	// RequestByRef returns the department's request with reference ref
 	// ("REQ-12"); ErrNotFound.
 	RequestByRef(ctx context.Context, dept, ref string) (Request, error)
+	// LastRatingAsked returns the latest RatingAskedAt of the department's
+	// requests from requester (an address, compared case-insensitively);
+	// zero when none was ever asked. One indexed query.
+	LastRatingAsked(ctx context.Context, dept, requester string) (time.Time, error)
 	// FindThread returns the department's request owning any of keys
 	// (Message-IDs, with or without angle brackets). When several requests
 	// match, the one owning the earliest key in keys wins, so callers pass
@@ -361,6 +365,9 @@ type NewRequest struct {
 	Subject       string
 	Category      string
 	Rule          string
+	// Language is the base language code the requester is answered in
+	// ("de"); "" means the department's.
+	Language string
 
 	ReceivedAt time.Time // IMAP INTERNALDATE
 	DueAt      time.Time // zero when there is no commitment
@@ -436,6 +443,16 @@ type Request struct {
 	// Version is 1 when recorded and grows by one with every write of the
 	// row; Change.Version compares against it.
 	Version int64
+	// Language is NewRequest.Language, fixed when recorded; "" for
+	// requests recorded before it was kept (the department's language).
+	Language string
+	// RatingAskedAt is when the closing mail asked the requester how we
+	// did; zero = not asked. Rating is their answer, 1 (poor) to 5
+	// (excellent), 0 = none; RatedAt when it came. Lifecycle fields: an
+	// Update may set them.
+	RatingAskedAt time.Time
+	Rating        int
+	RatedAt       time.Time
 	// PromisedAt is the date the receipt gave when it was later than the
 	// commitment (lifecycle.Request.PromisedAt); zero otherwise.
 	PromisedAt time.Time

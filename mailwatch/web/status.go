@@ -51,6 +51,9 @@ type openView struct {
 	// HeldReason is why a sending limit holds the request's receipt, ""
 	// when none does.
 	HeldReason string
+	// Aim is the team's own deadline when the category has one ("" when
+	// none); Language the language the requester is answered in.
+	Aim, Language string
 }
 
 // CategoryShare is one bar of the on-time chart: a category's record (or
@@ -157,13 +160,17 @@ func openRow(d *config.Department, r store.Request, now time.Time) openView {
 	if !r.DueAt.IsZero() {
 		due = r.DueAt.In(loc).Format("Mon 2 Jan 15:04 MST")
 	}
+	aim := ""
+	if a := report.AimAt(d, r); !a.Equal(r.DueAt) {
+		aim = a.In(loc).Format("Mon 2 Jan 15:04 MST")
+	}
 	who := r.Requester
 	if r.RequesterName != "" {
 		who = r.RequesterName + " <" + r.Requester + ">"
 	}
 	return openView{
 		Ref: r.Ref, Subject: r.Subject, Requester: who, Category: r.Category,
-		Age: report.Age(now.Sub(r.ReceivedAt)), Due: due, State: string(r.State),
+		Age: report.Age(now.Sub(r.ReceivedAt)), Due: due, Aim: aim, Language: report.Language(d, r), State: string(r.State),
 		Level: r.EscalationLevel, Reminders: r.Reminders, Overdue: isOverdue(r, now), Owner: r.AssignedTo,
 	}
 }

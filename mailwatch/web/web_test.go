@@ -33,8 +33,9 @@ departments:
     staff: [alice@example.test]
     allowed_senders: ["*@example.test"]
     calendar: {timezone: Europe/Berlin}
+    language: de
     categories:
-      access: {commitment: 4h}
+      access: {commitment: 4h, aim: 2h}
       default: {commitment: 3d}
     rules:
       - {name: password, match: {subject: [password]}, category: access}
@@ -276,7 +277,10 @@ func TestStatusPage(t *testing.T) {
 	t.Run("columns", func(t *testing.T) {
 		// The hostile request: 5h old, due 4h after arrival (overdue),
 		// level 2, 1 reminder, in Berlin time.
-		for _, w := range []string{`<tr class="overdue">`, "5h 00m", "Wed 11 Mar 14:00 CET", `<td class="num">2</td><td class="num">1</td>`} {
+		// The language requesters are answered in (the department's) and,
+		// for access, the 2h aim beside the 4h promise (issue 16).
+		for _, w := range []string{`<tr class="overdue">`, "5h 00m", "Wed 11 Mar 14:00 CET", `<td class="num">2</td><td class="num">1</td>`,
+			`<span class="aim">aim Wed 11 Mar 12:00 CET</span>`, `<td>de</td>`, `<th>Lang</th>`} {
 			if !strings.Contains(body, w) {
 				t.Errorf("page lacks %q", w)
 			}

@@ -1,4 +1,4 @@
--- Working as a team (issue 15). migrations/sqlite/0013_team.sql mirrors
+-- Working as a team (issue 15). migrations/postgres/0015_team.sql mirrors
 -- this step.
 --
 -- staff_away: who of a department's staff is away, and until when (unix
@@ -8,9 +8,9 @@
 CREATE TABLE staff_away (
     dept     TEXT    NOT NULL,
     address  TEXT    NOT NULL,
-    until_at BIGINT NOT NULL,
+    until_at INTEGER NOT NULL,
     reason   TEXT    NOT NULL DEFAULT '',
-    set_at   BIGINT NOT NULL,
+    set_at   INTEGER NOT NULL,
     PRIMARY KEY (dept, address)
 );
 -- assign_cursor: the staff member round robin assigned last, per
@@ -18,7 +18,7 @@ CREATE TABLE staff_away (
 CREATE TABLE assign_cursor (
     dept       TEXT    NOT NULL PRIMARY KEY,
     last       TEXT    NOT NULL,
-    updated_at BIGINT NOT NULL
+    updated_at INTEGER NOT NULL
 );
 -- requests.parent_ref: #same REQ-n links a request under another (an
 -- outage reported many times); answers on the parent go to every linked
