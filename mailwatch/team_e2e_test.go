@@ -40,6 +40,12 @@ func TestTeamE2E(t *testing.T) {
 	wg.Wait()
 }
 
+// english ends every request the scenarios send, so that ackd answers
+// them in English (it guesses a request's language from its text, and a
+// few words are too few to tell) and the receipts read as the tests
+// expect.
+const english = " Could you please have a look at this when you have a moment? Thank you very much for your help."
+
 // sendAuto submits m as an autoresponder does: Auto-Submitted:
 // auto-replied, an "Automatic reply:" subject.
 func sendAuto(t *testing.T, s *mailstack.Stack, m mailOut) {
@@ -65,7 +71,7 @@ func sendAuto(t *testing.T, s *mailstack.Stack, m mailOut) {
 func testTeamGuardRelay(t *testing.T, s *mailstack.Stack) {
 	e := newThreadEnv(t, s, `{commitment: 1h}`)
 	req := s.NewAddress(t, "guard")
-	o := e.openRequest(t, req, "Printer on floor 3", "It jams on every page.")
+	o := e.openRequest(t, req, "Printer on floor 3", "It jams on every page."+english)
 	ref := o.receipt.ref
 	toDept := func(body string) { sendAs(t, s, o.reply(mailOut{from: e.staff, to: []string{e.dept}, body: body})) }
 
@@ -108,8 +114,8 @@ func testTeamGuardRelay(t *testing.T, s *mailstack.Stack) {
 	// The shared account's autoresponder wrote to a requester and its
 	// copy landed in Sent: no answer. A person's reply on another
 	// request, saved after it, is the barrier.
-	a := e.openRequest(t, s.NewAddress(t, "auto"), "Laptop battery", "It lasts ten minutes.")
-	b := e.openRequest(t, s.NewAddress(t, "barrier"), "Monitor flickers", "Since this morning.")
+	a := e.openRequest(t, s.NewAddress(t, "auto"), "Laptop battery", "It lasts ten minutes."+english)
+	b := e.openRequest(t, s.NewAddress(t, "barrier"), "Monitor flickers", "Since this morning."+english)
 	autoOut := a.reply(mailOut{from: threadDeptName + " <" + e.dept + ">", to: []string{a.requester}, body: "We are closed today."})
 	autoOut.subject = "Automatic reply: " + autoOut.subject
 	_, autoRaw := autoOut.raw()
@@ -162,7 +168,7 @@ func newTeamEnv(t *testing.T, s *mailstack.Stack, category, extra string) *teamE
 func testTeamTwoAnswers(t *testing.T, s *mailstack.Stack) {
 	e := newTeamEnv(t, s, `{commitment: 1h}`, "")
 	req := s.NewAddress(t, "two")
-	o := e.openRequest(t, req, "Scanner on floor 2", "It scans blank pages.")
+	o := e.openRequest(t, req, "Scanner on floor 2", "It scans blank pages."+english)
 	ref := o.receipt.ref
 	sendAs(t, s, o.reply(mailOut{from: e.alice, to: []string{req}, cc: []string{e.dept}, body: "Please clean the glass."}))
 	e.waitRequest(t, ref, 20*time.Second, "alice's answer", func(r store.Request) bool { return r.State == store.StateAnswered })
@@ -189,7 +195,7 @@ func testTeamTwoAnswers(t *testing.T, s *mailstack.Stack) {
 func testTeamCategory(t *testing.T, s *mailstack.Stack) {
 	e := newTeamEnv(t, s, "{commitment: 1h}\n      slow: {commitment: 3d}", "")
 	req := s.NewAddress(t, "cat")
-	o := e.openRequest(t, req, "New office chair", "Mine is broken.")
+	o := e.openRequest(t, req, "New office chair", "Mine is broken."+english)
 	ref := o.receipt.ref
 	before := e.request(t, ref)
 	sendAs(t, s, o.reply(mailOut{from: e.alice, to: []string{e.dept}, body: "#category slow"}))
@@ -212,7 +218,7 @@ func testTeamCategory(t *testing.T, s *mailstack.Stack) {
 func testTeamAwayRoundRobin(t *testing.T, s *mailstack.Stack) {
 	e := newTeamEnv(t, s, `{commitment: 60s, escalate: [{before_due: 58s, to: staff}]}`, "    assign: round_robin\n")
 	owner := func(ref string) string { return strings.ToLower(e.request(t, ref).AssignedTo) }
-	o1 := e.openRequest(t, s.NewAddress(t, "rr1"), "Keyboard missing keys", "The E is gone.")
+	o1 := e.openRequest(t, s.NewAddress(t, "rr1"), "Keyboard missing keys", "The E is gone."+english)
 	if got := owner(o1.receipt.ref); got != strings.ToLower(e.alice) {
 		t.Fatalf("%s owned by %q, want alice first", o1.receipt.ref, got)
 	}
@@ -241,8 +247,8 @@ func testTeamAwayRoundRobin(t *testing.T, s *mailstack.Stack) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	o2 := e.openRequest(t, s.NewAddress(t, "rr2"), "Mouse double-clicks", "Every click counts twice.")
-	o3 := e.openRequest(t, s.NewAddress(t, "rr3"), "Headset crackles", "In every call.")
+	o2 := e.openRequest(t, s.NewAddress(t, "rr2"), "Mouse double-clicks", "Every click counts twice."+english)
+	o3 := e.openRequest(t, s.NewAddress(t, "rr3"), "Headset crackles", "In every call."+english)
 	for _, o := range []opened{o2, o3} {
 		if got := owner(o.receipt.ref); got != strings.ToLower(e.bob) {
 			t.Errorf("%s owned by %q, want bob (alice is away)", o.receipt.ref, got)
@@ -275,7 +281,7 @@ func testTeamOutage(t *testing.T, s *mailstack.Stack) {
 	for i := range n {
 		addr := s.NewAddress(t, fmt.Sprintf("out%d", i))
 		addrs = append(addrs, addr)
-		sendAs(t, s, mailOut{from: addr, to: []string{e.dept}, subject: "Outlook cannot connect to the mail server", body: "Since 9:00."})
+		sendAs(t, s, mailOut{from: addr, to: []string{e.dept}, subject: "Outlook cannot connect to the mail server", body: "Since 9:00." + english})
 	}
 	for _, addr := range addrs {
 		got := waitInbox(t, s, e.dept, addr, 30*time.Second, "receipt", atLeast(1))
@@ -300,7 +306,7 @@ func testTeamOutage(t *testing.T, s *mailstack.Stack) {
 		e.waitRequest(t, fmt.Sprintf("REQ-%d", i), 30*time.Second, "#same", func(r store.Request) bool { return r.ParentRef == "REQ-1" })
 	}
 	late := s.NewAddress(t, "late")
-	sendAs(t, s, mailOut{from: late, to: []string{e.dept}, subject: "outlook cannot connect", body: "Me too."})
+	sendAs(t, s, mailOut{from: late, to: []string{e.dept}, subject: "outlook cannot connect", body: "Me too." + english})
 	got := waitInbox(t, s, e.dept, late, 20*time.Second, "receipt of a later one", atLeast(1))
 	if !strings.Contains(got[0].text, "We know about this problem and are working on it: The mail server is down") {
 		t.Errorf("the later receipt does not say what staff set:\n%s", got[0].text)
