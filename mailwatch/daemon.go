@@ -434,6 +434,12 @@ func (c checkpoints) Save(ctx context.Context, mailbox string, validity, last ui
 	return c.st.SaveSyncState(ctx, c.dept, mailbox, store.SyncState{UIDValidity: validity, LastUID: last})
 }
 
+// Batch records a fetch group and its checkpoint in one store
+// transaction (Batcher).
+func (c checkpoints) Batch(ctx context.Context, fn func(ctx context.Context) error) error {
+	return c.st.Batch(ctx, fn)
+}
+
 // Park records a message the watcher moved on past (Parker); what the
 // message says of itself is read best-effort for `ackd status`.
 func (c checkpoints) Park(ctx context.Context, msg Fetched, attempts int, cause error) error {

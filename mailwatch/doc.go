@@ -15,7 +15,9 @@
 //     Sent-folder mail. It parses a fetched message, asks the Runtime's
 //     compiled rules (rules.Set.Decide), and steps lifecycle.Step: a new
 //     request (Received) is recorded with its thread keys and the receipt
-//     in one store transaction; later mail on a thread becomes a
+//     in one store transaction, which the watcher shares among a fetch
+//     group's messages and the checkpoint after them (store.Store.Batch,
+//     Watcher.handleGroup); later mail on a thread becomes a
 //     reminder, a staff answer or a command, with authority proven by the
 //     Sent folder or a Message-ID only participants know. Mail that fails
 //     on its content is recorded as skipped (poison.go) and the mailbox

@@ -114,6 +114,17 @@ type Parker interface {
 	Unpark(ctx context.Context, mailbox string, uidValidity, uid uint32) error
 }
 
+// Batcher is what Checkpoints may also implement so that each fetched
+// group of messages is recorded in one store transaction together with
+// the checkpoint after it (store.Store.Batch): Batch runs fn with a
+// context under which the handler's writes and Save share one commit,
+// made when fn returns nil, and nothing of it is kept otherwise. Without
+// a Batcher every message is its own transaction and the checkpoint is
+// saved after each batch.
+type Batcher interface {
+	Batch(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
 // Defaults for MailboxConfig.
 const (
 	// DefaultBatchBytes bounds the message bodies one FETCH holds. 50
@@ -204,6 +215,14 @@ type Watcher struct {
 	// kick wakes the wait for new mail at once (Kick): a push from the
 	// server's notification plugin.
 	kick chan struct{}
+	// wokeAt is when the first wait for new mail since the last fetch
+	// group ended (the debug log's
+	// timing of a fetch group counts from it). Only the Run goroutine
+	// touches it.
+	wokeAt time.Time
+	// searches counts the UID SEARCHes since that wake (one whose search
+	// finds nothing yet costs one more round).
+	searches int
 
 	mu        sync.Mutex
 	connected bool
@@ -683,7 +702,10 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 	for {
 		var set imap.UIDSet
 		set.AddRange(imap.UID(last+1), 0) // last+1:*
+		tm := groupTiming{woke: w.wokeAt, start: time.Now()}
+		w.searches++
 		found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		tm.searched = time.Now()
 		if err != nil {
 			return last, fmt.Errorf("search new messages: %w", err)
 		}
@@ -705,6 +727,7 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 		if err != nil {
 			return last, err
 		}
+		tm.meta = time.Now()
 		// The checkpoint is saved once per batch, not per message: a crash
 		// re-reads at most one batch, whose messages the handler already
 		// recorded and recognises by their key, and each request costs one
@@ -731,6 +754,31 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 				break
 			}
 			metas = metas[n:]
+			if b, ok := w.cp.(Batcher); ok {
+				tm.bodies = time.Now()
+				done, stop, err := w.handleGroup(ctx, b, msgs, validity, handled)
+				if err == nil {
+					w.logGroup(tm, len(msgs))
+					w.wokeAt, w.searches = time.Time{}, 0
+					tm = groupTiming{start: time.Now(), searched: time.Now(), meta: time.Now()}
+					handled, last = done, done // the checkpoint committed with the group
+					if stop != nil {
+						herr = stop
+						break batch
+					}
+					if ctx.Err() != nil {
+						break batch
+					}
+					continue
+				}
+				// Nothing of the group was recorded. A message that breaks
+				// the shared transaction (on SQLite some errors roll it
+				// back whole) must not hold its neighbours back: the group
+				// is handled again one message at a time, as without a
+				// Batcher, so the others are recorded and it is parked.
+				w.log.Warn("recording a fetch group in one transaction failed; recording its messages one at a time",
+					"uids", fmt.Sprintf("%d-%d", msgs[0].UID, msgs[len(msgs)-1].UID), "err", err)
+			}
 			for _, m := range msgs {
 				m.Mailbox, m.UIDValidity = w.mailbox, validity
 				if err := w.handleOne(ctx, m); err != nil {
@@ -759,6 +807,68 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 			w.history = historyCut{}
 		}
 	}
+}
+
+// groupTiming is when the steps of reading a fetch group ended, for the
+// debug log: where ackd's own time between a wake-up and a recorded
+// request goes.
+type groupTiming struct {
+	woke, start, searched, meta, bodies time.Time
+}
+
+// logGroup logs at debug level how long a fetch group of n messages took,
+// step by step: from the end of the wait (an IDLE's DONE, a NOOP) to the
+// search, the search, the size FETCH, the body FETCH, then handling the
+// messages and committing them with the checkpoint.
+func (w *Watcher) logGroup(tm groupTiming, n int) {
+	if !w.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	ms := func(a, b time.Time) float64 {
+		if a.IsZero() || b.IsZero() {
+			return 0
+		}
+		return float64(b.Sub(a).Microseconds()) / 1000
+	}
+	w.log.Debug("fetch group recorded", "messages", n, "searches", w.searches, "wait_end_ms", ms(tm.woke, tm.start), "search_ms", ms(tm.start, tm.searched),
+		"meta_ms", ms(tm.searched, tm.meta), "bodies_ms", ms(tm.meta, tm.bodies), "record_ms", ms(tm.bodies, time.Now()))
+}
+
+// handleGroup hands a fetched group to the handler inside one store
+// batch and moves the checkpoint past the messages handled in the same
+// commit, so a crash either keeps all of it or none: their requests,
+// skips, follow-ups, outbox mail and the checkpoint become durable and
+// visible (to the outbox sender too) together, with one commit instead of
+// one per message. from is the checkpoint before the group. It returns
+// the new checkpoint and the error of a message that stopped the group
+// (the messages before it, and the checkpoint up to them, are
+// committed); err says the batch itself failed and nothing was recorded.
+func (w *Watcher) handleGroup(ctx context.Context, b Batcher, msgs []Fetched, validity, from uint32) (handled uint32, stop, err error) {
+	handled = from
+	err = b.Batch(ctx, func(bctx context.Context) error {
+		for _, m := range msgs {
+			m.Mailbox, m.UIDValidity = w.mailbox, validity
+			if err := w.handleOne(bctx, m); err != nil {
+				stop = err
+				break
+			}
+			handled = m.UID
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if handled == from {
+			return nil
+		}
+		if err := w.cp.Save(context.WithoutCancel(bctx), w.mailbox, validity, handled); err != nil {
+			return fmt.Errorf("save checkpoint: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return from, nil, err
+	}
+	return handled, stop, nil
 }
 
 // handleOne hands one message to the handler. nil means the checkpoint
@@ -990,6 +1100,7 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 		case <-newMail:
 		case <-w.kick:
 		}
+		w.noteWake()
 		// NOOP lets servers that queue updates report new messages.
 		if err := c.Noop().Wait(); err != nil {
 			return wakeOther, fmt.Errorf("noop: %w", err)
@@ -1006,8 +1117,10 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 	}
 	select {
 	case <-newMail:
+		w.noteWake()
 		return wakeOther, nil
 	case <-w.kick:
+		w.noteWake()
 		return wakeKick, nil
 	default:
 	}
@@ -1026,6 +1139,7 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 		woke = wakeKick
 	case <-c.Closed():
 	}
+	w.noteWake()
 	if err := idle.Close(); err != nil && ctx.Err() == nil {
 		return woke, fmt.Errorf("stop idle: %w", err)
 	}
@@ -1033,6 +1147,13 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 		return woke, fmt.Errorf("idle: %w", err)
 	}
 	return woke, ctx.Err()
+}
+
+// noteWake notes when the first wait since the last fetch group ended.
+func (w *Watcher) noteWake() {
+	if w.wokeAt.IsZero() {
+		w.wokeAt, w.searches = time.Now(), 0
+	}
 }
 
 // notePush watches for a server that never pushes during IDLE (Cyrus

@@ -140,7 +140,7 @@ func (p *Processor) Handler(dept string) Handler {
 			return err
 		}
 		if p.onOutcome != nil {
-			p.onOutcome(dept, o)
+			store.AfterCommit(ctx, func() { p.onOutcome(dept, o) })
 		}
 		return nil
 	}
@@ -358,10 +358,14 @@ func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.De
 		// not be given is not worth failing the message for.
 		p.log.Warn("request left without an owner", "dept", dept.Name, "ref", req.Ref, "err", err)
 	}
-	p.log.Info("request acknowledged", "dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID, "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt, "promised", promised,
-		"language", d.Language, "language_reason", d.LanguageReason, "owner", req.AssignedTo)
-	p.kick()
-	p.wake()
+	// In a watcher's batch the request is durable, and its receipt
+	// visible to the sender, only once the batch commits.
+	store.AfterCommit(ctx, func() {
+		p.log.Info("request acknowledged", "dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID, "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt, "promised", promised,
+			"language", d.Language, "language_reason", d.LanguageReason, "owner", req.AssignedTo)
+		p.kick()
+		p.wake()
+	})
 	return Outcome{Key: key, Decision: d, Action: "receipt", Ref: req.Ref, Request: req}, nil
 }
 
@@ -628,14 +632,16 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Depa
 		case err != nil:
 			return Outcome{}, fmt.Errorf("record follow-up on %s: %w", req.Ref, err)
 		}
-		p.log.Info("follow-up", "dept", dept.Name, "ref", got.Ref, "what", t.What, "from", m.From.Address, "state", got.State)
 		if t.FanOut != nil {
 			p.fanOut(ctx, rt, dept, *t.FanOut, at)
 		}
-		if len(mails) > 0 {
-			p.kick()
-		}
-		p.wake()
+		store.AfterCommit(ctx, func() {
+			p.log.Info("follow-up", "dept", dept.Name, "ref", got.Ref, "what", t.What, "from", m.From.Address, "state", got.State)
+			if len(mails) > 0 {
+				p.kick()
+			}
+			p.wake()
+		})
 		return Outcome{Key: key, Action: t.What, Ref: got.Ref, Request: got}, nil
 	}
 }
@@ -650,7 +656,7 @@ func (p *Processor) SentHandler(dept string) Handler {
 			return err
 		}
 		if p.onOutcome != nil {
-			p.onOutcome(dept, o)
+			store.AfterCommit(ctx, func() { p.onOutcome(dept, o) })
 		}
 		return nil
 	}

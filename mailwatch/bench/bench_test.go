@@ -2,11 +2,13 @@ package bench_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +29,7 @@ var (
 	baselineEvery = flag.Int("bench.baseline-every", 4, "measure the stack's one-hop delivery after every N-th latency request")
 	backlogN      = flag.Int("bench.backlog", 5000, "requests waiting in the INBOX when ackd starts")
 	requestersN   = flag.Int("bench.requesters", 300, "distinct requesters of the backlog")
+	traceLatency  = flag.Bool("bench.trace", false, "run ackd with --debug in the latency phases and split accepted -> recorded by its debug log (push, wait end, search, fetches, handling and commit)")
 	smtpKeepAlive = flag.String("bench.smtp-keep-alive", "", "ackd's smtp.keep_alive (empty: its default; 0 closes the connection after each batch)")
 )
 
@@ -124,6 +127,8 @@ type latencyResult struct {
 	// sender's wake-up, connect, STARTTLS, transaction, marking it sent),
 	// to the receipt seen by the requester's client (the second hop).
 	toRecorded, toSent, toSeen summary
+	// trace splits accepted -> recorded further (-bench.trace).
+	trace []string
 }
 
 func (r latencyResult) print(w *os.File) {
@@ -134,6 +139,9 @@ func (r latencyResult) print(w *os.File) {
 	fmt.Fprintf(w, "  breakdown: accepted -> recorded  %s\n", r.toRecorded)
 	fmt.Fprintf(w, "             recorded -> sent      %s\n", r.toSent)
 	fmt.Fprintf(w, "             sent -> in INBOX      %s\n", r.toSeen)
+	for _, l := range r.trace {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 	for _, j := range r.judge() {
 		fmt.Fprintf(w, "  %s\n", j)
 	}
@@ -215,7 +223,11 @@ func runLatency(tb testing.TB, s *mailstack.Stack, bin string, mode watchMode, n
 	dept := s.NewAddress(tb, "bench-dept")
 	requester := s.NewAddress(tb, "bench-req")
 	dep := writeConfig(tb, s, dept, mode)
-	d := startAckd(tb, bin, dep.config)
+	var extra []string
+	if *traceLatency {
+		extra = append(extra, "--debug")
+	}
+	d := startAckd(tb, bin, dep.config, extra...)
 	if _, err := d.waitEvents(wait(ctx, 30*time.Second), "watching mailbox", 1); err != nil {
 		tb.Fatal(err)
 	}
@@ -226,6 +238,7 @@ func runLatency(tb testing.TB, s *mailstack.Stack, bin string, mode watchMode, n
 	defer in.close()
 
 	var recorded, sent, seen []time.Duration
+	var acceptedAt, ackAt []time.Time
 	for i := 0; i <= n; i++ {
 		accepted, err := s.SendAccepted(ctx, requester, dept, request(requester, dept, i))
 		if err != nil {
@@ -247,6 +260,7 @@ func runLatency(tb testing.TB, s *mailstack.Stack, bin string, mode watchMode, n
 			continue // warm-up
 		}
 		r.samples = append(r.samples, arrived.Sub(accepted))
+		acceptedAt, ackAt = append(acceptedAt, accepted), append(ackAt, ack.Logged)
 		recorded = append(recorded, ack.Logged.Sub(accepted))
 		sent = append(sent, out.Logged.Sub(ack.Logged))
 		seen = append(seen, arrived.Sub(out.Logged))
@@ -267,7 +281,85 @@ func runLatency(tb testing.TB, s *mailstack.Stack, bin string, mode watchMode, n
 	r.load[1] = loadavg()
 	r.ackd, r.hop = summarize(r.samples), summarize(r.hops)
 	r.toRecorded, r.toSent, r.toSeen = summarize(recorded), summarize(sent), summarize(seen)
+	if *traceLatency {
+		r.trace = traceRecorded(d, acceptedAt, ackAt)
+	}
 	return r
+}
+
+// traceRecorded splits accepted -> recorded of each request by ackd's
+// debug log: the push that woke it (push phase only), the end of the
+// watcher's wait (IDLE's DONE or a NOOP), the UID SEARCH, the size and
+// body FETCHes, and handling the group with its commit ("fetch group
+// recorded"; the request is logged as acknowledged after the commit, the
+// group line right after that).
+func traceRecorded(d *daemon, accepted, acked []time.Time) []string {
+	type group struct {
+		at                                 time.Time
+		wait, search, meta, bodies, record float64
+		searches                           int
+	}
+	var groups []group
+	for _, e := range d.all("fetch group recorded") {
+		var g struct {
+			Wait     float64 `json:"wait_end_ms"`
+			Search   float64 `json:"search_ms"`
+			Meta     float64 `json:"meta_ms"`
+			Bodies   float64 `json:"bodies_ms"`
+			Record   float64 `json:"record_ms"`
+			Searches int     `json:"searches"`
+		}
+		if json.Unmarshal(e.Line, &g) == nil {
+			groups = append(groups, group{e.Logged, g.Wait, g.Search, g.Meta, g.Bodies, g.Record, g.Searches})
+		}
+	}
+	var pushes []time.Time
+	for _, e := range d.all("push") {
+		var p struct {
+			Woken int `json:"woken"`
+		}
+		if json.Unmarshal(e.Line, &p) == nil && p.Woken > 0 {
+			pushes = append(pushes, e.Logged)
+		}
+	}
+	msd := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	var toPush, toWoke, waitEnd, search, meta, bodies, record []time.Duration
+	extra := 0 // requests whose first search after the wake found nothing yet
+	for i := range accepted {
+		k := sort.Search(len(groups), func(j int) bool { return !groups[j].at.Before(acked[i]) })
+		if k == len(groups) {
+			continue
+		}
+		g := groups[k]
+		if g.searches > 1 {
+			extra++
+		}
+		woke := g.at.Add(-msd(g.record + g.bodies + g.meta + g.search + g.wait))
+		waitEnd, search, meta = append(waitEnd, msd(g.wait)), append(search, msd(g.search)), append(meta, msd(g.meta))
+		bodies, record = append(bodies, msd(g.bodies)), append(record, msd(g.record))
+		// The push for this request: the last one logged before the
+		// wait ended, after the request was accepted.
+		var push time.Time
+		for _, p := range pushes {
+			if !p.Before(accepted[i]) && !p.After(woke) {
+				push = p
+			}
+		}
+		if !push.IsZero() {
+			toPush, toWoke = append(toPush, push.Sub(accepted[i])), append(toWoke, woke.Sub(push))
+		}
+	}
+	out := []string{fmt.Sprintf("trace of accepted -> recorded (ackd's debug log; %d requests, %d with a push, %d needing more than one UID SEARCH after the wake):", len(record), len(toPush), extra)}
+	if len(toPush) > 0 {
+		out = append(out, fmt.Sprintf("  accepted -> push in  %s", summarize(toPush)),
+			fmt.Sprintf("  push -> wait ends    %s", summarize(toWoke)))
+	}
+	return append(out,
+		fmt.Sprintf("  wait end -> last search (DONE/NOOP, empty searches) %s", summarize(waitEnd)),
+		fmt.Sprintf("  UID SEARCH           %s", summarize(search)),
+		fmt.Sprintf("  FETCH sizes          %s", summarize(meta)),
+		fmt.Sprintf("  FETCH bodies         %s", summarize(bodies)),
+		fmt.Sprintf("  handle + commit      %s", summarize(record)))
 }
 
 // oneHop sends a plain message to a fresh mailbox and returns the time

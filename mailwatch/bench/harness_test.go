@@ -257,7 +257,7 @@ type daemon struct {
 
 // startAckd runs bin against cfg with a JSON log, which it follows to
 // count requests acknowledged and mails sent as they happen.
-func startAckd(tb testing.TB, bin, cfg string) *daemon {
+func startAckd(tb testing.TB, bin, cfg string, extra ...string) *daemon {
 	tb.Helper()
 	d := &daemon{events: map[string][]event{}, wake: make(chan struct{}), done: make(chan error, 1),
 		logPath: filepath.Join(filepath.Dir(cfg), "ackd.log")}
@@ -265,7 +265,7 @@ func startAckd(tb testing.TB, bin, cfg string) *daemon {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d.cmd = exec.Command(bin, "run", "-c", cfg, "--log-format", "json")
+	d.cmd = exec.Command(bin, append([]string{"run", "-c", cfg, "--log-format", "json"}, extra...)...)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -335,6 +335,13 @@ func (d *daemon) count(msg string) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.events[msg])
+}
+
+// all returns every event msg logged so far.
+func (d *daemon) all(msg string) []event {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]event(nil), d.events[msg]...)
 }
 
 func (d *daemon) warnings() []string {

@@ -24,7 +24,7 @@ func (s *sqlStore) AdoptDepartment(ctx context.Context, oldKey, newKey string) (
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("adopt department %s as %s: begin: %w", oldKey, newKey, err)
 	}

@@ -111,10 +111,10 @@ func (s *sqlStore) checkFence(ctx context.Context, tx rowQuerier, dept string) e
 // fencedWrite runs a single-statement write for dept: as it is without a
 // fence in ctx, else in a transaction behind checkFence.
 func (s *sqlStore) fencedWrite(ctx context.Context, dept string, write func(execer) error) error {
-	if fenceOf(ctx) == nil {
+	if fenceOf(ctx) == nil && s.batchOf(ctx) == nil {
 		return write(s.w)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -88,7 +88,7 @@ func (s *sqlStore) AcquireLeaseGeneration(ctx context.Context, dept, holder stri
 	// also waits for the writes that hold the row share-locked under a
 	// fence (checkFence), so they land before a new holder starts.
 	var gen int64
-	err := s.w.QueryRowContext(ctx, `INSERT INTO leases (dept, holder, expires_at, generation) VALUES ($1, $2, $3, 1)
+	err := s.wr(ctx).QueryRowContext(ctx, `INSERT INTO leases (dept, holder, expires_at, generation) VALUES ($1, $2, $3, 1)
 		ON CONFLICT (dept) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,
 			generation = CASE WHEN leases.holder = excluded.holder THEN leases.generation ELSE leases.generation + 1 END
 		WHERE leases.holder = excluded.holder OR leases.expires_at < $4
@@ -112,7 +112,7 @@ func (s *sqlStore) ReleaseLease(ctx context.Context, dept, holder string) error 
 	if strings.HasPrefix(dept, presencePrefix) {
 		q = `DELETE FROM leases WHERE dept = $1 AND holder = $2`
 	}
-	if _, err := s.w.ExecContext(ctx, q, dept, holder); err != nil {
+	if _, err := s.wr(ctx).ExecContext(ctx, q, dept, holder); err != nil {
 		return fmt.Errorf("release lease %s for %s: %w", dept, holder, err)
 	}
 	return nil
@@ -125,7 +125,7 @@ func (s *sqlStore) LiveReplicas(ctx context.Context, now time.Time) ([]ReplicaLo
 	// only once expires_at < now. substr rather than LIKE: the prefix
 	// needs no escaping, and both engines read it the same way.
 	n := len(presencePrefix)
-	rows, err := s.w.QueryContext(ctx, `SELECT p.holder, (SELECT COUNT(*) FROM leases d
+	rows, err := s.wr(ctx).QueryContext(ctx, `SELECT p.holder, (SELECT COUNT(*) FROM leases d
 			WHERE d.holder = p.holder AND d.expires_at >= $1 AND substr(d.dept, 1, $2) <> $3)
 		FROM leases p
 		WHERE substr(p.dept, 1, $2) = $3 AND p.expires_at >= $1
@@ -165,7 +165,7 @@ func (s *sqlStore) ClaimMail(ctx context.Context, holder string, now time.Time, 
 	if err != nil {
 		return nil, fmt.Errorf("claim mail for %s: %w", holder, err)
 	}
-	rows, err := s.w.QueryContext(ctx, `UPDATE outbox SET claimed_by = $1, claimed_until = $2, claim_token = $5
+	rows, err := s.wr(ctx).QueryContext(ctx, `UPDATE outbox SET claimed_by = $1, claimed_until = $2, claim_token = $5
 		WHERE id IN (SELECT id FROM outbox
 			WHERE state = 'pending' AND next_attempt <= $3
 				AND (claimed_by = '' OR claimed_by = $1 OR claimed_until < $3)
@@ -207,7 +207,7 @@ func (s *sqlStore) CheckClaim(ctx context.Context, id int64, token string) error
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var state, holds string
-	err := s.w.QueryRowContext(ctx, `SELECT state, claim_token FROM outbox WHERE id = $1`, id).Scan(&state, &holds)
+	err := s.wr(ctx).QueryRowContext(ctx, `SELECT state, claim_token FROM outbox WHERE id = $1`, id).Scan(&state, &holds)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("check claim on mail %d: %w", id, ErrNotFound)

@@ -32,7 +32,7 @@ func (s *sqlStore) Apply(ctx context.Context, c Change) (Request, error) {
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return Request{}, fmt.Errorf("%s: begin: %w", what, err)
 	}
@@ -186,7 +186,7 @@ func cleanText(s string) string {
 }
 
 // insertEvents appends events to r's history; a zero At is now.
-func insertEvents(ctx context.Context, tx *sql.Tx, r Request, events []Event, now time.Time) error {
+func insertEvents(ctx context.Context, tx *txn, r Request, events []Event, now time.Time) error {
 	for _, e := range events {
 		at := e.At
 		if at.IsZero() {
@@ -205,7 +205,7 @@ func insertEvents(ctx context.Context, tx *sql.Tx, r Request, events []Event, no
 func (s *sqlStore) RequestByID(ctx context.Context, id int64) (Request, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	r, err := scanRequest(s.r.QueryRowContext(ctx, `SELECT `+requestCols+` FROM requests WHERE id = $1`, id))
+	r, err := scanRequest(s.rd(ctx).QueryRowContext(ctx, `SELECT `+requestCols+` FROM requests WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Request{}, fmt.Errorf("read request %d: %w", id, ErrNotFound)
 	}
@@ -218,7 +218,7 @@ func (s *sqlStore) RequestByID(ctx context.Context, id int64) (Request, error) {
 func (s *sqlStore) RequestsSince(ctx context.Context, dept string, since time.Time) ([]Request, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `SELECT `+requestCols+` FROM requests
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT `+requestCols+` FROM requests
 		WHERE received_at >= $2 AND ($1 = '' OR dept = $1) ORDER BY received_at, id`, dept, since.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("list requests since %v: %w", since, err)
@@ -241,7 +241,7 @@ func (s *sqlStore) RequestsSince(ctx context.Context, dept string, since time.Ti
 const eventCols = `id, request_id, dept, kind, at, actor, detail, level`
 
 func (s *sqlStore) queryEvents(ctx context.Context, q string, args ...any) ([]Event, error) {
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.rd(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ func (s *sqlStore) Events(ctx context.Context, requestID int64) ([]Event, error)
 	if len(evs) == 0 {
 		// Every request has its "received" event; tell a wrong id apart anyway.
 		var one int
-		err := s.r.QueryRowContext(ctx, `SELECT 1 FROM requests WHERE id = $1`, requestID).Scan(&one)
+		err := s.rd(ctx).QueryRowContext(ctx, `SELECT 1 FROM requests WHERE id = $1`, requestID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("list events of request %d: %w", requestID, ErrNotFound)
 		}
@@ -303,7 +303,7 @@ func (s *sqlStore) QueueMail(ctx context.Context, dept string, mails []NewMail) 
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("queue mail of %s: begin: %w", dept, err)
 	}
@@ -329,7 +329,7 @@ func (s *sqlStore) QueueDigest(ctx context.Context, dept, day string, mails []Ne
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("queue digest of %s: begin: %w", dept, err)
 	}

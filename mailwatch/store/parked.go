@@ -45,7 +45,7 @@ func (s *sqlStore) ParkMessage(ctx context.Context, p Parked) error {
 func (s *sqlStore) ParkedMessages(ctx context.Context, dept string) ([]Parked, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `SELECT dept, mailbox, uid_validity, uid, message_id, from_addr, subject,
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT dept, mailbox, uid_validity, uid, message_id, from_addr, subject,
 			size, received_at, attempts, last_error, first_parked, parked_at
 		FROM parked WHERE $1 = '' OR dept = $1
 		ORDER BY first_parked, dept, mailbox, uid_validity, uid`, dept)

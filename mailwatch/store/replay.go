@@ -10,7 +10,7 @@ import (
 func (s *sqlStore) DecideInputs(ctx context.Context, dept string, since time.Time) (map[int64]string, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `SELECT id, decide_input FROM requests
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT id, decide_input FROM requests
 		WHERE received_at >= $2 AND ($1 = '' OR dept = $1) AND decide_input <> ''`, dept, since.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("read decide inputs since %v: %w", since, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,8 @@ type sqlStore struct {
 	// postgres: the backend is PostgreSQL (row locks, sequences, SKIP
 	// LOCKED); false for SQLite.
 	postgres bool
+	// batchSeq numbers the batches (Batch) for their liveness check.
+	batchSeq atomic.Int64
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -102,7 +105,7 @@ func (s *sqlStore) SyncState(ctx context.Context, dept, mailbox string) (SyncSta
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var v, u int64
-	err := s.r.QueryRowContext(ctx, `SELECT uid_validity, last_uid FROM sync_state WHERE dept = $1 AND mailbox = $2`, dept, mailbox).Scan(&v, &u)
+	err := s.rd(ctx).QueryRowContext(ctx, `SELECT uid_validity, last_uid FROM sync_state WHERE dept = $1 AND mailbox = $2`, dept, mailbox).Scan(&v, &u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return SyncState{}, nil
 	}
@@ -133,7 +136,7 @@ func (s *sqlStore) Seen(ctx context.Context, dept, key string) (bool, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var one int
-	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM processed WHERE dept = $1 AND message_key = $2`, dept, key).Scan(&one)
+	err := s.rd(ctx).QueryRowContext(ctx, `SELECT 1 FROM processed WHERE dept = $1 AND message_key = $2`, dept, key).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -159,7 +162,7 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return Request{}, fmt.Errorf("record request %s: begin: %w", r.MessageKey, err)
 	}
@@ -217,7 +220,7 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 	return req, nil
 }
 
-func (s *sqlStore) recordInTx(ctx context.Context, tx *sql.Tx, r NewRequest, seq int64, ref string, build func(string) ([]NewMail, error)) (Request, error) {
+func (s *sqlStore) recordInTx(ctx context.Context, tx *txn, r NewRequest, seq int64, ref string, build func(string) ([]NewMail, error)) (Request, error) {
 	mails, err := build(ref)
 	if err != nil {
 		return Request{}, fmt.Errorf("build mail: %w", err)
@@ -326,7 +329,7 @@ func checkMails(mails []NewMail) error {
 
 // queueMails inserts outbox rows, due now; requestID 0 stores NULL (mail of
 // no request).
-func queueMails(ctx context.Context, tx *sql.Tx, dept string, requestID int64, mails []NewMail, now time.Time) error {
+func queueMails(ctx context.Context, tx *txn, dept string, requestID int64, mails []NewMail, now time.Time) error {
 	var reqID any
 	if requestID != 0 {
 		reqID = requestID
@@ -361,7 +364,7 @@ func limitAddress(a string) string { return strings.ToLower(strings.TrimSpace(a)
 
 // insertThreadKeys attaches keys to a request. Unless strict, a key that
 // already has an owner keeps it; strict fails on it, and on a key given twice.
-func insertThreadKeys(ctx context.Context, tx *sql.Tx, dept string, requestID int64, keys []string, strict bool) error {
+func insertThreadKeys(ctx context.Context, tx *txn, dept string, requestID int64, keys []string, strict bool) error {
 	q := `INSERT INTO thread_keys (dept, thread_key, request_id) VALUES ($1, $2, $3)`
 	if !strict {
 		q += ` ON CONFLICT (dept, thread_key) DO NOTHING`
@@ -386,7 +389,7 @@ func (s *sqlStore) RecordSkipped(ctx context.Context, sk Skipped) error {
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("record skipped %s: begin: %w", sk.MessageKey, err)
 	}
@@ -453,7 +456,7 @@ func (s *sqlStore) DueMail(ctx context.Context, now time.Time, limit int) ([]Mai
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `SELECT `+mailCols+` FROM outbox
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT `+mailCols+` FROM outbox
 		WHERE state = 'pending' AND next_attempt <= $1 ORDER BY next_attempt, id LIMIT $2`, now.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list due mail: %w", err)
@@ -477,7 +480,7 @@ func (s *sqlStore) NextMailAttempt(ctx context.Context) (time.Time, bool, error)
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var next sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM outbox WHERE state = 'pending'`).Scan(&next); err != nil {
+	if err := s.rd(ctx).QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM outbox WHERE state = 'pending'`).Scan(&next); err != nil {
 		return time.Time{}, false, fmt.Errorf("find next mail attempt: %w", err)
 	}
 	return fromMillis(next), next.Valid, nil
@@ -486,7 +489,7 @@ func (s *sqlStore) NextMailAttempt(ctx context.Context) (time.Time, bool, error)
 func (s *sqlStore) MailByID(ctx context.Context, id int64) (Mail, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	m, err := scanMail(s.r.QueryRowContext(ctx, `SELECT `+mailCols+` FROM outbox WHERE id = $1`, id))
+	m, err := scanMail(s.rd(ctx).QueryRowContext(ctx, `SELECT `+mailCols+` FROM outbox WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Mail{}, fmt.Errorf("read mail %d: %w", id, ErrNotFound)
 	}
@@ -514,7 +517,7 @@ func (s *sqlStore) ThreadMail(ctx context.Context, requestID int64, messageIDs [
 			args = append(args, k, "<"+k+">")
 			marks = append(marks, fmt.Sprintf("$%d", len(args)-1), fmt.Sprintf("$%d", len(args)))
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT `+mailCols+` FROM outbox
+		rows, err := s.rd(ctx).QueryContext(ctx, `SELECT `+mailCols+` FROM outbox
 			WHERE request_id = $1 AND message_id IN (`+strings.Join(marks, ", ")+`) ORDER BY id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("find mail of request %d: %w", requestID, err)
@@ -556,7 +559,7 @@ func (s *sqlStore) markMail(ctx context.Context, op string, id int64, query stri
 		args = append(args, token)
 		query += fmt.Sprintf(" AND claim_token = $%d", len(args))
 	}
-	res, err := s.w.ExecContext(ctx, query, args...)
+	res, err := s.wr(ctx).ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("%s %d: %w", op, id, err)
 	}
@@ -568,7 +571,7 @@ func (s *sqlStore) markMail(ctx context.Context, op string, id int64, query stri
 		return nil
 	}
 	var state, holds string
-	err = s.w.QueryRowContext(ctx, `SELECT state, claim_token FROM outbox WHERE id = $1`, id).Scan(&state, &holds)
+	err = s.wr(ctx).QueryRowContext(ctx, `SELECT state, claim_token FROM outbox WHERE id = $1`, id).Scan(&state, &holds)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s %d: %w", op, id, ErrNotFound)
 	}
@@ -586,8 +589,8 @@ const markSentUpdate = `UPDATE outbox SET state = 'sent', attempts = attempts + 
 
 // markSentAfter records the recipients' send time and, for mail a limit
 // had held, the release in the request's history.
-func markSentAfter(ctx context.Context, id int64, at time.Time) func(*sql.Tx, markedMail) error {
-	return func(tx *sql.Tx, m markedMail) error {
+func markSentAfter(ctx context.Context, id int64, at time.Time) func(*txn, markedMail) error {
+	return func(tx *txn, m markedMail) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox_recipients SET sent_at = $2 WHERE outbox_id = $1`, id, at.UnixMilli()); err != nil {
 			return fmt.Errorf("record send time of recipients: %w", err)
 		}
@@ -608,7 +611,7 @@ func (s *sqlStore) MarkSentMany(ctx context.Context, marks []SentMark) ([]error,
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("mark %d mails sent: begin: %w", len(marks), err)
 	}
@@ -635,7 +638,7 @@ func (s *sqlStore) HoldMail(ctx context.Context, id int64, next time.Time, reaso
 	return s.markMailTx(ctx, "hold mail", id, `UPDATE outbox SET next_attempt = $2, held_reason = $3,
 			held_since = COALESCE(held_since, $4), claimed_by = '', claimed_until = 0
 		WHERE id = $1 AND state = 'pending'`,
-		[]any{next.UnixMilli(), cleanText(reason), at.UnixMilli()}, func(tx *sql.Tx, m markedMail) error {
+		[]any{next.UnixMilli(), cleanText(reason), at.UnixMilli()}, func(tx *txn, m markedMail) error {
 			if m.heldSince.Valid {
 				return nil // held before: the history has it
 			}
@@ -646,7 +649,7 @@ func (s *sqlStore) HoldMail(ctx context.Context, id int64, next time.Time, reaso
 func (s *sqlStore) DropMail(ctx context.Context, id int64, at time.Time, reason string) error {
 	return s.markMailTx(ctx, "drop mail", id, `UPDATE outbox SET state = 'dropped', dropped_at = $2, drop_reason = $3,
 			claimed_by = '', claimed_until = 0
-		WHERE id = $1 AND state = 'pending'`, []any{at.UnixMilli(), cleanText(reason)}, func(tx *sql.Tx, m markedMail) error {
+		WHERE id = $1 AND state = 'pending'`, []any{at.UnixMilli(), cleanText(reason)}, func(tx *txn, m markedMail) error {
 		return m.event(ctx, tx, EventMailDropped, at, m.kind+" not sent: "+reason)
 	})
 }
@@ -660,7 +663,7 @@ type markedMail struct {
 }
 
 // event appends an event to the mail's request, if it has one.
-func (m markedMail) event(ctx context.Context, tx *sql.Tx, kind string, at time.Time, detail string) error {
+func (m markedMail) event(ctx context.Context, tx *txn, kind string, at time.Time, detail string) error {
 	if !m.requestID.Valid {
 		return nil
 	}
@@ -669,10 +672,10 @@ func (m markedMail) event(ctx context.Context, tx *sql.Tx, kind string, at time.
 
 // markMailTx runs a pending → state transition in one transaction (see
 // markMailIn).
-func (s *sqlStore) markMailTx(ctx context.Context, op string, id int64, update string, args []any, after func(*sql.Tx, markedMail) error) error {
+func (s *sqlStore) markMailTx(ctx context.Context, op string, id int64, update string, args []any, after func(*txn, markedMail) error) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s %d: begin: %w", op, id, err)
 	}
@@ -690,7 +693,7 @@ func (s *sqlStore) markMailTx(ctx context.Context, op string, id int64, update s
 // mail (ErrNotFound; ErrNotPending unless pending; ErrFenced when ctx's
 // claim is no longer the mail's), runs update (the id as $1, args after
 // it) and then after with what it read. A refusal changes nothing in tx.
-func markMailIn(ctx context.Context, tx *sql.Tx, op string, id int64, update string, args []any, after func(*sql.Tx, markedMail) error) error {
+func markMailIn(ctx context.Context, tx *txn, op string, id int64, update string, args []any, after func(*txn, markedMail) error) error {
 	var (
 		m            markedMail
 		state, holds string
@@ -772,7 +775,7 @@ func (s *sqlStore) SentTimes(ctx context.Context, f SentFilter, limit int) ([]ti
 		sentCol = "r.sent_at"
 	}
 	q += ` ORDER BY ` + sentCol + ` DESC LIMIT ` + arg(limit)
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.rd(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count sent mail: %w", err)
 	}
@@ -798,7 +801,7 @@ var mailColsNoRaw = strings.Replace(mailCols, "raw,", "'' AS raw,", 1)
 func (s *sqlStore) listMail(ctx context.Context, op, where string, args ...any) ([]Mail, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `SELECT `+mailColsNoRaw+` FROM outbox WHERE `+where+` ORDER BY id`, args...)
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT `+mailColsNoRaw+` FROM outbox WHERE `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -841,7 +844,7 @@ func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE state = 'pending'`).Scan(&n); err != nil {
+	if err := s.rd(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE state = 'pending'`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count pending mail: %w", err)
 	}
 	return n, nil
@@ -891,7 +894,7 @@ func scanRequest(sc scanner) (Request, error) {
 func (s *sqlStore) RecordSince(ctx context.Context, dept string, since time.Time) ([]Request, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `SELECT id, ref, category, state, received_at, due_at, promised_at, first_response_at
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT id, ref, category, state, received_at, due_at, promised_at, first_response_at
 		FROM requests WHERE dept = $1 AND (received_at >= $2 OR (state <> 'resolved' AND first_response_at IS NULL))
 		ORDER BY received_at, id`, dept, since.UnixMilli())
 	if err != nil {
@@ -921,7 +924,7 @@ func (s *sqlStore) OpenRequests(ctx context.Context, dept string) ([]Request, er
 	defer cancel()
 	q := `SELECT ` + requestCols + ` FROM requests WHERE state <> 'resolved' AND ($1 = '' OR dept = $1)
 		ORDER BY received_at, id`
-	rows, err := s.r.QueryContext(ctx, q, dept)
+	rows, err := s.rd(ctx).QueryContext(ctx, q, dept)
 	if err != nil {
 		return nil, fmt.Errorf("list open requests: %w", err)
 	}
@@ -943,7 +946,7 @@ func (s *sqlStore) OpenRequests(ctx context.Context, dept string) ([]Request, er
 func (s *sqlStore) RequestByRef(ctx context.Context, dept, ref string) (Request, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	r, err := scanRequest(s.r.QueryRowContext(ctx, `SELECT `+requestCols+` FROM requests WHERE dept = $1 AND ref = $2`, dept, ref))
+	r, err := scanRequest(s.rd(ctx).QueryRowContext(ctx, `SELECT `+requestCols+` FROM requests WHERE dept = $1 AND ref = $2`, dept, ref))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Request{}, fmt.Errorf("find request %s/%s: %w", dept, ref, ErrNotFound)
 	}
@@ -980,7 +983,7 @@ func (s *sqlStore) FindThread(ctx context.Context, dept string, keys []string) (
 			args = append(args, k)
 			marks[i] = fmt.Sprintf("$%d", i+2)
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT thread_key, request_id FROM thread_keys
+		rows, err := s.rd(ctx).QueryContext(ctx, `SELECT thread_key, request_id FROM thread_keys
 			WHERE dept = $1 AND thread_key IN (`+strings.Join(marks, ", ")+`)`, args...)
 		if err != nil {
 			return Request{}, fmt.Errorf("find thread: %w", err)
@@ -1005,7 +1008,7 @@ func (s *sqlStore) FindThread(ctx context.Context, dept string, keys []string) (
 		if !ok {
 			continue
 		}
-		r, err := scanRequest(s.r.QueryRowContext(ctx, `SELECT `+requestCols+` FROM requests WHERE id = $1`, id))
+		r, err := scanRequest(s.rd(ctx).QueryRowContext(ctx, `SELECT `+requestCols+` FROM requests WHERE id = $1`, id))
 		if err != nil {
 			return Request{}, fmt.Errorf("find thread: read request %d: %w", id, err)
 		}
@@ -1017,7 +1020,7 @@ func (s *sqlStore) FindThread(ctx context.Context, dept string, keys []string) (
 func (s *sqlStore) AddThreadKeys(ctx context.Context, requestID int64, keys []string) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("add thread keys to request %d: begin: %w", requestID, err)
 	}
@@ -1048,7 +1051,7 @@ func (s *sqlStore) RecentSkipped(ctx context.Context, limit int) ([]Skipped, err
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `SELECT dept, mailbox, uid, message_key, message_id, from_addr, subject,
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT dept, mailbox, uid, message_key, message_id, from_addr, subject,
 			reason, refusal, skipped_at
 		FROM skipped ORDER BY skipped_at DESC, id DESC LIMIT $1`, limit)
 	if err != nil {

@@ -278,6 +278,27 @@ type Store interface {
 	// to be keyed by their display name; ackd calls this at start for each
 	// configured department, from its name to its Key.
 	AdoptDepartment(ctx context.Context, oldKey, newKey string) (bool, error)
+
+	// Batch runs fn with a context under which every call of this store
+	// shares one write transaction, committed when fn returns nil: a
+	// watcher records a fetch group's requests, skips, follow-ups, their
+	// outbox mail and the mailbox checkpoint together, with one commit
+	// (one fsync) instead of one per message. Inside, each call keeps its
+	// own all-or-nothing contract: its writes are a savepoint that a
+	// failing call undoes, leaving the batch's other writes standing. Reads
+	// made with the context see the batch's writes; no one else sees any
+	// of them (the outbox sender included) before the commit. If fn
+	// returns an error, or the batch cannot commit everything it wrote (a
+	// failed call could not be undone, SQLite rolled the transaction back
+	// after a full disk), nothing of it is written and the error is
+	// returned; then the functions given to AfterCommit do not run, else
+	// they run after the commit, in order. A Batch inside a batch joins
+	// it. The transaction is not cancelled with ctx (each call keeps its
+	// own timeout); fn must make its calls one at a time, and while it
+	// runs the batch holds the write lock (SQLite's one writer, the
+	// PostgreSQL rows and the department's reference counter it wrote),
+	// so it should be short: a fetch group, not a mailbox.
+	Batch(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // SyncState is what a mailbox watcher must remember between sessions.

@@ -52,7 +52,7 @@ func (s *sqlStore) NextWake(ctx context.Context, depts []string) (time.Time, boo
 		q = `SELECT MIN(w) FROM (` + strings.Join(parts, " UNION ALL ") + `) AS per_dept`
 	}
 	var at sql.NullInt64
-	err := s.r.QueryRowContext(ctx, q, args...).Scan(&at)
+	err := s.rd(ctx).QueryRowContext(ctx, q, args...).Scan(&at)
 	if err == nil && !at.Valid {
 		err = sql.ErrNoRows
 	}
@@ -96,7 +96,7 @@ func (s *sqlStore) OpenRequestsAfter(ctx context.Context, dept string, after int
 }
 
 func (s *sqlStore) listRequests(ctx context.Context, what, q string, args ...any) ([]Request, error) {
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.rd(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -118,7 +118,7 @@ func (s *sqlStore) listRequests(ctx context.Context, what, q string, args ...any
 func (s *sqlStore) WakePlans(ctx context.Context) (map[string]string, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.r.QueryContext(ctx, `SELECT dept, fingerprint FROM wake_plans`)
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT dept, fingerprint FROM wake_plans`)
 	if err != nil {
 		return nil, fmt.Errorf("read wake-up plans: %w", err)
 	}
@@ -140,7 +140,7 @@ func (s *sqlStore) WakePlans(ctx context.Context) (map[string]string, error) {
 func (s *sqlStore) SetWakePlan(ctx context.Context, dept, fingerprint string) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO wake_plans (dept, fingerprint, planned_at) VALUES ($1, $2, $3)
+	_, err := s.wr(ctx).ExecContext(ctx, `INSERT INTO wake_plans (dept, fingerprint, planned_at) VALUES ($1, $2, $3)
 		ON CONFLICT (dept) DO UPDATE SET fingerprint = excluded.fingerprint, planned_at = excluded.planned_at`,
 		dept, fingerprint, s.opts.Now().UnixMilli())
 	if err != nil {

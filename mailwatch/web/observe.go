@@ -33,7 +33,7 @@ type observed struct {
 func (o *observed) RecordRequest(ctx context.Context, r store.NewRequest, build func(ref string) ([]store.NewMail, error)) (store.Request, error) {
 	got, err := o.Store.RecordRequest(ctx, r, build)
 	if err == nil {
-		o.m.requestRecorded(got)
+		store.AfterCommit(ctx, func() { o.m.requestRecorded(got) })
 	}
 	return got, err
 }
@@ -41,7 +41,7 @@ func (o *observed) RecordRequest(ctx context.Context, r store.NewRequest, build 
 func (o *observed) RecordSkipped(ctx context.Context, s store.Skipped) error {
 	err := o.Store.RecordSkipped(ctx, s)
 	if err == nil {
-		o.m.skip(s)
+		store.AfterCommit(ctx, func() { o.m.skip(s) })
 	}
 	return err
 }
@@ -61,7 +61,8 @@ func (o *observed) Apply(ctx context.Context, c store.Change) (store.Request, er
 	if c.Update == nil {
 		before = got
 	}
-	o.m.applied(before, got, c.Events)
+	events := c.Events
+	store.AfterCommit(ctx, func() { o.m.applied(before, got, events) })
 	return got, nil
 }
 

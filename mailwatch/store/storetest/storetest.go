@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, wakeTests...)
 	tests = append(tests, promiseTests...)
 	tests = append(tests, replayTests...)
+	tests = append(tests, batchTests...)
 	tests = append(tests, languageTests...)
 	tests = append(tests, teamTests...)
 	for _, tc := range tests {

@@ -1,0 +1,229 @@
+package mailwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ackd/ackd/internal/imapmem"
+	"github.com/ackd/ackd/mailwatch/store"
+)
+
+// countingCheckpoints is the daemon's checkpoints, counting the saves.
+type countingCheckpoints struct {
+	checkpoints
+	saves atomic.Int32
+}
+
+func (c *countingCheckpoints) Save(ctx context.Context, mailbox string, validity, last uint32) error {
+	c.saves.Add(1)
+	return c.checkpoints.Save(ctx, mailbox, validity, last)
+}
+
+// batchWorld appends n requests to a fresh in-process mailbox.
+func batchWorld(t *testing.T, n int) (*world, *imapmem.Server) {
+	t.Helper()
+	w := newWorld(t)
+	srv := newServer(t, imapmem.Options{})
+	appendN(t, srv, 1, n)
+	return w, srv
+}
+
+func countOpen(t *testing.T, w *world) int {
+	t.Helper()
+	open, err := w.st.OpenRequests(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(open)
+}
+
+func checkpointOf(t *testing.T, w *world) uint32 {
+	t.Helper()
+	st, err := w.st.SyncState(context.Background(), dept, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.LastUID
+}
+
+// TestWatcherRecordsFetchGroupInOneCommit (issue 13, backlog): the five
+// requests of one FETCH, their receipts and the checkpoint after them are
+// recorded in one transaction. While the third is being decided, nothing
+// of the first two is visible outside (no request, no receipt for the
+// sender, no checkpoint), and the checkpoint is written once, with the
+// group. Before, each request was a commit of its own (an fsync each) and
+// the checkpoint a further one, and the first receipts were visible to
+// the sender while the rest of the group was still being decided.
+func TestWatcherRecordsFetchGroupInOneCommit(t *testing.T) {
+	w, srv := batchWorld(t, 5)
+	cp := &countingCheckpoints{checkpoints: checkpoints{st: w.st, dept: dept}}
+	var mu sync.Mutex
+	var during []string
+	handle := func(ctx context.Context, f Fetched) error {
+		if f.UID == 3 {
+			bg := context.Background()
+			_, err := w.st.RequestByRef(bg, dept, "REQ-1")
+			due, derr := w.st.DueMail(bg, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 10)
+			st, serr := w.st.SyncState(bg, dept, "INBOX")
+			mu.Lock()
+			during = append(during, fmt.Sprintf("REQ-1 outside: %v; due outside: %d (%v); checkpoint outside: %d (%v)",
+				err, len(due), derr, st.LastUID, serr))
+			if !errors.Is(err, store.ErrNotFound) || len(due) != 0 || st.LastUID != 0 {
+				during = append(during, "VISIBLE")
+			}
+			mu.Unlock()
+		}
+		_, err := w.proc.Process(ctx, dept, f)
+		return err
+	}
+	startWatcherCP(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, handle)
+	eventually(t, 10*time.Second, "five requests and checkpoint 5", func() bool {
+		return countOpen(t, w) == 5 && checkpointOf(t, w) == 5
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(during) == 0 {
+		t.Fatal("uid 3 was never handled")
+	}
+	if len(during) > 1 {
+		t.Errorf("the group's first requests were visible before the group committed: %v", during)
+	}
+	// One save at the first start (the start point), one with the group.
+	if n := cp.saves.Load(); n != 2 {
+		t.Errorf("checkpoint saved %d times, want 2 (start point, then once with the group of five)", n)
+	}
+	if n := len(w.queued()); n != 5 {
+		t.Errorf("%d receipts queued, want 5", n)
+	}
+}
+
+// crashingCheckpoints "kills the process" at the commit of the first
+// batch: the group was fetched, parsed, decided and written into the
+// batch, then the process dies before the commit. After that every call
+// fails, as nothing runs in a dead process.
+type crashingCheckpoints struct {
+	checkpoints
+	dead    atomic.Bool
+	crashed chan struct{}
+}
+
+var errKilled = errors.New("process killed")
+
+func (c *crashingCheckpoints) Load(ctx context.Context, mailbox string) (uint32, uint32, error) {
+	if c.dead.Load() {
+		return 0, 0, errKilled
+	}
+	return c.checkpoints.Load(ctx, mailbox)
+}
+
+func (c *crashingCheckpoints) Save(ctx context.Context, mailbox string, validity, last uint32) error {
+	if c.dead.Load() {
+		return errKilled
+	}
+	err := c.checkpoints.Save(ctx, mailbox, validity, last)
+	if err == nil && store.InBatch(ctx) {
+		// Everything of the group is written into the batch: die now.
+		c.dead.Store(true)
+		close(c.crashed)
+		return errKilled
+	}
+	return err
+}
+
+// TestWatcherCrashBeforeBatchCommitLosesNothing (issue 13): a crash
+// between deciding a fetch group and committing it leaves nothing of the
+// group in the store (no request, no receipt the sender could send, the
+// checkpoint where it was); after the restart every request is recorded
+// once, with one receipt each.
+func TestWatcherCrashBeforeBatchCommitLosesNothing(t *testing.T) {
+	w, srv := batchWorld(t, 4)
+	cp := &crashingCheckpoints{checkpoints: checkpoints{st: w.st, dept: dept}, crashed: make(chan struct{})}
+	handle := func(ctx context.Context, f Fetched) error {
+		if cp.dead.Load() {
+			return errKilled
+		}
+		_, err := w.proc.Process(ctx, dept, f)
+		return err
+	}
+	h := startWatcherCP(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour, ParkAttempts: 1000}, handle)
+	select {
+	case <-cp.crashed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the batch never reached its commit")
+	}
+	h.cancel()
+	<-h.done
+	h.done <- nil
+	if n := countOpen(t, w); n != 0 {
+		t.Errorf("after the crash %d requests are recorded, want 0 (the batch never committed)", n)
+	}
+	if n := len(w.queued()); n != 0 {
+		t.Errorf("after the crash %d receipts could be sent, want 0", n)
+	}
+	if last := checkpointOf(t, w); last != 0 {
+		t.Errorf("after the crash the checkpoint is %d, want 0", last)
+	}
+
+	// The restart.
+	startWatcherCP(t, srv, checkpoints{st: w.st, dept: dept}, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, w.proc.Handler(dept))
+	eventually(t, 10*time.Second, "four requests and checkpoint 4", func() bool {
+		return countOpen(t, w) == 4 && checkpointOf(t, w) == 4
+	})
+	ms := w.queued()
+	if len(ms) != 4 {
+		t.Fatalf("%d receipts queued, want 4", len(ms))
+	}
+	perRequest := map[int64]int{}
+	for _, m := range ms {
+		perRequest[m.RequestID]++
+	}
+	for id, n := range perRequest {
+		if n != 1 {
+			t.Errorf("request %d has %d receipts, want 1", id, n)
+		}
+	}
+}
+
+// breakingCheckpoints fails the first batch that holds uid 3 as a
+// transaction that cannot commit would (SQLite rolls one back whole on a
+// full disk).
+type breakingCheckpoints struct {
+	checkpoints
+	broke atomic.Bool
+}
+
+func (c *breakingCheckpoints) Batch(ctx context.Context, fn func(ctx context.Context) error) error {
+	return c.checkpoints.Batch(ctx, func(ctx context.Context) error {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+		if !c.broke.Swap(true) {
+			return errors.New("the transaction was rolled back")
+		}
+		return nil
+	})
+}
+
+// TestWatcherBrokenBatchFallsBackToSingles: a group whose batch cannot
+// commit is recorded again one message at a time, so a message that
+// breaks the shared transaction does not hold its neighbours back; each
+// request is recorded once.
+func TestWatcherBrokenBatchFallsBackToSingles(t *testing.T) {
+	w, srv := batchWorld(t, 3)
+	cp := &breakingCheckpoints{checkpoints: checkpoints{st: w.st, dept: dept}}
+	startWatcherCP(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, w.proc.Handler(dept))
+	eventually(t, 10*time.Second, "three requests and checkpoint 3", func() bool {
+		return countOpen(t, w) == 3 && checkpointOf(t, w) == 3
+	})
+	if n := len(w.queued()); n != 3 {
+		t.Errorf("%d receipts queued, want 3", n)
+	}
+	if !cp.broke.Load() {
+		t.Error("the batch never broke")
+	}
+}
