@@ -670,7 +670,7 @@ func (l *loader) addressNodes(n *yaml.Node, key string) ([]string, []*yaml.Node)
 
 var departmentKeys = []string{"name", "address", "aliases", "imap", "staff", "leads",
 	"allowed_senders", "calendar", "digest", "categories", "rules",
-	"trust_authentication_results", "authserv_id", "assignable", "backfill", "max_age", "language", "satisfaction"}
+	"trust_authentication_results", "authserv_id", "assignable", "assign", "incident", "primary", "backfill", "max_age", "language", "satisfaction"}
 
 // authResults reads trust_authentication_results and authserv_id into the
 // values given, which hold the inherited defaults.
@@ -775,6 +775,7 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 		AuthservID:                 cfg.AuthservID,
 		Backfill:                   cfg.Backfill,
 		MaxAge:                     cfg.MaxAge,
+		Incident:                   DefaultIncident,
 	}}
 	l.authResults(m, &d.TrustAuthenticationResults, &d.AuthservID)
 	l.checkHistory(d.Department, l.history(m, &d.Backfill, &d.MaxAge), l.topHistory, m.node)
@@ -807,6 +808,24 @@ func (l *loader) department(m *cfgMapping, cfg *Config) deptBuild {
 	}
 	if v := m.get("assignable"); v != nil {
 		d.Assignable = l.globs(v, "assignable")
+	}
+	if v := m.get("primary"); v != nil {
+		d.Primary, _ = l.boolean(v, "primary")
+	}
+	if v := m.get("incident"); v != nil {
+		l.incident(v, &d.Incident)
+	}
+	if v := m.get("assign"); v != nil {
+		if s, ok := l.str(v, "assign"); ok {
+			mode, known := assignModes[s]
+			switch {
+			case !known:
+				l.at(v, "assign: %q is not none, round_robin or least_open", s)
+			case mode != AssignNone && len(d.Staff) == 0:
+				l.at(v, "assign: %s needs staff to assign to", s)
+			}
+			d.Assign = mode
+		}
 	}
 	if v := m.get("satisfaction"); v != nil {
 		d.Satisfaction = l.satisfaction(v)
@@ -1082,6 +1101,31 @@ func (l *loader) digest(n *yaml.Node, dc *DigestConfig) {
 	}
 	if m.has("at") && !m.has("to") {
 		l.at(m.node, "digest: at is set but to is missing: who gets the digest?")
+	}
+}
+
+// incident reads burst detection: incident: {count: 5, within: 10m};
+// count 0 turns it off.
+func (l *loader) incident(n *yaml.Node, ic *IncidentConfig) {
+	m := l.mapping(n, "incident", "count", "within")
+	if m == nil {
+		return
+	}
+	if v := m.get("count"); v != nil {
+		if c, ok := l.integer(v, "count", 0, 1000); ok {
+			if c == 1 {
+				l.at(v, "count: 1 would call every request an incident; use 0 to turn detection off, or 2 or more")
+			}
+			ic.Count = int(c)
+		}
+	}
+	if v := m.get("within"); v != nil {
+		if d, ok := l.duration(v, "within"); ok {
+			if d > 24*time.Hour {
+				l.at(v, "within: %s is more than a day; bursts are minutes to hours", d)
+			}
+			ic.Within = d
+		}
 	}
 }
 

@@ -260,7 +260,13 @@ func configSchema() (root *schemaNode, defs map[string]*schemaNode) {
 	)
 	department.props = append(department.props, authResults(" for this department")...)
 	department.props = append(department.props,
-		sKey("assignable", sList("Who \"#assign\" may hand a request to besides staff and leads: globs over addresses.", sStr("A glob over an address."))))
+		sKey("assignable", sList("Who \"#assign\" may hand a request to besides staff and leads: globs over addresses.", sStr("A glob over an address."))),
+		sKey("assign", sEnum("Who owns a new request from the start: nobody until the first staff answer or #take (none), staff in turn (round_robin) or the one with the fewest open requests (least_open); staff who are away are skipped.",
+			"none", "round_robin", "least_open").withDefault("none")),
+		sKey("primary", sBool("A message addressed to this department and to others ackd serves is this department's alone; without a primary, each registers it and its receipt names the others.").withDefault(false)),
+		sKey("incident", sObj("Burst detection: this many requests alike (the same rule, or most subject words shared) within this time are a possible incident, and the leads get one mail.",
+			sKey("count", sInt("Requests alike that make a burst; 0 turns detection off.", 0, 1000).withDefault(5)),
+			sKey("within", sPat("The time they arrive in: 10m.", patDuration).withDefault("10m")))))
 	department.props = append(department.props, history(" for this department")...)
 	department.req = []string{"name", "address", "imap"}
 

@@ -10,6 +10,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +69,14 @@ type Request struct {
 	ResolvedAt      time.Time
 	LastActivityAt  time.Time
 
+	// Parent is the request this one is linked under (#same): while
+	// unanswered it waits on the parent, whose answers reach it.
+	Parent string
+
+	// Away is an input, not stored with the request: the staff and leads
+	// who are away when the step happens (the caller reads them). An
+	// owner who is away gets no escalations; the rest of the staff do.
+	Away []string
 	// RatingAskedAt is when the closing mail asked how we did (zero: not
 	// asked); Rating the answer, 1–5 (0: none); RatedAt when it came.
 	RatingAskedAt time.Time
@@ -111,6 +120,12 @@ type Received struct {
 	// time (promise: forecast on a busy day): the receipt gives it and the
 	// request keeps it as PromisedAt.
 	Promise time.Time
+	// Incident is what staff said (#incident) about a known problem the
+	// request is alike to: the receipt says it.
+	Incident string
+	// Also names the other departments the message was addressed to,
+	// which register it too: the receipt says so.
+	Also []string
 }
 
 // Message is a message on the request's thread.
@@ -132,14 +147,31 @@ type Message struct {
 	ToRequester bool
 	// Text is its plain-text body (commands are parsed from it).
 	Text string
+	// ParentOK says whether a reference names an open request of the
+	// department that #same may link under; nil accepts any.
+	ParentOK func(ref string) bool
+	// AutoReply, when not "", says why the message is a machine's reply
+	// (an out-of-office, a vacation notice): it is kept as history and
+	// is never an answer, a reminder, a relay or a command.
+	AutoReply string
 }
 
 // Tick is the clock reaching a request's wake-up.
 type Tick struct{}
 
-func (*Received) event() {}
-func (*Message) event()  {}
-func (Tick) event()      {}
+// ParentAnswer is what staff did on the request a request is linked
+// under: an answer (Said, their words) and/or #done.
+type ParentAnswer struct {
+	Parent string // the parent's reference
+	Staff  rules.Address
+	Said   string
+	Done   bool
+}
+
+func (*Received) event()    {}
+func (*Message) event()     {}
+func (Tick) event()         {}
+func (ParentAnswer) event() {}
 
 // Entry is one line of a request's history.
 type Entry struct {
@@ -170,6 +202,11 @@ const (
 	EntryUnproven = "unproven"
 	// EntryUnprovenNotice: the notice about it went to Actor.
 	EntryUnprovenNotice = "unproven-notice"
+	// EntryAutoReply: an auto-reply on the thread, kept as history only.
+	EntryAutoReply = "auto-reply"
+	// EntryHeld: staff words kept from the requester (a command in the
+	// mail could not be read, or they were only a sign-off).
+	EntryHeld = "held"
 )
 
 // UnprovenNoticeEvery is how often one address may be told, per request,
@@ -189,6 +226,9 @@ const (
 	Closing     MailKind = "closing"
 	Relay       MailKind = "relay"
 	CommandHelp MailKind = "command-help"
+	// OwnerNotice tells a request's owner that someone else answered it
+	// or took it, so that two people do not solve the same thing.
+	OwnerNotice MailKind = "owner-notice"
 	// RatingThanks thanks a requester for answering how we did.
 	RatingThanks MailKind = "rating-thanks"
 	Unproven     MailKind = "unproven-notice"
@@ -206,12 +246,19 @@ type Intent struct {
 	Reason string
 	// LateNotice, DueUpdate: the time promised before and the new one.
 	OldDue, NewDue time.Time
-	// Relay, CommandHelp, Unproven: the staff member who wrote.
+	// Relay, CommandHelp, Unproven, OwnerNotice: the staff member who
+	// wrote.
 	Staff rules.Address
+	// OwnerNotice: Staff took the request with #take (else they answered
+	// it).
+	Took bool
 	// Relay: what they wrote to the requester, commands removed.
 	Said string
 	// CommandHelp: the lines that were refused.
 	Unknown []string
+	// CommandHelp: what the mail said to the requester, held back because
+	// of them ("" when nothing was).
+	Held string
 	// At: when the thing the mail tells of happened (resolved, received).
 	At time.Time
 	// Closing: AskRating asks the requester how we did.
@@ -222,6 +269,10 @@ type Intent struct {
 	// References of the message it answers.
 	Commitment calendar.Commitment
 	References []string
+	// Receipt: what staff said about a known incident ("" for none), and
+	// the other departments that also have the request.
+	Incident string
+	Also     []string
 	// Receipt: what the department needs from the requester and the
 	// links to point to (ask_for, links), in the request's language.
 	AskFor []string
@@ -244,7 +295,25 @@ type Transition struct {
 	StepAt time.Time
 	// Fired: a tick found a step due.
 	Fired bool
+	// Away is what the event says of who is away: an out-of-office reply
+	// from staff, #away, #back. The caller stores it for the department.
+	Away []AwayChange
+	// FanOut, when set, is what the caller passes, as a ParentAnswer
+	// event, to every request linked under this one.
+	FanOut *ParentAnswer
 }
+
+// AwayChange says a staff member is away until Until, or, with Until
+// zero, back.
+type AwayChange struct {
+	Address string
+	Until   time.Time
+	Reason  string
+}
+
+// AwayDefault is how long an out-of-office reply or #away without a date
+// marks someone away.
+const AwayDefault = 24 * time.Hour
 
 func (t *Transition) entry(kind string, at time.Time, actor, detail string, level int) {
 	t.History = append(t.History, Entry{Kind: kind, At: at, Actor: actor, Detail: detail, Level: level})
@@ -260,6 +329,8 @@ func Step(d *config.Department, r Request, e Event, now time.Time) Transition {
 		t = message(d, r, e, now)
 	case Tick:
 		t = tick(d, r, now)
+	case ParentAnswer:
+		t = fromParent(d, r, e, now)
 	default:
 		t = Transition{Next: r, What: "nothing"}
 	}
@@ -270,6 +341,11 @@ func Step(d *config.Department, r Request, e Event, now time.Time) Transition {
 // IsDeptAddress: addr is the department's address or one of its aliases.
 func IsDeptAddress(d *config.Department, addr string) bool {
 	return rules.EqualAddress(d.Address, addr) || inList(d.Aliases, addr)
+}
+
+// InStaff: addr is one of d's staff or leads.
+func InStaff(d *config.Department, addr string) bool {
+	return inList(d.Staff, addr) || inList(d.Leads, addr)
 }
 
 func inList(list []string, addr string) bool {
@@ -312,9 +388,124 @@ func newCycle(d *config.Department, r *Request, at time.Time, cm calendar.Commit
 	r.CycleStart = at
 	r.DueAt = d.Calendar.Due(at, cm)
 	r.PromisedAt = time.Time{}
-	r.EscalationLevel = 0
 	r.LateNoticeFor = time.Time{}
 	r.WaitingSince = time.Time{}
+	resetLadder(d, r, at)
+}
+
+// EntryCategory: #category moved the request to another category.
+const EntryCategory = "category"
+
+// EntryLinked: #same linked the request under another; EntryIncident:
+// #incident set what receipts of requests like it say.
+const (
+	EntryLinked   = "linked"
+	EntryIncident = "incident"
+)
+
+// fromParent applies to a linked request what staff did on its parent:
+// their words go to this requester in this thread, #done resolves it.
+func fromParent(d *config.Department, r Request, e ParentAnswer, at time.Time) Transition {
+	t := Transition{Next: r, What: "nothing"}
+	if r.Parent == "" || r.Parent != e.Parent || r.State == Resolved {
+		return t
+	}
+	from := e.Staff.Address
+	if e.Said != "" {
+		t.Mail = append(t.Mail, Intent{Kind: Relay, To: []string{r.Requester}, Request: r, Staff: e.Staff, Said: e.Said})
+		if t.Next.FirstResponseAt.IsZero() {
+			t.Next.FirstResponseAt = at
+		}
+		t.Next.AnsweredAt, t.Next.LastActivityAt = at, at
+		switch t.Next.State {
+		case New, Acknowledged, Overdue:
+			t.Next.State = Answered
+		}
+		t.entry(EntryAnswered, at, from, "answer on "+e.Parent, 0)
+		t.What = "answered"
+	}
+	if e.Done {
+		t.Next.State, t.Next.ResolvedAt = Resolved, at
+		t.entry(EntryResolved, at, from, "#done on "+e.Parent, 0)
+		t.What = "resolved"
+		if category(d, r.Category).Closing {
+			t.Mail = append(t.Mail, Intent{Kind: Closing, To: []string{r.Requester}, Request: r, At: at})
+		}
+	}
+	return t
+}
+
+// EntryAway: a staff member was marked away (an out-of-office reply,
+// #away) or back (#back).
+const EntryAway = "away"
+
+// categoryNames lists d's categories, sorted.
+func categoryNames(d *config.Department) []string {
+	names := make([]string, 0, len(d.Categories))
+	for n := range d.Categories {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// recategorise moves the request to the category c names. While nobody
+// has answered, the commitment is counted again from the request's
+// arrival under the new category, and its ladder starts at the first step
+// still ahead (no step fires for the move itself); a due time that has
+// passed under the new commitment becomes the new category's grace from
+// now, never a date in the past. The requester hears the new date only
+// when it changed. An answered, waiting or resolved request only changes
+// category (its next cycle follows the new one).
+func recategorise(d *config.Department, t *Transition, c rules.Command, from string, at time.Time) {
+	old := t.Next
+	if old.Category == c.Name {
+		t.entry(EntryCategory, at, from, c.Name+" (unchanged)", 0)
+		return
+	}
+	t.Next.Category = c.Name
+	t.entry(EntryCategory, at, from, old.Category+" → "+c.Name, 0)
+	t.What = "category"
+	switch old.State {
+	case New, Acknowledged, Overdue:
+	default:
+		return
+	}
+	cat := category(d, c.Name)
+	if cat.Commitment.IsZero() {
+		t.Next.DueAt = time.Time{}
+	} else {
+		t.Next.CycleStart = old.ReceivedAt
+		t.Next.DueAt = d.Calendar.Due(old.ReceivedAt, cat.Commitment)
+		if !t.Next.DueAt.After(at) {
+			grace := cat.Grace
+			if grace.IsZero() {
+				grace = cat.Commitment
+			}
+			t.Next.DueAt = d.Calendar.Due(at, grace)
+		}
+	}
+	t.Next.LateNoticeFor = time.Time{}
+	if old.State == Overdue {
+		t.Next.State = Acknowledged
+	}
+	resetLadder(d, &t.Next, at)
+	if !t.Next.DueAt.Equal(old.DueAt) && !t.Next.DueAt.IsZero() {
+		t.Mail = append(t.Mail, Intent{Kind: DueUpdate, To: []string{old.Requester}, Request: t.Next, OldDue: old.DueAt, NewDue: t.Next.DueAt})
+	}
+}
+
+// resetLadder starts the escalation ladder of a new cycle (a reopen, a
+// new expected date) at its first step still ahead of at: a step that a
+// short cycle puts before its own start ("1h before due" in a 30m
+// follow-up) is passed over instead of firing the moment the request
+// reopens.
+func resetLadder(d *config.Department, r *Request, at time.Time) {
+	r.EscalationLevel = 0
+	steps := category(d, r.Category).Escalate
+	for r.EscalationLevel < len(steps) && !StepTime(d.Calendar, *r, steps[r.EscalationLevel]).After(at) {
+		r.EscalationLevel++
+	}
 }
 
 // received makes r, the message at `at`, a request: acknowledged, under
@@ -333,7 +524,8 @@ func received(r Request, e *Received, at time.Time) Transition {
 	}
 	n.Language = d.Language
 	t.Mail = append(t.Mail, Intent{Kind: Receipt, To: []string{r.Requester}, Request: t.Next, At: at,
-		Commitment: d.Commitment, References: e.References, AskFor: d.AskFor, Links: d.Links})
+		Commitment: d.Commitment, References: e.References, AskFor: d.AskFor, Links: d.Links,
+		Incident: e.Incident, Also: e.Also})
 	return t
 }
 
@@ -343,6 +535,23 @@ func message(d *config.Department, r Request, m *Message, at time.Time) Transiti
 	from := m.From.Address
 	cat := category(d, r.Category)
 	switch {
+	case m.AutoReply != "":
+		// Nobody wrote it: a staff out-of-office is no answer and is
+		// never relayed, a requester's is no reminder. A proven one from
+		// a person on the staff marks them away until the date it
+		// states, or for a day.
+		t.entry(EntryAutoReply, at, from, m.AutoReply, 0)
+		t.What = "auto-reply"
+		if m.Role == Staff && m.Proven && !IsDeptAddress(d, from) {
+			until, ok := rules.ReturnDate(m.Text, d.Calendar.Location(), at)
+			why := "out-of-office reply, back " + until.Format("2006-01-02")
+			if !ok {
+				until, why = at.Add(AwayDefault), "out-of-office reply without a return date: a day"
+			}
+			t.Away = append(t.Away, AwayChange{Address: strings.ToLower(from), Until: until, Reason: why})
+			t.entry(EntryAway, at, from, why, 0)
+		}
+		return t
 	case m.Role == Staff && !m.Proven:
 		// A From header proves nothing: kept as information, it changes,
 		// relays and commands nothing.
@@ -439,20 +648,40 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			unknown = append(unknown, "#assign: "+c.Address+" is not staff, a lead or an assignable address")
 			continue
 		}
+		if c.Kind == rules.CommandSame && (strings.EqualFold(c.Name, req.Ref) || m.ParentOK != nil && !m.ParentOK(c.Name)) {
+			unknown = append(unknown, "#same: "+c.Name+" is not another open request of "+d.Name)
+			continue
+		}
+		if _, ok := d.Categories[c.Name]; c.Kind == rules.CommandCategory && !ok {
+			unknown = append(unknown, fmt.Sprintf("#category: %s has no category %q (it has %s)", d.Name, c.Name, strings.Join(categoryNames(d), ", ")))
+			continue
+		}
 		cmds = append(cmds, c)
 	}
 	toRequester := m.ToRequester || m.FromSent
 	said := strings.TrimSpace(rules.StripQuoted(stripped))
 
-	if len(unknown) > 0 {
-		t.entry(EntryCommandRefused, at, from, strings.Join(unknown, "; "), 0)
-		t.Mail = append(t.Mail, Intent{Kind: CommandHelp, To: []string{from}, Request: req, Staff: m.From, Unknown: unknown})
-	}
 	// Words written to ackd alone are passed on to the requester without
 	// the command lines; a reply that already went to the requester is not
-	// repeated.
+	// repeated. Nothing is passed on from a mail with a command ackd could
+	// not read (the sender meant something else and hears so), nor words
+	// that are only a greeting and a signature.
+	relay := !toRequester && said != "" && !IsDeptAddress(d, from)
+	if relay && rules.SignOffOnly(said, m.From.Name, from, d.Name) {
+		relay, t.What = false, "held"
+		t.entry(EntryHeld, at, from, "only a greeting or signature besides the commands: not passed on", 0)
+	}
+	held := ""
+	if relay && len(unknown) > 0 {
+		relay, held, t.What = false, said, "held"
+		t.entry(EntryHeld, at, from, "a command could not be read: not passed on to the requester", 0)
+	}
+	if len(unknown) > 0 {
+		t.entry(EntryCommandRefused, at, from, strings.Join(unknown, "; "), 0)
+		t.Mail = append(t.Mail, Intent{Kind: CommandHelp, To: []string{from}, Request: req, Staff: m.From, Unknown: unknown, Held: held})
+	}
 	answered := toRequester
-	if !toRequester && said != "" && !IsDeptAddress(d, from) {
+	if relay {
 		t.Mail = append(t.Mail, Intent{Kind: Relay, To: []string{req.Requester}, Request: req, Staff: m.From, Said: said})
 		answered = true
 	}
@@ -468,8 +697,54 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 		t.entry(EntryAnswered, at, from, "", 0)
 		t.What = "answered"
 	}
+	// Ownership: the first staff answer takes an unowned request; an answer
+	// by someone else tells the owner, once per answer.
+	person := !IsDeptAddress(d, from)
+	owner := t.Next.AssignedTo
+	taking := slices.ContainsFunc(cmds, func(c rules.Command) bool { return c.Kind == rules.CommandTake || c.Kind == rules.CommandAssign })
+	switch {
+	case !answered || !person || taking:
+	case owner == "":
+		t.Next.AssignedTo = from
+		t.entry(EntryAssigned, at, "", from+" (the first staff answer)", 0)
+	case !rules.EqualAddress(owner, from):
+		t.Mail = append(t.Mail, Intent{Kind: OwnerNotice, To: []string{owner}, Request: t.Next, Staff: m.From, Said: said, At: at})
+	}
 	for _, c := range cmds {
 		switch c.Kind {
+		case rules.CommandCategory:
+			recategorise(d, t, c, from, at)
+			cat = category(d, t.Next.Category)
+		case rules.CommandAway, rules.CommandBack:
+			if !person {
+				t.entry(EntryCommandRefused, at, from, c.Raw+": the department's own address is never away", 0)
+				continue
+			}
+			ch := AwayChange{Address: strings.ToLower(from), Reason: c.Raw}
+			if c.Kind == rules.CommandAway {
+				ch.Until = c.Due
+				if ch.Until.IsZero() {
+					ch.Until = at.Add(AwayDefault)
+				}
+			}
+			t.Away = append(t.Away, ch)
+			t.entry(EntryAway, at, from, c.Raw, 0)
+		case rules.CommandSame:
+			t.Next.Parent = c.Name
+			t.entry(EntryLinked, at, from, c.Name, 0)
+			t.What = "linked"
+		case rules.CommandIncident:
+			t.entry(EntryIncident, at, from, c.Name, 0)
+		case rules.CommandTake:
+			if !person {
+				t.entry(EntryCommandRefused, at, from, "#take: the department's own address cannot own a request", 0)
+				continue
+			}
+			if prev := t.Next.AssignedTo; prev != "" && !rules.EqualAddress(prev, from) {
+				t.Mail = append(t.Mail, Intent{Kind: OwnerNotice, To: []string{prev}, Request: t.Next, Staff: m.From, Took: true, At: at})
+			}
+			t.Next.AssignedTo = from
+			t.entry(EntryAssigned, at, from, from+" (#take)", 0)
 		case rules.CommandDone:
 			t.Next.State, t.Next.ResolvedAt = Resolved, at
 			t.entry(EntryResolved, at, from, c.Raw, 0)
@@ -478,7 +753,8 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 		case rules.CommandETA:
 			old := t.Next.DueAt
 			t.Next.DueAt, t.Next.CycleStart, t.Next.PromisedAt = c.Due, at, time.Time{}
-			t.Next.EscalationLevel, t.Next.LateNoticeFor = 0, time.Time{}
+			t.Next.LateNoticeFor = time.Time{}
+			resetLadder(d, &t.Next, at)
 			if t.Next.State == Overdue || t.Next.State == Waiting || t.Next.State == Resolved {
 				t.Next.State = Acknowledged
 			}
@@ -499,6 +775,14 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			t.What = "reopened"
 		}
 	}
+	// What staff did here reaches the requests linked under this one.
+	done := slices.ContainsFunc(cmds, func(c rules.Command) bool { return c.Kind == rules.CommandDone })
+	if words := said; (answered && words != "" && !rules.SignOffOnly(words, m.From.Name, from, d.Name)) || done {
+		if !answered || rules.SignOffOnly(words, m.From.Name, from, d.Name) {
+			words = ""
+		}
+		t.FanOut = &ParentAnswer{Parent: req.Ref, Staff: m.From, Said: words, Done: done}
+	}
 	if len(t.History) == 0 {
 		t.entry(EntryNote, at, from, "staff wrote to the department only", 0)
 		t.What = "staff-note"
@@ -513,10 +797,21 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 func Targets(d *config.Department, r Request, to string, valid func(string) bool) []string {
 	switch to {
 	case "staff":
-		if r.AssignedTo != "" && (valid == nil || valid(r.AssignedTo)) {
+		if r.AssignedTo != "" && !inList(r.Away, r.AssignedTo) && (valid == nil || valid(r.AssignedTo)) {
 			return []string{r.AssignedTo}
 		}
-		return d.Staff
+		// The rest: staff who are not away (all of them when everyone
+		// is), without an owner who is.
+		var rest []string
+		for _, s := range d.Staff {
+			if !inList(r.Away, s) && !rules.EqualAddress(s, r.AssignedTo) {
+				rest = append(rest, s)
+			}
+		}
+		if len(rest) == 0 {
+			return d.Staff
+		}
+		return rest
 	case "leads":
 		if len(d.Leads) == 0 {
 			return d.Staff
@@ -597,6 +892,9 @@ func NextWake(d *config.Department, r Request) time.Time {
 		}
 		return d.Calendar.Due(since, cat.AutoResolve)
 	case Acknowledged, Overdue, New:
+		if r.Parent != "" {
+			return time.Time{} // linked: the parent carries the clock
+		}
 	default:
 		return time.Time{} // waiting: the clock is paused
 	}
@@ -711,4 +1009,41 @@ func late(d *config.Department, t *Transition, now time.Time, cat *config.Catego
 	t.entry(EntryEscalated, now, "", fmt.Sprintf("level %d to leads: still overdue", r.EscalationLevel+1), r.EscalationLevel+1)
 	t.Next.EscalationLevel = r.EscalationLevel + 1
 	t.Next.LateNoticeFor = r.DueAt
+}
+
+// PickOwner chooses who owns a new request under d's assign mode: the
+// next of d.Staff after last (round robin) or the one with the fewest
+// open requests (least open; ties go to the earlier in d.Staff), never
+// someone in away; "" when the mode assigns nobody or everyone is away.
+// It is pure: the caller reads last, open and away from the store.
+func PickOwner(d *config.Department, last string, open map[string]int, away []string) string {
+	var here []string
+	for _, s := range d.Staff {
+		if !inList(away, s) {
+			here = append(here, s)
+		}
+	}
+	if len(here) == 0 {
+		return ""
+	}
+	switch d.Assign {
+	case config.AssignRoundRobin:
+		at := slices.IndexFunc(d.Staff, func(s string) bool { return rules.EqualAddress(s, last) })
+		for i := 1; i <= len(d.Staff); i++ {
+			// at is -1 when last is nobody (or no longer staff): from the top.
+			s := d.Staff[(at+i+len(d.Staff))%len(d.Staff)]
+			if !inList(away, s) {
+				return s
+			}
+		}
+	case config.AssignLeastOpen:
+		best := here[0]
+		for _, s := range here[1:] {
+			if open[strings.ToLower(s)] < open[strings.ToLower(best)] {
+				best = s
+			}
+		}
+		return best
+	}
+	return ""
 }

@@ -287,7 +287,7 @@ func TestStep(t *testing.T) {
 			what: "late-notice", state: lifecycle.Overdue, mail: []string{"late-notice→jane@example.test", "escalation→lead@example.test"},
 			hist: []string{"late-notice", "escalated"}, wake: "2026-12-02 13:00"},
 		{name: "forecast promise: answered in time, nothing more", req: promised, ev: msg("alice@example.test", lifecycle.Staff, "Done.", toRequester), now: "2026-12-02 10:00",
-			what: "answered", state: lifecycle.Answered, hist: []string{"answered"}},
+			what: "answered", state: lifecycle.Answered, hist: []string{"answered", "assigned"}},
 		{name: "forecast promise: #eta replaces it", req: promised, ev: msg("alice@example.test", lifecycle.Staff, "#eta 2026-12-03 12:00"), now: "2026-12-01 11:00",
 			what: "eta", state: lifecycle.Acknowledged, mail: []string{"due-update→jane@example.test"}, hist: []string{"eta"}, wake: "2026-12-02 11:30",
 			check: func(t *testing.T, tr lifecycle.Transition) {
@@ -336,9 +336,9 @@ func TestStep(t *testing.T) {
 
 		// Staff, proven.
 		{name: "staff reply to the requester answers", req: open(), ev: msg("alice@example.test", lifecycle.Staff, "Done, try now.", toRequester), now: "2026-12-01 11:00",
-			what: "answered", state: lifecycle.Answered, hist: []string{"answered"}},
+			what: "answered", state: lifecycle.Answered, hist: []string{"answered", "assigned"}},
 		{name: "staff words to ackd alone are relayed", req: open(), ev: msg("alice@example.test", lifecycle.Staff, "Try the new password."), now: "2026-12-01 11:00",
-			what: "answered", state: lifecycle.Answered, mail: []string{"relay→jane@example.test"}, hist: []string{"answered"},
+			what: "answered", state: lifecycle.Answered, mail: []string{"relay→jane@example.test"}, hist: []string{"answered", "assigned"},
 			check: func(t *testing.T, tr lifecycle.Transition) {
 				if tr.Mail[0].Said != "Try the new password." {
 					t.Errorf("relayed %q", tr.Mail[0].Said)

@@ -100,7 +100,7 @@ func DigestData(d *config.Department, rep report.Report) templates.Digest {
 	item := func(l report.Line) templates.DigestItem {
 		// Staff work to the aim (the due time where there is none).
 		return templates.DigestItem{Ref: l.Ref, Subject: l.Subject, Requester: l.Requester, Category: l.Category,
-			Due: l.AimAt, Age: mailtext.Span(l.Age), Overdue: !l.AimAt.IsZero() && rep.Now.After(l.AimAt)}
+			Due: l.AimAt, Age: mailtext.Span(l.Age), Overdue: l.Overdue, Owner: l.Owner}
 	}
 	section := func(title, short string, ls []report.Line) templates.DigestSection {
 		s := templates.DigestSection{Title: title, Short: short}
@@ -199,6 +199,13 @@ func DigestMail(ctx context.Context, st store.Store, tpl *templates.Set, d *conf
 	}
 	if len(parked) > 0 {
 		data.AllClear = false
+	}
+	away, err := st.AwayAt(ctx, d.Key(), now)
+	if err != nil {
+		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("digest of %s: %w", d.Name, err)
+	}
+	for _, a := range away {
+		data.Away = append(data.Away, templates.DigestAway{Address: a.Address, Until: a.Until})
 	}
 	if err := markHeldReceipts(ctx, st, d.Key(), &data); err != nil {
 		return store.NewMail{}, templates.Rendered{}, rep, fmt.Errorf("digest of %s: %w", d.Name, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ackd/ackd/calendar"
 	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/mailwatch/report"
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/templates"
 )
@@ -137,5 +138,59 @@ func TestDigestSkipEmptyStillReportsParked(t *testing.T) {
 	now = time.Date(2026, 3, 17, 8, 30, 0, 0, time.UTC)
 	if _, queued, err := g.RunOnce(ctx); err != nil || queued != 1 {
 		t.Fatalf("a parked message: queued %d, %v; want the digest", queued, err)
+	}
+}
+
+// TestDigestNewAnsweredNotOverdue: an answered, waiting or resolved
+// request in "New since" is not marked OVERDUE when its due time has
+// passed (issue 15 item 7); an unanswered one is.
+func TestDigestNewAnsweredNotOverdue(t *testing.T) {
+	d := digestDept(t, "IT", false)
+	mar := func(day, h, m int) time.Time { return time.Date(2026, 3, day, h, m, 0, 0, time.UTC) }
+	recv, due, now := mar(17, 9, 0), mar(17, 13, 0), mar(18, 8, 30)
+	var reqs []store.Request
+	for i, state := range []store.State{store.StateAnswered, store.StateWaiting, store.StateResolved, store.StateAcknowledged, store.StateOverdue} {
+		reqs = append(reqs, store.Request{ID: int64(i + 1), Dept: d.Key(), Ref: string(state), Subject: string(state), Category: "default",
+			Requester: "jane@example.test", State: state, ReceivedAt: recv.Add(time.Duration(i) * time.Minute), DueAt: due,
+			FirstResponseAt: mar(17, 10, 0)})
+	}
+	rep := report.ComputeWith(reqs, nil, d, now, report.Options{NewSince: mar(17, 8, 30)})
+	data := DigestData(d, rep)
+	want := map[store.State]bool{store.StateAnswered: false, store.StateWaiting: false, store.StateResolved: false,
+		store.StateAcknowledged: true, store.StateOverdue: true}
+	seen := 0
+	for _, it := range data.Sections[0].Items {
+		seen++
+		if it.Overdue != want[store.State(it.Ref)] {
+			t.Errorf("new since: %s marked overdue = %v, want %v", it.Ref, it.Overdue, want[store.State(it.Ref)])
+		}
+	}
+	if seen != len(want) {
+		t.Fatalf("new since lists %d requests, want %d", seen, len(want))
+	}
+	r, err := templates.Default().Digest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The two unanswered requests, in "New since" and in "Overdue".
+	if n := strings.Count(r.Text, "OVERDUE"); n != 4 {
+		t.Errorf("digest text says OVERDUE %d times, want 4:\n%s", n, r.Text)
+	}
+}
+
+// TestDigestShowsOwner: the digest names a request's owner (issue 15
+// item 1).
+func TestDigestShowsOwner(t *testing.T) {
+	d := digestDept(t, "IT", false)
+	mar := func(day, h, m int) time.Time { return time.Date(2026, 3, day, h, m, 0, 0, time.UTC) }
+	reqs := []store.Request{{ID: 1, Dept: d.Key(), Ref: "REQ-1", Subject: "Printer", Category: "default", Requester: "jane@example.test",
+		State: store.StateAcknowledged, ReceivedAt: mar(17, 9, 0), DueAt: mar(17, 13, 0), AssignedTo: "alice@example.test"}}
+	data := DigestData(d, report.ComputeWith(reqs, nil, d, mar(17, 10, 0), report.Options{NewSince: mar(17, 8, 30)}))
+	r, err := templates.Default().Digest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Text, "owner alice@example.test") || !strings.Contains(r.HTML, "owner alice@example.test") {
+		t.Errorf("digest does not name the owner:\n%s", r.Text)
 	}
 }

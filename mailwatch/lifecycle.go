@@ -44,6 +44,7 @@ func toLife(r store.Request) lifecycle.Request {
 		FirstResponseAt: r.FirstResponseAt, AnsweredAt: r.AnsweredAt,
 		EscalationLevel: r.EscalationLevel, Reminders: r.Reminders, AssignedTo: r.AssignedTo,
 		LateNoticeFor: r.LateNoticeFor, WaitingSince: r.WaitingSince, ResolvedAt: r.ResolvedAt, LastActivityAt: r.LastActivityAt,
+		Parent: r.ParentRef,
 	}
 }
 
@@ -86,7 +87,7 @@ func applyTransition(ctx context.Context, st store.Store, snapshot store.Request
 		r.EscalationLevel, r.Reminders, r.AssignedTo = n.EscalationLevel, n.Reminders, n.AssignedTo
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = n.LateNoticeFor, n.WaitingSince, n.ResolvedAt, n.LastActivityAt
 		r.RatingAskedAt, r.Rating, r.RatedAt = n.RatingAskedAt, n.Rating, n.RatedAt
-		r.NextWake = t.Wake
+		r.NextWake, r.Category, r.ParentRef = t.Wake, n.Category, n.Parent
 		return mails, nil
 	}
 	return st.Apply(ctx, c)
@@ -130,7 +131,7 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 			Department: d.Name, Ref: r.Ref, Subject: r.Subject, Requester: person(r), Category: r.Category,
 			Level: in.Level, Received: r.ReceivedAt, Due: r.DueAt, Now: in.At, Location: loc,
 			Age: mailtext.Span(cal.BusinessBetween(r.ReceivedAt, in.At)), TimeLeft: left, Reason: in.Reason,
-			Reminders: r.Reminders, Quote: r.Text,
+			Reminders: r.Reminders, Quote: r.Text, Owner: templates.Person{Address: r.AssignedTo},
 		})
 		if err != nil {
 			return store.NewMail{}, fmt.Errorf("render escalation: %w", err)
@@ -140,7 +141,7 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 		// Command help goes to staff: the department's language.
 		rendered, err = rt.Templates.In(d.Language).CommandHelp(templates.CommandHelp{
 			Department: d.Name, Staff: templates.Person{Name: in.Staff.Name, Address: in.Staff.Address},
-			Ref: r.Ref, Unknown: in.Unknown, Valid: rules.ValidCommands(),
+			Ref: r.Ref, Unknown: in.Unknown, Valid: rules.ValidCommands(), Held: in.Held,
 		})
 		if err != nil {
 			return store.NewMail{}, fmt.Errorf("render command help: %w", err)
@@ -155,11 +156,22 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 			return store.NewMail{}, fmt.Errorf("render unproven notice: %w", err)
 		}
 		return staffMail(d, r, kind, in.To, rendered, now)
+	case lifecycle.OwnerNotice:
+		rendered, err = rt.Templates.OwnerNotice(templates.OwnerNotice{
+			Department: d.Name, Owner: templates.Person{Address: r.AssignedTo},
+			Staff: templates.Person{Name: in.Staff.Name, Address: in.Staff.Address}, Took: in.Took,
+			Ref: r.Ref, Subject: r.Subject, At: in.At, Location: loc, Said: in.Said,
+		})
+		if err != nil {
+			return store.NewMail{}, fmt.Errorf("render owner notice: %w", err)
+		}
+		return staffMail(d, r, kind, in.To, rendered, now)
 	case lifecycle.Receipt:
 		rendered, err = requesterTemplates(rt, d, r).Receipt(templates.Receipt{
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
 			Subject: r.Subject, Ref: r.Ref, Category: r.Category, Commitment: in.Commitment.String(),
 			Received: in.At, Due: receiptDue(r), Forecast: !r.PromisedAt.IsZero(), Location: loc, Excerpt: excerpt(r.Text, 600),
+			Incident: in.Incident, Also: in.Also,
 			AskFor: in.AskFor, Links: receiptLinks(in.Links),
 		})
 	case lifecycle.LateNotice:

@@ -59,7 +59,7 @@ import (
 // sending for a bound that is already small.
 
 // staffKinds are the mail kinds addressed to the department's own people.
-var staffKinds = []string{"escalation", "digest"}
+var staffKinds = []string{"escalation", "digest", "owner-notice", "incident-alert"}
 
 // perRequestCaps names the per-request daily cap of a kind.
 var perRequestCaps = map[string]struct {

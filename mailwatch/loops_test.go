@@ -203,6 +203,9 @@ func testRobotLoops(t *testing.T, staffBot bool) {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	for _, d := range cfg.Departments {
+		d.Incident.Count = 0 // every robot writes about the printer: no burst alert in the count
+	}
 	st, err := store.Open(context.Background(), "sqlite", cfg.Store.DSN)
 	if err != nil {
 		t.Fatal(err)

@@ -250,6 +250,16 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 	if !fromSent {
 		d = rt.Rules.Decide(dept, m, at)
 		if !d.Reply && machineRefusal(d.Refusal) {
+			// A staff member's out-of-office on a request's thread is
+			// kept on it (never an answer, never relayed); any other
+			// robot is skipped.
+			if req, ok, err := p.staffAutoReply(ctx, dept, m, d.Refusal); err != nil {
+				return Outcome{}, err
+			} else if ok {
+				o, err := p.followUp(ctx, rt, dept, req, m, f, key, at, false)
+				o.Decision = d
+				return o, err
+			}
 			o, err := skip(key, m, d.Refusal, d.Reason)
 			o.Decision = d
 			return o, err
@@ -267,19 +277,36 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 	if fromSent {
 		return skip(key, m, "not-a-thread", "sent from the shared account on no known request")
 	}
+	if why, ok, err := p.awayCommand(ctx, dept, m, at); err != nil {
+		return Outcome{}, err
+	} else if ok {
+		// #away or #back sent to the department: no request.
+		return skip(key, m, "team-command", why)
+	}
 	if !d.Reply {
 		o, err := skip(key, m, d.Refusal, d.Reason)
 		o.Decision = d
 		return o, err
 	}
-	return p.newRequest(ctx, rt, dept, m, d, f, key, at)
+	// Written to two departments at once: a primary among the others
+	// takes it alone; otherwise each registers it and says so.
+	var also []string
+	for _, o := range rules.AlsoAddressed(rt.Config, dept, m) {
+		switch {
+		case o.Primary && !dept.Primary:
+			return skip(key, m, "other-department-primary", "also addressed to "+o.Name+", which takes such mail alone (primary)")
+		case o.Primary || !dept.Primary:
+			also = append(also, o.Name) // it registers the message too
+		}
+	}
+	return p.newRequest(ctx, rt, dept, m, d, f, key, at, also)
 }
 
 // newRequest records m as a new request: the lifecycle makes it one and
 // asks for its receipt, which is rendered inside the store's transaction
 // once the reference is known, so the Message-ID it fixes is the one that
 // will be sent, however often the sender retries.
-func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, f Fetched, key string, at time.Time) (Outcome, error) {
+func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.Department, m *rules.Message, d rules.Decision, f Fetched, key string, at time.Time, also []string) (Outcome, error) {
 	input, err := EncodeDecideInput(m, d)
 	if err != nil {
 		return Outcome{}, err
@@ -288,7 +315,13 @@ func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.De
 	if err != nil {
 		return Outcome{}, err
 	}
-	ev := &lifecycle.Received{Decision: d, References: m.References}
+	// Requests alike just before this one: a burst the leads should hear
+	// of, or an incident staff already described (#incident).
+	inc, err := p.burstOf(ctx, dept, m.Subject, d.Rule, at)
+	if err != nil {
+		return Outcome{}, err
+	}
+	ev := &lifecycle.Received{Decision: d, References: m.References, Incident: inc.text, Also: also}
 	if later {
 		ev.Promise = promised
 	}
@@ -315,11 +348,21 @@ func (p *Processor) newRequest(ctx context.Context, rt *Runtime, dept *config.De
 	if err != nil {
 		return Outcome{}, fmt.Errorf("record request: %w", err)
 	}
+	if req, err = p.joinBurst(ctx, rt, dept, req, inc, at); err != nil {
+		// Recorded and acknowledged: a link or an alert that failed is
+		// logged, not worth failing the message for.
+		p.log.Warn("request not linked to its incident, or the leads not told", "dept", dept.Name, "ref", req.Ref, "err", err)
+	}
+	if req, err = p.assignNew(ctx, dept, req, at); err != nil {
+		// The request and its receipt are recorded: an owner that could
+		// not be given is not worth failing the message for.
+		p.log.Warn("request left without an owner", "dept", dept.Name, "ref", req.Ref, "err", err)
+	}
 	// In a watcher's batch the request is durable, and its receipt
 	// visible to the sender, only once the batch commits.
 	store.AfterCommit(ctx, func() {
 		p.log.Info("request acknowledged", "dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID, "ref", req.Ref, "from", m.From.Address, "category", d.Category, "rule", d.Rule, "due", d.DueAt, "promised", promised,
-			"language", d.Language, "language_reason", d.LanguageReason)
+			"language", d.Language, "language_reason", d.LanguageReason, "owner", req.AssignedTo)
 		p.kick()
 		p.wake()
 	})
@@ -346,6 +389,30 @@ func parseRefusal(err error) rules.Refusal {
 		return "too-large"
 	}
 	return "malformed"
+}
+
+// staffAutoReply finds the request whose thread an auto-reply from staff,
+// a lead or the department's own address is on. Only auto-reply refusals
+// count: ackd's own mail, bounces, lists and other departments stay
+// skipped.
+func (p *Processor) staffAutoReply(ctx context.Context, dept *config.Department, m *rules.Message, refusal rules.Refusal) (store.Request, bool, error) {
+	switch refusal {
+	case rules.RefuseAutoSubmitted, rules.RefuseAutoReply, rules.RefuseSuppress, rules.RefusePrecedence,
+		rules.RefuseNullReturnPath, rules.RefuseHeuristic:
+	default:
+		return store.Request{}, false, nil
+	}
+	if _, auto := rules.AutoReply(m); !auto {
+		return store.Request{}, false, nil
+	}
+	req, ok, err := p.findThread(ctx, dept.Key(), m)
+	if err != nil || !ok {
+		return store.Request{}, false, err
+	}
+	if lifecycle.RoleOf(dept, toLife(req), m.From.Address) != lifecycle.Staff {
+		return store.Request{}, false, nil
+	}
+	return req, true, nil
 }
 
 func (p *Processor) findThread(ctx context.Context, dept string, m *rules.Message) (store.Request, bool, error) {
@@ -520,8 +587,18 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Depa
 		if err != nil {
 			return Outcome{}, fmt.Errorf("follow-up on %s: %w", req.Ref, err)
 		}
+		if life.Away, err = awayAt(ctx, p.store, dept.Key(), at); err != nil {
+			return Outcome{}, fmt.Errorf("follow-up on %s: %w", req.Ref, err)
+		}
 		ev := &lifecycle.Message{From: m.From, Role: lifecycle.RoleOf(dept, life, m.From.Address), FromSent: fromSent,
 			ToRequester: addressed(m, req.Requester), Text: m.Text}
+		if why, auto := rules.AutoReply(m); auto {
+			ev.AutoReply = why
+		}
+		ev.ParentOK = func(ref string) bool {
+			r, err := p.store.RequestByRef(ctx, dept.Key(), ref)
+			return err == nil && r.State != store.StateResolved
+		}
 		if ev.Role == lifecycle.Staff {
 			auth, err := p.proveAuthor(ctx, dept, req, m, fromSent)
 			if err != nil {
@@ -536,6 +613,9 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Depa
 			}
 		}
 		t := lifecycle.Step(dept, life, ev, at)
+		if err := storeAway(ctx, p.store, dept.Key(), t.Away, at); err != nil {
+			return Outcome{}, fmt.Errorf("follow-up on %s: %w", req.Ref, err)
+		}
 		mails, err := renderAll(rt, dept, t.Mail, p.composeTime(at))
 		if err != nil {
 			return Outcome{}, fmt.Errorf("plan follow-up on %s: %w", req.Ref, err)
@@ -551,6 +631,9 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Depa
 			return Outcome{Key: key, Action: "duplicate"}, nil
 		case err != nil:
 			return Outcome{}, fmt.Errorf("record follow-up on %s: %w", req.Ref, err)
+		}
+		if t.FanOut != nil {
+			p.fanOut(ctx, rt, dept, *t.FanOut, at)
 		}
 		store.AfterCommit(ctx, func() {
 			p.log.Info("follow-up", "dept", dept.Name, "ref", got.Ref, "what", t.What, "from", m.From.Address, "state", got.State)

@@ -175,6 +175,9 @@ func (s *Scheduler) fire(ctx context.Context, rt *Runtime, r store.Request, now 
 	if err != nil {
 		return 0, fmt.Errorf("plan %s: %w", r.Ref, err)
 	}
+	if life.Away, err = awayAt(ctx, s.st, d.Key(), now); err != nil {
+		return 0, fmt.Errorf("plan %s: %w", r.Ref, err)
+	}
 	t := lifecycle.Step(d, life, lifecycle.Tick{}, now)
 	mails, err := renderAll(rt, d, t.Mail, now)
 	if err != nil {

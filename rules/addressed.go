@@ -33,3 +33,32 @@ func AddressedDepartment(cfg *config.Config, m *Message) *config.Department {
 	}
 	return cfg.Departments[0]
 }
+
+// AlsoAddressed lists the departments of cfg other than d that m names in
+// its To or Cc (their address or an alias), in config order: a message
+// written to two departments at once.
+func AlsoAddressed(cfg *config.Config, d *config.Department, m *Message) []*config.Department {
+	var out []*config.Department
+	for _, o := range cfg.Departments {
+		if o == d || EqualAddress(o.Address, d.Address) {
+			continue
+		}
+		for _, a := range append(append([]Address{}, m.To...), m.Cc...) {
+			addr := strings.Trim(a.Address, "<> ")
+			if EqualAddress(addr, o.Address) || slicesContainsAddress(o.Aliases, addr) {
+				out = append(out, o)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func slicesContainsAddress(list []string, addr string) bool {
+	for _, a := range list {
+		if EqualAddress(a, addr) {
+			return true
+		}
+	}
+	return false
+}

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -28,6 +29,22 @@ const (
 	CommandAssign CommandKind = "assign"
 	// CommandReopen opens a closed request again ("#reopen").
 	CommandReopen CommandKind = "reopen"
+	// CommandTake makes the sender the request's owner ("#take", "#mine").
+	CommandTake CommandKind = "take"
+	// CommandCategory moves the request to another category
+	// ("#category hardware").
+	CommandCategory CommandKind = "category"
+	// CommandAway marks the sender away: for a day, or until a date
+	// ("#away", "#away until friday", "#away 2026-12-07").
+	CommandAway CommandKind = "away"
+	// CommandBack ends the sender's #away early ("#back").
+	CommandBack CommandKind = "back"
+	// CommandSame links the request under another one about the same
+	// thing ("#same REQ-12"): answers on that one reach this requester.
+	CommandSame CommandKind = "same"
+	// CommandIncident sets what receipts of a burst of requests like this
+	// one say ("#incident The mail server is down, we are on it").
+	CommandIncident CommandKind = "incident"
 )
 
 // Command is one recognised command line of a staff reply.
@@ -38,11 +55,16 @@ type Command struct {
 	Line int
 	// Raw is the line as written, without its line ending.
 	Raw string
-	// Due is, for CommandETA, the new due time in the calendar's zone.
+	// Due is, for CommandETA, the new due time in the calendar's zone;
+	// for CommandAway, when the sender is back (zero: a day from now).
 	Due time.Time
 	// Address is, for CommandAssign, the addr-spec (the display name, if
 	// any, is dropped).
 	Address string
+	// Name is, for CommandCategory, the category named, lower case; the
+	// lifecycle checks that the department has it. For CommandSame, the
+	// reference ("REQ-12"); for CommandIncident, the text.
+	Name string
 }
 
 // Limits that keep ParseCommands cheap on any input.
@@ -73,6 +95,13 @@ var commandNames = map[string]CommandKind{
 	"wait":     CommandWaiting,
 	"assign":   CommandAssign,
 	"reopen":   CommandReopen,
+	"take":     CommandTake,
+	"mine":     CommandTake,
+	"category": CommandCategory,
+	"away":     CommandAway,
+	"back":     CommandBack,
+	"same":     CommandSame,
+	"incident": CommandIncident,
 }
 
 // ValidCommands lists the commands with a one-line usage each, for the help
@@ -86,6 +115,12 @@ func ValidCommands() []string {
 		"#waiting - the request waits for the requester or a third party (also #wait)",
 		"#assign <address> - hand the request to a colleague, e.g. #assign Bob Smith <bob@example.org>",
 		"#reopen - the request is open again",
+		"#take - you own the request: its escalations come to you first (also #mine)",
+		"#category <name> - move the request to another category: its commitment is counted again from its arrival",
+		"#away until <date> - you are away and get no new requests or escalations until that day, e.g. #away until friday (#away alone: for a day)",
+		"#back - you are back before the date you gave",
+		"#same REQ-12 - this request is about the same thing as REQ-12: answers and #done there reach this requester too",
+		"#incident <text> - on the request others are linked under: receipts of more requests like it say <text>",
 	}
 }
 
@@ -130,6 +165,12 @@ func ParseCommands(text string, cal *calendar.Calendar, now time.Time) (cmds []C
 		raw := lines[i].text
 		name, rest, ok := commandShape(raw)
 		if !ok {
+			// "# done", "/done": a command mistyped. It is reported so
+			// that the sender learns, and kept from the requester's copy.
+			if name, why, near := nearCommand(raw); near {
+				removed[i] = true
+				unknown = append(unknown, "#"+name+": "+why)
+			}
 			continue
 		}
 		removed[i] = true
@@ -223,6 +264,48 @@ func commandShape(raw string) (name, rest string, ok bool) {
 	return s[:end], s[end:], true
 }
 
+// nearCommand reports a line that is a known command mistyped: a single
+// '#' with space before the name ("# done"), or '/', '!' or a backslash instead
+// of '#' ("/done", "!eta friday"). Only known command names count, so "#
+// Heading" and "/home" stay prose; "## done" is a heading.
+func nearCommand(raw string) (name, why string, ok bool) {
+	s := strings.TrimLeftFunc(raw, isCommandSpace)
+	if s == "" {
+		return "", "", false
+	}
+	lead := s[0]
+	s = s[1:]
+	switch lead {
+	case '#':
+		t := strings.TrimLeftFunc(s, isCommandSpace)
+		if t == s || strings.HasPrefix(t, "#") {
+			return "", "", false
+		}
+		s = t
+	case '/', '!', '\\':
+	default:
+		return "", "", false
+	}
+	end := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
+	if end < 0 {
+		end = len(s)
+	}
+	word := strings.ToLower(s[:end])
+	if _, known := commandNames[word]; !known {
+		return "", "", false
+	}
+	if rest := s[end:]; rest != "" {
+		r, _ := utf8.DecodeRuneInString(rest)
+		if !isCommandSpace(r) && !strings.ContainsRune(trailingPunct, r) {
+			return "", "", false
+		}
+	}
+	if lead == '#' {
+		return word, fmt.Sprintf("write #%s without a space after the #", word), true
+	}
+	return word, fmt.Sprintf("commands start with #: write #%s", word), true
+}
+
 // trailingPunct is what may follow a command or its argument and is
 // dropped: "#done.", "#eta friday!".
 const trailingPunct = ".,;:!?"
@@ -275,6 +358,38 @@ func parseCommand(name, rest string, cal *calendar.Calendar, now time.Time) (Com
 			return Command{}, reason
 		}
 		cmd.Address = addr
+	case CommandAway:
+		if arg == "" {
+			break // a day: the lifecycle knows when "now" is
+		}
+		s := arg
+		if len(s) > 6 && strings.EqualFold(s[:6], "until ") {
+			s = s[6:]
+		}
+		if cal == nil {
+			return Command{}, "no business calendar to resolve it against"
+		}
+		back, ok := ReturnDate("until "+s, cal.Location(), now)
+		if !ok {
+			return Command{}, fmt.Sprintf("%s is not a date ahead, e.g. #away until friday or #away until 2026-12-07", quoteArg(arg))
+		}
+		cmd.Due = back
+	case CommandSame:
+		ref := strings.ToUpper(strings.Trim(arg, "[]"))
+		if !sameRef.MatchString(ref) {
+			return Command{}, fmt.Sprintf("%s is not a reference, e.g. #same REQ-12", quoteArg(arg))
+		}
+		cmd.Name = ref
+	case CommandIncident:
+		if arg == "" {
+			return Command{}, "needs the text receipts should say, e.g. #incident The mail server is down; we are on it"
+		}
+		cmd.Name = strings.Join(strings.Fields(strings.TrimPrefix(rest, ":")), " ")
+	case CommandCategory:
+		if arg == "" || strings.ContainsFunc(arg, isCommandSpace) {
+			return Command{}, "needs one category name, e.g. #category hardware"
+		}
+		cmd.Name = strings.ToLower(arg)
 	default:
 		if arg != "" {
 			return Command{}, fmt.Sprintf("takes no argument, got %s", quoteArg(arg))
@@ -282,6 +397,9 @@ func parseCommand(name, rest string, cal *calendar.Calendar, now time.Time) (Com
 	}
 	return cmd, ""
 }
+
+// sameRef is a request reference as #same takes it.
+var sameRef = regexp.MustCompile(`^REQ-[0-9]{1,18}$`)
 
 // quoteArg quotes an argument for a reason, shortened so that a help reply
 // stays readable whatever was written.

@@ -443,7 +443,7 @@ func TestValidCommands(t *testing.T) {
 		}
 	}
 	// #eta and #assign need an argument, so check them by their examples.
-	for _, line := range []string{"#eta 4h", "#eta 2d", "#eta 2026-12-01", "#eta 2026-12-01 14:00", "#eta friday", "#eta today", "#eta tomorrow",
+	for _, line := range []string{"#same REQ-12", "#incident <text>", "#category <name>", "#away until friday", "#eta 4h", "#eta 2d", "#eta 2026-12-01", "#eta 2026-12-01 14:00", "#eta friday", "#eta today", "#eta tomorrow",
 		"#assign Bob Smith <bob@example.org>"} {
 		found := false
 		for _, u := range usage {
@@ -462,7 +462,7 @@ func TestValidCommands(t *testing.T) {
 		}
 		seen[cmds[0].Kind] = true
 	}
-	for _, k := range []rules.CommandKind{rules.CommandDone, rules.CommandETA, rules.CommandWaiting, rules.CommandAssign, rules.CommandReopen} {
+	for _, k := range []rules.CommandKind{rules.CommandDone, rules.CommandETA, rules.CommandWaiting, rules.CommandAssign, rules.CommandReopen, rules.CommandTake, rules.CommandCategory, rules.CommandAway, rules.CommandBack, rules.CommandSame, rules.CommandIncident} {
 		if !seen[k] {
 			t.Errorf("no usage line for %s", k)
 		}

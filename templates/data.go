@@ -25,6 +25,12 @@ type Receipt struct {
 	// Forecast: Due is a forecast from today's queue, later than the
 	// commitment (promise: forecast); the receipt says so plainly.
 	Forecast bool
+	// Incident is what staff said (#incident) about a known problem this
+	// request looks like part of; "" when none.
+	Incident string
+	// Also are the other departments the message was addressed to, which
+	// register it for their part too.
+	Also []string
 	// AskFor are the things the department needs from the requester to
 	// start (the config's ask_for lines the request does not already
 	// answer); Links are forms and how-tos. Both may be empty.
@@ -56,6 +62,9 @@ type Escalation struct {
 	Reason     string // "50% of the 4h commitment elapsed", "requester sent a reminder", "overdue"
 	Reminders  int
 	Quote      string // the request text
+	// Owner is who owns the request (#take, the first staff answer,
+	// #assign); empty when nobody does.
+	Owner Person
 }
 
 // LateNotice is the data of the honest "we will not make it" mail to the
@@ -119,6 +128,9 @@ type CommandHelp struct {
 	Ref        string   // empty when the mail matched no request
 	Unknown    []string // the commands as written ("#etaa 3d")
 	Valid      []string // one line per valid command with its usage
+	// Held is what the mail said to the requester, kept from them because
+	// a command in it could not be read; "" when nothing was held.
+	Held string
 }
 
 // Unproven is the data of the notice to a staff member that a mail in
@@ -133,6 +145,36 @@ type Unproven struct {
 	Received          time.Time
 	Location          *time.Location
 	Reason            string // why the mail was not proven, in words
+}
+
+// IncidentAlert is the data of the one mail the leads get when requests
+// alike arrive in a burst: a possible incident.
+type IncidentAlert struct {
+	Department string
+	Window     string // "10m": the window they arrived in
+	Now        time.Time
+	Location   *time.Location
+	Requests   []IncidentRequest // oldest first
+}
+
+// IncidentRequest is one request of a burst.
+type IncidentRequest struct {
+	Ref, Subject, Requester string
+	Received                time.Time
+}
+
+// OwnerNotice is the data of the short mail telling a request's owner
+// that another staff member answered it, or took it over.
+type OwnerNotice struct {
+	Department string
+	Owner      Person // who gets it
+	Staff      Person // who answered or took it
+	Took       bool   // Staff took it with #take (else Staff answered it)
+	Ref        string
+	Subject    string
+	At         time.Time
+	Location   *time.Location
+	Said       string // what Staff wrote, commands removed; may be empty
 }
 
 // samples returns data for a template name that Load renders every template
@@ -191,6 +233,7 @@ func samples(name string) []any {
 		return []any{
 			CommandHelp{Department: "IT Help Desk", Staff: Person{Name: "Alice Smith", Address: "alice@example.test"},
 				Ref: "REQ-12", Unknown: []string{"#etaa 3d"}, Valid: []string{"#eta DATE - set a new expected date"}},
+			CommandHelp{Ref: "REQ-12", Unknown: []string{"# done"}, Held: "Try the new password."},
 			CommandHelp{},
 		}
 	case NameUnproven:
@@ -200,6 +243,20 @@ func samples(name string) []any {
 				Subject: "Printer on floor 3 jams", Received: at(1, 10, 5), Location: loc,
 				Reason: "no Authentication-Results from mx.example.test"},
 			Unproven{},
+		}
+	case NameIncidentAlert:
+		return []any{
+			IncidentAlert{Department: "IT Help Desk", Window: "10m", Now: at(1, 10, 12), Location: loc, Requests: []IncidentRequest{
+				{Ref: "REQ-12", Subject: "Outlook cannot connect", Requester: "jane@example.test", Received: at(1, 10, 2)},
+				{Ref: "REQ-13", Subject: "Re: outlook cannot connect to server", Requester: "bob@example.test", Received: at(1, 10, 5)}}},
+			IncidentAlert{},
+		}
+	case NameOwnerNotice:
+		return []any{
+			OwnerNotice{Department: "IT Help Desk", Owner: Person{Name: "Alice Smith", Address: "alice@example.test"},
+				Staff: Person{Name: "Bob Jones", Address: "bob@example.test"}, Ref: "REQ-12", Subject: "Printer on floor 3 jams",
+				At: at(1, 11, 5), Location: loc, Said: "Replaced the fuser."},
+			OwnerNotice{},
 		}
 	case NameDigest:
 		return digestSamples(at, loc)

@@ -35,6 +35,15 @@ type Digest struct {
 	// HeldReceipts counts the open requests whose receipt a sending limit
 	// holds (they are tracked; the receipt waits for its window).
 	HeldReceipts int
+	// Away are the staff who are away (an out-of-office reply, #away):
+	// they get no new requests and no escalations until Until.
+	Away []DigestAway
+}
+
+// DigestAway is one staff member who is away.
+type DigestAway struct {
+	Address string
+	Until   time.Time
 }
 
 // DigestParked is one parked message.
@@ -66,6 +75,8 @@ type DigestItem struct {
 	Overdue   bool
 	// ReceiptHeld: a sending limit holds the request's receipt.
 	ReceiptHeld bool
+	// Owner is who owns the request; "" when nobody does.
+	Owner string
 }
 
 // DigestRecord is one line of the commitment record.
@@ -123,7 +134,8 @@ func digestSamples(at func(day, hour, minute int) time.Time, loc *time.Location)
 				{Category: "default", Commitment: "3d", KeptPercent: -1}},
 			Reminders: 2, LateNotices: 1,
 			Parked: []DigestParked{{Mailbox: "INBOX", UID: 4711, From: "jane.doe@example.test", Subject: "Scanner",
-				Received: at(1, 9, 0), Attempts: 5, Error: "record request: database is locked"}}, HeldReceipts: 1},
+				Received: at(1, 9, 0), Attempts: 5, Error: "record request: database is locked"}}, HeldReceipts: 1,
+			Away: []DigestAway{{Address: "bob@example.test", Until: at(7, 0, 0)}}},
 		Digest{AllClear: true},
 	}
 }

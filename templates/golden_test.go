@@ -67,6 +67,11 @@ func goldenCases(t *testing.T) []struct {
 			Received: time.Date(2026, 10, 23, 14, 0, 0, 0, ber), Due: time.Date(2026, 10, 26, 14, 0, 0, 0, ber),
 			Now: time.Date(2026, 10, 26, 9, 0, 0, 0, ber), Location: ber, Age: "4h", TimeLeft: "4h",
 			Reason: "50% of the 1d commitment elapsed", Quote: longExcerpt}},
+		{"escalation-owner", NameEscalation, Escalation{
+			Department: "IT Help Desk", Ref: "REQ-31", Subject: "VPN disconnects", Requester: jane, Category: "network", Level: 2,
+			Received: time.Date(2026, 10, 23, 14, 0, 0, 0, ber), Due: time.Date(2026, 10, 26, 14, 0, 0, 0, ber),
+			Now: time.Date(2026, 10, 26, 9, 0, 0, 0, ber), Location: ber, Age: "4h", TimeLeft: "4h",
+			Reason: "the requester sent a reminder", Reminders: 1, Owner: Person{Name: "Alice Smith", Address: "alice@example.test"}}},
 		{"escalation-newyork", NameEscalation, Escalation{
 			Department: "Payroll", Ref: "REQ-204", Subject: "Overtime for February & March missing",
 			Requester: omar, Category: "pay", Level: 2,
@@ -112,6 +117,27 @@ func goldenCases(t *testing.T) []struct {
 			Department: "Payroll", Staff: Person{Address: "bob@example.test"},
 			Unknown: []string{"#done", "#prio high <urgent>"},
 			Valid:   []string{"#eta DATE - give the requester a new expected date", "#close - mark the request as resolved"}}},
+		{"command-help-held", NameCommandHelp, CommandHelp{
+			Department: "IT Help Desk", Staff: Person{Name: "Alice Smith", Address: "alice@example.test"}, Ref: "REQ-12",
+			Unknown: []string{"#done: write #done without a space after the #"}, Held: "Try the new password.\n\nAlice",
+			Valid: []string{"#done - the request is resolved"}}},
+		{"incident-alert", NameIncidentAlert, IncidentAlert{Department: "IT Help Desk", Window: "10m",
+			Now: time.Date(2026, 12, 1, 10, 12, 0, 0, ber), Location: ber, Requests: []IncidentRequest{
+				{Ref: "REQ-12", Subject: "Outlook cannot connect", Requester: "jane@example.test", Received: time.Date(2026, 12, 1, 10, 2, 0, 0, ber)},
+				{Ref: "REQ-13", Subject: "Re: outlook cannot connect to server", Requester: "bob@example.test", Received: time.Date(2026, 12, 1, 10, 5, 0, 0, ber)}}}},
+		{"receipt-incident", NameReceipt, Receipt{Department: "IT Help Desk", Requester: Person{Name: "Jane Doe", Address: "jane@example.test"},
+			Subject: "Outlook cannot connect", Ref: "REQ-14", Commitment: "4h", Received: time.Date(2026, 12, 1, 10, 6, 0, 0, ber),
+			Due: time.Date(2026, 12, 1, 14, 6, 0, 0, ber), Location: ber, Incident: "The mail server is down; we expect it back by 11:00."}},
+		{"receipt-also", NameReceipt, Receipt{Department: "IT Help Desk", Requester: Person{Name: "Jane Doe", Address: "jane@example.test"},
+			Subject: "New starter on Monday", Ref: "REQ-15", Commitment: "3d", Received: time.Date(2026, 12, 1, 10, 6, 0, 0, ber),
+			Due: time.Date(2026, 12, 4, 10, 6, 0, 0, ber), Location: ber, Also: []string{"Facilities"}}},
+		{"owner-notice-answered", NameOwnerNotice, OwnerNotice{Department: "IT Help Desk",
+			Owner: Person{Name: "Alice Smith", Address: "alice@example.test"}, Staff: Person{Name: "Bob Jones", Address: "bob@example.test"},
+			Ref: "REQ-12", Subject: "Printer on floor 3 jams", At: time.Date(2026, 12, 1, 11, 5, 0, 0, ber), Location: ber,
+			Said: "Replaced the fuser, please try again."}},
+		{"owner-notice-taken", NameOwnerNotice, OwnerNotice{Department: "IT Help Desk",
+			Owner: Person{Address: "alice@example.test"}, Staff: Person{Address: "bob@example.test"}, Took: true,
+			Ref: "REQ-12", Subject: "Printer on floor 3 jams", At: time.Date(2026, 12, 1, 11, 5, 0, 0, ber), Location: ber}},
 		{"unproven-berlin", NameUnproven, Unproven{
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test",
 			Staff: Person{Name: "Smith, Alice", Address: "alice@example.test"}, Ref: "REQ-12",
@@ -121,6 +147,12 @@ func goldenCases(t *testing.T) []struct {
 			Department: "Payroll", Staff: Person{Address: "bob@example.test"}, Ref: "REQ-204",
 			Received: time.Date(2026, 3, 8, 3, 30, 0, 0, nyc), Location: nyc}},
 		{"digest-berlin", NameDigest, goldenDigest(ber)},
+		{"digest-away", NameDigest, func() Digest {
+			d := goldenDigest(ber)
+			d.Away = []DigestAway{{Address: "bob@example.test", Until: time.Date(2026, 12, 7, 0, 0, 0, 0, ber)}}
+			d.Sections[0].Items[0].Owner = "alice@example.test"
+			return d
+		}()},
 		{"digest-allclear", NameDigest, Digest{Department: "Payroll", DepartmentAddress: "payroll@example.test",
 			Now: time.Date(2026, 3, 9, 8, 30, 0, 0, nyc), Since: time.Date(2026, 3, 6, 8, 30, 0, 0, nyc), Location: nyc,
 			WindowDays: 30, AllClear: true, Overall: DigestRecord{KeptPercent: -1}, Reminders: 0}},

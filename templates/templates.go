@@ -48,7 +48,9 @@ const (
 	NameCommandHelp = "command-help"
 	NameUnproven    = "unproven"
 	// NameRatingThanks thanks a requester for answering how we did.
-	NameRatingThanks = "rating-thanks"
+	NameRatingThanks  = "rating-thanks"
+	NameOwnerNotice   = "owner-notice"
+	NameIncidentAlert = "incident-alert"
 )
 
 // The three parts of a template name, as file name suffixes.
@@ -63,15 +65,17 @@ var defaultFS embed.FS
 
 // dataTypes maps each name to the type its templates are rendered with.
 var dataTypes = map[string]reflect.Type{
-	NameReceipt:      reflect.TypeFor[Receipt](),
-	NameEscalation:   reflect.TypeFor[Escalation](),
-	NameLateNotice:   reflect.TypeFor[LateNotice](),
-	NameDueUpdate:    reflect.TypeFor[DueUpdate](),
-	NameClosing:      reflect.TypeFor[Closing](),
-	NameCommandHelp:  reflect.TypeFor[CommandHelp](),
-	NameUnproven:     reflect.TypeFor[Unproven](),
-	NameRatingThanks: reflect.TypeFor[RatingThanks](),
-	NameDigest:       reflect.TypeFor[Digest](),
+	NameReceipt:       reflect.TypeFor[Receipt](),
+	NameEscalation:    reflect.TypeFor[Escalation](),
+	NameLateNotice:    reflect.TypeFor[LateNotice](),
+	NameDueUpdate:     reflect.TypeFor[DueUpdate](),
+	NameClosing:       reflect.TypeFor[Closing](),
+	NameCommandHelp:   reflect.TypeFor[CommandHelp](),
+	NameUnproven:      reflect.TypeFor[Unproven](),
+	NameRatingThanks:  reflect.TypeFor[RatingThanks](),
+	NameOwnerNotice:   reflect.TypeFor[OwnerNotice](),
+	NameIncidentAlert: reflect.TypeFor[IncidentAlert](),
+	NameDigest:        reflect.TypeFor[Digest](),
 }
 
 // Names lists the template names, sorted.
@@ -496,3 +500,11 @@ func (s *Set) CommandHelp(d CommandHelp) (Rendered, error) { return s.Render(Nam
 // Unproven renders the notice to a staff member that a mail in their name
 // was not acted on.
 func (s *Set) Unproven(d Unproven) (Rendered, error) { return s.Render(NameUnproven, d) }
+
+// OwnerNotice renders the mail telling a request's owner that someone
+// else answered or took it.
+func (s *Set) OwnerNotice(d OwnerNotice) (Rendered, error) { return s.Render(NameOwnerNotice, d) }
+
+// IncidentAlert renders the mail telling the leads of a burst of requests
+// alike.
+func (s *Set) IncidentAlert(d IncidentAlert) (Rendered, error) { return s.Render(NameIncidentAlert, d) }

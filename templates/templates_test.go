@@ -55,7 +55,11 @@ func TestTypedMethods(t *testing.T) {
 		NameClosing:     func() (Rendered, error) { return s.Closing(samples(NameClosing)[0].(Closing)) },
 		NameCommandHelp: func() (Rendered, error) { return s.CommandHelp(samples(NameCommandHelp)[0].(CommandHelp)) },
 		NameUnproven:    func() (Rendered, error) { return s.Unproven(samples(NameUnproven)[0].(Unproven)) },
-		NameDigest:      func() (Rendered, error) { return s.Digest(samples(NameDigest)[0].(Digest)) },
+		NameOwnerNotice: func() (Rendered, error) { return s.OwnerNotice(samples(NameOwnerNotice)[0].(OwnerNotice)) },
+		NameIncidentAlert: func() (Rendered, error) {
+			return s.IncidentAlert(samples(NameIncidentAlert)[0].(IncidentAlert))
+		},
+		NameDigest: func() (Rendered, error) { return s.Digest(samples(NameDigest)[0].(Digest)) },
 		NameRatingThanks: func() (Rendered, error) {
 			return s.RatingThanks(samples(NameRatingThanks)[0].(RatingThanks))
 		},
@@ -158,6 +162,9 @@ func TestHeaderInjection(t *testing.T) {
 		NameCommandHelp:  CommandHelp{Department: hostile, Staff: p, Ref: "REQ-9", Unknown: []string{hostile}, Valid: []string{hostile}},
 		NameUnproven: Unproven{Department: hostile, DepartmentAddress: hostile, Staff: p, Ref: "REQ-9", Subject: hostile,
 			Received: now, Location: ber, Reason: hostile},
+		NameIncidentAlert: IncidentAlert{Department: hostile, Window: hostile, Now: now, Location: ber,
+			Requests: []IncidentRequest{{Ref: "REQ-9", Subject: hostile, Requester: hostile, Received: now}}},
+		NameOwnerNotice: OwnerNotice{Department: hostile, Owner: p, Staff: p, Ref: "REQ-9", Subject: hostile, At: now, Location: ber, Said: hostile},
 		NameDigest: Digest{Department: hostile, Now: now, Location: ber, Sections: []DigestSection{{Title: hostile, Short: hostile,
 			Items: []DigestItem{{Ref: "REQ-9", Subject: hostile, Requester: hostile, Category: hostile, Due: now, Age: hostile}}}},
 			Categories: []DigestRecord{{Category: hostile, Commitment: hostile, KeptPercent: 50, Advice: hostile}}},

@@ -34,6 +34,9 @@ type reportRecord struct {
 	Answered      int      `json:"answered"`
 	MedianHours   float64  `json:"median_business_hours"`
 	P80Hours      float64  `json:"p80_business_hours"`
+	P95Hours      float64  `json:"p95_business_hours"`
+	Slowest       []string `json:"slowest,omitempty"` // refs of the slowest tenth
+	Reopens       int      `json:"reopens"`
 	Suggest       string   `json:"suggest,omitempty"`
 	Advice        string   `json:"advice,omitempty"`
 }
@@ -51,6 +54,15 @@ type reportJSON struct {
 	Overall     reportRecord   `json:"overall"`
 	Categories  []reportRecord `json:"categories"`
 	Promises    promisesJSON   `json:"promises"`
+	Staff       []staffJSON    `json:"staff,omitempty"` // with --staff
+}
+
+// staffJSON is one staff member's first responses (--staff).
+type staffJSON struct {
+	Address     string  `json:"address"`
+	Answered    int     `json:"first_answers"`
+	MedianHours float64 `json:"median_business_hours"`
+	P80Hours    float64 `json:"p80_business_hours"`
 }
 
 // promisesJSON compares the dates receipts gave with a forecast's.
@@ -78,7 +90,8 @@ func toTally(t report.Tally) tallyJSON {
 
 func toRecord(r report.Record) reportRecord {
 	out := reportRecord{Category: r.Category, Kept: r.Kept, Missed: r.Missed, Pending: r.Pending, Answered: r.Answered,
-		MedianHours: r.Median.Hours(), P80Hours: r.P80.Hours(), Advice: r.Advice}
+		MedianHours: r.Median.Hours(), P80Hours: r.P80.Hours(), P95Hours: r.P95.Hours(), Slowest: r.Slowest,
+		Reopens: r.Reopens, Advice: r.Advice}
 	if !r.Commitment.IsZero() {
 		out.Commitment = r.Commitment.String()
 	}
@@ -121,6 +134,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	sinceFlag := fs.String("since", "30d", "how far back to look")
 	asJSON := fs.Bool("json", false, "print one JSON object per department")
 	at := fs.String("at", "", "the time to assume (RFC 3339), default now")
+	perStaff := fs.Bool("staff", false, "add first response per staff member")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -146,7 +160,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintln(stderr, "ackd report:", err)
 			return 1
 		}
-		rep := report.Compute(reqs, evs, d, now, window)
+		rep := report.ComputeWith(reqs, evs, d, now, report.Options{Window: window, PerStaff: *perStaff})
 		rows, err := report.GatherPromises(ctx, st, d.Key(), now, window)
 		if err != nil {
 			fmt.Fprintln(stderr, "ackd report:", err)
@@ -161,6 +175,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 				Promises:   promisesJSON{Given: toTally(prom.Given), Forecast: toTally(prom.Forecast)}}
 			for _, c := range rep.Categories {
 				out.Categories = append(out.Categories, toRecord(c))
+			}
+			for _, s := range rep.Staff {
+				out.Staff = append(out.Staff, staffJSON{Address: s.Address, Answered: s.Answered, MedianHours: s.Median.Hours(), P80Hours: s.P80.Hours()})
 			}
 			if err := enc.Encode(out); err != nil {
 				fmt.Fprintln(stderr, "ackd report:", err)
@@ -186,14 +203,21 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			if p := r.AimPercent(); p >= 0 {
 				kept += fmt.Sprintf(", %.0f%% met the aim (%d of %d)", p, r.AimMet, r.AimMet+r.AimMissed)
 			}
-			fmt.Fprintf(stdout, "  %-20s %s, %d pending; median %s, p80 %s\n", name, kept, r.Pending,
-				mailtext.Span(r.Median), mailtext.Span(r.P80))
+			fmt.Fprintf(stdout, "  %-20s %s, %d pending; median %s, p80 %s, p95 %s; %d reopened\n", name, kept, r.Pending,
+				mailtext.Span(r.Median), mailtext.Span(r.P80), mailtext.Span(r.P95), r.Reopens)
+			if len(r.Slowest) > 0 {
+				fmt.Fprintf(stdout, "  %-20s slowest tenth: %s\n", "", strings.Join(r.Slowest, ", "))
+			}
 			if a := r.RatingAverage(); a >= 0 {
 				fmt.Fprintf(stdout, "  %-20s satisfaction %.1f of 5 (%d answers, %d low)\n", "", a, r.Rated, r.LowRated)
 			}
 			if r.Advice != "" {
 				fmt.Fprintf(stdout, "  %-20s suggestion: %s\n", "", r.Advice)
 			}
+		}
+		for _, s := range rep.Staff {
+			fmt.Fprintf(stdout, "  staff %-30s %d first answers; median %s, p80 %s\n", s.Address, s.Answered,
+				mailtext.Span(s.Median), mailtext.Span(s.P80))
 		}
 		for _, row := range []struct {
 			name string

@@ -50,7 +50,7 @@ func printStatus(ctx context.Context, w io.Writer, cfg *config.Config, st store.
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tAIM\tLANG\tSTATE\tLEVEL\tREMINDERS\tFIRST RESPONSE\tSUBJECT\n")
+	fmt.Fprintf(tw, "REF\tDEPARTMENT\tREQUESTER\tCATEGORY\tAGE\tDUE\tAIM\tLANG\tSTATE\tLEVEL\tREMINDERS\tFIRST RESPONSE\tOWNER\tSUBJECT\n")
 	for _, r := range open {
 		loc := time.UTC
 		d := cfg.DepartmentByKey(r.Dept)
@@ -78,8 +78,12 @@ func printStatus(ctx context.Context, w io.Writer, cfg *config.Config, st store.
 			// Tracked all the same: only the mail waits.
 			state += ", receipt held"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Ref, cfg.DepartmentName(r.Dept), r.Requester, r.Category,
-			report.Age(now.Sub(r.ReceivedAt)), due, aim, report.Language(d, r), state, r.EscalationLevel, r.Reminders, first, mailtext.Clip(r.Subject, 50))
+		owner := "-"
+		if r.AssignedTo != "" {
+			owner = r.AssignedTo
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.Ref, cfg.DepartmentName(r.Dept), r.Requester, r.Category,
+			report.Age(now.Sub(r.ReceivedAt)), due, aim, report.Language(d, r), state, r.EscalationLevel, r.Reminders, first, owner, mailtext.Clip(r.Subject, 50))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -44,11 +44,13 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ackd/ackd/calendar"
@@ -76,6 +78,13 @@ type Line struct {
 	AimAt time.Time
 	// Age is the business time since ReceivedAt.
 	Age time.Duration
+	// Owner is who owns the request; "" when nobody does.
+	Owner string
+	// Overdue: nobody answered and the aim (the due time when the
+	// category has no aim) has passed. An answered,
+	// waiting or resolved request is never overdue, whichever list shows
+	// it.
+	Overdue bool
 }
 
 // Record is the commitment record of a category, or of the department.
@@ -98,6 +107,15 @@ type Record struct {
 	Answered int
 	Median   time.Duration // business time to first response; 0 when Answered is 0
 	P80      time.Duration
+	// P95 is the 95th percentile first response: the tail the median
+	// hides.
+	P95 time.Duration
+	// Slowest are the refs of the slowest tenth of the answered requests
+	// (at least one when any was answered), slowest first.
+	Slowest []string
+	// Reopens counts reopenings (a reply after the answer, #reopen) in
+	// the window.
+	Reopens int
 	// Suggest is a realistic commitment when P80 is above the commitment
 	// or below half of it; zero otherwise.
 	Suggest calendar.Commitment
@@ -152,6 +170,8 @@ type Report struct {
 
 	Overall    Record
 	Categories []Record // by category name
+	// Staff is first response per staff member, with Options.PerStaff.
+	Staff []StaffRecord
 
 	Reminders   int // reminders received in the window
 	LateNotices int // late notices sent in the window
@@ -166,6 +186,68 @@ type Options struct {
 	Window time.Duration
 	// NewSince is the start of "new"; now minus 24 hours when zero.
 	NewSince time.Time
+	// PerStaff adds first response per staff member (Report.Staff):
+	// opt-in, since some teams do not want individual figures.
+	PerStaff bool
+}
+
+// StaffRecord is one staff member's first responses: the requests whose
+// first answer was theirs.
+type StaffRecord struct {
+	Address  string
+	Answered int
+	Median   time.Duration
+	P80      time.Duration
+}
+
+type slowOne struct {
+	ref  string
+	took time.Duration
+}
+
+// slowest returns the refs of the slowest tenth, slowest first (ties by
+// ref).
+func slowest(all []slowOne) []string {
+	if len(all) == 0 {
+		return nil
+	}
+	s := slices.Clone(all)
+	slices.SortStableFunc(s, func(a, b slowOne) int {
+		if a.took != b.took {
+			return cmp.Compare(b.took, a.took)
+		}
+		return strings.Compare(a.ref, b.ref)
+	})
+	n := (len(s) + 9) / 10
+	out := make([]string, 0, n)
+	for _, x := range s[:n] {
+		out = append(out, x.ref)
+	}
+	return out
+}
+
+// countKind counts the events of kind in [since, now].
+func countKind(evs []store.Event, kind string, since, now time.Time) int {
+	n := 0
+	for _, e := range evs {
+		if e.Kind == kind && !e.At.Before(since) && !e.At.After(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// firstAnswerBy is who answered a request first, and when: the earliest
+// "answered" event with an actor that is a person.
+func firstAnswerBy(evs []store.Event) (string, time.Time, bool) {
+	var who string
+	var at time.Time
+	for _, e := range evs {
+		if e.Kind == store.EventAnswered && e.Actor != "" && (who == "" || e.At.Before(at)) {
+			who, at = strings.ToLower(e.Actor), e.At
+		}
+	}
+	return who, at, who != ""
 }
 
 // Compute is ComputeWith with NewSince 24 hours before now.
@@ -262,10 +344,11 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 	today := dateOf(now, loc)
 	for _, r := range mine {
 		ln := Line{Ref: r.Ref, Subject: r.Subject, Requester: r.Requester, Category: r.Category,
-			State: string(r.State), ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, AimAt: AimAt(dept, r)}
+			State: string(r.State), ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, AimAt: AimAt(dept, r), Owner: r.AssignedTo}
 		if cal != nil {
 			ln.Age = cal.BusinessBetween(r.ReceivedAt, now)
 		}
+		ln.Overdue = unanswered(r) && (r.State == store.StateOverdue || !ln.AimAt.IsZero() && now.After(ln.AimAt))
 		if !r.ReceivedAt.Before(o.NewSince) && !r.ReceivedAt.After(now) {
 			rep.New = append(rep.New, ln)
 		}
@@ -292,8 +375,10 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 	type acc struct {
 		rec   Record
 		times []time.Duration
+		slow  []slowOne
 	}
 	cats := make(map[string]*acc)
+	staff := make(map[string][]time.Duration)
 	overall := &acc{}
 	for _, r := range mine {
 		if r.ReceivedAt.Before(rep.Since) || r.ReceivedAt.After(now) {
@@ -333,6 +418,13 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 			if answered {
 				x.rec.Answered++
 				x.times = append(x.times, took)
+				x.slow = append(x.slow, slowOne{r.Ref, took})
+			}
+			x.rec.Reopens += countKind(byReq[r.ID], store.EventReopened, rep.Since, now)
+		}
+		if o.PerStaff {
+			if who, at, ok := firstAnswerBy(byReq[r.ID]); ok && cal != nil {
+				staff[who] = append(staff[who], cal.BusinessBetween(r.ReceivedAt, at))
 			}
 		}
 	}
@@ -370,6 +462,8 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 		slices.Sort(a.times)
 		a.rec.Median = Percentile(a.times, 50)
 		a.rec.P80 = Percentile(a.times, 80)
+		a.rec.P95 = Percentile(a.times, 95)
+		a.rec.Slowest = slowest(a.slow)
 		return a.rec
 	}
 	names := make([]string, 0, len(cats))
@@ -385,6 +479,12 @@ func ComputeWith(reqs []store.Request, events []store.Event, dept *config.Depart
 		rep.Categories = append(rep.Categories, rec)
 	}
 	rep.Overall = finish(overall)
+	for who, times := range staff {
+		slices.Sort(times)
+		rep.Staff = append(rep.Staff, StaffRecord{Address: who, Answered: len(times),
+			Median: Percentile(times, 50), P80: Percentile(times, 80)})
+	}
+	slices.SortFunc(rep.Staff, func(a, b StaffRecord) int { return strings.Compare(a.Address, b.Address) })
 	return rep
 }
 
@@ -531,13 +631,18 @@ func DayLength(cal *calendar.Calendar, t time.Time) time.Duration {
 
 // suggest proposes a realistic commitment when the p80 response time is
 // above the commitment, or below half of it: p80 rounded up to the next
-// whole business hour, or working day for a commitment in days.
+// whole working day for a commitment in days, to the next whole business
+// hour when p80 is an hour or more, else to the next whole minute (at
+// least one). A suggestion always moves the commitment toward the record:
+// longer when p80 is above it, shorter when below; when rounding would
+// land on the other side (a 2m commitment with a p80 of 0m must not
+// become 1h), there is none.
 func suggest(cal *calendar.Calendar, rec Record, now time.Time) (calendar.Commitment, string) {
 	cm := rec.Commitment
 	if rec.Answered == 0 || cm.IsZero() || (cm.Days > 0 && cm.Business > 0) {
 		return calendar.Commitment{}, ""
 	}
-	var limit time.Duration
+	var limit, proposed time.Duration
 	var next calendar.Commitment
 	if cm.Days > 0 {
 		day := DayLength(cal, now)
@@ -545,21 +650,24 @@ func suggest(cal *calendar.Calendar, rec Record, now time.Time) (calendar.Commit
 			return calendar.Commitment{}, ""
 		}
 		limit = time.Duration(cm.Days) * day
-		next = calendar.Commitment{Days: max(1, int((rec.P80+day-1)/day))}
+		n := max(1, int((rec.P80+day-1)/day))
+		next, proposed = calendar.Commitment{Days: n}, time.Duration(n)*day
 	} else {
 		limit = cm.Business
-		next = calendar.Commitment{Business: max(time.Hour, (rec.P80+time.Hour-1)/time.Hour*time.Hour)}
+		unit := time.Minute
+		if rec.P80 >= time.Hour {
+			unit = time.Hour
+		}
+		proposed = max(unit, (rec.P80+unit-1)/unit*unit)
+		next = calendar.Commitment{Business: proposed}
 	}
 	var why string
 	switch {
-	case rec.P80 > limit:
+	case rec.P80 > limit && proposed > limit:
 		why = fmt.Sprintf("p80 first response %s is above the %s commitment", mailtext.Span(rec.P80), cm)
-	case rec.P80 < limit/2:
+	case rec.P80 < limit/2 && proposed < limit:
 		why = fmt.Sprintf("p80 first response %s is below half the %s commitment", mailtext.Span(rec.P80), cm)
 	default:
-		return calendar.Commitment{}, ""
-	}
-	if next == cm {
 		return calendar.Commitment{}, ""
 	}
 	return next, why + "; a realistic commitment is " + next.String()

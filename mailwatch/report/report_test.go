@@ -1,6 +1,8 @@
 package report
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -281,5 +283,87 @@ func TestAge(t *testing.T) {
 		if got := Age(tt.d); got != tt.want {
 			t.Errorf("Age(%v) = %q, want %q", tt.d, got, tt.want)
 		}
+	}
+}
+
+// TestSuggestMovesTowardRecord: a suggestion never moves the commitment
+// away from what the department does (issue 15 item 7: a 2m commitment
+// with a p80 of 0m was told to become 1h).
+func TestSuggestMovesTowardRecord(t *testing.T) {
+	cal := fixtureDept(t).Calendar
+	now := mar(16, 12, 0)
+	biz := func(d time.Duration) calendar.Commitment { return calendar.Commitment{Business: d} }
+	days := func(n int) calendar.Commitment { return calendar.Commitment{Days: n} }
+	for _, tc := range []struct {
+		name string
+		cm   calendar.Commitment
+		p80  time.Duration
+		want string
+	}{
+		{"2m commitment, p80 0m", biz(2 * time.Minute), 0, "1m"},
+		{"1m commitment, p80 0m: nothing shorter", biz(time.Minute), 0, ""},
+		{"30m commitment, p80 5m", biz(30 * time.Minute), 5 * time.Minute, "5m"},
+		{"30m commitment, p80 45m", biz(30 * time.Minute), 45 * time.Minute, "45m"},
+		{"4h commitment, p80 5h", biz(4 * time.Hour), 5 * time.Hour, "5h"},
+		{"4h commitment, p80 90m", biz(4 * time.Hour), 90 * time.Minute, "2h"},
+		{"4h commitment, p80 3h: fits", biz(4 * time.Hour), 3 * time.Hour, ""},
+		{"90m commitment, p80 40m", biz(90 * time.Minute), 40 * time.Minute, "40m"},
+		{"3d commitment, p80 2h", days(3), 2 * time.Hour, "1d"},
+		{"1d commitment, p80 1h: nothing shorter", days(1), time.Hour, ""},
+		{"1d commitment, p80 16h", days(1), 16 * time.Hour, "2d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := suggest(cal, Record{Commitment: tc.cm, Answered: 5, P80: tc.p80}, now)
+			s := ""
+			if !got.IsZero() {
+				s = got.String()
+			}
+			if s != tc.want {
+				t.Fatalf("suggest(%s, p80 %s) = %q (%s), want %q", tc.cm, tc.p80, s, why, tc.want)
+			}
+		})
+	}
+}
+
+// TestComputeTail: p95, the slowest tenth, reopens and (opt-in) first
+// response per staff member (issue 15 item 8). Twelve access requests
+// received Monday 16 March 09:00, the first answer at 09:00 + i·20m;
+// REQ-3 reopened twice.
+func TestComputeTail(t *testing.T) {
+	d := fixtureDept(t)
+	d.Categories["access"].Commitment = calendar.Commitment{Business: 8 * time.Hour}
+	var f fixture
+	for i := 1; i <= 12; i++ {
+		recv := mar(16, 9, 0)
+		first := recv.Add(time.Duration(i) * 20 * time.Minute)
+		who := "alice@example.test"
+		if i%3 == 0 {
+			who = "Bob@example.test"
+		}
+		evs := []store.Event{{Kind: store.EventAnswered, At: first, Actor: who}}
+		if i == 3 {
+			evs = append(evs, store.Event{Kind: store.EventReopened, At: first.Add(time.Hour)}, store.Event{Kind: store.EventReopened, At: first.Add(2 * time.Hour)})
+		}
+		f.add(fmt.Sprintf("REQ-%d", i), "access", store.StateAnswered, recv, recv.Add(8*time.Hour), first, evs...)
+	}
+	now := mar(16, 17, 0)
+	rep := ComputeWith(f.reqs, f.events, d, now, Options{Window: 30 * 24 * time.Hour})
+	acc := rep.Categories[0]
+	// 12 times 20m..240m: p95 rank ceil(11.4) = 12 → 4h; the slowest
+	// tenth is ceil(1.2) = 2 requests.
+	if acc.P95 != 4*time.Hour || !slices.Equal(acc.Slowest, []string{"REQ-12", "REQ-11"}) || acc.Reopens != 2 {
+		t.Errorf("p95 %v, slowest %v, reopens %d; want 4h, [REQ-12 REQ-11], 2", acc.P95, acc.Slowest, acc.Reopens)
+	}
+	if rep.Overall.Reopens != 2 || len(rep.Staff) != 0 {
+		t.Errorf("overall reopens %d, staff %+v; want 2 and no staff figures unless asked", rep.Overall.Reopens, rep.Staff)
+	}
+	rep = ComputeWith(f.reqs, f.events, d, now, Options{Window: 30 * 24 * time.Hour, PerStaff: true})
+	// alice: 20,40,80,100,140,160,200,220 (8); bob: 60,120,180,240 (4).
+	want := []StaffRecord{
+		{Address: "alice@example.test", Answered: 8, Median: 100 * time.Minute, P80: 200 * time.Minute},
+		{Address: "bob@example.test", Answered: 4, Median: 120 * time.Minute, P80: 240 * time.Minute},
+	}
+	if !slices.Equal(rep.Staff, want) {
+		t.Errorf("staff %+v, want %+v", rep.Staff, want)
 	}
 }

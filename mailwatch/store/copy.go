@@ -36,7 +36,7 @@ var copyTables = []copyTable{
 		"rule", "state", "received_at", "due_at", "created_at", "updated_at", "first_response_at",
 		"resolved_at", "escalation_level", "reminders", "text", "cycle_start", "answered_at",
 		"assigned_to", "late_notice_for", "waiting_since", "last_activity_at", "recipients", "next_wake", "version", "promised_at",
-		"decide_input", "language", "rating_asked_at", "rating", "rated_at"}},
+		"decide_input", "language", "rating_asked_at", "rating", "rated_at", "parent_ref"}},
 	{name: "thread_keys", cols: []string{"dept", "thread_key", "request_id"}},
 	{name: "skipped", serial: true, cols: []string{"id", "dept", "mailbox", "uid", "message_key", "message_id",
 		"from_addr", "subject", "reason", "refusal", "skipped_at"}},
@@ -51,6 +51,8 @@ var copyTables = []copyTable{
 	// The copied next_wake values were planned under these: without them
 	// the first start on the new store would plan every request again.
 	{name: "wake_plans", cols: []string{"dept", "fingerprint", "planned_at"}},
+	{name: "staff_away", cols: []string{"dept", "address", "until_at", "reason", "set_at"}},
+	{name: "assign_cursor", cols: []string{"dept", "last", "updated_at"}},
 }
 
 // copyBatch rows go into one INSERT: few round trips to a remote

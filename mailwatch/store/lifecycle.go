@@ -94,13 +94,14 @@ func (s *sqlStore) Apply(ctx context.Context, c Change) (Request, error) {
 		_, err := tx.ExecContext(ctx, `UPDATE requests SET state = $2, due_at = $3, cycle_start = $4,
 				first_response_at = $5, answered_at = $6, escalation_level = $7, reminders = $8, assigned_to = $9,
 				late_notice_for = $10, waiting_since = $11, resolved_at = $12, last_activity_at = $13, updated_at = $14,
-				next_wake = $15, version = $16, promised_at = $17, rating_asked_at = $18, rating = $19, rated_at = $20
+				next_wake = $15, version = $16, promised_at = $17, rating_asked_at = $18, rating = $19, rated_at = $20,
+				category = $21, parent_ref = $22
 			WHERE id = $1`,
 			next.ID, next.State, millis(next.DueAt), millis(next.CycleStart),
 			millis(next.FirstResponseAt), millis(next.AnsweredAt), next.EscalationLevel, next.Reminders, next.AssignedTo,
 			millis(next.LateNoticeFor), millis(next.WaitingSince), millis(next.ResolvedAt), millis(next.LastActivityAt),
 			now.UnixMilli(), millis(next.NextWake), next.Version, millis(next.PromisedAt),
-			millis(next.RatingAskedAt), next.Rating, millis(next.RatedAt))
+			millis(next.RatingAskedAt), next.Rating, millis(next.RatedAt), next.Category, next.ParentRef)
 		if err != nil {
 			return Request{}, fmt.Errorf("%s: write request: %w", what, err)
 		}
@@ -163,7 +164,7 @@ func checkUpdate(cur, next Request) error {
 		r.State, r.DueAt, r.CycleStart, r.FirstResponseAt, r.AnsweredAt = "", time.Time{}, time.Time{}, time.Time{}, time.Time{}
 		r.EscalationLevel, r.Reminders, r.AssignedTo = 0, 0, ""
 		r.LateNoticeFor, r.WaitingSince, r.ResolvedAt, r.LastActivityAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-		r.NextWake, r.PromisedAt = time.Time{}, time.Time{}
+		r.NextWake, r.PromisedAt, r.Category, r.ParentRef = time.Time{}, time.Time{}, "", ""
 		r.RatingAskedAt, r.Rating, r.RatedAt = time.Time{}, 0, time.Time{}
 		return r
 	}

@@ -197,6 +197,24 @@ type Store interface {
 	// UnparkMessage deletes a parked message; ErrNotFound when none.
 	UnparkMessage(ctx context.Context, dept, mailbox string, uidValidity, uid uint32) error
 
+	// SetAway records that a.Address (compared lower-cased) of a.Dept is
+	// away until a.Until, replacing what was recorded for them. SetAt
+	// zero means now.
+	SetAway(ctx context.Context, a Away) error
+	// ClearAway records that address is back: it is away no longer. No
+	// error when it was not away.
+	ClearAway(ctx context.Context, dept, address string) error
+	// AwayAt returns who of dept is away at t (Until after t), by
+	// address.
+	AwayAt(ctx context.Context, dept string, t time.Time) ([]Away, error)
+	// LinkedRequests returns the open requests of dept linked under the
+	// request parentRef (#same), oldest first.
+	LinkedRequests(ctx context.Context, dept, parentRef string) ([]Request, error)
+	// AssignCursor returns the address round robin assigned last in dept,
+	// "" when none; SetAssignCursor records it.
+	AssignCursor(ctx context.Context, dept string) (string, error)
+	SetAssignCursor(ctx context.Context, dept, address string) error
+
 	// Apply changes one request in one transaction. It locks and reads the
 	// request's row (ErrNotFound), marks c.MessageKey processed for the
 	// request's department if set (outcome "followup"), calls c.Update
@@ -464,6 +482,9 @@ type Request struct {
 	// PromisedAt is the date the receipt gave when it was later than the
 	// commitment (lifecycle.Request.PromisedAt); zero otherwise.
 	PromisedAt time.Time
+	// ParentRef is the request this one is linked under (#same); "" when
+	// none.
+	ParentRef string
 }
 
 // Change is one change to a request, applied by Store.Apply.
@@ -490,7 +511,8 @@ type Change struct {
 	// about it. It may change only the mutable fields: State, DueAt,
 	// CycleStart, FirstResponseAt, AnsweredAt, EscalationLevel, Reminders,
 	// AssignedTo, LateNoticeFor, WaitingSince, ResolvedAt, LastActivityAt,
-	// NextWake (Version is the store's).
+	// NextWake, Category (#category moves a request), ParentRef (#same;
+	// Version is the store's).
 	// It may return ErrNoChange (see Store.Apply).
 	Update func(r *Request) ([]NewMail, error)
 }
@@ -680,4 +702,14 @@ func OpenOptions(ctx context.Context, driver, dsn string, opts Options) (Store, 
 	default:
 		return nil, fmt.Errorf("open store: unsupported driver %q (want sqlite or postgres)", driver)
 	}
+}
+
+// Away is a staff member who is away: an out-of-office reply on a
+// request's thread or #away set it, #back ends it early.
+type Away struct {
+	Dept    string
+	Address string
+	Until   time.Time
+	Reason  string // "out-of-office reply", "#away until 2026-12-07"
+	SetAt   time.Time
 }

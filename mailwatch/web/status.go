@@ -44,8 +44,10 @@ type deptView struct {
 
 type openView struct {
 	Ref, Subject, Requester, Category, Age, Due, State string
-	Level, Reminders                                   int
-	Overdue                                            bool
+	// Owner is who owns the request; "" when nobody does.
+	Owner            string
+	Level, Reminders int
+	Overdue          bool
 	// HeldReason is why a sending limit holds the request's receipt, ""
 	// when none does.
 	HeldReason string
@@ -169,6 +171,6 @@ func openRow(d *config.Department, r store.Request, now time.Time) openView {
 	return openView{
 		Ref: r.Ref, Subject: r.Subject, Requester: who, Category: r.Category,
 		Age: report.Age(now.Sub(r.ReceivedAt)), Due: due, Aim: aim, Language: report.Language(d, r), State: string(r.State),
-		Level: r.EscalationLevel, Reminders: r.Reminders, Overdue: isOverdue(r, now),
+		Level: r.EscalationLevel, Reminders: r.Reminders, Overdue: isOverdue(r, now), Owner: r.AssignedTo,
 	}
 }

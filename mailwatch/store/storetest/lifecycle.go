@@ -26,6 +26,7 @@ var lifecycleTests = []struct {
 	{"ApplyMail", testApplyMail},
 	{"ApplyConcurrent", testApplyConcurrent},
 	{"ApplyUnknownRequest", testApplyUnknownRequest},
+	{"ApplyCategory", testApplyCategory},
 	{"Events", testEvents},
 	{"EventsSince", testEventsSince},
 	{"RequestsSince", testRequestsSince},
@@ -317,7 +318,7 @@ func testApplyRefusesBadUpdates(t *testing.T, s store.Store) {
 		{"ref", func(r *store.Request) { r.Ref = "REQ-99" }},
 		{"id", func(r *store.Request) { r.ID++ }},
 		{"received time", func(r *store.Request) { r.ReceivedAt = r.ReceivedAt.Add(time.Hour) }},
-		{"category", func(r *store.Request) { r.Category = "access" }},
+		{"rule", func(r *store.Request) { r.Rule = "another-rule" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -723,5 +724,21 @@ func testResolved(t *testing.T, s store.Store) {
 	}})
 	if open := openRequests(t, s, "it"); len(open) != 2 {
 		t.Errorf("open after reopening = %v, want both", refs(open))
+	}
+}
+
+// testApplyCategory: #category moves a request to another category; the
+// store keeps the new one (issue 15 item 3).
+func testApplyCategory(t *testing.T, s store.Store) {
+	r := record(t, s, newRequest("it", "cat"), receipts("<receipt-cat@ackd>"))
+	got := apply(t, s, store.Change{RequestID: r.ID, Update: func(r *store.Request) ([]store.NewMail, error) {
+		r.Category = "hardware"
+		return nil, nil
+	}})
+	if got.Category != "hardware" {
+		t.Errorf("Apply returned category %q, want hardware", got.Category)
+	}
+	if back := byID(t, s, r.ID); back.Category != "hardware" || back.Version != r.Version+1 {
+		t.Errorf("stored category %q version %d; want hardware, version %d", back.Category, back.Version, r.Version+1)
 	}
 }

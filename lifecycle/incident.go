@@ -1,0 +1,92 @@
+package lifecycle
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+
+	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/internal/mailtext"
+)
+
+// This file is burst detection: requests alike that arrive close together
+// are likely one incident (the mail server is down, the printer on floor
+// 3 is jammed), which the leads should hear of once.
+
+// IncidentAlert is the one mail the leads get about a burst.
+const IncidentAlert MailKind = "incident-alert"
+
+// EntryIncidentAlert: the leads were told of a burst this request
+// completed.
+const EntryIncidentAlert = "incident-alert"
+
+// Alike says whether two requests look like the same incident: the same
+// rule matched both (the default category's "no rule" does not count), or
+// their subjects share most words: at least half of the words of the
+// longer one, with at least two in common (one-word subjects must be
+// equal). Numbers tell things apart: subjects that both hold numbers and
+// share none ("printer on floor 2", "printer on floor 3"; "request 7",
+// "request 8") are not alike.
+func Alike(aRule, aSubject, bRule, bSubject string) bool {
+	if aRule != "" && aRule == bRule {
+		return true
+	}
+	a, b := subjectWords(aSubject), subjectWords(bSubject)
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	common, aNums, bNums, commonNums := 0, 0, 0, 0
+	for w := range a {
+		if b[w] {
+			common++
+		}
+		if isNumber(w) {
+			aNums++
+			if b[w] {
+				commonNums++
+			}
+		}
+	}
+	for w := range b {
+		if isNumber(w) {
+			bNums++
+		}
+	}
+	if aNums > 0 && bNums > 0 && commonNums == 0 {
+		return false
+	}
+	longer := max(len(a), len(b))
+	if longer == 1 {
+		return common == 1
+	}
+	return common >= 2 && 2*common >= longer
+}
+
+var refTagRE = regexp.MustCompile(`\[[A-Za-z]+-[0-9]+\]`)
+
+// stopWords are left out of subject comparisons.
+var stopWords = map[string]bool{"the": true, "a": true, "an": true, "is": true, "are": true, "to": true, "of": true,
+	"in": true, "on": true, "for": true, "and": true, "or": true, "my": true, "our": true, "not": true, "with": true,
+	"it": true, "i": true, "we": true, "can": true, "cannot": true, "t": true, "s": true, "again": true,
+	"der": true, "die": true, "das": true, "ist": true, "nicht": true, "und": true, "mein": true, "meine": true}
+
+// subjectWords are a subject's words, lower case, without reply prefixes,
+// reference tags and stop words.
+func subjectWords(s string) map[string]bool {
+	s = refTagRE.ReplaceAllString(mailtext.StripReplyPrefixes(s), " ")
+	out := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if !stopWords[w] {
+			out[w] = true
+		}
+	}
+	return out
+}
+
+// IsBurst says whether n requests alike (the new one included) are a
+// possible incident under d's incident settings.
+func IsBurst(d *config.Department, n int) bool {
+	return d.Incident.Count > 1 && n >= d.Incident.Count
+}
+
+func isNumber(w string) bool { return strings.Trim(w, "0123456789") == "" }

@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ackd/ackd/mailwatch/store"
+)
+
+// teamTests cover who is away and the round-robin cursor (issue 15).
+var teamTests = []struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}{
+	{"Away", testAway},
+	{"AssignCursor", testAssignCursor},
+	{"LinkedRequests", testLinkedRequests},
+}
+
+func awayAddrs(t *testing.T, s store.Store, dept string, at time.Time) []string {
+	t.Helper()
+	list, err := s.AwayAt(t.Context(), dept, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range list {
+		out = append(out, a.Address+" "+a.Until.UTC().Format(time.RFC3339))
+	}
+	return out
+}
+
+func testAway(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	until := base.Add(48 * time.Hour)
+	for _, a := range []store.Away{
+		{Dept: "it", Address: "Alice@Example.test", Until: until, Reason: "out-of-office reply", SetAt: base},
+		{Dept: "it", Address: "bob@example.test", Until: base.Add(time.Hour), Reason: "#away", SetAt: base},
+		{Dept: "payroll", Address: "carl@example.test", Until: until, SetAt: base},
+	} {
+		if err := s.SetAway(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(at time.Time, w ...string) {
+		t.Helper()
+		got := awayAddrs(t, s, "it", at)
+		if len(got) != len(w) {
+			t.Fatalf("away at %v: %q, want %q", at, got, w)
+		}
+		for i := range w {
+			if got[i] != w[i] {
+				t.Fatalf("away at %v: %q, want %q", at, got, w)
+			}
+		}
+	}
+	u := until.UTC().Format(time.RFC3339)
+	want(base, "alice@example.test "+u, "bob@example.test "+base.Add(time.Hour).UTC().Format(time.RFC3339))
+	want(base.Add(2*time.Hour), "alice@example.test "+u) // bob's time is over
+	// Setting again replaces; #back clears, for that department only.
+	if err := s.SetAway(ctx, store.Away{Dept: "it", Address: "alice@example.test", Until: base.Add(3 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	want(base.Add(4 * time.Hour))
+	if err := s.SetAway(ctx, store.Away{Dept: "it", Address: "alice@example.test", Until: until}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClearAway(ctx, "it", "ALICE@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClearAway(ctx, "it", "nobody@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	want(base, "bob@example.test "+base.Add(time.Hour).UTC().Format(time.RFC3339))
+	if got := awayAddrs(t, s, "payroll", base); len(got) != 1 {
+		t.Errorf("payroll away: %q, want carl", got)
+	}
+	if err := s.SetAway(ctx, store.Away{Dept: "it", Address: "x@example.test"}); err == nil {
+		t.Error("SetAway without until: no error")
+	}
+}
+
+func testAssignCursor(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if got, err := s.AssignCursor(ctx, "it"); err != nil || got != "" {
+		t.Fatalf("fresh cursor %q, %v; want empty", got, err)
+	}
+	for _, a := range []string{"alice@example.test", "Bob@example.test"} {
+		if err := s.SetAssignCursor(ctx, "it", a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.AssignCursor(ctx, "it"); err != nil || got != "bob@example.test" {
+		t.Errorf("cursor %q, %v; want bob@example.test", got, err)
+	}
+	if got, err := s.AssignCursor(ctx, "payroll"); err != nil || got != "" {
+		t.Errorf("payroll cursor %q, %v; want empty", got, err)
+	}
+}
+
+func testLinkedRequests(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	parent := record(t, s, newRequest("it", "p"), receipts("<receipt-p@ackd>"))
+	var kids []store.Request
+	for _, k := range []string{"c1", "c2", "c3"} {
+		kids = append(kids, record(t, s, newRequest("it", k), receipts("<receipt-"+k+"@ackd>")))
+	}
+	for i, k := range kids {
+		apply(t, s, store.Change{RequestID: k.ID, Update: func(r *store.Request) ([]store.NewMail, error) {
+			r.ParentRef = parent.Ref
+			if i == 2 {
+				r.State, r.ResolvedAt = store.StateResolved, base.Add(time.Hour)
+			}
+			return nil, nil
+		}})
+	}
+	got, err := s.LinkedRequests(ctx, "it", parent.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != kids[0].ID || got[1].ID != kids[1].ID || got[0].ParentRef != parent.Ref {
+		t.Errorf("linked under %s: %+v, want the two open children", parent.Ref, got)
+	}
+	if none, err := s.LinkedRequests(ctx, "it", ""); err != nil || len(none) != 0 {
+		t.Errorf("linked under \"\": %d, %v; want none", len(none), err)
+	}
+	if back := byID(t, s, kids[0].ID); back.ParentRef != parent.Ref {
+		t.Errorf("stored parent %q, want %s", back.ParentRef, parent.Ref)
+	}
+}

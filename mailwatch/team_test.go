@@ -1,0 +1,102 @@
+package mailwatch
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAwayCommandByMail: "#away until <date>" and "#back" sent to the
+// department on no thread (issue 15 item 2) never become a request; they
+// mark the sender away, or back, only with proof (here: trusted,
+// aligned authentication).
+func TestAwayCommandByMail(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	when := at("2026-12-01 10:00")
+	auth := "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n"
+	away := func() []string {
+		t.Helper()
+		list, err := w.st.AwayAt(ctx, w.rt.Config.Departments[0].Key(), when.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range list {
+			out = append(out, a.Address+" "+a.Until.In(w.rt.Config.Departments[0].Calendar.Location()).Format("2006-01-02"))
+		}
+		return out
+	}
+	o := w.deliverTo("INBOX", when, "alice@example.test", dept, "", "away", "", "", "#away until friday\n\nAlice")
+	if o.Action != "skipped" || o.Decision.Refusal != "team-command" || len(away()) != 0 {
+		t.Fatalf("unproven #away: %s (%s), away %q; want skipped, nobody away", o.Action, o.Decision.Reason, away())
+	}
+	trustMX(w)
+	o = w.deliverTo("INBOX", when, "alice@example.test", dept, "", "away", "", auth, "#away until friday\n\nAlice")
+	if got := away(); o.Action != "skipped" || len(got) != 1 || got[0] != "alice@example.test 2026-12-04" {
+		t.Fatalf("proven #away: %s (%s), away %q; want alice until Friday", o.Action, o.Decision.Reason, got)
+	}
+	o = w.deliverTo("INBOX", when, "alice@example.test", dept, "", "back", "", auth, "#back")
+	if got := away(); o.Action != "skipped" || len(got) != 0 {
+		t.Fatalf("#back: %s, away %q; want nobody", o.Action, got)
+	}
+	if n := len(w.mails()); n != 0 {
+		t.Errorf("%d mails queued for #away/#back, want none", n)
+	}
+}
+
+// twoDepts is lifecycleConfig with a second department, Facilities.
+var twoDepts = lifecycleConfig + `  - name: Facilities
+    address: facilities@example.test
+    imap: {host: 127.0.0.1, port: 1143, tls: none, username: facilities@example.test, password_file: pw}
+    staff: [carl@example.test]
+    allowed_senders: ["*@example.test"]
+    calendar: {timezone: Europe/Berlin, hours: "09:00-17:00"}
+    categories:
+      default: {commitment: 3d}
+    rules:
+      - {name: never, match: {subject: [ackd-never]}, category: default}
+`
+
+// TestTwoDepartments: a message written to two departments (issue 15
+// item 5) is one request in each, and each receipt names the other; with
+// a primary, the primary takes it alone.
+func TestTwoDepartments(t *testing.T) {
+	for _, primary := range []bool{false, true} {
+		w := newWorldConfig(t, twoDepts)
+		w.rt.Config.Departments[0].Incident.Count = 0
+		if primary {
+			w.rt.Config.Departments[0].Primary = true // IT Help Desk
+		}
+		raw := []byte("From: Jane <jane@example.test>\r\nTo: it-help@example.test, facilities@example.test\r\n" +
+			"Subject: New starter on Monday\r\nMessage-ID: <two@client.example.test>\r\n\r\nA desk and a laptop, please.\r\n")
+		outcomes := map[string]Outcome{}
+		for i, dept := range []string{"IT Help Desk", "Facilities"} {
+			f := Fetched{Mailbox: "INBOX", UIDValidity: 1, UID: uint32(i + 1), InternalDate: at("2026-12-01 10:00"), Raw: raw, Size: int64(len(raw))}
+			o, err := w.proc.Process(context.Background(), dept, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outcomes[dept] = o
+		}
+		mails := w.mails()
+		if primary {
+			if outcomes["IT Help Desk"].Action != "receipt" || outcomes["Facilities"].Action != "skipped" || len(mails) != 1 {
+				t.Fatalf("primary: %s / %s, %d mails; want IT's receipt alone", outcomes["IT Help Desk"].Action, outcomes["Facilities"].Action, len(mails))
+			}
+			if strings.Contains(mails[0].text, "also addressed") {
+				t.Errorf("the primary's receipt names a department that took nothing:\n%s", mails[0].text)
+			}
+			continue
+		}
+		if outcomes["IT Help Desk"].Action != "receipt" || outcomes["Facilities"].Action != "receipt" || len(mails) != 2 {
+			t.Fatalf("%s / %s, %d mails; want a receipt from each", outcomes["IT Help Desk"].Action, outcomes["Facilities"].Action, len(mails))
+		}
+		for i, other := range []string{"Facilities", "IT Help Desk"} {
+			if !strings.Contains(mails[i].text, "Your message was also addressed to "+other) {
+				t.Errorf("receipt %d does not name %s:\n%s", i, other, mails[i].text)
+			}
+		}
+	}
+}
