@@ -238,6 +238,62 @@ func (s *sqlStore) RequestsSince(ctx context.Context, dept string, since time.Ti
 	return out, nil
 }
 
+func (s *sqlStore) LatestRequests(ctx context.Context, dept string, since time.Time, limit int) ([]Request, error) {
+	if dept == "" || limit <= 0 {
+		return nil, fmt.Errorf("latest requests: department and a positive limit are required")
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT `+requestCols+` FROM requests
+		WHERE dept = $1 AND received_at >= $2 ORDER BY received_at DESC, id DESC LIMIT $3`, dept, since.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("latest requests of %s: %w", dept, err)
+	}
+	defer rows.Close()
+	var out []Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("latest requests of %s: %w", dept, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("latest requests of %s: %w", dept, err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) EventsOfKinds(ctx context.Context, requestIDs []int64, kinds []string) ([]Event, error) {
+	if len(requestIDs) == 0 || len(kinds) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	args := make([]any, 0, len(requestIDs)+len(kinds))
+	var ids, ks strings.Builder
+	for i, id := range requestIDs {
+		if i > 0 {
+			ids.WriteString(", ")
+		}
+		args = append(args, id)
+		fmt.Fprintf(&ids, "$%d", len(args))
+	}
+	for i, k := range kinds {
+		if i > 0 {
+			ks.WriteString(", ")
+		}
+		args = append(args, k)
+		fmt.Fprintf(&ks, "$%d", len(args))
+	}
+	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM events
+		WHERE request_id IN (`+ids.String()+`) AND kind IN (`+ks.String()+`) ORDER BY at, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events of %d requests: %w", len(requestIDs), err)
+	}
+	return evs, nil
+}
+
 const eventCols = `id, request_id, dept, kind, at, actor, detail, level`
 
 func (s *sqlStore) queryEvents(ctx context.Context, q string, args ...any) ([]Event, error) {

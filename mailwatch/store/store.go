@@ -256,6 +256,14 @@ type Store interface {
 	// departments with dept "", received at or after since; oldest
 	// (ReceivedAt) first.
 	RequestsSince(ctx context.Context, dept string, since time.Time) ([]Request, error)
+	// LatestRequests returns at most limit requests in any state of dept
+	// received at or after since, newest (ReceivedAt, then id) first: what
+	// a look at the last minutes needs without reading a whole backlog.
+	LatestRequests(ctx context.Context, dept string, since time.Time, limit int) ([]Request, error)
+	// EventsOfKinds returns the events of the given requests whose Kind is
+	// one of kinds, oldest (At, then insertion) first; unknown ids give
+	// nothing.
+	EventsOfKinds(ctx context.Context, requestIDs []int64, kinds []string) ([]Event, error)
 	// DecideInputs returns NewRequest.DecideInput of the requests of dept,
 	// or of all departments with dept "", received at or after since,
 	// keyed by request ID. Requests recorded without one (before schema

@@ -15,6 +15,7 @@ var teamTests = []struct {
 	{"Away", testAway},
 	{"AssignCursor", testAssignCursor},
 	{"LinkedRequests", testLinkedRequests},
+	{"LatestRequestsAndEventsOfKinds", testLatestRequests},
 }
 
 func awayAddrs(t *testing.T, s store.Store, dept string, at time.Time) []string {
@@ -126,5 +127,47 @@ func testLinkedRequests(t *testing.T, s store.Store) {
 	}
 	if back := byID(t, s, kids[0].ID); back.ParentRef != parent.Ref {
 		t.Errorf("stored parent %q, want %s", back.ParentRef, parent.Ref)
+	}
+}
+
+// A burst check reads the newest few requests of the last minutes and only
+// the incident events of those alike, never the whole window.
+func testLatestRequests(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var reqs []store.Request
+	for i, k := range []string{"l1", "l2", "l3", "l4"} {
+		r := newRequest("it", k)
+		r.ReceivedAt = base.Add(time.Duration(i) * time.Minute)
+		reqs = append(reqs, record(t, s, r, receipts("<receipt-"+k+"@ackd>")))
+	}
+	other := newRequest("payroll", "l5")
+	other.ReceivedAt = base.Add(time.Hour)
+	record(t, s, other, receipts("<receipt-l5@ackd>"))
+	got, err := s.LatestRequests(ctx, "it", base.Add(time.Minute), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != reqs[3].ID || got[1].ID != reqs[2].ID {
+		t.Errorf("latest 2 since +1m: %+v, want l4 then l3", got)
+	}
+	if all, err := s.LatestRequests(ctx, "it", base.Add(time.Minute), 10); err != nil || len(all) != 3 {
+		t.Errorf("latest 10 since +1m: %d, %v; want 3 (l1 is older, l5 another department)", len(all), err)
+	}
+	if _, err := s.LatestRequests(ctx, "it", base, 0); err == nil {
+		t.Error("LatestRequests with limit 0: no error")
+	}
+	for i, kind := range []string{"incident", "incident-alert", "reminder"} {
+		apply(t, s, store.Change{RequestID: reqs[i].ID, MessageKey: "ev-" + kind,
+			Events: []store.Event{{Kind: kind, At: base.Add(2 * time.Hour), Detail: kind}}})
+	}
+	evs, err := s.EventsOfKinds(ctx, []int64{reqs[0].ID, reqs[1].ID, reqs[2].ID, 999999}, []string{"incident", "incident-alert"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].RequestID != reqs[0].ID || evs[0].Kind != "incident" || evs[1].Kind != "incident-alert" {
+		t.Errorf("incident events: %+v, want the incident of l1 and the alert of l2", evs)
+	}
+	if none, err := s.EventsOfKinds(ctx, nil, []string{"incident"}); err != nil || len(none) != 0 {
+		t.Errorf("no ids: %d, %v", len(none), err)
 	}
 }
