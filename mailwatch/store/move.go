@@ -90,6 +90,16 @@ func (s *sqlStore) Move(ctx context.Context, m Move, build func(ref string) ([]N
 	if err != nil {
 		return Request{}, Request{}, fmt.Errorf("%s as %s: %w", what, ref, err)
 	}
+	if !m.CycleStart.IsZero() || m.EscalationLevel != 0 {
+		if !m.CycleStart.IsZero() {
+			moved.CycleStart = roundTrip(m.CycleStart)
+		}
+		moved.EscalationLevel = m.EscalationLevel
+		if _, err := tx.ExecContext(ctx, `UPDATE requests SET cycle_start = $2, escalation_level = $3 WHERE id = $1`,
+			moved.ID, millis(moved.CycleStart), moved.EscalationLevel); err != nil {
+			return Request{}, Request{}, fmt.Errorf("%s: start its cycle: %w", what, err)
+		}
+	}
 	// History stays with the request: the old one's, then the move.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (request_id, dept, kind, at, actor, detail, level)
 		SELECT $1, $2, kind, at, actor, detail, level FROM events WHERE request_id = $3 ORDER BY at, id`,

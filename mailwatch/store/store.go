@@ -528,6 +528,10 @@ type Move struct {
 	// To is the request in the other department. Its Dept must differ from
 	// the old request's; MessageKey is required and unique there.
 	To NewRequest
+	// CycleStart and EscalationLevel, when set, replace the new request's
+	// (NewRequest starts its cycle at ReceivedAt with no step fired).
+	CycleStart      time.Time
+	EscalationLevel int
 	// Events, if not nil, returns the history to append to the old and to
 	// the new request, given the new reference.
 	Events func(ref string) (onOld, onNew []Event)

@@ -21,7 +21,7 @@ func moveOf(old store.Request, at time.Time) store.Move {
 	to := newRequest("payroll", "forward:it/"+old.Ref)
 	to.MessageID = old.MessageID
 	return store.Move{RequestID: old.ID, Version: old.Version, MessageKey: "cmd-1", Mailbox: "INBOX", UID: 9, At: at,
-		To: to,
+		To: to, CycleStart: at, EscalationLevel: 1,
 		Events: func(ref string) ([]store.Event, []store.Event) {
 			return []store.Event{{Kind: "forwarded", At: at, Actor: "bob@example.test", Detail: "to Payroll " + ref}},
 				[]store.Event{{Kind: "forwarded", At: at, Actor: "bob@example.test", Detail: "from IT " + old.Ref}}
@@ -44,6 +44,9 @@ func testMove(t *testing.T, s store.Store) {
 	}
 	if gone.State != store.StateResolved || gone.MovedTo != moved.ID || !gone.ResolvedAt.Equal(at) || !gone.NextWake.IsZero() {
 		t.Fatalf("old = %+v, want resolved at %v, moved to %d", gone, at, moved.ID)
+	}
+	if got, err := s.RequestByID(ctx, moved.ID); err != nil || !got.CycleStart.Equal(at) || got.EscalationLevel != 1 || moved.CycleStart != got.CycleStart {
+		t.Fatalf("moved request's cycle: %+v, %v; want it to start at %v, level 1", got, err, at)
 	}
 	if got, err := s.RequestByRef(ctx, "it", old.Ref); err != nil || got.MovedTo != moved.ID || got.Version != old.Version+1 {
 		t.Fatalf("RequestByRef(it, %s) = %+v, %v", old.Ref, got, err)
