@@ -12,13 +12,21 @@ import (
 )
 
 // Forecast is what a forecast says for a request of category arriving at
-// `at` with due time due in dept, from the department's record in st. away
-// lists the staff marked away (none until the department keeps such a
-// list).
-func Forecast(ctx context.Context, st store.Store, dept *config.Department, away []string, at, due time.Time) (forecast.Forecast, error) {
+// `at` with due time due in dept, from the department's record in st and
+// the staff the store has marked away at that moment (out-of-office
+// replies, #away), who answer nothing while away.
+func Forecast(ctx context.Context, st store.Store, dept *config.Department, at, due time.Time) (forecast.Forecast, error) {
 	rows, err := st.RecordSince(ctx, dept.Key(), at.Add(-forecast.RecordWindow))
 	if err != nil {
 		return forecast.Forecast{}, fmt.Errorf("forecast: %w", err)
+	}
+	marked, err := st.AwayAt(ctx, dept.Key(), at)
+	if err != nil {
+		return forecast.Forecast{}, fmt.Errorf("forecast: staff away: %w", err)
+	}
+	away := make([]string, 0, len(marked))
+	for _, a := range marked {
+		away = append(away, a.Address)
 	}
 	return forecast.Expect(forecast.Assemble(report.Desk(dept, away), report.PastOf(rows), at, due)), nil
 }
@@ -31,7 +39,7 @@ func (p *Processor) promise(ctx context.Context, dept *config.Department, catego
 	if c == nil || c.Promise != config.PromiseForecast || due.IsZero() {
 		return due, false, nil
 	}
-	f, err := Forecast(ctx, p.store, dept, nil, at, due)
+	f, err := Forecast(ctx, p.store, dept, at, due)
 	if err != nil {
 		return time.Time{}, false, err
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ackd/ackd/mailwatch/store"
 )
 
 // promise: forecast end to end through the processor and the scheduler:
@@ -74,5 +76,37 @@ func TestForecastPromise(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no late notice when the promise %v passed", r.DueAt)
+	}
+}
+
+// Staff the store has marked away (an out-of-office reply, #away) answer
+// nothing in the forecast: with one of the two staff away, the same queue
+// gives a later promise than with both in.
+func TestForecastPromiseCountsAwayStaff(t *testing.T) {
+	cfg := strings.Replace(lifecycleConfig, "access: {commitment: 4h, closing: true,", "access: {commitment: 4h, promise: forecast, closing: true,", 1)
+	promiseOfLast := func(away bool) time.Time {
+		w := newWorldConfig(t, cfg)
+		w.rt.Config.Departments[0].Incident.Count = 0
+		start := at("2026-12-01 10:00")
+		if away {
+			err := w.st.SetAway(t.Context(), store.Away{Dept: "it-help@example.test", Address: "bob@example.test",
+				Until: start.Add(72 * time.Hour), Reason: "#away", SetAt: start.Add(-time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var last Outcome
+		for i := range 30 {
+			w.now = start.Add(time.Duration(i) * time.Second)
+			last = w.deliver(w.now, "jane@example.test", "it-help@example.test", "", "Forgot my password", "", "help")
+		}
+		return w.request(last.Ref).PromisedAt
+	}
+	both, oneAway := promiseOfLast(false), promiseOfLast(true)
+	if both.IsZero() || oneAway.IsZero() {
+		t.Fatalf("promises %v and %v: want a forecast promise in both runs", both, oneAway)
+	}
+	if !oneAway.After(both) {
+		t.Errorf("with bob away the 30th request is promised %v, with both in %v: want later", oneAway, both)
 	}
 }
