@@ -100,4 +100,3 @@ func (p *Processor) forward(ctx context.Context, rt *Runtime, dept *config.Depar
 	})
 	return Outcome{Key: key, Action: "forwarded", Ref: moved.Ref, Request: moved}, nil
 }
-
