@@ -150,6 +150,10 @@ type Message struct {
 	// ParentOK says whether a reference names an open request of the
 	// department that #same may link under; nil accepts any.
 	ParentOK func(ref string) bool
+	// Department finds another department ackd serves by its name or
+	// address, for #forward: its key (address) and name; ok false when
+	// none is. nil refuses every #forward.
+	Department func(nameOrAddress string) (key, name string, ok bool)
 	// AutoReply, when not "", says why the message is a machine's reply
 	// (an out-of-office, a vacation notice): it is kept as history and
 	// is never an answer, a reminder, a relay or a command.
@@ -168,6 +172,20 @@ type ParentAnswer struct {
 	Done   bool
 }
 
+// Forwarded is a request another department moved here (#forward): the
+// request given to Step holds what the requester wrote (requester,
+// subject, text, recipients, language, its Message-ID and ReceivedAt).
+// Step makes it an acknowledged request of this department under its
+// default category, its commitment counted from the original arrival (a
+// date already past becomes the category's grace from now), with the
+// ladder's first step still ahead, and asks for the handover mail.
+type Forwarded struct {
+	From   string // the department's name that had it
+	OldRef string // its reference there
+	By     string // who wrote #forward
+}
+
+func (Forwarded) event()    {}
 func (*Received) event()    {}
 func (*Message) event()     {}
 func (Tick) event()         {}
@@ -232,6 +250,9 @@ const (
 	// RatingThanks thanks a requester for answering how we did.
 	RatingThanks MailKind = "rating-thanks"
 	Unproven     MailKind = "unproven-notice"
+	// Handover tells the requester which department has their request
+	// now, its new reference and date (#forward).
+	Handover MailKind = "handover"
 )
 
 // Intent is a mail to send, rendered by the caller: Kind says which
@@ -273,6 +294,10 @@ type Intent struct {
 	// the other departments that also have the request.
 	Incident string
 	Also     []string
+	// Handover: the department that had the request, and its reference
+	// there.
+	From   string
+	OldRef string
 	// Receipt: what the department needs from the requester and the
 	// links to point to (ask_for, links), in the request's language.
 	AskFor []string
@@ -298,9 +323,21 @@ type Transition struct {
 	// Away is what the event says of who is away: an out-of-office reply
 	// from staff, #away, #back. The caller stores it for the department.
 	Away []AwayChange
+	// Forward, when set, moves the request to another department
+	// (#forward): Next is the old request, resolved; the caller records
+	// the new one by stepping a Forwarded event in that department.
+	Forward *Forward
 	// FanOut, when set, is what the caller passes, as a ParentAnswer
 	// event, to every request linked under this one.
 	FanOut *ParentAnswer
+}
+
+// Forward is where #forward moves a request: the department's key and
+// name, and who asked.
+type Forward struct {
+	Key  string
+	Name string
+	By   string
 }
 
 // AwayChange says a staff member is away until Until, or, with Until
@@ -331,6 +368,8 @@ func Step(d *config.Department, r Request, e Event, now time.Time) Transition {
 		t = tick(d, r, now)
 	case ParentAnswer:
 		t = fromParent(d, r, e, now)
+	case Forwarded:
+		t = forwarded(d, r, e, now)
 	default:
 		t = Transition{Next: r, What: "nothing"}
 	}
@@ -395,6 +434,39 @@ func newCycle(d *config.Department, r *Request, at time.Time, cm calendar.Commit
 
 // EntryCategory: #category moved the request to another category.
 const EntryCategory = "category"
+
+// EntryForwarded: #forward moved the request to another department (on
+// the old request: "to NAME REQ-n"; on the new one: "from NAME REQ-n").
+const EntryForwarded = "forwarded"
+
+// forwarded makes r, moved here from another department, a request of d
+// (see Forwarded).
+func forwarded(d *config.Department, r Request, e Forwarded, at time.Time) Transition {
+	t := Transition{Next: r, What: "forwarded"}
+	n := &t.Next
+	n.Ref, n.Category, n.State = "", rules.DefaultCategory, Acknowledged
+	n.FirstResponseAt, n.AnsweredAt, n.WaitingSince, n.ResolvedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	n.PromisedAt, n.LateNoticeFor = time.Time{}, time.Time{}
+	n.Reminders, n.AssignedTo, n.Parent = 0, "", ""
+	n.RatingAskedAt, n.Rating, n.RatedAt = time.Time{}, 0, time.Time{}
+	n.CycleStart, n.LastActivityAt, n.DueAt = r.ReceivedAt, at, time.Time{}
+	if cat := category(d, n.Category); !cat.Commitment.IsZero() {
+		n.DueAt = d.Calendar.Due(r.ReceivedAt, cat.Commitment)
+		if !n.DueAt.After(at) {
+			// Too late for the commitment from the arrival: the grace from
+			// now, and the ladder over that.
+			grace := cat.Grace
+			if grace.IsZero() {
+				grace = cat.Commitment
+			}
+			n.CycleStart, n.DueAt = at, d.Calendar.Due(at, grace)
+		}
+	}
+	resetLadder(d, n, at)
+	t.entry(EntryForwarded, at, e.By, "from "+e.From+" "+e.OldRef, 0)
+	t.Mail = append(t.Mail, Intent{Kind: Handover, To: []string{r.Requester}, Request: *n, At: at, From: e.From, OldRef: e.OldRef})
+	return t
+}
 
 // EntryLinked: #same linked the request under another; EntryIncident:
 // #incident set what receipts of requests like it say.
@@ -652,6 +724,24 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			unknown = append(unknown, "#same: "+c.Name+" is not another open request of "+d.Name)
 			continue
 		}
+		if c.Kind == rules.CommandForward {
+			key, name, ok := "", "", false
+			if m.Department != nil {
+				key, name, ok = m.Department(c.Name)
+			}
+			switch {
+			case !ok:
+				unknown = append(unknown, fmt.Sprintf("#forward: %q is not a department ackd serves (write its name or address)", c.Name))
+				continue
+			case IsDeptAddress(d, key):
+				unknown = append(unknown, "#forward: the request is with "+d.Name+" already")
+				continue
+			case req.State == Resolved:
+				unknown = append(unknown, "#forward: the request is resolved; #reopen it first")
+				continue
+			}
+			c.Address, c.Name = key, name
+		}
 		if _, ok := d.Categories[c.Name]; c.Kind == rules.CommandCategory && !ok {
 			unknown = append(unknown, fmt.Sprintf("#category: %s has no category %q (it has %s)", d.Name, c.Name, strings.Join(categoryNames(d), ", ")))
 			continue
@@ -729,6 +819,11 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 			}
 			t.Away = append(t.Away, ch)
 			t.entry(EntryAway, at, from, c.Raw, 0)
+		case rules.CommandForward:
+			t.Next.State, t.Next.ResolvedAt = Resolved, at
+			t.Forward = &Forward{Key: c.Address, Name: c.Name, By: from}
+			t.entry(EntryForwarded, at, from, "to "+c.Name, 0)
+			t.What = "forwarded"
 		case rules.CommandSame:
 			t.Next.Parent = c.Name
 			t.entry(EntryLinked, at, from, c.Name, 0)

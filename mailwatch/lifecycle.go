@@ -195,6 +195,11 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 			Department: d.Name, DepartmentAddress: d.Address, Requester: person(r),
 			Ref: r.Ref, Subject: r.Subject, Rating: in.Rating, Low: low,
 		})
+	case lifecycle.Handover:
+		rendered, err = requesterTemplates(rt, d, r).Handover(templates.Handover{
+			Department: d.Name, DepartmentAddress: d.Address, From: in.From, Requester: person(r),
+			Ref: r.Ref, OldRef: in.OldRef, Subject: r.Subject, Due: r.DueAt, Location: loc,
+		})
 	case lifecycle.Relay:
 		// A person's answer, passed on without their command lines: not
 		// marked Auto-Submitted.

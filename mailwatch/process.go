@@ -582,6 +582,12 @@ func (p *Processor) noticedRecently(ctx context.Context, req store.Request, addr
 // scheduler may have fired a step). Mail from the INBOX and from the Sent
 // mailbox (fromSent) both come this way.
 func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Department, req store.Request, m *rules.Message, f Fetched, key string, at time.Time, fromSent bool) (Outcome, error) {
+	// A request moved to another department (#forward) goes on there:
+	// mail on its old thread is threaded into the request it became.
+	req, dept, err := p.movedTo(ctx, rt, dept, req)
+	if err != nil {
+		return Outcome{}, err
+	}
 	for attempt := 0; ; attempt++ {
 		life, err := lifeOf(ctx, p.store, dept, req)
 		if err != nil {
@@ -594,6 +600,14 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Depa
 			ToRequester: addressed(m, req.Requester), Text: m.Text}
 		if why, auto := rules.AutoReply(m); auto {
 			ev.AutoReply = why
+		}
+		ev.Department = func(s string) (string, string, bool) {
+			for _, d := range rt.Config.Departments {
+				if strings.EqualFold(d.Name, s) || lifecycle.IsDeptAddress(d, s) {
+					return d.Key(), d.Name, true
+				}
+			}
+			return "", "", false
 		}
 		ev.ParentOK = func(ref string) bool {
 			r, err := p.store.RequestByRef(ctx, dept.Key(), ref)
@@ -615,6 +629,16 @@ func (p *Processor) followUp(ctx context.Context, rt *Runtime, dept *config.Depa
 		t := lifecycle.Step(dept, life, ev, at)
 		if err := storeAway(ctx, p.store, dept.Key(), t.Away, at); err != nil {
 			return Outcome{}, fmt.Errorf("follow-up on %s: %w", req.Ref, err)
+		}
+		if t.Forward != nil {
+			o, err := p.forward(ctx, rt, dept, req, t, m, f, key, at)
+			if errors.Is(err, store.ErrStale) && attempt < 5 {
+				if req, err = p.store.RequestByID(ctx, req.ID); err != nil {
+					return Outcome{}, fmt.Errorf("reload %s: %w", req.Ref, err)
+				}
+				continue
+			}
+			return o, err
 		}
 		mails, err := renderAll(rt, dept, t.Mail, p.composeTime(at))
 		if err != nil {

@@ -32,6 +32,7 @@ func TestTeamE2E(t *testing.T) {
 		{"category", testTeamCategory},
 		{"away-round-robin", testTeamAwayRoundRobin},
 		{"outage", testTeamOutage},
+		{"forward", testTeamForward},
 	}
 	var wg sync.WaitGroup
 	for _, sc := range scenarios {

@@ -45,6 +45,9 @@ const (
 	// CommandIncident sets what receipts of a burst of requests like this
 	// one say ("#incident The mail server is down, we are on it").
 	CommandIncident CommandKind = "incident"
+	// CommandForward moves the request to another department ackd serves
+	// ("#forward Payroll", "#forward payroll@example.org").
+	CommandForward CommandKind = "forward"
 )
 
 // Command is one recognised command line of a staff reply.
@@ -63,7 +66,9 @@ type Command struct {
 	Address string
 	// Name is, for CommandCategory, the category named, lower case; the
 	// lifecycle checks that the department has it. For CommandSame, the
-	// reference ("REQ-12"); for CommandIncident, the text.
+	// reference ("REQ-12"); for CommandIncident, the text; for
+	// CommandForward, the department's name or address as written (the
+	// lifecycle's caller finds the department).
 	Name string
 }
 
@@ -102,6 +107,7 @@ var commandNames = map[string]CommandKind{
 	"back":     CommandBack,
 	"same":     CommandSame,
 	"incident": CommandIncident,
+	"forward":  CommandForward,
 }
 
 // ValidCommands lists the commands with a one-line usage each, for the help
@@ -120,6 +126,7 @@ func ValidCommands() []string {
 		"#away until <date> - you are away and get no new requests or escalations until that day, e.g. #away until friday (#away alone: for a day)",
 		"#back - you are back before the date you gave",
 		"#same REQ-12 - this request is about the same thing as REQ-12: answers and #done there reach this requester too",
+		"#forward <department> - move the request to another department (its name or address): the requester gets its new reference and date",
 		"#incident <text> - on the request others are linked under: receipts of more requests like it say <text>",
 	}
 }
@@ -385,6 +392,11 @@ func parseCommand(name, rest string, cal *calendar.Calendar, now time.Time) (Com
 			return Command{}, "needs the text receipts should say, e.g. #incident The mail server is down; we are on it"
 		}
 		cmd.Name = strings.Join(strings.Fields(strings.TrimPrefix(rest, ":")), " ")
+	case CommandForward:
+		if arg == "" {
+			return Command{}, "needs a department, e.g. #forward Payroll or #forward payroll@example.org"
+		}
+		cmd.Name = strings.TrimSpace(strings.Trim(arg, "<>"))
 	case CommandCategory:
 		if arg == "" || strings.ContainsFunc(arg, isCommandSpace) {
 			return Command{}, "needs one category name, e.g. #category hardware"

@@ -443,7 +443,7 @@ func TestValidCommands(t *testing.T) {
 		}
 	}
 	// #eta and #assign need an argument, so check them by their examples.
-	for _, line := range []string{"#same REQ-12", "#incident <text>", "#category <name>", "#away until friday", "#eta 4h", "#eta 2d", "#eta 2026-12-01", "#eta 2026-12-01 14:00", "#eta friday", "#eta today", "#eta tomorrow",
+	for _, line := range []string{"#same REQ-12", "#incident <text>", "#category <name>", "#forward <department>", "#away until friday", "#eta 4h", "#eta 2d", "#eta 2026-12-01", "#eta 2026-12-01 14:00", "#eta friday", "#eta today", "#eta tomorrow",
 		"#assign Bob Smith <bob@example.org>"} {
 		found := false
 		for _, u := range usage {
@@ -462,7 +462,7 @@ func TestValidCommands(t *testing.T) {
 		}
 		seen[cmds[0].Kind] = true
 	}
-	for _, k := range []rules.CommandKind{rules.CommandDone, rules.CommandETA, rules.CommandWaiting, rules.CommandAssign, rules.CommandReopen, rules.CommandTake, rules.CommandCategory, rules.CommandAway, rules.CommandBack, rules.CommandSame, rules.CommandIncident} {
+	for _, k := range []rules.CommandKind{rules.CommandDone, rules.CommandETA, rules.CommandWaiting, rules.CommandAssign, rules.CommandReopen, rules.CommandTake, rules.CommandCategory, rules.CommandAway, rules.CommandBack, rules.CommandSame, rules.CommandIncident, rules.CommandForward} {
 		if !seen[k] {
 			t.Errorf("no usage line for %s", k)
 		}
@@ -574,4 +574,28 @@ func FuzzParseCommands(f *testing.F) {
 			t.Fatalf("%d command lines removed, %d reported", removed, len(cmds)+len(unknown))
 		}
 	})
+}
+
+func TestParseForward(t *testing.T) {
+	office, _ := cmdCalendars(t)
+	now := berlinAt(t, office, "2026-03-10 10:00")
+	tests := []struct {
+		line, name, refused string
+	}{
+		{line: "#forward Payroll", name: "Payroll"},
+		{line: "#Forward  Payroll   Office.", name: "Payroll Office"},
+		{line: "#forward: <payroll@example.org>", name: "payroll@example.org"},
+		{line: "#forward", refused: "needs a department"},
+	}
+	for _, tc := range tests {
+		cmds, unknown, _ := rules.ParseCommands(tc.line, office, now)
+		switch {
+		case tc.refused != "":
+			if len(cmds) != 0 || len(unknown) != 1 || !strings.Contains(unknown[0], tc.refused) {
+				t.Errorf("%q: cmds %+v, unknown %q; want refused with %q", tc.line, cmds, unknown, tc.refused)
+			}
+		case len(cmds) != 1 || cmds[0].Kind != rules.CommandForward || cmds[0].Name != tc.name:
+			t.Errorf("%q: cmds %+v, unknown %q; want #forward %q", tc.line, cmds, unknown, tc.name)
+		}
+	}
 }

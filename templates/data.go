@@ -94,6 +94,21 @@ type DueUpdate struct {
 	Note              string // optional words from staff, shown as written
 }
 
+// Handover is the data of the mail that tells the requester that another
+// department has their request now (#forward): Department, its address and
+// Ref are the new department's; From and OldRef what the requester knew.
+type Handover struct {
+	Department        string
+	DepartmentAddress string
+	From              string // the department that had it
+	Requester         Person
+	Ref               string
+	OldRef            string
+	Subject           string
+	Due               time.Time // zero when there is no commitment
+	Location          *time.Location
+}
+
 // Closing is the data of the mail that closes the loop with the requester.
 type Closing struct {
 	Department        string
@@ -216,6 +231,12 @@ func samples(name string) []any {
 				Ref: "REQ-12", Subject: "Printer on floor 3 jams", OldDue: at(1, 13, 12), NewDue: at(3, 17, 0),
 				Location: loc, Note: "The spare part arrives on Thursday."},
 			DueUpdate{Ref: "REQ-1"},
+		}
+	case NameHandover:
+		return []any{
+			Handover{Department: "Payroll", DepartmentAddress: "payroll@example.test", From: "IT Help Desk", Requester: jane,
+				Ref: "REQ-31", OldRef: "REQ-12", Subject: "Overtime missing on my payslip", Due: at(3, 17, 0), Location: loc},
+			Handover{Ref: "REQ-1"},
 		}
 	case NameClosing:
 		return []any{

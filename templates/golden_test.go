@@ -86,6 +86,13 @@ func goldenCases(t *testing.T) []struct {
 			Department: "Payroll", DepartmentAddress: "payroll@example.test", Requester: omar,
 			Ref: "REQ-204", Subject: "Overtime for February & March missing",
 			Due: time.Date(2026, 3, 10, 16, 5, 0, 0, nyc), Location: nyc}},
+		{"handover-berlin", NameHandover, Handover{
+			Department: "Payroll", DepartmentAddress: "payroll@example.test", From: "IT Help Desk", Requester: jane,
+			Ref: "REQ-31", OldRef: "REQ-12", Subject: "AW: Überstunden fehlen auf der Abrechnung",
+			Due: time.Date(2026, 12, 2, 17, 0, 0, 0, ber), Location: ber}},
+		{"handover-nodate", NameHandover, Handover{
+			Department: "Payroll <Team>", DepartmentAddress: "payroll@example.test", Requester: anon,
+			Ref: "REQ-3", OldRef: "REQ-7", Subject: "Overtime & <March>", Location: nyc}},
 		{"due-update-berlin", NameDueUpdate, DueUpdate{
 			Department: "IT Help Desk", DepartmentAddress: "it-help@example.test", Requester: jane,
 			Ref: "REQ-12", Subject: "Drucker im 3. OG druckt nicht",

@@ -21,7 +21,7 @@ const DefaultLanguage = "en"
 // Escalations, digests and notices about unproven mail go to staff and are
 // rendered in DefaultLanguage.
 func Localised() []string {
-	return []string{NameClosing, NameCommandHelp, NameDueUpdate, NameLateNotice, NameRatingThanks, NameReceipt}
+	return []string{NameClosing, NameCommandHelp, NameDueUpdate, NameHandover, NameLateNotice, NameRatingThanks, NameReceipt}
 }
 
 func isLocalised(name string) bool { return slices.Contains(Localised(), name) }

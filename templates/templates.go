@@ -51,6 +51,9 @@ const (
 	NameRatingThanks  = "rating-thanks"
 	NameOwnerNotice   = "owner-notice"
 	NameIncidentAlert = "incident-alert"
+	// NameHandover tells the requester another department has their
+	// request now (#forward).
+	NameHandover = "handover"
 )
 
 // The three parts of a template name, as file name suffixes.
@@ -75,6 +78,7 @@ var dataTypes = map[string]reflect.Type{
 	NameRatingThanks:  reflect.TypeFor[RatingThanks](),
 	NameOwnerNotice:   reflect.TypeFor[OwnerNotice](),
 	NameIncidentAlert: reflect.TypeFor[IncidentAlert](),
+	NameHandover:      reflect.TypeFor[Handover](),
 	NameDigest:        reflect.TypeFor[Digest](),
 }
 
@@ -487,6 +491,10 @@ func (s *Set) LateNotice(d LateNotice) (Rendered, error) { return s.Render(NameL
 
 // DueUpdate renders the mail giving the requester a new expected date.
 func (s *Set) DueUpdate(d DueUpdate) (Rendered, error) { return s.Render(NameDueUpdate, d) }
+
+// Handover renders the mail telling the requester which department has
+// their request now (#forward), its new reference and date.
+func (s *Set) Handover(d Handover) (Rendered, error) { return s.Render(NameHandover, d) }
 
 // Closing renders the mail telling the requester the request is resolved.
 func (s *Set) Closing(d Closing) (Rendered, error) { return s.Render(NameClosing, d) }

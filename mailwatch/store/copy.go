@@ -36,7 +36,7 @@ var copyTables = []copyTable{
 		"rule", "state", "received_at", "due_at", "created_at", "updated_at", "first_response_at",
 		"resolved_at", "escalation_level", "reminders", "text", "cycle_start", "answered_at",
 		"assigned_to", "late_notice_for", "waiting_since", "last_activity_at", "recipients", "next_wake", "version", "promised_at",
-		"decide_input", "language", "rating_asked_at", "rating", "rated_at", "parent_ref"}},
+		"decide_input", "language", "rating_asked_at", "rating", "rated_at", "parent_ref", "moved_to"}},
 	{name: "thread_keys", cols: []string{"dept", "thread_key", "request_id"}},
 	{name: "skipped", serial: true, cols: []string{"id", "dept", "mailbox", "uid", "message_key", "message_id",
 		"from_addr", "subject", "reason", "refusal", "skipped_at"}},

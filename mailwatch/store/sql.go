@@ -868,7 +868,7 @@ func (s *sqlStore) PendingMail(ctx context.Context) (int, error) {
 const requestCols = `id, dept, ref, message_key, message_id, mailbox, uid, requester, requester_name, subject,
 	category, rule, state, received_at, due_at, created_at, first_response_at, escalation_level, reminders, text,
 	cycle_start, answered_at, assigned_to, late_notice_for, waiting_since, resolved_at, last_activity_at, recipients,
-	next_wake, version, promised_at, language, rating_asked_at, rating, rated_at, parent_ref`
+	next_wake, version, promised_at, language, rating_asked_at, rating, rated_at, parent_ref, moved_to`
 
 func scanRequest(sc scanner) (Request, error) {
 	var (
@@ -884,7 +884,7 @@ func scanRequest(sc scanner) (Request, error) {
 		&r.RequesterName, &r.Subject, &r.Category, &r.Rule, &r.State, &received, &due, &created, &first,
 		&r.EscalationLevel, &r.Reminders, &r.Text,
 		&cycle, &answered, &r.AssignedTo, &late, &waiting, &resolved, &activity, &rcpt,
-		&wake, &r.Version, &promised, &r.Language, &asked, &r.Rating, &rated, &r.ParentRef)
+		&wake, &r.Version, &promised, &r.Language, &asked, &r.Rating, &rated, &r.ParentRef, &r.MovedTo)
 	if err != nil {
 		return Request{}, err
 	}

@@ -244,6 +244,28 @@ type Store interface {
 	// must not call the store. Calls on the same request take turns, so an
 	// Update always sees the result of the previous one.
 	Apply(ctx context.Context, c Change) (Request, error)
+	// Move moves a request to another department (#forward), in one
+	// transaction: it locks the request m.RequestID (ErrNotFound), refuses
+	// one that is resolved or already moved (ErrResolved), checks m.Version
+	// like Apply (ErrStale), and marks m.MessageKey, the staff mail that
+	// asked for the move, processed for the request's department
+	// (ErrDuplicate if it was: nothing is written). It then records m.To
+	// in its department like RecordRequest (the next reference of m.To.Dept,
+	// handed to build, whose mail is queued with the new request and whose
+	// Message-IDs become its thread keys; m.To.MessageKey marked processed
+	// there), copies the old request's history to the new one (its events,
+	// oldest first, before the new request's own "received"), attaches the
+	// old request's thread keys to the new one in the new department (a key
+	// the new department already has stays with its owner), and resolves
+	// the old request at m.At with MovedTo set to the new request's ID.
+	// Events(ref) gives the events to append to the old and to the new
+	// request once the new reference is known (either may be nil).
+	//
+	// Mail on the old thread still finds the old request (its thread keys
+	// and reference stay); callers follow MovedTo. If build fails or its
+	// mail cannot be stored, nothing is written and the counter keeps no
+	// advance (build's reference was never sent anywhere).
+	Move(ctx context.Context, m Move, build func(ref string) ([]NewMail, error)) (old, moved Request, err error)
 	// RequestByID returns a request in any state; ErrNotFound.
 	RequestByID(ctx context.Context, id int64) (Request, error)
 	// Events returns a request's history, oldest (At, then insertion)
@@ -493,6 +515,34 @@ type Request struct {
 	// ParentRef is the request this one is linked under (#same); "" when
 	// none.
 	ParentRef string
+	// MovedTo is the ID of the request this one became in another
+	// department (#forward, Store.Move); 0 when it was never moved. A
+	// moved request is resolved: mail on its thread belongs to MovedTo.
+	MovedTo int64
+}
+
+// Move is a request moved to another department (Store.Move).
+type Move struct {
+	RequestID int64
+	// Version, if not 0, is the Request.Version the move was planned from.
+	Version int64
+	// MessageKey, Mailbox and UID: the staff mail that asked for the move
+	// (required: a move happens once however often the mail is read).
+	MessageKey string
+	Mailbox    string
+	UID        uint32
+	// At is when the move happened: the old request is resolved then.
+	At time.Time
+	// To is the request in the other department. Its Dept must differ from
+	// the old request's; MessageKey is required and unique there.
+	To NewRequest
+	// CycleStart and EscalationLevel, when set, replace the new request's
+	// (NewRequest starts its cycle at ReceivedAt with no step fired).
+	CycleStart      time.Time
+	EscalationLevel int
+	// Events, if not nil, returns the history to append to the old and to
+	// the new request, given the new reference.
+	Events func(ref string) (onOld, onNew []Event)
 }
 
 // Change is one change to a request, applied by Store.Apply.
@@ -647,6 +697,9 @@ var (
 	// ErrStale: Apply was given a Change.Version the request no longer
 	// has; read it again and plan anew.
 	ErrStale = errors.New("request changed since it was read")
+	// ErrResolved: Move was asked to move a request that is resolved or
+	// was moved already.
+	ErrResolved = errors.New("request is resolved or moved")
 	// ErrSchemaTooNew: the database was migrated by a newer ackd.
 	ErrSchemaTooNew = errors.New("database schema is newer than this ackd")
 )

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, batchTests...)
 	tests = append(tests, languageTests...)
 	tests = append(tests, teamTests...)
+	tests = append(tests, moveTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}

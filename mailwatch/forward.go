@@ -1,0 +1,102 @@
+package mailwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/lifecycle"
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
+)
+
+// maxMoves bounds how many #forward hops a thread is followed through.
+const maxMoves = 8
+
+// movedTo follows a request moved by #forward to the request it became
+// and that request's department; a request whose new department is no
+// longer configured stays where it is.
+func (p *Processor) movedTo(ctx context.Context, rt *Runtime, dept *config.Department, req store.Request) (store.Request, *config.Department, error) {
+	for i := 0; req.MovedTo != 0 && i < maxMoves; i++ {
+		next, err := p.store.RequestByID(ctx, req.MovedTo)
+		if err != nil {
+			return req, dept, fmt.Errorf("follow %s to the request it became: %w", req.Ref, err)
+		}
+		d := rt.Department(next.Dept)
+		if d == nil {
+			break
+		}
+		req, dept = next, d
+	}
+	return req, dept, nil
+}
+
+// forward records t, a #forward on req, as a move to the department it
+// names: the old request is resolved, the new one recorded there with the
+// old one's history and thread keys, and the requester told by the new
+// department (one handover mail with the new reference and date). Mail
+// the old transition asked for (words passed on with the command) is
+// queued with it.
+func (p *Processor) forward(ctx context.Context, rt *Runtime, dept *config.Department, req store.Request, t lifecycle.Transition, m *rules.Message, f Fetched, key string, at time.Time) (Outcome, error) {
+	nd := rt.Department(t.Forward.Key)
+	if nd == nil {
+		return Outcome{}, fmt.Errorf("forward %s: no department %s", req.Ref, t.Forward.Key)
+	}
+	nt := lifecycle.Step(nd, toLife(req), lifecycle.Forwarded{From: dept.Name, OldRef: req.Ref, By: t.Forward.By}, at)
+	n := nt.Next
+	compose := p.composeTime(at)
+	old, moved, err := p.store.Move(ctx, store.Move{
+		RequestID: req.ID, Version: req.Version, MessageKey: key, Mailbox: f.Mailbox, UID: f.UID, At: at,
+		To: store.NewRequest{
+			Dept: nd.Key(), MessageKey: "forward:" + dept.Key() + "/" + req.Ref, MessageID: req.MessageID,
+			Mailbox: req.Mailbox, UID: req.UID, Requester: n.Requester, RequesterName: n.RequesterName, Subject: n.Subject,
+			Category: n.Category, Language: n.Language, ReceivedAt: req.ReceivedAt, DueAt: n.DueAt,
+			Text: n.Text, ThreadKeys: threadKeys(m), State: n.State, Recipients: n.Recipients, NextWake: nt.Wake,
+		},
+		CycleStart: n.CycleStart, EscalationLevel: n.EscalationLevel,
+		Events: func(ref string) ([]store.Event, []store.Event) {
+			var onOld, onNew []store.Event
+			for _, e := range t.History {
+				if e.Kind == lifecycle.EntryForwarded {
+					e.Detail += " " + ref
+				}
+				onOld = append(onOld, store.Event{Kind: e.Kind, At: e.At, Actor: e.Actor, Detail: e.Detail, Level: e.Level})
+			}
+			for _, e := range nt.History {
+				onNew = append(onNew, store.Event{Kind: e.Kind, At: e.At, Actor: e.Actor, Detail: e.Detail, Level: e.Level})
+			}
+			return onOld, onNew
+		},
+	}, func(ref string) ([]store.NewMail, error) {
+		intents := slices.Clone(nt.Mail)
+		for i := range intents {
+			intents[i].Request.Ref = ref
+		}
+		mails, err := renderAll(rt, nd, intents, compose)
+		if err != nil {
+			return nil, err
+		}
+		said, err := renderAll(rt, dept, t.Mail, compose)
+		return append(mails, said...), err
+	})
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		return Outcome{Key: key, Action: "duplicate"}, nil
+	case err != nil:
+		return Outcome{}, fmt.Errorf("forward %s to %s: %w", req.Ref, nd.Name, err)
+	}
+	if moved, err = p.assignNew(ctx, nd, moved, at); err != nil {
+		p.log.Warn("forwarded request left without an owner", "dept", nd.Name, "ref", moved.Ref, "err", err)
+	}
+	store.AfterCommit(ctx, func() {
+		p.log.Info("request forwarded", "dept", dept.Name, "ref", old.Ref, "to", nd.Name, "new_ref", moved.Ref,
+			"by", strings.ToLower(t.Forward.By), "due", moved.DueAt)
+		p.kick()
+		p.wake()
+	})
+	return Outcome{Key: key, Action: "forwarded", Ref: moved.Ref, Request: moved}, nil
+}
