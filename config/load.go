@@ -653,19 +653,7 @@ func (l *loader) addresses(n *yaml.Node, key string) []string {
 
 // addressNodes reads a list of email addresses and the node of each.
 func (l *loader) addressNodes(n *yaml.Node, key string) ([]string, []*yaml.Node) {
-	items, ok := l.list(n, key)
-	if !ok {
-		return nil, nil
-	}
-	var out []string
-	var nodes []*yaml.Node
-	for _, it := range items {
-		if a, ok := l.address(it, key); ok {
-			out = append(out, a)
-			nodes = append(nodes, it)
-		}
-	}
-	return out, nodes
+	return l.listOf(n, key, l.address)
 }
 
 var departmentKeys = []string{"name", "address", "aliases", "imap", "staff", "leads",

@@ -330,6 +330,12 @@ func (l *loader) list(n *yaml.Node, key string) ([]*yaml.Node, bool) {
 
 // strs reads a list of strings, skipping (and reporting) bad items.
 func (l *loader) strs(n *yaml.Node, key string) ([]string, []*yaml.Node) {
+	return l.listOf(n, key, l.str)
+}
+
+// listOf reads a list whose items item reads, skipping (and reporting)
+// bad ones; it returns the values and the node of each.
+func (l *loader) listOf(n *yaml.Node, key string, item func(*yaml.Node, string) (string, bool)) ([]string, []*yaml.Node) {
 	items, ok := l.list(n, key)
 	if !ok {
 		return nil, nil
@@ -337,7 +343,7 @@ func (l *loader) strs(n *yaml.Node, key string) ([]string, []*yaml.Node) {
 	var out []string
 	var nodes []*yaml.Node
 	for _, it := range items {
-		if s, ok := l.str(it, key); ok {
+		if s, ok := item(it, key); ok {
 			out = append(out, s)
 			nodes = append(nodes, it)
 		}
