@@ -49,6 +49,7 @@ type Request struct {
 	Requester string
 	Subject   string
 	Category  string // as the rules decided
+	Rule      string // the rule that matched; "" when the default category caught it
 	Handling  time.Duration
 	Due       time.Time // the commitment's due time
 	// Answer is when staff answered; zero: never within the simulation.
@@ -101,6 +102,8 @@ type Result struct {
 	Modes    [2]Figures
 
 	calendar *calendar.Calendar
+	outages  []Outage // those that start in the reported period
+	days     int
 }
 
 // Run simulates s with seed (0: the scenario's).
@@ -116,7 +119,12 @@ func Run(s *Scenario, seed uint64) (*Result, error) {
 	cal := d.Calendar
 	warm := s.start.AddDate(0, 0, -s.WarmupDays)
 	end := s.start.AddDate(0, 0, s.Days)
-	res := &Result{Seed: seed, Start: s.start, End: end, calendar: cal}
+	res := &Result{Seed: seed, Start: s.start, End: end, calendar: cal, days: s.Days}
+	for _, o := range s.Outages {
+		if !o.from.Before(s.start) && o.from.Before(end) {
+			res.outages = append(res.outages, o)
+		}
+	}
 
 	reqs, refused := s.arrivals(rng, warm, end)
 	res.Refused, res.Requests = refused, reqs
@@ -176,7 +184,7 @@ func (s *Scenario) arrivals(rng *rand.Rand, from, to time.Time) ([]*Request, int
 						refused++
 						continue
 					}
-					reqs = append(reqs, &Request{Arrival: at, Requester: who, Subject: subj, Category: dec.Category,
+					reqs = append(reqs, &Request{Arrival: at, Requester: who, Subject: subj, Category: dec.Category, Rule: dec.Rule,
 						Handling: handling, Due: dec.DueAt, Reported: !at.Before(s.start)})
 				}
 			}
