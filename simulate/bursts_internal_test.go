@@ -30,14 +30,14 @@ func TestBurstsCounting(t *testing.T) {
 				req(6, "vpn", "vpn again", true), req(9, "vpn", "VPN broken", true), req(10, "vpn", "vpn", true)},
 			count: 5, within: 10 * time.Minute, want: []float64{9}, true: 1, delays: []time.Duration{9 * time.Minute}},
 		{name: "spread wider than the window: none",
-			reqs: []*Request{req(1, "vpn", "a", true), req(5, "vpn", "b", true), req(12, "vpn", "c", true), req(20, "vpn", "d", true)},
+			reqs:  []*Request{req(1, "vpn", "a", true), req(5, "vpn", "b", true), req(12, "vpn", "c", true), req(20, "vpn", "d", true)},
 			count: 3, within: 10 * time.Minute, delays: []time.Duration{-1}},
 		{name: "no rule, subjects alike",
 			reqs: []*Request{req(1, "", "File server down", true), req(2, "", "file server is down?", true),
 				req(3, "", "Laptop will not start", true), req(4, "", "the file server down again", true)},
 			count: 3, within: 10 * time.Minute, want: []float64{4}, true: 1, delays: []time.Duration{4 * time.Minute}},
 		{name: "different rules are not alike",
-			reqs: []*Request{req(1, "vpn", "x y", true), req(2, "printer", "p q", true), req(3, "laptop", "l m", true)},
+			reqs:  []*Request{req(1, "vpn", "x y", true), req(2, "printer", "p q", true), req(3, "laptop", "l m", true)},
 			count: 3, within: 10 * time.Minute, delays: []time.Duration{-1}},
 		{name: "after the outage: a false alarm; a new burst after the told one leaves the window alerts again",
 			reqs: []*Request{req(130, "vpn", "a", true), req(131, "vpn", "b", true), req(132, "vpn", "c", true),
@@ -97,8 +97,8 @@ func TestSweepBursts(t *testing.T) {
 	if len(a.Rows) != 6 {
 		t.Fatalf("%d rows, want 6", len(a.Rows))
 	}
-	best, ok := a.Best()
-	if !ok {
+	best, caught, ok := a.Best()
+	if !ok || !caught {
 		t.Fatalf("no setting caught the small scenario's outage:\n%s", a.Table())
 	}
 	for _, r := range a.Rows {
