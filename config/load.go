@@ -1092,7 +1092,7 @@ func (l *loader) digest(n *yaml.Node, dc *DigestConfig) {
 	}
 }
 
-// incident reads burst detection: incident: {count: 5, within: 10m};
+// incident reads burst detection: incident: {count: 6, within: 30m};
 // count 0 turns it off.
 func (l *loader) incident(n *yaml.Node, ic *IncidentConfig) {
 	m := l.mapping(n, "incident", "count", "within")

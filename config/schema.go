@@ -265,8 +265,8 @@ func configSchema() (root *schemaNode, defs map[string]*schemaNode) {
 			"none", "round_robin", "least_open").withDefault("none")),
 		sKey("primary", sBool("A message addressed to this department and to others ackd serves is this department's alone; without a primary, each registers it and its receipt names the others.").withDefault(false)),
 		sKey("incident", sObj("Burst detection: this many requests alike (the same rule, or most subject words shared) within this time are a possible incident, and the leads get one mail.",
-			sKey("count", sInt("Requests alike that make a burst; 0 turns detection off.", 0, 1000).withDefault(5)),
-			sKey("within", sPat("The time they arrive in: 10m.", patDuration).withDefault("10m")))))
+			sKey("count", sInt("Requests alike that make a burst; 0 turns detection off.", 0, 1000).withDefault(6)),
+			sKey("within", sPat("The time they arrive in: 30m.", patDuration).withDefault("30m")))))
 	department.props = append(department.props, history(" for this department")...)
 	department.req = []string{"name", "address", "imap"}
 
