@@ -25,8 +25,8 @@ func funcs(l locale) map[string]any {
 		"greeting":     greeting,
 		"displayname":  DisplayName,
 		"longdate":     l.longDate,
-		"topic":        topic,
-		"replysubject": ReplySubject,
+		"topic":        func(subject, ref string) string { return topicOr(subject, ref, l.noSubject) },
+		"replysubject": func(subject, ref string) string { return replySubjectOr(subject, ref, l.noSubject) },
 		"oneline":      OneLine,
 		"quote":        quote,
 		"clip":         clip,
@@ -85,13 +85,19 @@ func tagRE(ref string) *regexp.Regexp {
 // topic is the original subject as our subjects quote it: one line, no
 // reply markers, without the request's own tag (our subjects put it in
 // front), clipped, and "(no subject)" when nothing is left.
-func topic(subject, ref string) string {
+func topic(subject, ref string) string { return topicOr(subject, ref, noSubject) }
+
+// noSubject is what stands for an empty subject in English; a template's
+// language has its own words (locale.noSubject).
+const noSubject = "(no subject)"
+
+func topicOr(subject, ref, none string) string {
 	s := mailtext.StripReplyPrefixes(OneLine(subject))
 	if ref = OneLine(ref); ref != "" {
 		s = OneLine(tagRE(ref).ReplaceAllString(s, " "))
 	}
 	if s == "" {
-		return "(no subject)"
+		return none
 	}
 	return clip(maxTopicRunes, s)
 }
@@ -100,11 +106,13 @@ func topic(subject, ref string) string {
 // ref: "Re: <original> [REQ-n]" with a single "Re: " however many reply
 // markers the original stacked, "(no subject)" for an empty one, and the
 // tag only once: an original that already holds it keeps it in place.
-func ReplySubject(subject, ref string) string {
+func ReplySubject(subject, ref string) string { return replySubjectOr(subject, ref, noSubject) }
+
+func replySubjectOr(subject, ref, none string) string {
 	s := mailtext.StripReplyPrefixes(OneLine(subject))
 	ref = OneLine(ref)
 	if s == "" {
-		s = "(no subject)"
+		s = none
 	}
 	s = clip(maxTopicRunes, s)
 	if ref != "" && !tagRE(ref).MatchString(s) {

@@ -37,20 +37,22 @@ type locale struct {
 	layout string
 	// firstDay, when set, replaces the day number 1 ("1er" in French).
 	firstDay string
-	printer  *message.Printer
+	// noSubject stands for an empty subject in our subjects and quotes.
+	noSubject string
+	printer   *message.Printer
 }
 
 // layouts are the date layouts of the built-in languages; other languages
 // get their monday locale's names in the English layout.
 var layouts = map[string]struct {
-	mon              monday.Locale
-	layout, firstDay string
+	mon                         monday.Locale
+	layout, firstDay, noSubject string
 }{
-	"en": {"", "Monday 2 January 2006, 15:04 MST", ""},
-	"de": {monday.LocaleDeDE, "Monday, 2. January 2006, 15:04 Uhr MST", ""},
-	"fr": {monday.LocaleFrFR, "Monday 2 January 2006 à 15:04 MST", "1er"},
-	"es": {monday.LocaleEsES, "Monday 2 de January de 2006, 15:04 MST", ""},
-	"nl": {monday.LocaleNlNL, "Monday 2 January 2006, 15:04 MST", ""},
+	"en": {"", "Monday 2 January 2006, 15:04 MST", "", noSubject},
+	"de": {monday.LocaleDeDE, "Monday, 2. January 2006, 15:04 Uhr MST", "", "(ohne Betreff)"},
+	"fr": {monday.LocaleFrFR, "Monday 2 January 2006 à 15:04 MST", "1er", "(sans objet)"},
+	"es": {monday.LocaleEsES, "Monday 2 de January de 2006, 15:04 MST", "", "(sin asunto)"},
+	"nl": {monday.LocaleNlNL, "Monday 2 January 2006, 15:04 MST", "", "(geen onderwerp)"},
 }
 
 // durationWords are the plural forms of the units of a commitment, keyed
@@ -67,9 +69,9 @@ var durationWords = map[string]map[string][2]string{
 // English durations.
 func newLocale(lang string) locale {
 	tag := language.Make(lang)
-	l := locale{tag: tag, layout: layouts["en"].layout}
+	l := locale{tag: tag, layout: layouts["en"].layout, noSubject: noSubject}
 	if b, ok := layouts[lang]; ok {
-		l.mon, l.layout, l.firstDay = b.mon, b.layout, b.firstDay
+		l.mon, l.layout, l.firstDay, l.noSubject = b.mon, b.layout, b.firstDay, b.noSubject
 	} else {
 		for _, m := range monday.ListLocales() {
 			if strings.HasPrefix(string(m), lang+"_") {
