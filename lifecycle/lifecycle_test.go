@@ -128,19 +128,7 @@ func TestStep(t *testing.T) {
 	// aimed: promised by 14:00 (4h), aimed at 12:00 (2h).
 	aimed := with(open(), func(r *lifecycle.Request) { r.Category = "aimed" })
 
-	tests := []struct {
-		name  string
-		req   lifecycle.Request
-		ev    lifecycle.Event
-		now   string
-		what  string
-		state lifecycle.State
-		mail  []string
-		hist  []string
-		wake  string // "" = none
-		check func(t *testing.T, tr lifecycle.Transition)
-		sat   bool // the department asks how we did (satisfaction: {every: 30d, low: 2})
-	}{
+	tests := []row{
 		// Asking how we did (opt-in per department).
 		{name: "rating: #done asks how we did in the closing mail", sat: true, req: open(), ev: msg("alice@example.test", lifecycle.Staff, "#done"), now: "2026-12-01 11:00",
 			what: "resolved", state: lifecycle.Resolved, mail: []string{"closing→jane@example.test"}, hist: []string{"resolved", "rating-asked"},
@@ -384,26 +372,7 @@ func TestStep(t *testing.T) {
 			if tc.sat {
 				d = &asking
 			}
-			tr := lifecycle.Step(d, tc.req, tc.ev, at(tc.now))
-			if tr.What != tc.what || tr.Next.State != tc.state {
-				t.Errorf("what %q state %s; want %q %s", tr.What, tr.Next.State, tc.what, tc.state)
-			}
-			if got := mails(tr); !slices.Equal(got, tc.mail) {
-				t.Errorf("mail %v, want %v", got, tc.mail)
-			}
-			if got := kinds(tr); !slices.Equal(got, tc.hist) {
-				t.Errorf("history %v, want %v", got, tc.hist)
-			}
-			var want time.Time
-			if tc.wake != "" {
-				want = at(tc.wake)
-			}
-			if !tr.Wake.Equal(want) || !tr.Wake.Equal(lifecycle.NextWake(d, tr.Next)) {
-				t.Errorf("wake %v, want %v", tr.Wake.In(berlin), want.In(berlin))
-			}
-			if tc.check != nil {
-				tc.check(t, tr)
-			}
+			checkStep(t, d, tc)
 		})
 	}
 }
