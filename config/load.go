@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/ackd/ackd/lang"
 	"io"
 	"net"
 	"net/mail"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ackd/ackd/lang"
 
 	"gopkg.in/yaml.v3"
 
@@ -359,10 +360,9 @@ func (l *loader) store(n *yaml.Node, st *StoreConfig) {
 	dsnOK := false
 	if m != nil {
 		if v := m.get("driver"); v != nil {
-			if s, ok := l.str(v, "driver"); ok {
-				if s != "sqlite" && s != "postgres" {
-					l.at(v, "driver: %q is not sqlite or postgres", s)
-				}
+			// An unknown driver is kept too, so nothing after it is judged
+			// as if it were sqlite.
+			if s, _ := l.choice(v, "driver", "sqlite", "postgres"); s != "" {
 				st.Driver = s
 			}
 		}
@@ -1218,15 +1218,8 @@ func (l *loader) categories(n *yaml.Node, d *Department, spans []calendar.Span) 
 			c.AutoResolve, _ = l.commitment(v, "auto_resolve")
 		}
 		if v := m.get("promise"); v != nil {
-			if s, ok := l.str(v, "promise"); ok {
-				switch s {
-				case "commitment":
-					c.Promise = PromiseCommitment
-				case "forecast":
-					c.Promise = PromiseForecast
-				default:
-					l.at(v, "promise: want commitment or forecast, got %q", s)
-				}
+			if s, ok := l.choice(v, "promise", "commitment", "forecast"); ok && s == "forecast" {
+				c.Promise = PromiseForecast
 			}
 		}
 		if v := m.get("escalate"); v != nil {

@@ -4,15 +4,8 @@ package config
 // rule_tests:.
 func (l *loader) admin(m *cfgMapping, cfg *Config) {
 	if v := m.get("reload"); v != nil {
-		if s, ok := l.str(v, "reload"); ok {
-			switch s {
-			case "signal":
-				cfg.Reload = ReloadSignal
-			case "watch":
-				cfg.Reload = ReloadWatch
-			default:
-				l.at(v, "reload: %q is not signal or watch", s)
-			}
+		if s, ok := l.choice(v, "reload", "signal", "watch"); ok && s == "watch" {
+			cfg.Reload = ReloadWatch
 		}
 	}
 	if v := m.get("rule_tests"); v != nil {

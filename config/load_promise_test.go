@@ -14,7 +14,7 @@ func TestParsePromise(t *testing.T) {
 		{name: "absent is the commitment", want: PromiseCommitment},
 		{name: "commitment", value: ", promise: commitment", want: PromiseCommitment},
 		{name: "forecast", value: ", promise: forecast", want: PromiseForecast},
-		{name: "unknown", value: ", promise: hope", problem: `config.yaml:10:42: promise: want commitment or forecast, got "hope"`},
+		{name: "unknown", value: ", promise: hope", problem: `config.yaml:10:42: promise: "hope" is not commitment or forecast`},
 		{name: "not a string", value: ", promise: [forecast]", problem: `config.yaml:10:42: promise: expected a string`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -328,6 +328,21 @@ func (l *loader) list(n *yaml.Node, key string) ([]*yaml.Node, bool) {
 	return items, true
 }
 
+// choice reads a string that must be one of choices; a different one is
+// reported as "key: "x" is not a, b or c" and gives false.
+func (l *loader) choice(n *yaml.Node, key string, choices ...string) (string, bool) {
+	s, ok := l.str(n, key)
+	if !ok {
+		return "", false
+	}
+	if slices.Contains(choices, s) {
+		return s, true
+	}
+	list := strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
+	l.at(n, "%s: %q is not %s", key, s, list)
+	return s, false
+}
+
 // strs reads a list of strings, skipping (and reporting) bad items.
 func (l *loader) strs(n *yaml.Node, key string) ([]string, []*yaml.Node) {
 	return l.listOf(n, key, l.str)
