@@ -218,8 +218,12 @@ func (p *Processor) burstOf(ctx context.Context, d *config.Department, subject, 
 	}
 	var alike []store.Request
 	var ids []int64
+	// Requests already recorded may carry a later received time than this
+	// one: mail reaches the mailbox out of the order of its Date headers
+	// (a second apart, two senders). They are still the same burst, so an
+	// alert sent for one of them covers this one too.
 	for _, r := range recent {
-		if r.ReceivedAt.After(at) || !lifecycle.Alike(rule, subject, r.Rule, r.Subject) {
+		if r.ReceivedAt.After(at.Add(d.Incident.Within)) || !lifecycle.Alike(rule, subject, r.Rule, r.Subject) {
 			continue
 		}
 		alike = append(alike, r)
@@ -246,7 +250,11 @@ func (p *Processor) burstOf(ctx context.Context, d *config.Department, subject, 
 	slices.Reverse(alike)
 	for _, r := range alike {
 		if !r.ReceivedAt.Before(at.Add(-d.Incident.Within)) {
-			b.alike = append(b.alike, r)
+			// Counted only up to at, so a burst is still count within one
+			// window; told of within a window either side.
+			if !r.ReceivedAt.After(at) {
+				b.alike = append(b.alike, r)
+			}
 			for _, e := range byReq[r.ID] {
 				if e.Kind == lifecycle.EntryIncidentAlert {
 					b.alerted = true
