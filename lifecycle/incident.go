@@ -28,38 +28,53 @@ const EntryIncidentAlert = "incident-alert"
 // share none ("printer on floor 2", "printer on floor 3"; "request 7",
 // "request 8") are not alike.
 func Alike(aRule, aSubject, bRule, bSubject string) bool {
-	if aRule != "" && aRule == bRule {
-		return true
-	}
-	a, b := subjectWords(aSubject), subjectWords(bSubject)
-	if len(a) == 0 || len(b) == 0 {
-		return false
-	}
-	common, aNums, bNums, commonNums := 0, 0, 0, 0
-	for w := range a {
-		if b[w] {
-			common++
+	return AlikeTo(aRule, aSubject)(bRule, bSubject)
+}
+
+// AlikeTo is Alike with its first request fixed: it splits aSubject into
+// words once, for comparing one new request with many recent ones.
+func AlikeTo(aRule, aSubject string) func(bRule, bSubject string) bool {
+	var a map[string]bool
+	aNums := -1
+	return func(bRule, bSubject string) bool {
+		if aRule != "" && aRule == bRule {
+			return true
 		}
-		if isNumber(w) {
-			aNums++
-			if b[w] {
-				commonNums++
+		if aNums < 0 {
+			a, aNums = subjectWords(aSubject), 0
+			for w := range a {
+				if isNumber(w) {
+					aNums++
+				}
 			}
 		}
-	}
-	for w := range b {
-		if isNumber(w) {
-			bNums++
+		b := subjectWords(bSubject)
+		if len(a) == 0 || len(b) == 0 {
+			return false
 		}
+		common, bNums, commonNums := 0, 0, 0
+		for w := range a {
+			if b[w] {
+				common++
+				if isNumber(w) {
+					commonNums++
+				}
+			}
+		}
+		for w := range b {
+			if isNumber(w) {
+				bNums++
+			}
+		}
+		if aNums > 0 && bNums > 0 && commonNums == 0 {
+			return false
+		}
+		longer := max(len(a), len(b))
+		if longer == 1 {
+			return common == 1
+		}
+		return common >= 2 && 2*common >= longer
 	}
-	if aNums > 0 && bNums > 0 && commonNums == 0 {
-		return false
-	}
-	longer := max(len(a), len(b))
-	if longer == 1 {
-		return common == 1
-	}
-	return common >= 2 && 2*common >= longer
 }
 
 var refTagRE = regexp.MustCompile(`\[[A-Za-z]+-[0-9]+\]`)
@@ -73,7 +88,10 @@ var stopWords = map[string]bool{"the": true, "a": true, "an": true, "is": true, 
 // subjectWords are a subject's words, lower case, without reply prefixes,
 // reference tags and stop words.
 func subjectWords(s string) map[string]bool {
-	s = refTagRE.ReplaceAllString(mailtext.StripReplyPrefixes(s), " ")
+	s = mailtext.StripReplyPrefixes(s)
+	if strings.IndexByte(s, '[') >= 0 {
+		s = refTagRE.ReplaceAllString(s, " ")
+	}
 	out := map[string]bool{}
 	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
 		if !stopWords[w] {

@@ -429,5 +429,12 @@ func TestAlike(t *testing.T) {
 		if got := lifecycle.Alike(tc.aRule, tc.a, tc.bRule, tc.b); got != tc.want {
 			t.Errorf("Alike(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
+		// Symmetric, and the same answer from a comparer used many times.
+		alikeTo := lifecycle.AlikeTo(tc.bRule, tc.b)
+		for range 2 {
+			if got := alikeTo(tc.aRule, tc.a); got != tc.want {
+				t.Errorf("AlikeTo(%q)(%q) = %v, want %v", tc.b, tc.a, got, tc.want)
+			}
+		}
 	}
 }

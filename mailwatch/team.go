@@ -222,8 +222,9 @@ func (p *Processor) burstOf(ctx context.Context, d *config.Department, subject, 
 	// one: mail reaches the mailbox out of the order of its Date headers
 	// (a second apart, two senders). They are still the same burst, so an
 	// alert sent for one of them covers this one too.
+	alikeTo := lifecycle.AlikeTo(rule, subject)
 	for _, r := range recent {
-		if r.ReceivedAt.After(at.Add(d.Incident.Within)) || !lifecycle.Alike(rule, subject, r.Rule, r.Subject) {
+		if r.ReceivedAt.After(at.Add(d.Incident.Within)) || !alikeTo(r.Rule, r.Subject) {
 			continue
 		}
 		alike = append(alike, r)

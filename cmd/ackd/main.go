@@ -265,8 +265,21 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	path := fs.String("c", "config.yaml", "config file")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	debugLog := fs.Bool("debug", false, "log at debug level")
+	profileDir := fs.String("profile", "", "write CPU, mutex, block, heap and goroutine profiles of the run into this directory (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *profileDir != "" {
+		stopProfiles, err := startProfiles(*profileDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "ackd:", err)
+			return 1
+		}
+		defer func() {
+			if err := stopProfiles(); err != nil {
+				fmt.Fprintln(stderr, "ackd:", err)
+			}
+		}()
 	}
 	level := slog.LevelInfo
 	if *debugLog {

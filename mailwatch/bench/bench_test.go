@@ -30,6 +30,7 @@ var (
 	backlogN      = flag.Int("bench.backlog", 5000, "requests waiting in the INBOX when ackd starts")
 	requestersN   = flag.Int("bench.requesters", 300, "distinct requesters of the backlog")
 	traceLatency  = flag.Bool("bench.trace", false, "run ackd with --debug in the latency phases and split accepted -> recorded by its debug log (push, wait end, search, fetches, handling and commit)")
+	profileDir    = flag.String("bench.profile", "", "run ackd of the backlog phase with --profile DIR: CPU, mutex, block, heap and goroutine profiles into DIR (go tool pprof DIR/cpu.prof)")
 	smtpKeepAlive = flag.String("bench.smtp-keep-alive", "", "ackd's smtp.keep_alive (empty: its default; 0 closes the connection after each batch)")
 )
 
@@ -465,7 +466,15 @@ func runBacklog(tb testing.TB, s *mailstack.Stack, bin string, n, nreq int) back
 	match := "to=<bl" + run + "-"
 	pl := followPostfixLog(tb, s, match)
 	dep := writeConfig(tb, s, dept, idleMode)
-	d := startAckd(tb, bin, dep.config)
+	var extra []string
+	if *profileDir != "" {
+		dir, err := filepath.Abs(*profileDir)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		extra = append(extra, "--profile", dir)
+	}
+	d := startAckd(tb, bin, dep.config, extra...)
 	ready, err := d.waitEvents(wait(ctx, 30*time.Second), "watching mailbox", 1)
 	if err != nil {
 		tb.Fatal(err)

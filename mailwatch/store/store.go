@@ -281,6 +281,9 @@ type Store interface {
 	// LatestRequests returns at most limit requests in any state of dept
 	// received at or after since, newest (ReceivedAt, then id) first: what
 	// a look at the last minutes needs without reading a whole backlog.
+	// Each carries only ID, Dept, Ref, Requester, Subject, Rule, State,
+	// ReceivedAt and ParentRef (the burst check's fields; RequestByRef
+	// reads a whole one), since every new request makes this read.
 	LatestRequests(ctx context.Context, dept string, since time.Time, limit int) ([]Request, error)
 	// EventsOfKinds returns the events of the given requests whose Kind is
 	// one of kinds, oldest (At, then insertion) first; unknown ids give

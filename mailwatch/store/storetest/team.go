@@ -138,8 +138,18 @@ func testLatestRequests(t *testing.T, s store.Store) {
 	for i, k := range []string{"l1", "l2", "l3", "l4"} {
 		r := newRequest("it", k)
 		r.ReceivedAt = base.Add(time.Duration(i) * time.Minute)
+		r.Rule, r.Subject = "rule-"+k, "Subject "+k
 		reqs = append(reqs, record(t, s, r, receipts("<receipt-"+k+"@ackd>")))
 	}
+	// The burst check's fields are filled in (the rest may not be).
+	linked, err := s.Apply(ctx, store.Change{RequestID: reqs[3].ID, Update: func(r *store.Request) ([]store.NewMail, error) {
+		r.ParentRef, r.State = reqs[0].Ref, store.StateResolved
+		return nil, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs[3] = linked
 	other := newRequest("payroll", "l5")
 	other.ReceivedAt = base.Add(time.Hour)
 	record(t, s, other, receipts("<receipt-l5@ackd>"))
@@ -149,6 +159,14 @@ func testLatestRequests(t *testing.T, s store.Store) {
 	}
 	if len(got) != 2 || got[0].ID != reqs[3].ID || got[1].ID != reqs[2].ID {
 		t.Errorf("latest 2 since +1m: %+v, want l4 then l3", got)
+	} else {
+		for i, want := range []store.Request{reqs[3], reqs[2]} {
+			g := got[i]
+			if g.Dept != want.Dept || g.Ref != want.Ref || g.Requester != want.Requester || g.Subject != want.Subject ||
+				g.Rule != want.Rule || g.State != want.State || !g.ReceivedAt.Equal(want.ReceivedAt) || g.ParentRef != want.ParentRef {
+				t.Errorf("latest %d: %+v, want the fields of %+v", i, g, want)
+			}
+		}
 	}
 	if all, err := s.LatestRequests(ctx, "it", base.Add(time.Minute), 10); err != nil || len(all) != 3 {
 		t.Errorf("latest 10 since +1m: %d, %v; want 3 (l1 is older, l5 another department)", len(all), err)
