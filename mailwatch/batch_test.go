@@ -227,3 +227,76 @@ func TestWatcherBrokenBatchFallsBackToSingles(t *testing.T) {
 		t.Error("the batch never broke")
 	}
 }
+
+// TestWatcherGroupYieldsToWaitingWrite (issue 13, real-stack backlog): a
+// write that waits for the store's one write connection while a fetch
+// group is being recorded (the outbox sender's marks of sent mail) gets
+// it once the group's transaction has run for groupYieldAfter: the group
+// commits the messages handled so far with their checkpoint and records
+// the rest in a transaction of its own. Before, the write waited for the
+// whole group, so during a backlog the sender, at most 8 mails ahead of
+// its marks, sent 8 mails per group of 50 requests recorded.
+func TestWatcherGroupYieldsToWaitingWrite(t *testing.T) {
+	w, srv := batchWorld(t, 6)
+	cp := &countingCheckpoints{checkpoints: checkpoints{st: w.st, dept: dept}}
+	written := make(chan struct{})
+	var mu sync.Mutex
+	var problems []string
+	fail := func(s string) {
+		mu.Lock()
+		problems = append(problems, s)
+		mu.Unlock()
+	}
+	handle := func(ctx context.Context, f Fetched) error {
+		switch f.UID {
+		case 2:
+			// Another writer of the process starts waiting for the
+			// connection this group's batch holds.
+			go func() {
+				defer close(written)
+				err := w.st.SaveSyncState(context.Background(), dept, "Elsewhere", store.SyncState{UIDValidity: 1, LastUID: 1})
+				if err != nil {
+					fail("the waiting write: " + err.Error())
+				}
+			}()
+			deadline := time.Now().Add(5 * time.Second)
+			for !store.WriterWaiting(ctx) {
+				if time.Now().After(deadline) {
+					fail("store.WriterWaiting never saw the waiting write")
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(groupYieldAfter) // the group has run long enough
+		case 4:
+			// The group committed up to uid 2, the write went through,
+			// and uid 4 is handled in a transaction of its own.
+			select {
+			case <-written:
+			case <-time.After(5 * time.Second):
+				fail("the write still waited while uid 4 of the group was handled")
+			}
+			if st, err := w.st.SyncState(context.Background(), dept, "INBOX"); err != nil || st.LastUID != 2 {
+				fail(fmt.Sprintf("checkpoint outside the batch while uid 4 is handled: %d (%v), want 2", st.LastUID, err))
+			}
+		}
+		_, err := w.proc.Process(ctx, dept, f)
+		return err
+	}
+	startWatcherCP(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, handle)
+	eventually(t, 20*time.Second, "six requests and checkpoint 6", func() bool {
+		return countOpen(t, w) == 6 && checkpointOf(t, w) == 6
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	// The start point, the group's first part (uids 1-2), the rest (3-6).
+	if n := cp.saves.Load(); n != 3 {
+		t.Errorf("checkpoint saved %d times, want 3 (start point, uids 1-2, uids 3-6)", n)
+	}
+	if n := len(w.queued()); n != 6 {
+		t.Errorf("%d receipts queued, want 6", n)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 )
@@ -756,12 +757,22 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 			metas = metas[n:]
 			if b, ok := w.cp.(Batcher); ok {
 				tm.bodies = time.Now()
-				done, stop, err := w.handleGroup(ctx, b, msgs, validity, handled)
-				if err == nil {
-					w.logGroup(tm, len(msgs))
+				// A group commits in parts when another write waits for
+				// the store (handleGroup): each part with its checkpoint.
+				var err error
+				for len(msgs) > 0 {
+					var done uint32
+					var n int
+					var stop error
+					done, n, stop, err = w.handleGroup(ctx, b, msgs, validity, handled)
+					if err != nil {
+						break
+					}
+					w.logGroup(tm, n)
 					w.wokeAt, w.searches = time.Time{}, 0
-					tm = groupTiming{start: time.Now(), searched: time.Now(), meta: time.Now()}
-					handled, last = done, done // the checkpoint committed with the group
+					tm = groupTiming{start: time.Now(), searched: time.Now(), meta: time.Now(), bodies: time.Now()}
+					handled, last = done, done // the checkpoint committed with the part
+					msgs = msgs[n:]
 					if stop != nil {
 						herr = stop
 						break batch
@@ -769,13 +780,16 @@ func (w *Watcher) catchUp(ctx context.Context, c *imapclient.Client, validity, l
 					if ctx.Err() != nil {
 						break batch
 					}
+				}
+				if err == nil {
 					continue
 				}
-				// Nothing of the group was recorded. A message that breaks
-				// the shared transaction (on SQLite some errors roll it
-				// back whole) must not hold its neighbours back: the group
-				// is handled again one message at a time, as without a
-				// Batcher, so the others are recorded and it is parked.
+				// Nothing of this part of the group was recorded. A message
+				// that breaks the shared transaction (on SQLite some errors
+				// roll it back whole) must not hold its neighbours back:
+				// the rest of the group is handled again one message at a
+				// time, as without a Batcher, so the others are recorded
+				// and it is parked.
 				w.log.Warn("recording a fetch group in one transaction failed; recording its messages one at a time",
 					"uids", fmt.Sprintf("%d-%d", msgs[0].UID, msgs[len(msgs)-1].UID), "err", err)
 			}
@@ -840,20 +854,33 @@ func (w *Watcher) logGroup(tm groupTiming, n int) {
 // skips, follow-ups, outbox mail and the checkpoint become durable and
 // visible (to the outbox sender too) together, with one commit instead of
 // one per message. from is the checkpoint before the group. It returns
-// the new checkpoint and the error of a message that stopped the group
-// (the messages before it, and the checkpoint up to them, are
-// committed); err says the batch itself failed and nothing was recorded.
-func (w *Watcher) handleGroup(ctx context.Context, b Batcher, msgs []Fetched, validity, from uint32) (handled uint32, stop, err error) {
+// the new checkpoint, how many of msgs it handled, and the error of a
+// message that stopped the group (the messages before it, and the
+// checkpoint up to them, are committed); err says the batch itself failed
+// and nothing was recorded.
+//
+// When another write of the process waits for the store's write
+// connection (store.WriterWaiting: on SQLite, the outbox sender's marks of
+// sent mail, which bound how far it may send ahead) and the batch has run
+// for groupYieldAfter, it commits the messages handled so far and returns
+// early; the caller records the rest in a batch of its own. A backlog is
+// then recorded and sent at the same time instead of one after the other.
+func (w *Watcher) handleGroup(ctx context.Context, b Batcher, msgs []Fetched, validity, from uint32) (handled uint32, n int, stop, err error) {
 	handled = from
 	err = b.Batch(ctx, func(bctx context.Context) error {
-		for _, m := range msgs {
+		n = 0
+		began := time.Now()
+		for i, m := range msgs {
 			m.Mailbox, m.UIDValidity = w.mailbox, validity
 			if err := w.handleOne(bctx, m); err != nil {
 				stop = err
 				break
 			}
-			handled = m.UID
+			handled, n = m.UID, i+1
 			if ctx.Err() != nil {
+				break
+			}
+			if i+1 < len(msgs) && time.Since(began) >= groupYieldAfter && store.WriterWaiting(bctx) {
 				break
 			}
 		}
@@ -866,10 +893,17 @@ func (w *Watcher) handleGroup(ctx context.Context, b Batcher, msgs []Fetched, va
 		return nil
 	})
 	if err != nil {
-		return from, nil, err
+		return from, 0, nil, err
 	}
-	return handled, stop, nil
+	return handled, n, stop, nil
 }
+
+// groupYieldAfter is how long a fetch group's transaction runs at least
+// before it commits early for a write waiting behind it (handleGroup):
+// long enough that a backlog is still recorded in few commits (fsyncs),
+// short enough that the outbox sender, 8 mails ahead of its marks at
+// most, rarely stalls.
+const groupYieldAfter = 10 * time.Millisecond
 
 // handleOne hands one message to the handler. nil means the checkpoint
 // may move past it: it was handled, or it failed once too often and was

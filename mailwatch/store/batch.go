@@ -19,6 +19,9 @@ type batch struct {
 	tx  *sql.Tx
 	ctx context.Context // the transaction's own context (not cancelled with the caller's)
 	seq int64           // names this batch's liveness row (SQLite)
+	// waits is the write pool's count of waits for a connection when the
+	// batch began (WriterWaiting).
+	waits int64
 
 	mu     sync.Mutex
 	n      int // savepoints handed out
@@ -59,6 +62,23 @@ func InBatch(ctx context.Context) bool {
 	return b != nil
 }
 
+// WriterWaiting says whether another write of this process has waited,
+// since the batch ctx carries began, for the write connection that batch
+// holds: on SQLite every write transaction of the process shares one
+// connection, so a long batch holds up the others (the outbox sender's
+// marks of sent mail, which bound how far it may send ahead). A batch
+// that may commit in parts (the watcher's fetch group, whose checkpoint
+// commits with the messages before it) commits what it has and lets the
+// waiting write in. False outside a batch and on PostgreSQL, whose writes
+// do not queue behind one connection.
+func WriterWaiting(ctx context.Context) bool {
+	b, _ := ctx.Value(batchKey{}).(*batch)
+	if b == nil || b.s.postgres {
+		return false
+	}
+	return b.s.w.Stats().WaitCount > b.waits
+}
+
 // nextBatchSeq numbers the store's batches for the SQLite liveness check.
 func (s *sqlStore) nextBatchSeq() int64 { return s.batchSeq.Add(1) }
 
@@ -74,7 +94,7 @@ func (s *sqlStore) Batch(ctx context.Context, fn func(ctx context.Context) error
 	if err != nil {
 		return fmt.Errorf("batch: begin: %w", err)
 	}
-	b := &batch{s: s, tx: tx, ctx: tctx, seq: s.nextBatchSeq()}
+	b := &batch{s: s, tx: tx, ctx: tctx, seq: s.nextBatchSeq(), waits: s.w.Stats().WaitCount}
 	if !s.postgres {
 		// SQLite rolls a transaction back by itself on some errors (a
 		// full disk, an I/O error) and then runs the next statements
