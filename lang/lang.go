@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/abadojack/whatlanggo"
 	"golang.org/x/text/language"
@@ -30,6 +31,9 @@ const Default = "en"
 // 0.3 would leave 7 unsure but reads "Printer jams. Paper jam again." as
 // French (0.37).
 const MinConfidence = 0.5
+
+// MaxDetectBytes is how much of a text Choose reads to detect its language.
+const MaxDetectBytes = 2048
 
 // minLetters is the shortest text worth a guess: a few words say nothing.
 const minLetters = 12
@@ -110,6 +114,17 @@ func Choose(ruleLang string, header []string, text string, available []string, f
 	}
 	// A header naming a language without templates falls through to the text.
 
+	// The opening of a message is what its writer wrote (a quoted thread,
+	// a forwarded document or a signature follows), and a few sentences
+	// tell a language as well as pages: detection reads at most
+	// MaxDetectBytes, so a long body costs no more than a short one.
+	if len(text) > MaxDetectBytes {
+		cut := MaxDetectBytes
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut]
+	}
 	letters := 0
 	for _, r := range text {
 		if unicode.IsLetter(r) {

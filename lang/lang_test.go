@@ -30,6 +30,10 @@ func TestChoose(t *testing.T) {
 		{"short English is not French", "", nil, "Printer 1 jams\nPaper jam again.", all, "en", "en", FromFallback},
 		{"only one language", "", nil, "Der Drucker im dritten Stock druckt nicht", []string{"en"}, "en", "en", FromFallback},
 		{"detected language not available", "", nil, "Der Drucker im dritten Stock druckt nicht mehr", []string{"en", "fr"}, "en", "en", FromFallback},
+		// Only the opening is read: a German request above a long quoted
+		// English thread is German.
+		{"the opening decides", "", nil, "Hallo, der Drucker im dritten Stock druckt seit heute Morgen nicht mehr, es kommt nur noch Papierstau. Könnten Sie bitte jemanden vorbeischicken? Vielen Dank und freundliche Grüße\n\n" +
+			strings.Repeat("> On Monday the printer on the third floor was serviced and the paper tray was replaced by the vendor.\n", 200), all, "en", "de", FromText},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Choose(tc.rule, tc.header, tc.text, tc.available, tc.fallback)
