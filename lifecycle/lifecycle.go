@@ -724,7 +724,15 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 	// #assign hands the request, and the escalations quoting it, to
 	// someone: only to staff, leads or an assignable address.
 	var cmds []rules.Command
+	forwarding := false
 	for _, c := range parsed {
+		if forwarding {
+			// Meant for the new department's request, most likely, which
+			// does not exist yet; applied to the old one it could undo
+			// the move (#reopen, #wait). The sender hears so.
+			unknown = append(unknown, c.Raw+": not applied, it comes after #forward; write it on the request in the new department")
+			continue
+		}
 		if c.Kind == rules.CommandAssign && !rules.MayAssign(d, c.Address) {
 			unknown = append(unknown, "#assign: "+c.Address+" is not staff, a lead or an assignable address")
 			continue
@@ -750,6 +758,7 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 				continue
 			}
 			c.Address, c.Name = key, name
+			forwarding = true
 		}
 		if _, ok := d.Categories[c.Name]; c.Kind == rules.CommandCategory && !ok {
 			unknown = append(unknown, fmt.Sprintf("#category: %s has no category %q (it has %s)", d.Name, c.Name, strings.Join(categoryNames(d), ", ")))
