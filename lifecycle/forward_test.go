@@ -18,8 +18,9 @@ var forwardConfig = configYAML + `  - name: Payroll
     calendar: {timezone: Europe/Berlin, hours: "09:00-17:00"}
     categories:
       default: {commitment: 2d, grace: 4h, escalate: [{at: 50%, to: staff}]}
+      salary: {commitment: 4h}
     rules:
-      - {name: pay, match: {subject: [salary]}, category: default}
+      - {name: pay, match: {subject: [salary]}, category: salary}
 `
 
 func forwardDepts(t *testing.T) (*config.Department, *config.Department, func(string) (string, string, bool)) {
@@ -72,6 +73,10 @@ func TestStepForward(t *testing.T) {
 		{name: "by address", req: open(),
 			ev: msg("alice@example.test", lifecycle.Staff, "#forward <Payroll@example.test>.", dir), now: "2026-12-01 11:00",
 			what: "forwarded", state: lifecycle.Resolved, hist: []string{"forwarded"}, check: movedTo("Payroll")},
+		{name: "a command after #forward: not applied to the old request, the sender told; the move stands", req: open(),
+			ev: msg("alice@example.test", lifecycle.Staff, "#forward payroll\n#wait", dir), now: "2026-12-01 11:00",
+			what: "forwarded", state: lifecycle.Resolved, mail: []string{"command-help→alice@example.test"},
+			hist: []string{"command-refused", "forwarded"}, check: movedTo("Payroll")},
 		{name: "an unknown department: help to the sender, words held from the requester", req: open(),
 			ev: msg("alice@example.test", lifecycle.Staff, "Payroll will take this.\n#forward Finance", dir), now: "2026-12-01 11:00",
 			what: "held", state: lifecycle.Acknowledged, mail: []string{"command-help→alice@example.test"},
@@ -128,5 +133,20 @@ func TestStepForward(t *testing.T) {
 		{name: "arrives after its date: the grace from now, the ladder over it", req: old, ev: ev, now: "2026-12-01 11:00",
 			what: "forwarded", state: lifecycle.Acknowledged, mail: []string{"handover→jane@example.test"},
 			hist: []string{"forwarded"}, wake: "2026-12-01 13:00", check: fresh("2026-12-01 15:00", "2026-12-01 11:00")},
+		{name: "arrives under the category payroll's rules give it", req: arrived,
+			ev: lifecycle.Forwarded{From: "IT Help Desk", OldRef: "REQ-1", By: "alice@example.test", Category: "salary"}, now: "2026-12-01 11:00",
+			what: "forwarded", state: lifecycle.Acknowledged, mail: []string{"handover→jane@example.test"},
+			hist: []string{"forwarded"}, wake: "2026-12-01 14:00", check: func(t *testing.T, tr lifecycle.Transition) {
+				if n := tr.Next; n.Category != "salary" || !n.DueAt.Equal(at("2026-12-01 14:00")) {
+					t.Errorf("moved request under %q due %v; want salary, due 4 working hours from its arrival", n.Category, n.DueAt)
+				}
+				if e := tr.History[0]; e.Detail != "from IT Help Desk REQ-1, category salary" {
+					t.Errorf("history %+v", e)
+				}
+			}},
+		{name: "a category payroll does not know: the default", req: arrived,
+			ev: lifecycle.Forwarded{From: "IT Help Desk", OldRef: "REQ-1", By: "alice@example.test", Category: "printers"}, now: "2026-12-01 11:00",
+			what: "forwarded", state: lifecycle.Acknowledged, mail: []string{"handover→jane@example.test"},
+			hist: []string{"forwarded"}, wake: "2026-12-02 10:00", check: fresh("2026-12-03 10:00", "2026-12-01 10:00")},
 	})
 }

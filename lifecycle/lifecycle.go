@@ -175,14 +175,16 @@ type ParentAnswer struct {
 // Forwarded is a request another department moved here (#forward): the
 // request given to Step holds what the requester wrote (requester,
 // subject, text, recipients, language, its Message-ID and ReceivedAt).
-// Step makes it an acknowledged request of this department under its
-// default category, its commitment counted from the original arrival (a
+// Step makes it an acknowledged request of this department under
+// Category (this department's rules decide it; the default when empty or
+// unknown here), its commitment counted from the original arrival (a
 // date already past becomes the category's grace from now), with the
 // ladder's first step still ahead, and asks for the handover mail.
 type Forwarded struct {
-	From   string // the department's name that had it
-	OldRef string // its reference there
-	By     string // who wrote #forward
+	From     string // the department's name that had it
+	OldRef   string // its reference there
+	By       string // who wrote #forward
+	Category string // the category this department's rules give it
 }
 
 func (Forwarded) event()    {}
@@ -445,6 +447,9 @@ func forwarded(d *config.Department, r Request, e Forwarded, at time.Time) Trans
 	t := Transition{Next: r, What: "forwarded"}
 	n := &t.Next
 	n.Ref, n.Category, n.State = "", rules.DefaultCategory, Acknowledged
+	if d.Categories[e.Category] != nil {
+		n.Category = e.Category
+	}
 	n.FirstResponseAt, n.AnsweredAt, n.WaitingSince, n.ResolvedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	n.PromisedAt, n.LateNoticeFor = time.Time{}, time.Time{}
 	n.Reminders, n.AssignedTo, n.Parent = 0, "", ""
@@ -463,7 +468,11 @@ func forwarded(d *config.Department, r Request, e Forwarded, at time.Time) Trans
 		}
 	}
 	resetLadder(d, n, at)
-	t.entry(EntryForwarded, at, e.By, "from "+e.From+" "+e.OldRef, 0)
+	detail := "from " + e.From + " " + e.OldRef
+	if n.Category != rules.DefaultCategory {
+		detail += ", category " + n.Category
+	}
+	t.entry(EntryForwarded, at, e.By, detail, 0)
 	t.Mail = append(t.Mail, Intent{Kind: Handover, To: []string{r.Requester}, Request: *n, At: at, From: e.From, OldRef: e.OldRef})
 	return t
 }
@@ -715,7 +724,15 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 	// #assign hands the request, and the escalations quoting it, to
 	// someone: only to staff, leads or an assignable address.
 	var cmds []rules.Command
+	forwarding := false
 	for _, c := range parsed {
+		if forwarding {
+			// Meant for the new department's request, most likely, which
+			// does not exist yet; applied to the old one it could undo
+			// the move (#reopen, #wait). The sender hears so.
+			unknown = append(unknown, c.Raw+": not applied, it comes after #forward; write it on the request in the new department")
+			continue
+		}
 		if c.Kind == rules.CommandAssign && !rules.MayAssign(d, c.Address) {
 			unknown = append(unknown, "#assign: "+c.Address+" is not staff, a lead or an assignable address")
 			continue
@@ -741,6 +758,7 @@ func staff(d *config.Department, t *Transition, m *Message, at time.Time) {
 				continue
 			}
 			c.Address, c.Name = key, name
+			forwarding = true
 		}
 		if _, ok := d.Categories[c.Name]; c.Kind == rules.CommandCategory && !ok {
 			unknown = append(unknown, fmt.Sprintf("#category: %s has no category %q (it has %s)", d.Name, c.Name, strings.Join(categoryNames(d), ", ")))

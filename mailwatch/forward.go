@@ -46,7 +46,18 @@ func (p *Processor) forward(ctx context.Context, rt *Runtime, dept *config.Depar
 	if nd == nil {
 		return Outcome{}, fmt.Errorf("forward %s: no department %s", req.Ref, t.Forward.Key)
 	}
-	nt := lifecycle.Step(nd, toLife(req), lifecycle.Forwarded{From: dept.Name, OldRef: req.Ref, By: t.Forward.By}, at)
+	// The new department's rules classify what the requester wrote, as
+	// they would have had it come there first.
+	raw, err := p.store.DecideInputOf(ctx, req.ID)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("forward %s: %w", req.Ref, err)
+	}
+	input, _, err := StoredInput(req, dept.Address, raw)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("forward %s: %w", req.Ref, err)
+	}
+	_, category := rt.Rules.Classify(nd, input.Message)
+	nt := lifecycle.Step(nd, toLife(req), lifecycle.Forwarded{From: dept.Name, OldRef: req.Ref, By: t.Forward.By, Category: category}, at)
 	n := nt.Next
 	compose := p.composeTime(at)
 	old, moved, err := p.store.Move(ctx, store.Move{
@@ -56,6 +67,7 @@ func (p *Processor) forward(ctx context.Context, rt *Runtime, dept *config.Depar
 			Mailbox: req.Mailbox, UID: req.UID, Requester: n.Requester, RequesterName: n.RequesterName, Subject: n.Subject,
 			Category: n.Category, Language: n.Language, ReceivedAt: req.ReceivedAt, DueAt: n.DueAt,
 			Text: n.Text, ThreadKeys: threadKeys(m), State: n.State, Recipients: n.Recipients, NextWake: nt.Wake,
+			DecideInput: raw,
 		},
 		CycleStart: n.CycleStart, EscalationLevel: n.EscalationLevel,
 		Events: func(ref string) ([]store.Event, []store.Event) {

@@ -203,7 +203,7 @@ func render(rt *Runtime, d *config.Department, in lifecycle.Intent, now time.Tim
 	case lifecycle.Relay:
 		// A person's answer, passed on without their command lines: not
 		// marked Auto-Submitted.
-		return requesterMail(d, r, kind, relayed(d, r, in), nil, outbox.NotAutomatic, now)
+		return requesterMail(d, r, kind, relayed(requesterTemplates(rt, d, r), d, r, in), nil, outbox.NotAutomatic, now)
 	default:
 		return store.NewMail{}, fmt.Errorf("render %s for %s: no template for this kind", kind, r.Ref)
 	}
@@ -234,8 +234,9 @@ func requesterTemplates(rt *Runtime, d *config.Department, r lifecycle.Request) 
 
 // relayed is what a staff member wrote to ackd alone, as the mail the
 // requester gets.
-func relayed(d *config.Department, r lifecycle.Request, in lifecycle.Intent) templates.Rendered {
-	subject := templates.ReplySubject(r.Subject, r.Ref)
+func relayed(ts *templates.Set, d *config.Department, r lifecycle.Request, in lifecycle.Intent) templates.Rendered {
+	// In the request's language, as the requester's other mail is.
+	subject := ts.ReplySubject(r.Subject, r.Ref)
 	name := in.Staff.Name
 	if name == "" {
 		name = in.Staff.Address

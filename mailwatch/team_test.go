@@ -131,3 +131,44 @@ func TestBurstOutOfOrder(t *testing.T) {
 		t.Fatalf("incident alerts %q, want exactly one", alerts)
 	}
 }
+
+// TestForwardClassifiedThere: a request moved by #forward gets the
+// category the new department's rules give what the requester wrote, as
+// if it had come there first; its date follows that category.
+func TestForwardClassifiedThere(t *testing.T) {
+	cfg := strings.Replace(twoDepts, `      default: {commitment: 3d}
+    rules:
+      - {name: never, match: {subject: [ackd-never]}, category: default}
+`, `      default: {commitment: 3d}
+      furniture: {commitment: 4h}
+    rules:
+      - {name: desks, match: {body: [wobbles]}, category: furniture}
+`, 1)
+	if cfg == twoDepts {
+		t.Fatal("the test config was not changed")
+	}
+	for _, tc := range []struct{ body, category string }{
+		{"My desk wobbles since Monday.", "furniture"},
+		{"My chair squeaks since Monday.", "default"},
+	} {
+		w := newWorldConfig(t, cfg)
+		w.rt.Config.Departments[0].Incident.Count = 0
+		o := w.deliver(at("2026-12-01 10:00"), jane, dept, "", "Office furniture", "", tc.body)
+		if o.Action != "receipt" || o.Request.Category != "default" {
+			t.Fatalf("request: %s under %q, want a receipt under IT's default", o.Action, o.Request.Category)
+		}
+		f := w.deliver(at("2026-12-01 10:30"), "alice@example.test", dept, "", "Re: Office furniture", o.Request.MessageID, "#forward Facilities")
+		if f.Action != "forwarded" {
+			t.Fatalf("#forward: %s (%s), want forwarded", f.Action, f.Decision.Reason)
+		}
+		if f.Request.Category != tc.category || f.Request.Dept != "facilities@example.test" {
+			t.Errorf("%q moved to %s under %q, want Facilities under %q", tc.body, f.Request.Dept, f.Request.Category, tc.category)
+		}
+		if tc.category == "furniture" && !f.Request.DueAt.Equal(at("2026-12-01 14:00")) {
+			t.Errorf("due %v, want 4 working hours from its arrival", f.Request.DueAt)
+		}
+		if in, err := w.st.DecideInputOf(context.Background(), f.Request.ID); err != nil || !strings.Contains(in, "wobbles") && !strings.Contains(in, "squeaks") {
+			t.Errorf("the moved request's decide input %q, %v; want the original's, for ackd replay", in, err)
+		}
+	}
+}

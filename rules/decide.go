@@ -35,22 +35,9 @@ func (s *Set) Decide(d *config.Department, m *Message, at time.Time) Decision {
 
 	catName := DefaultCategory
 	dec.Reason = "no rule matched: default category"
-	for _, r := range d.Rules {
-		match := s.matcher(r)
-		if match == nil {
-			continue
-		}
-		var hit bool
-		if c, ok := match.(*compiled); ok {
-			hit = c.root.eval(v)
-		} else {
-			hit = match.Match(m)
-		}
-		if hit {
-			dec.Rule, catName = r.Name, r.Category
-			dec.Reason = `matched rule "` + r.Name + `"`
-			break
-		}
+	if r := s.firstMatch(d, m, v); r != nil {
+		dec.Rule, catName = r.Name, r.Category
+		dec.Reason = `matched rule "` + r.Name + `"`
 	}
 	cat := d.Categories[catName]
 	if cat == nil && catName != DefaultCategory {
@@ -88,6 +75,45 @@ func (s *Set) Decide(d *config.Department, m *Message, at time.Time) Decision {
 		dec.Links = append(dec.Links, DecisionLink{Title: k.Title.In(dec.Language, d.Language), URL: k.URL})
 	}
 	return dec
+}
+
+// firstMatch is the first of d's rules that matches m (seen as v), nil
+// when none does.
+func (s *Set) firstMatch(d *config.Department, m *Message, v *view) *config.Rule {
+	for _, r := range d.Rules {
+		match := s.matcher(r)
+		if match == nil {
+			continue
+		}
+		var hit bool
+		if c, ok := match.(*compiled); ok {
+			hit = c.root.eval(v)
+		} else {
+			hit = match.Match(m)
+		}
+		if hit {
+			return r
+		}
+	}
+	return nil
+}
+
+// Classify is the rule of d that m matches and its category, without the
+// refusals and heuristics Decide applies first: for a request that is
+// already one (moved here by #forward) and needs only a category in this
+// department. A category d does not know is the default.
+func (s *Set) Classify(d *config.Department, m *Message) (rule, category string) {
+	if m == nil {
+		return "", DefaultCategory
+	}
+	r := s.firstMatch(d, m, newView(m))
+	if r == nil {
+		return "", DefaultCategory
+	}
+	if d.Categories[r.Category] == nil {
+		return r.Name, DefaultCategory
+	}
+	return r.Name, r.Category
 }
 
 // ChooseLanguage picks the language to answer m in (see package lang):

@@ -87,6 +87,22 @@ func TestReplySubject(t *testing.T) {
 	}
 }
 
+// TestSetReplySubject: a subject composed outside a template (the relay
+// of a staff member's words) says "(no subject)" in the request's
+// language, as the templates do.
+func TestSetReplySubject(t *testing.T) {
+	for _, tc := range []struct{ lang, subject, want string }{
+		{"en", "", "Re: (no subject) [REQ-1]"},
+		{"de", "", "Re: (ohne Betreff) [REQ-1]"},
+		{"fr", "Re: ", "Re: (sans objet) [REQ-1]"},
+		{"de", "Drucker", "Re: Drucker [REQ-1]"},
+	} {
+		if got := Default().In(tc.lang).ReplySubject(tc.subject, "REQ-1"); got != tc.want {
+			t.Errorf("In(%q).ReplySubject(%q) = %q, want %q", tc.lang, tc.subject, got, tc.want)
+		}
+	}
+}
+
 func TestTopic(t *testing.T) {
 	tests := []struct{ subject, ref, want string }{
 		{"Re: VPN drops [REQ-31]", "REQ-31", "VPN drops"},

@@ -377,6 +377,16 @@ func (s *Set) In(lang string) *Set {
 // Language is the language In chose.
 func (s *Set) Language() string { return s.lang }
 
+// ReplySubject is ReplySubject in the set's language: an empty subject
+// is that language's "(no subject)".
+func (s *Set) ReplySubject(subject, ref string) string {
+	none := noSubject
+	if l, ok := layouts[s.lang]; ok && l.noSubject != "" {
+		none = l.noSubject
+	}
+	return replySubjectOr(subject, ref, none)
+}
+
 // unknownFileMsg explains a file name Load does not know, suggesting the
 // closest known one: a typo must not silently do nothing.
 func unknownFileMsg(name string, known []string) string {

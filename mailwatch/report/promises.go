@@ -19,7 +19,14 @@ func Desk(dept *config.Department, away []string) forecast.Desk {
 	for name, c := range dept.Categories {
 		cms[name] = c.Commitment
 	}
-	return forecast.Desk{Calendar: dept.Calendar, Commitments: cms, Staff: dept.Staff, Away: away}
+	staff := dept.Staff
+	if len(staff) == 0 {
+		// No staff listed: the department's own account answers (from
+		// its Sent mailbox), one person's worth. Counting nobody made
+		// every forecast the longest wait there is.
+		staff = []string{dept.Address}
+	}
+	return forecast.Desk{Calendar: dept.Calendar, Commitments: cms, Staff: staff, Away: away}
 }
 
 // PastOf is the forecast's view of stored requests: a resolved request,

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ackd/ackd/forecast"
 	"github.com/ackd/ackd/mailwatch/store"
 )
 
@@ -40,5 +41,23 @@ func TestComparePromises(t *testing.T) {
 	rows[19].PromisedAt = at(3, 10, 15, 0)
 	if g := ComparePromises(rows, d, now, 30*24*time.Hour).Given; g.Kept != 20 {
 		t.Errorf("given with a stored promise: %+v, want 20 kept", g)
+	}
+}
+
+// TestDeskWithoutStaff: a department that lists no staff is answered by
+// its own account; a forecast counts that as one person present, not as
+// nobody (which gave every forecast the longest wait there is).
+func TestDeskWithoutStaff(t *testing.T) {
+	d := fixtureDept(t)
+	d.Staff = nil
+	desk := Desk(d, nil)
+	in := forecast.Assemble(desk, nil, at(3, 10, 10, 0), at(3, 10, 14, 0))
+	f := forecast.Expect(in)
+	if f.Present != 1 || f.Wait >= forecast.MaxWait || f.Later {
+		t.Errorf("no staff listed: %v present, wait %s, later %v; want the department's account as one person", f.Present, f.Wait, f.Later)
+	}
+	d.Staff = []string{"alice@example.test", "bob@example.test"}
+	if f := forecast.Expect(forecast.Assemble(Desk(d, []string{"alice@example.test", "bob@example.test"}), nil, at(3, 10, 10, 0), at(3, 10, 14, 0))); f.Present != 0 {
+		t.Errorf("every listed person away: %v present, want 0", f.Present)
 	}
 }

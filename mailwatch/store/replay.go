@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -47,4 +48,18 @@ func checkReadOnlySchema(ctx context.Context, db *sql.DB, ms []migration) error 
 		return fmt.Errorf("database is at schema version %d, this ackd needs %d; a read-only open does not migrate: run `ackd run` (or `ackd status`) once with this version first", v, latest)
 	}
 	return nil
+}
+
+func (s *sqlStore) DecideInputOf(ctx context.Context, requestID int64) (string, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var in string
+	err := s.rd(ctx).QueryRowContext(ctx, `SELECT decide_input FROM requests WHERE id = $1`, requestID).Scan(&in)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read the decide input of request %d: %w", requestID, err)
+	}
+	return in, nil
 }

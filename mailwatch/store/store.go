@@ -296,6 +296,10 @@ type Store interface {
 	// for `ackd replay`, which decides stored requests again; the
 	// daemon's reads of requests never load these bytes.
 	DecideInputs(ctx context.Context, dept string, since time.Time) (map[int64]string, error)
+	// DecideInputOf is NewRequest.DecideInput of one request, "" when it
+	// was recorded without one or there is no such request: what #forward
+	// classifies again with the new department's rules.
+	DecideInputOf(ctx context.Context, requestID int64) (string, error)
 	// QueueMail queues mails that belong to no request (digests, reports)
 	// in one transaction: all or none. Their Message-IDs are not thread
 	// keys, since no request owns them.

@@ -47,6 +47,11 @@ func testDecideInputs(t *testing.T, s store.Store) {
 	if err != nil || len(got) != 3 || got[rc.ID] != "{}" {
 		t.Errorf("DecideInputs(all) = %v, %v; want 3 with %d", got, err, rc.ID)
 	}
+	for id, want := range map[int64]string{ra.ID: a.DecideInput, rb.ID: "bad \uFFFD and \uFFFD", rc.ID + 1000: ""} {
+		if got, err := s.DecideInputOf(ctx, id); err != nil || got != want {
+			t.Errorf("DecideInputOf(%d) = %q, %v; want %q", id, got, err, want)
+		}
+	}
 }
 
 // ReadOnly fills s, closes it and reopens the database with reopenRO
