@@ -35,6 +35,30 @@ func (p *Processor) movedTo(ctx context.Context, rt *Runtime, dept *config.Depar
 	return req, dept, nil
 }
 
+// forwardKeyPrefix starts the message key of a request #forward moved
+// here: "forward:<old department's key>/<old ref>".
+const forwardKeyPrefix = "forward:"
+
+// Forwarded says whether r was moved here by #forward.
+func Forwarded(r store.Request) bool { return strings.HasPrefix(r.MessageKey, forwardKeyPrefix) }
+
+// ForwardedDecision is what department d decides for m, a request moved
+// there by #forward that arrived at receivedAt: the category its rules
+// give (Classify: the refusals and address checks of Decide were passed
+// where it first came in), and that category's commitment and due time
+// counted from the arrival.
+func ForwardedDecision(set *rules.Set, d *config.Department, m *rules.Message, receivedAt time.Time) rules.Decision {
+	dec := rules.Decision{Department: d.Name, ReceivedAt: receivedAt, Reply: true}
+	dec.Rule, dec.Category = set.Classify(d, m)
+	if cat := d.Categories[dec.Category]; cat != nil {
+		dec.Commitment = cat.Commitment
+		if d.Calendar != nil {
+			dec.DueAt = d.Calendar.Due(receivedAt, cat.Commitment)
+		}
+	}
+	return dec
+}
+
 // forward records t, a #forward on req, as a move to the department it
 // names: the old request is resolved, the new one recorded there with the
 // old one's history and thread keys, and the requester told by the new
@@ -56,18 +80,27 @@ func (p *Processor) forward(ctx context.Context, rt *Runtime, dept *config.Depar
 	if err != nil {
 		return Outcome{}, fmt.Errorf("forward %s: %w", req.Ref, err)
 	}
-	_, category := rt.Rules.Classify(nd, input.Message)
-	nt := lifecycle.Step(nd, toLife(req), lifecycle.Forwarded{From: dept.Name, OldRef: req.Ref, By: t.Forward.By, Category: category}, at)
+	dec := ForwardedDecision(rt.Rules, nd, input.Message, req.ReceivedAt)
+	nt := lifecycle.Step(nd, toLife(req), lifecycle.Forwarded{From: dept.Name, OldRef: req.Ref, By: t.Forward.By, Category: dec.Category}, at)
+	// The new request keeps the message it was decided from, with what
+	// the new department decides for it, so that ackd replay there
+	// compares like with like.
+	newInput := ""
+	if raw != "" {
+		if newInput, err = EncodeDecideInput(input.Message, dec); err != nil {
+			return Outcome{}, fmt.Errorf("forward %s: %w", req.Ref, err)
+		}
+	}
 	n := nt.Next
 	compose := p.composeTime(at)
 	old, moved, err := p.store.Move(ctx, store.Move{
 		RequestID: req.ID, Version: req.Version, MessageKey: key, Mailbox: f.Mailbox, UID: f.UID, At: at,
 		To: store.NewRequest{
-			Dept: nd.Key(), MessageKey: "forward:" + dept.Key() + "/" + req.Ref, MessageID: req.MessageID,
+			Dept: nd.Key(), MessageKey: forwardKeyPrefix + dept.Key() + "/" + req.Ref, MessageID: req.MessageID,
 			Mailbox: req.Mailbox, UID: req.UID, Requester: n.Requester, RequesterName: n.RequesterName, Subject: n.Subject,
 			Category: n.Category, Language: n.Language, ReceivedAt: req.ReceivedAt, DueAt: n.DueAt,
 			Text: n.Text, ThreadKeys: threadKeys(m), State: n.State, Recipients: n.Recipients, NextWake: nt.Wake,
-			DecideInput: raw,
+			DecideInput: newInput, Rule: dec.Rule,
 		},
 		CycleStart: n.CycleStart, EscalationLevel: n.EscalationLevel,
 		Events: func(ref string) ([]store.Event, []store.Event) {

@@ -167,8 +167,22 @@ func TestForwardClassifiedThere(t *testing.T) {
 		if tc.category == "furniture" && !f.Request.DueAt.Equal(at("2026-12-01 14:00")) {
 			t.Errorf("due %v, want 4 working hours from its arrival", f.Request.DueAt)
 		}
-		if in, err := w.st.DecideInputOf(context.Background(), f.Request.ID); err != nil || !strings.Contains(in, "wobbles") && !strings.Contains(in, "squeaks") {
-			t.Errorf("the moved request's decide input %q, %v; want the original's, for ackd replay", in, err)
+		raw, err := w.st.DecideInputOf(context.Background(), f.Request.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What ackd replay decides again there: the original message, and
+		// what Facilities decided, so an unchanged config changes nothing.
+		in, exact, err := StoredInput(f.Request, "facilities@example.test", raw)
+		if err != nil || !exact || in.Message == nil || !strings.Contains(in.Message.Text, tc.body) {
+			t.Fatalf("the moved request's decide input %+v (exact %v, %v); want the original message", in, exact, err)
+		}
+		if !Forwarded(f.Request) {
+			t.Errorf("moved request's key %q: not recognised as forwarded", f.Request.MessageKey)
+		}
+		again := ForwardedDecision(w.rt.Rules, w.rt.Config.Departments[1], in.Message, f.Request.ReceivedAt)
+		if again.Category != f.Request.Category || again.Rule != f.Request.Rule || !again.DueAt.Equal(in.Due) {
+			t.Errorf("replayed (%s): %s/%s due %v; stored %s/%s due %v", again.Reason, again.Category, again.Rule, again.DueAt, f.Request.Category, f.Request.Rule, in.Due)
 		}
 	}
 }

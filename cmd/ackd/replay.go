@@ -129,7 +129,13 @@ func replayDept(ctx context.Context, w io.Writer, st store.Store, set *rules.Set
 		if err != nil {
 			return err
 		}
-		x := replayed{req: r, old: in, new: set.Decide(d, in.Message, r.ReceivedAt), exact: exact}
+		dec := set.Decide(d, in.Message, r.ReceivedAt)
+		if mailwatch.Forwarded(r) {
+			// Moved here by #forward: classified by this department's
+			// rules, not addressed to it.
+			dec = mailwatch.ForwardedDecision(set, d, in.Message, r.ReceivedAt)
+		}
+		x := replayed{req: r, old: in, new: dec, exact: exact}
 		all = append(all, x)
 		if !exact {
 			rebuilt++

@@ -257,3 +257,78 @@ func TestReplayOlderRows(t *testing.T) {
 		t.Errorf("the printer request is listed:\n%s", text)
 	}
 }
+
+// TestReplayForwardedRequest: a request #forward moved to Facilities is
+// decided again there as the move decided it (by Facilities' rules, not
+// as mail addressed to Facilities, which it was not): replay with the
+// config in force changes nothing, and a rule that now catches it moves
+// it.
+func TestReplayForwardedRequest(t *testing.T) {
+	dir := t.TempDir()
+	db := fmt.Sprintf("{driver: sqlite, dsn: %s}", filepath.Join(dir, "ackd.db"))
+	facilities := `  - name: Facilities
+    address: facilities@example.test
+    imap: {host: 127.0.0.1, port: 1143, tls: none, username: facilities@example.test, password_file: pw}
+    staff: [carl@example.test]
+    allowed_senders: ["*@example.test"]
+    calendar: {timezone: Europe/Berlin, hours: "09:00-17:00"}
+    categories:
+      default: {commitment: 3d}
+      furniture: {commitment: 4h}
+    rules:
+      - {name: desks, match: {body: [%s]}, category: furniture}
+`
+	cfgPath, newPath := filepath.Join(dir, "config.yaml"), filepath.Join(dir, "new.yaml")
+	base := fmt.Sprintf(replayConfig, db, "[vpn]")
+	if err := os.WriteFile(cfgPath, []byte(base+fmt.Sprintf(facilities, "wobbles")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(newPath, []byte(base+fmt.Sprintf(facilities, "sofa")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg, set, err := rules.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &mailwatch.Runtime{Config: cfg, Rules: set, Templates: templates.Default()}
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	clock := now
+	proc := mailwatch.NewProcessor(st, func() *mailwatch.Runtime { return rt }, func() time.Time { return clock },
+		nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i, raw := range []string{
+		"From: Jane <jane@example.test>\r\nTo: it-help@example.test\r\nSubject: Office chair\r\nMessage-ID: <chair@client.example.test>\r\n\r\nMy chair wobbles.\r\n",
+		"From: Alice <alice@example.test>\r\nTo: it-help@example.test\r\nSubject: Re: Office chair\r\nMessage-ID: <fwd@client.example.test>\r\n" +
+			"In-Reply-To: <chair@client.example.test>\r\n\r\n#forward Facilities\r\n",
+	} {
+		clock = now.Add(time.Duration(i) * 10 * time.Minute)
+		o, err := proc.Process(ctx, "IT Help Desk", mailwatch.Fetched{Mailbox: "INBOX", UIDValidity: 1, UID: uint32(i + 1),
+			InternalDate: clock, Raw: []byte(raw), Size: int64(len(raw))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"receipt", "forwarded"}[i]; o.Action != want {
+			t.Fatalf("message %d: %s (%s), want %s", i+1, o.Action, o.Decision.Reason, want)
+		}
+	}
+	st.Close()
+	replay := func(path string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := run(ctx, []string{"replay", "-c", path, "--since", "30d", "--at", now.Add(time.Hour).Format(time.RFC3339)}, &out, &errOut); code != 0 {
+			t.Fatalf("replay exit %d: %s", code, errOut.String())
+		}
+		text := out.String()
+		return text[strings.Index(text, "Facilities:"):]
+	}
+	if got := replay(cfgPath); !strings.Contains(got, "0 of 1 would change") {
+		t.Errorf("replay of Facilities with the config in force:\n%s", got)
+	}
+	if got := replay(newPath); !strings.Contains(got, `category furniture → default; rule "desks" → (default); commitment 4h → 3d`) {
+		t.Errorf("replay of Facilities with the desks rule on sofas only:\n%s", got)
+	}
+}
