@@ -30,7 +30,7 @@ var (
 	backlogN      = flag.Int("bench.backlog", 5000, "requests waiting in the INBOX when ackd starts")
 	requestersN   = flag.Int("bench.requesters", 300, "distinct requesters of the backlog")
 	traceLatency  = flag.Bool("bench.trace", false, "run ackd with --debug in the latency phases and split accepted -> recorded by its debug log (push, wait end, search, fetches, handling and commit)")
-	profileDir    = flag.String("bench.profile", "", "run ackd of the backlog phase with --profile DIR: CPU, mutex, block, heap and goroutine profiles into DIR (go tool pprof DIR/cpu.prof)")
+	profileDir    = flag.String("bench.profile", "", "run ackd of the backlog phase with --profile DIR: CPU, mutex, block, heap and goroutine profiles into DIR (go tool pprof DIR/cpu.prof), and its log as DIR/ackd.log")
 	smtpKeepAlive = flag.String("bench.smtp-keep-alive", "", "ackd's smtp.keep_alive (empty: its default; 0 closes the connection after each batch)")
 )
 
@@ -500,6 +500,15 @@ func runBacklog(tb testing.TB, s *mailstack.Stack, bin string, n, nreq int) back
 	}
 	d.stop(tb)
 	pl.close()
+	if *profileDir != "" {
+		// Beside the profiles, ackd's log: when each request was
+		// recorded and each receipt sent.
+		if raw, err := os.ReadFile(d.logPath); err != nil {
+			tb.Error(err)
+		} else if err := os.WriteFile(filepath.Join(extra[1], "ackd.log"), raw, 0o600); err != nil {
+			tb.Error(err)
+		}
+	}
 	if w := d.warnings(); len(w) > 0 {
 		tb.Errorf("ackd logged %d warnings or errors, first: %s", len(w), w[0])
 	}
