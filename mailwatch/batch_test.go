@@ -81,7 +81,7 @@ func TestWatcherRecordsFetchGroupInOneCommit(t *testing.T) {
 		_, err := w.proc.Process(ctx, dept, f)
 		return err
 	}
-	startWatcherCP(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, handle)
+	startWatcherCP(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour, GroupCommit: time.Hour}, handle)
 	eventually(t, 10*time.Second, "five requests and checkpoint 5", func() bool {
 		return countOpen(t, w) == 5 && checkpointOf(t, w) == 5
 	})
@@ -283,7 +283,7 @@ func TestWatcherGroupYieldsToWaitingWrite(t *testing.T) {
 		_, err := w.proc.Process(ctx, dept, f)
 		return err
 	}
-	startWatcherCP(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour}, handle)
+	startWatcherCP(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour, GroupCommit: time.Hour}, handle)
 	eventually(t, 20*time.Second, "six requests and checkpoint 6", func() bool {
 		return countOpen(t, w) == 6 && checkpointOf(t, w) == 6
 	})
@@ -298,5 +298,46 @@ func TestWatcherGroupYieldsToWaitingWrite(t *testing.T) {
 	}
 	if n := len(w.queued()); n != 6 {
 		t.Errorf("%d receipts queued, want 6", n)
+	}
+}
+
+// TestWatcherGroupCommitsInTimedParts (issue 13, real-stack backlog): a
+// fetch group whose transaction has run for MailboxConfig.GroupCommit
+// commits what it has, with its checkpoint, so the sender sees those
+// receipts while the rest of the group is recorded. Before, a group of 50
+// was one transaction of ~300 ms under load and the sender, with nothing
+// committed to send, idled through it (35 receipts/s sent while recording,
+// 200/s after).
+func TestWatcherGroupCommitsInTimedParts(t *testing.T) {
+	w, srv := batchWorld(t, 4)
+	cp := &countingCheckpoints{checkpoints: checkpoints{st: w.st, dept: dept}}
+	var mu sync.Mutex
+	var problems []string
+	handle := func(ctx context.Context, f Fetched) error {
+		if f.UID == 3 {
+			// GroupCommit is 1ns: uids 1 and 2 were each committed.
+			due, err := w.st.DueMail(context.Background(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 10)
+			st, serr := w.st.SyncState(context.Background(), dept, "INBOX")
+			if err != nil || len(due) != 2 || serr != nil || st.LastUID != 2 {
+				mu.Lock()
+				problems = append(problems, fmt.Sprintf("while uid 3 is handled: %d receipts due outside (%v), checkpoint %d (%v); want 2 and 2", len(due), err, st.LastUID, serr))
+				mu.Unlock()
+			}
+		}
+		_, err := w.proc.Process(ctx, dept, f)
+		return err
+	}
+	startWatcherCP(t, srv, cp, MailboxConfig{Backfill: time.Hour, IDLE: true, PollInterval: time.Hour, GroupCommit: time.Nanosecond}, handle)
+	eventually(t, 10*time.Second, "four requests and checkpoint 4", func() bool {
+		return countOpen(t, w) == 4 && checkpointOf(t, w) == 4
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	// The start point, then one per message; the last part ends the group.
+	if n := cp.saves.Load(); n != 5 {
+		t.Errorf("checkpoint saved %d times, want 5 (start point, then each message)", n)
 	}
 }

@@ -44,6 +44,12 @@ type MailboxConfig struct {
 	// RFC822.SIZE the server reported (default DefaultBatchBytes); a
 	// message larger than the cap is fetched alone.
 	BatchBytes int64
+	// GroupCommit is how long a fetch group's transaction runs at most
+	// before it commits the messages handled so far, with the checkpoint
+	// after them, and goes on in a new one (default DefaultGroupCommit):
+	// nothing of an open transaction can be sent, so during a backlog the
+	// sender would otherwise wait for whole groups.
+	GroupCommit time.Duration
 	// ParkAttempts and ParkAfter: a message whose handler keeps failing
 	// with a transient error is parked (Parker) once it has failed
 	// ParkAttempts times and its first failure is ParkAfter old (defaults
@@ -134,6 +140,10 @@ const (
 	// (the body, go-imap's copy, the parse) while ordinary mail, a few KiB
 	// a message, still comes 50 to a FETCH.
 	DefaultBatchBytes = 8 << 20
+	// DefaultGroupCommit bounds a fetch group's transaction
+	// (MailboxConfig.GroupCommit): a backlog's receipts reach the sender
+	// every 50 ms, at a commit (one fsync) per 50 ms of recording.
+	DefaultGroupCommit = 50 * time.Millisecond
 	// DefaultParkAttempts and DefaultParkAfter: five attempts rule out a
 	// one-off failure (a lock, a timeout); two minutes is longer than a
 	// PostgreSQL failover or restart (the failover test measured 8.9 s),
@@ -253,6 +263,9 @@ func (h historyCut) covers(f Fetched) bool {
 func NewWatcher(cfg MailboxConfig, cp Checkpoints, handle Handler, log *slog.Logger) *Watcher {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 50
+	}
+	if cfg.GroupCommit <= 0 {
+		cfg.GroupCommit = DefaultGroupCommit
 	}
 	if cfg.BatchBytes <= 0 {
 		cfg.BatchBytes = DefaultBatchBytes
@@ -859,12 +872,14 @@ func (w *Watcher) logGroup(tm groupTiming, n int) {
 // checkpoint up to them, are committed); err says the batch itself failed
 // and nothing was recorded.
 //
-// When another write of the process waits for the store's write
-// connection (store.WriterWaiting: on SQLite, the outbox sender's marks of
-// sent mail, which bound how far it may send ahead) and the batch has run
-// for groupYieldAfter, it commits the messages handled so far and returns
-// early; the caller records the rest in a batch of its own. A backlog is
-// then recorded and sent at the same time instead of one after the other.
+// It commits the messages handled so far and returns early, the caller
+// recording the rest in a batch of its own, when the batch has run for
+// MailboxConfig.GroupCommit (nothing of it can be sent before its commit),
+// or for groupYieldAfter while another write of the process waits for the
+// store's write connection (store.WriterWaiting: on SQLite, the outbox
+// sender's marks of sent mail, which bound how far it may send ahead). A
+// backlog is then recorded and sent at the same time instead of one after
+// the other.
 func (w *Watcher) handleGroup(ctx context.Context, b Batcher, msgs []Fetched, validity, from uint32) (handled uint32, n int, stop, err error) {
 	handled = from
 	err = b.Batch(ctx, func(bctx context.Context) error {
@@ -880,8 +895,10 @@ func (w *Watcher) handleGroup(ctx context.Context, b Batcher, msgs []Fetched, va
 			if ctx.Err() != nil {
 				break
 			}
-			if i+1 < len(msgs) && time.Since(began) >= groupYieldAfter && store.WriterWaiting(bctx) {
-				break
+			if i+1 < len(msgs) {
+				if ran := time.Since(began); ran >= w.cfg.GroupCommit || ran >= groupYieldAfter && store.WriterWaiting(bctx) {
+					break
+				}
 			}
 		}
 		if handled == from {
