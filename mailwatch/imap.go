@@ -917,10 +917,10 @@ func (w *Watcher) handleGroup(ctx context.Context, b Batcher, msgs []Fetched, va
 
 // groupYieldAfter is how long a fetch group's transaction runs at least
 // before it commits early for a write waiting behind it (handleGroup):
-// long enough that a backlog is still recorded in few commits (fsyncs),
-// short enough that the outbox sender, 8 mails ahead of its marks at
-// most, rarely stalls.
-const groupYieldAfter = 10 * time.Millisecond
+// the outbox sender, 8 mails ahead of its marks at most, stalls while its
+// marks wait, so the group gives way after about one message (2,000
+// requests: 10 ms gave 105 receipts/s end to end, 2 ms 119/s).
+const groupYieldAfter = 2 * time.Millisecond
 
 // handleOne hands one message to the handler. nil means the checkpoint
 // may move past it: it was handled, or it failed once too often and was
