@@ -405,6 +405,7 @@ type backlogResult struct {
 	// From the first connection of outbox.Sender with an in-memory queue.
 	senderAccepted, senderDelivered time.Duration
 	peakRSS                         int64
+	cpu                             time.Duration // ackd's CPU time, start to the last delivery
 }
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
@@ -426,7 +427,8 @@ func (r backlogResult) print(w *os.File) {
 	for _, j := range r.judge() {
 		fmt.Fprintf(w, "  %s\n", j)
 	}
-	fmt.Fprintf(w, "  peak RSS of ackd (VmHWM) %.1f MiB\n", float64(r.peakRSS)/(1<<20))
+	fmt.Fprintf(w, "  peak RSS of ackd (VmHWM) %.1f MiB; ackd's CPU time %.1f s, %.2f ms per receipt\n", float64(r.peakRSS)/(1<<20),
+		r.cpu.Seconds(), float64(r.cpu.Microseconds())/1000/float64(r.n))
 }
 
 // judge compares ackd's backlog rates with the plain client's, end to
@@ -496,6 +498,9 @@ func runBacklog(tb testing.TB, s *mailstack.Stack, bin string, n, nreq int) back
 	}
 	r.ackdDelivered = delivered.Sub(d.started)
 	if r.peakRSS, err = d.peakRSS(); err != nil {
+		tb.Fatal(err)
+	}
+	if r.cpu, err = d.cpuTime(); err != nil {
 		tb.Fatal(err)
 	}
 	d.stop(tb)

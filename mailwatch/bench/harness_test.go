@@ -372,6 +372,30 @@ func (d *daemon) peakRSS() (int64, error) {
 	return 0, errors.New("no VmHWM in /proc/PID/status")
 }
 
+// cpuTime is the CPU time (user + system) ackd has used so far, from
+// /proc/PID/stat at the kernel's 100 ticks a second.
+func (d *daemon) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", d.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("read ackd stat: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: count after it.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("ackd stat %q: too short", b)
+	}
+	var ticks int64
+	for _, v := range f[11:13] { // utime, stime: fields 14 and 15
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("ackd stat: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // stop sends SIGTERM, the way an operator stops ackd, and waits.
 func (d *daemon) stop(tb testing.TB) {
 	if d.cmd.Process == nil {
