@@ -100,7 +100,12 @@ func (s *sqlStore) Move(ctx context.Context, m Move, build func(ref string) ([]N
 			return Request{}, Request{}, fmt.Errorf("%s: start its cycle: %w", what, err)
 		}
 	}
-	// History stays with the request: the old one's, then the move.
+	// History stays with the request: the old one's, then the move. The
+	// old history begins with its own "received"; the one recording the
+	// new row wrote would say it twice.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE request_id = $1`, moved.ID); err != nil {
+		return Request{}, Request{}, fmt.Errorf("%s: copy history: %w", what, err)
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (request_id, dept, kind, at, actor, detail, level)
 		SELECT $1, $2, kind, at, actor, detail, level FROM events WHERE request_id = $3 ORDER BY at, id`,
 		moved.ID, moved.Dept, cur.ID); err != nil {

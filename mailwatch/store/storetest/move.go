@@ -70,7 +70,7 @@ func testMove(t *testing.T, s store.Store) {
 	for _, e := range h {
 		kinds = append(kinds, e.Kind+" "+e.Detail)
 	}
-	want := []string{"received category default", "received category default", "reminder ", "forwarded from IT REQ-1"}
+	want := []string{"received category default", "reminder ", "forwarded from IT REQ-1"}
 	if len(kinds) != len(want) {
 		t.Fatalf("history of the moved request = %q, want %q", kinds, want)
 	}
