@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ackd/ackd/mailwatch/store"
 	"github.com/ackd/ackd/rules"
@@ -70,4 +71,28 @@ func StoredInput(r store.Request, deptAddress, raw string) (in DecideInput, exac
 		in.Due = r.DueAt
 	}
 	return in, false, nil
+}
+
+// skippedTextBytes caps the text a skipped message keeps for replay: most
+// skips are lists and bounces, and a rule on words past the first 8 KiB
+// of a body is rare.
+const skippedTextBytes = 8 << 10
+
+// skippedInput is the DecideInput a skip keeps (store.Skipped): m with
+// its text capped at skippedTextBytes; "" when it cannot be encoded,
+// which costs replay one message, never the skip.
+func skippedInput(m *rules.Message, d rules.Decision) string {
+	c := *m
+	if len(c.Text) > skippedTextBytes {
+		cut := skippedTextBytes
+		for cut > 0 && !utf8.RuneStart(c.Text[cut]) {
+			cut--
+		}
+		c.Text = c.Text[:cut]
+	}
+	in, err := EncodeDecideInput(&c, d)
+	if err != nil {
+		return ""
+	}
+	return in
 }

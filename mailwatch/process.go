@@ -191,10 +191,16 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 	log := p.log.With("dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID)
 	limits := rt.Config.Limits
 
+	// decided, when set, is the Decide that refused m: kept with the skip
+	// for ackd replay.
+	var decided *rules.Decision
 	skip := func(key string, m *rules.Message, refusal rules.Refusal, reason string) (Outcome, error) {
 		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: string(refusal), At: f.InternalDate}
 		if m != nil {
 			s.MessageID, s.From, s.Subject = m.MessageID, m.From.Address, m.Subject
+			if decided != nil {
+				s.DecideInput = skippedInput(m, *decided)
+			}
 		}
 		err := p.store.RecordSkipped(ctx, s)
 		if errors.Is(err, store.ErrDuplicate) {
@@ -260,6 +266,7 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 				o.Decision = d
 				return o, err
 			}
+			decided = &d
 			o, err := skip(key, m, d.Refusal, d.Reason)
 			o.Decision = d
 			return o, err
@@ -284,6 +291,7 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 		return skip(key, m, "team-command", why)
 	}
 	if !d.Reply {
+		decided = &d
 		o, err := skip(key, m, d.Refusal, d.Reason)
 		o.Decision = d
 		return o, err

@@ -1,14 +1,16 @@
 package mailwatch
 
 import (
-	"fmt"
-
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ackd/ackd/config"
+	"github.com/ackd/ackd/mailwatch/store"
+	"github.com/ackd/ackd/rules"
 )
 
 // TestAwayCommandByMail: "#away until <date>" and "#back" sent to the
@@ -184,5 +186,23 @@ func TestForwardClassifiedThere(t *testing.T) {
 		if again.Category != f.Request.Category || again.Rule != f.Request.Rule || !again.DueAt.Equal(in.Due) {
 			t.Errorf("replayed (%s): %s/%s due %v; stored %s/%s due %v", again.Reason, again.Category, again.Rule, again.DueAt, f.Request.Category, f.Request.Rule, in.Due)
 		}
+	}
+}
+
+// TestSkippedInputCapsText: a skip keeps what Decide saw with its text
+// cut at 8 KiB on a character boundary (lists and bounces are most of
+// what is skipped), and everything else of the message.
+func TestSkippedInputCapsText(t *testing.T) {
+	m := &rules.Message{Subject: "Weekly news", Text: strings.Repeat("é", 6000), Header: map[string][]string{"List-Id": {"<news.example.test>"}}}
+	raw := skippedInput(m, rules.Decision{Refusal: "list"})
+	in, exact, err := StoredInput(store.Request{}, "", raw)
+	if err != nil || !exact {
+		t.Fatalf("StoredInput: %v (exact %v)", err, exact)
+	}
+	if n := len(in.Message.Text); n > skippedTextBytes || n < skippedTextBytes-1 || !utf8.ValidString(in.Message.Text) {
+		t.Errorf("kept %d bytes of text (valid UTF-8: %v), want the first %d on a character boundary", n, utf8.ValidString(in.Message.Text), skippedTextBytes)
+	}
+	if in.Message.Subject != "Weekly news" || in.Message.Header["List-Id"] == nil || len(m.Text) != 12000 {
+		t.Errorf("kept %+v; the subject and headers must stay, the message itself unchanged", in.Message)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -156,13 +157,65 @@ func replayDept(ctx context.Context, w io.Writer, st store.Store, set *rules.Set
 		fmt.Fprintf(w, "; %d decided from their stored excerpt only (no headers)", rebuilt)
 	}
 	fmt.Fprintln(w)
-	printCategoryMoves(w, all)
+	moves, err := replaySkipped(ctx, w, st, set, d, since)
+	if err != nil {
+		return err
+	}
+	for _, x := range all {
+		newCat := x.new.Category
+		if !x.new.Reply {
+			newCat = noReceipt
+		}
+		moves = append(moves, [2]string{x.req.Category, newCat})
+	}
+	printCategoryMoves(w, moves)
 	return printRecords(ctx, w, st, d, all, now, window)
 }
 
-// printCategoryMoves prints, per category, how many requests it had and
-// would have, and how many leave and join it.
-func printCategoryMoves(w io.Writer, all []replayed) {
+// noReceipt stands for "skipped" among the categories replay counts.
+const noReceipt = "(no receipt)"
+
+// replaySkipped decides again the messages of d that were skipped since
+// since and kept what Decide saw, prints those that would now get a
+// receipt, and returns each one's move, from noReceipt.
+func replaySkipped(ctx context.Context, w io.Writer, st store.Store, set *rules.Set, d *config.Department, since time.Time) ([][2]string, error) {
+	skipped, err := st.SkippedInputs(ctx, d.Key(), since)
+	if err != nil {
+		return nil, err
+	}
+	if len(skipped) == 0 {
+		return nil, nil
+	}
+	loc := d.Calendar.Location()
+	var moves [][2]string
+	would := 0
+	for _, sk := range skipped {
+		var in mailwatch.DecideInput
+		if err := json.Unmarshal([]byte(sk.DecideInput), &in); err != nil || in.Message == nil {
+			continue // an input this ackd cannot read costs replay one message
+		}
+		dec := set.Decide(d, in.Message, sk.At)
+		if !dec.Reply {
+			moves = append(moves, [2]string{noReceipt, noReceipt})
+			continue
+		}
+		would++
+		moves = append(moves, [2]string{noReceipt, dec.Category})
+		rule := ""
+		if dec.Rule != "" {
+			rule = `, rule "` + dec.Rule + `"`
+		}
+		fmt.Fprintf(w, "  skipped %s from %s  %s: would get a receipt, category %s%s, due %s (skipped then: %s)\n",
+			sk.At.In(loc).Format("Mon 2 Jan 15:04"), sk.From, mailtext.Clip(sk.Subject, 40), dec.Category, rule, when(dec.DueAt, loc), sk.Reason)
+	}
+	fmt.Fprintf(w, "  %d of %d skipped messages would get a receipt (their text read up to 8 KiB)\n", would, len(skipped))
+	return moves, nil
+}
+
+// printCategoryMoves prints, per category, how many messages it had and
+// would have, and how many leave and join it; each pair is a message's
+// category before and after (noReceipt for skipped).
+func printCategoryMoves(w io.Writer, pairs [][2]string) {
 	type move struct{ before, after, out, in int }
 	moves := map[string]*move{}
 	get := func(c string) *move {
@@ -171,12 +224,8 @@ func printCategoryMoves(w io.Writer, all []replayed) {
 		}
 		return moves[c]
 	}
-	const noReceipt = "(no receipt)"
-	for _, x := range all {
-		oldCat, newCat := x.req.Category, x.new.Category
-		if !x.new.Reply {
-			newCat = noReceipt
-		}
+	for _, p := range pairs {
+		oldCat, newCat := p[0], p[1]
 		get(oldCat).before++
 		get(newCat).after++
 		if oldCat != newCat {

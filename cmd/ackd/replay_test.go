@@ -332,3 +332,68 @@ func TestReplayForwardedRequest(t *testing.T) {
 		t.Errorf("replay of Facilities with the desks rule on sofas only:\n%s", got)
 	}
 }
+
+// TestReplaySkippedMessages: mail that got no receipt is replayed too: a
+// sender the old config did not allow gets a receipt under a config that
+// allows them, and is listed; a mailing list's mail stays skipped.
+func TestReplaySkippedMessages(t *testing.T) {
+	dir := t.TempDir()
+	db := fmt.Sprintf("{driver: sqlite, dsn: %s}", filepath.Join(dir, "ackd.db"))
+	oldCfg, newCfg := filepath.Join(dir, "config.yaml"), filepath.Join(dir, "new.yaml")
+	base := fmt.Sprintf(replayConfig, db, "[vpn]")
+	if err := os.WriteFile(oldCfg, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	widened := strings.Replace(base, `allowed_senders: ["*@example.test"]`, `allowed_senders: ["*@example.test", "*@partner.test"]`, 1)
+	if widened == base {
+		t.Fatal("the test config was not changed")
+	}
+	if err := os.WriteFile(newCfg, []byte(widened), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg, set, err := rules.Load(oldCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &mailwatch.Runtime{Config: cfg, Rules: set, Templates: templates.Default()}
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	proc := mailwatch.NewProcessor(st, func() *mailwatch.Runtime { return rt }, func() time.Time { return now },
+		nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i, raw := range []string{
+		"From: Pat <pat@partner.test>\r\nTo: it-help@example.test\r\nSubject: VPN for the audit\r\nMessage-ID: <pat@partner.test>\r\n\r\nWe need VPN access.\r\n",
+		"From: News <news@example.test>\r\nTo: it-help@example.test\r\nSubject: Weekly news\r\nList-Id: <news.example.test>\r\nMessage-ID: <news@example.test>\r\n\r\nThis week.\r\n",
+	} {
+		o, err := proc.Process(ctx, "IT Help Desk", mailwatch.Fetched{Mailbox: "INBOX", UIDValidity: 1, UID: uint32(i + 1),
+			InternalDate: now.Add(time.Duration(i) * time.Minute), Raw: []byte(raw), Size: int64(len(raw))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Action != "skipped" {
+			t.Fatalf("message %d: %s (%s), want skipped", i+1, o.Action, o.Decision.Reason)
+		}
+	}
+	st.Close()
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"replay", "-c", newCfg, "--since", "30d", "--at", now.Add(time.Hour).Format(time.RFC3339)}, &out, &errOut); code != 0 {
+		t.Fatalf("replay exit %d: %s", code, errOut.String())
+	}
+	text := out.String()
+	for _, want := range []string{
+		`skipped Tue 1 Dec 11:00 from pat@partner.test  VPN for the audit: would get a receipt, category network, rule "vpn", due Wed 2 Dec 11:00`,
+		"1 of 2 skipped messages would get a receipt",
+		"category (no receipt)     2 → 1 (1 out, 0 in)",
+		"category network          0 → 1 (0 out, 1 in)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("replay output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "news@example.test") {
+		t.Errorf("the list's mail is listed as getting a receipt:\n%s", text)
+	}
+}

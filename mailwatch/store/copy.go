@@ -39,7 +39,7 @@ var copyTables = []copyTable{
 		"decide_input", "language", "rating_asked_at", "rating", "rated_at", "parent_ref", "moved_to"}},
 	{name: "thread_keys", cols: []string{"dept", "thread_key", "request_id"}},
 	{name: "skipped", serial: true, cols: []string{"id", "dept", "mailbox", "uid", "message_key", "message_id",
-		"from_addr", "subject", "reason", "refusal", "skipped_at"}},
+		"from_addr", "subject", "reason", "refusal", "skipped_at", "decide_input"}},
 	{name: "events", serial: true, cols: []string{"id", "request_id", "dept", "kind", "at", "actor", "detail", "level"}},
 	{name: "outbox", serial: true, blobCols: []string{"raw"}, cols: []string{"id", "request_id", "dept", "kind",
 		"message_id", "envelope_from", "recipients", "raw", "state", "attempts", "next_attempt",

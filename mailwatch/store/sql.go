@@ -409,12 +409,19 @@ func (s *sqlStore) RecordSkipped(ctx context.Context, sk Skipped) error {
 		return fmt.Errorf("record skipped %s: %w", sk.MessageKey, ErrDuplicate)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO skipped (dept, mailbox, uid, message_key, message_id, from_addr, subject,
-			reason, refusal, skipped_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			reason, refusal, skipped_at, decide_input)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		sk.Dept, sk.Mailbox, int64(sk.UID), sk.MessageKey, sk.MessageID, sk.From, sk.Subject,
-		sk.Reason, sk.Refusal, at.UnixMilli())
+		sk.Reason, sk.Refusal, at.UnixMilli(), cleanText(sk.DecideInput))
 	if err != nil {
 		return fmt.Errorf("record skipped %s: %w", sk.MessageKey, err)
+	}
+	// The keep, enforced as skips come in: only rows still holding an
+	// input are read (index skipped_input), so this costs nothing once
+	// they are cleared.
+	if _, err := tx.ExecContext(ctx, `UPDATE skipped SET decide_input = ''
+		WHERE dept = $1 AND skipped_at < $2 AND decide_input <> ''`, sk.Dept, at.Add(-SkippedInputKeep).UnixMilli()); err != nil {
+		return fmt.Errorf("record skipped %s: clear old inputs: %w", sk.MessageKey, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("record skipped %s: commit: %w", sk.MessageKey, err)

@@ -56,7 +56,8 @@ type Store interface {
 	RecordRequest(ctx context.Context, r NewRequest, build func(ref string) ([]NewMail, error)) (Request, error)
 	// RecordSkipped marks s.MessageKey processed and keeps the skip with its
 	// reason; ErrDuplicate if the key was already processed. A zero s.At
-	// means now.
+	// means now. It clears the DecideInput of the department's skips
+	// older than SkippedInputKeep before s.At.
 	RecordSkipped(ctx context.Context, s Skipped) error
 
 	// DueMail returns up to limit (> 0) pending mails whose NextAttempt is
@@ -296,6 +297,10 @@ type Store interface {
 	// for `ackd replay`, which decides stored requests again; the
 	// daemon's reads of requests never load these bytes.
 	DecideInputs(ctx context.Context, dept string, since time.Time) (map[int64]string, error)
+	// SkippedInputs returns the skipped messages of dept received at or
+	// after since that still keep a DecideInput, oldest first, with it.
+	// It is for ackd replay.
+	SkippedInputs(ctx context.Context, dept string, since time.Time) ([]Skipped, error)
 	// DecideInputOf is NewRequest.DecideInput of one request, "" when it
 	// was recorded without one or there is no such request: what #forward
 	// classifies again with the new department's rules.
@@ -632,7 +637,16 @@ type Skipped struct {
 	Reason     string // in words (rules.Decision.Reason, or a parse error)
 	Refusal    string // short stable code (rules.Decision.Refusal)
 	At         time.Time
+	// DecideInput is what Decide refused, encoded like
+	// NewRequest.DecideInput, for ackd replay; "" when the skip was not
+	// Decide's. Kept SkippedInputKeep, then cleared (the row stays).
+	DecideInput string
 }
+
+// SkippedInputKeep is how long a skipped message's DecideInput is kept:
+// twice ackd replay's default window. Lists and bounces are most of what
+// is skipped; their inputs must not pile up for ever.
+const SkippedInputKeep = 60 * 24 * time.Hour
 
 // Parked is a message a watcher moved on past because handling it kept
 // failing. Text fields are stored as valid UTF-8 without NUL.

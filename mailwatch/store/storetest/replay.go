@@ -12,6 +12,46 @@ var replayTests = []struct {
 	fn   func(t *testing.T, s store.Store)
 }{
 	{"DecideInputs", testDecideInputs},
+	{"SkippedInputs", testSkippedInputs},
+}
+
+// testSkippedInputs: a skip keeps its input (cleaned like a request's),
+// only skips with one are returned, by department and since, oldest
+// first; an input older than SkippedInputKeep is cleared when a later
+// skip of the department comes in, the row itself stays.
+func testSkippedInputs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	skip := func(dept, key, input string, at time.Time) {
+		t.Helper()
+		if err := s.RecordSkipped(ctx, store.Skipped{Dept: dept, Mailbox: "INBOX", UID: 1, MessageKey: key, From: "x@example.test",
+			Subject: key, Reason: "not allowed", Refusal: "sender-not-allowed", At: at, DecideInput: input}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	skip("it", "old", `{"old":1}`, base)
+	skip("it", "none", "", base.Add(time.Hour))
+	skip("it", "bad", "bad \xff and \x00", base.Add(2*time.Hour))
+	skip("hr", "other", `{}`, base.Add(2*time.Hour))
+	got, err := s.SkippedInputs(ctx, "it", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].MessageKey != "old" || got[0].DecideInput != `{"old":1}` || got[1].DecideInput != "bad \uFFFD and \uFFFD" ||
+		!got[1].At.Equal(base.Add(2*time.Hour)) || got[1].Refusal != "sender-not-allowed" {
+		t.Fatalf("SkippedInputs(it) = %+v, want old and bad", got)
+	}
+	if got, err := s.SkippedInputs(ctx, "it", base.Add(time.Minute)); err != nil || len(got) != 1 || got[0].MessageKey != "bad" {
+		t.Fatalf("SkippedInputs(it, since +1m) = %+v, %v; want only bad", got, err)
+	}
+	// A skip past the keep clears the old input, not its row.
+	skip("it", "later", `{"later":1}`, base.Add(store.SkippedInputKeep+time.Minute))
+	got, err = s.SkippedInputs(ctx, "it", time.Time{})
+	if err != nil || len(got) != 2 || got[0].MessageKey != "bad" || got[1].MessageKey != "later" {
+		t.Fatalf("after the keep: %+v, %v; want bad and later", got, err)
+	}
+	if all, err := s.RecentSkipped(ctx, 10); err != nil || len(all) != 5 {
+		t.Fatalf("RecentSkipped = %d rows, %v; want all 5 kept", len(all), err)
+	}
 }
 
 // testDecideInputs: the input is kept as given (invalid UTF-8 and NUL
