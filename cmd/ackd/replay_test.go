@@ -51,25 +51,34 @@ var replaySubjects = []string{
 	"cannot reach the wiki", "guest wifi code",
 }
 
+// replayProcessor is the daemon's own processor on the store of the
+// config at cfgPath, its clock read from *clock; the caller closes the
+// store before running replay.
+func replayProcessor(t *testing.T, cfgPath string, clock *time.Time) (*mailwatch.Processor, store.Store) {
+	t.Helper()
+	cfg, set, err := rules.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &mailwatch.Runtime{Config: cfg, Rules: set, Templates: templates.Default()}
+	proc := mailwatch.NewProcessor(st, func() *mailwatch.Runtime { return rt }, func() time.Time { return *clock },
+		nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return proc, st
+}
+
 // fillReplayStore records n requests through the daemon's own processor
 // with the config at cfgPath, spread over the past weeks before now, and
 // returns the subject of each ref.
 func fillReplayStore(t *testing.T, cfgPath string, now time.Time, n int) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	cfg, set, err := rules.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rt := &mailwatch.Runtime{Config: cfg, Rules: set, Templates: templates.Default()}
 	var clock time.Time
-	proc := mailwatch.NewProcessor(st, func() *mailwatch.Runtime { return rt }, func() time.Time { return clock },
-		nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	proc, st := replayProcessor(t, cfgPath, &clock)
+	defer st.Close()
 	subjects := map[string]string{}
 	for i := range n {
 		clock = now.Add(-time.Duration(n-i) * 97 * time.Minute)
@@ -287,19 +296,9 @@ func TestReplayForwardedRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	cfg, set, err := rules.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := &mailwatch.Runtime{Config: cfg, Rules: set, Templates: templates.Default()}
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	clock := now
-	proc := mailwatch.NewProcessor(st, func() *mailwatch.Runtime { return rt }, func() time.Time { return clock },
-		nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	proc, st := replayProcessor(t, cfgPath, &clock)
 	for i, raw := range []string{
 		"From: Jane <jane@example.test>\r\nTo: it-help@example.test\r\nSubject: Office chair\r\nMessage-ID: <chair@client.example.test>\r\n\r\nMy chair wobbles.\r\n",
 		"From: Alice <alice@example.test>\r\nTo: it-help@example.test\r\nSubject: Re: Office chair\r\nMessage-ID: <fwd@client.example.test>\r\n" +
@@ -352,18 +351,8 @@ func TestReplaySkippedMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	cfg, set, err := rules.Load(oldCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := &mailwatch.Runtime{Config: cfg, Rules: set, Templates: templates.Default()}
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	proc := mailwatch.NewProcessor(st, func() *mailwatch.Runtime { return rt }, func() time.Time { return now },
-		nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	proc, st := replayProcessor(t, oldCfg, &now)
 	for i, raw := range []string{
 		"From: Pat <pat@partner.test>\r\nTo: it-help@example.test\r\nSubject: VPN for the audit\r\nMessage-ID: <pat@partner.test>\r\n\r\nWe need VPN access.\r\n",
 		"From: News <news@example.test>\r\nTo: it-help@example.test\r\nSubject: Weekly news\r\nList-Id: <news.example.test>\r\nMessage-ID: <news@example.test>\r\n\r\nThis week.\r\n",

@@ -67,26 +67,13 @@ func (s *sqlStore) DecideInputOf(ctx context.Context, requestID int64) (string, 
 func (s *sqlStore) SkippedInputs(ctx context.Context, dept string, since time.Time) ([]Skipped, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT dept, mailbox, uid, message_key, message_id, from_addr, subject,
-			reason, refusal, skipped_at, decide_input
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT `+skippedCols+`, decide_input
 		FROM skipped WHERE dept = $1 AND skipped_at >= $2 AND decide_input <> '' ORDER BY skipped_at, id`, dept, since.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("read skipped inputs since %v: %w", since, err)
 	}
-	defer rows.Close()
-	var out []Skipped
-	for rows.Next() {
-		var sk Skipped
-		var uid int64
-		var at sql.NullInt64
-		if err := rows.Scan(&sk.Dept, &sk.Mailbox, &uid, &sk.MessageKey, &sk.MessageID, &sk.From, &sk.Subject,
-			&sk.Reason, &sk.Refusal, &at, &sk.DecideInput); err != nil {
-			return nil, fmt.Errorf("read skipped inputs since %v: %w", since, err)
-		}
-		sk.UID, sk.At = uint32(uid), fromMillis(at)
-		out = append(out, sk)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanSkipped(rows)
+	if err != nil {
 		return nil, fmt.Errorf("read skipped inputs since %v: %w", since, err)
 	}
 	return out, nil

@@ -1073,12 +1073,24 @@ func (s *sqlStore) RecentSkipped(ctx context.Context, limit int) ([]Skipped, err
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT dept, mailbox, uid, message_key, message_id, from_addr, subject,
-			reason, refusal, skipped_at
+	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT `+skippedCols+`, ''
 		FROM skipped ORDER BY skipped_at DESC, id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list skipped: %w", err)
 	}
+	out, err := scanSkipped(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list skipped: %w", err)
+	}
+	return out, nil
+}
+
+// skippedCols are the columns scanSkipped reads, before decide_input.
+const skippedCols = `dept, mailbox, uid, message_key, message_id, from_addr, subject, reason, refusal, skipped_at`
+
+// scanSkipped reads rows of skippedCols and a decide input, and closes
+// rows.
+func scanSkipped(rows *sql.Rows) ([]Skipped, error) {
 	defer rows.Close()
 	var out []Skipped
 	for rows.Next() {
@@ -1086,14 +1098,11 @@ func (s *sqlStore) RecentSkipped(ctx context.Context, limit int) ([]Skipped, err
 		var uid int64
 		var at sql.NullInt64
 		if err := rows.Scan(&sk.Dept, &sk.Mailbox, &uid, &sk.MessageKey, &sk.MessageID, &sk.From, &sk.Subject,
-			&sk.Reason, &sk.Refusal, &at); err != nil {
-			return nil, fmt.Errorf("list skipped: %w", err)
+			&sk.Reason, &sk.Refusal, &at, &sk.DecideInput); err != nil {
+			return nil, err
 		}
 		sk.UID, sk.At = uint32(uid), fromMillis(at)
 		out = append(out, sk)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list skipped: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
