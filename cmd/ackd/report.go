@@ -166,7 +166,12 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintln(stderr, "ackd report:", err)
 			return 1
 		}
-		prom := report.ComparePromises(rows, d, now, window)
+		away, err := st.AwayDuring(ctx, d.Key(), now.Add(-window), now)
+		if err != nil {
+			fmt.Fprintln(stderr, "ackd report:", err)
+			return 1
+		}
+		prom := report.ComparePromises(rows, d, now, window, away)
 		if *asJSON {
 			out := reportJSON{Department: d.Name, Since: rep.Since, Now: rep.Now, Open: rep.Open,
 				Overdue: len(rep.Overdue), DueToday: len(rep.DueToday), Waiting: len(rep.Waiting),

@@ -75,11 +75,12 @@ func GatherPromises(ctx context.Context, st store.Store, dept string, now time.T
 // ComparePromises judges every request of rows received within window
 // before now twice: against the date its receipt gave (the forecast
 // promise it stored, else its commitment's due time), and against what a
-// forecast from the record as it stood at its arrival would have said.
-func ComparePromises(rows []store.Request, dept *config.Department, now time.Time, window time.Duration) PromiseRecord {
+// forecast from the record as it stood at its arrival would have said,
+// with the staff away then (away, from store.Store.AwayDuring) not
+// counted.
+func ComparePromises(rows []store.Request, dept *config.Department, now time.Time, window time.Duration, away []store.Away) PromiseRecord {
 	cal := dept.Calendar
 	since := now.Add(-window)
-	desk := Desk(dept, nil)
 	past := PastOf(rows)
 	var rec PromiseRecord
 	var given, fc []time.Duration
@@ -96,7 +97,9 @@ func ComparePromises(rows []store.Request, dept *config.Department, now time.Tim
 		if r.PromisedAt.After(due) {
 			date = r.PromisedAt
 		}
-		f := forecast.Expect(forecast.Assemble(desk, past, r.ReceivedAt, due))
+		// The forecast a receipt would have had: the staff away then
+		// (the log of absences) were not there to answer.
+		f := forecast.Expect(forecast.Assemble(Desk(dept, awayAt(away, r.ReceivedAt)), past, r.ReceivedAt, due))
 		tally(&rec.Given, r, date, now)
 		tally(&rec.Forecast, r, f.Promise, now)
 		given = append(given, cal.BusinessBetween(r.ReceivedAt, date))
@@ -121,4 +124,15 @@ func tally(t *Tally, r store.Request, date, now time.Time) {
 	default:
 		t.Pending++
 	}
+}
+
+// awayAt is who of away (store.Store.AwayDuring) was away at t.
+func awayAt(away []store.Away, t time.Time) []string {
+	var out []string
+	for _, a := range away {
+		if !a.SetAt.After(t) && a.Until.After(t) && !slices.Contains(out, a.Address) {
+			out = append(out, a.Address)
+		}
+	}
+	return out
 }

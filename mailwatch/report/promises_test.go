@@ -27,7 +27,7 @@ func TestComparePromises(t *testing.T) {
 	rows = append(rows, store.Request{ID: 21, Category: "access", State: store.StateAcknowledged,
 		ReceivedAt: at(3, 16, 11, 0), DueAt: at(3, 16, 15, 0)})
 	now := at(3, 16, 12, 0)
-	rec := ComparePromises(rows, d, now, 30*24*time.Hour)
+	rec := ComparePromises(rows, d, now, 30*24*time.Hour, nil)
 	if g := rec.Given; g.Kept != 19 || g.Judged != 20 || g.Pending != 1 {
 		t.Errorf("given: %+v, want 19 of 20 kept, 1 pending", g)
 	}
@@ -37,9 +37,19 @@ func TestComparePromises(t *testing.T) {
 	if rec.Forecast.P90Wait <= rec.Given.P90Wait || rec.Given.MedianWait != 4*time.Hour {
 		t.Errorf("waits: given median %s p90 %s, forecast p90 %s", rec.Given.MedianWait, rec.Given.P90Wait, rec.Forecast.P90Wait)
 	}
+	// Bob away those days: one person to answer, so the forecast waits
+	// longer; an absence that ended before the arrivals changes nothing.
+	bobAway := []store.Away{{Dept: "it", Address: "bob@example.test", SetAt: at(3, 8, 0, 0), Until: at(3, 12, 0, 0)}}
+	if away := ComparePromises(rows, d, now, 30*24*time.Hour, bobAway).Forecast; away.P90Wait <= rec.Forecast.P90Wait {
+		t.Errorf("forecast p90 with bob away %s, without %s: want longer", away.P90Wait, rec.Forecast.P90Wait)
+	}
+	bobAway[0].SetAt, bobAway[0].Until = at(2, 8, 0, 0), at(2, 12, 0, 0)
+	if earlier := ComparePromises(rows, d, now, 30*24*time.Hour, bobAway).Forecast; earlier != rec.Forecast {
+		t.Errorf("an absence over before the arrivals changed the forecast: %+v, want %+v", earlier, rec.Forecast)
+	}
 	// A stored forecast promise is the date given.
 	rows[19].PromisedAt = at(3, 10, 15, 0)
-	if g := ComparePromises(rows, d, now, 30*24*time.Hour).Given; g.Kept != 20 {
+	if g := ComparePromises(rows, d, now, 30*24*time.Hour, nil).Given; g.Kept != 20 {
 		t.Errorf("given with a stored promise: %+v, want 20 kept", g)
 	}
 }

@@ -52,6 +52,7 @@ var copyTables = []copyTable{
 	// the first start on the new store would plan every request again.
 	{name: "wake_plans", cols: []string{"dept", "fingerprint", "planned_at"}},
 	{name: "staff_away", cols: []string{"dept", "address", "until_at", "reason", "set_at"}},
+	{name: "staff_away_log", cols: []string{"dept", "address", "from_at", "until_at", "reason"}},
 	{name: "assign_cursor", cols: []string{"dept", "last", "updated_at"}},
 }
 

@@ -208,6 +208,11 @@ type Store interface {
 	// AwayAt returns who of dept is away at t (Until after t), by
 	// address.
 	AwayAt(ctx context.Context, dept string, t time.Time) ([]Away, error)
+	// AwayDuring returns the absences of dept's staff that overlap
+	// [from, to), oldest first: SetAt is when each began, Until when it
+	// ended or ends (#back ends it early). For ackd report, which judges
+	// past dates by the staff present then.
+	AwayDuring(ctx context.Context, dept string, from, to time.Time) ([]Away, error)
 	// LinkedRequests returns the open requests of dept linked under the
 	// request parentRef (#same), oldest first.
 	LinkedRequests(ctx context.Context, dept, parentRef string) ([]Request, error)

@@ -20,11 +20,23 @@ func (s *sqlStore) SetAway(ctx context.Context, a Away) error {
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	err := s.fencedWrite(ctx, a.Dept, func(w execer) error {
-		_, err := w.ExecContext(ctx, `INSERT INTO staff_away (dept, address, until_at, reason, set_at)
+	err := s.awayWrite(ctx, a.Dept, func(w execer) error {
+		if _, err := w.ExecContext(ctx, `INSERT INTO staff_away (dept, address, until_at, reason, set_at)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (dept, address) DO UPDATE SET until_at = excluded.until_at, reason = excluded.reason, set_at = excluded.set_at`,
-			a.Dept, addr, a.Until.UnixMilli(), cleanText(a.Reason), at.UnixMilli())
+			a.Dept, addr, a.Until.UnixMilli(), cleanText(a.Reason), at.UnixMilli()); err != nil {
+			return err
+		}
+		// The log: an absence still running when this one starts ends
+		// here (a new out-of-office replaces the old one).
+		if _, err := w.ExecContext(ctx, `UPDATE staff_away_log SET until_at = $3
+			WHERE dept = $1 AND address = $2 AND from_at < $3 AND until_at > $3`, a.Dept, addr, at.UnixMilli()); err != nil {
+			return err
+		}
+		_, err := w.ExecContext(ctx, `INSERT INTO staff_away_log (dept, address, from_at, until_at, reason)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (dept, address, from_at) DO UPDATE SET until_at = excluded.until_at, reason = excluded.reason`,
+			a.Dept, addr, at.UnixMilli(), a.Until.UnixMilli(), cleanText(a.Reason))
 		return err
 	})
 	if err != nil {
@@ -34,17 +46,53 @@ func (s *sqlStore) SetAway(ctx context.Context, a Away) error {
 }
 
 func (s *sqlStore) ClearAway(ctx context.Context, dept, address string) error {
+	addr := strings.ToLower(strings.TrimSpace(address))
+	now := s.opts.Now()
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	err := s.fencedWrite(ctx, dept, func(w execer) error {
-		_, err := w.ExecContext(ctx, `DELETE FROM staff_away WHERE dept = $1 AND address = $2`,
-			dept, strings.ToLower(strings.TrimSpace(address)))
+	err := s.awayWrite(ctx, dept, func(w execer) error {
+		if _, err := w.ExecContext(ctx, `DELETE FROM staff_away WHERE dept = $1 AND address = $2`, dept, addr); err != nil {
+			return err
+		}
+		_, err := w.ExecContext(ctx, `UPDATE staff_away_log SET until_at = $3
+			WHERE dept = $1 AND address = $2 AND until_at > $3`, dept, addr, now.UnixMilli())
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("clear away of %s: %w", address, err)
 	}
 	return nil
+}
+
+// awayWrite runs write, the state and the log of an absence, in one
+// transaction behind the fence.
+func (s *sqlStore) awayWrite(ctx context.Context, dept string, write func(execer) error) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := s.checkFence(ctx, tx, dept); err != nil {
+		return err
+	}
+	if err := write(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) AwayDuring(ctx context.Context, dept string, from, to time.Time) ([]Away, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.r.QueryContext(ctx, `SELECT dept, address, until_at, reason, from_at FROM staff_away_log
+		WHERE dept = $1 AND until_at > $2 AND from_at < $3 ORDER BY from_at, address`, dept, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("list who was away: %w", err)
+	}
+	return scanAway(rows)
 }
 
 func (s *sqlStore) AwayAt(ctx context.Context, dept string, t time.Time) ([]Away, error) {
@@ -55,6 +103,12 @@ func (s *sqlStore) AwayAt(ctx context.Context, dept string, t time.Time) ([]Away
 	if err != nil {
 		return nil, fmt.Errorf("list who is away: %w", err)
 	}
+	return scanAway(rows)
+}
+
+// scanAway reads rows of dept, address, until, reason and the start
+// (SetAt), and closes rows.
+func scanAway(rows *sql.Rows) ([]Away, error) {
 	defer rows.Close()
 	var out []Away
 	for rows.Next() {

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ var teamTests = []struct {
 	fn   func(t *testing.T, s store.Store)
 }{
 	{"Away", testAway},
+	{"AwayDuring", testAwayDuring},
 	{"AssignCursor", testAssignCursor},
 	{"LinkedRequests", testLinkedRequests},
 	{"LatestRequestsAndEventsOfKinds", testLatestRequests},
@@ -78,6 +81,47 @@ func testAway(t *testing.T, s store.Store) {
 	}
 	if err := s.SetAway(ctx, store.Away{Dept: "it", Address: "x@example.test"}); err == nil {
 		t.Error("SetAway without until: no error")
+	}
+}
+
+// testAwayDuring: the log of absences keeps what AwayAt forgets: a new
+// absence ends a running one of the same person where it starts, #back
+// ends the open one now, and AwayDuring returns those that overlap the
+// span, of that department only.
+func testAwayDuring(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	set := func(dept, addr string, from, until time.Time) {
+		t.Helper()
+		if err := s.SetAway(ctx, store.Away{Dept: dept, Address: addr, SetAt: from, Until: until, Reason: "out-of-office reply"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("it", "alice@example.test", base, base.Add(48*time.Hour))
+	set("it", "alice@example.test", base.Add(24*time.Hour), base.Add(72*time.Hour)) // a new reply: the first ends here
+	set("it", "bob@example.test", base.Add(-48*time.Hour), base.Add(-24*time.Hour))
+	set("payroll", "carl@example.test", base, base.Add(48*time.Hour))
+	got, err := s.AwayDuring(ctx, "it", base.Add(-time.Hour), base.Add(96*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spans []string
+	for _, a := range got {
+		spans = append(spans, fmt.Sprintf("%s %s..%s", a.Address, a.SetAt.Sub(base), a.Until.Sub(base)))
+	}
+	if want := []string{"alice@example.test 0s..24h0m0s", "alice@example.test 24h0m0s..72h0m0s"}; !slices.Equal(spans, want) {
+		t.Fatalf("AwayDuring(it) = %q, want %q", spans, want)
+	}
+	// #back ends the open absence now (the store's clock), the earlier one
+	// stays as it was.
+	future := time.Now().Add(24 * time.Hour)
+	set("it", "dana@example.test", time.Now().Add(-time.Hour), future)
+	before := time.Now().Add(-time.Second)
+	if err := s.ClearAway(ctx, "it", "Dana@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.AwayDuring(ctx, "it", time.Now().Add(-2*time.Hour), future)
+	if err != nil || len(got) != 1 || got[0].Address != "dana@example.test" || got[0].Until.Before(before) || !got[0].Until.Before(future) {
+		t.Fatalf("after #back: %+v, %v; want dana's absence ended now", got, err)
 	}
 }
 
