@@ -253,7 +253,7 @@ func runLatency(tb testing.TB, s *mailstack.Stack, bin string, mode watchMode, n
 		if err != nil {
 			tb.Fatal(err)
 		}
-		out, err := d.waitEvents(wait(ctx, 5*time.Second), "mail sent", i+1)
+		out, err := d.waitEvents(wait(ctx, 5*time.Second), "mail sent receipt", i+1)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -487,7 +487,7 @@ func runBacklog(tb testing.TB, s *mailstack.Stack, bin string, n, nreq int) back
 		tb.Fatal(err)
 	}
 	r.ackdRecorded = rec.Seen.Sub(d.started)
-	acc, err := d.waitEvents(wait(ctx, 8*time.Minute), "mail sent", n)
+	acc, err := d.waitEvents(wait(ctx, 8*time.Minute), "mail sent receipt", n)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -286,12 +286,20 @@ func startAckd(tb testing.TB, bin, cfg string, extra ...string) *daemon {
 				Time  time.Time `json:"time"`
 				Level string    `json:"level"`
 				Msg   string    `json:"msg"`
+				Kind  string    `json:"kind"`
 			}
 			if json.Unmarshal(line, &rec) != nil {
 				rec.Msg = string(line)
 			}
 			d.mu.Lock()
-			d.events[rec.Msg] = append(d.events[rec.Msg], event{Msg: rec.Msg, Logged: rec.Time, Seen: seen, Line: line})
+			ev := event{Msg: rec.Msg, Logged: rec.Time, Seen: seen, Line: line}
+			d.events[rec.Msg] = append(d.events[rec.Msg], ev)
+			if rec.Kind != "" {
+				// "mail sent receipt": a phase pairs its requests with
+				// their receipts, not with an incident alert or a digest
+				// sent meanwhile.
+				d.events[rec.Msg+" "+rec.Kind] = append(d.events[rec.Msg+" "+rec.Kind], ev)
+			}
 			if rec.Level == "ERROR" || rec.Level == "WARN" {
 				d.errs = append(d.errs, string(line))
 			}
