@@ -90,6 +90,9 @@ func (s *sqlStore) Batch(ctx context.Context, fn func(ctx context.Context) error
 	// caller finishes what it has in hand (a watcher at shutdown) and
 	// decides itself when to stop; each statement keeps its own timeout.
 	tctx := context.WithoutCancel(ctx)
+	if !s.postgres {
+		s.stmts.preparePending(tctx, s.w)
+	}
 	tx, err := s.w.BeginTx(tctx, nil)
 	if err != nil {
 		return fmt.Errorf("batch: begin: %w", err)
@@ -185,6 +188,7 @@ func (b *batch) fail(err error) {
 // releases and Rollback undoes.
 type txn struct {
 	tx   *sql.Tx
+	q    cached // tx's statements, through the store's statement cache
 	b    *batch // nil: a transaction of its own
 	sp   string
 	done bool
@@ -195,11 +199,14 @@ type txn struct {
 func (s *sqlStore) begin(ctx context.Context) (*txn, error) {
 	b := s.batchOf(ctx)
 	if b == nil {
+		if !s.postgres {
+			s.stmts.preparePending(ctx, s.w)
+		}
 		tx, err := s.w.BeginTx(ctx, nil)
 		if err != nil {
 			return nil, err
 		}
-		return &txn{tx: tx}, nil
+		return &txn{tx: tx, q: cached{s: s, db: s.w, tx: tx}}, nil
 	}
 	if err := b.alive(); err != nil {
 		return nil, err
@@ -212,19 +219,19 @@ func (s *sqlStore) begin(ctx context.Context) (*txn, error) {
 		b.fail(fmt.Errorf("batch: savepoint: %w", err))
 		return nil, err
 	}
-	return &txn{tx: b.tx, b: b, sp: sp}, nil
+	return &txn{tx: b.tx, q: cached{s: s, db: s.w, tx: b.tx}, b: b, sp: sp}, nil
 }
 
 func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, query, args...)
+	return t.q.ExecContext(ctx, query, args...)
 }
 
 func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, query, args...)
+	return t.q.QueryContext(ctx, query, args...)
 }
 
 func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, query, args...)
+	return t.q.QueryRowContext(ctx, query, args...)
 }
 
 // Commit commits the transaction, or releases the savepoint (its writes
@@ -275,16 +282,16 @@ type querier interface {
 // own writes, else the read pool.
 func (s *sqlStore) rd(ctx context.Context) querier {
 	if b := s.batchOf(ctx); b != nil {
-		return b.tx
+		return cached{s: s, db: s.w, tx: b.tx}
 	}
-	return s.r
+	return cached{s: s, db: s.r}
 }
 
 // wr is where a single-statement write outside begin goes: the batch ctx
 // carries, else the write pool.
 func (s *sqlStore) wr(ctx context.Context) querier {
 	if b := s.batchOf(ctx); b != nil {
-		return b.tx
+		return cached{s: s, db: s.w, tx: b.tx}
 	}
-	return s.w
+	return cached{s: s, db: s.w}
 }

@@ -27,6 +27,8 @@ type sqlStore struct {
 	postgres bool
 	// batchSeq numbers the batches (Batch) for their liveness check.
 	batchSeq atomic.Int64
+	// stmts keeps SQLite's statements prepared (stmtcache.go).
+	stmts stmtCache
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -39,6 +41,7 @@ func (s *sqlStore) op(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 func (s *sqlStore) Close() error {
+	s.stmts.close()
 	var err error
 	if s.r != s.w {
 		err = s.r.Close()
