@@ -114,6 +114,12 @@ func (s *sqlStore) fencedWrite(ctx context.Context, dept string, write func(exec
 	if fenceOf(ctx) == nil && s.batchOf(ctx) == nil {
 		return write(s.w)
 	}
+	return s.fencedTx(ctx, dept, write)
+}
+
+// fencedTx runs write, one statement or several, in one transaction
+// behind checkFence.
+func (s *sqlStore) fencedTx(ctx context.Context, dept string, write func(execer) error) error {
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

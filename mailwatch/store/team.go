@@ -20,7 +20,7 @@ func (s *sqlStore) SetAway(ctx context.Context, a Away) error {
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	err := s.awayWrite(ctx, a.Dept, func(w execer) error {
+	err := s.fencedTx(ctx, a.Dept, func(w execer) error {
 		if _, err := w.ExecContext(ctx, `INSERT INTO staff_away (dept, address, until_at, reason, set_at)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (dept, address) DO UPDATE SET until_at = excluded.until_at, reason = excluded.reason, set_at = excluded.set_at`,
@@ -50,7 +50,7 @@ func (s *sqlStore) ClearAway(ctx context.Context, dept, address string) error {
 	now := s.opts.Now()
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	err := s.awayWrite(ctx, dept, func(w execer) error {
+	err := s.fencedTx(ctx, dept, func(w execer) error {
 		if _, err := w.ExecContext(ctx, `DELETE FROM staff_away WHERE dept = $1 AND address = $2`, dept, addr); err != nil {
 			return err
 		}
@@ -60,26 +60,6 @@ func (s *sqlStore) ClearAway(ctx context.Context, dept, address string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("clear away of %s: %w", address, err)
-	}
-	return nil
-}
-
-// awayWrite runs write, the state and the log of an absence, in one
-// transaction behind the fence.
-func (s *sqlStore) awayWrite(ctx context.Context, dept string, write func(execer) error) error {
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if err := s.checkFence(ctx, tx, dept); err != nil {
-		return err
-	}
-	if err := write(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
