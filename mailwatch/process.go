@@ -191,16 +191,13 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 	log := p.log.With("dept", dept.Name, "mailbox", f.Mailbox, "uid", f.UID)
 	limits := rt.Config.Limits
 
-	// decided, when set, is the Decide that refused m: kept with the skip
-	// for ackd replay.
-	var decided *rules.Decision
-	skip := func(key string, m *rules.Message, refusal rules.Refusal, reason string) (Outcome, error) {
-		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: string(refusal), At: f.InternalDate}
+	// input is what Decide refused, kept with the skip for ackd replay;
+	// "" when the skip is not Decide's.
+	recordSkip := func(key string, m *rules.Message, refusal rules.Refusal, reason, input string) (Outcome, error) {
+		s := store.Skipped{Dept: deptName, Mailbox: f.Mailbox, UID: f.UID, MessageKey: key, Reason: reason, Refusal: string(refusal),
+			At: f.InternalDate, DecideInput: input}
 		if m != nil {
 			s.MessageID, s.From, s.Subject = m.MessageID, m.From.Address, m.Subject
-			if decided != nil {
-				s.DecideInput = skippedInput(m, *decided)
-			}
 		}
 		err := p.store.RecordSkipped(ctx, s)
 		if errors.Is(err, store.ErrDuplicate) {
@@ -216,6 +213,15 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 			log.Info("skipped message", "key", key, "refusal", refusal, "reason", reason)
 		}
 		return Outcome{Key: key, Action: "skipped", Decision: rules.Decision{Refusal: refusal, Reason: reason}}, nil
+	}
+	skip := func(key string, m *rules.Message, refusal rules.Refusal, reason string) (Outcome, error) {
+		return recordSkip(key, m, refusal, reason, "")
+	}
+	// refused skips m as Decide refused it (d).
+	refused := func(key string, m *rules.Message, d rules.Decision) (Outcome, error) {
+		o, err := recordSkip(key, m, d.Refusal, d.Reason, skippedInput(m, d))
+		o.Decision = d
+		return o, err
 	}
 
 	if f.TooLarge {
@@ -266,10 +272,7 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 				o.Decision = d
 				return o, err
 			}
-			decided = &d
-			o, err := skip(key, m, d.Refusal, d.Reason)
-			o.Decision = d
-			return o, err
+			return refused(key, m, d)
 		}
 	}
 	// A message on a known thread is an answer, a reminder or a reopening,
@@ -291,10 +294,7 @@ func (p *Processor) process(ctx context.Context, deptName string, f Fetched, fro
 		return skip(key, m, "team-command", why)
 	}
 	if !d.Reply {
-		decided = &d
-		o, err := skip(key, m, d.Refusal, d.Reason)
-		o.Decision = d
-		return o, err
+		return refused(key, m, d)
 	}
 	// Written to two departments at once: a primary among the others
 	// takes it alone; otherwise each registers it and says so.
