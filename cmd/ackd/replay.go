@@ -188,11 +188,12 @@ func replaySkipped(ctx context.Context, w io.Writer, st store.Store, set *rules.
 	}
 	loc := d.Calendar.Location()
 	var moves [][2]string
-	would := 0
+	would, unreadable := 0, 0
 	for _, sk := range skipped {
 		var in mailwatch.DecideInput
 		if err := json.Unmarshal([]byte(sk.DecideInput), &in); err != nil || in.Message == nil {
-			continue // an input this ackd cannot read costs replay one message
+			unreadable++ // costs replay this message, said in the summary
+			continue
 		}
 		dec := set.Decide(d, in.Message, sk.At)
 		if !dec.Reply {
@@ -208,7 +209,11 @@ func replaySkipped(ctx context.Context, w io.Writer, st store.Store, set *rules.
 		fmt.Fprintf(w, "  skipped %s from %s  %s: would get a receipt, category %s%s, due %s (skipped then: %s)\n",
 			sk.At.In(loc).Format("Mon 2 Jan 15:04"), sk.From, mailtext.Clip(sk.Subject, 40), dec.Category, rule, when(dec.DueAt, loc), sk.Reason)
 	}
-	fmt.Fprintf(w, "  %d of %d skipped messages would get a receipt (their text read up to 8 KiB)\n", would, len(skipped))
+	fmt.Fprintf(w, "  %d of %d skipped messages would get a receipt (their text read up to 8 KiB)", would, len(skipped))
+	if unreadable > 0 {
+		fmt.Fprintf(w, "; %d not replayed: their stored input cannot be read", unreadable)
+	}
+	fmt.Fprintln(w)
 	return moves, nil
 }
 

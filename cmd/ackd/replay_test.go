@@ -366,6 +366,11 @@ func TestReplaySkippedMessages(t *testing.T) {
 			t.Fatalf("message %d: %s (%s), want skipped", i+1, o.Action, o.Decision.Reason)
 		}
 	}
+	// An input this ackd cannot read is counted, not silently dropped.
+	if err := st.RecordSkipped(ctx, store.Skipped{Dept: "it-help@example.test", Mailbox: "INBOX", UID: 3, MessageKey: "garbled",
+		Reason: "list", Refusal: "list", At: now.Add(2 * time.Minute), DecideInput: "{not json"}); err != nil {
+		t.Fatal(err)
+	}
 	st.Close()
 	var out, errOut bytes.Buffer
 	if code := run(ctx, []string{"replay", "-c", newCfg, "--since", "30d", "--at", now.Add(time.Hour).Format(time.RFC3339)}, &out, &errOut); code != 0 {
@@ -374,8 +379,8 @@ func TestReplaySkippedMessages(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		`skipped Tue 1 Dec 11:00 from pat@partner.test  VPN for the audit: would get a receipt, category network, rule "vpn", due Wed 2 Dec 11:00`,
-		"1 of 2 skipped messages would get a receipt",
-		"category (no receipt)     2 → 1 (1 out, 0 in)",
+		"1 of 3 skipped messages would get a receipt (their text read up to 8 KiB); 1 not replayed: their stored input cannot be read",
+		"category (no receipt)     2 → 1 (1 out, 0 in)", // the unreadable one is in neither
 		"category network          0 → 1 (0 out, 1 in)",
 	} {
 		if !strings.Contains(text, want) {
