@@ -135,14 +135,23 @@ func TestMailstackDelivery(t *testing.T) {
 		t.Errorf("second read: %d messages, flags %v; want 1 message, not \\Seen", len(again), again[0].Flags)
 	}
 
-	log, err := s.PostfixLog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Postfix's own delay= is the hop alone, without our IMAP login and polling.
-	sent := regexp.MustCompile(`to=<` + regexp.QuoteMeta(to) + `>,.* delay=([0-9.]+),.* status=sent`).FindSubmatch(log)
-	if sent == nil {
-		t.Fatalf("Postfix log has no status=sent for %s", to)
+	// Postfix's own delay= is the hop alone, without our IMAP login and
+	// polling. The line is written after LMTP answered, so after the
+	// message is visible over IMAP (and through postlogd, later still):
+	// it is waited for, as CI once read the log a moment too early.
+	sentRE := regexp.MustCompile(`to=<` + regexp.QuoteMeta(to) + `>,.* delay=([0-9.]+),.* status=sent`)
+	var sent [][]byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		log, err := s.PostfixLog()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent = sentRE.FindSubmatch(log); sent != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Postfix log has no status=sent for %s after 10s", to)
+		}
 	}
 	t.Logf("Postfix: delivered over LMTP with delay=%ss", sent[1])
 }
