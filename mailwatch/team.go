@@ -212,22 +212,19 @@ func (p *Processor) burstOf(ctx context.Context, d *config.Department, subject, 
 	// reading the whole window made every request of a backlog of n cost
 	// O(n) rows (5,000 requests took 344 s to record).
 	since := at.Add(-max(d.Incident.Within, incidentLookback))
-	recent, err := p.store.LatestRequests(ctx, d.Key(), since, burstCandidates)
-	if err != nil {
-		return b, fmt.Errorf("look for a burst: %w", err)
-	}
-	var alike []store.Request
-	var ids []int64
 	// Requests already recorded may carry a later received time than this
 	// one: mail reaches the mailbox out of the order of its Date headers
 	// (a second apart, two senders). They are still the same burst, so an
 	// alert sent for one of them covers this one too.
-	alikeTo := lifecycle.AlikeTo(rule, subject)
-	for _, r := range recent {
-		if r.ReceivedAt.After(at.Add(d.Incident.Within)) || !alikeTo(r.Rule, r.Subject) {
-			continue
-		}
-		alike = append(alike, r)
+	alikeTo := p.subjects.AlikeTo(rule, subject)
+	alike, err := p.store.LatestRequests(ctx, d.Key(), since, burstCandidates, func(r store.Request) bool {
+		return !r.ReceivedAt.After(at.Add(d.Incident.Within)) && alikeTo(r.Rule, r.Subject)
+	})
+	if err != nil {
+		return b, fmt.Errorf("look for a burst: %w", err)
+	}
+	ids := make([]int64, 0, len(alike))
+	for _, r := range alike {
 		ids = append(ids, r.ID)
 	}
 	evs, err := p.store.EventsOfKinds(ctx, ids, []string{lifecycle.EntryIncident, lifecycle.EntryIncidentAlert})

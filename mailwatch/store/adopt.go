@@ -78,6 +78,7 @@ func (s *sqlStore) AdoptDepartment(ctx context.Context, oldKey, newKey string) (
 	if _, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE dept = $1`, oldKey); err != nil {
 		return false, fmt.Errorf("adopt department %s as %s: drop old lease: %w", oldKey, newKey, err)
 	}
+	s.requestsChanged(ctx)
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("adopt department %s as %s: commit: %w", oldKey, newKey, err)
 	}

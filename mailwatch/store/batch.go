@@ -98,6 +98,15 @@ func (s *sqlStore) Batch(ctx context.Context, fn func(ctx context.Context) error
 		return fmt.Errorf("batch: begin: %w", err)
 	}
 	b := &batch{s: s, tx: tx, ctx: tctx, seq: s.nextBatchSeq(), waits: s.w.Stats().WaitCount}
+	committed := false
+	if s.recent != nil {
+		s.recent.begin(b.seq)
+		defer func() {
+			if !committed {
+				s.recent.end(b.seq, false)
+			}
+		}()
+	}
 	if !s.postgres {
 		// SQLite rolls a transaction back by itself on some errors (a
 		// full disk, an I/O error) and then runs the next statements
@@ -135,6 +144,12 @@ func (s *sqlStore) Batch(ctx context.Context, fn func(ctx context.Context) error
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("batch: commit: %w", err)
+	}
+	committed = true
+	if s.recent != nil {
+		// Before the functions after the commit: they may wake a writer
+		// whose batch should find this one's requests kept.
+		s.recent.end(b.seq, true)
 	}
 	b.mu.Lock()
 	after := b.after

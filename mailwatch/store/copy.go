@@ -149,6 +149,7 @@ func Copy(ctx context.Context, dst, src Store) ([]TableCount, error) {
 		}
 		counts = append(counts, TableCount{Table: t.name, Rows: want})
 	}
+	d.requestsChanged(ctx)
 	if err := wtx.Commit(); err != nil {
 		return nil, fmt.Errorf("copy store: commit: %w", err)
 	}

@@ -105,6 +105,7 @@ func (s *sqlStore) Apply(ctx context.Context, c Change) (Request, error) {
 		if err != nil {
 			return Request{}, fmt.Errorf("%s: write request: %w", what, err)
 		}
+		s.requestsChanged(ctx)
 	}
 	// The message's own keys may already belong to another thread; that
 	// owner keeps them. The mail ackd writes gets fresh Message-IDs, so a
@@ -238,16 +239,34 @@ func (s *sqlStore) RequestsSince(ctx context.Context, dept string, since time.Ti
 	return out, nil
 }
 
-func (s *sqlStore) LatestRequests(ctx context.Context, dept string, since time.Time, limit int) ([]Request, error) {
+func (s *sqlStore) LatestRequests(ctx context.Context, dept string, since time.Time, limit int, keep func(Request) bool) ([]Request, error) {
 	if dept == "" || limit <= 0 {
 		return nil, fmt.Errorf("latest requests: department and a positive limit are required")
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
+	if b := s.batchOf(ctx); b != nil {
+		out, ok, err := s.latestKept(ctx, b, dept, since, limit, keep)
+		if ok || err != nil {
+			return out, err
+		}
+	}
+	rows, err := s.latestRows(ctx, s.rd(ctx), dept, since, limit)
+	if err != nil {
+		return nil, err
+	}
+	if keep != nil {
+		rows = slices.DeleteFunc(rows, func(r Request) bool { return !keep(r) })
+	}
+	return rows, nil
+}
+
+// latestRows reads LatestRequests' rows, without keep.
+func (s *sqlStore) latestRows(ctx context.Context, q querier, dept string, since time.Time, limit int) ([]Request, error) {
 	// Only the columns the burst check reads: every new request reads up
 	// to limit rows, and the text, recipients and the rest of a full row
 	// made this read most of what recording a backlog cost.
-	rows, err := s.rd(ctx).QueryContext(ctx, `SELECT id, ref, requester, subject, rule, state, received_at, parent_ref FROM requests
+	rows, err := q.QueryContext(ctx, `SELECT id, ref, requester, subject, rule, state, received_at, parent_ref FROM requests
 		WHERE dept = $1 AND received_at >= $2 ORDER BY received_at DESC, id DESC LIMIT $3`, dept, since.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("latest requests of %s: %w", dept, err)

@@ -133,6 +133,7 @@ func (s *sqlStore) Move(ctx context.Context, m Move, build func(ref string) ([]N
 			return Request{}, Request{}, fmt.Errorf("%s: %w", what, err)
 		}
 	}
+	s.requestsChanged(ctx)
 	if err := tx.Commit(); err != nil {
 		return Request{}, Request{}, fmt.Errorf("%s: commit: %w", what, err)
 	}

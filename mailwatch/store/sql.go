@@ -29,6 +29,9 @@ type sqlStore struct {
 	batchSeq atomic.Int64
 	// stmts keeps SQLite's statements prepared (stmtcache.go).
 	stmts stmtCache
+	// recent keeps SQLite's newest requests per department (recent.go);
+	// nil on PostgreSQL and read-only.
+	recent *recentRequests
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -217,6 +220,7 @@ func (s *sqlStore) RecordRequest(ctx context.Context, r NewRequest, build func(r
 		return Request{}, fmt.Errorf("record request %s as %s: %w", r.MessageKey, ref, err)
 	}
 	done = true
+	s.requestRecorded(ctx, req)
 	if err := tx.Commit(); err != nil {
 		return Request{}, fmt.Errorf("record request %s: commit: %w", r.MessageKey, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -62,8 +63,16 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (Store, error) {
 		}
 	}
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", sqliteBusyTimeoutMS)
-	w, err := sql.Open("sqlite", dsn+"?"+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	wdsn := dsn + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	drv, err := sql.Open("sqlite", wdsn)
 	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
+	}
+	// The writer's connections are counted (recent.go). sql.Open opened
+	// nothing yet; only its driver is taken.
+	var conns atomic.Int64
+	w := sql.OpenDB(countingConnector{drv: drv.Driver(), dsn: wdsn, opened: &conns})
+	if err := drv.Close(); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
 	}
 	w.SetMaxOpenConns(1)
@@ -109,7 +118,7 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (Store, error) {
 			return fail(err)
 		}
 	}
-	return &sqlStore{w: w, r: r, opts: opts}, nil
+	return &sqlStore{w: w, r: r, opts: opts, recent: newRecentRequests(&conns)}, nil
 }
 
 // openSQLiteReadOnly opens an existing database file with one read-only

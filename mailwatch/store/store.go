@@ -289,8 +289,10 @@ type Store interface {
 	// a look at the last minutes needs without reading a whole backlog.
 	// Each carries only ID, Dept, Ref, Requester, Subject, Rule, State,
 	// ReceivedAt and ParentRef (the burst check's fields; RequestByRef
-	// reads a whole one), since every new request makes this read.
-	LatestRequests(ctx context.Context, dept string, since time.Time, limit int) ([]Request, error)
+	// reads a whole one), since every new request makes this read. Of
+	// those limit requests, only the ones keep accepts are returned (all
+	// with keep nil): a caller that wants a few of them copies no more.
+	LatestRequests(ctx context.Context, dept string, since time.Time, limit int, keep func(Request) bool) ([]Request, error)
 	// EventsOfKinds returns the events of the given requests whose Kind is
 	// one of kinds, oldest (At, then insertion) first; unknown ids give
 	// nothing.

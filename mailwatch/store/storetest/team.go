@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -19,6 +21,7 @@ var teamTests = []struct {
 	{"AssignCursor", testAssignCursor},
 	{"LinkedRequests", testLinkedRequests},
 	{"LatestRequestsAndEventsOfKinds", testLatestRequests},
+	{"LatestRequestsInBatches", testLatestRequestsInBatches},
 }
 
 func awayAddrs(t *testing.T, s store.Store, dept string, at time.Time) []string {
@@ -197,7 +200,7 @@ func testLatestRequests(t *testing.T, s store.Store) {
 	other := newRequest("payroll", "l5")
 	other.ReceivedAt = base.Add(time.Hour)
 	record(t, s, other, receipts("<receipt-l5@ackd>"))
-	got, err := s.LatestRequests(ctx, "it", base.Add(time.Minute), 2)
+	got, err := s.LatestRequests(ctx, "it", base.Add(time.Minute), 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,10 +215,10 @@ func testLatestRequests(t *testing.T, s store.Store) {
 			}
 		}
 	}
-	if all, err := s.LatestRequests(ctx, "it", base.Add(time.Minute), 10); err != nil || len(all) != 3 {
+	if all, err := s.LatestRequests(ctx, "it", base.Add(time.Minute), 10, nil); err != nil || len(all) != 3 {
 		t.Errorf("latest 10 since +1m: %d, %v; want 3 (l1 is older, l5 another department)", len(all), err)
 	}
-	if _, err := s.LatestRequests(ctx, "it", base, 0); err == nil {
+	if _, err := s.LatestRequests(ctx, "it", base, 0, nil); err == nil {
 		t.Error("LatestRequests with limit 0: no error")
 	}
 	for i, kind := range []string{"incident", "incident-alert", "reminder"} {
@@ -233,3 +236,162 @@ func testLatestRequests(t *testing.T, s store.Store) {
 		t.Errorf("no ids: %d, %v", len(none), err)
 	}
 }
+
+// latestSays is what LatestRequests returns, as "ref state" in order.
+func latestSays(t *testing.T, s store.Store, ctx context.Context, since time.Time, limit int, keep func(store.Request) bool) []string {
+	t.Helper()
+	got, err := s.LatestRequests(ctx, "it", since, limit, keep)
+	if err != nil {
+		t.Fatalf("LatestRequests: %v", err)
+	}
+	var out []string
+	for _, r := range got {
+		out = append(out, r.Ref+" "+string(r.State))
+	}
+	return out
+}
+
+// Inside a batch the burst check's read may be answered from what the
+// store keeps (SQLite keeps each department's newest requests): it must
+// say what the table says, with the batch's own new requests in it, none
+// of a batch that rolled back or of a call that failed, and every change
+// to a request.
+func testLatestRequestsInBatches(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	since := base.Add(-time.Hour)
+	at := func(m int) time.Time { return base.Add(time.Duration(m) * time.Minute) }
+	req := func(key string, m int, rule string) store.NewRequest {
+		r := newRequest("it", key)
+		r.ReceivedAt, r.Rule, r.Subject = at(m), rule, "Subject "+key
+		return r
+	}
+	var refs []string
+	for i, k := range []string{"b1", "b2", "b3"} {
+		refs = append(refs, record(t, s, req(k, i, "printer"), receipts("<receipt-"+k+"@ackd>")).Ref)
+	}
+	other := newRequest("payroll", "b-other")
+	other.ReceivedAt = at(10)
+	record(t, s, other, receipts("<receipt-b-other@ackd>"))
+	want := func(what string, got []string, want ...string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", what, got, want)
+		}
+	}
+	inBatch := func(what string, fn func(ctx context.Context) error) error {
+		t.Helper()
+		err := s.Batch(ctx, fn)
+		if err != nil && !errors.Is(err, errRollBack) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return err
+	}
+	acked := func(refs ...string) []string {
+		var out []string
+		for _, r := range refs {
+			out = append(out, r+" "+string(store.StateAcknowledged))
+		}
+		return out
+	}
+	printer := func(r store.Request) bool { return r.Rule == "printer" }
+
+	// A first batch reads the table; its own requests join, in order of
+	// arrival (b0 arrived before b1) whatever order they are recorded in.
+	var b4, b0 string
+	inBatch("first batch", func(ctx context.Context) error {
+		want("first read", latestSays(t, s, ctx, since, 10, nil), acked(refs[2], refs[1], refs[0])...)
+		r4, err := s.RecordRequest(ctx, req("b4", 4, "vpn"), receipts("<receipt-b4@ackd>"))
+		if err != nil {
+			return err
+		}
+		r0, err := s.RecordRequest(ctx, req("b0", -1, "printer"), receipts("<receipt-b0@ackd>"))
+		if err != nil {
+			return err
+		}
+		b4, b0 = r4.Ref, r0.Ref
+		want("with the batch's own", latestSays(t, s, ctx, since, 10, nil), acked(b4, refs[2], refs[1], refs[0], b0)...)
+		want("limit 2", latestSays(t, s, ctx, since, 2, nil), acked(b4, refs[2])...)
+		// keep picks among the limit newest, not the limit newest kept.
+		want("printer among the newest 3", latestSays(t, s, ctx, since, 3, printer), acked(refs[2], refs[1])...)
+		want("since b2", latestSays(t, s, ctx, at(1), 10, nil), acked(b4, refs[2], refs[1])...)
+		return nil
+	})
+	all := acked(b4, refs[2], refs[1], refs[0], b0)
+	want("after the commit, outside", latestSays(t, s, ctx, since, 10, nil), all...)
+
+	// A batch that rolls back leaves nothing, nor does a failed call.
+	errRolled := inBatch("rolled back", func(ctx context.Context) error {
+		want("second batch", latestSays(t, s, ctx, since, 10, nil), all...)
+		if _, err := s.RecordRequest(ctx, req("b5", 5, "printer"), receipts("<receipt-b5@ackd>")); err != nil {
+			return err
+		}
+		if got := latestSays(t, s, ctx, since, 10, nil); len(got) != 6 {
+			t.Errorf("with b5: %q, want 6", got)
+		}
+		return errRollBack
+	})
+	if !errors.Is(errRolled, errRollBack) {
+		t.Fatalf("rolled-back batch: %v", errRolled)
+	}
+	var b6 string
+	inBatch("failed call", func(ctx context.Context) error {
+		want("after the rollback", latestSays(t, s, ctx, since, 10, nil), all...)
+		if _, err := s.RecordRequest(ctx, req("b7", 7, "printer"), failBuild); !errors.Is(err, errBuild) {
+			t.Errorf("RecordRequest with a failing build: %v, want errBuild", err)
+		}
+		r6, err := s.RecordRequest(ctx, req("b6", 6, "printer"), receipts("<receipt-b6@ackd>"))
+		if err != nil {
+			return err
+		}
+		b6 = r6.Ref
+		want("after a failed call", latestSays(t, s, ctx, since, 10, nil), append(acked(b6), all...)...)
+		return nil
+	})
+	all = append(acked(b6), all...)
+	want("after the failed call's batch, outside", latestSays(t, s, ctx, since, 10, nil), all...)
+
+	// Changes to a request show, made outside a batch or inside one, and
+	// one undone with its batch is undone.
+	setState := func(ctx context.Context, ref string, state store.State) error {
+		r, err := s.RequestByRef(ctx, "it", ref)
+		if err != nil {
+			return err
+		}
+		_, err = s.Apply(ctx, store.Change{RequestID: r.ID, Update: func(r *store.Request) ([]store.NewMail, error) {
+			r.State = state
+			return nil, nil
+		}})
+		return err
+	}
+	if err := setState(ctx, b6, store.StateAnswered); err != nil {
+		t.Fatal(err)
+	}
+	all[0] = b6 + " answered"
+	inBatch("after Apply", func(ctx context.Context) error {
+		want("after an Apply outside", latestSays(t, s, ctx, since, 10, nil), all...)
+		if err := setState(ctx, b4, store.StateResolved); err != nil {
+			return err
+		}
+		moved := slices.Clone(all)
+		moved[1] = b4 + " resolved"
+		want("after an Apply inside", latestSays(t, s, ctx, since, 10, nil), moved...)
+		return errRollBack
+	})
+	inBatch("after an undone Apply", func(ctx context.Context) error {
+		want("after an Apply undone", latestSays(t, s, ctx, since, 10, nil), all...)
+		if _, err := s.RecordRequest(ctx, req("b8", 8, "printer"), receipts("<receipt-b8@ackd>")); err != nil {
+			return err
+		}
+		return setState(ctx, refs[0], store.StateAnswered)
+	})
+	got := latestSays(t, s, ctx, since, 10, nil)
+	inBatch("last", func(ctx context.Context) error {
+		want("a batch after a committed Apply inside one", latestSays(t, s, ctx, since, 10, nil), got...)
+		return nil
+	})
+	if len(got) != 7 || !slices.Contains(got, refs[0]+" answered") {
+		t.Errorf("after b8 and answering b1: %q", got)
+	}
+}
+
+var errRollBack = errors.New("roll this batch back")
