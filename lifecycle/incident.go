@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/ackd/ackd/config"
@@ -34,6 +35,46 @@ func Alike(aRule, aSubject, bRule, bSubject string) bool {
 // AlikeTo is Alike with its first request fixed: it splits aSubject into
 // words once, for comparing one new request with many recent ones.
 func AlikeTo(aRule, aSubject string) func(bRule, bSubject string) bool {
+	return (*Subjects)(nil).AlikeTo(aRule, aSubject)
+}
+
+// Subjects remembers the words of the subjects it has split: a burst
+// check compares each new request with up to 200 recent ones, nearly the
+// same ones as the request before, and splitting their subjects again
+// each time was half of what the check cost (docs/performance.md). Safe
+// for concurrent use; a nil *Subjects remembers nothing.
+type Subjects struct {
+	mu    sync.Mutex
+	words map[string]map[string]bool
+}
+
+// maxSubjects bounds what Subjects remembers; past it, it starts over.
+const maxSubjects = 4096
+
+// words returns subjectWords(s), remembered. The sets are shared: only
+// read them.
+func (c *Subjects) wordsOf(s string) map[string]bool {
+	if c == nil {
+		return subjectWords(s)
+	}
+	c.mu.Lock()
+	w, ok := c.words[s]
+	c.mu.Unlock()
+	if ok {
+		return w
+	}
+	w = subjectWords(s)
+	c.mu.Lock()
+	if c.words == nil || len(c.words) >= maxSubjects {
+		c.words = make(map[string]map[string]bool)
+	}
+	c.words[s] = w
+	c.mu.Unlock()
+	return w
+}
+
+// AlikeTo is the package's AlikeTo with the words of subjects remembered.
+func (c *Subjects) AlikeTo(aRule, aSubject string) func(bRule, bSubject string) bool {
 	var a map[string]bool
 	aNums := -1
 	return func(bRule, bSubject string) bool {
@@ -41,14 +82,14 @@ func AlikeTo(aRule, aSubject string) func(bRule, bSubject string) bool {
 			return true
 		}
 		if aNums < 0 {
-			a, aNums = subjectWords(aSubject), 0
+			a, aNums = c.wordsOf(aSubject), 0
 			for w := range a {
 				if isNumber(w) {
 					aNums++
 				}
 			}
 		}
-		b := subjectWords(bSubject)
+		b := c.wordsOf(bSubject)
 		if len(a) == 0 || len(b) == 0 {
 			return false
 		}

@@ -409,6 +409,7 @@ func TestStepLinked(t *testing.T) {
 }
 
 func TestAlike(t *testing.T) {
+	subjects := &lifecycle.Subjects{}
 	for _, tc := range []struct {
 		aRule, a, bRule, b string
 		want               bool
@@ -434,6 +435,13 @@ func TestAlike(t *testing.T) {
 		for range 2 {
 			if got := alikeTo(tc.aRule, tc.a); got != tc.want {
 				t.Errorf("AlikeTo(%q)(%q) = %v, want %v", tc.b, tc.a, got, tc.want)
+			}
+		}
+		// Subjects remembers words, shared between comparers, and says
+		// the same, before and after it remembers.
+		for range 2 {
+			if got := subjects.AlikeTo(tc.aRule, tc.a)(tc.bRule, tc.b); got != tc.want {
+				t.Errorf("Subjects.AlikeTo(%q)(%q) = %v, want %v", tc.a, tc.b, got, tc.want)
 			}
 		}
 	}

@@ -75,6 +75,9 @@ type Processor struct {
 	// onOutcome, when set (the OnOutcome option), is told of every
 	// message the Handler and SentHandler process without error.
 	onOutcome func(dept string, o Outcome)
+	// subjects remembers the words of the subjects the burst check
+	// compares (lifecycle.Subjects).
+	subjects *lifecycle.Subjects
 }
 
 // NewProcessor builds a processor. runtime returns the configuration in
@@ -96,7 +99,8 @@ func NewProcessor(st store.Store, runtime func() *Runtime, now func() time.Time,
 		now = time.Now
 	}
 	o := buildOptions(opts)
-	return &Processor{store: st, runtime: runtime, now: now, kick: kick, wake: wake, log: log, onOutcome: o.onOutcome}
+	return &Processor{store: st, runtime: runtime, now: now, kick: kick, wake: wake, log: log, onOutcome: o.onOutcome,
+		subjects: &lifecycle.Subjects{}}
 }
 
 // tooOld says whether a message that arrived at at is older than the
