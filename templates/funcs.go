@@ -82,6 +82,71 @@ func tagRE(ref string) *regexp.Regexp {
 	return regexp.MustCompile(`(?i)\[\s*` + regexp.QuoteMeta(ref) + `\s*\]`)
 }
 
+// asciiRef says whether ref is plain ASCII, which findTag compares
+// itself; anything else goes through tagRE (Unicode case folding).
+func asciiRef(ref string) bool {
+	for i := 0; i < len(ref); i++ {
+		if ref[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// findTag returns where the first "[ref]" of s starts and ends, as tagRE
+// matches it (any case, spaces inside the brackets), or -1, -1. Every
+// mail ackd writes about a request looks for its tag, and compiling
+// tagRE each time was a tenth of rendering a receipt.
+func findTag(s, ref string) (int, int) {
+	if !asciiRef(ref) {
+		if loc := tagRE(ref).FindStringIndex(s); loc != nil {
+			return loc[0], loc[1]
+		}
+		return -1, -1
+	}
+	space := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+	for i := strings.IndexByte(s, '['); i >= 0; {
+		j := i + 1
+		for j < len(s) && space(s[j]) {
+			j++
+		}
+		if len(s)-j >= len(ref) && strings.EqualFold(s[j:j+len(ref)], ref) {
+			k := j + len(ref)
+			for k < len(s) && space(s[k]) {
+				k++
+			}
+			if k < len(s) && s[k] == ']' {
+				return i, k + 1
+			}
+		}
+		next := strings.IndexByte(s[i+1:], '[')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return -1, -1
+}
+
+// replaceTags replaces every "[ref]" of s with " ".
+func replaceTags(s, ref string) string {
+	var b strings.Builder
+	for {
+		i, j := findTag(s, ref)
+		if i < 0 {
+			break
+		}
+		b.WriteString(s[:i])
+		b.WriteByte(' ')
+		s = s[j:]
+	}
+	if b.Len() == 0 {
+		return s
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
 // topic is the original subject as our subjects quote it: one line, no
 // reply markers, without the request's own tag (our subjects put it in
 // front), clipped, and "(no subject)" when nothing is left.
@@ -94,7 +159,7 @@ const noSubject = "(no subject)"
 func topicOr(subject, ref, none string) string {
 	s := mailtext.StripReplyPrefixes(OneLine(subject))
 	if ref = OneLine(ref); ref != "" {
-		s = OneLine(tagRE(ref).ReplaceAllString(s, " "))
+		s = OneLine(replaceTags(s, ref))
 	}
 	if s == "" {
 		return none
@@ -115,7 +180,7 @@ func replySubjectOr(subject, ref, none string) string {
 		s = none
 	}
 	s = clip(maxTopicRunes, s)
-	if ref != "" && !tagRE(ref).MatchString(s) {
+	if i, _ := findTag(s, ref); ref != "" && i < 0 {
 		s += " [" + ref + "]"
 	}
 	return "Re: " + s

@@ -222,3 +222,32 @@ func TestCapSubjectKeepsTag(t *testing.T) {
 		t.Errorf("capped subject lost its tag: %q", s[len(s)-40:])
 	}
 }
+
+// findTag and replaceTags find what tagRE finds, without compiling it.
+func TestFindTagAsTagRE(t *testing.T) {
+	for _, tc := range []struct{ s, ref string }{
+		{"Printer jams [REQ-12]", "REQ-12"},
+		{"[req-12] Printer jams", "REQ-12"},
+		{"Printer [ REQ-12\t] jams [REQ-12]", "REQ-12"},
+		{"Printer [REQ-123] jams", "REQ-12"},
+		{"Printer [REQ-1] jams", "REQ-12"},
+		{"Printer [[REQ-12]] jams", "REQ-12"},
+		{"[REQ-12", "REQ-12"},
+		{"[", "REQ-12"},
+		{"no tag at all", "REQ-12"},
+		{"[REQ-12 ] [ req-12] end", "REQ-12"},
+		{"Drucker [ÄND-7] klemmt", "ÄND-7"},
+		{"Drucker [änd-7] klemmt", "ÄND-7"},
+		{"Écran [REQ.12]", "REQ.12"},
+		{"Écran [REQX12]", "REQ.12"},
+	} {
+		i, j := findTag(tc.s, tc.ref)
+		want := tagRE(tc.ref).FindStringIndex(tc.s)
+		if (want == nil && i != -1) || (want != nil && (i != want[0] || j != want[1])) {
+			t.Errorf("findTag(%q, %q) = %d, %d; tagRE finds %v", tc.s, tc.ref, i, j, want)
+		}
+		if got, want := replaceTags(tc.s, tc.ref), tagRE(tc.ref).ReplaceAllString(tc.s, " "); got != want {
+			t.Errorf("replaceTags(%q, %q) = %q, want %q", tc.s, tc.ref, got, want)
+		}
+	}
+}
