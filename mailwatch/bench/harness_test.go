@@ -674,6 +674,48 @@ func (s summary) String() string {
 // loadavg returns the 1-minute load average, to print beside the figures:
 // the stack, ackd and the harness share this machine with whatever else
 // runs on it.
+// machineCPU is the machine's CPU time so far from /proc/stat, all
+// processes and cores: busy (user, nice, system, irq, softirq, steal) and
+// idle (idle, iowait). ok is false where /proc/stat cannot be read.
+func machineCPU() (busy, idle time.Duration, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	// The kernel counts in USER_HZ, 100 a second on Linux.
+	tick := func(i int) time.Duration {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(n) * 10 * time.Millisecond
+	}
+	busy = tick(1) + tick(2) + tick(3) + tick(6) + tick(7) + tick(8)
+	idle = tick(4) + tick(5)
+	return busy, idle, true
+}
+
+// cpuSpan is what the machine's cores did between two machineCPU reads.
+type cpuSpan struct{ busy, idle time.Duration }
+
+func (c cpuSpan) String() string {
+	if c.busy+c.idle == 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f core-s busy, %.0f %% of the cores' time", c.busy.Seconds(), 100*float64(c.busy)/float64(c.busy+c.idle))
+}
+
+// since returns the span from an earlier read to now.
+func cpuSince(busy0, idle0 time.Duration) cpuSpan {
+	busy, idle, ok := machineCPU()
+	if !ok {
+		return cpuSpan{}
+	}
+	return cpuSpan{busy - busy0, idle - idle0}
+}
+
 func loadavg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
