@@ -43,6 +43,9 @@ func BenchmarkE2E(b *testing.B) {
 	var judged []judgement
 	defer func() { printJudgements(os.Stdout, judged) }()
 	b.Run("latency", func(b *testing.B) {
+		if *latencyN <= 0 {
+			b.Skip("not run: 0 requests asked for")
+		}
 		r := runLatency(b, s, bin, idleMode, *latencyN, *baselineEvery)
 		r.print(os.Stdout)
 		judged = append(judged, r.judge()...)
@@ -54,6 +57,9 @@ func BenchmarkE2E(b *testing.B) {
 		b.ReportMetric(ms(r.hop.p99), "hop-p99-ms")
 	})
 	b.Run("latency-poll", func(b *testing.B) {
+		if *pollN <= 0 {
+			b.Skip("not run: 0 requests asked for")
+		}
 		r := runLatency(b, s, bin, fastPoll, *pollN, *baselineEvery)
 		r.print(os.Stdout)
 		judged = append(judged, r.judge()...)
@@ -61,6 +67,9 @@ func BenchmarkE2E(b *testing.B) {
 		b.ReportMetric(ms(r.ackd.p99), "p99-ms")
 	})
 	b.Run("latency-push", func(b *testing.B) {
+		if *pushN <= 0 {
+			b.Skip("not run: 0 requests asked for")
+		}
 		mode := pushMode
 		mode.idle = *pushIdle
 		r := runLatency(b, s, bin, mode, *pushN, *baselineEvery)
@@ -70,6 +79,9 @@ func BenchmarkE2E(b *testing.B) {
 		b.ReportMetric(ms(r.ackd.p99), "p99-ms")
 	})
 	b.Run("backlog", func(b *testing.B) {
+		if *backlogN <= 0 {
+			b.Skip("not run: 0 requests asked for")
+		}
 		r := runBacklog(b, s, bin, *backlogN, *requestersN)
 		r.print(os.Stdout)
 		judged = append(judged, r.judge()...)
