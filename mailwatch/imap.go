@@ -1160,6 +1160,16 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, useIdle bool, 
 	}
 	timer := time.NewTimer(min(w.cfg.PollInterval, w.idleMax))
 	defer timer.Stop()
+	// The last command may have reported new mail already: Dovecot tells a
+	// session of mail another process just stored at the end of the next
+	// command, so a push often wakes a search that finds nothing yet and
+	// reports the message as it ends. Then no NOOP is needed to learn it.
+	select {
+	case <-newMail:
+		w.noteWake()
+		return wakeOther, nil
+	default:
+	}
 	// Some servers (go-imap's own among them) report mail that arrived
 	// since the last command only at the next command, not when IDLE
 	// starts; a NOOP first flushes those updates into newMail.
