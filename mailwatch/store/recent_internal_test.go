@@ -18,15 +18,7 @@ import (
 func TestRecentRequestsKept(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "ackd.db")
-	open := func() *sqlStore {
-		st, err := Open(ctx, "sqlite", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		return st.(*sqlStore)
-	}
-	s, other := open(), open()
+	s, other := openTestSQLite(t, path), openTestSQLite(t, path)
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	n := 0
 	record := func(s *sqlStore, ctx context.Context) string {
@@ -108,12 +100,7 @@ func TestRecentRequestsKept(t *testing.T) {
 // dropped.
 func TestRecentRequestsAsTheTable(t *testing.T) {
 	ctx := t.Context()
-	st, err := Open(ctx, "sqlite", filepath.Join(t.TempDir(), "ackd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*sqlStore)
+	s := openTestSQLite(t, filepath.Join(t.TempDir(), "ackd.db"))
 	base := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(1, 2))
 	n := 0
@@ -179,3 +166,14 @@ func TestRecentRequestsAsTheTable(t *testing.T) {
 }
 
 var errRolledBack = errors.New("roll back")
+
+// openTestSQLite opens a SQLite store at path for a test, closed with it.
+func openTestSQLite(t *testing.T, path string) *sqlStore {
+	t.Helper()
+	st, err := Open(t.Context(), "sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st.(*sqlStore)
+}

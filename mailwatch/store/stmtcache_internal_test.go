@@ -12,12 +12,8 @@ import (
 // for the writer's only connection, which the transaction holds).
 func TestStmtCachePreparesOnce(t *testing.T) {
 	ctx := t.Context()
-	st, err := Open(ctx, "sqlite", filepath.Join(t.TempDir(), "ackd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*sqlStore)
+	s := openTestSQLite(t, filepath.Join(t.TempDir(), "ackd.db"))
+	st := Store(s)
 	count := func() (stmts, pending int) {
 		s.stmts.mu.Lock()
 		defer s.stmts.mu.Unlock()
