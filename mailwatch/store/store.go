@@ -292,6 +292,8 @@ type Store interface {
 	// reads a whole one), since every new request makes this read. Of
 	// those limit requests, only the ones keep accepts are returned (all
 	// with keep nil): a caller that wants a few of them copies no more.
+	// keep may run while the store holds a lock: it must not call the
+	// store.
 	LatestRequests(ctx context.Context, dept string, since time.Time, limit int, keep func(Request) bool) ([]Request, error)
 	// EventsOfKinds returns the events of the given requests whose Kind is
 	// one of kinds, oldest (At, then insertion) first; unknown ids give
