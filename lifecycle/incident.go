@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -45,17 +46,38 @@ func AlikeTo(aRule, aSubject string) func(bRule, bSubject string) bool {
 // for concurrent use; a nil *Subjects remembers nothing.
 type Subjects struct {
 	mu    sync.Mutex
-	words map[string]map[string]bool
+	words map[string]wordSet
 }
 
 // maxSubjects bounds what Subjects remembers; past it, it starts over.
 const maxSubjects = 4096
 
-// words returns subjectWords(s), remembered. The sets are shared: only
-// read them.
-func (c *Subjects) wordsOf(s string) map[string]bool {
+// wordSet is a subject's words (subjectWords), sorted, and how many of
+// them are numbers: two sorted lists compare by one merge, without
+// hashing or counting numbers again for every pair.
+type wordSet struct {
+	words []string
+	nums  int
+}
+
+func newWordSet(subject string) wordSet {
+	m := subjectWords(subject)
+	ws := wordSet{words: make([]string, 0, len(m))}
+	for w := range m {
+		ws.words = append(ws.words, w)
+		if isNumber(w) {
+			ws.nums++
+		}
+	}
+	slices.Sort(ws.words)
+	return ws
+}
+
+// wordsOf returns the word set of s, remembered. The sets are shared:
+// only read them.
+func (c *Subjects) wordsOf(s string) wordSet {
 	if c == nil {
-		return subjectWords(s)
+		return newWordSet(s)
 	}
 	c.mu.Lock()
 	w, ok := c.words[s]
@@ -63,10 +85,10 @@ func (c *Subjects) wordsOf(s string) map[string]bool {
 	if ok {
 		return w
 	}
-	w = subjectWords(s)
+	w = newWordSet(s)
 	c.mu.Lock()
 	if c.words == nil || len(c.words) >= maxSubjects {
-		c.words = make(map[string]map[string]bool)
+		c.words = make(map[string]wordSet)
 	}
 	c.words[s] = w
 	c.mu.Unlock()
@@ -75,47 +97,47 @@ func (c *Subjects) wordsOf(s string) map[string]bool {
 
 // AlikeTo is the package's AlikeTo with the words of subjects remembered.
 func (c *Subjects) AlikeTo(aRule, aSubject string) func(bRule, bSubject string) bool {
-	var a map[string]bool
-	aNums := -1
+	var a wordSet
+	split := false
 	return func(bRule, bSubject string) bool {
 		if aRule != "" && aRule == bRule {
 			return true
 		}
-		if aNums < 0 {
-			a, aNums = c.wordsOf(aSubject), 0
-			for w := range a {
-				if isNumber(w) {
-					aNums++
-				}
-			}
+		if !split {
+			a, split = c.wordsOf(aSubject), true
 		}
-		b := c.wordsOf(bSubject)
-		if len(a) == 0 || len(b) == 0 {
-			return false
-		}
-		common, bNums, commonNums := 0, 0, 0
-		for w := range a {
-			if b[w] {
-				common++
-				if isNumber(w) {
-					commonNums++
-				}
-			}
-		}
-		for w := range b {
-			if isNumber(w) {
-				bNums++
-			}
-		}
-		if aNums > 0 && bNums > 0 && commonNums == 0 {
-			return false
-		}
-		longer := max(len(a), len(b))
-		if longer == 1 {
-			return common == 1
-		}
-		return common >= 2 && 2*common >= longer
+		return alikeWords(a, c.wordsOf(bSubject))
 	}
+}
+
+// alikeWords is Alike's comparison of subjects.
+func alikeWords(a, b wordSet) bool {
+	if len(a.words) == 0 || len(b.words) == 0 {
+		return false
+	}
+	common, commonNums := 0, 0
+	for i, j := 0, 0; i < len(a.words) && j < len(b.words); {
+		switch c := strings.Compare(a.words[i], b.words[j]); {
+		case c < 0:
+			i++
+		case c > 0:
+			j++
+		default:
+			common++
+			if isNumber(a.words[i]) {
+				commonNums++
+			}
+			i, j = i+1, j+1
+		}
+	}
+	if a.nums > 0 && b.nums > 0 && commonNums == 0 {
+		return false
+	}
+	longer := max(len(a.words), len(b.words))
+	if longer == 1 {
+		return common == 1
+	}
+	return common >= 2 && 2*common >= longer
 }
 
 var refTagRE = regexp.MustCompile(`\[[A-Za-z]+-[0-9]+\]`)
