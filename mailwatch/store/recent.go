@@ -194,7 +194,7 @@ func (c *recentRequests) forgetLocked() {
 	c.conn, c.version = 0, 0
 }
 
-// latest answers LatestRequests from the kept rows inside batch b, reading
+// latestKept answers LatestRequests from the kept rows inside batch b, reading
 // a department's rows once; ok is false when the table must be read
 // instead (the batch changed requests, or the limit is beyond what is
 // kept).
@@ -240,14 +240,13 @@ func (s *sqlStore) latestKept(ctx context.Context, b *batch, dept string, since 
 		c.depts[dept] = kept
 	}
 	// Both lists are oldest first: walk them back as one, newest first.
-	// Past the newest recentKeep, kept may have gaps (the oldest are
-	// dropped in one go): only those count. (limit <= recentKeep keeps
-	// the walk among them anyway; low says so where it is read.)
+	// Past its newest recentKeep, kept may have gaps (the oldest are
+	// dropped in one go), but limit <= recentKeep keeps the walk short of
+	// them.
 	i, j := len(kept)-1, len(added)-1
-	low := max(0, len(kept)-recentKeep)
-	for n := 0; n < limit && (i >= low || j >= 0); n++ {
+	for n := 0; n < limit && (i >= 0 || j >= 0); n++ {
 		var r recentRow
-		if j < 0 || (i >= low && older(kept[i], added[j]) > 0) {
+		if j < 0 || (i >= 0 && older(kept[i], added[j]) > 0) {
 			r, i = kept[i], i-1
 		} else {
 			r, j = added[j], j-1

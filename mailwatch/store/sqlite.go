@@ -64,15 +64,15 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (Store, error) {
 	}
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", sqliteBusyTimeoutMS)
 	wdsn := dsn + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
-	drv, err := sql.Open("sqlite", wdsn)
+	registered, err := sql.Open("sqlite", wdsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
 	}
 	// The writer's connections are counted (recent.go). sql.Open opened
 	// nothing yet; only its driver is taken.
 	var conns atomic.Int64
-	w := sql.OpenDB(countingConnector{drv: drv.Driver(), dsn: wdsn, opened: &conns})
-	if err := drv.Close(); err != nil {
+	w := sql.OpenDB(countingConnector{drv: registered.Driver(), dsn: wdsn, opened: &conns})
+	if err := registered.Close(); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
 	}
 	w.SetMaxOpenConns(1)
