@@ -105,7 +105,12 @@ func findTag(s, ref string) (int, int) {
 		return -1, -1
 	}
 	space := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
-	for i := strings.IndexByte(s, '['); i >= 0; {
+	for from := 0; ; {
+		k := strings.IndexByte(s[from:], '[')
+		if k < 0 {
+			return -1, -1
+		}
+		i := from + k
 		j := i + 1
 		for j < len(s) && space(s[j]) {
 			j++
@@ -119,13 +124,8 @@ func findTag(s, ref string) (int, int) {
 				return i, k + 1
 			}
 		}
-		next := strings.IndexByte(s[i+1:], '[')
-		if next < 0 {
-			break
-		}
-		i += 1 + next
+		from = i + 1
 	}
-	return -1, -1
 }
 
 // replaceTags replaces every "[ref]" of s with " ".
@@ -180,8 +180,10 @@ func replySubjectOr(subject, ref, none string) string {
 		s = none
 	}
 	s = clip(maxTopicRunes, s)
-	if i, _ := findTag(s, ref); ref != "" && i < 0 {
-		s += " [" + ref + "]"
+	if ref != "" {
+		if i, _ := findTag(s, ref); i < 0 {
+			s += " [" + ref + "]"
+		}
 	}
 	return "Re: " + s
 }
