@@ -42,10 +42,7 @@ func BenchmarkE2E(b *testing.B) {
 	bin := buildAckd(b)
 	var judged []judgement
 	defer func() { printJudgements(os.Stdout, judged) }()
-	b.Run("latency", func(b *testing.B) {
-		if *latencyN <= 0 {
-			b.Skip("not run: 0 requests asked for")
-		}
+	phase(b, "latency", *latencyN, func(b *testing.B) {
 		r := runLatency(b, s, bin, idleMode, *latencyN, *baselineEvery)
 		r.print(os.Stdout)
 		judged = append(judged, r.judge()...)
@@ -56,20 +53,14 @@ func BenchmarkE2E(b *testing.B) {
 		b.ReportMetric(ms(r.hop.p50), "hop-p50-ms")
 		b.ReportMetric(ms(r.hop.p99), "hop-p99-ms")
 	})
-	b.Run("latency-poll", func(b *testing.B) {
-		if *pollN <= 0 {
-			b.Skip("not run: 0 requests asked for")
-		}
+	phase(b, "latency-poll", *pollN, func(b *testing.B) {
 		r := runLatency(b, s, bin, fastPoll, *pollN, *baselineEvery)
 		r.print(os.Stdout)
 		judged = append(judged, r.judge()...)
 		b.ReportMetric(ms(r.ackd.p50), "p50-ms")
 		b.ReportMetric(ms(r.ackd.p99), "p99-ms")
 	})
-	b.Run("latency-push", func(b *testing.B) {
-		if *pushN <= 0 {
-			b.Skip("not run: 0 requests asked for")
-		}
+	phase(b, "latency-push", *pushN, func(b *testing.B) {
 		mode := pushMode
 		mode.idle = *pushIdle
 		r := runLatency(b, s, bin, mode, *pushN, *baselineEvery)
@@ -78,10 +69,7 @@ func BenchmarkE2E(b *testing.B) {
 		b.ReportMetric(ms(r.ackd.p50), "p50-ms")
 		b.ReportMetric(ms(r.ackd.p99), "p99-ms")
 	})
-	b.Run("backlog", func(b *testing.B) {
-		if *backlogN <= 0 {
-			b.Skip("not run: 0 requests asked for")
-		}
+	phase(b, "backlog", *backlogN, func(b *testing.B) {
 		r := runBacklog(b, s, bin, *backlogN, *requestersN)
 		r.print(os.Stdout)
 		judged = append(judged, r.judge()...)
@@ -89,6 +77,17 @@ func BenchmarkE2E(b *testing.B) {
 		b.ReportMetric(r.plainRate(), "plain-msgs/s")
 		b.ReportMetric(r.ackdRate()/r.plainRate(), "ratio")
 		b.ReportMetric(float64(r.peakRSS)/(1<<20), "peak-RSS-MiB")
+	})
+}
+
+// phase runs one phase of BenchmarkE2E as a sub-benchmark, unless it was
+// asked for no requests: then it is skipped, not judged on zeros.
+func phase(b *testing.B, name string, n int, run func(b *testing.B)) {
+	b.Run(name, func(b *testing.B) {
+		if n <= 0 {
+			b.Skip("not run: -bench flags asked for 0 requests")
+		}
+		run(b)
 	})
 }
 
@@ -494,7 +493,7 @@ func runBacklog(tb testing.TB, s *mailstack.Stack, bin string, n, nreq int) back
 		}
 		extra = append(extra, "--profile", dir)
 	}
-	busy0, idle0, _ := machineCPU()
+	cpu0 := machineCPU()
 	d := startAckd(tb, bin, dep.config, extra...)
 	ready, err := d.waitEvents(wait(ctx, 30*time.Second), "watching mailbox", 1)
 	if err != nil {
@@ -516,7 +515,7 @@ func runBacklog(tb testing.TB, s *mailstack.Stack, bin string, n, nreq int) back
 		tb.Fatal(err)
 	}
 	r.ackdDelivered = delivered.Sub(d.started)
-	r.machineAckd = cpuSince(busy0, idle0)
+	r.machineAckd = cpu0.since()
 	if r.peakRSS, err = d.peakRSS(); err != nil {
 		tb.Fatal(err)
 	}
@@ -546,7 +545,7 @@ func runBacklog(tb testing.TB, s *mailstack.Stack, bin string, n, nreq int) back
 		tb.Fatal(err)
 	}
 	pl = followPostfixLog(tb, s, match)
-	busy0, idle0, _ = machineCPU()
+	cpu0 = machineCPU()
 	start = time.Now()
 	if err := sendPlain(ctx, s, mails); err != nil {
 		tb.Fatal(err)
@@ -557,7 +556,7 @@ func runBacklog(tb testing.TB, s *mailstack.Stack, bin string, n, nreq int) back
 		tb.Fatal(err)
 	}
 	r.plainDelivered = delivered.Sub(start)
-	r.machinePlain = cpuSince(busy0, idle0)
+	r.machinePlain = cpu0.since()
 
 	pl = followPostfixLog(tb, s, match)
 	start = time.Now()

@@ -671,30 +671,40 @@ func (s summary) String() string {
 	return fmt.Sprintf("p50 %6.1f ms  p90 %6.1f ms  p99 %6.1f ms  max %6.1f ms  mean %6.1f ms", ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max), ms(s.mean))
 }
 
-// loadavg returns the 1-minute load average, to print beside the figures:
-// the stack, ackd and the harness share this machine with whatever else
-// runs on it.
-// machineCPU is the machine's CPU time so far from /proc/stat, all
+// cpuTimes is the machine's CPU time so far from /proc/stat, all
 // processes and cores: busy (user, nice, system, irq, softirq, steal) and
-// idle (idle, iowait). ok is false where /proc/stat cannot be read.
-func machineCPU() (busy, idle time.Duration, ok bool) {
+// idle (idle, iowait); ok is false where /proc/stat cannot be read.
+type cpuTimes struct {
+	busy, idle time.Duration
+	ok         bool
+}
+
+func machineCPU() cpuTimes {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0, false
+		return cpuTimes{}
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0, false
+		return cpuTimes{}
 	}
 	// The kernel counts in USER_HZ, 100 a second on Linux.
 	tick := func(i int) time.Duration {
 		n, _ := strconv.ParseInt(f[i], 10, 64)
 		return time.Duration(n) * 10 * time.Millisecond
 	}
-	busy = tick(1) + tick(2) + tick(3) + tick(6) + tick(7) + tick(8)
-	idle = tick(4) + tick(5)
-	return busy, idle, true
+	return cpuTimes{busy: tick(1) + tick(2) + tick(3) + tick(6) + tick(7) + tick(8), idle: tick(4) + tick(5), ok: true}
+}
+
+// since is what the machine's cores did from t to now; zero when either
+// read failed.
+func (t cpuTimes) since() cpuSpan {
+	now := machineCPU()
+	if !t.ok || !now.ok {
+		return cpuSpan{}
+	}
+	return cpuSpan{now.busy - t.busy, now.idle - t.idle}
 }
 
 // cpuSpan is what the machine's cores did between two machineCPU reads.
@@ -707,15 +717,9 @@ func (c cpuSpan) String() string {
 	return fmt.Sprintf("%.1f core-s busy, %.0f %% of the cores' time", c.busy.Seconds(), 100*float64(c.busy)/float64(c.busy+c.idle))
 }
 
-// since returns the span from an earlier read to now.
-func cpuSince(busy0, idle0 time.Duration) cpuSpan {
-	busy, idle, ok := machineCPU()
-	if !ok {
-		return cpuSpan{}
-	}
-	return cpuSpan{busy - busy0, idle - idle0}
-}
-
+// loadavg returns the 1-minute load average, to print beside the figures:
+// the stack, ackd and the harness share this machine with whatever else
+// runs on it.
 func loadavg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
