@@ -240,13 +240,8 @@ func TestWatcherGroupYieldsToWaitingWrite(t *testing.T) {
 	w, srv := batchWorld(t, 6)
 	cp := &countingCheckpoints{checkpoints: checkpoints{st: w.st, dept: dept}}
 	written := make(chan struct{})
-	var mu sync.Mutex
-	var problems []string
-	fail := func(s string) {
-		mu.Lock()
-		problems = append(problems, s)
-		mu.Unlock()
-	}
+	var problems problemLog
+	fail := problems.add
 	handle := func(ctx context.Context, f Fetched) error {
 		switch f.UID {
 		case 2:
@@ -287,11 +282,7 @@ func TestWatcherGroupYieldsToWaitingWrite(t *testing.T) {
 	eventually(t, 20*time.Second, "six requests and checkpoint 6", func() bool {
 		return countOpen(t, w) == 6 && checkpointOf(t, w) == 6
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Error(p)
-	}
+	problems.report(t)
 	// The start point, the group's first part (uids 1-2), the rest (3-6).
 	if n := cp.saves.Load(); n != 3 {
 		t.Errorf("checkpoint saved %d times, want 3 (start point, uids 1-2, uids 3-6)", n)
@@ -311,17 +302,14 @@ func TestWatcherGroupYieldsToWaitingWrite(t *testing.T) {
 func TestWatcherGroupCommitsInTimedParts(t *testing.T) {
 	w, srv := batchWorld(t, 4)
 	cp := &countingCheckpoints{checkpoints: checkpoints{st: w.st, dept: dept}}
-	var mu sync.Mutex
-	var problems []string
+	var problems problemLog
 	handle := func(ctx context.Context, f Fetched) error {
 		if f.UID == 3 {
 			// GroupCommit is 1ns: uids 1 and 2 were each committed.
 			due, err := w.st.DueMail(context.Background(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 10)
 			st, serr := w.st.SyncState(context.Background(), dept, "INBOX")
 			if err != nil || len(due) != 2 || serr != nil || st.LastUID != 2 {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("while uid 3 is handled: %d receipts due outside (%v), checkpoint %d (%v); want 2 and 2", len(due), err, st.LastUID, serr))
-				mu.Unlock()
+				problems.add(fmt.Sprintf("while uid 3 is handled: %d receipts due outside (%v), checkpoint %d (%v); want 2 and 2", len(due), err, st.LastUID, serr))
 			}
 		}
 		_, err := w.proc.Process(ctx, dept, f)
@@ -331,13 +319,31 @@ func TestWatcherGroupCommitsInTimedParts(t *testing.T) {
 	eventually(t, 10*time.Second, "four requests and checkpoint 4", func() bool {
 		return countOpen(t, w) == 4 && checkpointOf(t, w) == 4
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Error(p)
-	}
+	problems.report(t)
 	// The start point, then one per message; the last part ends the group.
 	if n := cp.saves.Load(); n != 5 {
 		t.Errorf("checkpoint saved %d times, want 5 (start point, then each message)", n)
+	}
+}
+
+// problemLog collects what a handler running on the watcher's goroutine
+// found wrong, for the test's goroutine to report.
+type problemLog struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (p *problemLog) add(s string) {
+	p.mu.Lock()
+	p.list = append(p.list, s)
+	p.mu.Unlock()
+}
+
+func (p *problemLog) report(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.list {
+		t.Error(s)
 	}
 }
